@@ -1,0 +1,151 @@
+//! Registered-claim checks (RFC 7519 section 4.1) and access to verified claims.
+
+use std::ops::Index;
+
+use serde_json::{Map, Value};
+
+use crate::error::Error;
+use crate::verify::Policy;
+
+/// The claims of a token whose signature and claims have been verified.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Claims(Map<String, Value>);
+
+impl Claims {
+    pub(crate) fn new(map: Map<String, Value>) -> Claims {
+        Claims(map)
+    }
+
+    /// A top-level claim.
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.0.get(name)
+    }
+
+    /// A claim by name or, failing that, by a dotted path into nested objects (`realm.roles`).
+    /// A member whose own name contains dots wins over the path, as in Envoy's `jwt_authn`.
+    pub fn lookup(&self, path: &str) -> Option<&Value> {
+        if let Some(v) = self.0.get(path) {
+            return Some(v);
+        }
+        let mut parts = path.split('.');
+        let first = self.0.get(parts.next()?)?;
+        parts.try_fold(first, |v, name| v.as_object()?.get(name))
+    }
+
+    /// `sub`, if it is a string.
+    pub fn subject(&self) -> Option<&str> {
+        self.get("sub").and_then(Value::as_str)
+    }
+
+    /// `iss`, if it is a string.
+    pub fn issuer(&self) -> Option<&str> {
+        self.get("iss").and_then(Value::as_str)
+    }
+
+    /// `exp` in seconds since the epoch, if it is a number.
+    pub fn expiration(&self) -> Option<f64> {
+        self.get("exp").and_then(Value::as_f64)
+    }
+
+    /// `jti`, if it is a string.
+    pub fn id(&self) -> Option<&str> {
+        self.get("jti").and_then(Value::as_str)
+    }
+
+    /// Every claim.
+    pub fn as_map(&self) -> &Map<String, Value> {
+        &self.0
+    }
+
+    /// Every claim, owned.
+    pub fn into_map(self) -> Map<String, Value> {
+        self.0
+    }
+}
+
+impl Index<&str> for Claims {
+    type Output = Value;
+
+    /// The claim, or `Value::Null` when absent.
+    fn index(&self, name: &str) -> &Value {
+        &self.0[name]
+    }
+}
+
+/// A NumericDate (RFC 7519 section 2): a JSON number, never a string or null.
+fn numeric_date(claims: &Map<String, Value>, name: &str) -> Result<Option<f64>, Error> {
+    match claims.get(name) {
+        None => Ok(None),
+        Some(Value::Number(n)) => n
+            .as_f64()
+            .map(Some)
+            .ok_or_else(|| Error::InvalidClaim(name.into())),
+        Some(_) => Err(Error::InvalidClaim(name.into())),
+    }
+}
+
+/// Checks time, issuer, audience, lifetime and required claims against the policy.
+pub(crate) fn check(claims: &Map<String, Value>, policy: &Policy, now: u64) -> Result<(), Error> {
+    let now = now as f64;
+    let skew = policy.clock_skew as f64;
+    let exp = numeric_date(claims, "exp")?;
+    let nbf = numeric_date(claims, "nbf")?;
+    numeric_date(claims, "iat")?;
+
+    match exp {
+        Some(exp) if now >= exp + skew => return Err(Error::Expired),
+        None if policy.require_expiration || policy.max_lifetime.is_some() => {
+            return Err(Error::MissingClaim("exp".into()))
+        }
+        _ => {}
+    }
+    if nbf.is_some_and(|nbf| now + skew < nbf) {
+        return Err(Error::NotYetValid);
+    }
+    if let (Some(max), Some(exp)) = (policy.max_lifetime, exp) {
+        // Envoy's meaning: the time left until `exp`, so a stolen long-lived token is refused.
+        if exp - now > max as f64 {
+            return Err(Error::InvalidClaim("exp".into()));
+        }
+    }
+
+    if let Some(issuer) = &policy.issuer {
+        match claims.get("iss") {
+            None => return Err(Error::MissingClaim("iss".into())),
+            Some(Value::String(iss)) if iss == issuer => {}
+            Some(Value::String(_)) => return Err(Error::InvalidIssuer),
+            Some(_) => return Err(Error::InvalidClaim("iss".into())),
+        }
+    }
+
+    if !policy.audiences.is_empty() {
+        let accepted = |aud: &str| policy.audiences.iter().any(|a| a == aud);
+        let matched = match claims.get("aud") {
+            None => return Err(Error::MissingClaim("aud".into())),
+            Some(Value::String(aud)) => accepted(aud),
+            Some(Value::Array(auds)) => {
+                let mut any = false;
+                for aud in auds {
+                    any |= accepted(
+                        aud.as_str()
+                            .ok_or_else(|| Error::InvalidClaim("aud".into()))?,
+                    );
+                }
+                any
+            }
+            Some(_) => return Err(Error::InvalidClaim("aud".into())),
+        };
+        if !matched {
+            return Err(Error::InvalidAudience);
+        }
+    }
+
+    if let Some(missing) = policy
+        .required_claims
+        .iter()
+        .find(|c| !claims.contains_key(*c))
+    {
+        return Err(Error::MissingClaim(missing.clone()));
+    }
+    Ok(())
+}

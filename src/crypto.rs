@@ -1,0 +1,210 @@
+//! Public-key material and the signature checks, each guarded by its signature length.
+
+use hmac::{Hmac, KeyInit, Mac};
+use rsa::traits::PublicKeyParts;
+use rsa::{BoxedUint, Pkcs1v15Sign, Pss};
+use sha2::{Digest, Sha256, Sha384, Sha512};
+use signature::Verifier as _;
+
+use crate::alg::{Algorithm, Hash};
+
+/// Smallest RSA modulus accepted, in bits (NIST SP 800-131A).
+pub(crate) const MIN_RSA_BITS: usize = 2048;
+/// Largest RSA modulus accepted, in bits: bounds the cost of one verification.
+pub(crate) const MAX_RSA_BITS: usize = 8192;
+
+/// Verification-ready key material, parsed once when the key set is loaded.
+#[derive(Clone)]
+pub(crate) enum KeyMaterial {
+    Rsa(Box<rsa::PublicKey>),
+    P256(p256::ecdsa::VerifyingKey),
+    P384(p384::ecdsa::VerifyingKey),
+    Ed25519(ed25519_dalek::VerifyingKey),
+    Oct(Box<[u8]>),
+}
+
+/// Why key material was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum KeyError {
+    RsaTooSmall,
+    RsaTooLarge,
+    RsaExponent,
+    RsaModulus,
+    NotOnCurve,
+    Length,
+}
+
+impl KeyMaterial {
+    pub(crate) fn rsa(n: &[u8], e: &[u8]) -> Result<KeyMaterial, KeyError> {
+        let n = strip_leading_zeros(n);
+        let e = strip_leading_zeros(e);
+        let bits = bit_len(n);
+        if bits < MIN_RSA_BITS {
+            return Err(KeyError::RsaTooSmall);
+        }
+        if bits > MAX_RSA_BITS {
+            return Err(KeyError::RsaTooLarge);
+        }
+        // Small exponents (1, 3) make forgeries against lax PKCS#1 parsers practical and no
+        // modern issuer uses them; 65537 is the floor. Even, because RSA needs it odd.
+        if e.len() > 8 || bit_len(e) < 17 || e.last().is_none_or(|b| b & 1 == 0) {
+            return Err(KeyError::RsaExponent);
+        }
+        let n =
+            BoxedUint::from_be_slice(n, (n.len() * 8) as u32).map_err(|_| KeyError::RsaModulus)?;
+        let e = BoxedUint::from_be_slice(e, 64).map_err(|_| KeyError::RsaExponent)?;
+        rsa::PublicKey::new_with_size_limits(n, e, MIN_RSA_BITS..=MAX_RSA_BITS)
+            .map(|k| KeyMaterial::Rsa(Box::new(k)))
+            .map_err(|_| KeyError::RsaModulus)
+    }
+
+    pub(crate) fn p256(x: &[u8], y: &[u8]) -> Result<KeyMaterial, KeyError> {
+        let point = uncompressed_point(x, y, 32)?;
+        p256::ecdsa::VerifyingKey::from_sec1_bytes(&point)
+            .map(KeyMaterial::P256)
+            .map_err(|_| KeyError::NotOnCurve)
+    }
+
+    pub(crate) fn p384(x: &[u8], y: &[u8]) -> Result<KeyMaterial, KeyError> {
+        let point = uncompressed_point(x, y, 48)?;
+        p384::ecdsa::VerifyingKey::from_sec1_bytes(&point)
+            .map(KeyMaterial::P384)
+            .map_err(|_| KeyError::NotOnCurve)
+    }
+
+    pub(crate) fn ed25519(x: &[u8]) -> Result<KeyMaterial, KeyError> {
+        let x: &[u8; 32] = x.try_into().map_err(|_| KeyError::Length)?;
+        ed25519_dalek::VerifyingKey::from_bytes(x)
+            .map(KeyMaterial::Ed25519)
+            .map_err(|_| KeyError::NotOnCurve)
+    }
+
+    pub(crate) fn oct(k: &[u8]) -> Result<KeyMaterial, KeyError> {
+        if k.is_empty() {
+            return Err(KeyError::Length);
+        }
+        Ok(KeyMaterial::Oct(k.into()))
+    }
+
+    /// The `kty` this material came from.
+    pub(crate) fn kty(&self) -> &'static str {
+        match self {
+            KeyMaterial::Rsa(_) => "RSA",
+            KeyMaterial::P256(_) | KeyMaterial::P384(_) => "EC",
+            KeyMaterial::Ed25519(_) => "OKP",
+            KeyMaterial::Oct(_) => "oct",
+        }
+    }
+
+    /// Whether this key can verify `alg` at all: the JWK's type and curve must fit the
+    /// algorithm, and an HMAC secret must be at least as long as the hash (RFC 7518 3.2).
+    pub(crate) fn fits(&self, alg: Algorithm) -> bool {
+        use Algorithm::*;
+        match self {
+            KeyMaterial::Rsa(_) => matches!(alg, RS256 | RS384 | RS512 | PS256 | PS384 | PS512),
+            KeyMaterial::P256(_) => alg == ES256,
+            KeyMaterial::P384(_) => alg == ES384,
+            KeyMaterial::Ed25519(_) => alg == EdDSA,
+            KeyMaterial::Oct(k) => alg.is_symmetric() && k.len() >= alg.hash().len(),
+        }
+    }
+
+    /// Checks `signature` over `message`. The caller has checked [`KeyMaterial::fits`].
+    ///
+    /// The length is checked first so that no malformed signature reaches the arithmetic.
+    pub(crate) fn verify(&self, alg: Algorithm, message: &[u8], signature: &[u8]) -> bool {
+        match self {
+            KeyMaterial::Rsa(key) => {
+                signature.len() == key.size() && verify_rsa(key, alg, message, signature)
+            }
+            KeyMaterial::P256(key) => {
+                signature.len() == 64
+                    && p256::ecdsa::Signature::from_slice(signature)
+                        .is_ok_and(|sig| key.verify(message, &sig).is_ok())
+            }
+            KeyMaterial::P384(key) => {
+                signature.len() == 96
+                    && p384::ecdsa::Signature::from_slice(signature)
+                        .is_ok_and(|sig| key.verify(message, &sig).is_ok())
+            }
+            KeyMaterial::Ed25519(key) => {
+                let Ok(sig) = <&[u8; 64]>::try_from(signature) else {
+                    return false;
+                };
+                // Strict: refuses non-canonical and small-order encodings (malleability).
+                key.verify_strict(message, &ed25519_dalek::Signature::from_bytes(sig))
+                    .is_ok()
+            }
+            KeyMaterial::Oct(secret) => {
+                signature.len() == alg.hash().len() && verify_hmac(secret, alg, message, signature)
+            }
+        }
+    }
+}
+
+fn verify_rsa(key: &rsa::PublicKey, alg: Algorithm, message: &[u8], signature: &[u8]) -> bool {
+    use Algorithm::*;
+    let result = match alg {
+        RS256 => key.verify(
+            Pkcs1v15Sign::new::<Sha256>(),
+            &Sha256::digest(message),
+            signature,
+        ),
+        RS384 => key.verify(
+            Pkcs1v15Sign::new::<Sha384>(),
+            &Sha384::digest(message),
+            signature,
+        ),
+        RS512 => key.verify(
+            Pkcs1v15Sign::new::<Sha512>(),
+            &Sha512::digest(message),
+            signature,
+        ),
+        // RFC 7518 3.5: the salt is as long as the hash.
+        PS256 => key.verify(Pss::<Sha256>::new(), &Sha256::digest(message), signature),
+        PS384 => key.verify(Pss::<Sha384>::new(), &Sha384::digest(message), signature),
+        PS512 => key.verify(Pss::<Sha512>::new(), &Sha512::digest(message), signature),
+        _ => return false,
+    };
+    result.is_ok()
+}
+
+fn verify_hmac(secret: &[u8], alg: Algorithm, message: &[u8], signature: &[u8]) -> bool {
+    fn check<M: Mac + KeyInit>(secret: &[u8], message: &[u8], signature: &[u8]) -> bool {
+        let Ok(mut mac) = <M as KeyInit>::new_from_slice(secret) else {
+            return false;
+        };
+        mac.update(message);
+        // Constant-time comparison.
+        mac.verify_slice(signature).is_ok()
+    }
+    match alg.hash() {
+        Hash::Sha256 => check::<Hmac<Sha256>>(secret, message, signature),
+        Hash::Sha384 => check::<Hmac<Sha384>>(secret, message, signature),
+        Hash::Sha512 => check::<Hmac<Sha512>>(secret, message, signature),
+    }
+}
+
+fn uncompressed_point(x: &[u8], y: &[u8], len: usize) -> Result<Vec<u8>, KeyError> {
+    // RFC 7518 6.2.1.2: coordinates are full length, leading zeros kept.
+    if x.len() != len || y.len() != len {
+        return Err(KeyError::Length);
+    }
+    let mut point = Vec::with_capacity(1 + 2 * len);
+    point.push(0x04);
+    point.extend_from_slice(x);
+    point.extend_from_slice(y);
+    Ok(point)
+}
+
+fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {
+    let start = bytes.iter().position(|&b| b != 0).unwrap_or(bytes.len());
+    &bytes[start..]
+}
+
+fn bit_len(be: &[u8]) -> usize {
+    match be.first() {
+        None => 0,
+        Some(&b) => be.len() * 8 - b.leading_zeros() as usize,
+    }
+}

@@ -1,0 +1,332 @@
+//! JSON Web Keys (RFC 7517): parsing a key set and choosing the keys for a token.
+
+use std::fmt;
+
+use serde_json::{Map, Value};
+
+use crate::alg::Algorithm;
+use crate::crypto::{KeyError, KeyMaterial};
+use crate::encoding::{b64_decode, json_object, JsonError};
+use crate::error::{AlgorithmError, Error, JwksError};
+
+/// A public key (or, for HMAC, a shared secret) from a key set, ready to verify.
+#[derive(Clone)]
+pub struct Jwk {
+    kid: Option<String>,
+    alg: Option<Algorithm>,
+    material: KeyMaterial,
+}
+
+/// Why an entry of a key set was skipped. Skipping is not fatal: a set is usable while it
+/// has one usable key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SkipReason {
+    /// The entry is not a JSON object.
+    NotAnObject,
+    /// `kty` is absent, not a string, or a type jwtgate does not verify with.
+    UnsupportedKeyType,
+    /// `crv` is absent or a curve jwtgate does not verify with (P-521, Ed448, X25519, …).
+    UnsupportedCurve,
+    /// `alg` names an algorithm jwtgate does not implement, or one the key type cannot do.
+    UnsupportedAlgorithm,
+    /// `use` is not `sig`, or `key_ops` does not include `verify`.
+    NotForSignatures,
+    /// A member is missing, of the wrong type, or not base64url.
+    InvalidParameter(&'static str),
+    /// An RSA modulus under 2048 bits.
+    RsaKeyTooSmall,
+    /// An RSA modulus over 8192 bits.
+    RsaKeyTooLarge,
+    /// An RSA exponent that is even or under 65537.
+    WeakRsaExponent,
+    /// An RSA modulus that is not a valid odd number.
+    InvalidRsaModulus,
+    /// An EC or Ed25519 point that is not on its curve.
+    PointNotOnCurve,
+    /// A coordinate or secret of the wrong length (or an empty HMAC secret).
+    InvalidLength,
+}
+
+/// One skipped entry: where it was in the set, its `kid` if it had one, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    /// The entry's position in `keys`.
+    pub index: usize,
+    /// The entry's `kid`, if it had a string one.
+    pub kid: Option<String>,
+    /// Why it was skipped.
+    pub reason: SkipReason,
+}
+
+/// A parsed JSON Web Key Set.
+///
+/// ```
+/// let jwks = r#"{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"k1",
+///     "x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}"#;
+/// let set = jwtgate::JwkSet::from_json(jwks.as_bytes())?;
+/// assert_eq!(set.len(), 1);
+/// # Ok::<(), jwtgate::Error>(())
+/// ```
+#[derive(Clone, Default)]
+pub struct JwkSet {
+    keys: Vec<Jwk>,
+    skipped: Vec<Skipped>,
+}
+
+impl JwkSet {
+    /// The largest key set document accepted, in bytes.
+    pub const MAX_BYTES: usize = 512 * 1024;
+    /// The most entries a key set may have: real sets have a handful, and every entry is a
+    /// candidate for a token without `kid`.
+    pub const MAX_KEYS: usize = 256;
+
+    /// Parses a JWKS document. Entries that cannot be used are skipped (see
+    /// [`JwkSet::parse_report`]); a set with no usable entry is an error.
+    pub fn from_json(json: &[u8]) -> Result<JwkSet, Error> {
+        let fail = |e| Error::JwksUnavailable(e);
+        if json.len() > Self::MAX_BYTES {
+            return Err(fail(JwksError::TooLarge {
+                limit: Self::MAX_BYTES,
+            }));
+        }
+        let doc = json_object(json).map_err(|e| {
+            fail(match e {
+                JsonError::NotAnObject => JwksError::NotAKeySet,
+                JsonError::Syntax | JsonError::DuplicateMember => JwksError::Json,
+            })
+        })?;
+        let Some(Value::Array(entries)) = doc.get("keys") else {
+            return Err(fail(JwksError::NotAKeySet));
+        };
+        if entries.len() > Self::MAX_KEYS {
+            return Err(fail(JwksError::TooManyKeys {
+                limit: Self::MAX_KEYS,
+            }));
+        }
+        let mut set = JwkSet::default();
+        for (index, entry) in entries.iter().enumerate() {
+            match entry {
+                Value::Object(members) => match Jwk::from_members(members) {
+                    Ok(key) => set.keys.push(key),
+                    Err(reason) => set.skipped.push(Skipped {
+                        index,
+                        kid: members
+                            .get("kid")
+                            .and_then(Value::as_str)
+                            .map(str::to_owned),
+                        reason,
+                    }),
+                },
+                _ => set.skipped.push(Skipped {
+                    index,
+                    kid: None,
+                    reason: SkipReason::NotAnObject,
+                }),
+            }
+        }
+        if set.keys.is_empty() {
+            return Err(fail(JwksError::NoUsableKey));
+        }
+        Ok(set)
+    }
+
+    /// The usable keys, in document order.
+    pub fn keys(&self) -> &[Jwk] {
+        &self.keys
+    }
+
+    /// The entries that were skipped, and why: for logs and diagnostics.
+    pub fn parse_report(&self) -> &[Skipped] {
+        &self.skipped
+    }
+
+    /// The number of usable keys.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Whether there is no usable key.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// Whether some key carries this `kid`.
+    pub fn contains_kid(&self, kid: &str) -> bool {
+        self.keys.iter().any(|k| k.kid.as_deref() == Some(kid))
+    }
+
+    /// The keys that may verify a token with this `alg` and `kid`.
+    ///
+    /// A token's `kid` selects the keys with that `kid`, plus keys that have none (as Envoy's
+    /// `jwt_authn` does); without `kid`, every key is a candidate. A candidate must then fit the
+    /// algorithm. Header `jwk`, `jku`, `x5u` and `x5c` are never consulted.
+    pub(crate) fn select(&self, alg: Algorithm, kid: Option<&str>) -> Result<Vec<&Jwk>, Error> {
+        let named = |k: &&Jwk| match (kid, k.kid.as_deref()) {
+            (Some(wanted), Some(have)) => wanted == have,
+            _ => true,
+        };
+        let mut any_named = false;
+        let fitting: Vec<&Jwk> = self
+            .keys
+            .iter()
+            .filter(named)
+            .inspect(|_| any_named = true)
+            .filter(|k| k.fits(alg))
+            .collect();
+        if !fitting.is_empty() {
+            return Ok(fitting);
+        }
+        // A kid that names a key of another type or algorithm is a mismatch, not a rotation.
+        Err(match kid {
+            Some(_) if any_named => Error::AlgorithmNotAllowed(AlgorithmError::KeyMismatch(alg)),
+            _ => Error::UnknownKey,
+        })
+    }
+}
+
+impl Jwk {
+    /// Parses one JWK from its JSON text.
+    pub fn from_json(json: &[u8]) -> Result<Jwk, SkipReason> {
+        match json_object(json) {
+            Ok(members) => Jwk::from_members(&members),
+            Err(_) => Err(SkipReason::NotAnObject),
+        }
+    }
+
+    fn from_members(m: &Map<String, Value>) -> Result<Jwk, SkipReason> {
+        let kid = match m.get("kid") {
+            None => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(_) => return Err(SkipReason::InvalidParameter("kid")),
+        };
+        if let Some(u) = m.get("use") {
+            if u.as_str() != Some("sig") {
+                return Err(SkipReason::NotForSignatures);
+            }
+        }
+        if let Some(ops) = m.get("key_ops") {
+            let ops = ops
+                .as_array()
+                .ok_or(SkipReason::InvalidParameter("key_ops"))?;
+            if !ops.iter().any(|op| op.as_str() == Some("verify")) {
+                return Err(SkipReason::NotForSignatures);
+            }
+        }
+        let alg = match m.get("alg") {
+            None => None,
+            Some(Value::String(name)) => {
+                Some(Algorithm::from_name(name).map_err(|_| SkipReason::UnsupportedAlgorithm)?)
+            }
+            Some(_) => return Err(SkipReason::InvalidParameter("alg")),
+        };
+        let kty = m
+            .get("kty")
+            .and_then(Value::as_str)
+            .ok_or(SkipReason::UnsupportedKeyType)?;
+        let material = match kty {
+            "RSA" => KeyMaterial::rsa(&bytes(m, "n")?, &bytes(m, "e")?),
+            "EC" => match m.get("crv").and_then(Value::as_str) {
+                Some("P-256") => KeyMaterial::p256(&bytes(m, "x")?, &bytes(m, "y")?),
+                Some("P-384") => KeyMaterial::p384(&bytes(m, "x")?, &bytes(m, "y")?),
+                _ => return Err(SkipReason::UnsupportedCurve),
+            },
+            "OKP" => match m.get("crv").and_then(Value::as_str) {
+                Some("Ed25519") => KeyMaterial::ed25519(&bytes(m, "x")?),
+                _ => return Err(SkipReason::UnsupportedCurve),
+            },
+            "oct" => KeyMaterial::oct(&bytes(m, "k")?),
+            _ => return Err(SkipReason::UnsupportedKeyType),
+        }
+        .map_err(|e| match e {
+            KeyError::RsaTooSmall => SkipReason::RsaKeyTooSmall,
+            KeyError::RsaTooLarge => SkipReason::RsaKeyTooLarge,
+            KeyError::RsaExponent => SkipReason::WeakRsaExponent,
+            KeyError::RsaModulus => SkipReason::InvalidRsaModulus,
+            KeyError::NotOnCurve => SkipReason::PointNotOnCurve,
+            KeyError::Length => SkipReason::InvalidLength,
+        })?;
+        // A pinned algorithm must be one the key type can do: an RSA key pinned to HS256 is
+        // the algorithm-confusion attack written into the key set.
+        if let Some(alg) = alg {
+            if !material.fits(alg) {
+                return Err(SkipReason::UnsupportedAlgorithm);
+            }
+        }
+        Ok(Jwk { kid, alg, material })
+    }
+
+    /// The key's `kid`.
+    pub fn kid(&self) -> Option<&str> {
+        self.kid.as_deref()
+    }
+
+    /// The algorithm the key is pinned to by its `alg`, if any.
+    pub fn alg(&self) -> Option<Algorithm> {
+        self.alg
+    }
+
+    /// The key's `kty`: `RSA`, `EC`, `OKP` or `oct`.
+    pub fn key_type(&self) -> &'static str {
+        self.material.kty()
+    }
+
+    /// Whether this key may verify a token signed with `alg`.
+    pub fn fits(&self, alg: Algorithm) -> bool {
+        self.alg.is_none_or(|pinned| pinned == alg) && self.material.fits(alg)
+    }
+
+    /// Checks a signature made with `alg` over `message`; false if the key does not fit `alg`.
+    pub fn verify(&self, alg: Algorithm, message: &[u8], signature: &[u8]) -> bool {
+        self.fits(alg) && self.material.verify(alg, message, signature)
+    }
+}
+
+/// A base64url member; padding is tolerated here (some issuers pad), never in tokens.
+fn bytes(m: &Map<String, Value>, name: &'static str) -> Result<Vec<u8>, SkipReason> {
+    m.get(name)
+        .and_then(Value::as_str)
+        .and_then(|s| b64_decode(s.trim_end_matches('=')))
+        .ok_or(SkipReason::InvalidParameter(name))
+}
+
+impl fmt::Debug for Jwk {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never print key bytes: an `oct` key is a secret.
+        f.debug_struct("Jwk")
+            .field("kid", &self.kid)
+            .field("kty", &self.key_type())
+            .field("alg", &self.alg)
+            .finish()
+    }
+}
+
+impl fmt::Debug for JwkSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JwkSet")
+            .field("keys", &self.keys)
+            .field("skipped", &self.skipped)
+            .finish()
+    }
+}
+
+impl fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SkipReason::NotAnObject => f.write_str("not a JSON object"),
+            SkipReason::UnsupportedKeyType => f.write_str("unsupported or missing `kty`"),
+            SkipReason::UnsupportedCurve => f.write_str("unsupported or missing `crv`"),
+            SkipReason::UnsupportedAlgorithm => {
+                f.write_str("`alg` unsupported or unfit for the key")
+            }
+            SkipReason::NotForSignatures => f.write_str("not a signature verification key"),
+            SkipReason::InvalidParameter(p) => write!(f, "member `{p}` missing or invalid"),
+            SkipReason::RsaKeyTooSmall => f.write_str("RSA modulus under 2048 bits"),
+            SkipReason::RsaKeyTooLarge => f.write_str("RSA modulus over 8192 bits"),
+            SkipReason::WeakRsaExponent => f.write_str("RSA exponent even or under 65537"),
+            SkipReason::InvalidRsaModulus => f.write_str("invalid RSA modulus"),
+            SkipReason::PointNotOnCurve => f.write_str("point not on the curve"),
+            SkipReason::InvalidLength => f.write_str("key material of the wrong length"),
+        }
+    }
+}

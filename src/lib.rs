@@ -1,0 +1,66 @@
+//! # jwtgate
+//!
+//! A strict JSON Web Token verifier, built to run as WebAssembly in browsers, Node, edge
+//! workers and Envoy. This crate is its core: it knows nothing of JavaScript or Envoy.
+//!
+//! Verification is a chain of types: bytes become an [`UntrustedToken`] (structure checked),
+//! the header picks keys from a [`JwkSet`], the signature is checked, and the claims are checked
+//! against a [`Policy`], giving a [`VerifiedToken`]. Every refusal is an [`Error`] with a stable
+//! [`Error::code`].
+//!
+//! ```
+//! use jwtgate::{JwkSet, Policy, Verifier};
+//! # let (jwks, token) = jwtgate::__doc_example();
+//! let keys = JwkSet::from_json(jwks.as_bytes())?;
+//! let policy = Policy::new().issuer("https://issuer.example").audience("api");
+//! let verifier = Verifier::new(keys, policy);
+//!
+//! let claims = verifier.verify_at(token, 1_800_000_000)?.into_claims();
+//! assert_eq!(claims.subject(), Some("alice"));
+//! # Ok::<(), jwtgate::Error>(())
+//! ```
+//!
+//! ## What it accepts
+//!
+//! | | |
+//! |---|---|
+//! | Algorithms | RS256/384/512, PS256/384/512, ES256, ES384, EdDSA (Ed25519); HS256/384/512 only when the policy allows them and the key is `oct`; `none` never |
+//! | Keys | RSA of 2048 to 8192 bits with exponent ≥ 65537, EC P-256 and P-384, OKP Ed25519, `oct`; chosen by `kid`, pinned by a JWK's `alg`; header `jwk`, `jku`, `x5u`, `x5c` never used |
+//! | Structure | exactly three parts of base64url without padding, JSON objects without duplicate members, no `crit`, no `b64: false`, at most 16 KiB |
+//! | Claims | `exp` required by default, `nbf`, 60 s clock skew, exact `iss`, `aud` as string or array, maximum lifetime, required claims; dates must be JSON numbers |
+//!
+//! ## Features
+//!
+//! | feature | what it adds |
+//! |---|---|
+//! | *(none)* | the core verifier, for any target, `wasm32-unknown-unknown` and `wasm32-wasip1` included |
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod alg;
+mod claims;
+mod crypto;
+mod encoding;
+mod error;
+mod jwks;
+mod token;
+mod verify;
+
+pub use alg::{Algorithm, AlgorithmSet};
+pub use claims::Claims;
+pub use encoding::b64_encode;
+pub use error::{AlgorithmError, Error, JwksError, Malformed, Part};
+pub use jwks::{Jwk, JwkSet, SkipReason, Skipped};
+pub use serde_json::{Map, Value};
+pub use token::{Header, UntrustedToken, DEFAULT_MAX_TOKEN_BYTES};
+pub use verify::{Policy, VerifiedToken, Verifier};
+
+/// A key set and a token for the examples in these docs (Ed25519, RFC 8037's key; the token
+/// expires at 4102444800, is issued by `https://issuer.example` to `api`, subject `alice`).
+#[doc(hidden)]
+pub fn __doc_example() -> (&'static str, &'static str) {
+    (DOC_JWKS, DOC_TOKEN)
+}
+
+const DOC_JWKS: &str = r#"{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"doc","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}"#;
+const DOC_TOKEN: &str = "TODO";

@@ -1,0 +1,163 @@
+//! Compact JWS parsing: the untrusted start of the type-state chain.
+
+use serde_json::{Map, Value};
+
+use crate::alg::Algorithm;
+use crate::encoding::{b64_decode, json_object, JsonError};
+use crate::error::{Error, Malformed, Part};
+
+/// The default limit on a token's length in bytes.
+pub const DEFAULT_MAX_TOKEN_BYTES: usize = 16 * 1024;
+
+/// A token's protected header.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Header {
+    alg: String,
+    kid: Option<String>,
+    members: Map<String, Value>,
+}
+
+impl Header {
+    fn from_members(members: Map<String, Value>) -> Result<Header, Error> {
+        let bad = |name| Error::Malformed(Malformed::HeaderParameter(name));
+        let alg = match members.get("alg") {
+            Some(Value::String(alg)) => alg.clone(),
+            _ => return Err(bad("alg")),
+        };
+        let kid = match members.get("kid") {
+            None => None,
+            Some(Value::String(kid)) => Some(kid.clone()),
+            Some(_) => return Err(bad("kid")),
+        };
+        // RFC 7515 4.1.11: a recipient must refuse a `crit` it does not understand, and jwtgate
+        // implements no extension; an empty or ill-typed `crit` is invalid on its own.
+        if members.contains_key("crit") {
+            return Err(Error::Malformed(Malformed::UnsupportedCritical));
+        }
+        // RFC 7797: `b64: false` changes what is signed. Refuse it even without `crit`, so that
+        // no reading of the token differs from another verifier's.
+        match members.get("b64") {
+            None | Some(Value::Bool(true)) => {}
+            Some(_) => return Err(Error::Malformed(Malformed::UnencodedPayload)),
+        }
+        Ok(Header { alg, kid, members })
+    }
+
+    /// The `alg` as written in the token.
+    pub fn alg_name(&self) -> &str {
+        &self.alg
+    }
+
+    /// The `alg`, if it is one jwtgate implements; `none` in any spelling is an error.
+    pub fn algorithm(&self) -> Result<Algorithm, Error> {
+        Algorithm::from_name(&self.alg)
+    }
+
+    /// The `kid`, if present.
+    pub fn kid(&self) -> Option<&str> {
+        self.kid.as_deref()
+    }
+
+    /// The `typ`, if present and a string.
+    pub fn typ(&self) -> Option<&str> {
+        self.members.get("typ").and_then(Value::as_str)
+    }
+
+    /// Every header member, as parsed.
+    pub fn members(&self) -> &Map<String, Value> {
+        &self.members
+    }
+}
+
+/// A compact JWS whose structure has been checked and whose signature has not.
+///
+/// Parsing refuses anything that is not exactly three parts of strict base64url, a header that
+/// is not a JSON object with a string `alg`, duplicate header members, `crit`, and `b64: false`.
+/// The payload is kept as bytes: it is parsed as claims only after the signature verifies
+/// (see [`crate::Verifier`]), or on request with [`UntrustedToken::claims_unverified`].
+///
+/// ```
+/// use jwtgate::UntrustedToken;
+/// let token = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2ln";
+/// let untrusted = UntrustedToken::parse(token)?;
+/// assert_eq!(untrusted.header().alg_name(), "ES256");
+/// assert_eq!(untrusted.claims_unverified()?["sub"], "alice");
+/// # Ok::<(), jwtgate::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct UntrustedToken<'a> {
+    signing_input: &'a str,
+    header: Header,
+    payload: Vec<u8>,
+    signature: Vec<u8>,
+}
+
+impl<'a> UntrustedToken<'a> {
+    /// Parses with the default size limit, [`DEFAULT_MAX_TOKEN_BYTES`].
+    pub fn parse(token: &'a str) -> Result<Self, Error> {
+        Self::parse_with_limit(token, DEFAULT_MAX_TOKEN_BYTES)
+    }
+
+    /// Parses a token of at most `max_bytes` bytes; the length is checked before anything else.
+    pub fn parse_with_limit(token: &'a str, max_bytes: usize) -> Result<Self, Error> {
+        if token.len() > max_bytes {
+            return Err(Error::TooLarge { limit: max_bytes });
+        }
+        let mut parts = token.splitn(4, '.');
+        let (Some(h), Some(p), Some(s), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            let count = token.split('.').take(6).count();
+            return Err(Error::Malformed(Malformed::PartCount(count)));
+        };
+        let decode =
+            |text: &str, part| b64_decode(text).ok_or(Error::Malformed(Malformed::Base64(part)));
+        let header_bytes = decode(h, Part::Header)?;
+        let payload = decode(p, Part::Payload)?;
+        let signature = decode(s, Part::Signature)?;
+        let header = Header::from_members(object(&header_bytes, Part::Header)?)?;
+        Ok(UntrustedToken {
+            signing_input: &token[..h.len() + 1 + p.len()],
+            header,
+            payload,
+            signature,
+        })
+    }
+
+    /// The protected header.
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// The decoded payload bytes, unverified.
+    pub fn payload(&self) -> &[u8] {
+        &self.payload
+    }
+
+    /// The decoded signature bytes.
+    pub fn signature(&self) -> &[u8] {
+        &self.signature
+    }
+
+    /// `BASE64URL(header) || '.' || BASE64URL(payload)`: the bytes the signature covers.
+    pub fn signing_input(&self) -> &[u8] {
+        self.signing_input.as_bytes()
+    }
+
+    /// The payload parsed as a claims object, without any verification: for display and for
+    /// scheduling a refresh, never for an access decision.
+    pub fn claims_unverified(&self) -> Result<Map<String, Value>, Error> {
+        object(&self.payload, Part::Payload)
+    }
+}
+
+/// A strict JSON object from one part of the token.
+pub(crate) fn object(bytes: &[u8], part: Part) -> Result<Map<String, Value>, Error> {
+    json_object(bytes).map_err(|e| {
+        Error::Malformed(match e {
+            JsonError::Syntax => Malformed::Json(part),
+            JsonError::NotAnObject => Malformed::NotAnObject(part),
+            JsonError::DuplicateMember => Malformed::DuplicateMember(part),
+        })
+    })
+}

@@ -1,0 +1,229 @@
+//! The verification policy, and the verifier that applies it: untrusted token to verified claims.
+
+use crate::alg::{Algorithm, AlgorithmSet};
+use crate::claims::{self, Claims};
+use crate::error::{AlgorithmError, Error, Part};
+use crate::jwks::{Jwk, JwkSet};
+use crate::token::{self, Header, UntrustedToken, DEFAULT_MAX_TOKEN_BYTES};
+
+/// What a token must satisfy besides its signature.
+///
+/// The defaults are strict: every asymmetric algorithm and no HMAC, `exp` required, 60 seconds
+/// of clock skew, tokens up to 16 KiB, issuer and audience unchecked until set.
+///
+/// ```
+/// use jwtgate::{Algorithm, Policy};
+/// let policy = Policy::new()
+///     .issuer("https://issuer.example")
+///     .audience("api")
+///     .allow(Algorithm::HS256)
+///     .clock_skew(30);
+/// assert!(policy.algorithms().contains(Algorithm::HS256));
+/// ```
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub(crate) issuer: Option<String>,
+    pub(crate) audiences: Vec<String>,
+    pub(crate) algorithms: AlgorithmSet,
+    pub(crate) clock_skew: u64,
+    pub(crate) require_expiration: bool,
+    pub(crate) max_lifetime: Option<u64>,
+    pub(crate) max_token_bytes: usize,
+    pub(crate) required_claims: Vec<String>,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            issuer: None,
+            audiences: Vec::new(),
+            algorithms: AlgorithmSet::default(),
+            clock_skew: 60,
+            require_expiration: true,
+            max_lifetime: None,
+            max_token_bytes: DEFAULT_MAX_TOKEN_BYTES,
+            required_claims: Vec::new(),
+        }
+    }
+}
+
+impl Policy {
+    /// The default policy.
+    pub fn new() -> Policy {
+        Policy::default()
+    }
+
+    /// Requires `iss` to equal `issuer` exactly.
+    #[must_use]
+    pub fn issuer(mut self, issuer: impl Into<String>) -> Policy {
+        self.issuer = Some(issuer.into());
+        self
+    }
+
+    /// Accepts tokens whose `aud` (a string or an array) names `audience`. May be called
+    /// several times: any one configured audience suffices.
+    #[must_use]
+    pub fn audience(mut self, audience: impl Into<String>) -> Policy {
+        self.audiences.push(audience.into());
+        self
+    }
+
+    /// Replaces the set of accepted algorithms.
+    #[must_use]
+    pub fn with_algorithms(mut self, algorithms: AlgorithmSet) -> Policy {
+        self.algorithms = algorithms;
+        self
+    }
+
+    /// Adds an algorithm, for example `HS256`, which is never accepted by default.
+    #[must_use]
+    pub fn allow(mut self, alg: Algorithm) -> Policy {
+        self.algorithms = self.algorithms.with(alg);
+        self
+    }
+
+    /// The tolerance for `exp` and `nbf`, in seconds (default 60).
+    #[must_use]
+    pub fn clock_skew(mut self, seconds: u64) -> Policy {
+        self.clock_skew = seconds;
+        self
+    }
+
+    /// Whether a token without `exp` is refused (default `true`).
+    #[must_use]
+    pub fn require_expiration(mut self, required: bool) -> Policy {
+        self.require_expiration = required;
+        self
+    }
+
+    /// Refuses tokens whose `exp` is more than `seconds` away; implies `exp` is required.
+    #[must_use]
+    pub fn max_lifetime(mut self, seconds: u64) -> Policy {
+        self.max_lifetime = Some(seconds);
+        self
+    }
+
+    /// The longest token accepted, in bytes (default 16 KiB).
+    #[must_use]
+    pub fn max_token_bytes(mut self, bytes: usize) -> Policy {
+        self.max_token_bytes = bytes;
+        self
+    }
+
+    /// Requires a claim to be present.
+    #[must_use]
+    pub fn require_claim(mut self, name: impl Into<String>) -> Policy {
+        self.required_claims.push(name.into());
+        self
+    }
+
+    /// The accepted algorithms.
+    pub fn algorithms(&self) -> AlgorithmSet {
+        self.algorithms
+    }
+}
+
+/// A token whose signature and claims have been verified.
+#[derive(Debug, Clone)]
+pub struct VerifiedToken {
+    header: Header,
+    claims: Claims,
+}
+
+impl VerifiedToken {
+    /// The protected header.
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// The verified claims.
+    pub fn claims(&self) -> &Claims {
+        &self.claims
+    }
+
+    /// The verified claims, owned.
+    pub fn into_claims(self) -> Claims {
+        self.claims
+    }
+}
+
+/// A key set and a policy: verifies tokens into claims.
+///
+/// Time is injected: [`Verifier::verify_at`] takes the current time, which is how the front
+/// doors supply Envoy's or JavaScript's clock and how tests pin one. [`Verifier::verify`] reads
+/// the system clock where the target has one.
+///
+/// ```
+/// use jwtgate::{JwkSet, Policy, Verifier};
+/// # let (jwks, token) = jwtgate::__doc_example();
+/// let keys = JwkSet::from_json(jwks.as_bytes())?;
+/// let verifier = Verifier::new(keys, Policy::new().issuer("https://issuer.example"));
+/// let verified = verifier.verify_at(token, 1_800_000_000)?;
+/// assert_eq!(verified.claims().subject(), Some("alice"));
+///
+/// let err = verifier.verify_at(token, 4_200_000_000).unwrap_err();
+/// assert_eq!(err.code(), "expired");
+/// # Ok::<(), jwtgate::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Verifier {
+    keys: JwkSet,
+    policy: Policy,
+}
+
+impl Verifier {
+    /// A verifier over `keys` applying `policy`.
+    pub fn new(keys: JwkSet, policy: Policy) -> Verifier {
+        Verifier { keys, policy }
+    }
+
+    /// The key set.
+    pub fn keys(&self) -> &JwkSet {
+        &self.keys
+    }
+
+    /// Replaces the key set, for rotation.
+    pub fn set_keys(&mut self, keys: JwkSet) {
+        self.keys = keys;
+    }
+
+    /// The policy.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// Verifies `token` at `now`, in seconds since the Unix epoch.
+    pub fn verify_at(&self, token: &str, now: u64) -> Result<VerifiedToken, Error> {
+        let untrusted = UntrustedToken::parse_with_limit(token, self.policy.max_token_bytes)?;
+        self.verify_signature(&untrusted)?;
+        let claims = token::object(untrusted.payload(), Part::Payload)?;
+        claims::check(&claims, &self.policy, now)?;
+        Ok(VerifiedToken {
+            header: untrusted.header().clone(),
+            claims: Claims::new(claims),
+        })
+    }
+
+    /// Verifies `token` at the system clock's time.
+    #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+    pub fn verify(&self, token: &str) -> Result<VerifiedToken, Error> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        self.verify_at(token, now)
+    }
+
+    /// Checks only the algorithm policy and the signature, returning the key that verified it.
+    /// For payloads that are not JWT claims; [`Verifier::verify_at`] does this and more.
+    pub fn verify_signature(&self, token: &UntrustedToken<'_>) -> Result<&Jwk, Error> {
+        let alg = token.header().algorithm()?;
+        if !self.policy.algorithms.contains(alg) {
+            return Err(Error::AlgorithmNotAllowed(AlgorithmError::NotAllowed(alg)));
+        }
+        self.keys
+            .select(alg, token.header().kid())?
+            .into_iter()
+            .find(|key| key.verify(alg, token.signing_input(), token.signature()))
+            .ok_or(Error::InvalidSignature)
+    }
+}
