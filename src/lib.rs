@@ -63,4 +63,4 @@ pub fn __doc_example() -> (&'static str, &'static str) {
 }
 
 const DOC_JWKS: &str = r#"{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"doc","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}"#;
-const DOC_TOKEN: &str = "TODO";
+const DOC_TOKEN: &str = "eyJhbGciOiJFZERTQSIsImtpZCI6ImRvYyJ9.eyJhdWQiOiJhcGkiLCJleHAiOjQxMDI0NDQ4MDAsImlzcyI6Imh0dHBzOi8vaXNzdWVyLmV4YW1wbGUiLCJzdWIiOiJhbGljZSJ9.u6xecvifBNmYJlzl6ogoZ6si7raqIqAZ5tCNpUfqnaSkiYFIyJCZGVnSkTAhiuXfnJuNzufUG4zmDXqU2piTDw";
