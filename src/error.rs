@@ -236,7 +236,7 @@ impl fmt::Display for Part {
 impl fmt::Display for Malformed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Malformed::PartCount(n) => write!(f, "{n} parts where a compact JWS has 3"),
+            Malformed::PartCount(n) => write!(f, "expected 3 dot-separated parts, found {n}"),
             Malformed::Base64(p) => write!(f, "{p} is not base64url without padding"),
             Malformed::Json(p) => write!(f, "{p} is not valid JSON"),
             Malformed::NotAnObject(p) => write!(f, "{p} is not a JSON object"),

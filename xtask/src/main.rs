@@ -1,1 +1,36 @@
-fn main() {}
+//! `cargo xtask <command>`: the project's commands, so a fresh clone needs nothing but cargo.
+
+mod demo;
+mod install;
+mod test;
+
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+usage: cargo xtask <command>
+
+  test      install what is missing, then build and run every test
+  demo      verify a token against a JWKS file and print its claims or the error code
+            (cargo xtask demo --help)
+  install   install what the tests need (idempotent)
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("test") => test::run(),
+        Some("demo") => return demo::main(&args[1..]),
+        Some("install") => install::run(),
+        _ => {
+            eprint!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,108 @@
+//! `cargo xtask test`: every check and test suite, with one tally at the end.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+use crate::install::{self, cmd};
+
+/// Counts from every suite, and the steps that failed outright.
+#[derive(Default)]
+struct Tally {
+    passed: u64,
+    failed: u64,
+    broken: Vec<String>,
+}
+
+impl Tally {
+    fn step(&mut self, name: &str, result: Result<(), String>) {
+        if let Err(e) = result {
+            eprintln!("xtask: {name} failed: {e}");
+            self.broken.push(name.to_owned());
+        }
+    }
+}
+
+pub fn run() -> Result<(), String> {
+    install::run()?;
+    let mut tally = Tally::default();
+    tally.step("rustfmt", cmd("cargo", &["fmt", "--all", "--check"]));
+    tally.step(
+        "clippy",
+        cmd(
+            "cargo",
+            &[
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ],
+        ),
+    );
+    for target in ["wasm32-unknown-unknown", "wasm32-wasip1"] {
+        tally.step(
+            &format!("core build for {target}"),
+            cmd(
+                "cargo",
+                &["build", "--lib", "-p", "jwtgate", "--target", target],
+            ),
+        );
+    }
+    let result = cargo_test(&mut tally, &["test", "--workspace"]);
+    tally.step("cargo test", result);
+
+    // The closing line CI reads, over every suite.
+    println!("xtask: {} passed, {} failed", tally.passed, tally.failed);
+    if tally.broken.is_empty() && tally.failed == 0 {
+        Ok(())
+    } else {
+        Err(format!("failed: {}", tally.broken.join(", ")))
+    }
+}
+
+/// Runs `cargo test …`, echoing its output and adding up its `test result:` lines.
+fn cargo_test(tally: &mut Tally, args: &[&str]) -> Result<(), String> {
+    let mut child = Command::new("cargo")
+        .args(args)
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cargo: {e}"))?;
+    let stdout = child.stdout.take().expect("piped");
+    for line in BufReader::new(stdout).lines() {
+        let line = line.map_err(|e| e.to_string())?;
+        println!("{line}");
+        if let Some(rest) = line.strip_prefix("test result: ") {
+            tally.passed += count(rest, " passed");
+            tally.failed += count(rest, " failed");
+        }
+    }
+    let status = child.wait().map_err(|e| e.to_string())?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("exit {status}"))
+    }
+}
+
+/// The number before `label` in "ok. 3 passed; 0 failed; …".
+fn count(summary: &str, label: &str) -> u64 {
+    summary
+        .split(';')
+        .find_map(|part| part.trim().strip_suffix(label.trim_start()))
+        .and_then(|n| n.trim().rsplit(' ').next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::count;
+
+    #[test]
+    fn counts_from_a_cargo_summary() {
+        let s = "ok. 144 passed; 2 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.1s";
+        assert_eq!(count(s, " passed"), 144);
+        assert_eq!(count(s, " failed"), 2);
+        assert_eq!(count("FAILED. 1 passed; 1 failed;", " failed"), 1);
+    }
+}
