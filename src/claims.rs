@@ -66,9 +66,10 @@ impl Claims {
 impl Index<&str> for Claims {
     type Output = Value;
 
-    /// The claim, or `Value::Null` when absent.
+    /// The claim, or `Value::Null` when absent (never a panic).
     fn index(&self, name: &str) -> &Value {
-        &self.0[name]
+        static NULL: Value = Value::Null;
+        self.0.get(name).unwrap_or(&NULL)
     }
 }
 
@@ -140,11 +141,9 @@ pub(crate) fn check(claims: &Map<String, Value>, policy: &Policy, now: u64) -> R
         }
     }
 
-    if let Some(missing) = policy
-        .required_claims
-        .iter()
-        .find(|c| !claims.contains_key(*c))
-    {
+    // A claim present as `null` is no claim.
+    let absent = |c: &&String| claims.get(c.as_str()).is_none_or(Value::is_null);
+    if let Some(missing) = policy.required_claims.iter().find(absent) {
         return Err(Error::MissingClaim(missing.clone()));
     }
     Ok(())

@@ -46,8 +46,9 @@ impl KeyMaterial {
             return Err(KeyError::RsaTooLarge);
         }
         // Small exponents (1, 3) make forgeries against lax PKCS#1 parsers practical and no
-        // modern issuer uses them; 65537 is the floor. Even, because RSA needs it odd.
-        if e.len() > 8 || bit_len(e) < 17 || e.last().is_none_or(|b| b & 1 == 0) {
+        // modern issuer uses them: 65537 is the floor. RSA needs it odd, and the rsa crate caps
+        // it below 2^33, which also bounds the cost of a verification.
+        if !(17..=33).contains(&bit_len(e)) || e.last().is_none_or(|b| b & 1 == 0) {
             return Err(KeyError::RsaExponent);
         }
         let n =

@@ -38,7 +38,7 @@ pub enum SkipReason {
     RsaKeyTooSmall,
     /// An RSA modulus over 8192 bits.
     RsaKeyTooLarge,
-    /// An RSA exponent that is even or under 65537.
+    /// An RSA exponent that is even, under 65537, or 2^33 and over.
     WeakRsaExponent,
     /// An RSA modulus that is not a valid odd number.
     InvalidRsaModulus,
@@ -80,6 +80,8 @@ impl JwkSet {
     /// The most entries a key set may have: real sets have a handful, and every entry is a
     /// candidate for a token without `kid`.
     pub const MAX_KEYS: usize = 256;
+    /// The most signature checks one token may cost, however many keys fit it.
+    pub const MAX_ATTEMPTS: usize = 8;
 
     /// Parses a JWKS document. Entries that cannot be used are skipped (see
     /// [`JwkSet::parse_report`]); a set with no usable entry is an error.
@@ -156,31 +158,48 @@ impl JwkSet {
         self.keys.iter().any(|k| k.kid.as_deref() == Some(kid))
     }
 
-    /// The keys that may verify a token with this `alg` and `kid`.
+    /// Checks a signature against the keys the header selects, returning the key that
+    /// verified it.
     ///
-    /// A token's `kid` selects the keys with that `kid`, plus keys that have none (as Envoy's
-    /// `jwt_authn` does); without `kid`, every key is a candidate. A candidate must then fit the
-    /// algorithm. Header `jwk`, `jku`, `x5u` and `x5c` are never consulted.
-    pub(crate) fn select(&self, alg: Algorithm, kid: Option<&str>) -> Result<Vec<&Jwk>, Error> {
-        let named = |k: &&Jwk| match (kid, k.kid.as_deref()) {
-            (Some(wanted), Some(have)) => wanted == have,
-            _ => true,
-        };
-        let mut any_named = false;
-        let fitting: Vec<&Jwk> = self
+    /// Keys carrying the token's `kid` are tried first, then keys without `kid` (Envoy's
+    /// `jwt_authn` lets those serve any token); without `kid` in the token, every key is a
+    /// candidate. A candidate must fit the algorithm, and at most [`JwkSet::MAX_ATTEMPTS`] are
+    /// tried. Header `jwk`, `jku`, `x5u` and `x5c` are never consulted.
+    ///
+    /// A `kid` no key carries is [`Error::UnknownKey`] even when kid-less keys were tried, so
+    /// that a front door knows to re-fetch after a rotation; a `kid` naming only keys of
+    /// another type or algorithm is a mismatch, not a rotation.
+    pub(crate) fn verify(
+        &self,
+        alg: Algorithm,
+        kid: Option<&str>,
+        message: &[u8],
+        signature: &[u8],
+    ) -> Result<&Jwk, Error> {
+        let named = |k: &&Jwk| kid.is_some() && k.kid.as_deref() == kid;
+        let (mut named_any, mut named_fit) = (false, false);
+        for key in self.keys.iter().filter(named) {
+            named_any = true;
+            named_fit |= key.fits(alg);
+        }
+        let anonymous = |k: &&Jwk| kid.is_none() || k.kid.is_none();
+        let mut tried = false;
+        let candidates = self
             .keys
             .iter()
             .filter(named)
-            .inspect(|_| any_named = true)
-            .filter(|k| k.fits(alg))
-            .collect();
-        if !fitting.is_empty() {
-            return Ok(fitting);
+            .chain(self.keys.iter().filter(anonymous));
+        for key in candidates.filter(|k| k.fits(alg)).take(Self::MAX_ATTEMPTS) {
+            tried = true;
+            if key.material.verify(alg, message, signature) {
+                return Ok(key);
+            }
         }
-        // A kid that names a key of another type or algorithm is a mismatch, not a rotation.
         Err(match kid {
-            Some(_) if any_named => Error::AlgorithmNotAllowed(AlgorithmError::KeyMismatch(alg)),
-            _ => Error::UnknownKey,
+            Some(_) if !named_any => Error::UnknownKey,
+            Some(_) if !named_fit => Error::AlgorithmNotAllowed(AlgorithmError::KeyMismatch(alg)),
+            None if !tried => Error::UnknownKey,
+            _ => Error::InvalidSignature,
         })
     }
 }
@@ -323,7 +342,9 @@ impl fmt::Display for SkipReason {
             SkipReason::InvalidParameter(p) => write!(f, "member `{p}` missing or invalid"),
             SkipReason::RsaKeyTooSmall => f.write_str("RSA modulus under 2048 bits"),
             SkipReason::RsaKeyTooLarge => f.write_str("RSA modulus over 8192 bits"),
-            SkipReason::WeakRsaExponent => f.write_str("RSA exponent even or under 65537"),
+            SkipReason::WeakRsaExponent => {
+                f.write_str("RSA exponent not odd and within 65537 to 2^33 - 1")
+            }
             SkipReason::InvalidRsaModulus => f.write_str("invalid RSA modulus"),
             SkipReason::PointNotOnCurve => f.write_str("point not on the curve"),
             SkipReason::InvalidLength => f.write_str("key material of the wrong length"),

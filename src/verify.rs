@@ -220,10 +220,11 @@ impl Verifier {
         if !self.policy.algorithms.contains(alg) {
             return Err(Error::AlgorithmNotAllowed(AlgorithmError::NotAllowed(alg)));
         }
-        self.keys
-            .select(alg, token.header().kid())?
-            .into_iter()
-            .find(|key| key.verify(alg, token.signing_input(), token.signature()))
-            .ok_or(Error::InvalidSignature)
+        self.keys.verify(
+            alg,
+            token.header().kid(),
+            token.signing_input(),
+            token.signature(),
+        )
     }
 }

@@ -62,6 +62,14 @@ fn required_claims_and_unchecked_issuer_audience() {
     let err = verify(policy().require_claim("scope"), claims()).unwrap_err();
     assert_eq!((err.code(), err.claim()), ("missing_claim", Some("scope")));
     assert!(verify(policy().require_claim("jti"), claims()).is_ok());
+    let mut with_null = claims();
+    with_null["scope"] = serde_json::Value::Null;
+    let err = verify(policy().require_claim("scope"), with_null).unwrap_err();
+    assert_eq!(
+        err.claim(),
+        Some("scope"),
+        "a claim present as null is missing"
+    );
     // Without issuer and audience in the policy, neither is checked.
     let foreign = claims_with(json!({"iss": "anyone", "aud": ["x"]}));
     assert!(verify(jwtgate::Policy::new(), foreign).is_ok());
@@ -95,6 +103,11 @@ fn nested_claims_by_path() {
     assert_eq!(c.lookup("realm.missing"), None);
     assert_eq!(c.lookup("sub.x"), None);
     assert_eq!(c.id(), Some("t-1"));
+    assert_eq!(
+        c["no-such-claim"],
+        serde_json::Value::Null,
+        "indexing never panics"
+    );
     assert_eq!(c.issuer(), Some(ISSUER));
 }
 

@@ -330,3 +330,57 @@ fn debug_output_never_shows_secrets() {
     assert!(shown.contains("oct") && shown.contains("hmac"));
     assert!(!shown.contains(&format!("{:?}", &keys().hmac[..8])));
 }
+
+#[test]
+fn an_unknown_kid_is_unknown_even_beside_kid_less_keys() {
+    // A rotation the verifier has not seen must read as unknown_key, the re-fetch trigger,
+    // not as a mismatch or a bad signature because a kid-less key was tried.
+    let mut anonymous = rsa_jwk();
+    anonymous.as_object_mut().unwrap().remove("kid");
+    let set = JwkSet::from_json(json!({"keys": [anonymous]}).to_string().as_bytes()).unwrap();
+    let verifier = jwtgate::Verifier::new(set, policy());
+    let rotated =
+        |alg: Algorithm| headed_token(alg, json!({"alg": alg.name(), "kid": "rotated-new"}));
+    assert_eq!(
+        outcome(&verifier, &rotated(Algorithm::ES256)),
+        "unknown_key"
+    );
+    assert_eq!(
+        outcome(&verifier, &rotated(Algorithm::EdDSA)),
+        "unknown_key"
+    );
+    // The kid-less RSA key still serves an RS256 token whatever kid it names.
+    assert_eq!(outcome(&verifier, &rotated(Algorithm::RS256)), "ok");
+}
+
+fn headed_token(alg: Algorithm, header: Value) -> String {
+    token_raw(alg, &header.to_string(), &claims().to_string())
+}
+
+#[test]
+fn one_token_costs_at_most_max_attempts_signature_checks() {
+    // Kid-less P-256 keys that do not verify, then the right one: a token without kid finds it
+    // only while it is within the first MAX_ATTEMPTS fitting keys.
+    let decoy = |i: u8| {
+        let key = p256::ecdsa::SigningKey::from_slice(&[i + 1; 32]).unwrap();
+        let point = key.verifying_key().to_sec1_point(false);
+        json!({"kty": "EC", "crv": "P-256", "x": b64_encode(&point.as_bytes()[1..33]),
+               "y": b64_encode(&point.as_bytes()[33..])})
+    };
+    let mut right = p256_jwk();
+    right.as_object_mut().unwrap().remove("kid");
+    let token = headed_token(Algorithm::ES256, json!({"alg": "ES256"}));
+    for (decoys, want) in [
+        (JwkSet::MAX_ATTEMPTS - 1, "ok"),
+        (JwkSet::MAX_ATTEMPTS, "invalid_signature"),
+    ] {
+        let mut keys: Vec<Value> = (0..decoys as u8).map(decoy).collect();
+        keys.push(right.clone());
+        let set = JwkSet::from_json(json!({ "keys": keys }).to_string().as_bytes()).unwrap();
+        assert_eq!(
+            outcome(&jwtgate::Verifier::new(set, policy()), &token),
+            want,
+            "{decoys} decoys"
+        );
+    }
+}
