@@ -121,6 +121,25 @@ pub enum JwksError {
 }
 
 impl Error {
+    /// Every code [`Error::code`] can return.
+    pub const CODES: [&'static str; 15] = [
+        "malformed",
+        "too_large",
+        "algorithm_not_allowed",
+        "unknown_key",
+        "invalid_signature",
+        "expired",
+        "not_yet_valid",
+        "invalid_issuer",
+        "invalid_audience",
+        "missing_claim",
+        "invalid_claim",
+        "revoked",
+        "jwks_unavailable",
+        "missing_token",
+        "insufficient_claims",
+    ];
+
     /// The stable code: one of the codes listed in the README, never changed.
     pub fn code(&self) -> &'static str {
         match self {

@@ -34,7 +34,8 @@
 //! | feature | what it adds |
 //! |---|---|
 //! | *(none)* | the core verifier, for any target, `wasm32-unknown-unknown` and `wasm32-wasip1` included |
-#![forbid(unsafe_code)]
+//! | `envoy` | the Envoy filter: its configuration and request logic on any target, the proxy-wasm glue on wasm32 |
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 mod alg;
@@ -45,6 +46,9 @@ mod error;
 mod jwks;
 mod token;
 mod verify;
+
+#[cfg(feature = "envoy")]
+pub mod envoy;
 
 pub use alg::{Algorithm, AlgorithmSet};
 pub use claims::Claims;

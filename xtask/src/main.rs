@@ -1,5 +1,6 @@
 //! `cargo xtask <command>`: the project's commands, so a fresh clone needs nothing but cargo.
 
+mod build;
 mod demo;
 mod install;
 mod test;
@@ -10,6 +11,7 @@ const USAGE: &str = "\
 usage: cargo xtask <command>
 
   test      install what is missing, then build and run every test
+  build     dist/jwtgate_envoy.wasm (the Envoy filter)
   demo      verify a token against a JWKS file and print its claims or the error code
             (cargo xtask demo --help)
   install   install what the tests need (idempotent)
@@ -21,6 +23,7 @@ fn main() -> ExitCode {
         Some("test") => test::run(),
         Some("demo") => return demo::main(&args[1..]),
         Some("install") => install::run(),
+        Some("build") => build::run(),
         _ => {
             eprint!("{USAGE}");
             return ExitCode::from(2);

@@ -40,6 +40,24 @@ pub fn run() -> Result<(), String> {
             ],
         ),
     );
+    tally.step(
+        "clippy (envoy filter)",
+        cmd(
+            "cargo",
+            &[
+                "clippy",
+                "-p",
+                "jwtgate",
+                "--features",
+                "envoy",
+                "--target",
+                "wasm32-wasip1",
+                "--",
+                "-D",
+                "warnings",
+            ],
+        ),
+    );
     for target in ["wasm32-unknown-unknown", "wasm32-wasip1"] {
         tally.step(
             &format!("core build for {target}"),
@@ -49,7 +67,7 @@ pub fn run() -> Result<(), String> {
             ),
         );
     }
-    let result = cargo_test(&mut tally, &["test", "--workspace"]);
+    let result = cargo_test(&mut tally, &["test", "--workspace", "--features", "envoy"]);
     tally.step("cargo test", result);
 
     // The closing line CI reads, over every suite.

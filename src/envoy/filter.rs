@@ -1,0 +1,753 @@
+//! The proxy-wasm glue: Envoy's callbacks in, [`decide`] in the middle, hostcalls out.
+//!
+//! Remote key sets and the revocation list live in proxy-wasm shared data, so every worker
+//! reads one copy and one fetch serves them all. Each source has a small state entry changed
+//! only by compare-and-swap: whoever swaps it to "busy" fetches, everyone else waits for the
+//! version to move. Requests that need keys nobody has yet are paused and resumed when the
+//! fetch ends, in whichever worker context that happens.
+
+use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, HashSet};
+use std::rc::Rc;
+use std::time::{Duration, UNIX_EPOCH};
+
+use proxy_wasm::hostcalls;
+use proxy_wasm::traits::{Context, HttpContext, RootContext};
+use proxy_wasm::types::{Action, BufferType, ContextType, LogLevel, MapType, MetricType, Status};
+use serde_json::Value;
+
+use super::cache::JwtCache;
+use super::config::{Config, HttpUri, JwksSource};
+use super::request::{decide, Env, HeaderOp, Keys, Outcome, Request};
+use crate::{Claims, Error, JwkSet, JwksError, Verifier};
+
+proxy_wasm::main! {{
+    proxy_wasm::set_log_level(LogLevel::Info);
+    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(Root { runtime: None }) });
+}}
+
+/// How often each root context looks at shared state.
+const TICK: Duration = Duration::from_millis(100);
+/// After a failed fetch with no keys at all, wait this long before the next try.
+const RETRY_WITHOUT_KEYS: u64 = 1_000;
+/// After a failed background refresh, wait this long before the next one.
+const RETRY_REFRESH: u64 = 5_000;
+/// The largest fetched document accepted.
+const MAX_BODY: usize = JwkSet::MAX_BYTES;
+
+fn now_ms() -> u64 {
+    hostcalls::get_current_time()
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+fn log(level: LogLevel, message: &str) {
+    let _ = hostcalls::log(level, message);
+}
+
+struct Root {
+    runtime: Option<Rc<Runtime>>,
+}
+
+impl Context for Root {
+    fn on_http_call_response(&mut self, token: u32, _: usize, body_size: usize, _: usize) {
+        if let Some(rt) = &self.runtime {
+            rt.on_fetch_response(self, token, body_size);
+        }
+    }
+}
+
+impl RootContext for Root {
+    fn on_configure(&mut self, _: usize) -> bool {
+        let bytes = self.get_plugin_configuration().unwrap_or_default();
+        match Config::from_json(&bytes) {
+            Ok(config) => {
+                self.runtime = Some(Rc::new(Runtime::new(config)));
+                self.set_tick_period(TICK);
+                true
+            }
+            Err(e) => {
+                // Envoy refuses a filter whose configure fails: no request passes unchecked.
+                log(LogLevel::Critical, &e.to_string());
+                false
+            }
+        }
+    }
+
+    fn on_tick(&mut self) {
+        if let Some(rt) = self.runtime.clone() {
+            rt.on_tick(self);
+        }
+    }
+
+    fn create_http_context(&self, context_id: u32) -> Option<Box<dyn HttpContext>> {
+        let rt = self.runtime.clone()?;
+        Some(Box::new(Http { id: context_id, rt }))
+    }
+
+    fn get_type(&self) -> Option<ContextType> {
+        Some(ContextType::HttpContext)
+    }
+}
+
+struct Http {
+    id: u32,
+    rt: Rc<Runtime>,
+}
+
+impl Context for Http {
+    fn on_http_call_response(&mut self, token: u32, _: usize, body_size: usize, _: usize) {
+        let rt = self.rt.clone();
+        rt.on_fetch_response(self, token, body_size);
+    }
+}
+
+impl HttpContext for Http {
+    fn on_http_request_headers(&mut self, _: usize, _: bool) -> Action {
+        let rt = self.rt.clone();
+        rt.now.set(now_ms());
+        let req = OwnedRequest::from_headers(self.get_http_request_headers());
+        rt.handle(self, self.id, req, false)
+    }
+}
+
+impl Drop for Http {
+    fn drop(&mut self) {
+        // A request that ends while waiting (the client left) stops waiting.
+        self.rt
+            .waiters
+            .borrow_mut()
+            .retain(|w| w.context_id != self.id);
+    }
+}
+
+struct OwnedRequest {
+    headers: Vec<(String, String)>,
+}
+
+impl OwnedRequest {
+    fn from_headers(headers: Vec<(String, String)>) -> Self {
+        OwnedRequest { headers }
+    }
+
+    fn pseudo(&self, name: &str) -> &str {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map_or("", |(_, v)| v.as_str())
+    }
+
+    /// The realm of the challenge, as `jwt_authn` writes it: the request URL without query.
+    fn realm(&self) -> String {
+        let path = self.pseudo(":path");
+        let path = path.split_once('?').map_or(path, |(p, _)| p);
+        let scheme = match self.pseudo(":scheme") {
+            "" => "http",
+            scheme => scheme,
+        };
+        format!("{scheme}://{}{path}", self.pseudo(":authority"))
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Jwks,
+    Revocation,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Reason {
+    /// Nothing was ever fetched.
+    Initial,
+    /// A token names a `kid` the keys lack.
+    UnknownKid,
+    /// The copy is getting old.
+    Refresh,
+}
+
+/// A document fetched through a cluster and shared between workers.
+struct Source {
+    kind: Kind,
+    uri: HttpUri,
+    state_key: String,
+    data_key: String,
+    refresh_after: u64,
+    cooldown: u64,
+    /// The version this worker has parsed, and when that version was fetched.
+    version: Cell<u64>,
+    fetched_at: Cell<u64>,
+}
+
+/// The shared state of a source, `"version busy_until failed_at refetched_at"` in ms.
+#[derive(Default, Clone, Copy)]
+struct SharedState {
+    version: u64,
+    busy_until: u64,
+    failed_at: u64,
+    refetched_at: u64,
+}
+
+impl SharedState {
+    fn parse(bytes: &[u8]) -> SharedState {
+        let text = std::str::from_utf8(bytes).unwrap_or_default();
+        let mut n = text.split(' ').map(|s| s.parse().unwrap_or(0));
+        SharedState {
+            version: n.next().unwrap_or(0),
+            busy_until: n.next().unwrap_or(0),
+            failed_at: n.next().unwrap_or(0),
+            refetched_at: n.next().unwrap_or(0),
+        }
+    }
+
+    fn text(&self) -> String {
+        format!(
+            "{} {} {} {}",
+            self.version, self.busy_until, self.failed_at, self.refetched_at
+        )
+    }
+}
+
+impl Source {
+    fn new(kind: Kind, uri: &HttpUri, refresh_after: Duration, cooldown: Duration) -> Source {
+        let id = format!("{}|{}", uri.cluster, uri.uri);
+        let tag = match kind {
+            Kind::Jwks => "jwks",
+            Kind::Revocation => "revoked",
+        };
+        Source {
+            kind,
+            uri: uri.clone(),
+            state_key: format!("jwtgate/{tag}/state/{id}"),
+            data_key: format!("jwtgate/{tag}/data/{id}"),
+            refresh_after: refresh_after.as_millis() as u64,
+            cooldown: cooldown.as_millis() as u64,
+            version: Cell::new(0),
+            fetched_at: Cell::new(0),
+        }
+    }
+
+    fn state(&self) -> (SharedState, Option<u32>) {
+        match hostcalls::get_shared_data(&self.state_key) {
+            Ok((Some(bytes), cas)) => (SharedState::parse(&bytes), cas),
+            Ok((None, cas)) => (SharedState::default(), cas),
+            Err(_) => (SharedState::default(), None),
+        }
+    }
+
+    /// Changes the shared state with compare-and-swap; false if another worker won.
+    fn update(&self, change: impl Fn(&mut SharedState) -> bool) -> bool {
+        for _ in 0..4 {
+            let (mut state, cas) = self.state();
+            if !change(&mut state) {
+                return false;
+            }
+            match hostcalls::set_shared_data(&self.state_key, Some(state.text().as_bytes()), cas) {
+                Ok(()) => return true,
+                Err(Status::CasMismatch) => continue,
+                Err(_) => return false,
+            }
+        }
+        false
+    }
+}
+
+struct ProviderRt {
+    source: Option<usize>,
+    verifier: RefCell<Option<Rc<Verifier>>>,
+    cache: RefCell<JwtCache>,
+}
+
+struct Waiter {
+    context_id: u32,
+    source: usize,
+    since: u64,
+    req: OwnedRequest,
+}
+
+struct Metrics {
+    allowed: u32,
+    denied: HashMap<&'static str, u32>,
+    fetch_ok: u32,
+    fetch_failed: u32,
+    cache_hit: u32,
+    cache_miss: u32,
+}
+
+impl Metrics {
+    fn new() -> Metrics {
+        let counter = |name: &str| hostcalls::define_metric(MetricType::Counter, name).unwrap_or(0);
+        Metrics {
+            allowed: counter("jwtgate.allowed"),
+            denied: Error::CODES
+                .iter()
+                .map(|code| (*code, counter(&format!("jwtgate.denied.{code}"))))
+                .collect(),
+            fetch_ok: counter("jwtgate.jwks_fetch.success"),
+            fetch_failed: counter("jwtgate.jwks_fetch.failure"),
+            cache_hit: counter("jwtgate.jwt_cache.hit"),
+            cache_miss: counter("jwtgate.jwt_cache.miss"),
+        }
+    }
+
+    fn bump(id: u32) {
+        let _ = hostcalls::increment_metric(id, 1);
+    }
+}
+
+struct Runtime {
+    config: Config,
+    sources: Vec<Source>,
+    providers: Vec<ProviderRt>,
+    revocation: Option<usize>,
+    revoked: RefCell<Option<HashSet<String>>>,
+    waiters: RefCell<Vec<Waiter>>,
+    calls: RefCell<HashMap<u32, usize>>,
+    metrics: Metrics,
+    now: Cell<u64>,
+    /// Set while deciding for a request that has waited its turn: no more waiting.
+    last_chance: Cell<bool>,
+}
+
+impl Runtime {
+    fn new(config: Config) -> Runtime {
+        let mut sources: Vec<Source> = Vec::new();
+        let mut providers = Vec::new();
+        for p in &config.providers {
+            let (source, verifier) = match &p.jwks {
+                JwksSource::Local(keys) => (
+                    None,
+                    Some(Rc::new(Verifier::new(keys.clone(), p.policy.clone()))),
+                ),
+                JwksSource::Remote(r) => {
+                    let i = sources
+                        .iter()
+                        .position(|s| s.uri == r.http_uri)
+                        .unwrap_or_else(|| {
+                            // Refresh at 90% of cache_duration so the copy never goes stale while the
+                            // issuer is up.
+                            let refresh = r.cache_duration.mul_f64(0.9);
+                            sources.push(Source::new(
+                                Kind::Jwks,
+                                &r.http_uri,
+                                refresh,
+                                r.refetch_cooldown,
+                            ));
+                            sources.len() - 1
+                        });
+                    (Some(i), None)
+                }
+            };
+            providers.push(ProviderRt {
+                source,
+                verifier: RefCell::new(verifier),
+                cache: RefCell::new(JwtCache::new(p.jwt_cache_size, p.policy.clock_skew)),
+            });
+        }
+        let revocation = config.revocation.as_ref().map(|r| {
+            sources.push(Source::new(
+                Kind::Revocation,
+                &r.http_uri,
+                r.refresh_interval,
+                Duration::ZERO,
+            ));
+            sources.len() - 1
+        });
+        let rt = Runtime {
+            config,
+            sources,
+            providers,
+            revocation,
+            revoked: RefCell::new(None),
+            waiters: RefCell::new(Vec::new()),
+            calls: RefCell::new(HashMap::new()),
+            metrics: Metrics::new(),
+            now: Cell::new(now_ms()),
+            last_chance: Cell::new(false),
+        };
+        for i in 0..rt.sources.len() {
+            rt.sync(i);
+        }
+        rt
+    }
+
+    /// Decides for a request and carries the decision out in the current context.
+    fn handle(
+        &self,
+        ctx: &dyn Context,
+        context_id: u32,
+        req: OwnedRequest,
+        waited: bool,
+    ) -> Action {
+        self.last_chance.set(waited);
+        let outcome = {
+            let request = Request {
+                method: req.pseudo(":method"),
+                path: req.pseudo(":path"),
+                headers: &req.headers,
+            };
+            decide(&self.config, self, &request)
+        };
+        self.last_chance.set(false);
+        match outcome {
+            Outcome::Allow(ops) => {
+                for op in ops {
+                    let _ = match op {
+                        HeaderOp::Remove(name) => {
+                            hostcalls::set_map_value(MapType::HttpRequestHeaders, &name, None)
+                        }
+                        HeaderOp::Set(name, value) => hostcalls::set_map_value(
+                            MapType::HttpRequestHeaders,
+                            &name,
+                            Some(&value),
+                        ),
+                    };
+                }
+                Metrics::bump(self.metrics.allowed);
+                Action::Continue
+            }
+            Outcome::Deny(e) => {
+                self.deny(&e, &req.realm());
+                Action::Pause
+            }
+            Outcome::Wait {
+                provider,
+                unknown_kid,
+            } => {
+                let source = self.providers[provider]
+                    .source
+                    .expect("waits are for remote keys");
+                let reason = if unknown_kid {
+                    Reason::UnknownKid
+                } else {
+                    Reason::Initial
+                };
+                self.waiters.borrow_mut().push(Waiter {
+                    context_id,
+                    source,
+                    since: self.now.get(),
+                    req,
+                });
+                self.fetch(ctx, source, reason);
+                Action::Pause
+            }
+        }
+    }
+
+    fn deny(&self, e: &Error, realm: &str) {
+        if let Some(id) = self.metrics.denied.get(e.code()) {
+            Metrics::bump(*id);
+        }
+        let (status, challenge) = e.http_response(realm);
+        let mut headers = vec![("content-type", "text/plain")];
+        if let Some(c) = &challenge {
+            headers.push(("www-authenticate", c));
+        }
+        let body = format!("{}\n", e.code());
+        let _ = hostcalls::send_http_response(status as u32, headers, Some(body.as_bytes()));
+    }
+
+    /// Starts a fetch of `source` unless one is running or the reason is not yet due.
+    fn fetch(&self, ctx: &dyn Context, source: usize, reason: Reason) {
+        let s = &self.sources[source];
+        let now = self.now.get();
+        let timeout = s.uri.timeout.as_millis() as u64;
+        let won = s.update(|st| {
+            if st.busy_until > now {
+                return false;
+            }
+            let due = match reason {
+                Reason::Initial => st.version == 0 && st.failed_at + RETRY_WITHOUT_KEYS <= now,
+                Reason::UnknownKid => st.refetched_at + s.cooldown <= now,
+                Reason::Refresh => st.failed_at + RETRY_REFRESH <= now,
+            };
+            if due {
+                st.busy_until = now + timeout + 1_000;
+                if reason == Reason::UnknownKid {
+                    st.refetched_at = now;
+                }
+            }
+            due
+        });
+        if !won {
+            return;
+        }
+        let headers = vec![
+            (":method", "GET"),
+            (":path", s.uri.path.as_str()),
+            (":authority", s.uri.authority.as_str()),
+            ("accept", "application/json"),
+            ("user-agent", "jwtgate"),
+        ];
+        match ctx.dispatch_http_call(&s.uri.cluster, headers, None, vec![], s.uri.timeout) {
+            Ok(token) => {
+                self.calls.borrow_mut().insert(token, source);
+            }
+            Err(status) => {
+                self.fetch_done(ctx, source, Err(format!("dispatch failed: {status:?}")))
+            }
+        }
+    }
+
+    fn on_fetch_response(&self, ctx: &dyn Context, token: u32, body_size: usize) {
+        self.now.set(now_ms());
+        let Some(source) = self.calls.borrow_mut().remove(&token) else {
+            return;
+        };
+        let status = hostcalls::get_map_value(MapType::HttpCallResponseHeaders, ":status")
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        let result = if status != "200" {
+            // A cluster that is down answers too: with a 503 and no body, or no status at all.
+            Err(format!("HTTP status {:?}", status))
+        } else if body_size > MAX_BODY {
+            Err(format!("body of {body_size} bytes is over {MAX_BODY}"))
+        } else {
+            let body = hostcalls::get_buffer(BufferType::HttpCallResponseBody, 0, body_size)
+                .ok()
+                .flatten()
+                .unwrap_or_default();
+            self.validate(source, &body).map(|()| body)
+        };
+        self.fetch_done(ctx, source, result);
+    }
+
+    /// Whether a fetched document is usable, before it replaces the shared copy.
+    fn validate(&self, source: usize, body: &[u8]) -> Result<(), String> {
+        match self.sources[source].kind {
+            Kind::Jwks => JwkSet::from_json(body)
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+            Kind::Revocation => parse_revoked(body).map(|_| ()),
+        }
+    }
+
+    fn fetch_done(&self, ctx: &dyn Context, source: usize, result: Result<Vec<u8>, String>) {
+        let s = &self.sources[source];
+        let now = self.now.get();
+        match result {
+            Ok(body) => {
+                let version = s.state().0.version + 1;
+                let mut data = format!("{version}\n{now}\n").into_bytes();
+                data.extend_from_slice(&body);
+                let _ = hostcalls::set_shared_data(&s.data_key, Some(&data), None);
+                s.update(|st| {
+                    st.version = st.version.max(version);
+                    st.busy_until = 0;
+                    st.failed_at = 0;
+                    true
+                });
+                Metrics::bump(self.metrics.fetch_ok);
+            }
+            Err(reason) => {
+                // Stale-if-error: the last good copy, if any, keeps serving.
+                log(
+                    LogLevel::Warn,
+                    &format!("jwtgate: fetching {} failed: {reason}", s.uri.uri),
+                );
+                s.update(|st| {
+                    st.busy_until = 0;
+                    st.failed_at = now;
+                    true
+                });
+                Metrics::bump(self.metrics.fetch_failed);
+            }
+        }
+        self.sync(source);
+        self.wake(ctx, source);
+    }
+
+    /// Brings this worker's parsed copy up to the shared version.
+    fn sync(&self, source: usize) {
+        let s = &self.sources[source];
+        let (state, _) = s.state();
+        if state.version == s.version.get() {
+            return;
+        }
+        let Ok((Some(data), _)) = hostcalls::get_shared_data(&s.data_key) else {
+            return;
+        };
+        let mut parts = data.splitn(3, |b| *b == b'\n');
+        let (Some(version), Some(fetched), Some(body)) = (parts.next(), parts.next(), parts.next())
+        else {
+            return;
+        };
+        let number = |b: &[u8]| {
+            std::str::from_utf8(b)
+                .ok()
+                .and_then(|s| s.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        let ok = match s.kind {
+            Kind::Jwks => match JwkSet::from_json(body) {
+                Ok(keys) => {
+                    for (p, rt) in self.providers.iter().enumerate() {
+                        if rt.source == Some(source) {
+                            let policy = self.config.providers[p].policy.clone();
+                            *rt.verifier.borrow_mut() =
+                                Some(Rc::new(Verifier::new(keys.clone(), policy)));
+                            // A key withdrawn from the set must not live on in the cache.
+                            rt.cache.borrow_mut().clear();
+                        }
+                    }
+                    true
+                }
+                Err(_) => false,
+            },
+            Kind::Revocation => match parse_revoked(body) {
+                Ok(list) => {
+                    *self.revoked.borrow_mut() = Some(list);
+                    true
+                }
+                Err(_) => false,
+            },
+        };
+        if ok {
+            s.version.set(number(version));
+            s.fetched_at.set(number(fetched));
+        }
+    }
+
+    fn on_tick(&self, ctx: &dyn Context) {
+        self.now.set(now_ms());
+        let now = self.now.get();
+        for i in 0..self.sources.len() {
+            self.sync(i);
+            let s = &self.sources[i];
+            if s.version.get() == 0 {
+                self.fetch(ctx, i, Reason::Initial);
+            } else if now >= s.fetched_at.get() + s.refresh_after {
+                self.fetch(ctx, i, Reason::Refresh);
+            }
+            self.wake(ctx, i);
+        }
+    }
+
+    /// Decides again for the requests waiting on `source` once no fetch is running for it,
+    /// or once they have waited longer than the fetch may take.
+    fn wake(&self, ctx: &dyn Context, source: usize) {
+        let s = &self.sources[source];
+        let (state, _) = s.state();
+        let now = self.now.get();
+        let deadline = s.uri.timeout.as_millis() as u64 + 1_000;
+        let busy = state.busy_until > now;
+        let ready: Vec<Waiter> = {
+            let mut waiters = self.waiters.borrow_mut();
+            let (ready, waiting) = waiters
+                .drain(..)
+                .partition(|w| w.source == source && (!busy || now >= w.since + deadline));
+            *waiters = waiting;
+            ready
+        };
+        for w in ready {
+            if hostcalls::set_effective_context(w.context_id).is_err() {
+                continue;
+            }
+            // Otherwise a local reply is already sent, or a new wait has registered itself.
+            if matches!(
+                self.handle(ctx, w.context_id, w.req, true),
+                Action::Continue
+            ) {
+                let _ = hostcalls::resume_http_request();
+            }
+        }
+    }
+}
+
+/// A revocation list: a JSON array of `jti` strings, or `{"revoked": [...]}`.
+fn parse_revoked(body: &[u8]) -> Result<HashSet<String>, String> {
+    let value: Value = serde_json::from_slice(body).map_err(|e| format!("not JSON: {e}"))?;
+    let list = match &value {
+        Value::Array(items) => items,
+        Value::Object(m) => m
+            .get("revoked")
+            .and_then(Value::as_array)
+            .ok_or("an object without a `revoked` array")?,
+        _ => return Err("neither an array nor an object".into()),
+    };
+    list.iter()
+        .map(|v| {
+            v.as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| "a non-string jti".to_owned())
+        })
+        .collect()
+}
+
+impl Env for Runtime {
+    fn now(&self) -> u64 {
+        self.now.get() / 1000
+    }
+
+    fn keys(&self, provider: usize) -> Keys {
+        let rt = &self.providers[provider];
+        if let Some(v) = &*rt.verifier.borrow() {
+            return Keys::Ready(v.clone());
+        }
+        let unavailable =
+            |why: &str| Keys::Unavailable(Error::JwksUnavailable(JwksError::Fetch(why.into())));
+        let Some(source) = rt.source else {
+            return unavailable("no keys");
+        };
+        let (state, _) = self.sources[source].state();
+        let now = self.now.get();
+        if self.last_chance.get() {
+            return unavailable("the key set could not be fetched in time");
+        }
+        if state.busy_until > now || state.failed_at + RETRY_WITHOUT_KEYS <= now {
+            Keys::Pending
+        } else {
+            unavailable("the last fetch of the key set failed")
+        }
+    }
+
+    fn may_refetch(&self, provider: usize) -> bool {
+        let Some(source) = self.providers[provider].source else {
+            return false;
+        };
+        if self.last_chance.get() {
+            return false;
+        }
+        let s = &self.sources[source];
+        let (state, _) = s.state();
+        let now = self.now.get();
+        state.busy_until > now || state.refetched_at + s.cooldown <= now
+    }
+
+    fn revoked(&self, jti: &str) -> Result<bool, Error> {
+        if self.revocation.is_none() {
+            return Ok(false);
+        }
+        match &*self.revoked.borrow() {
+            Some(list) => Ok(list.contains(jti)),
+            // Fail closed: a configured deny list that was never had cannot clear anyone.
+            None => Err(Error::JwksUnavailable(JwksError::Fetch(
+                "revocation list not yet fetched".into(),
+            ))),
+        }
+    }
+
+    fn cached(&self, provider: usize, token: &str) -> Option<Rc<Claims>> {
+        if self.config.providers[provider].jwt_cache_size == 0 {
+            return None;
+        }
+        let hit = self.providers[provider]
+            .cache
+            .borrow_mut()
+            .get(token, self.now());
+        Metrics::bump(if hit.is_some() {
+            self.metrics.cache_hit
+        } else {
+            self.metrics.cache_miss
+        });
+        hit
+    }
+
+    fn remember(&self, provider: usize, token: &str, claims: Rc<Claims>) {
+        self.providers[provider]
+            .cache
+            .borrow_mut()
+            .put(token, claims);
+    }
+}

@@ -1,0 +1,332 @@
+//! The Envoy filter's configuration: jwt_authn's JSON accepted as it is, anything the filter
+//! cannot honour refused with a reason.
+#![cfg(feature = "envoy")]
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use jwtgate::envoy::config::{Config, JwksSource, Location, PathMatch, Requirement};
+use serde_json::{json, Value};
+
+fn local() -> Value {
+    json!({"inline_string": jwks()})
+}
+
+fn remote() -> Value {
+    json!({"http_uri": {"uri": "http://issuer.example:8080/jwks.json", "cluster": "issuer", "timeout": "2s"},
+           "cache_duration": {"seconds": 300}})
+}
+
+fn parse(config: Value) -> Result<Config, String> {
+    Config::from_json(config.to_string().as_bytes()).map_err(|e| e.to_string())
+}
+
+fn one(provider: Value, rule: Value) -> Value {
+    json!({"providers": {"p": provider}, "rules": [rule]})
+}
+
+#[test]
+fn a_jwt_authn_configuration_moves_over() {
+    let config = parse(json!({
+        "providers": {
+            "local": {
+                "issuer": ISSUER, "audiences": [AUDIENCE, "web"], "local_jwks": local(),
+                "from_headers": [{"name": "X-Token", "value_prefix": "JWT "}],
+                "from_params": ["jwt"], "from_cookies": ["session"],
+                "forward": true, "forward_payload_header": "X-Payload",
+                "claim_to_headers": [{"header_name": "X-Sub", "claim_name": "sub"}],
+                "clock_skew_seconds": 30, "require_expiration": true, "max_lifetime": "3600s",
+                "jwt_cache_config": {"jwt_cache_size": 500}
+            },
+            "remote": {"issuer": "other", "remote_jwks": remote()}
+        },
+        "rules": [
+            {"match": {"prefix": "/health"}},
+            {"match": {"path": "/both"}, "requires": {"requires_all": {"requirements": [
+                {"provider_name": "local"}, {"provider_name": "remote"}]}}},
+            {"match": {"prefix": "/"}, "requires": {"requires_any": {"requirements": [
+                {"provider_name": "local"}, {"allow_missing": {}}]}}}
+        ],
+        "bypass_cors_preflight": true
+    }))
+    .unwrap();
+    let p = &config.providers[0];
+    assert_eq!(p.name, "local");
+    assert_eq!(
+        p.locations,
+        vec![
+            Location::Header {
+                name: "x-token".into(),
+                prefix: "JWT ".into()
+            },
+            Location::Param("jwt".into()),
+            Location::Cookie("session".into()),
+        ]
+    );
+    assert!(p.forward);
+    assert_eq!(p.forward_payload_header.as_deref(), Some("x-payload"));
+    assert_eq!(
+        p.claim_to_headers,
+        vec![("x-sub".to_string(), "sub".to_string())]
+    );
+    assert_eq!(p.jwt_cache_size, 500);
+    assert!(matches!(p.jwks, JwksSource::Local(ref k) if k.len() == 5));
+    match &config.providers[1].jwks {
+        JwksSource::Remote(r) => {
+            assert_eq!(r.http_uri.cluster, "issuer");
+            assert_eq!(r.http_uri.authority, "issuer.example:8080");
+            assert_eq!(r.http_uri.path, "/jwks.json");
+            assert_eq!(r.http_uri.timeout, Duration::from_secs(2));
+            assert_eq!(r.cache_duration, Duration::from_secs(300));
+            assert_eq!(r.refetch_cooldown, Duration::from_secs(30));
+        }
+        other => panic!("{other:?}"),
+    }
+    // Default locations: the Bearer header, then access_token.
+    assert_eq!(
+        config.providers[1].locations[1],
+        Location::Param("access_token".into())
+    );
+    assert!(config.rules[0].requires.is_none());
+    assert_eq!(
+        config.rules[1].requires,
+        Some(Requirement::All(vec![
+            Requirement::Provider(0),
+            Requirement::Provider(1)
+        ]))
+    );
+    assert_eq!(
+        config.rule_for("/health/live?x=1").map(|r| &r.matcher),
+        Some(&PathMatch::Prefix {
+            prefix: "/health".into(),
+            case_sensitive: true
+        })
+    );
+    assert!(config.bypass_cors_preflight);
+}
+
+#[test]
+fn camel_case_and_durations_in_both_forms() {
+    let config = parse(json!({
+        "providers": {"p": {"issuer": ISSUER, "remoteJwks": {
+            "httpUri": {"uri": "https://idp.example", "cluster": "idp", "timeout": "0.25s"},
+            "cacheDuration": "600s", "refetchCooldown": {"seconds": "5", "nanos": 0}},
+            "claimToHeaders": [{"headerName": "x-a", "claimName": "a.b"}]}},
+        "rules": [{"match": {"prefix": "/", "caseSensitive": false}, "requires": {"providerName": "p"}}]
+    }))
+    .unwrap();
+    match &config.providers[0].jwks {
+        JwksSource::Remote(r) => {
+            assert_eq!(r.http_uri.timeout, Duration::from_millis(250));
+            assert_eq!(r.http_uri.path, "/");
+            assert_eq!(r.refetch_cooldown, Duration::from_secs(5));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(config.rule_for("/ANYTHING").is_some());
+}
+
+#[test]
+fn jwtgate_additions() {
+    let config = parse(json!({
+        "providers": {"p": {"local_jwks": local(), "algorithms": ["ES256", "HS256"]}},
+        "rules": [{"match": {"prefix": "/admin"}, "requires": {"provider_name": "p"},
+                   "requires_claims": {"scope": "admin", "groups": ["ops", "sre"]}}],
+        "revocation": {"http_uri": {"uri": "http://deny.example/list", "cluster": "deny"}, "refresh_interval": "10s"}
+    }))
+    .unwrap();
+    assert_eq!(config.rules[0].requires_claims.len(), 2);
+    let groups = config.rules[0]
+        .requires_claims
+        .iter()
+        .find(|(c, _)| c == "groups")
+        .unwrap();
+    assert_eq!(groups.1, vec![json!("ops"), json!("sre")]);
+    assert_eq!(
+        config.revocation.unwrap().refresh_interval,
+        Duration::from_secs(10)
+    );
+    let algs = config.providers[0].policy.algorithms();
+    assert!(algs.contains(jwtgate::Algorithm::HS256) && !algs.contains(jwtgate::Algorithm::RS256));
+}
+
+#[test]
+fn what_cannot_be_honoured_is_refused_with_its_reason() {
+    let p = || json!({"issuer": ISSUER, "local_jwks": local()});
+    let with = |field: &str, value: Value| {
+        let mut provider = p();
+        provider[field] = value;
+        one(
+            provider,
+            json!({"match": {"prefix": "/"}, "requires": {"provider_name": "p"}}),
+        )
+    };
+    let rule = |r: Value| one(p(), r);
+    let cases: Vec<(&str, Value, &str)> = vec![
+        (
+            "not an object",
+            json!(null),
+            "configuration must be an object",
+        ),
+        ("no providers", json!({"rules": []}), "providers must name"),
+        (
+            "no rules",
+            json!({"providers": {"p": p()}}),
+            "rules must have",
+        ),
+        (
+            "unknown provider in a rule",
+            rule(json!({"match": {"prefix": "/"}, "requires": {"provider_name": "nobody"}})),
+            "no provider named \"nobody\"",
+        ),
+        (
+            "misspelt field",
+            with("isuer", json!("x")),
+            "providers.p.isuer is not a field",
+        ),
+        (
+            "subjects (jwt_authn, not implemented)",
+            with("subjects", json!({"prefix": "spiffe://"})),
+            "providers.p.subjects is not a field",
+        ),
+        (
+            "payload_in_metadata",
+            with("payload_in_metadata", json!("x")),
+            "payload_in_metadata is not a field",
+        ),
+        (
+            "a JWKS with no usable key",
+            with(
+                "local_jwks",
+                json!({"inline_string": "{\"keys\":[{\"kty\":\"RSA\"}]}"}),
+            ),
+            "key set has no usable key",
+        ),
+        (
+            "a JWKS that is not JSON",
+            with("local_jwks", json!({"inline_string": "nope"})),
+            "not valid JSON",
+        ),
+        (
+            "a JWKS file",
+            with("local_jwks", json!({"filename": "/etc/jwks.json"})),
+            "cannot read files",
+        ),
+        (
+            "both key sources",
+            with("remote_jwks", remote()),
+            "both local_jwks and remote_jwks",
+        ),
+        (
+            "no key source",
+            one(json!({"issuer": "x"}), json!({"match": {"prefix": "/"}})),
+            "needs local_jwks or remote_jwks",
+        ),
+        (
+            "bad duration",
+            with("max_lifetime", json!("ten minutes")),
+            "must be a duration",
+        ),
+        (
+            "negative skew",
+            with("clock_skew_seconds", json!(-1)),
+            "non-negative integer",
+        ),
+        (
+            "unknown algorithm",
+            with("algorithms", json!(["none"])),
+            "not an algorithm jwtgate implements",
+        ),
+        (
+            "empty algorithms",
+            with("algorithms", json!([])),
+            "must not be empty",
+        ),
+        (
+            "regex match",
+            rule(json!({"match": {"safe_regex": {"regex": ".*"}}})),
+            "match.safe_regex is not a field",
+        ),
+        (
+            "prefix and path",
+            rule(json!({"match": {"prefix": "/", "path": "/"}})),
+            "exactly one of prefix and path",
+        ),
+        (
+            "two requirements",
+            rule(
+                json!({"match": {"prefix": "/"}, "requires": {"provider_name": "p", "allow_missing": {}}}),
+            ),
+            "more than one requirement",
+        ),
+        (
+            "empty requires_any",
+            rule(
+                json!({"match": {"prefix": "/"}, "requires": {"requires_any": {"requirements": []}}}),
+            ),
+            "must not be empty",
+        ),
+        (
+            "requires_claims without requires",
+            rule(json!({"match": {"prefix": "/"}, "requires_claims": {"scope": "x"}})),
+            "needs requires",
+        ),
+        (
+            "remote without cluster",
+            one(
+                json!({"remote_jwks": {"http_uri": {"uri": "http://x/"}}}),
+                json!({"match": {"prefix": "/"}}),
+            ),
+            "cluster is required",
+        ),
+        (
+            "remote uri without scheme",
+            {
+                let mut r = remote();
+                r["http_uri"]["uri"] = json!("issuer/jwks");
+                one(json!({"remote_jwks": r}), json!({"match": {"prefix": "/"}}))
+            },
+            "must start with http",
+        ),
+        (
+            "cache size over the bound",
+            with("jwt_cache_config", json!({"jwt_cache_size": 10_000_000})),
+            "jwt_cache_size is over",
+        ),
+        (
+            "top-level unknown",
+            json!({"providers": {"p": p()}, "rules": [{"match": {"prefix": "/"}}], "filter_state_rules": {}}),
+            "filter_state_rules is not a field",
+        ),
+    ];
+    for (name, config, want) in cases {
+        match parse(config) {
+            Ok(_) => panic!("{name}: accepted"),
+            Err(e) => assert!(e.contains(want), "{name}: {e:?} does not say {want:?}"),
+        }
+    }
+}
+
+#[test]
+fn invalid_json_is_refused() {
+    let e = Config::from_json(b"{\"providers\":")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("not valid JSON"), "{e}");
+}
+
+#[test]
+fn deep_requirement_nesting_is_bounded() {
+    let mut req = json!({"provider_name": "p"});
+    for _ in 0..20 {
+        req = json!({"requires_any": {"requirements": [req]}});
+    }
+    let e = parse(one(
+        json!({"local_jwks": local()}),
+        json!({"match": {"prefix": "/"}, "requires": req}),
+    ))
+    .unwrap_err();
+    assert!(e.contains("nests deeper"), "{e}");
+}

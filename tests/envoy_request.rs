@@ -1,0 +1,514 @@
+//! The Envoy filter's per-request decision, with a fake environment in place of proxy-wasm.
+#![cfg(feature = "envoy")]
+
+mod common;
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use common::*;
+use jwtgate::envoy::config::Config;
+use jwtgate::envoy::request::{decide, Env, HeaderOp, Keys, Outcome, Request};
+use jwtgate::{Algorithm, Claims, Error, JwkSet, Verifier};
+use serde_json::{json, Value};
+
+struct Fake {
+    keys: Vec<Option<Rc<Verifier>>>,
+    refetch: bool,
+    revoked: Option<Vec<String>>,
+    cache: RefCell<HashMap<(usize, String), Rc<Claims>>>,
+}
+
+impl Fake {
+    fn new(config: &Config) -> Fake {
+        let keys = config
+            .providers
+            .iter()
+            .map(|p| {
+                Some(Rc::new(Verifier::new(
+                    JwkSet::from_json(jwks().as_bytes()).unwrap(),
+                    p.policy.clone(),
+                )))
+            })
+            .collect();
+        Fake {
+            keys,
+            refetch: false,
+            revoked: Some(Vec::new()),
+            cache: RefCell::default(),
+        }
+    }
+}
+
+impl Env for Fake {
+    fn now(&self) -> u64 {
+        NOW
+    }
+    fn keys(&self, provider: usize) -> Keys {
+        match &self.keys[provider] {
+            Some(v) => Keys::Ready(v.clone()),
+            None => Keys::Pending,
+        }
+    }
+    fn may_refetch(&self, _: usize) -> bool {
+        self.refetch
+    }
+    fn revoked(&self, jti: &str) -> Result<bool, Error> {
+        match &self.revoked {
+            Some(list) => Ok(list.iter().any(|j| j == jti)),
+            None => Err(Error::JwksUnavailable(jwtgate::JwksError::Fetch(
+                "never".into(),
+            ))),
+        }
+    }
+    fn cached(&self, provider: usize, token: &str) -> Option<Rc<Claims>> {
+        self.cache
+            .borrow()
+            .get(&(provider, token.to_owned()))
+            .cloned()
+    }
+    fn remember(&self, provider: usize, token: &str, claims: Rc<Claims>) {
+        self.cache
+            .borrow_mut()
+            .insert((provider, token.to_owned()), claims);
+    }
+}
+
+fn config(v: Value) -> Config {
+    Config::from_json(v.to_string().as_bytes()).unwrap()
+}
+
+fn provider(extra: Value) -> Value {
+    let mut p = json!({"issuer": ISSUER, "audiences": [AUDIENCE], "local_jwks": {"inline_string": jwks()},
+        "claim_to_headers": [{"header_name": "x-sub", "claim_name": "sub"},
+                             {"header_name": "x-groups", "claim_name": "groups"},
+                             {"header_name": "x-tier", "claim_name": "plan.tier"}],
+        "forward_payload_header": "x-payload"});
+    for (k, v) in extra.as_object().unwrap() {
+        p[k] = v.clone();
+    }
+    p
+}
+
+fn standard() -> Config {
+    config(json!({
+        "providers": {"main": provider(json!({})), "other": provider(json!({"issuer": "https://other.example", "from_headers": [{"name": "x-other"}]}))},
+        "rules": [
+            {"match": {"prefix": "/public"}},
+            {"match": {"prefix": "/optional"}, "requires": {"allow_missing": {}}},
+            {"match": {"prefix": "/lenient"}, "requires": {"allow_missing_or_failed": {}}},
+            {"match": {"prefix": "/either"}, "requires": {"requires_any": {"requirements": [{"provider_name": "other"}, {"provider_name": "main"}]}}},
+            {"match": {"prefix": "/both"}, "requires": {"requires_all": {"requirements": [{"provider_name": "main"}, {"provider_name": "other"}]}}},
+            {"match": {"prefix": "/admin"}, "requires": {"provider_name": "main"}, "requires_claims": {"scope": "admin", "groups": ["ops", "sre"]}},
+            {"match": {"prefix": "/"}, "requires": {"provider_name": "main"}}
+        ],
+        "bypass_cors_preflight": true
+    }))
+}
+
+fn run(config: &Config, env: &Fake, path: &str, headers: &[(&str, &str)]) -> Outcome {
+    let headers: Vec<(String, String)> = headers
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    decide(
+        config,
+        env,
+        &Request {
+            method: "GET",
+            path,
+            headers: &headers,
+        },
+    )
+}
+
+fn bearer(token: &str) -> String {
+    format!("Bearer {token}")
+}
+
+fn set(ops: &[HeaderOp], name: &str) -> Option<String> {
+    ops.iter().rev().find_map(|op| match op {
+        HeaderOp::Set(n, v) if n == name => Some(v.clone()),
+        _ => None,
+    })
+}
+
+fn removed(ops: &[HeaderOp], name: &str) -> bool {
+    ops.iter()
+        .any(|op| matches!(op, HeaderOp::Remove(n) if n == name))
+}
+
+fn allowed(outcome: Outcome) -> Vec<HeaderOp> {
+    match outcome {
+        Outcome::Allow(ops) => ops,
+        other => panic!("expected Allow, got {other:?}"),
+    }
+}
+
+fn denied(outcome: Outcome) -> Error {
+    match outcome {
+        Outcome::Deny(e) => e,
+        other => panic!("expected Deny, got {other:?}"),
+    }
+}
+
+fn rich_claims() -> Value {
+    claims_with(json!({"groups": ["ops", "dev"], "scope": "read admin", "plan": {"tier": "gold"}}))
+}
+
+#[test]
+fn a_valid_token_is_forwarded_with_its_claims() {
+    let (c, env) = (standard(), Fake::new(&standard()));
+    let token = token(Algorithm::ES256, &rich_claims());
+    let ops = allowed(run(
+        &c,
+        &env,
+        "/orders?x=1",
+        &[("authorization", &bearer(&token))],
+    ));
+    assert_eq!(set(&ops, "x-sub").as_deref(), Some("alice"));
+    assert_eq!(set(&ops, "x-groups").as_deref(), Some("ops,dev"));
+    assert_eq!(set(&ops, "x-tier").as_deref(), Some("gold"));
+    assert_eq!(set(&ops, "x-payload").as_deref(), token.split('.').nth(1));
+    assert!(
+        removed(&ops, "authorization"),
+        "forward is false by default: the token is stripped"
+    );
+}
+
+#[test]
+fn the_filter_owns_its_headers_on_every_request() {
+    let (c, env) = (standard(), Fake::new(&standard()));
+    for path in ["/public", "/optional", "/orders"] {
+        let outcome = run(
+            &c,
+            &env,
+            path,
+            &[
+                ("x-sub", "admin"),
+                (
+                    "authorization",
+                    &bearer(&token(Algorithm::ES256, &claims())),
+                ),
+            ],
+        );
+        let ops = allowed(outcome);
+        for h in ["x-sub", "x-groups", "x-tier", "x-payload"] {
+            assert!(
+                removed(&ops, h),
+                "{path}: {h} must be cleared before any is set"
+            );
+        }
+    }
+    // Claims absent from the token leave the header removed, not spoofed.
+    let ops = allowed(run(
+        &c,
+        &env,
+        "/orders",
+        &[
+            ("x-tier", "platinum"),
+            (
+                "authorization",
+                &bearer(&token(Algorithm::ES256, &claims())),
+            ),
+        ],
+    ));
+    assert_eq!(set(&ops, "x-tier"), None);
+    assert!(removed(&ops, "x-tier"));
+}
+
+#[test]
+fn missing_and_bad_tokens() {
+    let (c, env) = (standard(), Fake::new(&standard()));
+    assert_eq!(denied(run(&c, &env, "/orders", &[])), Error::MissingToken);
+    assert_eq!(
+        denied(run(
+            &c,
+            &env,
+            "/orders",
+            &[("authorization", "Basic dXNlcjpwYXNz")]
+        )),
+        Error::MissingToken
+    );
+    let expired = token(Algorithm::ES256, &claims_with(json!({"exp": NOW - 3600})));
+    assert_eq!(
+        denied(run(
+            &c,
+            &env,
+            "/orders",
+            &[("authorization", &bearer(&expired))]
+        )),
+        Error::Expired
+    );
+    assert_eq!(
+        denied(run(
+            &c,
+            &env,
+            "/orders",
+            &[("authorization", "Bearer garbage")]
+        ))
+        .code(),
+        "malformed"
+    );
+}
+
+#[test]
+fn where_tokens_are_found() {
+    let (c, env) = (standard(), Fake::new(&standard()));
+    let t = token(Algorithm::EdDSA, &claims());
+    allowed(run(
+        &c,
+        &env,
+        "/orders",
+        &[("authorization", &format!("bearer   {t}"))],
+    ));
+    allowed(run(&c, &env, &format!("/orders?a=1&access_token={t}"), &[]));
+    let custom = config(
+        json!({"providers": {"p": provider(json!({"from_headers": [{"name": "X-Token", "value_prefix": "JWT "}], "from_cookies": ["sid"]}))},
+                               "rules": [{"match": {"prefix": "/"}, "requires": {"provider_name": "p"}}]}),
+    );
+    let env = Fake::new(&custom);
+    allowed(run(&custom, &env, "/", &[("x-token", &format!("JWT {t}"))]));
+    allowed(run(
+        &custom,
+        &env,
+        "/",
+        &[("cookie", &format!("a=b; sid={t}; c=d"))],
+    ));
+    // Configured locations replace the defaults.
+    assert_eq!(
+        denied(run(&custom, &env, "/", &[("authorization", &bearer(&t))])),
+        Error::MissingToken
+    );
+    assert_eq!(
+        denied(run(&custom, &env, "/", &[("x-token", &t)])),
+        Error::MissingToken,
+        "prefix required"
+    );
+}
+
+#[test]
+fn rule_forms_behave_as_in_jwt_authn() {
+    let (c, env) = (standard(), Fake::new(&standard()));
+    let good = bearer(&token(Algorithm::ES256, &claims()));
+    let bad = bearer(&token(
+        Algorithm::ES256,
+        &claims_with(json!({"aud": "nope"})),
+    ));
+    allowed(run(&c, &env, "/public/x", &[]));
+    allowed(run(
+        &c,
+        &env,
+        "/public/x",
+        &[("authorization", "Bearer garbage")],
+    ));
+    allowed(run(&c, &env, "/optional", &[]));
+    assert_eq!(
+        set(
+            &allowed(run(&c, &env, "/optional", &[("authorization", &good)])),
+            "x-sub"
+        )
+        .as_deref(),
+        Some("alice")
+    );
+    assert_eq!(
+        denied(run(&c, &env, "/optional", &[("authorization", &bad)])),
+        Error::InvalidAudience
+    );
+    let ops = allowed(run(&c, &env, "/lenient", &[("authorization", &bad)]));
+    assert_eq!(
+        set(&ops, "x-sub"),
+        None,
+        "a failed token under allow_missing_or_failed forwards nothing"
+    );
+    allowed(run(&c, &env, "/lenient", &[]));
+    // requires_any: main's token in main's place satisfies it; nothing at all is missing.
+    allowed(run(&c, &env, "/either", &[("authorization", &good)]));
+    assert_eq!(denied(run(&c, &env, "/either", &[])), Error::MissingToken);
+    assert_eq!(
+        denied(run(&c, &env, "/either", &[("authorization", &bad)])),
+        Error::InvalidAudience,
+        "a real failure outranks a missing token"
+    );
+    // requires_all needs both.
+    let other = token(
+        Algorithm::ES256,
+        &claims_with(json!({"iss": "https://other.example"})),
+    );
+    assert_eq!(
+        denied(run(&c, &env, "/both", &[("authorization", &good)])),
+        Error::MissingToken
+    );
+    allowed(run(
+        &c,
+        &env,
+        "/both",
+        &[("authorization", &good), ("x-other", &other)],
+    ));
+}
+
+#[test]
+fn required_claims_give_403() {
+    let (c, env) = (standard(), Fake::new(&standard()));
+    let with = |claims: Value| bearer(&token(Algorithm::ES256, &claims));
+    allowed(run(
+        &c,
+        &env,
+        "/admin",
+        &[("authorization", &with(rich_claims()))],
+    ));
+    let no_admin = claims_with(json!({"groups": ["ops"], "scope": "read administrator"}));
+    let e = denied(run(
+        &c,
+        &env,
+        "/admin",
+        &[("authorization", &with(no_admin))],
+    ));
+    assert_eq!(e, Error::InsufficientClaims("scope".into()));
+    assert_eq!(e.http_response("r").0, 403);
+    let wrong_group = claims_with(json!({"groups": "dev", "scope": "admin"}));
+    assert_eq!(
+        denied(run(
+            &c,
+            &env,
+            "/admin",
+            &[("authorization", &with(wrong_group))]
+        )),
+        Error::InsufficientClaims("groups".into())
+    );
+    assert_eq!(denied(run(&c, &env, "/admin", &[])), Error::MissingToken);
+}
+
+#[test]
+fn claims_never_inject_headers() {
+    let (c, env) = (standard(), Fake::new(&standard()));
+    let sneaky = claims_with(json!({"sub": "alice\r\nx-admin: true", "groups": [{"a": 1}]}));
+    let ops = allowed(run(
+        &c,
+        &env,
+        "/orders",
+        &[("authorization", &bearer(&token(Algorithm::ES256, &sneaky)))],
+    ));
+    assert_eq!(set(&ops, "x-sub"), None);
+    assert_eq!(set(&ops, "x-groups"), None);
+}
+
+#[test]
+fn waiting_for_keys_and_rotation() {
+    let c = standard();
+    let mut env = Fake::new(&c);
+    env.keys[0] = None;
+    let t = bearer(&token(Algorithm::ES256, &claims()));
+    assert_eq!(
+        run(&c, &env, "/orders", &[("authorization", &t)]),
+        Outcome::Wait {
+            provider: 0,
+            unknown_kid: false
+        }
+    );
+    let mut env = Fake::new(&c);
+    let rotated = bearer(&token_raw(
+        Algorithm::ES256,
+        r#"{"alg":"ES256","kid":"new"}"#,
+        &claims().to_string(),
+    ));
+    assert_eq!(
+        denied(run(&c, &env, "/orders", &[("authorization", &rotated)])),
+        Error::UnknownKey
+    );
+    env.refetch = true;
+    assert_eq!(
+        run(&c, &env, "/orders", &[("authorization", &rotated)]),
+        Outcome::Wait {
+            provider: 0,
+            unknown_kid: true
+        }
+    );
+}
+
+#[test]
+fn revocation_and_cache() {
+    let mut c = standard();
+    c.providers[0].jwt_cache_size = 10;
+    let mut env = Fake::new(&c);
+    let t = bearer(&token(Algorithm::ES256, &claims()));
+    allowed(run(&c, &env, "/orders", &[("authorization", &t)]));
+    assert_eq!(env.cache.borrow().len(), 1);
+    // Served from the cache even with no keys.
+    env.keys[0] = None;
+    allowed(run(&c, &env, "/orders", &[("authorization", &t)]));
+    // Revocation applies to cached tokens too.
+    env.revoked = Some(vec!["t-1".into()]);
+    assert_eq!(
+        denied(run(&c, &env, "/orders", &[("authorization", &t)])),
+        Error::Revoked
+    );
+    env.revoked = None;
+    assert_eq!(
+        denied(run(&c, &env, "/orders", &[("authorization", &t)])).code(),
+        "jwks_unavailable"
+    );
+}
+
+#[test]
+fn cors_preflight_bypass() {
+    let (c, env) = (standard(), Fake::new(&standard()));
+    let headers: Vec<(String, String)> = [
+        ("origin", "https://app.example"),
+        ("access-control-request-method", "POST"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let outcome = decide(
+        &c,
+        &env,
+        &Request {
+            method: "OPTIONS",
+            path: "/orders",
+            headers: &headers,
+        },
+    );
+    allowed(outcome);
+    let outcome = decide(
+        &c,
+        &env,
+        &Request {
+            method: "OPTIONS",
+            path: "/orders",
+            headers: &headers[..1],
+        },
+    );
+    assert_eq!(denied(outcome), Error::MissingToken);
+}
+
+#[test]
+fn jwt_cache_is_bounded_and_honours_exp() {
+    use jwtgate::envoy::JwtCache;
+    let v = verifier();
+    let claims_of = |exp: u64| {
+        let t = token(Algorithm::ES256, &claims_with(json!({"exp": exp})));
+        Rc::new(v.verify_at(&t, NOW).unwrap().into_claims())
+    };
+    let mut cache = JwtCache::new(2, 60);
+    cache.put("a", claims_of(NOW + 100));
+    cache.put("b", claims_of(NOW + 100));
+    assert!(cache.get("a", NOW).is_some());
+    cache.put("c", claims_of(NOW + 100));
+    assert_eq!(cache.len(), 2);
+    assert!(
+        cache.get("b", NOW).is_none(),
+        "the least recently used entry goes first"
+    );
+    assert!(cache.get("a", NOW).is_some() && cache.get("c", NOW).is_some());
+    // Never past exp (plus skew): the entry is dropped, not served.
+    assert!(cache.get("a", NOW + 159).is_some());
+    assert!(cache.get("a", NOW + 160).is_none());
+    assert_eq!(cache.len(), 1);
+    cache.clear();
+    assert!(cache.is_empty());
+    let mut off = JwtCache::new(0, 60);
+    off.put("a", claims_of(NOW + 100));
+    assert!(off.is_empty());
+}
