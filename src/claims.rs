@@ -122,7 +122,8 @@ pub(crate) fn check(claims: &Map<String, Value>, policy: &Policy, now: u64) -> R
     if !policy.audiences.is_empty() {
         let accepted = |aud: &str| policy.audiences.iter().any(|a| a == aud);
         let matched = match claims.get("aud") {
-            None => return Err(Error::MissingClaim("aud".into())),
+            // An absent audience names none of ours: as jwt_authn has it, a 403, not a 401.
+            None => return Err(Error::InvalidAudience),
             Some(Value::String(aud)) => accepted(aud),
             Some(Value::Array(auds)) => {
                 let mut any = false;

@@ -31,7 +31,7 @@ pub enum Error {
     NotYetValid,
     /// `iss` is not the configured issuer.
     InvalidIssuer,
-    /// `aud` names none of the configured audiences.
+    /// `aud` is absent or names none of the configured audiences (HTTP 403).
     InvalidAudience,
     /// A claim the policy requires is absent.
     MissingClaim(String),
@@ -209,6 +209,8 @@ impl Error {
             // RFC 6750 3.1: a request without credentials gets a bare challenge.
             Error::MissingToken => return (401, Some(challenge)),
             Error::InsufficientClaims(_) => (403, "insufficient_scope"),
+            // Valid, but not for this resource: jwt_authn's 403, so migrations keep statuses.
+            Error::InvalidAudience => (403, "invalid_token"),
             _ => (401, "invalid_token"),
         };
         challenge.push_str(", error=\"");

@@ -25,7 +25,7 @@
 //! | | |
 //! |---|---|
 //! | Algorithms | RS256/384/512, PS256/384/512, ES256, ES384, EdDSA (Ed25519); HS256/384/512 only when the policy allows them and the key is `oct`; `none` never |
-//! | Keys | RSA of 2048 to 8192 bits with exponent ≥ 65537, EC P-256 and P-384, OKP Ed25519, `oct`; chosen by `kid`, pinned by a JWK's `alg`; header `jwk`, `jku`, `x5u`, `x5c` never used |
+//! | Keys | RSA of 2048 to 8192 bits with an odd exponent from 65537 to 2^33 - 1, EC P-256 and P-384, OKP Ed25519, `oct`; chosen by `kid`, pinned by a JWK's `alg`; header `jwk`, `jku`, `x5u`, `x5c` never used |
 //! | Structure | exactly three parts of base64url without padding, JSON objects without duplicate members, no `crit`, no `b64: false`, at most 16 KiB |
 //! | Claims | `exp` required by default, `nbf`, 60 s clock skew, exact `iss`, `aud` as string or array, maximum lifetime, required claims; dates must be JSON numbers |
 //!

@@ -365,7 +365,16 @@ impl Runtime {
             now: Cell::new(now_ms()),
             last_chance: Cell::new(false),
         };
-        for i in 0..rt.sources.len() {
+        for (i, s) in rt.sources.iter().enumerate() {
+            // Compare-and-swap cannot guard a key that does not exist yet, so create it here,
+            // before any tick: later changes all go through `update`.
+            if matches!(hostcalls::get_shared_data(&s.state_key), Ok((None, _))) {
+                let _ = hostcalls::set_shared_data(
+                    &s.state_key,
+                    Some(SharedState::default().text().as_bytes()),
+                    None,
+                );
+            }
             rt.sync(i);
         }
         rt

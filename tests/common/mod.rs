@@ -16,6 +16,22 @@ use signature::{RandomizedSigner, SignatureEncoding, Signer};
 
 /// The time every test runs at unless it says otherwise.
 pub const NOW: u64 = 1_800_000_000;
+
+static BASE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(NOW);
+
+/// The time tokens are made for: [`NOW`], or the real clock after [`use_live_clock`].
+pub fn now() -> u64 {
+    BASE.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+/// For tests against a verifier that reads the real clock (Envoy): tokens are made for now.
+pub fn use_live_clock() {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    BASE.store(secs, std::sync::atomic::Ordering::SeqCst);
+}
 pub const ISSUER: &str = "https://issuer.example";
 pub const AUDIENCE: &str = "api";
 
@@ -202,8 +218,9 @@ pub fn token(alg: Algorithm, claims: &Value) -> String {
 
 /// Claims that pass the standard policy at [`NOW`].
 pub fn claims() -> Value {
-    json!({"iss": ISSUER, "aud": AUDIENCE, "sub": "alice", "iat": NOW - 10, "nbf": NOW - 10,
-           "exp": NOW + 600, "jti": "t-1"})
+    let now = now();
+    json!({"iss": ISSUER, "aud": AUDIENCE, "sub": "alice", "iat": now - 10, "nbf": now - 10,
+           "exp": now + 600, "jti": "t-1"})
 }
 
 /// `claims()` with members replaced (`null` removes one).
@@ -234,10 +251,14 @@ pub fn verifier() -> jwtgate::Verifier {
     verifier_with(policy())
 }
 
-/// The error code for verifying `token` with `verifier` at [`NOW`], or "ok".
+/// The error code for verifying `token` with `verifier` at [`now`], or "ok".
 pub fn outcome(verifier: &jwtgate::Verifier, token: &str) -> &'static str {
-    match verifier.verify_at(token, NOW) {
+    match verifier.verify_at(token, now()) {
         Ok(_) => "ok",
         Err(e) => e.code(),
     }
 }
+
+pub mod catalog;
+pub mod envoy;
+pub mod http;

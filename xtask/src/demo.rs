@@ -193,7 +193,7 @@ mod tests {
             Some(1_700_000_000),
         );
         assert!(!ok);
-        assert_eq!(out["code"], "missing_claim");
+        assert_eq!(out["code"], "invalid_audience");
     }
 
     #[test]

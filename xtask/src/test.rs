@@ -67,7 +67,19 @@ pub fn run() -> Result<(), String> {
             ),
         );
     }
-    let result = cargo_test(&mut tally, &["test", "--workspace", "--features", "envoy"]);
+    // The end-to-end suites need the built artefacts; they are #[ignore]d for plain `cargo test`.
+    tally.step("build the Envoy filter", crate::build::envoy().map(|_| ()));
+    let result = cargo_test(
+        &mut tally,
+        &[
+            "test",
+            "--workspace",
+            "--features",
+            "envoy",
+            "--",
+            "--include-ignored",
+        ],
+    );
     tally.step("cargo test", result);
 
     // The closing line CI reads, over every suite.

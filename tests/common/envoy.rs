@@ -1,0 +1,243 @@
+//! Real Envoy, started on loopback by the test: one listener with the jwtgate filter and,
+//! where asked, one with Envoy's native jwt_authn over the same provider configuration.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use super::http::{free_port, get, try_get};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn binary() -> PathBuf {
+    root().join(".tools/envoy/envoy")
+}
+
+pub fn filter_wasm() -> PathBuf {
+    root().join("dist/jwtgate_envoy.wasm")
+}
+
+pub struct Envoy {
+    child: Child,
+    /// The listener with the jwtgate filter.
+    pub port: u16,
+    /// The listener with jwt_authn, if asked for.
+    pub native_port: Option<u16>,
+    pub admin: u16,
+    pub log: PathBuf,
+    _dir: TempDir,
+}
+
+/// What to start: the jwtgate configuration, an optional jwt_authn one, and clusters by port.
+pub struct Setup {
+    pub jwtgate: Value,
+    pub jwt_authn: Option<Value>,
+    pub clusters: Vec<(&'static str, u16)>,
+    pub upstream: u16,
+}
+
+/// The filter's entry; a string configuration is passed as it is, anything else as JSON text.
+fn wasm_filter(config: &Value) -> Value {
+    let text = match config {
+        Value::String(raw) => raw.clone(),
+        other => other.to_string(),
+    };
+    json!({"name": "envoy.filters.http.wasm", "typed_config": {
+        "@type": "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
+        "config": {
+            "name": "jwtgate", "root_id": "jwtgate",
+            "vm_config": {"vm_id": "jwtgate", "runtime": "envoy.wasm.runtime.v8",
+                          "code": {"local": {"filename": filter_wasm()}}},
+            "configuration": {"@type": "type.googleapis.com/google.protobuf.StringValue",
+                              "value": text}}}})
+}
+
+fn listener(name: &str, port: u16, filter: Value) -> Value {
+    json!({"name": name, "address": {"socket_address": {"address": "127.0.0.1", "port_value": port}},
+        "filter_chains": [{"filters": [{"name": "envoy.filters.network.http_connection_manager",
+            "typed_config": {
+                "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+                "stat_prefix": name,
+                "route_config": {"virtual_hosts": [{"name": "all", "domains": ["*"],
+                    "routes": [{"match": {"prefix": "/"}, "route": {"cluster": "upstream"}}]}]},
+                "http_filters": [filter, {"name": "envoy.filters.http.router", "typed_config": {
+                    "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}}]}}]}]})
+}
+
+fn cluster(name: &str, port: u16) -> Value {
+    json!({"name": name, "type": "STATIC", "connect_timeout": "0.5s",
+        "load_assignment": {"cluster_name": name, "endpoints": [{"lb_endpoints": [{"endpoint": {
+            "address": {"socket_address": {"address": "127.0.0.1", "port_value": port}}}}]}]}})
+}
+
+impl Envoy {
+    /// Starts Envoy and waits until it is ready; `Err` carries its log when it never is.
+    pub fn start(setup: Setup) -> Result<Envoy, String> {
+        assert!(
+            binary().exists(),
+            "no Envoy at {}: run `cargo xtask test`",
+            binary().display()
+        );
+        assert!(
+            filter_wasm().exists(),
+            "no filter at {}: run `cargo xtask test`",
+            filter_wasm().display()
+        );
+        let dir = TempDir::new();
+        let (port, admin) = (free_port(), free_port());
+        let mut listeners = vec![listener("jwtgate", port, wasm_filter(&setup.jwtgate))];
+        let native_port = setup.jwt_authn.as_ref().map(|config| {
+            let port = free_port();
+            let mut typed = config.clone();
+            typed["@type"] = json!(
+                "type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication"
+            );
+            listeners.push(listener(
+                "native",
+                port,
+                json!({"name": "envoy.filters.http.jwt_authn", "typed_config": typed}),
+            ));
+            port
+        });
+        let mut clusters = vec![cluster("upstream", setup.upstream)];
+        clusters.extend(
+            setup
+                .clusters
+                .iter()
+                .map(|(name, port)| cluster(name, *port)),
+        );
+        let bootstrap = json!({
+            "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": admin}}},
+            "static_resources": {"listeners": listeners, "clusters": clusters}
+        });
+        let config = dir.0.join("envoy.json");
+        std::fs::write(&config, bootstrap.to_string()).unwrap();
+        let log = dir.0.join("envoy.log");
+        let child = Command::new(binary())
+            .args([
+                "-c",
+                config.to_str().unwrap(),
+                "--concurrency",
+                "1",
+                "--disable-hot-restart",
+                "-l",
+                "info",
+            ])
+            .args(["--log-path", log.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| e.to_string())?;
+        let mut envoy = Envoy {
+            child,
+            port,
+            native_port,
+            admin,
+            log,
+            _dir: dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(Some(status)) = envoy.child.try_wait() {
+                return Err(format!("Envoy exited ({status}):\n{}", envoy.log_text()));
+            }
+            if try_get(admin, "/ready").is_some_and(|r| r.status == 200) {
+                return Ok(envoy);
+            }
+            if Instant::now() > deadline {
+                return Err(format!("Envoy not ready in 60 s:\n{}", envoy.log_text()));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Envoy with a configuration file as a user would run it, from the repository root.
+    pub fn from_file(path: &str, port: u16, admin: u16) -> Result<Envoy, String> {
+        let dir = TempDir::new();
+        let log = dir.0.join("envoy.log");
+        let child = Command::new(binary())
+            .current_dir(root())
+            .args([
+                "-c",
+                path,
+                "--concurrency",
+                "1",
+                "--disable-hot-restart",
+                "-l",
+                "info",
+            ])
+            .args(["--log-path", log.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| e.to_string())?;
+        let envoy = Envoy {
+            child,
+            port,
+            native_port: None,
+            admin,
+            log,
+            _dir: dir,
+        };
+        envoy.wait_ready()
+    }
+
+    fn wait_ready(mut self) -> Result<Envoy, String> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(format!("Envoy exited ({status}):\n{}", self.log_text()));
+            }
+            if try_get(self.admin, "/ready").is_some_and(|r| r.status == 200) {
+                return Ok(self);
+            }
+            if Instant::now() > deadline {
+                return Err(format!("Envoy not ready in 60 s:\n{}", self.log_text()));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// A counter from the admin interface (`wasmcustom.` prefixed for the filter's own).
+    pub fn counter(&self, name: &str) -> u64 {
+        let stats = get(self.admin, &format!("/stats?filter=^{name}$"), &[]).text();
+        stats
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}: "))?.trim().parse().ok())
+            .unwrap_or(0)
+    }
+}
+
+impl Drop for Envoy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A scratch directory, removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new() -> TempDir {
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let dir = std::env::temp_dir().join(format!("jwtgate-test-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}

