@@ -609,9 +609,26 @@ fn same_status_as_native_jwt_authn_on_the_same_tokens() {
 #[test]
 #[ignore = "needs Envoy: `cargo xtask test` runs it"]
 fn the_example_configuration_runs_as_documented() {
-    // examples/envoy/envoy.yaml, unchanged, on its documented ports 10000 and 9901.
-    let envoy = Envoy::from_file("examples/envoy/envoy.yaml", 10000, 9901)
-        .unwrap_or_else(|log| panic!("{log}"));
+    // examples/envoy/envoy.yaml as it is but for its ports (10000 and 9901, which another run
+    // of these tests, or the reader's own Envoy, may hold).
+    let yaml = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/envoy/envoy.yaml"
+    ))
+    .unwrap();
+    let (port, admin) = (common::http::free_port(), common::http::free_port());
+    assert_eq!(
+        yaml.matches("port_value: 10000").count() + yaml.matches("port_value: 9901").count(),
+        2
+    );
+    let yaml = yaml
+        .replace("port_value: 10000", &format!("port_value: {port}"))
+        .replace("port_value: 9901", &format!("port_value: {admin}"));
+    let dir = common::envoy::TempDir::new();
+    let file = dir.0.join("envoy.yaml");
+    std::fs::write(&file, yaml).unwrap();
+    let envoy =
+        Envoy::from_file(file.to_str().unwrap(), port, admin).unwrap_or_else(|log| panic!("{log}"));
     let samples: Value = serde_json::from_str(include_str!("data/istio-samples.json")).unwrap();
     let demo = bearer(samples["tokens"]["demo"].as_str().unwrap());
     let scoped = bearer(samples["tokens"]["groups-scope"].as_str().unwrap());
