@@ -71,11 +71,21 @@ fn all_keys() -> Value {
 }
 
 fn start(upstream: &Server, config: Value, clusters: Vec<(&'static str, u16)>) -> Envoy {
+    start_with(upstream, config, clusters, 1)
+}
+
+fn start_with(
+    upstream: &Server,
+    config: Value,
+    clusters: Vec<(&'static str, u16)>,
+    workers: u32,
+) -> Envoy {
     Envoy::start(Setup {
         jwtgate: config,
         jwt_authn: None,
         clusters,
         upstream: upstream.port,
+        workers,
     })
     .unwrap_or_else(|log| panic!("{log}"))
 }
@@ -312,7 +322,8 @@ fn remote_keys_rotate_without_a_restart_and_refetch_is_rate_limited() {
         "jwks",
         json!({"remote_jwks": {"refetch_cooldown": "2s"}}),
     ));
-    let envoy = start(&upstream, config, vec![("jwks", jwks.port)]);
+    // Two workers and the main thread: three root contexts that could each fetch.
+    let envoy = start_with(&upstream, config, vec![("jwks", jwks.port)], 2);
     let call = |alg: Algorithm, kid: &str| {
         let t = token_raw(
             alg,
@@ -325,7 +336,7 @@ fn remote_keys_rotate_without_a_restart_and_refetch_is_rate_limited() {
     let after_first = jwks.hits();
     assert_eq!(
         after_first, 1,
-        "one fetch serves the workers and the main thread"
+        "one fetch serves both workers and the main thread"
     );
 
     // The issuer adds a key: its first token triggers one re-fetch and is accepted.
@@ -363,7 +374,7 @@ fn jwks_outage_gives_503_then_heals_and_last_good_keys_keep_serving() {
         "jwks",
         json!({"remote_jwks": {"cache_duration": "1s"}}),
     ));
-    let envoy = start(&upstream, config, vec![("jwks", jwks.port)]);
+    let envoy = start_with(&upstream, config, vec![("jwks", jwks.port)], 2);
     let t = bearer(&token(Algorithm::ES256, &claims()));
 
     // Down from the start: no key set was ever had, so 503, not 401.
@@ -432,6 +443,7 @@ fn a_configuration_error_stops_the_plugin_and_says_why() {
             jwt_authn: None,
             clusters: vec![],
             upstream: upstream.port,
+            workers: 1,
         });
         match started {
             Ok(envoy) => panic!(
@@ -450,6 +462,7 @@ fn a_configuration_error_stops_the_plugin_and_says_why() {
         jwt_authn: None,
         clusters: vec![],
         upstream: upstream.port,
+        workers: 1,
     });
     let log = started.err().expect("Envoy must not start");
     assert!(log.contains("not valid JSON"), "{log}");
@@ -534,6 +547,7 @@ fn same_status_as_native_jwt_authn_on_the_same_tokens() {
         jwt_authn: Some(config),
         clusters: vec![],
         upstream: upstream.port,
+        workers: 1,
     })
     .unwrap_or_else(|log| panic!("{log}"));
     let native = envoy.native_port.unwrap();

@@ -38,6 +38,8 @@ pub struct Setup {
     pub jwt_authn: Option<Value>,
     pub clusters: Vec<(&'static str, u16)>,
     pub upstream: u16,
+    /// Envoy worker threads (`--concurrency`).
+    pub workers: u32,
 }
 
 /// The filter's entry; a string configuration is passed as it is, anything else as JSON text.
