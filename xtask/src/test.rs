@@ -34,6 +34,8 @@ pub fn run() -> Result<(), String> {
                 "clippy",
                 "--workspace",
                 "--all-targets",
+                "--features",
+                "envoy",
                 "--",
                 "-D",
                 "warnings",
