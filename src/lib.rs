@@ -35,6 +35,7 @@
 //! |---|---|
 //! | *(none)* | the core verifier, for any target, `wasm32-unknown-unknown` and `wasm32-wasip1` included |
 //! | `envoy` | the Envoy filter: its configuration and request logic on any target, the proxy-wasm glue on wasm32 |
+//! | `web` | the wasm-bindgen exports behind the npm package `jwtgate` (see `pkg/`) |
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -49,6 +50,9 @@ mod verify;
 
 #[cfg(feature = "envoy")]
 pub mod envoy;
+
+#[cfg(feature = "web")]
+pub mod web;
 
 pub use alg::{Algorithm, AlgorithmSet};
 pub use claims::Claims;

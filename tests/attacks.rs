@@ -5,7 +5,7 @@ mod common;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use common::catalog::{catalog, verifier_named};
+use common::catalog::{catalog, variant, verifier_named, VARIANTS};
 use common::*;
 use jwtgate::Algorithm;
 use serde_json::json;
@@ -77,4 +77,46 @@ fn errors_map_to_http_responses() {
     let unavailable = jwtgate::Error::JwksUnavailable(jwtgate::JwksError::NoUsableKey);
     assert_eq!(unavailable.http_response("api"), (503, None));
     assert_eq!(err.claim(), Some("exp"));
+}
+
+/// Writes the catalog, its variants and a valid token per algorithm for the JavaScript tests,
+/// which run the same cases through the npm package (`cargo xtask test` passes the path on).
+#[test]
+fn export_fixtures_for_the_js_tests() {
+    let variants: serde_json::Map<String, serde_json::Value> = VARIANTS
+        .iter()
+        .map(|name| {
+            let v = variant(name);
+            let algorithms = v
+                .algorithms
+                .map(|a| a.iter().map(|a| a.name()).collect::<Vec<_>>());
+            let options =
+                json!({"issuer": ISSUER, "audiences": [AUDIENCE], "algorithms": algorithms});
+            (
+                name.to_string(),
+                json!({"jwks": v.jwks, "options": options}),
+            )
+        })
+        .collect();
+    let cases: Vec<_> = catalog()
+        .into_iter()
+        .map(|c| json!({"name": c.name, "token": c.token, "variant": c.verifier, "want": c.want}))
+        .collect();
+    let tokens: serde_json::Map<String, serde_json::Value> = Algorithm::ALL
+        .into_iter()
+        .map(|alg| (alg.name().to_owned(), json!(token(alg, &claims()))))
+        .collect();
+    let fixtures = json!({
+        "now": NOW, "issuer": ISSUER, "audience": AUDIENCE,
+        "jwks": serde_json::from_str::<serde_json::Value>(&jwks()).unwrap(),
+        "tokens": tokens,
+        "expired": token(Algorithm::ES256, &claims_with(json!({"exp": NOW - 3600}))),
+        "noExp": token(Algorithm::ES256, &claims_with(json!({"exp": null}))),
+        "variants": variants,
+        "catalog": cases,
+    });
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("jwtgate-fixtures.json");
+    std::fs::write(&path, fixtures.to_string()).unwrap();
+    let back: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    assert_eq!(back["catalog"].as_array().unwrap().len(), catalog().len());
 }

@@ -8,7 +8,7 @@ mod common;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use common::catalog::catalog;
+use common::catalog::{catalog, variant, VARIANTS};
 use common::envoy::{Envoy, Setup};
 use common::http::{get, swappable, Resp, Server};
 use common::*;
@@ -167,37 +167,19 @@ fn valid_tokens_reach_the_upstream_with_their_claims() {
     assert!(envoy.counter("wasmcustom.jwtgate.denied.insufficient_claims") >= 1);
 }
 
-/// The verifier variants of the catalog, as providers with their own path prefix.
+/// The catalog's verifier variants, as providers each under its own path prefix.
 fn catalog_providers() -> Value {
-    let mut hs_set = all_keys();
-    hs_set["keys"].as_array_mut().unwrap().extend([
-        json!({"kty": "oct", "kid": "empty", "k": ""}),
-        json!({"kty": "oct", "kid": "short", "k": jwtgate::b64_encode(&[1; 16])}),
-    ]);
-    let with_hs: Vec<&str> = ASYMMETRIC
-        .iter()
-        .map(|a| a.name())
-        .chain(["HS256"])
-        .collect();
-    let mut pinned = rsa_jwk();
-    pinned["alg"] = json!("RS256");
-    let plain = |jwks: Value, extra: Value| {
-        let mut p = json!({"issuer": ISSUER, "audiences": [AUDIENCE], "local_jwks": {"inline_string": jwks.to_string()}});
-        for (k, v) in extra.as_object().unwrap() {
-            p[k] = v.clone();
+    let mut providers = serde_json::Map::new();
+    for name in VARIANTS {
+        let v = variant(name);
+        let mut p = json!({"issuer": ISSUER, "audiences": [AUDIENCE],
+                           "local_jwks": {"inline_string": v.jwks.to_string()}});
+        if let Some(algs) = v.algorithms {
+            p["algorithms"] = json!(algs.iter().map(|a| a.name()).collect::<Vec<_>>());
         }
-        p
-    };
-    json!({
-        "standard": plain(all_keys(), json!({})),
-        "hs": plain(all_keys(), json!({"algorithms": with_hs})),
-        "rsa_only_hs": plain(json!({"keys": [rsa_jwk()]}), json!({"algorithms": with_hs})),
-        "empty_secret": plain(json!({"keys": [hmac_jwk(), {"kty": "oct", "kid": "empty", "k": ""},
-                                              {"kty": "oct", "kid": "short", "k": jwtgate::b64_encode(&[1; 16])}]}),
-                              json!({"algorithms": with_hs})),
-        "pinned": plain(json!({"keys": [pinned]}), json!({})),
-        "no_eddsa": plain(all_keys(), json!({"algorithms": ASYMMETRIC[..8].iter().map(|a| a.name()).collect::<Vec<_>>()})),
-    })
+        providers.insert(name.to_owned(), p);
+    }
+    Value::Object(providers)
 }
 
 #[test]

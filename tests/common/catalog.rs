@@ -1,22 +1,11 @@
 //! The attack catalog: hostile tokens and the code each must get. The core's test runs it
 //! against the verifier, the Envoy test through the filter.
 
-use jwtgate::{b64_encode, Algorithm, JwkSet, Policy, Verifier};
+use jwtgate::{b64_encode, Algorithm, AlgorithmSet, JwkSet, Verifier};
 use serde_json::{json, Value};
 use signature::Signer;
 
 use super::*;
-
-fn hs_policy() -> Policy {
-    policy().allow(Algorithm::HS256)
-}
-
-fn with_keys(keys: Value, policy: Policy) -> Verifier {
-    Verifier::new(
-        JwkSet::from_json(keys.to_string().as_bytes()).unwrap(),
-        policy,
-    )
-}
 
 /// A token with this header over the standard claims, signed with the fixture key for `alg`.
 fn headed(alg: Algorithm, header: Value) -> String {
@@ -683,24 +672,71 @@ pub fn catalog() -> Vec<Case> {
     cases
 }
 
-pub fn verifier_named(name: &str) -> Verifier {
+/// The verifier variants the catalog's cases name.
+pub const VARIANTS: [&str; 6] = [
+    "standard",
+    "hs",
+    "rsa_only_hs",
+    "empty_secret",
+    "pinned",
+    "no_eddsa",
+];
+
+/// A variant, described once for every front door: its key set and the algorithms it accepts
+/// (`None`: the default, every asymmetric one). Issuer and audience are always the standard ones.
+pub struct Variant {
+    pub jwks: Value,
+    pub algorithms: Option<Vec<Algorithm>>,
+}
+
+pub fn variant(name: &str) -> Variant {
+    let asymmetric = || AlgorithmSet::default().iter().collect::<Vec<_>>();
+    let with_hs = || Some([asymmetric(), vec![Algorithm::HS256]].concat());
+    let all: Value = serde_json::from_str(&jwks()).unwrap();
     match name {
-        "standard" => verifier(),
-        "hs" => verifier_with(hs_policy()),
-        "rsa_only_hs" => with_keys(json!({"keys": [rsa_jwk()]}), hs_policy()),
-        "empty_secret" => with_keys(
-            json!({"keys": [hmac_jwk(), {"kty": "oct", "kid": "empty", "k": ""},
-                            {"kty": "oct", "kid": "short", "k": b64_encode(&[1; 16])}]}),
-            hs_policy(),
-        ),
+        "standard" => Variant {
+            jwks: all,
+            algorithms: None,
+        },
+        "hs" => Variant {
+            jwks: all,
+            algorithms: with_hs(),
+        },
+        "rsa_only_hs" => Variant {
+            jwks: json!({"keys": [rsa_jwk()]}),
+            algorithms: with_hs(),
+        },
+        "empty_secret" => Variant {
+            jwks: json!({"keys": [hmac_jwk(), {"kty": "oct", "kid": "empty", "k": ""},
+                                  {"kty": "oct", "kid": "short", "k": b64_encode(&[1; 16])}]}),
+            algorithms: with_hs(),
+        },
         "pinned" => {
             let mut jwk = rsa_jwk();
             jwk["alg"] = json!("RS256");
-            with_keys(json!({"keys": [jwk]}), policy())
+            Variant {
+                jwks: json!({"keys": [jwk]}),
+                algorithms: None,
+            }
         }
-        "no_eddsa" => verifier_with(
-            policy().with_algorithms(jwtgate::AlgorithmSet::default().without(Algorithm::EdDSA)),
-        ),
-        other => panic!("no verifier {other}"),
+        "no_eddsa" => Variant {
+            jwks: all,
+            algorithms: Some(
+                asymmetric()
+                    .into_iter()
+                    .filter(|a| *a != Algorithm::EdDSA)
+                    .collect(),
+            ),
+        },
+        other => panic!("no verifier variant {other}"),
     }
+}
+
+pub fn verifier_named(name: &str) -> Verifier {
+    let v = variant(name);
+    let mut p = policy();
+    if let Some(algs) = v.algorithms {
+        p = p.with_algorithms(algs.into_iter().collect());
+    }
+    Verifier::new(JwkSet::from_json(v.jwks.to_string().as_bytes()).unwrap(), p)
 }

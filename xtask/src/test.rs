@@ -84,6 +84,28 @@ pub fn run() -> Result<(), String> {
     );
     tally.step("cargo test", result);
 
+    // The npm package, as a user installs it, under Node's test runner.
+    match crate::build::web().and_then(|size| {
+        if size > crate::build::WEB_BUDGET {
+            eprintln!(
+                "xtask: the npm package is {size} bytes gzipped, over its {} budget",
+                crate::build::WEB_BUDGET
+            );
+        }
+        let scratch = crate::web::scratch_install()?;
+        let files = crate::web::copy_tests(&crate::install::root().join("tests/node"), &scratch)?;
+        crate::web::node_tests(&scratch, &files, &crate::web::fixtures())
+    }) {
+        Ok(run) => {
+            tally.passed += run.passed;
+            tally.failed += run.failed;
+            if !run.ok && run.failed == 0 {
+                tally.broken.push("node tests".into());
+            }
+        }
+        Err(e) => tally.step("node tests", Err(e)),
+    }
+
     // The closing line CI reads, over every suite.
     println!("xtask: {} passed, {} failed", tally.passed, tally.failed);
     if tally.broken.is_empty() && tally.failed == 0 {

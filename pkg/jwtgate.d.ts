@@ -1,0 +1,143 @@
+/**
+ * jwtgate: strict JSON Web Token verification, compiled from Rust to WebAssembly.
+ *
+ * In Node and in workers it is ready on import. In browsers and bundlers, `await init()` once
+ * (it is idempotent, and harmless where not needed).
+ */
+
+/** Every code a JwtError can carry. */
+export type JwtErrorCode =
+  | 'malformed'
+  | 'too_large'
+  | 'algorithm_not_allowed'
+  | 'unknown_key'
+  | 'invalid_signature'
+  | 'expired'
+  | 'not_yet_valid'
+  | 'invalid_issuer'
+  | 'invalid_audience'
+  | 'missing_claim'
+  | 'invalid_claim'
+  | 'revoked'
+  | 'jwks_unavailable'
+  | 'missing_token'
+  | 'insufficient_claims';
+
+/** A token, key set or fetch refused; `code` is stable, `message` is for people. */
+export class JwtError extends Error {
+  readonly name: 'JwtError';
+  readonly code: JwtErrorCode;
+  /** The claim at fault, where there is one (`exp` for `expired`, `aud` for `invalid_audience`, …). */
+  readonly claim?: string;
+}
+
+export type Algorithm =
+  | 'RS256' | 'RS384' | 'RS512'
+  | 'PS256' | 'PS384' | 'PS512'
+  | 'ES256' | 'ES384'
+  | 'EdDSA'
+  | 'HS256' | 'HS384' | 'HS512';
+
+/** A JSON Web Key (RFC 7517), as an identity provider publishes it. */
+export interface Jwk {
+  kty: string;
+  kid?: string;
+  alg?: string;
+  use?: string;
+  [member: string]: unknown;
+}
+
+/** A JSON Web Key Set. */
+export interface Jwks {
+  keys: Jwk[];
+}
+
+/** The registered claims, and whatever else the issuer put in. */
+export interface Claims {
+  iss?: string;
+  sub?: string;
+  aud?: string | string[];
+  exp?: number;
+  nbf?: number;
+  iat?: number;
+  jti?: string;
+  [claim: string]: unknown;
+}
+
+export interface Header {
+  alg: string;
+  kid?: string;
+  typ?: string;
+  [parameter: string]: unknown;
+}
+
+/** What a token must satisfy besides its signature. */
+export interface VerifyOptions {
+  /** `iss` must equal this. */
+  issuer?: string;
+  /** `aud` must name one of these. */
+  audiences?: string | string[];
+  /** Accepted algorithms; by default every asymmetric one. HS256/384/512 only when listed. */
+  algorithms?: Algorithm[];
+  /** Tolerance for `exp` and `nbf`, in seconds (default 60). */
+  clockSkewSeconds?: number;
+  /** Refuse tokens without `exp` (default true). */
+  requireExpiration?: boolean;
+  /** The longest token accepted, in bytes (default 16384). */
+  maxTokenBytes?: number;
+  /** Claims that must be present. */
+  requiredClaims?: string[];
+}
+
+export interface VerifierOptions extends VerifyOptions {
+  /** The key set: a JWKS object or its JSON text. */
+  jwks: Jwks | string;
+}
+
+export interface RemoteVerifierOptions extends VerifyOptions {
+  /** Where the key set is published. */
+  jwksUri: string | URL;
+  /** How long a fetched key set is fresh, in seconds (default 600). */
+  cacheSeconds?: number;
+  /** The least time between two re-fetches caused by an unknown `kid`, in seconds (default 30). */
+  cooldownSeconds?: number;
+  /** The fetch to use (default `globalThis.fetch`). */
+  fetch?: (input: string, init?: RequestInit) => Promise<Response>;
+}
+
+/** The header and payload of a token, decoded but NOT verified: never an access decision. */
+export function decode(token: string): { header: Header; payload: Claims };
+
+/** Seconds from `now` (default: the clock) until `exp`, negative once past; null without `exp`. Throws JwtError for a token it cannot read. */
+export function expiresIn(token: string, now?: number): number | null;
+
+/**
+ * Whether the token has expired, or will within `leeway` seconds (default 0): pass the time a
+ * request needs. A token without `exp` never expires; one that cannot be read counts as expired.
+ */
+export function isExpired(token: string, options?: { leeway?: number; now?: number }): boolean;
+
+/** Verifies tokens against a key set you hold. */
+export class Verifier {
+  /** Throws JwtError (`jwks_unavailable`) for an unusable key set, TypeError for bad options. */
+  constructor(options: VerifierOptions);
+  /** The verified claims; throws JwtError. `now` is in seconds since the epoch. */
+  verify(token: string, options?: { now?: number }): Claims;
+}
+
+/** Verifies tokens against a key set fetched from `jwksUri`: cached, refreshed, re-fetched on rotation. */
+export class RemoteVerifier {
+  /** Throws TypeError for bad options. */
+  constructor(options: RemoteVerifierOptions);
+  /**
+   * The verified claims; rejects with JwtError. Concurrent calls share one fetch; an unknown
+   * `kid` triggers one re-fetch per cooldown; when a refresh fails the last keys serve on.
+   */
+  verify(token: string, options?: { now?: number }): Promise<Claims>;
+}
+
+/**
+ * Loads the wasm core (browsers and bundlers). Idempotent. `input` may be a URL, a Response,
+ * bytes or a WebAssembly.Module; by default the .wasm beside the package's JS.
+ */
+export default function init(input?: string | URL | Response | BufferSource | WebAssembly.Module): Promise<void>;

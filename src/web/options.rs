@@ -1,0 +1,107 @@
+//! The JavaScript `Verifier` options, as JSON, to a core [`Policy`].
+
+use serde_json::{Map, Value};
+
+use crate::{Algorithm, AlgorithmSet, Policy};
+
+/// Options that are not a policy: mistakes in them are the caller's, reported as `TypeError`.
+#[derive(Debug, PartialEq, Eq)]
+pub struct OptionsError(pub String);
+
+const KNOWN: [&str; 7] = [
+    "issuer",
+    "audiences",
+    "algorithms",
+    "clockSkewSeconds",
+    "requireExpiration",
+    "maxTokenBytes",
+    "requiredClaims",
+];
+
+/// Reads `{issuer, audiences, algorithms, clockSkewSeconds, requireExpiration, maxTokenBytes,
+/// requiredClaims}`. Unknown names are refused: a misspelt `audience` must not silently turn
+/// the audience check off.
+pub fn policy(options: &Map<String, Value>) -> Result<Policy, OptionsError> {
+    if let Some(unknown) = options.keys().find(|k| !KNOWN.contains(&k.as_str())) {
+        let hint = match unknown.as_str() {
+            "audience" => " (did you mean audiences?)",
+            "algorithm" => " (did you mean algorithms?)",
+            "clockSkew" | "clockTolerance" => " (did you mean clockSkewSeconds?)",
+            _ => "",
+        };
+        return Err(OptionsError(format!("unknown option {unknown:?}{hint}")));
+    }
+    let bad = |name: &str, what: &str| OptionsError(format!("option {name} must be {what}"));
+    let mut policy = Policy::new();
+    match options.get("issuer") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(iss)) => policy = policy.issuer(iss.clone()),
+        Some(_) => return Err(bad("issuer", "a string")),
+    }
+    for aud in strings(options.get("audiences"), true)
+        .ok_or_else(|| bad("audiences", "a string or an array of strings"))?
+    {
+        policy = policy.audience(aud);
+    }
+    if let Some(algs) = options.get("algorithms").filter(|v| !v.is_null()) {
+        let names = strings(Some(algs), false)
+            .ok_or_else(|| bad("algorithms", "an array of algorithm names"))?;
+        let mut set = AlgorithmSet::EMPTY;
+        for name in names {
+            let alg = Algorithm::from_name(&name).map_err(|_| {
+                OptionsError(format!(
+                    "option algorithms: {name:?} is not an algorithm jwtgate implements"
+                ))
+            })?;
+            set = set.with(alg);
+        }
+        if set.is_empty() {
+            return Err(bad("algorithms", "a non-empty array"));
+        }
+        policy = policy.with_algorithms(set);
+    }
+    if let Some(v) = options.get("clockSkewSeconds").filter(|v| !v.is_null()) {
+        policy = policy.clock_skew(
+            whole(v)
+                .ok_or_else(|| bad("clockSkewSeconds", "a whole number of seconds, 0 or more"))?,
+        );
+    }
+    match options.get("requireExpiration") {
+        None | Some(Value::Null) => {}
+        Some(Value::Bool(b)) => policy = policy.require_expiration(*b),
+        Some(_) => return Err(bad("requireExpiration", "true or false")),
+    }
+    if let Some(v) = options.get("maxTokenBytes").filter(|v| !v.is_null()) {
+        let n = whole(v)
+            .filter(|n| *n > 0)
+            .ok_or_else(|| bad("maxTokenBytes", "a positive whole number"))?;
+        policy = policy.max_token_bytes(n as usize);
+    }
+    for claim in strings(options.get("requiredClaims"), false)
+        .ok_or_else(|| bad("requiredClaims", "an array of strings"))?
+    {
+        policy = policy.require_claim(claim);
+    }
+    Ok(policy)
+}
+
+/// An absent value, a string (when `one` is allowed) or an array of strings.
+fn strings(v: Option<&Value>, one: bool) -> Option<Vec<String>> {
+    match v {
+        None | Some(Value::Null) => Some(Vec::new()),
+        Some(Value::String(s)) if one => Some(vec![s.clone()]),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|i| i.as_str().map(str::to_owned))
+            .collect(),
+        Some(_) => None,
+    }
+}
+
+fn whole(v: &Value) -> Option<u64> {
+    v.as_u64().or_else(|| {
+        v.as_f64()
+            .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f < 1e15)
+            .map(|f| f as u64)
+    })
+}
