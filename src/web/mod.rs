@@ -36,9 +36,22 @@ pub fn decode(token: &str) -> Result<String, JsValue> {
 /// `exp`. Reads only the payload, and only its `exp`: this runs before every request.
 #[wasm_bindgen(js_name = expiresIn)]
 pub fn expires_in(token: &str, now: f64) -> Result<Option<f64>, JsValue> {
+    let now = seconds(now)?;
     exp_of(token)
         .map(|exp| exp.map(|exp| exp - now))
         .map_err(|e| jwt_error(&e))
+}
+
+/// A time from JS. NaN, infinities and negative numbers are refused, never read as the epoch:
+/// at time 0 every `exp` is in the future, and an expired token would verify.
+fn seconds(now: f64) -> Result<f64, JsValue> {
+    if now.is_finite() && now >= 0.0 {
+        Ok(now)
+    } else {
+        Err(type_error(
+            "now must be a number of seconds since the Unix epoch",
+        ))
+    }
 }
 
 /// The `exp` of a token, checking only what finding it needs.
@@ -130,11 +143,7 @@ impl RawVerifier {
 
     /// The verified claims as JSON text, or a thrown error.
     pub fn verify(&self, token: &str, now: f64) -> Result<String, JsValue> {
-        let now = if now.is_finite() && now > 0.0 {
-            now as u64
-        } else {
-            0
-        };
+        let now = seconds(now)? as u64;
         let verified = self.0.verify_at(token, now).map_err(|e| jwt_error(&e))?;
         // Serialized from the strictly parsed claims: what JS sees is what was verified.
         Ok(serde_json::to_string(verified.claims().as_map()).expect("a JSON map serializes"))

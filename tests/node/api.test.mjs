@@ -85,6 +85,16 @@ test('expiresIn and isExpired', () => {
   assert.equal(isExpired('garbage'), true, 'unreadable counts as expired');
 });
 
+test('a now that is not a time is a TypeError, never the epoch', () => {
+  // At time 0 every exp lies ahead: reading NaN as 0 would accept an expired token.
+  const v = new Verifier({ jwks: fx.jwks, ...options });
+  for (const now of [NaN, Infinity, -1, 'soon']) {
+    assert.throws(() => v.verify(fx.expired, { now }), TypeError, String(now));
+    assert.throws(() => expiresIn(fx.expired, now), TypeError, String(now));
+  }
+  assert.equal(isExpired(fx.expired, { now: NaN }), true, 'isExpired fails closed');
+});
+
 test('options and key sets are checked where they are given', () => {
   assert.throws(() => new Verifier({ jwks: fx.jwks, audience: 'api' }), { name: 'TypeError', message: /did you mean audiences/ });
   assert.throws(() => new Verifier({ jwks: fx.jwks, algorithms: ['none'] }), TypeError);

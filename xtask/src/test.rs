@@ -84,6 +84,26 @@ pub fn run() -> Result<(), String> {
     );
     tally.step("cargo test", result);
 
+    // The wasm-bindgen surface itself, in wasm under Node.
+    let runner = crate::install::tools().join("wasm-bindgen/bin/wasm-bindgen-test-runner");
+    let result = cargo_test_env(
+        &mut tally,
+        &[
+            "test",
+            "--target",
+            "wasm32-unknown-unknown",
+            "--features",
+            "web",
+            "--test",
+            "web_bindings",
+        ],
+        &[(
+            "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER",
+            runner.to_str().unwrap(),
+        )],
+    );
+    tally.step("wasm-bindgen tests", result);
+
     // The npm package, as a user installs it, under Node's test runner.
     match crate::build::web().and_then(|size| {
         if size > crate::build::WEB_BUDGET {
@@ -117,8 +137,13 @@ pub fn run() -> Result<(), String> {
 
 /// Runs `cargo test …`, echoing its output and adding up its `test result:` lines.
 fn cargo_test(tally: &mut Tally, args: &[&str]) -> Result<(), String> {
+    cargo_test_env(tally, args, &[])
+}
+
+fn cargo_test_env(tally: &mut Tally, args: &[&str], env: &[(&str, &str)]) -> Result<(), String> {
     let mut child = Command::new("cargo")
         .args(args)
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .spawn()
         .map_err(|e| format!("cargo: {e}"))?;

@@ -67,6 +67,8 @@ pub fn node_tests(dir: &Path, files: &[PathBuf], fixtures: &Path) -> Result<Node
         .args(files)
         .current_dir(dir)
         .env("JWTGATE_FIXTURES", fixtures)
+        .env("PLAYWRIGHT_CORE", crate::install::playwright_core())
+        .env("CHROMIUM", crate::install::CHROMIUM)
         .output()
         .map_err(|e| format!("node: {e}"))?;
     let text = String::from_utf8_lossy(&output.stdout);

@@ -1,0 +1,92 @@
+// The same package in headless Chromium, from a page served on loopback: decode and verify must
+// give the answers they give in Node.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, normalize } from 'node:path';
+import { decode, expiresIn, Verifier, JwtError } from 'jwtgate';
+import { fx } from './fixtures.mjs';
+
+const packageDir = dirname(createRequire(import.meta.url).resolve('jwtgate/package.json'));
+const TYPES = { '.js': 'text/javascript', '.wasm': 'application/wasm', '.json': 'application/json', '.html': 'text/html' };
+
+// What the page runs; it reports its answers as window.answers.
+const PAGE = `<!doctype html><meta charset="utf-8"><title>jwtgate</title><script type="module">
+import init, { decode, expiresIn, Verifier, JwtError } from '/jwtgate/web.js';
+const fx = await (await fetch('/fixtures.json')).json();
+await init();
+await init();
+window.answers = (${answers.toString()})(fx, { decode, expiresIn, Verifier, JwtError });
+</script>`;
+
+/** Runs in Node and in the page alike: every answer jwtgate gives on the fixtures. */
+function answers(fx, { decode, expiresIn, Verifier, JwtError }) {
+  const outcome = (f) => {
+    try {
+      return { ok: f() };
+    } catch (e) {
+      return e instanceof JwtError ? { code: e.code, claim: e.claim ?? null } : { thrown: String(e) };
+    }
+  };
+  const verifiers = {};
+  for (const [name, v] of Object.entries(fx.variants)) verifiers[name] = new Verifier({ jwks: v.jwks, ...v.options });
+  const all = new Verifier({ jwks: fx.jwks, issuer: fx.issuer, audiences: [fx.audience], algorithms: Object.keys(fx.tokens) });
+  return {
+    catalog: fx.catalog.map((c) => outcome(() => verifiers[c.variant].verify(c.token, { now: fx.now }))),
+    algorithms: Object.values(fx.tokens).map((t) => outcome(() => all.verify(t, { now: fx.now }))),
+    decoded: [fx.tokens.ES256, fx.expired, 'garbage', 'a.b.c'].map((t) => outcome(() => decode(t))),
+    expiry: [fx.tokens.RS256, fx.expired, fx.noExp, 'garbage'].map((t) => outcome(() => expiresIn(t, fx.now))),
+  };
+}
+
+function serve() {
+  return new Promise((resolve) => {
+    const server = createServer((req, res) => {
+      const url = new URL(req.url, 'http://localhost');
+      let body;
+      let type = TYPES['.html'];
+      if (url.pathname === '/') body = PAGE;
+      else if (url.pathname === '/fixtures.json') {
+        body = readFileSync(process.env.JWTGATE_FIXTURES);
+        type = TYPES['.json'];
+      } else if (url.pathname.startsWith('/jwtgate/')) {
+        const file = normalize(join(packageDir, url.pathname.slice('/jwtgate/'.length)));
+        if (!file.startsWith(packageDir)) return res.writeHead(403).end();
+        try {
+          body = readFileSync(file);
+        } catch {
+          return res.writeHead(404).end();
+        }
+        type = TYPES[file.slice(file.lastIndexOf('.'))] ?? 'application/octet-stream';
+      } else return res.writeHead(404).end();
+      res.writeHead(200, { 'content-type': type }).end(body);
+    });
+    server.listen(0, '127.0.0.1', () => resolve(server));
+  });
+}
+
+test('Chromium gives the answers Node gives', async (t) => {
+  const { chromium } = await import(process.env.PLAYWRIGHT_CORE);
+  const server = await serve();
+  t.after(() => server.close());
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync'],
+  });
+  t.after(() => browser.close());
+  const page = await browser.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.goto(`http://127.0.0.1:${server.address().port}/`);
+  await page.waitForFunction(() => window.answers !== undefined || document.title === 'failed', null, { timeout: 30000 })
+    .catch(() => assert.fail(`the page never answered: ${errors.join('; ')}`));
+  const inBrowser = await page.evaluate(() => window.answers);
+  const inNode = answers(fx, { decode, expiresIn, Verifier, JwtError });
+  assert.deepEqual(errors, []);
+  assert.equal(inBrowser.catalog.length, fx.catalog.length);
+  assert.ok(inNode.algorithms.every((a) => a.ok?.sub === 'alice'));
+  assert.deepEqual(inBrowser, inNode);
+});

@@ -1,0 +1,134 @@
+//! The wasm-bindgen surface itself, in wasm under Node (wasm-bindgen-test): the edges the JS
+//! layer smooths over, so that the bindings stay safe whoever calls them.
+#![cfg(all(target_arch = "wasm32", feature = "web"))]
+
+mod common;
+
+use common::*;
+use jwtgate::web::{check_options, decode, expires_in, RawVerifier};
+use jwtgate::Algorithm;
+use serde_json::{json, Value};
+use wasm_bindgen::JsValue;
+use wasm_bindgen_test::wasm_bindgen_test;
+
+/// A thrown value, as the JS layer reads it.
+fn thrown(e: JsValue) -> Value {
+    serde_json::from_str(&e.as_string().expect("errors cross as JSON text")).expect("JSON")
+}
+
+fn raw() -> RawVerifier {
+    let options = json!({"issuer": ISSUER, "audiences": [AUDIENCE]}).to_string();
+    RawVerifier::new(&jwks(), &options).unwrap_or_else(|e| panic!("{:?}", e.as_string()))
+}
+
+#[wasm_bindgen_test]
+fn errors_cross_as_json_with_name_code_message_and_claim() {
+    let e = thrown(
+        raw()
+            .verify(
+                &token(Algorithm::ES256, &claims_with(json!({"exp": NOW - 3600}))),
+                NOW as f64,
+            )
+            .unwrap_err(),
+    );
+    assert_eq!(e["name"], "JwtError");
+    assert_eq!(e["code"], "expired");
+    assert_eq!(e["claim"], "exp");
+    assert!(e["message"].as_str().unwrap().contains("expired"));
+    let e = thrown(decode("a.b").unwrap_err());
+    assert_eq!(
+        (e["code"].as_str(), e["claim"].is_null()),
+        (Some("malformed"), true)
+    );
+}
+
+#[wasm_bindgen_test]
+fn a_time_that_is_not_a_time_is_a_type_error_never_the_epoch() {
+    // At 0 every exp is ahead: an expired token would verify if NaN were read as 0.
+    let expired = token(
+        Algorithm::ES256,
+        &claims_with(json!({"exp": NOW - 3600, "nbf": null, "iat": null})),
+    );
+    for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, -1.0] {
+        let e = thrown(raw().verify(&expired, bad).unwrap_err());
+        assert_eq!(e["name"], "TypeError", "{bad}");
+        assert_eq!(
+            thrown(expires_in(&expired, bad).unwrap_err())["name"],
+            "TypeError"
+        );
+    }
+    assert_eq!(
+        thrown(raw().verify(&expired, NOW as f64).unwrap_err())["code"],
+        "expired"
+    );
+}
+
+#[wasm_bindgen_test]
+fn fractional_times_and_no_exp() {
+    let t = token(Algorithm::EdDSA, &claims());
+    assert_eq!(expires_in(&t, NOW as f64 + 0.5).unwrap(), Some(599.5));
+    assert_eq!(
+        expires_in(
+            &token(Algorithm::EdDSA, &claims_with(json!({"exp": null}))),
+            0.0
+        )
+        .unwrap(),
+        None
+    );
+    assert!(raw().verify(&t, NOW as f64 + 0.999).is_ok());
+    let e = thrown(
+        expires_in(
+            &token(Algorithm::EdDSA, &claims_with(json!({"exp": "soon"}))),
+            0.0,
+        )
+        .unwrap_err(),
+    );
+    assert_eq!(e["code"], "invalid_claim");
+}
+
+#[wasm_bindgen_test]
+fn duplicate_exp_is_malformed_even_on_the_fast_path() {
+    let payload = format!(r#"{{"exp":{},"exp":{}}}"#, NOW + 600, NOW + 999_999);
+    let t = token_raw(
+        Algorithm::ES256,
+        r#"{"alg":"ES256","kid":"p256"}"#,
+        &payload,
+    );
+    assert_eq!(
+        thrown(expires_in(&t, NOW as f64).unwrap_err())["code"],
+        "malformed"
+    );
+    assert_eq!(thrown(decode(&t).unwrap_err())["code"], "malformed");
+}
+
+#[wasm_bindgen_test]
+fn options_and_key_sets_at_the_boundary() {
+    for (options, needle) in [
+        ("[]", "options must be an object"),
+        ("null", "options must be an object"),
+        (r#"{"audience":"api"}"#, "did you mean audiences"),
+        (r#"{"maxTokenBytes":0}"#, "maxTokenBytes"),
+        (r#"{"clockSkewSeconds":1.5}"#, "clockSkewSeconds"),
+        (r#"{"algorithms":["RS256","NONE"]}"#, "not an algorithm"),
+    ] {
+        let e = thrown(check_options(options).unwrap_err());
+        assert_eq!(e["name"], "TypeError", "{options}");
+        assert!(
+            e["message"].as_str().unwrap().contains(needle),
+            "{options}: {e}"
+        );
+    }
+    assert!(check_options(r#"{"issuer":null,"audiences":"api","algorithms":["HS256"]}"#).is_ok());
+    let e = thrown(RawVerifier::new("{\"keys\":[]}", "{}").err().unwrap());
+    assert_eq!(e["code"], "jwks_unavailable");
+    let mut v = raw();
+    assert!(v.has_kid("p256"));
+    assert_eq!(
+        thrown(v.set_keys("{}").unwrap_err())["code"],
+        "jwks_unavailable"
+    );
+    assert!(
+        v.has_kid("p256"),
+        "an unusable set leaves the keys as they were"
+    );
+}
