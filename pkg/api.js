@@ -35,7 +35,8 @@ export function decode(token) {
   } catch (e) {
     rethrow(e);
   }
-  return JSON.parse(text);
+  const cut = text.indexOf('\0');
+  return { header: JSON.parse(text.slice(0, cut)), payload: JSON.parse(text.slice(cut + 1)) };
 }
 
 /** Seconds until `exp` (negative once past), or null when the token has no `exp`. */

@@ -1,10 +1,7 @@
 //! Strict base64url and strict JSON: the two encodings a JWS is made of.
 
-use std::fmt;
-
 use base64ct::{Base64UrlUnpadded, Encoding};
-use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde_json::{Map, Value};
+use serde_json::{Map, Number, Value};
 
 /// Decodes base64url without padding, refusing any other alphabet, padding, whitespace or
 /// non-canonical trailing bits.
@@ -17,10 +14,11 @@ pub fn b64_encode(bytes: &[u8]) -> String {
     Base64UrlUnpadded::encode_string(bytes)
 }
 
-/// Why bytes are not a strict JSON object.
+/// Why bytes are not strict JSON of the expected shape.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum JsonError {
-    /// Not JSON, trailing data, or nested beyond serde_json's depth limit (128).
+    /// Not JSON (RFC 8259), trailing data, invalid UTF-8, a lone surrogate, a number out of
+    /// range, or nesting deeper than [`MAX_DEPTH`].
     Syntax,
     /// JSON, but not an object at the top.
     NotAnObject,
@@ -28,89 +26,281 @@ pub(crate) enum JsonError {
     DuplicateMember,
 }
 
+impl std::fmt::Display for JsonError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            JsonError::Syntax => "not strict JSON (RFC 8259) or nested too deeply",
+            JsonError::NotAnObject => "not a JSON object",
+            JsonError::DuplicateMember => "a member name appears twice",
+        })
+    }
+}
+
+/// How deeply arrays and objects may nest: bounds the parser's recursion.
+pub(crate) const MAX_DEPTH: usize = 128;
+
 /// Parses a JSON object, refusing duplicate member names at every depth: two parsers that keep
 /// different duplicates see different claims, which is how signature-wrapping attacks start.
 pub(crate) fn json_object(bytes: &[u8]) -> Result<Map<String, Value>, JsonError> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = Strict.deserialize(&mut de).map_err(|e| {
-        // Our visitor raises only custom (data) errors, and only for duplicates.
-        if e.is_data() {
-            JsonError::DuplicateMember
-        } else {
-            JsonError::Syntax
-        }
-    })?;
-    de.end().map_err(|_| JsonError::Syntax)?;
-    match value {
+    match json_value(bytes)? {
         Value::Object(map) => Ok(map),
         _ => Err(JsonError::NotAnObject),
     }
 }
 
-/// Builds a `serde_json::Value` like its own `Deserialize` does, except for duplicates.
-struct Strict;
-
-impl<'de> DeserializeSeed<'de> for Strict {
-    type Value = Value;
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-        d.deserialize_any(self)
+/// Parses strict JSON of any shape into a `serde_json::Value`.
+///
+/// A parser of our own rather than serde_json's: it enforces duplicates and depth where they
+/// occur, and it leaves serde's deserializer and float printing out of the npm package's wasm.
+/// `tests::agrees_with_serde_json` holds it to serde_json on generated documents.
+pub(crate) fn json_value(bytes: &[u8]) -> Result<Value, JsonError> {
+    let mut p = Parser { b: bytes, i: 0 };
+    p.ws();
+    let v = p.value(0)?;
+    p.ws();
+    if p.i == bytes.len() {
+        Ok(v)
+    } else {
+        Err(JsonError::Syntax)
     }
 }
 
-impl<'de> Visitor<'de> for Strict {
-    type Value = Value;
+struct Parser<'a> {
+    b: &'a [u8],
+    i: usize,
+}
 
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON value")
+use JsonError::Syntax;
+
+impl Parser<'_> {
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
     }
 
-    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
-        Ok(Value::Bool(v))
-    }
-
-    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
-        Ok(Value::from(v))
-    }
-
-    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
-        Ok(Value::from(v))
-    }
-
-    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
-        // serde_json yields only finite floats; from_f64 is None for the others.
-        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
-    }
-
-    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
-        Ok(Value::String(v.to_owned()))
-    }
-
-    fn visit_string<E>(self, v: String) -> Result<Value, E> {
-        Ok(Value::String(v))
-    }
-
-    fn visit_unit<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let mut items = Vec::new();
-        while let Some(item) = seq.next_element_seed(Strict)? {
-            items.push(item);
+    fn ws(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
+            self.i += 1;
         }
-        Ok(Value::Array(items))
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Value, A::Error> {
+    fn value(&mut self, depth: usize) -> Result<Value, JsonError> {
+        match self.peek().ok_or(Syntax)? {
+            b'{' => self.object(depth + 1).map(Value::Object),
+            b'[' => self.array(depth + 1),
+            b'"' => self.string().map(Value::String),
+            b't' => self.literal("true", Value::Bool(true)),
+            b'f' => self.literal("false", Value::Bool(false)),
+            b'n' => self.literal("null", Value::Null),
+            b'-' | b'0'..=b'9' => self.number(),
+            _ => Err(Syntax),
+        }
+    }
+
+    fn literal(&mut self, word: &str, v: Value) -> Result<Value, JsonError> {
+        if self.b.get(self.i..self.i + word.len()) == Some(word.as_bytes()) {
+            self.i += word.len();
+            Ok(v)
+        } else {
+            Err(Syntax)
+        }
+    }
+
+    /// After a value inside a container: `,` to go on, or the closing byte to stop.
+    fn next(&mut self, close: u8) -> Result<bool, JsonError> {
+        self.ws();
+        match self.peek() {
+            Some(b',') => {
+                self.i += 1;
+                self.ws();
+                Ok(true)
+            }
+            Some(c) if c == close => {
+                self.i += 1;
+                Ok(false)
+            }
+            _ => Err(Syntax),
+        }
+    }
+
+    fn object(&mut self, depth: usize) -> Result<Map<String, Value>, JsonError> {
+        if depth > MAX_DEPTH {
+            return Err(Syntax);
+        }
+        self.i += 1;
+        self.ws();
         let mut map = Map::new();
-        while let Some(key) = access.next_key::<String>()? {
-            let value = access.next_value_seed(Strict)?;
-            if map.insert(key, value).is_some() {
-                return Err(de::Error::custom("duplicate member name"));
+        if self.peek() == Some(b'}') {
+            self.i += 1;
+            return Ok(map);
+        }
+        loop {
+            if self.peek() != Some(b'"') {
+                return Err(Syntax);
+            }
+            let key = self.string()?;
+            self.ws();
+            if self.peek() != Some(b':') {
+                return Err(Syntax);
+            }
+            self.i += 1;
+            self.ws();
+            let v = self.value(depth)?;
+            if map.insert(key, v).is_some() {
+                return Err(JsonError::DuplicateMember);
+            }
+            if !self.next(b'}')? {
+                return Ok(map);
             }
         }
-        Ok(Value::Object(map))
+    }
+
+    fn array(&mut self, depth: usize) -> Result<Value, JsonError> {
+        if depth > MAX_DEPTH {
+            return Err(Syntax);
+        }
+        self.i += 1;
+        self.ws();
+        let mut items = Vec::new();
+        if self.peek() == Some(b']') {
+            self.i += 1;
+            return Ok(Value::Array(items));
+        }
+        loop {
+            items.push(self.value(depth)?);
+            if !self.next(b']')? {
+                return Ok(Value::Array(items));
+            }
+        }
+    }
+
+    fn string(&mut self) -> Result<String, JsonError> {
+        self.i += 1;
+        let mut out = Vec::new();
+        loop {
+            let start = self.i;
+            while let Some(c) = self.peek() {
+                if c == b'"' || c == b'\\' || c < 0x20 {
+                    break;
+                }
+                self.i += 1;
+            }
+            out.extend_from_slice(&self.b[start..self.i]);
+            match self.peek() {
+                Some(b'"') => {
+                    self.i += 1;
+                    // Escapes add only whole characters, so this checks the raw runs.
+                    return String::from_utf8(out).map_err(|_| Syntax);
+                }
+                Some(b'\\') => {
+                    self.i += 1;
+                    let c = self.escape()?;
+                    out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
+                }
+                // A raw control character, or the end of input.
+                _ => return Err(Syntax),
+            }
+        }
+    }
+
+    fn escape(&mut self) -> Result<char, JsonError> {
+        let c = self.peek().ok_or(Syntax)?;
+        self.i += 1;
+        Ok(match c {
+            b'"' => '"',
+            b'\\' => '\\',
+            b'/' => '/',
+            b'b' => '\u{8}',
+            b'f' => '\u{c}',
+            b'n' => '\n',
+            b'r' => '\r',
+            b't' => '\t',
+            b'u' => {
+                let first = self.hex4()?;
+                let code = match first {
+                    // A high surrogate must be followed by a low one: no lone halves.
+                    0xD800..=0xDBFF => {
+                        if self.b.get(self.i..self.i + 2) != Some(b"\\u") {
+                            return Err(Syntax);
+                        }
+                        self.i += 2;
+                        let low = self.hex4()?;
+                        if !(0xDC00..=0xDFFF).contains(&low) {
+                            return Err(Syntax);
+                        }
+                        0x10000 + ((first - 0xD800) << 10) + (low - 0xDC00)
+                    }
+                    0xDC00..=0xDFFF => return Err(Syntax),
+                    _ => first,
+                };
+                char::from_u32(code).ok_or(Syntax)?
+            }
+            _ => return Err(Syntax),
+        })
+    }
+
+    fn hex4(&mut self) -> Result<u32, JsonError> {
+        let digits = self.b.get(self.i..self.i + 4).ok_or(Syntax)?;
+        let mut v = 0;
+        for &d in digits {
+            v = v * 16 + (d as char).to_digit(16).ok_or(Syntax)?;
+        }
+        self.i += 4;
+        Ok(v)
+    }
+
+    fn digits(&mut self) -> Result<(), JsonError> {
+        let start = self.i;
+        while let Some(b'0'..=b'9') = self.peek() {
+            self.i += 1;
+        }
+        if self.i == start {
+            Err(Syntax)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn number(&mut self) -> Result<Value, JsonError> {
+        let start = self.i;
+        let negative = self.peek() == Some(b'-');
+        if negative {
+            self.i += 1;
+        }
+        match self.peek() {
+            Some(b'0') => self.i += 1,
+            Some(b'1'..=b'9') => self.digits()?,
+            _ => return Err(Syntax),
+        }
+        let mut integer = true;
+        if self.peek() == Some(b'.') {
+            integer = false;
+            self.i += 1;
+            self.digits()?;
+        }
+        if let Some(b'e' | b'E') = self.peek() {
+            integer = false;
+            self.i += 1;
+            if let Some(b'+' | b'-') = self.peek() {
+                self.i += 1;
+            }
+            self.digits()?;
+        }
+        // ASCII by construction.
+        let text = std::str::from_utf8(&self.b[start..self.i]).map_err(|_| Syntax)?;
+        if integer {
+            // As serde_json: integers that fit are exact; -0 and the rest become floats.
+            if let Ok(u) = text.parse::<u64>() {
+                return Ok(Value::Number(u.into()));
+            }
+            if let Ok(i) = text.parse::<i64>() {
+                if i != 0 {
+                    return Ok(Value::Number(i.into()));
+                }
+            }
+        }
+        let f: f64 = text.parse().map_err(|_| Syntax)?;
+        // Out of range (1e400) is an error, never infinity.
+        Number::from_f64(f).map(Value::Number).ok_or(Syntax)
     }
 }
 
@@ -137,6 +327,175 @@ mod tests {
         ] {
             assert_eq!(json_object(bad), Err(JsonError::DuplicateMember));
         }
+    }
+
+    /// A small deterministic generator of JSON texts, valid and broken.
+    struct Gen(u64);
+
+    impl Gen {
+        fn next(&mut self) -> u64 {
+            // xorshift64*
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+
+        fn pick<'a>(&mut self, options: &[&'a str]) -> &'a str {
+            options[(self.next() % options.len() as u64) as usize]
+        }
+
+        fn ws(&mut self) -> &'static str {
+            self.pick(&["", "", " ", "\n", "\t", "\r\n  "])
+        }
+
+        fn value(&mut self, depth: u32) -> String {
+            let kind = self.next() % if depth > 5 { 4 } else { 6 };
+            match kind {
+                0 => self.pick(&["true", "false", "null"]).to_owned(),
+                1 => self.number(),
+                2 | 3 => self.string(),
+                4 => {
+                    let n = self.next() % 4;
+                    let items: Vec<String> = (0..n)
+                        .map(|_| format!("{}{}{}", self.ws(), self.value(depth + 1), self.ws()))
+                        .collect();
+                    format!("[{}]", items.join(","))
+                }
+                _ => {
+                    let n = self.next() % 4;
+                    let members: Vec<String> = (0..n)
+                        .map(|i| {
+                            format!(
+                                "{}\"k{i}{}\"{}:{}{}",
+                                self.ws(),
+                                self.pick(&["", "x", "\\u00e9"]),
+                                self.ws(),
+                                self.ws(),
+                                self.value(depth + 1)
+                            )
+                        })
+                        .collect();
+                    format!("{{{}}}", members.join(","))
+                }
+            }
+        }
+
+        fn number(&mut self) -> String {
+            self.pick(&[
+                "0",
+                "-0",
+                "1",
+                "-1",
+                "42",
+                "1800000000",
+                "18446744073709551615",
+                "18446744073709551616",
+                "-9223372036854775808",
+                "-9223372036854775809",
+                "0.5",
+                "-0.0",
+                "1e3",
+                "1E-3",
+                "2.5e+10",
+                "1e308",
+                "1e400",
+                "-1e400",
+                "0.1",
+                "3.141592653589793",
+                "1.7976931348623157e308",
+                "5e-324",
+                "01",
+                "1.",
+                ".5",
+                "+1",
+                "1e",
+                "0x10",
+                "-",
+                "1.5e",
+                "123456789012345678901234567890",
+            ])
+            .to_owned()
+        }
+
+        fn string(&mut self) -> String {
+            let n = self.next() % 5;
+            let parts: Vec<&str> = (0..n)
+                .map(|_| {
+                    self.pick(&[
+                        "a",
+                        "é",
+                        "😀",
+                        "\\n",
+                        "\\\"",
+                        "\\\\",
+                        "\\/",
+                        "\\u0041",
+                        "\\u00e9",
+                        "\\ud83d\\ude00",
+                        "\\ud83d",
+                        "\\ude00",
+                        "\\u12",
+                        "\\x",
+                        "\t",
+                        "\u{1}",
+                        " ",
+                        "\\b\\f\\r\\t",
+                    ])
+                })
+                .collect();
+            format!("\"{}\"", parts.concat())
+        }
+
+        /// The text with one byte deleted, inserted or replaced, sometimes.
+        fn mutate(&mut self, text: String) -> Vec<u8> {
+            let mut bytes = text.into_bytes();
+            if bytes.is_empty() || self.next() % 3 == 0 {
+                return bytes;
+            }
+            let at = (self.next() % bytes.len() as u64) as usize;
+            let byte = *b"{}[]\",:0-.e\\ \xff\x80tfnu"
+                .get((self.next() % 17) as usize)
+                .unwrap();
+            match self.next() % 3 {
+                0 => {
+                    bytes.remove(at);
+                }
+                1 => bytes.insert(at, byte),
+                _ => bytes[at] = byte,
+            }
+            bytes
+        }
+    }
+
+    #[test]
+    fn agrees_with_serde_json() {
+        let mut gen = Gen(0x9e37_79b9_7f4a_7c15);
+        let (mut accepted, mut refused) = (0, 0);
+        for _ in 0..20_000 {
+            let text = gen.value(0);
+            let bytes = gen.mutate(text);
+            let reference = serde_json::from_slice::<Value>(&bytes);
+            let ours = json_value(&bytes);
+            match (&reference, &ours) {
+                (Ok(a), Ok(b)) => {
+                    assert_eq!(a, b, "{}", String::from_utf8_lossy(&bytes));
+                    accepted += 1;
+                }
+                // serde_json keeps one of two duplicates; refusing them is the point.
+                (Ok(_), Err(JsonError::DuplicateMember)) => {}
+                (Err(_), Err(_)) => refused += 1,
+                _ => panic!(
+                    "{}: serde_json {reference:?}, ours {ours:?}",
+                    String::from_utf8_lossy(&bytes)
+                ),
+            }
+        }
+        // Both kinds are well represented, so the comparison means something.
+        assert!(
+            accepted > 5_000 && refused > 5_000,
+            "{accepted} accepted, {refused} refused"
+        );
     }
 
     #[test]

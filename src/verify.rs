@@ -195,7 +195,17 @@ impl Verifier {
     /// Verifies `token` at `now`, in seconds since the Unix epoch.
     pub fn verify_at(&self, token: &str, now: u64) -> Result<VerifiedToken, Error> {
         let untrusted = UntrustedToken::parse_with_limit(token, self.policy.max_token_bytes)?;
-        self.verify_signature(&untrusted)?;
+        self.verify_untrusted(&untrusted, now)
+    }
+
+    /// Verifies a token already parsed (with this policy's size limit, or a tighter one): the
+    /// signature, then the claims.
+    pub fn verify_untrusted(
+        &self,
+        untrusted: &UntrustedToken<'_>,
+        now: u64,
+    ) -> Result<VerifiedToken, Error> {
+        self.verify_signature(untrusted)?;
         let claims = token::object(untrusted.payload(), Part::Payload)?;
         claims::check(&claims, &self.policy, now)?;
         Ok(VerifiedToken {

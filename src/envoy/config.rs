@@ -347,7 +347,7 @@ const MAX_JWT_CACHE_SIZE: usize = 100_000;
 impl Config {
     /// Parses the plugin configuration.
     pub fn from_json(bytes: &[u8]) -> Result<Config> {
-        let root: Value = serde_json::from_slice(bytes)
+        let root = crate::encoding::json_value(bytes)
             .map_err(|e| ConfigError(format!("not valid JSON: {e}")))?;
         let mut f = Fields::new(&root, "configuration")?;
 

@@ -1,39 +1,85 @@
 //! The web front door: what the npm package's JavaScript calls.
 //!
-//! Values cross as JSON text, which the JS side turns into objects with the engine's own
-//! `JSON.parse`: smaller than a serializer compiled in, and faster. Errors cross as JSON too and
-//! become a `JwtError` (or a `TypeError` for bad options) on the JS side.
+//! Values cross as JSON text: the token's own header and payload, once they have passed the
+//! strict parser, which the JS side reads with the engine's `JSON.parse`. Nothing here
+//! serializes, so no serializer or float printing is compiled into the package. Errors cross as
+//! JSON too and become a `JwtError` (or a `TypeError` for a caller's mistake) on the JS side.
 
 mod options;
 
-use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
-use serde_json::{json, Value};
+use serde_json::Value;
 use wasm_bindgen::prelude::*;
 
-use crate::encoding::b64_decode;
-use crate::{Error, JwkSet, Malformed, Part, UntrustedToken, DEFAULT_MAX_TOKEN_BYTES};
+use crate::encoding::{b64_decode, json_object};
+use crate::{Error, JwkSet, UntrustedToken, DEFAULT_MAX_TOKEN_BYTES};
 
 pub use options::{policy, OptionsError};
 
+/// Appends `s` as a JSON string.
+fn push_json_string(out: &mut String, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => {
+                out.push_str("\\u00");
+                out.push(HEX[(c as usize) >> 4] as char);
+                out.push(HEX[(c as usize) & 15] as char);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+fn thrown(name: &str, code: Option<&str>, message: &str, claim: Option<&str>) -> JsValue {
+    let mut out = String::from("{\"name\":");
+    push_json_string(&mut out, name);
+    for (key, value) in [("code", code), ("message", Some(message)), ("claim", claim)] {
+        if let Some(value) = value {
+            out.push_str(",\"");
+            out.push_str(key);
+            out.push_str("\":");
+            push_json_string(&mut out, value);
+        }
+    }
+    out.push('}');
+    JsValue::from_str(&out)
+}
+
 fn jwt_error(e: &Error) -> JsValue {
-    JsValue::from_str(&json!({"name": "JwtError", "code": e.code(), "message": e.to_string(), "claim": e.claim()}).to_string())
+    thrown("JwtError", Some(e.code()), &e.to_string(), e.claim())
 }
 
 fn type_error(message: &str) -> JsValue {
-    JsValue::from_str(&json!({"name": "TypeError", "message": message}).to_string())
+    thrown("TypeError", None, message, None)
 }
 
-/// `{"header": …, "payload": …}` of a token, unverified, as JSON text.
+/// Text the strict parser accepted is UTF-8; this never fails for it.
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The header and payload JSON texts of a token, unverified, separated by a NUL (which JSON
+/// text cannot contain).
 #[wasm_bindgen]
 pub fn decode(token: &str) -> Result<String, JsValue> {
     let untrusted = UntrustedToken::parse_with_limit(token, DEFAULT_MAX_TOKEN_BYTES)
         .map_err(|e| jwt_error(&e))?;
-    let payload = untrusted.claims_unverified().map_err(|e| jwt_error(&e))?;
-    Ok(json!({"header": untrusted.header().members(), "payload": payload}).to_string())
+    untrusted.claims_unverified().map_err(|e| jwt_error(&e))?;
+    // The header passed the strict parser in parse; decode its text again rather than keep it.
+    let header = token
+        .split('.')
+        .next()
+        .and_then(b64_decode)
+        .unwrap_or_default();
+    Ok(format!("{}\0{}", text(&header), text(untrusted.payload())))
 }
 
 /// Seconds from `now` until the token's `exp` (negative once past), or `undefined` without
-/// `exp`. Reads only the payload, and only its `exp`: this runs before every request.
+/// `exp`. Reads only the payload: this runs before every request.
 #[wasm_bindgen(js_name = expiresIn)]
 pub fn expires_in(token: &str, now: f64) -> Result<Option<f64>, JsValue> {
     let now = seconds(now)?;
@@ -54,9 +100,10 @@ fn seconds(now: f64) -> Result<f64, JsValue> {
     }
 }
 
-/// The `exp` of a token, checking only what finding it needs.
+/// The `exp` of a token, checking only what finding it needs: three parts and a strict JSON
+/// payload, not the header or signature.
 pub fn exp_of(token: &str) -> Result<Option<f64>, Error> {
-    let malformed = |m| Error::Malformed(m);
+    use crate::{Malformed, Part};
     if token.len() > DEFAULT_MAX_TOKEN_BYTES {
         return Err(Error::TooLarge {
             limit: DEFAULT_MAX_TOKEN_BYTES,
@@ -66,57 +113,21 @@ pub fn exp_of(token: &str) -> Result<Option<f64>, Error> {
     let (Some(_), Some(payload), Some(_), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
     else {
-        return Err(malformed(Malformed::PartCount(
-            token.split('.').take(6).count(),
-        )));
+        let count = token.split('.').take(6).count();
+        return Err(Error::Malformed(Malformed::PartCount(count)));
     };
-    let bytes = b64_decode(payload).ok_or(malformed(Malformed::Base64(Part::Payload)))?;
-    let mut de = serde_json::Deserializer::from_slice(&bytes);
-    let exp = de.deserialize_map(ExpOnly).map_err(|e| {
-        malformed(if e.is_data() {
-            Malformed::DuplicateMember(Part::Payload)
-        } else {
-            Malformed::Json(Part::Payload)
-        })
-    })?;
-    de.end()
-        .map_err(|_| malformed(Malformed::Json(Part::Payload)))?;
-    match exp {
+    let bytes = b64_decode(payload).ok_or(Error::Malformed(Malformed::Base64(Part::Payload)))?;
+    let claims = crate::token::object(&bytes, Part::Payload)?;
+    match claims.get("exp") {
         None => Ok(None),
         Some(Value::Number(n)) => Ok(n.as_f64()),
         Some(_) => Err(Error::InvalidClaim("exp".into())),
     }
 }
 
-/// Visits a JSON object keeping only `exp`, and skipping everything else without building it.
-struct ExpOnly;
-
-impl<'de> Visitor<'de> for ExpOnly {
-    type Value = Option<Value>;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("a JSON object")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<Value>, A::Error> {
-        let mut exp = None;
-        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-            if key == "exp" {
-                if exp.is_some() {
-                    return Err(de::Error::custom("duplicate exp"));
-                }
-                exp = Some(map.next_value::<Value>()?);
-            } else {
-                map.next_value::<IgnoredAny>()?;
-            }
-        }
-        Ok(exp)
-    }
-}
-
 fn parse_options(options: &str) -> Result<crate::Policy, JsValue> {
-    let options: serde_json::Map<String, Value> =
-        serde_json::from_str(options).map_err(|_| type_error("options must be an object"))?;
+    let options =
+        json_object(options.as_bytes()).map_err(|_| type_error("options must be an object"))?;
     policy(&options).map_err(|e| type_error(&e.0))
 }
 
@@ -141,12 +152,16 @@ impl RawVerifier {
         Ok(RawVerifier(crate::Verifier::new(keys, policy)))
     }
 
-    /// The verified claims as JSON text, or a thrown error.
+    /// The verified payload's JSON text, or a thrown error.
     pub fn verify(&self, token: &str, now: f64) -> Result<String, JsValue> {
         let now = seconds(now)? as u64;
-        let verified = self.0.verify_at(token, now).map_err(|e| jwt_error(&e))?;
-        // Serialized from the strictly parsed claims: what JS sees is what was verified.
-        Ok(serde_json::to_string(verified.claims().as_map()).expect("a JSON map serializes"))
+        let untrusted = UntrustedToken::parse_with_limit(token, self.0.policy().max_token_bytes)
+            .map_err(|e| jwt_error(&e))?;
+        self.0
+            .verify_untrusted(&untrusted, now)
+            .map_err(|e| jwt_error(&e))?;
+        // The very text that was verified: JS reads what the checks read.
+        Ok(text(untrusted.payload()))
     }
 
     /// Replaces the keys (rotation); the old ones stay if the new set is unusable.
