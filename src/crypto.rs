@@ -1,12 +1,11 @@
 //! Public-key material and the signature checks, each guarded by its signature length.
 
 use hmac::{Hmac, KeyInit, Mac};
-use rsa::traits::PublicKeyParts;
-use rsa::{BoxedUint, Pkcs1v15Sign, Pss};
-use sha2::{Digest, Sha256, Sha384, Sha512};
+use sha2::{Sha256, Sha384, Sha512};
 use signature::Verifier as _;
 
 use crate::alg::{Algorithm, Hash};
+use crate::rsa;
 
 /// Smallest RSA modulus accepted, in bits (NIST SP 800-131A).
 pub(crate) const MIN_RSA_BITS: usize = 2048;
@@ -46,17 +45,14 @@ impl KeyMaterial {
             return Err(KeyError::RsaTooLarge);
         }
         // Small exponents (1, 3) make forgeries against lax PKCS#1 parsers practical and no
-        // modern issuer uses them: 65537 is the floor. RSA needs it odd, and the rsa crate caps
-        // it below 2^33, which also bounds the cost of a verification.
+        // modern issuer uses them: 65537 is the floor. RSA needs it odd, and capping it below
+        // 2^33 (as other implementations do) bounds the cost of a verification.
         if !(17..=33).contains(&bit_len(e)) || e.last().is_none_or(|b| b & 1 == 0) {
             return Err(KeyError::RsaExponent);
         }
-        let n =
-            BoxedUint::from_be_slice(n, (n.len() * 8) as u32).map_err(|_| KeyError::RsaModulus)?;
-        let e = BoxedUint::from_be_slice(e, 64).map_err(|_| KeyError::RsaExponent)?;
-        rsa::PublicKey::new_with_size_limits(n, e, MIN_RSA_BITS..=MAX_RSA_BITS)
+        rsa::PublicKey::new(n, e)
             .map(|k| KeyMaterial::Rsa(Box::new(k)))
-            .map_err(|_| KeyError::RsaModulus)
+            .ok_or(KeyError::RsaModulus)
     }
 
     pub(crate) fn p256(x: &[u8], y: &[u8]) -> Result<KeyMaterial, KeyError> {
@@ -145,29 +141,17 @@ impl KeyMaterial {
 
 fn verify_rsa(key: &rsa::PublicKey, alg: Algorithm, message: &[u8], signature: &[u8]) -> bool {
     use Algorithm::*;
-    let result = match alg {
-        RS256 => key.verify(
-            Pkcs1v15Sign::new::<Sha256>(),
-            &Sha256::digest(message),
-            signature,
-        ),
-        RS384 => key.verify(
-            Pkcs1v15Sign::new::<Sha384>(),
-            &Sha384::digest(message),
-            signature,
-        ),
-        RS512 => key.verify(
-            Pkcs1v15Sign::new::<Sha512>(),
-            &Sha512::digest(message),
-            signature,
-        ),
-        // RFC 7518 3.5: the salt is as long as the hash.
-        PS256 => key.verify(Pss::<Sha256>::new(), &Sha256::digest(message), signature),
-        PS384 => key.verify(Pss::<Sha384>::new(), &Sha384::digest(message), signature),
-        PS512 => key.verify(Pss::<Sha512>::new(), &Sha512::digest(message), signature),
-        _ => return false,
-    };
-    result.is_ok()
+    let hash = alg.hash();
+    match alg {
+        RS256 | RS384 | RS512 => {
+            key.verify_pkcs1v15(hash, &rsa::hash_parts(hash, &[message]), signature)
+        }
+        // RFC 7518 3.5: the salt is as long as the hash (verify_pss insists on it).
+        PS256 | PS384 | PS512 => {
+            key.verify_pss(hash, &rsa::hash_parts(hash, &[message]), signature)
+        }
+        _ => false,
+    }
 }
 
 fn verify_hmac(secret: &[u8], alg: Algorithm, message: &[u8], signature: &[u8]) -> bool {

@@ -45,6 +45,7 @@ mod crypto;
 mod encoding;
 mod error;
 mod jwks;
+mod rsa;
 mod token;
 mod verify;
 
