@@ -15,6 +15,9 @@ use serde_json::{json, Value};
 
 struct Fake {
     keys: Vec<Option<Rc<Verifier>>>,
+    /// Keys another worker has fetched into the shared copy, picked up by `resync`.
+    shared: RefCell<Option<Rc<Verifier>>>,
+    resynced: RefCell<Option<Rc<Verifier>>>,
     refetch: bool,
     revoked: Option<Vec<String>>,
     cache: RefCell<HashMap<(usize, String), Rc<Claims>>>,
@@ -34,6 +37,8 @@ impl Fake {
             .collect();
         Fake {
             keys,
+            shared: RefCell::default(),
+            resynced: RefCell::default(),
             refetch: false,
             revoked: Some(Vec::new()),
             cache: RefCell::default(),
@@ -46,9 +51,21 @@ impl Env for Fake {
         NOW
     }
     fn keys(&self, provider: usize) -> Keys {
+        if let Some(v) = &*self.resynced.borrow() {
+            return Keys::Ready(v.clone());
+        }
         match &self.keys[provider] {
             Some(v) => Keys::Ready(v.clone()),
             None => Keys::Pending,
+        }
+    }
+    fn resync(&self, _: usize) -> bool {
+        match self.shared.borrow_mut().take() {
+            Some(v) => {
+                *self.resynced.borrow_mut() = Some(v);
+                true
+            }
+            None => false,
         }
     }
     fn may_refetch(&self, _: usize) -> bool {
@@ -511,4 +528,26 @@ fn jwt_cache_is_bounded_and_honours_exp() {
     let mut off = JwtCache::new(0, 60);
     off.put("a", claims_of(NOW + 100));
     assert!(off.is_empty());
+}
+
+#[test]
+fn an_unknown_kid_is_looked_up_in_the_shared_copy_before_a_refetch() {
+    // This worker holds only the P-256 key; another worker already fetched the rotated set.
+    let c = standard();
+    let mut env = Fake::new(&c);
+    let only_p256 = json!({"keys": [p256_jwk()]}).to_string();
+    env.keys[0] = Some(Rc::new(Verifier::new(
+        JwkSet::from_json(only_p256.as_bytes()).unwrap(),
+        c.providers[0].policy.clone(),
+    )));
+    let t = bearer(&token(Algorithm::EdDSA, &claims()));
+    assert_eq!(
+        denied(run(&c, &env, "/orders", &[("authorization", &t)])),
+        Error::UnknownKey
+    );
+    *env.shared.borrow_mut() = Some(Rc::new(Verifier::new(
+        JwkSet::from_json(jwks().as_bytes()).unwrap(),
+        c.providers[0].policy.clone(),
+    )));
+    allowed(run(&c, &env, "/orders", &[("authorization", &t)]));
 }

@@ -694,6 +694,13 @@ impl Env for Runtime {
         if let Some(v) = &*rt.verifier.borrow() {
             return Keys::Ready(v.clone());
         }
+        // Another worker may have fetched them before this one's tick: look before waiting.
+        if let Some(source) = rt.source {
+            self.sync(source);
+            if let Some(v) = &*rt.verifier.borrow() {
+                return Keys::Ready(v.clone());
+            }
+        }
         let unavailable =
             |why: &str| Keys::Unavailable(Error::JwksUnavailable(JwksError::Fetch(why.into())));
         let Some(source) = rt.source else {
@@ -709,6 +716,15 @@ impl Env for Runtime {
         } else {
             unavailable("the last fetch of the key set failed")
         }
+    }
+
+    fn resync(&self, provider: usize) -> bool {
+        let Some(source) = self.providers[provider].source else {
+            return false;
+        };
+        let before = self.sources[source].version.get();
+        self.sync(source);
+        self.sources[source].version.get() != before
     }
 
     fn may_refetch(&self, provider: usize) -> bool {

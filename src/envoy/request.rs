@@ -15,6 +15,9 @@ pub trait Env {
     fn now(&self) -> u64;
     /// The provider's keys.
     fn keys(&self, provider: usize) -> Keys;
+    /// Brings this worker's copy of the provider's keys up to the shared one; true if it
+    /// changed. Another worker may have fetched what this one has not seen yet.
+    fn resync(&self, provider: usize) -> bool;
     /// Whether an unknown `kid` may trigger a re-fetch now (cooldown and in-flight checks).
     fn may_refetch(&self, provider: usize) -> bool;
     /// Whether `jti` is revoked; `Err` when a configured list was never had.
@@ -319,7 +322,15 @@ fn verify<'r>(config: &Config, env: &dyn Env, found: &Found<'r>) -> Result<Verif
                 }
                 Keys::Unavailable(e) => return Err(e.into()),
             };
-            match verifier.verify_at(found.token, env.now()) {
+            let mut result = verifier.verify_at(found.token, env.now());
+            // An unknown kid may be known already to the shared copy: look there before
+            // asking for a fetch.
+            if matches!(result, Err(Error::UnknownKey)) && env.resync(p) {
+                if let Keys::Ready(fresh) = env.keys(p) {
+                    result = fresh.verify_at(found.token, env.now());
+                }
+            }
+            match result {
                 Ok(v) => {
                     let claims = Rc::new(v.into_claims());
                     if config.providers[p].jwt_cache_size > 0 {

@@ -119,21 +119,7 @@ impl Envoy {
         let config = dir.0.join("envoy.json");
         std::fs::write(&config, bootstrap.to_string()).unwrap();
         let log = dir.0.join("envoy.log");
-        let child = Command::new(binary())
-            .args([
-                "-c",
-                config.to_str().unwrap(),
-                "--concurrency",
-                "1",
-                "--disable-hot-restart",
-                "-l",
-                "info",
-            ])
-            .args(["--log-path", log.to_str().unwrap()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| e.to_string())?;
+        let child = spawn(config.to_str().unwrap(), setup.workers, &log)?;
         let mut envoy = Envoy {
             child,
             port,
@@ -161,22 +147,7 @@ impl Envoy {
     pub fn from_file(path: &str, port: u16, admin: u16) -> Result<Envoy, String> {
         let dir = TempDir::new();
         let log = dir.0.join("envoy.log");
-        let child = Command::new(binary())
-            .current_dir(root())
-            .args([
-                "-c",
-                path,
-                "--concurrency",
-                "1",
-                "--disable-hot-restart",
-                "-l",
-                "info",
-            ])
-            .args(["--log-path", log.to_str().unwrap()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| e.to_string())?;
+        let child = spawn(path, 1, &log)?;
         let envoy = Envoy {
             child,
             port,
@@ -223,6 +194,25 @@ impl Drop for Envoy {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Envoy on `config` (relative paths in it resolve from the repository root) with `workers`
+/// worker threads, logging to `log`.
+fn spawn(config: &str, workers: u32, log: &std::path::Path) -> Result<Child, String> {
+    Command::new(binary())
+        .current_dir(root())
+        .args(["-c", config, "--concurrency", &workers.to_string()])
+        .args([
+            "--disable-hot-restart",
+            "-l",
+            "info",
+            "--log-path",
+            log.to_str().unwrap(),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| e.to_string())
 }
 
 /// A scratch directory, removed on drop.
