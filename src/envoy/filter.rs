@@ -23,7 +23,7 @@ use crate::{Claims, Error, JwkSet, JwksError, Verifier};
 
 proxy_wasm::main! {{
     proxy_wasm::set_log_level(LogLevel::Info);
-    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(Root { runtime: None }) });
+    proxy_wasm::set_root_context(|id| -> Box<dyn RootContext> { Box::new(Root { id, runtime: None }) });
 }}
 
 /// How often each root context looks at shared state.
@@ -47,13 +47,14 @@ fn log(level: LogLevel, message: &str) {
 }
 
 struct Root {
+    id: u32,
     runtime: Option<Rc<Runtime>>,
 }
 
 impl Context for Root {
     fn on_http_call_response(&mut self, token: u32, _: usize, body_size: usize, _: usize) {
         if let Some(rt) = &self.runtime {
-            rt.on_fetch_response(self, token, body_size);
+            rt.on_fetch_response(self, self.id, token, body_size);
         }
     }
 }
@@ -77,7 +78,7 @@ impl RootContext for Root {
 
     fn on_tick(&mut self) {
         if let Some(rt) = self.runtime.clone() {
-            rt.on_tick(self);
+            rt.on_tick(self, self.id);
         }
     }
 
@@ -99,7 +100,7 @@ struct Http {
 impl Context for Http {
     fn on_http_call_response(&mut self, token: u32, _: usize, body_size: usize, _: usize) {
         let rt = self.rt.clone();
-        rt.on_fetch_response(self, token, body_size);
+        rt.on_fetch_response(self, self.id, token, body_size);
     }
 }
 
@@ -437,7 +438,7 @@ impl Runtime {
                     since: self.now.get(),
                     req,
                 });
-                self.fetch(ctx, source, reason);
+                self.fetch(ctx, context_id, source, reason);
                 Action::Pause
             }
         }
@@ -457,7 +458,7 @@ impl Runtime {
     }
 
     /// Starts a fetch of `source` unless one is running or the reason is not yet due.
-    fn fetch(&self, ctx: &dyn Context, source: usize, reason: Reason) {
+    fn fetch(&self, ctx: &dyn Context, home: u32, source: usize, reason: Reason) {
         let s = &self.sources[source];
         let now = self.now.get();
         let timeout = s.uri.timeout.as_millis() as u64;
@@ -492,13 +493,16 @@ impl Runtime {
             Ok(token) => {
                 self.calls.borrow_mut().insert(token, source);
             }
-            Err(status) => {
-                self.fetch_done(ctx, source, Err(format!("dispatch failed: {status:?}")))
-            }
+            Err(status) => self.fetch_done(
+                ctx,
+                home,
+                source,
+                Err(format!("dispatch failed: {status:?}")),
+            ),
         }
     }
 
-    fn on_fetch_response(&self, ctx: &dyn Context, token: u32, body_size: usize) {
+    fn on_fetch_response(&self, ctx: &dyn Context, home: u32, token: u32, body_size: usize) {
         self.now.set(now_ms());
         let Some(source) = self.calls.borrow_mut().remove(&token) else {
             return;
@@ -519,7 +523,7 @@ impl Runtime {
                 .unwrap_or_default();
             self.validate(source, &body).map(|()| body)
         };
-        self.fetch_done(ctx, source, result);
+        self.fetch_done(ctx, home, source, result);
     }
 
     /// Whether a fetched document is usable, before it replaces the shared copy.
@@ -532,7 +536,13 @@ impl Runtime {
         }
     }
 
-    fn fetch_done(&self, ctx: &dyn Context, source: usize, result: Result<Vec<u8>, String>) {
+    fn fetch_done(
+        &self,
+        ctx: &dyn Context,
+        home: u32,
+        source: usize,
+        result: Result<Vec<u8>, String>,
+    ) {
         let s = &self.sources[source];
         let now = self.now.get();
         match result {
@@ -564,7 +574,7 @@ impl Runtime {
             }
         }
         self.sync(source);
-        self.wake(ctx, source);
+        self.wake(ctx, home, source);
     }
 
     /// Brings this worker's parsed copy up to the shared version.
@@ -618,24 +628,24 @@ impl Runtime {
         }
     }
 
-    fn on_tick(&self, ctx: &dyn Context) {
+    fn on_tick(&self, ctx: &dyn Context, home: u32) {
         self.now.set(now_ms());
         let now = self.now.get();
         for i in 0..self.sources.len() {
             self.sync(i);
             let s = &self.sources[i];
             if s.version.get() == 0 {
-                self.fetch(ctx, i, Reason::Initial);
+                self.fetch(ctx, home, i, Reason::Initial);
             } else if now >= s.fetched_at.get() + s.refresh_after {
-                self.fetch(ctx, i, Reason::Refresh);
+                self.fetch(ctx, home, i, Reason::Refresh);
             }
-            self.wake(ctx, i);
+            self.wake(ctx, home, i);
         }
     }
 
     /// Decides again for the requests waiting on `source` once no fetch is running for it,
     /// or once they have waited longer than the fetch may take.
-    fn wake(&self, ctx: &dyn Context, source: usize) {
+    fn wake(&self, ctx: &dyn Context, home: u32, source: usize) {
         let s = &self.sources[source];
         let (state, _) = s.state();
         let now = self.now.get();
@@ -661,6 +671,9 @@ impl Runtime {
                 let _ = hostcalls::resume_http_request();
             }
         }
+        // Back to the context whose callback this is: a fetch it dispatches next must belong
+        // to it, not to a request that has just finished.
+        let _ = hostcalls::set_effective_context(home);
     }
 }
 
