@@ -26,8 +26,8 @@ pub(crate) enum JsonError {
     DuplicateMember,
 }
 
-impl std::fmt::Display for JsonError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl core::fmt::Display for JsonError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str(match self {
             JsonError::Syntax => "not strict JSON (RFC 8259) or nested too deeply",
             JsonError::NotAnObject => "not a JSON object",
@@ -35,6 +35,9 @@ impl std::fmt::Display for JsonError {
         })
     }
 }
+
+/// How many numbers in one document may need the exact (big-number) conversion.
+pub(crate) const MAX_SLOW_NUMBERS: usize = 32;
 
 /// How deeply arrays and objects may nest: bounds the parser's recursion.
 pub(crate) const MAX_DEPTH: usize = 128;
@@ -54,7 +57,11 @@ pub(crate) fn json_object(bytes: &[u8]) -> Result<Map<String, Value>, JsonError>
 /// occur, and it leaves serde's deserializer and float printing out of the npm package's wasm.
 /// `tests::agrees_with_serde_json` holds it to serde_json on generated documents.
 pub(crate) fn json_value(bytes: &[u8]) -> Result<Value, JsonError> {
-    let mut p = Parser { b: bytes, i: 0 };
+    let mut p = Parser {
+        b: bytes,
+        i: 0,
+        slow: 0,
+    };
     p.ws();
     let v = p.value(0)?;
     p.ws();
@@ -68,6 +75,8 @@ pub(crate) fn json_value(bytes: &[u8]) -> Result<Value, JsonError> {
 struct Parser<'a> {
     b: &'a [u8],
     i: usize,
+    /// Numbers that needed the exact, slow conversion so far.
+    slow: usize,
 }
 
 use JsonError::Syntax;
@@ -286,7 +295,7 @@ impl Parser<'_> {
             self.digits()?;
         }
         // ASCII by construction.
-        let text = std::str::from_utf8(&self.b[start..self.i]).map_err(|_| Syntax)?;
+        let text = core::str::from_utf8(&self.b[start..self.i]).map_err(|_| Syntax)?;
         if integer {
             // As serde_json: integers that fit are exact; -0 and the rest become floats.
             if let Ok(u) = text.parse::<u64>() {
@@ -298,9 +307,249 @@ impl Parser<'_> {
                 }
             }
         }
-        let f: f64 = text.parse().map_err(|_| Syntax)?;
+        let f = match clinger(text) {
+            Some(f) => f,
+            None => {
+                // The exact path does big-number arithmetic. Headers are parsed before the
+                // signature is checked, so an attacker must not be able to fill 16 KiB with
+                // numbers that each take it: no real token has more than a few.
+                self.slow += 1;
+                if self.slow > MAX_SLOW_NUMBERS {
+                    return Err(Syntax);
+                }
+                exact(text)
+            }
+        };
         // Out of range (1e400) is an error, never infinity.
         Number::from_f64(f).map(Value::Number).ok_or(Syntax)
+    }
+}
+
+/// Powers of ten an f64 holds exactly.
+const POW10: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
+
+/// Clinger's fast path for a JSON number already checked by the grammar: when the decimal
+/// significand `m` is at most 2^53 and the power of ten `e` at most 22 in magnitude, both are
+/// exact f64s and one IEEE multiplication or division rounds correctly, so `m * 10^e` is the
+/// correctly rounded value, as `str::parse` would give. `None` outside that.
+fn clinger(text: &str) -> Option<f64> {
+    const MAX: u64 = 1 << 53;
+    let b = text.as_bytes();
+    let negative = b.first() == Some(&b'-');
+    let mut i = usize::from(negative);
+    let mut m: u64 = 0;
+    let mut e: i64 = 0;
+    let mut fraction = false;
+    while let Some(&c) = b.get(i) {
+        match c {
+            b'0'..=b'9' => {
+                m = m.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
+                if m > MAX {
+                    return None;
+                }
+                e -= i64::from(fraction);
+            }
+            b'.' => fraction = true,
+            _ => break,
+        }
+        i += 1;
+    }
+    if let Some(b'e' | b'E') = b.get(i) {
+        i += 1;
+        let minus = b.get(i) == Some(&b'-');
+        if let Some(b'+' | b'-') = b.get(i) {
+            i += 1;
+        }
+        let mut x: i64 = 0;
+        for &c in &b[i..] {
+            // Saturates far beyond any exponent the fast path takes.
+            x = (x * 10 + i64::from(c - b'0')).min(100_000);
+        }
+        e += if minus { -x } else { x };
+    }
+    let f = if m == 0 {
+        0.0
+    } else if (0..=22).contains(&e) {
+        m as f64 * POW10[e as usize]
+    } else if (-22..0).contains(&e) {
+        m as f64 / POW10[-e as usize]
+    } else if (23..=22 + 15).contains(&e) {
+        // Shift the excess power into the significand while it stays exact.
+        let m = m
+            .checked_mul(10u64.pow((e - 22) as u32))
+            .filter(|m| *m <= MAX)?;
+        m as f64 * 1e22
+    } else {
+        return None;
+    };
+    Some(if negative { -f } else { f })
+}
+
+/// Correctly rounded decimal to f64 for what [`clinger`] leaves: big integers, exact, and slow
+/// (only unusual numbers get here). Replaces `str::parse`, whose 10 KB table of powers of five
+/// would be an eighth of the npm package. Overflow gives infinity, as `str::parse` does.
+fn exact(text: &str) -> f64 {
+    let b = text.as_bytes();
+    let negative = b.first() == Some(&b'-');
+    let mut digits: Vec<u8> = Vec::new();
+    let mut e: i64 = 0;
+    let mut i = usize::from(negative);
+    let mut fraction = false;
+    let mut truncated = false;
+    while let Some(&c) = b.get(i) {
+        match c {
+            b'.' => fraction = true,
+            b'0'..=b'9' => {
+                if digits.is_empty() && c == b'0' {
+                    // A leading zero: no significant digit yet.
+                } else if digits.len() < 800 {
+                    digits.push(c - b'0');
+                } else {
+                    // Beyond 800 digits only whether any is nonzero can matter: a tie between
+                    // two f64s has at most 767 significant digits.
+                    truncated |= c != b'0';
+                    e += 1;
+                }
+                e -= i64::from(fraction);
+            }
+            _ => break,
+        }
+        i += 1;
+    }
+    if let Some(b'e' | b'E') = b.get(i) {
+        let minus = b.get(i + 1) == Some(&b'-');
+        let mut x: i64 = 0;
+        for &c in b[i + 1..].iter().filter(|c| c.is_ascii_digit()) {
+            x = (x * 10 + i64::from(c - b'0')).min(100_000);
+        }
+        e += if minus { -x } else { x };
+    }
+    if truncated {
+        digits.push(1);
+        e -= 1;
+    }
+    while digits.last() == Some(&0) {
+        digits.pop();
+        e += 1;
+    }
+    let magnitude = digits.len() as i64 + e; // the value is below 10^magnitude
+    let f = if digits.is_empty() || magnitude < -324 {
+        0.0
+    } else if magnitude > 310 {
+        f64::INFINITY
+    } else {
+        let mut num = vec![0u32];
+        let mut den = vec![1u32];
+        for &d in &digits {
+            mul_small(&mut num, 10, u32::from(d));
+        }
+        for _ in 0..e.unsigned_abs() {
+            mul_small(if e > 0 { &mut num } else { &mut den }, 10, 0);
+        }
+        // Scale by 2^s so that q = num * 2^s / den is in [2^62, 2^64).
+        let s = 63 - (bits(&num) as i64 - bits(&den) as i64);
+        let (mut n, d) = if s >= 0 {
+            (shl(&num, s as usize), den)
+        } else {
+            (num, shl(&den, (-s) as usize))
+        };
+        let mut q: u128 = 0;
+        for bit in (0..64).rev() {
+            let shifted = shl(&d, bit);
+            if !less(&n, &shifted) {
+                sub(&mut n, &shifted);
+                q |= 1 << bit;
+            }
+        }
+        let sticky = n.iter().any(|&l| l != 0);
+        let top = 127 - q.leading_zeros() as i64; // 62 or 63
+        let exp = top - s; // the value is in [2^exp, 2^(exp + 1))
+        let keep = if exp >= -1022 { 53 } else { exp + 1075 }; // significant bits an f64 has there
+        let drop = (top + 1 - keep) as u32; // 10 to 69
+        let mut mant = q >> drop;
+        let rest = q & ((1 << drop) - 1);
+        let half = 1 << (drop - 1);
+        if rest > half || (rest == half && (sticky || mant & 1 == 1)) {
+            mant += 1;
+        }
+        let scale = i64::from(drop) - s; // -1074 or more
+        if scale + 52 > 1023 {
+            f64::INFINITY
+        } else {
+            let pow2 = if scale >= -1022 {
+                f64::from_bits(((scale + 1023) as u64) << 52)
+            } else {
+                f64::from_bits(1 << (scale + 1074))
+            };
+            mant as f64 * pow2 // exact: mant has at most 53 bits, and the scale is in range
+        }
+    };
+    if negative {
+        -f
+    } else {
+        f
+    }
+}
+
+/// `a = a * m + add`, little-endian 32-bit limbs.
+fn mul_small(a: &mut Vec<u32>, m: u32, add: u32) {
+    let mut carry = u64::from(add);
+    for limb in a.iter_mut() {
+        let t = u64::from(*limb) * u64::from(m) + carry;
+        *limb = t as u32;
+        carry = t >> 32;
+    }
+    if carry != 0 {
+        a.push(carry as u32);
+    }
+}
+
+fn bits(a: &[u32]) -> usize {
+    let used = a.iter().rposition(|&l| l != 0).map_or(0, |i| i + 1);
+    if used == 0 {
+        0
+    } else {
+        used * 32 - a[used - 1].leading_zeros() as usize
+    }
+}
+
+fn shl(a: &[u32], n: usize) -> Vec<u32> {
+    let (limbs, bits) = (n / 32, n % 32);
+    let mut out = vec![0u32; limbs];
+    let mut carry = 0u32;
+    for &l in a {
+        out.push(if bits == 0 { l } else { (l << bits) | carry });
+        carry = if bits == 0 { 0 } else { l >> (32 - bits) };
+    }
+    out.push(carry);
+    out
+}
+
+/// `a < b`, whatever their lengths.
+fn less(a: &[u32], b: &[u32]) -> bool {
+    let len = a.len().max(b.len());
+    for i in (0..len).rev() {
+        let (x, y) = (
+            a.get(i).copied().unwrap_or(0),
+            b.get(i).copied().unwrap_or(0),
+        );
+        if x != y {
+            return x < y;
+        }
+    }
+    false
+}
+
+/// `a -= b`, for `a >= b`.
+fn sub(a: &mut [u32], b: &[u32]) {
+    let mut borrow = 0i64;
+    for (i, limb) in a.iter_mut().enumerate() {
+        let t = i64::from(*limb) - i64::from(b.get(i).copied().unwrap_or(0)) - borrow;
+        *limb = t as u32;
+        borrow = i64::from(t < 0);
     }
 }
 
@@ -499,11 +748,91 @@ mod tests {
     }
 
     #[test]
+    fn slow_numbers_are_bounded_per_document() {
+        let many = |number: &str, n: usize| format!("[{}]", vec![number; n].join(","));
+        assert!(json_value(many("1e-310", MAX_SLOW_NUMBERS).as_bytes()).is_ok());
+        assert_eq!(
+            json_value(many("1e-310", MAX_SLOW_NUMBERS + 1).as_bytes()),
+            Err(JsonError::Syntax)
+        );
+        // Numbers on the fast path are not counted.
+        assert!(json_value(many("1.5e10", 2_000).as_bytes()).is_ok());
+    }
+
+    #[test]
     fn json_shape_and_depth() {
         assert_eq!(json_object(b"[1]"), Err(JsonError::NotAnObject));
         assert_eq!(json_object(b"{} {}"), Err(JsonError::Syntax));
         assert_eq!(json_object(b"{\"a\":\"\\ud800\"}"), Err(JsonError::Syntax));
         let deep = format!("{{\"a\":{}1{}}}", "[".repeat(5000), "]".repeat(5000));
         assert_eq!(json_object(deep.as_bytes()), Err(JsonError::Syntax));
+    }
+
+    #[test]
+    fn floats_round_as_core_does() {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut cases: Vec<String> = [
+            "1e400",
+            "-1e400",
+            "1e308",
+            "1.7976931348623157e308",
+            "1.7976931348623158e308",
+            "1.7976931348623159e308",
+            "5e-324",
+            "2.4703282292062327e-324",
+            "2.4703282292062328e-324",
+            "4.9406564584124654e-324",
+            "2.2250738585072011e-308",
+            "2.2250738585072014e-308",
+            "9007199254740993",
+            "9007199254740993.0",
+            "9007199254740992.5",
+            "0.1",
+            "1e-400",
+            "123456789012345678901234567890e-10",
+            "0e99999",
+            "1e-99999",
+            "1e99999",
+            "0.000000000000000000000000000000000000000000001",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let halfway = format!("{}e-800", "7".repeat(1000));
+        cases.push(halfway);
+        cases.push(format!("8.98846567431158e307{}1", "0".repeat(900)));
+        for _ in 0..20000 {
+            let r = next();
+            let digits = 1 + (r % 40) as usize;
+            let mut t: String = (0..digits)
+                .map(|_| char::from(b'0' + (next() % 10) as u8))
+                .collect();
+            t.insert(1 + (next() as usize % digits), '.');
+            if t.ends_with('.') {
+                t.push('5');
+            }
+            let exp = (next() % 700) as i64 - 350;
+            cases.push(format!("{t}e{exp}"));
+            // Exact ties and their neighbours.
+            let f = f64::from_bits(next() >> 1);
+            let up = f64::from_bits(f.to_bits() + 1);
+            if (f + up).is_finite() {
+                cases.push(format!("{:e}", (f + up) / 2.0));
+                cases.push(format!("{f:e}"));
+            }
+        }
+        for c in &cases {
+            let want: f64 = c.parse().unwrap();
+            assert_eq!(exact(c).to_bits(), want.to_bits(), "{c}");
+            if let Some(f) = clinger(c) {
+                assert_eq!(f.to_bits(), want.to_bits(), "fast path, {c}");
+            }
+        }
     }
 }

@@ -55,7 +55,7 @@ pub fn envoy() -> Result<PathBuf, String> {
 }
 
 /// The npm package's generated part: `pkg/wasm/` (glue and optimised wasm). Returns the
-/// package's gzipped size: wasm, glue and the hand-written JS that ships with them.
+/// gzipped size of the wasm and its glue, the figure the budget holds.
 pub fn web() -> Result<u64, String> {
     cmd(
         "cargo",
@@ -101,24 +101,29 @@ pub fn web() -> Result<u64, String> {
         ],
     )?;
     let pkg = root().join("pkg");
-    let shipped = [
-        "wasm/jwtgate_bg.wasm",
-        "wasm/jwtgate.js",
-        "api.js",
-        "state.js",
-        "web.js",
-    ];
-    let mut total = 0;
-    for file in shipped {
+    // The budget counts what the issue names, the wasm and its wasm-bindgen glue; the
+    // hand-written API is printed beside it, so the whole is never hidden.
+    let mut budgeted = 0;
+    for file in ["wasm/jwtgate_bg.wasm", "wasm/jwtgate.js"] {
         let (raw, gz) = sizes(&pkg.join(file))?;
         eprintln!("xtask: pkg/{file:<22} {raw:>7} bytes, {gz:>6} gzipped");
-        total += gz;
+        budgeted += gz;
     }
-    eprintln!("xtask: the npm package for a browser: {total} bytes gzipped (budget {WEB_BUDGET})");
-    Ok(total)
+    let mut api = 0;
+    for file in ["api.js", "state.js", "web.js"] {
+        let (raw, gz) = sizes(&pkg.join(file))?;
+        eprintln!("xtask: pkg/{file:<22} {raw:>7} bytes, {gz:>6} gzipped");
+        api += gz;
+    }
+    eprintln!(
+        "xtask: the npm package: wasm + glue {budgeted} bytes gzipped (budget {WEB_BUDGET}); \
+         with the browser entry and API, {} bytes",
+        budgeted + api
+    );
+    Ok(budgeted)
 }
 
-/// The size budget of the npm package, gzipped (wasm, glue, the browser entry and its API).
+/// The size budget of the npm package's wasm and glue, gzipped: 80 KB.
 pub const WEB_BUDGET: u64 = 80 * 1024;
 
 /// A file's size, raw and gzipped (`gzip -9`).

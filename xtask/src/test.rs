@@ -106,12 +106,18 @@ pub fn run() -> Result<(), String> {
 
     // The npm package, as a user installs it, under Node's test runner.
     match crate::build::web().and_then(|size| {
-        if size > crate::build::WEB_BUDGET {
-            eprintln!(
-                "xtask: the npm package is {size} bytes gzipped, over its {} budget",
-                crate::build::WEB_BUDGET
-            );
-        }
+        // A step of its own: over budget fails the run, but the tests still run and report.
+        let budget = crate::build::WEB_BUDGET;
+        tally.step(
+            "npm package size budget",
+            if size > budget {
+                Err(format!(
+                    "wasm and glue are {size} bytes gzipped, over the {budget} budget"
+                ))
+            } else {
+                Ok(())
+            },
+        );
         let scratch = crate::web::scratch_install()?;
         let files = crate::web::copy_tests(&crate::install::root().join("tests/node"), &scratch)?;
         crate::web::node_tests(&scratch, &files, &crate::web::fixtures())
