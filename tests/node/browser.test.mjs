@@ -8,6 +8,7 @@ import { createRequire } from 'node:module';
 import { dirname, join, normalize } from 'node:path';
 import { decode, expiresIn, Verifier, JwtError } from 'jwtgate';
 import { fx } from './fixtures.mjs';
+import { answers } from './answers.mjs';
 
 const packageDir = dirname(createRequire(import.meta.url).resolve('jwtgate/package.json'));
 const TYPES = { '.js': 'text/javascript', '.wasm': 'application/wasm', '.json': 'application/json', '.html': 'text/html' };
@@ -20,26 +21,6 @@ await init();
 await init();
 window.answers = (${answers.toString()})(fx, { decode, expiresIn, Verifier, JwtError });
 </script>`;
-
-/** Runs in Node and in the page alike: every answer jwtgate gives on the fixtures. */
-function answers(fx, { decode, expiresIn, Verifier, JwtError }) {
-  const outcome = (f) => {
-    try {
-      return { ok: f() };
-    } catch (e) {
-      return e instanceof JwtError ? { code: e.code, claim: e.claim ?? null } : { thrown: String(e) };
-    }
-  };
-  const verifiers = {};
-  for (const [name, v] of Object.entries(fx.variants)) verifiers[name] = new Verifier({ jwks: v.jwks, ...v.options });
-  const all = new Verifier({ jwks: fx.jwks, issuer: fx.issuer, audiences: [fx.audience], algorithms: Object.keys(fx.tokens) });
-  return {
-    catalog: fx.catalog.map((c) => outcome(() => verifiers[c.variant].verify(c.token, { now: fx.now }))),
-    algorithms: Object.values(fx.tokens).map((t) => outcome(() => all.verify(t, { now: fx.now }))),
-    decoded: [fx.tokens.ES256, fx.expired, 'garbage', 'a.b.c'].map((t) => outcome(() => decode(t))),
-    expiry: [fx.tokens.RS256, fx.expired, fx.noExp, 'garbage'].map((t) => outcome(() => expiresIn(t, fx.now))),
-  };
-}
 
 function serve() {
   return new Promise((resolve) => {

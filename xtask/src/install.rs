@@ -8,6 +8,17 @@ use std::process::{Command, Stdio};
 pub const ENVOY_VERSION: &str = "1.40.0";
 /// playwright-core drives Debian's Chromium; it never downloads a browser of its own.
 const PLAYWRIGHT_VERSION: &str = "1.65.1";
+/// Cloudflare's Workers runtime, from npm (its binary ships in a registry package).
+const WORKERD_VERSION: &str = "1.20261117.1";
+
+pub fn workerd() -> PathBuf {
+    tools()
+        .join("node")
+        .join("node_modules")
+        .join(".bin")
+        .join("workerd")
+}
+
 /// Debian's Chromium.
 pub const CHROMIUM: &str = "/usr/bin/chromium";
 
@@ -87,28 +98,23 @@ const NEEDS: &[Need] = &[
         install: || cmd("rustup", &["component", "add", "rustfmt", "clippy"]),
     },
     Need {
-        what: "npm tools: wasm-opt (binaryen) and playwright-core",
+        what: "npm tools: wasm-opt (binaryen), playwright-core and workerd",
         present: || {
             output(wasm_opt().to_str().unwrap(), &["--version"]).contains("132")
                 && playwright_core().exists()
+                && output(workerd().to_str().unwrap(), &["--version"]).contains("workerd")
         },
         install: || {
             let prefix = tools().join("node");
             std::fs::create_dir_all(&prefix).map_err(|e| e.to_string())?;
             let binaryen = format!("binaryen@{BINARYEN_VERSION}");
             let playwright = format!("playwright-core@{PLAYWRIGHT_VERSION}");
+            let workerd = format!("workerd@{WORKERD_VERSION}");
             let prefix = prefix.to_str().unwrap();
+            let args = ["install", "--no-audit", "--no-fund", "--prefix", prefix];
             cmd(
                 "npm",
-                &[
-                    "install",
-                    "--no-audit",
-                    "--no-fund",
-                    "--prefix",
-                    prefix,
-                    &binaryen,
-                    &playwright,
-                ],
+                &[&args[..], &[binaryen.as_str(), &playwright, &workerd]].concat(),
             )
         },
     },

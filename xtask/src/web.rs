@@ -69,6 +69,7 @@ pub fn node_tests(dir: &Path, files: &[PathBuf], fixtures: &Path) -> Result<Node
         .env("JWTGATE_FIXTURES", fixtures)
         .env("PLAYWRIGHT_CORE", crate::install::playwright_core())
         .env("CHROMIUM", crate::install::CHROMIUM)
+        .env("WORKERD", crate::install::workerd())
         .output()
         .map_err(|e| format!("node: {e}"))?;
     let text = String::from_utf8_lossy(&output.stdout);
