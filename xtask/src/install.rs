@@ -19,6 +19,17 @@ pub fn workerd() -> PathBuf {
         .join("workerd")
 }
 
+/// The compiler that checks the package's TypeScript declarations.
+const TYPESCRIPT_VERSION: &str = "7.0.2";
+
+pub fn tsc() -> PathBuf {
+    tools()
+        .join("node")
+        .join("node_modules")
+        .join(".bin")
+        .join("tsc")
+}
+
 /// Debian's Chromium.
 pub const CHROMIUM: &str = "/usr/bin/chromium";
 
@@ -98,11 +109,12 @@ const NEEDS: &[Need] = &[
         install: || cmd("rustup", &["component", "add", "rustfmt", "clippy"]),
     },
     Need {
-        what: "npm tools: wasm-opt (binaryen), playwright-core and workerd",
+        what: "npm tools: wasm-opt (binaryen), playwright-core, workerd and typescript",
         present: || {
             output(wasm_opt().to_str().unwrap(), &["--version"]).contains("132")
                 && playwright_core().exists()
                 && output(workerd().to_str().unwrap(), &["--version"]).contains("workerd")
+                && output(tsc().to_str().unwrap(), &["--version"]).contains(TYPESCRIPT_VERSION)
         },
         install: || {
             let prefix = tools().join("node");
@@ -110,12 +122,11 @@ const NEEDS: &[Need] = &[
             let binaryen = format!("binaryen@{BINARYEN_VERSION}");
             let playwright = format!("playwright-core@{PLAYWRIGHT_VERSION}");
             let workerd = format!("workerd@{WORKERD_VERSION}");
+            let typescript = format!("typescript@{TYPESCRIPT_VERSION}");
             let prefix = prefix.to_str().unwrap();
             let args = ["install", "--no-audit", "--no-fund", "--prefix", prefix];
-            cmd(
-                "npm",
-                &[&args[..], &[binaryen.as_str(), &playwright, &workerd]].concat(),
-            )
+            let packages = [binaryen.as_str(), &playwright, &workerd, &typescript];
+            cmd("npm", &[&args[..], &packages[..]].concat())
         },
     },
     Need {

@@ -70,6 +70,7 @@ pub fn node_tests(dir: &Path, files: &[PathBuf], fixtures: &Path) -> Result<Node
         .env("PLAYWRIGHT_CORE", crate::install::playwright_core())
         .env("CHROMIUM", crate::install::CHROMIUM)
         .env("WORKERD", crate::install::workerd())
+        .env("TSC", crate::install::tsc())
         .output()
         .map_err(|e| format!("node: {e}"))?;
     let text = String::from_utf8_lossy(&output.stdout);
@@ -93,7 +94,7 @@ pub fn copy_tests(from: &Path, to: &Path) -> Result<Vec<PathBuf>, String> {
     let mut files = Vec::new();
     for entry in std::fs::read_dir(from).map_err(|e| e.to_string())? {
         let path = entry.map_err(|e| e.to_string())?.path();
-        if path.extension().is_some_and(|e| e == "mjs") {
+        if path.extension().is_some_and(|e| e == "mjs" || e == "ts") {
             let dest = to.join(path.file_name().unwrap());
             std::fs::copy(&path, &dest).map_err(|e| e.to_string())?;
             if path.to_string_lossy().ends_with(".test.mjs") {
