@@ -35,8 +35,8 @@ pub(crate) enum KeyError {
 
 impl KeyMaterial {
     pub(crate) fn rsa(n: &[u8], e: &[u8]) -> Result<KeyMaterial, KeyError> {
-        let n = strip_leading_zeros(n);
-        let e = strip_leading_zeros(e);
+        let n = crate::rsa::strip_leading_zeros(n);
+        let e = crate::rsa::strip_leading_zeros(e);
         let bits = bit_len(n);
         if bits < MIN_RSA_BITS {
             return Err(KeyError::RsaTooSmall);
@@ -180,11 +180,6 @@ fn uncompressed_point(x: &[u8], y: &[u8], len: usize) -> Result<Vec<u8>, KeyErro
     point.extend_from_slice(x);
     point.extend_from_slice(y);
     Ok(point)
-}
-
-fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {
-    let start = bytes.iter().position(|&b| b != 0).unwrap_or(bytes.len());
-    &bytes[start..]
 }
 
 fn bit_len(be: &[u8]) -> usize {

@@ -271,7 +271,7 @@ pub(crate) fn hash_parts(hash: Hash, parts: &[&[u8]]) -> Vec<u8> {
     }
 }
 
-fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {
+pub(crate) fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {
     let start = bytes.iter().position(|&b| b != 0).unwrap_or(bytes.len());
     bytes.get(start..).unwrap_or_default()
 }
