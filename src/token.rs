@@ -100,16 +100,7 @@ impl<'a> UntrustedToken<'a> {
 
     /// Parses a token of at most `max_bytes` bytes; the length is checked before anything else.
     pub fn parse_with_limit(token: &'a str, max_bytes: usize) -> Result<Self, Error> {
-        if token.len() > max_bytes {
-            return Err(Error::TooLarge { limit: max_bytes });
-        }
-        let mut parts = token.splitn(4, '.');
-        let (Some(h), Some(p), Some(s), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            let count = token.split('.').take(6).count();
-            return Err(Error::Malformed(Malformed::PartCount(count)));
-        };
+        let [h, p, s] = split(token, max_bytes)?;
         let decode =
             |text: &str, part| b64_decode(text).ok_or(Error::Malformed(Malformed::Base64(part)));
         let header_bytes = decode(h, Part::Header)?;
@@ -148,6 +139,21 @@ impl<'a> UntrustedToken<'a> {
     /// scheduling a refresh, never for an access decision.
     pub fn claims_unverified(&self) -> Result<Map<String, Value>, Error> {
         object(&self.payload, Part::Payload)
+    }
+}
+
+/// The three parts of a compact JWS of at most `max_bytes` bytes, the length checked first.
+pub(crate) fn split(token: &str, max_bytes: usize) -> Result<[&str; 3], Error> {
+    if token.len() > max_bytes {
+        return Err(Error::TooLarge { limit: max_bytes });
+    }
+    let mut parts = token.splitn(4, '.');
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some(h), Some(p), Some(s), None) => Ok([h, p, s]),
+        _ => {
+            let count = token.split('.').take(6).count();
+            Err(Error::Malformed(Malformed::PartCount(count)))
+        }
     }
 }
 

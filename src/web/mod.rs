@@ -104,18 +104,7 @@ fn seconds(now: f64) -> Result<f64, JsValue> {
 /// payload, not the header or signature.
 pub fn exp_of(token: &str) -> Result<Option<f64>, Error> {
     use crate::{Malformed, Part};
-    if token.len() > DEFAULT_MAX_TOKEN_BYTES {
-        return Err(Error::TooLarge {
-            limit: DEFAULT_MAX_TOKEN_BYTES,
-        });
-    }
-    let mut parts = token.split('.');
-    let (Some(_), Some(payload), Some(_), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        let count = token.split('.').take(6).count();
-        return Err(Error::Malformed(Malformed::PartCount(count)));
-    };
+    let [_, payload, _] = crate::token::split(token, DEFAULT_MAX_TOKEN_BYTES)?;
     let bytes = b64_decode(payload).ok_or(Error::Malformed(Malformed::Base64(Part::Payload)))?;
     let claims = crate::token::object(&bytes, Part::Payload)?;
     match claims.get("exp") {
