@@ -22,6 +22,9 @@ pub struct Config {
     pub bypass_cors_preflight: bool,
     /// A `jti` deny list (jwtgate's addition).
     pub revocation: Option<Revocation>,
+    /// Every header the filter may set (`forward_payload_header`, `claim_to_headers`), once
+    /// each: removed from every request so that a client can never supply one.
+    pub owned_headers: Vec<String>,
 }
 
 /// One `providers.<name>` entry.
@@ -374,11 +377,24 @@ impl Config {
             Some(v) => Some(Revocation::parse(v)?),
         };
         f.finish()?;
+        let mut owned_headers: Vec<String> = Vec::new();
+        for p in &providers {
+            let names = p
+                .forward_payload_header
+                .iter()
+                .chain(p.claim_to_headers.iter().map(|(h, _)| h));
+            for name in names {
+                if !owned_headers.contains(name) {
+                    owned_headers.push(name.clone());
+                }
+            }
+        }
         Ok(Config {
             providers,
             rules,
             bypass_cors_preflight,
             revocation,
+            owned_headers,
         })
     }
 

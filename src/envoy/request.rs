@@ -109,7 +109,12 @@ impl From<Error> for Failure {
 /// Decides what to do with `req`.
 pub fn decide(config: &Config, env: &dyn Env, req: &Request<'_>) -> Outcome {
     // Headers the filter owns are removed on every request, so a client can never supply one.
-    let mut ops = owned_headers(config);
+    let mut ops: Vec<HeaderOp> = config
+        .owned_headers
+        .iter()
+        .cloned()
+        .map(HeaderOp::Remove)
+        .collect();
     if config.bypass_cors_preflight
         && req.method.eq_ignore_ascii_case("OPTIONS")
         && req.header("origin").is_some()
@@ -146,24 +151,6 @@ pub fn decide(config: &Config, env: &dyn Env, req: &Request<'_>) -> Outcome {
         forward(config, v, &mut ops);
     }
     Outcome::Allow(ops)
-}
-
-/// Removes for every header the filter may set.
-fn owned_headers(config: &Config) -> Vec<HeaderOp> {
-    let mut ops: Vec<HeaderOp> = Vec::new();
-    for p in &config.providers {
-        let names = p
-            .forward_payload_header
-            .iter()
-            .chain(p.claim_to_headers.iter().map(|(h, _)| h));
-        for name in names {
-            let op = HeaderOp::Remove(name.clone());
-            if !ops.contains(&op) {
-                ops.push(op);
-            }
-        }
-    }
-    ops
 }
 
 /// The first token at the provider's locations.
