@@ -12,6 +12,7 @@ const USAGE: &str = "\
 usage: cargo xtask <command>
 
   test      install what is missing, then build and run every test
+            (test node [NAME…]: only the npm package's suites, by file name)
   build     dist/jwtgate_envoy.wasm (the Envoy filter) and pkg/ (the npm package)
   demo      verify a token against a JWKS file and print its claims or the error code
             (cargo xtask demo --help)
@@ -21,6 +22,7 @@ usage: cargo xtask <command>
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
+        Some("test") if args.get(1).is_some_and(|a| a == "node") => test::node_only(&args[2..]),
         Some("test") => test::run(),
         Some("demo") => return demo::main(&args[1..]),
         Some("install") => install::run(),

@@ -104,7 +104,38 @@ pub fn run() -> Result<(), String> {
     );
     tally.step("wasm-bindgen tests", result);
 
-    // The npm package, as a user installs it, under Node's test runner.
+    node_suite(&mut tally, &[]);
+
+    // The closing line CI reads, over every suite.
+    println!("xtask: {} passed, {} failed", tally.passed, tally.failed);
+    if tally.broken.is_empty() && tally.failed == 0 {
+        Ok(())
+    } else {
+        Err(format!("failed: {}", tally.broken.join(", ")))
+    }
+}
+
+/// `cargo xtask test node [NAME…]`: only the npm package's suites, those whose file names
+/// contain one of NAME (all with none). For working on the JS side without the full run.
+pub fn node_only(filters: &[String]) -> Result<(), String> {
+    install::run()?;
+    crate::build::envoy()?;
+    if !crate::web::fixtures().exists() {
+        // The attack catalog's test writes the fixtures the Node suites read.
+        cmd("cargo", &["test", "-q", "--test", "attacks"])?;
+    }
+    let mut tally = Tally::default();
+    node_suite(&mut tally, filters);
+    println!("xtask: {} passed, {} failed", tally.passed, tally.failed);
+    if tally.broken.is_empty() && tally.failed == 0 {
+        Ok(())
+    } else {
+        Err(format!("failed: {}", tally.broken.join(", ")))
+    }
+}
+
+/// The npm package, as a user installs it, under Node's test runner.
+fn node_suite(tally: &mut Tally, filters: &[String]) {
     match crate::build::web().and_then(|size| {
         // A step of its own: over budget fails the run, but the tests still run and report.
         let budget = crate::build::WEB_BUDGET;
@@ -119,7 +150,14 @@ pub fn run() -> Result<(), String> {
             },
         );
         let scratch = crate::web::scratch_install()?;
-        let files = crate::web::copy_tests(&crate::install::root().join("tests/node"), &scratch)?;
+        let mut files =
+            crate::web::copy_tests(&crate::install::root().join("tests/node"), &scratch)?;
+        if !filters.is_empty() {
+            files.retain(|f| {
+                let name = f.file_name().unwrap_or_default().to_string_lossy();
+                filters.iter().any(|x| name.contains(x.as_str()))
+            });
+        }
         crate::web::node_tests(&scratch, &files, &crate::web::fixtures())
     }) {
         Ok(run) => {
@@ -130,14 +168,6 @@ pub fn run() -> Result<(), String> {
             }
         }
         Err(e) => tally.step("node tests", Err(e)),
-    }
-
-    // The closing line CI reads, over every suite.
-    println!("xtask: {} passed, {} failed", tally.passed, tally.failed);
-    if tally.broken.is_empty() && tally.failed == 0 {
-        Ok(())
-    } else {
-        Err(format!("failed: {}", tally.broken.join(", ")))
     }
 }
 
