@@ -9,6 +9,7 @@ import { dirname, join, normalize } from 'node:path';
 import { decode, expiresIn, Verifier, JwtError } from 'jwtgate';
 import { fx } from './fixtures.mjs';
 import { answers } from './answers.mjs';
+import { launchChromium } from './net.mjs';
 
 const packageDir = dirname(createRequire(import.meta.url).resolve('jwtgate/package.json'));
 const TYPES = { '.js': 'text/javascript', '.wasm': 'application/wasm', '.json': 'application/json', '.html': 'text/html' };
@@ -49,15 +50,9 @@ function serve() {
 }
 
 test('Chromium gives the answers Node gives', async (t) => {
-  const { chromium } = await import(process.env.PLAYWRIGHT_CORE);
   const server = await serve();
   t.after(() => server.close());
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync'],
-  });
-  t.after(() => browser.close());
+  const browser = await launchChromium(t);
   const page = await browser.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));

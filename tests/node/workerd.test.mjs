@@ -2,15 +2,14 @@
 // compiled module. Its answers must be Node's.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, copyFileSync, mkdirSync, writeFileSync, rmSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { decode, expiresIn, Verifier, JwtError } from 'jwtgate';
 import { fx } from './fixtures.mjs';
 import { answers } from './answers.mjs';
+import { freePort, start, waitForPort } from './net.mjs';
 
 const packageDir = dirname(createRequire(import.meta.url).resolve('jwtgate/package.json'));
 
@@ -47,29 +46,6 @@ const worker :Workerd.Worker = (
 `;
 }
 
-const freePort = () =>
-  new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-
-async function waitForPort(port, ms) {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    const open = await new Promise((resolve) => {
-      const c = createConnection({ port, host: '127.0.0.1' }, () => {
-        c.destroy();
-        resolve(true);
-      }).on('error', () => resolve(false));
-    });
-    if (open) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`workerd did not listen on ${port}`);
-}
-
 test('workerd gives the answers Node gives', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'jwtgate-workerd-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -81,17 +57,13 @@ test('workerd gives the answers Node gives', async (t) => {
   writeFileSync(join(dir, 'main.js'), WORKER);
   const port = await freePort();
   writeFileSync(join(dir, 'config.capnp'), config(port));
-  let log = '';
-  const workerd = spawn(process.env.WORKERD, ['serve', join(dir, 'config.capnp')], { stdio: ['ignore', 'pipe', 'pipe'] });
-  workerd.stdout.on('data', (d) => (log += d));
-  workerd.stderr.on('data', (d) => (log += d));
-  t.after(() => workerd.kill());
-  await waitForPort(port, 20000).catch((e) => assert.fail(`${e.message}\n${log}`));
+  const workerd = start(t, process.env.WORKERD, ['serve', join(dir, 'config.capnp')]);
+  await waitForPort(port, 20000, 'workerd').catch((e) => assert.fail(`${e.message}\n${workerd.log}`));
 
   // The catalog without its 1 MB garbage case: a Worker's request body has better uses.
   const small = { ...fx, catalog: fx.catalog.filter((c) => c.token.length < 64 * 1024) };
   const response = await fetch(`http://127.0.0.1:${port}/`, { method: 'POST', body: JSON.stringify(small) });
-  assert.equal(response.status, 200, `${await response.clone().text()}\n${log}`);
+  assert.equal(response.status, 200, `${await response.clone().text()}\n${workerd.log}`);
   const inWorkerd = await response.json();
   const inNode = answers(small, { decode, expiresIn, Verifier, JwtError });
   assert.ok(inNode.algorithms.every((a) => a.ok?.sub === 'alice'));

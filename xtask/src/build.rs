@@ -4,6 +4,11 @@ use std::path::PathBuf;
 
 use crate::install::{cmd, root, wasm_bindgen, wasm_opt};
 
+/// Where `envoy()` puts the filter.
+pub fn envoy_wasm() -> PathBuf {
+    root().join("dist/jwtgate_envoy.wasm")
+}
+
 /// The Envoy filter, optimised: `dist/jwtgate_envoy.wasm`.
 pub fn envoy() -> Result<PathBuf, String> {
     cmd(
@@ -21,9 +26,8 @@ pub fn envoy() -> Result<PathBuf, String> {
         ],
     )?;
     let built = root().join("target/wasm32-wasip1/release/jwtgate.wasm");
-    let dist = root().join("dist");
-    std::fs::create_dir_all(&dist).map_err(|e| e.to_string())?;
-    let out = dist.join("jwtgate_envoy.wasm");
+    let out = envoy_wasm();
+    std::fs::create_dir_all(out.parent().unwrap()).map_err(|e| e.to_string())?;
     // -O3, not -Oz: the filter is on every request's path; size matters less there.
     cmd(
         wasm_opt().to_str().unwrap(),

@@ -1,0 +1,51 @@
+// Loopback plumbing the suites share: ports, waiting for a listener, child processes that die
+// with the test, and the Chromium launch every browser suite uses.
+import { spawn } from 'node:child_process';
+import { createConnection, createServer } from 'node:net';
+
+/** A port nothing listens on right now. */
+export const freePort = () =>
+  new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+
+/** Resolves once something accepts connections on `port`; rejects after `ms`. */
+export async function waitForPort(port, ms, what = 'the server') {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    const open = await new Promise((resolve) => {
+      const c = createConnection({ port, host: '127.0.0.1' }, () => {
+        c.destroy();
+        resolve(true);
+      }).on('error', () => resolve(false));
+    });
+    if (open) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`${what} did not listen on ${port}`);
+}
+
+/** Starts `program`, collecting its output in `.log`; killed when the test ends. */
+export function start(t, program, args) {
+  const child = spawn(program, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  child.log = '';
+  child.stdout.on('data', (d) => (child.log += d));
+  child.stderr.on('data', (d) => (child.log += d));
+  t.after(() => child.kill());
+  return child;
+}
+
+/** Debian's Chromium, headless, with nothing that reaches for the network on its own. */
+export async function launchChromium(t) {
+  const { chromium } = await import(process.env.PLAYWRIGHT_CORE);
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync'],
+  });
+  t.after(() => browser.close());
+  return browser;
+}
