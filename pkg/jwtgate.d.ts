@@ -136,6 +136,66 @@ export class RemoteVerifier {
   verify(token: string, options?: { now?: number }): Promise<Claims>;
 }
 
+/** What the app's `refresh` resolves to: a new access token, and a new refresh token if the issuer rotates them. */
+export interface TokenPair {
+  accessToken: string;
+  refreshToken?: string | null;
+}
+
+export interface TokenSessionOptions {
+  /** The app's own call to its token endpoint. Reject (or throw) when the refresh token is refused. */
+  refresh: (refreshToken: string) => Promise<TokenPair>;
+  /**
+   * Refresh this many seconds before `exp` (default 30); at most half the token's lifetime, so
+   * 20-second tokens are not refreshed on every call.
+   */
+  refreshAheadSeconds?: number;
+  /**
+   * Where tokens are kept (default `'memory'`). `'local'` shares them between the origin's tabs;
+   * any object with getItem/setItem/removeItem works too. Corrupt stored tokens are dropped.
+   */
+  storage?: 'memory' | 'session' | 'local' | Pick<Storage, 'getItem' | 'setItem' | 'removeItem'>;
+  /** Storage key, and the name tabs coordinate under (default `'jwtgate'`). */
+  storageKey?: string;
+  /** Shorthand for `addEventListener('authrequired', …)`. */
+  onAuthRequired?: (event: CustomEvent<{ error: unknown }>) => void;
+  /** The fetch `session.fetch` calls (default `globalThis.fetch`). */
+  fetch?: (request: Request) => Promise<Response>;
+}
+
+export interface TokenSessionEventMap {
+  /** New tokens, from this tab's refresh or another's. */
+  refreshed: CustomEvent<{ accessToken: string }>;
+  /** The user must sign in: show a login in the page and call `setTokens`; waiting calls then complete. */
+  authrequired: CustomEvent<{ error: unknown }>;
+  /** `clear()` here or in a tab that shared the tokens. */
+  cleared: CustomEvent<Record<string, never>>;
+}
+
+/**
+ * Keeps an access token fresh: refreshes ahead of expiry, once for concurrent calls and once
+ * across the origin's tabs; on a failed refresh, calls wait (no navigation) until `setTokens`.
+ */
+export class TokenSession extends EventTarget {
+  constructor(options: TokenSessionOptions);
+  /** Tokens from a sign-in; throws JwtError for an access token that cannot be read. */
+  setTokens(tokens: TokenPair): void;
+  /** A token good for at least the refresh margin, refreshed first if needed. */
+  accessToken(): Promise<string>;
+  /** `fetch` with `Authorization: Bearer`; a 401 answer causes one refresh and one retry. */
+  fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response>;
+  /** Tells the session a server refused this token (for HTTP clients other than `fetch`). */
+  tokenRejected(accessToken: string): void;
+  /** Forgets the tokens (here and in tabs that shared them); waiting calls reject with `missing_token`. */
+  clear(): void;
+  addEventListener<K extends keyof TokenSessionEventMap>(
+    type: K,
+    listener: (event: TokenSessionEventMap[K]) => void,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  addEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | AddEventListenerOptions): void;
+}
+
 /**
  * Loads the wasm core (browsers and bundlers). Idempotent. `input` may be a URL, a Response,
  * bytes or a WebAssembly.Module; by default the .wasm beside the package's JS.

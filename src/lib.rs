@@ -46,6 +46,7 @@ mod encoding;
 mod error;
 mod jwks;
 mod rsa;
+pub mod session;
 mod token;
 mod verify;
 

@@ -6,33 +6,15 @@
 //! JSON too and become a `JwtError` (or a `TypeError` for a caller's mistake) on the JS side.
 
 mod options;
+mod session;
 
-use serde_json::Value;
 use wasm_bindgen::prelude::*;
 
-use crate::encoding::{b64_decode, json_object};
+use crate::encoding::{b64_decode, json_object, push_json_string};
 use crate::{Error, JwkSet, UntrustedToken, DEFAULT_MAX_TOKEN_BYTES};
 
 pub use options::{policy, OptionsError};
-
-/// Appends `s` as a JSON string.
-fn push_json_string(out: &mut String, s: &str) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => {
-                out.push_str("\\u00");
-                out.push(HEX[(c as usize) >> 4] as char);
-                out.push(HEX[(c as usize) & 15] as char);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
+pub use session::RawSession;
 
 fn thrown(name: &str, code: Option<&str>, message: &str, claim: Option<&str>) -> JsValue {
     let mut out = String::from("{\"name\":");
@@ -103,15 +85,7 @@ fn seconds(now: f64) -> Result<f64, JsValue> {
 /// The `exp` of a token, checking only what finding it needs: three parts and a strict JSON
 /// payload, not the header or signature.
 pub fn exp_of(token: &str) -> Result<Option<f64>, Error> {
-    use crate::{Malformed, Part};
-    let [_, payload, _] = crate::token::split(token, DEFAULT_MAX_TOKEN_BYTES)?;
-    let bytes = b64_decode(payload).ok_or(Error::Malformed(Malformed::Base64(Part::Payload)))?;
-    let claims = crate::token::object(&bytes, Part::Payload)?;
-    match claims.get("exp") {
-        None => Ok(None),
-        Some(Value::Number(n)) => Ok(n.as_f64()),
-        Some(_) => Err(Error::InvalidClaim("exp".into())),
-    }
+    crate::token::times(token).map(|t| t.exp)
 }
 
 fn parse_options(options: &str) -> Result<crate::Policy, JsValue> {

@@ -30,6 +30,13 @@ pub fn tsc() -> PathBuf {
         .join("tsc")
 }
 
+/// The HTTP client `jwtgate/axios` is tested with.
+const AXIOS_VERSION: &str = "1.21.1";
+
+pub fn axios() -> PathBuf {
+    tools().join("node").join("node_modules").join("axios")
+}
+
 /// Debian's Chromium.
 pub const CHROMIUM: &str = "/usr/bin/chromium";
 
@@ -109,12 +116,14 @@ const NEEDS: &[Need] = &[
         install: || cmd("rustup", &["component", "add", "rustfmt", "clippy"]),
     },
     Need {
-        what: "npm tools: wasm-opt (binaryen), playwright-core, workerd and typescript",
+        what: "npm tools: wasm-opt (binaryen), playwright-core, workerd, typescript and axios",
         present: || {
             output(wasm_opt().to_str().unwrap(), &["--version"]).contains("132")
                 && playwright_core().exists()
                 && output(workerd().to_str().unwrap(), &["--version"]).contains("workerd")
                 && output(tsc().to_str().unwrap(), &["--version"]).contains(TYPESCRIPT_VERSION)
+                && std::fs::read_to_string(axios().join("package.json"))
+                    .is_ok_and(|p| p.contains(&format!("\"version\": \"{AXIOS_VERSION}\"")))
         },
         install: || {
             let prefix = tools().join("node");
@@ -123,9 +132,16 @@ const NEEDS: &[Need] = &[
             let playwright = format!("playwright-core@{PLAYWRIGHT_VERSION}");
             let workerd = format!("workerd@{WORKERD_VERSION}");
             let typescript = format!("typescript@{TYPESCRIPT_VERSION}");
+            let axios = format!("axios@{AXIOS_VERSION}");
             let prefix = prefix.to_str().unwrap();
             let args = ["install", "--no-audit", "--no-fund", "--prefix", prefix];
-            let packages = [binaryen.as_str(), &playwright, &workerd, &typescript];
+            let packages = [
+                binaryen.as_str(),
+                &playwright,
+                &workerd,
+                &typescript,
+                &axios,
+            ];
             cmd("npm", &[&args[..], &packages[..]].concat())
         },
     },
@@ -217,7 +233,43 @@ fn install_envoy() -> Result<(), String> {
 }
 
 pub fn run() -> Result<(), String> {
-    for need in NEEDS {
+    ensure(NEEDS)
+}
+
+/// cargo-fuzz, for `cargo xtask fuzz` only: `cargo xtask test` does not build the fuzz targets.
+const CARGO_FUZZ_VERSION: &str = "0.13.2";
+
+pub fn cargo_fuzz() -> PathBuf {
+    tools().join("cargo-fuzz").join("bin").join("cargo-fuzz")
+}
+
+const FUZZ_NEEDS: &[Need] = &[Need {
+    what: "cargo-fuzz (about 2 minutes to build)",
+    present: || output(cargo_fuzz().to_str().unwrap(), &["--version"]).contains(CARGO_FUZZ_VERSION),
+    install: || {
+        let root = tools().join("cargo-fuzz");
+        cmd(
+            "cargo",
+            &[
+                "install",
+                "cargo-fuzz",
+                "--version",
+                CARGO_FUZZ_VERSION,
+                "--locked",
+                "--root",
+                root.to_str().unwrap(),
+            ],
+        )
+    },
+}];
+
+/// What `cargo xtask fuzz` needs besides what the tests need.
+pub fn fuzz() -> Result<(), String> {
+    ensure(FUZZ_NEEDS)
+}
+
+fn ensure(needs: &[Need]) -> Result<(), String> {
+    for need in needs {
         if (need.present)() {
             continue;
         }

@@ -71,6 +71,7 @@ pub fn node_tests(dir: &Path, files: &[PathBuf], fixtures: &Path) -> Result<Node
         .env("CHROMIUM", crate::install::CHROMIUM)
         .env("WORKERD", crate::install::workerd())
         .env("TSC", crate::install::tsc())
+        .env("AXIOS", crate::install::axios().join("index.js"))
         .env("ENVOY", crate::install::envoy())
         .env("JWTGATE_ENVOY_WASM", crate::build::envoy_wasm())
         .env("JWTGATE_ROOT", root())

@@ -1,0 +1,354 @@
+// TokenSession: the half of the token session that Rust cannot do. The Rust core (RawSession)
+// decides when to refresh, which call refreshes, and what an answer, a stored copy or another
+// tab's result is worth; this file waits, calls the app's refresh, stores, locks and talks to
+// the other tabs.
+import { JwtError, rethrow, wasm } from './state.js';
+
+// RawSession.next()'s answers.
+const USE = 0;
+const REFRESH = 1;
+const AUTH_REQUIRED = 3;
+
+// Without Web Locks, tabs elect a refresher: claims within this window compete.
+const ELECTION_MS = 100;
+// A tab that lost an election waits this long for the winner's result before it tries again.
+const LOSER_WAIT_MS = 10_000;
+
+const now = () => Date.now() / 1000;
+
+function call(f) {
+  try {
+    return f();
+  } catch (e) {
+    return rethrow(e);
+  }
+}
+
+function deferred() {
+  let resolve;
+  let reject;
+  const promise = new Promise((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  // Rejected when the session is cleared; only the calls waiting on it need to hear.
+  promise.catch(() => {});
+  return { promise, resolve, reject };
+}
+
+function storageOf(option) {
+  if (option === 'memory') return null;
+  if (option === 'session' || option === 'local') {
+    let storage;
+    try {
+      storage = globalThis[`${option}Storage`];
+    } catch {
+      // Reading localStorage throws where the browser blocks storage for the origin.
+    }
+    if (!storage) throw new TypeError(`storage '${option}' is not available here`);
+    return storage;
+  }
+  if (option && ['getItem', 'setItem', 'removeItem'].every((m) => typeof option[m] === 'function')) {
+    return option;
+  }
+  throw new TypeError("storage must be 'memory', 'session', 'local' or a Storage-like object");
+}
+
+/** Keeps an access token fresh for a single-page app: refresh ahead, once, across tabs. */
+export class TokenSession extends EventTarget {
+  #core;
+  #refresh;
+  #fetch;
+  #storage;
+  #key;
+  #channel = null;
+  #changed = deferred();
+  #pings = new Map();
+  #leading = null;
+  #rivals = new Map();
+
+  constructor({
+    refresh,
+    refreshAheadSeconds = 30,
+    storage = 'memory',
+    storageKey = 'jwtgate',
+    onAuthRequired,
+    // Called unbound: `window.fetch` throws when called as a method of something else.
+    fetch = (...args) => globalThis.fetch(...args),
+  } = {}) {
+    super();
+    if (typeof refresh !== 'function') throw new TypeError('TokenSession needs refresh(refreshToken)');
+    if (typeof storageKey !== 'string' || storageKey === '') throw new TypeError('storageKey must be a non-empty string');
+    if (onAuthRequired !== undefined && typeof onAuthRequired !== 'function') {
+      throw new TypeError('onAuthRequired must be a function');
+    }
+    if (typeof fetch !== 'function') throw new TypeError('no fetch here: pass one as the fetch option');
+    if (typeof refreshAheadSeconds !== 'number') throw new TypeError('refreshAheadSeconds must be a number');
+    this.#core = call(() => new (wasm().RawSession)(refreshAheadSeconds));
+    this.#refresh = refresh;
+    this.#fetch = fetch;
+    this.#storage = storageOf(storage);
+    this.#key = storageKey;
+    if (onAuthRequired) this.addEventListener('authrequired', onAuthRequired);
+    this.#restore(this.#read(), true);
+    if (typeof BroadcastChannel === 'function') {
+      this.#channel = new BroadcastChannel(`jwtgate:${storageKey}`);
+      this.#channel.onmessage = (e) => this.#message(e.data);
+      // In Node an open channel would keep the process alive.
+      this.#channel.unref?.();
+    }
+    if (this.#storage !== null && this.#storage === globalThis.localStorage) {
+      // Another tab wrote the shared copy: a refresh or a sign-in there.
+      globalThis.addEventListener?.('storage', (e) => {
+        if (e.key === this.#key && e.newValue !== null && this.#restore(e.newValue, false)) {
+          this.#emit('refreshed', { accessToken: this.#core.access() });
+        }
+      });
+    }
+  }
+
+  /** Tokens from a sign-in. Calls waiting for one go ahead. */
+  setTokens({ accessToken, refreshToken } = {}) {
+    if (typeof accessToken !== 'string') throw new TypeError('setTokens needs { accessToken, refreshToken? }');
+    if (refreshToken != null && typeof refreshToken !== 'string') throw new TypeError('refreshToken must be a string');
+    call(() => this.#core.set(accessToken, refreshToken ?? undefined, now()));
+    this.#save();
+    this.#wake();
+  }
+
+  /** An access token good for at least the refresh margin; refreshes first if it is not. */
+  async accessToken() {
+    for (;;) {
+      const changed = this.#changed.promise;
+      const next = call(() => this.#core.next(now()));
+      if (next === USE) return this.#core.access();
+      if (next === REFRESH) this.#run();
+      else if (next === AUTH_REQUIRED) {
+        this.#emit('authrequired', { error: new JwtError('missing_token', 'no token: sign in') });
+      }
+      await changed;
+    }
+  }
+
+  /** `fetch` with the access token; a 401 answer causes one refresh and one retry. */
+  async fetch(input, init) {
+    const request = new Request(input, init);
+    // A body can be sent once: keep an unsent copy for the retry.
+    const spare = request.clone();
+    const token = await this.accessToken();
+    const response = await this.#fetch(bearer(request, token));
+    if (response.status !== 401) return response;
+    await response.body?.cancel();
+    this.tokenRejected(token);
+    return this.#fetch(bearer(spare, await this.accessToken()));
+  }
+
+  /**
+   * Tells the session a server refused `accessToken` (a 401). If it is still the current
+   * token, the next call refreshes. For HTTP clients other than `fetch`; see `jwtgate/axios`.
+   */
+  tokenRejected(accessToken) {
+    if (typeof accessToken === 'string') this.#core.rejected(accessToken);
+  }
+
+  /** Signs out: forgets the tokens here and in tabs that shared them; waiting calls reject. */
+  clear() {
+    const from = this.#core.refreshToken();
+    this.#forget();
+    if (from !== undefined) this.#post({ t: 'cleared', from });
+  }
+
+  #forget() {
+    this.#core.clear();
+    this.#save();
+    const waiting = this.#changed;
+    this.#changed = deferred();
+    waiting.reject(new JwtError('missing_token', 'the session was cleared'));
+    this.#emit('cleared', {});
+  }
+
+  #wake() {
+    const waiting = this.#changed;
+    this.#changed = deferred();
+    waiting.resolve();
+  }
+
+  #emit(type, detail) {
+    this.dispatchEvent(new CustomEvent(type, { detail }));
+  }
+
+  // The refresh, by whichever call `next()` chose. Every outcome wakes the waiting calls.
+  async #run() {
+    const epoch = this.#core.epoch();
+    const fail = (error) => {
+      if (this.#core.failed(epoch)) this.#emit('authrequired', { error });
+    };
+    try {
+      await this.#exclusive(async () => {
+        // While this tab waited for its turn, another may have refreshed for it.
+        if (this.#storage === globalThis.localStorage) this.#restore(this.#read(), false);
+        if (this.#core.epoch() !== epoch) return;
+        if (this.#core.fresh(now())) {
+          this.#core.settle();
+          return;
+        }
+        const from = this.#core.refreshToken();
+        let answer;
+        try {
+          answer = await this.#refresh(from);
+          if (!answer || typeof answer.accessToken !== 'string') {
+            throw new TypeError('refresh() must resolve to { accessToken, refreshToken? }');
+          }
+          if (answer.refreshToken != null && typeof answer.refreshToken !== 'string') {
+            throw new TypeError('refresh() gave a refreshToken that is not a string');
+          }
+          if (!call(() => this.#core.refreshed(epoch, answer.accessToken, answer.refreshToken ?? undefined, now()))) return;
+        } catch (e) {
+          fail(e);
+          return;
+        }
+        this.#save();
+        this.#post({ t: 'refreshed', from, accessToken: answer.accessToken, refreshToken: answer.refreshToken });
+        this.#emit('refreshed', { accessToken: answer.accessToken });
+      });
+    } catch (e) {
+      fail(e);
+    } finally {
+      this.#wake();
+    }
+  }
+
+  // One tab at a time refreshes a given session: Web Locks where there are any, else an
+  // election over the BroadcastChannel, else (one context, no tabs) just this one.
+  async #exclusive(f) {
+    const locks = globalThis.navigator?.locks;
+    if (typeof locks?.request === 'function') {
+      return locks.request(`jwtgate:${this.#key}`, async () => {
+        await this.#barrier();
+        return f();
+      });
+    }
+    if (this.#channel !== null) return this.#elect(f);
+    return f();
+  }
+
+  // Messages another tab posted before releasing the lock should be handled before this tab
+  // decides, and the lock does not order them: a message this tab sends itself on the same
+  // channel arrives after them.
+  #barrier() {
+    if (this.#channel === null) return undefined;
+    const id = Math.random();
+    const probe = new BroadcastChannel(`jwtgate:${this.#key}`);
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.#pings.delete(id);
+        probe.close();
+        resolve();
+      };
+      const timer = setTimeout(done, 1000);
+      this.#pings.set(id, done);
+      probe.postMessage({ t: 'ping', id });
+    });
+  }
+
+  async #elect(f) {
+    for (;;) {
+      const from = this.#core.refreshToken();
+      const id = Math.random();
+      this.#rivals.set(from, id);
+      this.#post({ t: 'claim', from, id });
+      await sleep(ELECTION_MS);
+      const lowest = this.#rivals.get(from);
+      this.#rivals.delete(from);
+      if (lowest === id) {
+        this.#leading = { from, id };
+        try {
+          return await f();
+        } finally {
+          this.#leading = null;
+          this.#post({ t: 'done', from });
+        }
+      }
+      // Lost: the winner's result arrives as a 'refreshed' message and changes our refresh
+      // token; a 'done' without one means it failed, and we try ourselves.
+      const deadline = Date.now() + LOSER_WAIT_MS;
+      while (this.#core.refreshToken() === from && !this.#rivals.has(`done:${from}`) && Date.now() < deadline) {
+        await sleep(ELECTION_MS / 4);
+      }
+      this.#rivals.delete(`done:${from}`);
+      if (this.#core.refreshToken() !== from) return f();
+    }
+  }
+
+  #message(m) {
+    if (!m || typeof m !== 'object' || typeof m.from !== 'string') {
+      if (m?.t === 'ping') this.#pings.get(m.id)?.();
+      return;
+    }
+    const ours = this.#core.refreshToken();
+    if (m.t === 'refreshed' && typeof m.accessToken === 'string') {
+      let adopted = false;
+      try {
+        adopted = this.#core.adopt(m.from, m.accessToken, typeof m.refreshToken === 'string' ? m.refreshToken : undefined, now());
+      } catch {
+        // Another tab's unreadable token is not ours to fail on.
+      }
+      if (adopted) {
+        this.#save();
+        this.#emit('refreshed', { accessToken: m.accessToken });
+        this.#wake();
+      }
+    } else if (m.t === 'cleared' && m.from === ours) {
+      this.#forget();
+    } else if (m.t === 'claim' && typeof m.id === 'number') {
+      if (this.#leading?.from === m.from) this.#post({ t: 'claim', from: m.from, id: this.#leading.id });
+      const mine = this.#rivals.get(m.from);
+      if (mine !== undefined && m.id < mine) this.#rivals.set(m.from, m.id);
+    } else if (m.t === 'done' && m.from === ours) {
+      this.#rivals.set(`done:${m.from}`, 0);
+    }
+  }
+
+  #post(message) {
+    this.#channel?.postMessage(message);
+  }
+
+  #read() {
+    try {
+      return this.#storage?.getItem(this.#key) ?? null;
+    } catch {
+      return null;
+    }
+  }
+
+  // Loads stored tokens; a copy the core refuses is dropped, never thrown.
+  #restore(text, dropBad) {
+    if (text === null) return false;
+    if (this.#core.restore(text, now())) {
+      this.#wake();
+      return true;
+    }
+    if (dropBad) this.#save();
+    return false;
+  }
+
+  #save() {
+    if (this.#storage === null) return;
+    const text = this.#core.stored();
+    try {
+      if (text === undefined) this.#storage.removeItem(this.#key);
+      else this.#storage.setItem(this.#key, text);
+    } catch {
+      // A full or blocked storage: the tokens still live in memory.
+    }
+  }
+}
+
+function bearer(request, token) {
+  const copy = new Request(request);
+  copy.headers.set('authorization', `Bearer ${token}`);
+  return copy;
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));

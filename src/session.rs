@@ -1,0 +1,495 @@
+//! A client's token session: the decisions behind refresh-ahead, single-flight refresh,
+//! refresh after a 401, and sharing one refresh between tabs.
+//!
+//! This module decides; the front door acts. It never fetches, stores, locks or waits: the
+//! JavaScript side asks [`Session::next`] what to do before each call and reports what happened
+//! ([`Session::refreshed`], [`Session::failed`], [`Session::rejected`], [`Session::adopt`]).
+//! Keeping the state machine here keeps it in one place, in Rust, and testable without a
+//! browser.
+//!
+//! Tokens are read, never verified: a client holds them for a server that verifies them. Only
+//! `exp` and `iat` matter here.
+
+use serde_json::Value;
+
+use crate::encoding::{json_object, push_json_string};
+use crate::error::Error;
+use crate::token::times;
+
+/// What the caller should do next, from [`Session::next`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Next {
+    /// The access token is good for long enough: send it.
+    Use = 0,
+    /// The caller is now the one refreshing: call the token endpoint with
+    /// [`Session::refresh_token`], then report with `refreshed` or `failed`.
+    Refresh = 1,
+    /// Another call is refreshing, or the user must sign in: wait for a change.
+    Wait = 2,
+    /// The user must sign in, and this call is the first to learn it: tell the app, then wait.
+    AuthRequired = 3,
+}
+
+/// How far this machine's clock may be from the issuer's before expiry is measured from
+/// receipt rather than from `exp`, in seconds.
+const CLOCK_TOLERANCE: f64 = 60.0;
+
+/// The tokens in hand and when the access token stops being worth sending.
+#[derive(Clone, Debug, PartialEq)]
+struct Tokens {
+    access: String,
+    refresh: Option<String>,
+    /// When the access token expires, on this machine's clock. `None`: it never does.
+    expires: Option<f64>,
+    /// How long the token lives (`exp - iat`, else what was left at receipt): tokens
+    /// shorter-lived than the refresh margin get half of it as their margin.
+    lifetime: Option<f64>,
+    /// When it was received, on this machine's clock.
+    received: f64,
+}
+
+impl Tokens {
+    fn new(access: &str, refresh: Option<String>, received: f64) -> Result<Tokens, Error> {
+        let t = times(access)?;
+        // A client whose clock is off from the issuer's by more than a minute would see new
+        // tokens as already expired (and refresh in a loop) or as good for too long: then
+        // expiry is measured from receipt instead, `exp - iat` later.
+        let expires = match (t.exp, t.iat) {
+            (Some(exp), Some(iat)) if (received - iat).abs() > CLOCK_TOLERANCE => {
+                Some(received + (exp - iat))
+            }
+            (exp, _) => exp,
+        };
+        let lifetime = match (t.exp, t.iat) {
+            (Some(exp), Some(iat)) => Some(exp - iat),
+            _ => expires.map(|e| e - received),
+        };
+        Ok(Tokens {
+            access: access.to_owned(),
+            refresh: refresh.filter(|r| !r.is_empty()),
+            expires,
+            lifetime,
+            received,
+        })
+    }
+}
+
+/// The session's state. One per tab (or per process); tabs reach agreement through the front
+/// door's lock and messages, each reporting to its own `Session`.
+#[derive(Debug)]
+pub struct Session {
+    ahead: f64,
+    tokens: Option<Tokens>,
+    refreshing: bool,
+    /// The user must sign in; calls wait until `set` is called.
+    auth_required: bool,
+    /// The server refused the current access token (a 401): refresh even if `exp` says it is
+    /// good.
+    stale: bool,
+    /// Changes with every `set` and `clear`, so a refresh started before them cannot bring
+    /// back tokens the app replaced or threw away.
+    epoch: u32,
+}
+
+impl Session {
+    /// A session that refreshes access tokens `ahead` seconds before they expire.
+    pub fn new(ahead: f64) -> Session {
+        Session {
+            ahead: if ahead.is_finite() {
+                ahead.max(0.0)
+            } else {
+                0.0
+            },
+            tokens: None,
+            refreshing: false,
+            auth_required: false,
+            stale: false,
+            epoch: 0,
+        }
+    }
+
+    /// Whether the access token can be sent at `now`: known, not refused by the server, and
+    /// not within the refresh margin of its expiry. The margin is at most half the token's
+    /// lifetime: a 20-second token with a 30-second margin would otherwise be refreshed on
+    /// every call.
+    pub fn fresh(&self, now: f64) -> bool {
+        let Some(t) = &self.tokens else { return false };
+        if self.stale {
+            return false;
+        }
+        match (t.expires, t.lifetime) {
+            (None, _) => true,
+            (Some(expires), lifetime) => {
+                let margin = match lifetime {
+                    Some(l) if l > 0.0 => self.ahead.min(l / 2.0),
+                    _ => self.ahead,
+                };
+                expires - now > margin
+            }
+        }
+    }
+
+    /// What a call that wants a token should do at `now`. Exactly one caller gets
+    /// [`Next::Refresh`] until the refresh is reported; exactly one gets
+    /// [`Next::AuthRequired`] until `set` or `clear`.
+    pub fn next(&mut self, now: f64) -> Next {
+        if self.auth_required || self.refreshing {
+            return Next::Wait;
+        }
+        if self.fresh(now) {
+            return Next::Use;
+        }
+        if self.refresh_token().is_some() {
+            self.refreshing = true;
+            return Next::Refresh;
+        }
+        self.auth_required = true;
+        Next::AuthRequired
+    }
+
+    /// The access token, if any, fresh or not.
+    pub fn access_token(&self) -> Option<&str> {
+        self.tokens.as_ref().map(|t| t.access.as_str())
+    }
+
+    /// The refresh token, if any.
+    pub fn refresh_token(&self) -> Option<&str> {
+        self.tokens.as_ref()?.refresh.as_deref()
+    }
+
+    /// Changes with every `set` and `clear`; a refresh reports the epoch it started in.
+    pub fn epoch(&self) -> u32 {
+        self.epoch
+    }
+
+    /// Whether a refresh is under way.
+    pub fn refreshing(&self) -> bool {
+        self.refreshing
+    }
+
+    /// Whether calls wait for the user to sign in.
+    pub fn auth_required(&self) -> bool {
+        self.auth_required
+    }
+
+    /// Tokens from the app (after a sign-in): they replace everything, end an
+    /// authentication wait, and void any refresh in flight.
+    pub fn set(&mut self, access: &str, refresh: Option<String>, now: f64) -> Result<(), Error> {
+        let tokens = Tokens::new(access, refresh, now)?;
+        self.tokens = Some(tokens);
+        self.refreshing = false;
+        self.auth_required = false;
+        self.stale = false;
+        self.epoch = self.epoch.wrapping_add(1);
+        Ok(())
+    }
+
+    /// A refresh started at `epoch` answered. `Ok(false)`: the answer came too late (the app
+    /// set or cleared tokens meanwhile) and is dropped. A refresh token left out of the
+    /// answer means the old one stays valid. An access token that is unreadable or already
+    /// expired is an error, and the session then needs a sign-in: accepting it would send
+    /// the client straight back to refresh, forever.
+    pub fn refreshed(
+        &mut self,
+        epoch: u32,
+        access: &str,
+        refresh: Option<String>,
+        now: f64,
+    ) -> Result<bool, Error> {
+        if epoch != self.epoch {
+            return Ok(false);
+        }
+        let refresh = refresh.or_else(|| self.refresh_token().map(str::to_owned));
+        let tokens = Tokens::new(access, refresh, now).and_then(|t| match t.expires {
+            Some(e) if e <= now => Err(Error::Expired),
+            _ => Ok(t),
+        });
+        match tokens {
+            Ok(tokens) => {
+                self.tokens = Some(tokens);
+                self.refreshing = false;
+                self.stale = false;
+                Ok(true)
+            }
+            Err(e) => {
+                self.failed(epoch);
+                Err(e)
+            }
+        }
+    }
+
+    /// The refresh started at `epoch` failed: the user must sign in. Returns whether this
+    /// changed anything (a late failure after `set` or `clear` does not).
+    pub fn failed(&mut self, epoch: u32) -> bool {
+        if epoch != self.epoch {
+            return false;
+        }
+        self.refreshing = false;
+        self.auth_required = true;
+        true
+    }
+
+    /// The refresh was not needed after all (another tab did it, and this one adopted the
+    /// result while it waited for the lock).
+    pub fn settle(&mut self) {
+        self.refreshing = false;
+    }
+
+    /// The server answered 401 to a call made with `access`. If that is still the current
+    /// token, it is no longer worth sending and the next call refreshes; if the session has
+    /// moved on, the call just retries with the newer token.
+    pub fn rejected(&mut self, access: &str) {
+        if self.access_token() == Some(access) {
+            self.stale = true;
+        }
+    }
+
+    /// Another tab refreshed `from` (a refresh token) and got these tokens. This tab takes
+    /// them only if it held that same refresh token: a rotating refresh token is spent once
+    /// used, so holding on to it would mean a second, refused refresh.
+    pub fn adopt(
+        &mut self,
+        from: &str,
+        access: &str,
+        refresh: Option<String>,
+        now: f64,
+    ) -> Result<bool, Error> {
+        if self.refresh_token() != Some(from) || self.access_token() == Some(access) {
+            return Ok(false);
+        }
+        let refresh = refresh.or_else(|| Some(from.to_owned()));
+        self.tokens = Some(Tokens::new(access, refresh, now)?);
+        self.stale = false;
+        self.auth_required = false;
+        Ok(true)
+    }
+
+    /// Loads tokens saved by [`Session::stored`] (here or in another tab). Anything that is
+    /// not exactly that shape, or whose access token cannot be read, is refused: the front
+    /// door then drops it rather than throw at the app. Returns whether the tokens changed.
+    pub fn restore(&mut self, text: &str, now: f64) -> bool {
+        let Ok(object) = json_object(text.as_bytes()) else {
+            return false;
+        };
+        let string = |name: &str| match object.get(name) {
+            Some(Value::String(s)) => Some(s.clone()),
+            _ => None,
+        };
+        let (Some(access), refresh) = (string("accessToken"), string("refreshToken")) else {
+            return false;
+        };
+        if object.len()
+            != 1 + usize::from(refresh.is_some()) + usize::from(object.contains_key("receivedAt"))
+        {
+            return false;
+        }
+        let received = match object.get("receivedAt") {
+            None => now,
+            Some(Value::Number(n)) => match n.as_f64() {
+                Some(r) if r.is_finite() && r >= 0.0 && r <= now + 1.0 => r,
+                _ => return false,
+            },
+            Some(_) => return false,
+        };
+        if self.access_token() == Some(access.as_str())
+            && self.refresh_token() == refresh.as_deref()
+        {
+            return false;
+        }
+        match Tokens::new(&access, refresh, received) {
+            Ok(tokens) => {
+                self.tokens = Some(tokens);
+                self.stale = false;
+                self.auth_required = false;
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// The tokens as JSON text for storage or another tab, or `None` without tokens.
+    pub fn stored(&self) -> Option<String> {
+        let t = self.tokens.as_ref()?;
+        let mut out = String::from("{\"accessToken\":");
+        push_json_string(&mut out, &t.access);
+        if let Some(refresh) = &t.refresh {
+            out.push_str(",\"refreshToken\":");
+            push_json_string(&mut out, refresh);
+        }
+        out.push_str(",\"receivedAt\":");
+        // Whole seconds: an integer prints without a float formatter, and a second is
+        // finer than any refresh margin.
+        out.push_str(&(t.received.max(0.0) as u64).to_string());
+        out.push('}');
+        Some(out)
+    }
+
+    /// Forgets everything (sign-out). A refresh in flight is voided.
+    pub fn clear(&mut self) {
+        self.tokens = None;
+        self.refreshing = false;
+        self.auth_required = false;
+        self.stale = false;
+        self.epoch = self.epoch.wrapping_add(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::encoding::b64_encode;
+
+    fn token(claims: &str) -> String {
+        format!(
+            "{}.{}.c2ln",
+            b64_encode(br#"{"alg":"ES256"}"#),
+            b64_encode(claims.as_bytes())
+        )
+    }
+
+    fn lasting(iat: u64, secs: u64) -> String {
+        token(&format!(
+            r#"{{"sub":"a","iat":{iat},"exp":{}}}"#,
+            iat + secs
+        ))
+    }
+
+    #[test]
+    fn one_refresh_for_many_callers_then_all_use_the_new_token() {
+        let mut s = Session::new(30.0);
+        s.set(&lasting(1000, 300), Some("r1".into()), 1000.0)
+            .unwrap();
+        assert_eq!(s.next(1100.0), Next::Use);
+        assert_eq!(s.next(1280.0), Next::Refresh, "inside the margin");
+        for _ in 0..20 {
+            assert_eq!(s.next(1280.0), Next::Wait);
+        }
+        let epoch = s.epoch();
+        assert_eq!(
+            s.refreshed(epoch, &lasting(1280, 300), Some("r2".into()), 1280.0),
+            Ok(true)
+        );
+        assert_eq!(s.next(1280.0), Next::Use);
+        assert_eq!(s.refresh_token(), Some("r2"));
+    }
+
+    #[test]
+    fn short_tokens_get_half_their_lifetime_as_margin() {
+        let mut s = Session::new(30.0);
+        s.set(&lasting(5000, 20), Some("r".into()), 100.0).unwrap();
+        // Clocks differ (issuer at 5000, here at 100): expiry counts from receipt.
+        assert_eq!(s.next(105.0), Next::Use);
+        assert_eq!(s.next(111.0), Next::Refresh);
+    }
+
+    #[test]
+    fn failure_needs_a_sign_in_and_a_late_answer_is_dropped() {
+        let mut s = Session::new(30.0);
+        s.set(&lasting(0, 10), Some("r".into()), 0.0).unwrap();
+        assert_eq!(s.next(9.0), Next::Refresh);
+        let epoch = s.epoch();
+        assert!(s.failed(epoch));
+        assert_eq!(
+            s.next(9.0),
+            Next::Wait,
+            "the failure itself is reported by the front door"
+        );
+        s.set(&lasting(9, 100), Some("r9".into()), 9.0).unwrap();
+        assert_eq!(s.next(9.0), Next::Use);
+        // An answer to the refresh before the sign-in changes nothing.
+        assert_eq!(
+            s.refreshed(epoch, &lasting(9, 100), Some("old".into()), 9.0),
+            Ok(false)
+        );
+        assert_eq!(s.refresh_token(), Some("r9"));
+    }
+
+    #[test]
+    fn no_refresh_token_means_sign_in_announced_once() {
+        let mut s = Session::new(30.0);
+        assert_eq!(s.next(0.0), Next::AuthRequired);
+        assert_eq!(s.next(0.0), Next::Wait);
+        s.clear();
+        assert_eq!(s.next(0.0), Next::AuthRequired);
+    }
+
+    #[test]
+    fn an_expired_or_unreadable_refresh_answer_fails_instead_of_looping() {
+        let mut s = Session::new(30.0);
+        s.set(&lasting(0, 10), Some("r".into()), 0.0).unwrap();
+        assert_eq!(s.next(9.0), Next::Refresh);
+        let e = s.epoch();
+        assert_eq!(
+            s.refreshed(e, &token(r#"{"exp":5}"#), None, 9.0),
+            Err(Error::Expired)
+        );
+        assert!(s.auth_required());
+        s.set(&lasting(0, 10), Some("r".into()), 0.0).unwrap();
+        assert_eq!(s.next(9.0), Next::Refresh);
+        assert!(s.refreshed(s.epoch(), "nope", None, 9.0).is_err());
+        assert_eq!(s.next(9.0), Next::Wait);
+    }
+
+    #[test]
+    fn a_401_makes_the_current_token_stale_but_not_a_newer_one() {
+        let mut s = Session::new(30.0);
+        let old = lasting(0, 300);
+        s.set(&old, Some("r".into()), 0.0).unwrap();
+        s.rejected(&old);
+        assert_eq!(s.next(1.0), Next::Refresh);
+        let new = lasting(1, 300);
+        assert_eq!(s.refreshed(s.epoch(), &new, None, 1.0), Ok(true));
+        assert_eq!(
+            s.refresh_token(),
+            Some("r"),
+            "kept when the answer has none"
+        );
+        s.rejected(&old);
+        assert_eq!(s.next(1.0), Next::Use);
+    }
+
+    #[test]
+    fn tabs_adopt_only_the_refresh_of_their_own_refresh_token() {
+        let mut s = Session::new(30.0);
+        s.set(&lasting(0, 10), Some("r1".into()), 0.0).unwrap();
+        assert_eq!(
+            s.adopt("other", &lasting(5, 100), Some("x".into()), 5.0),
+            Ok(false)
+        );
+        assert_eq!(
+            s.adopt("r1", &lasting(5, 100), Some("r2".into()), 5.0),
+            Ok(true)
+        );
+        assert_eq!(s.next(6.0), Next::Use);
+        assert_eq!(s.refresh_token(), Some("r2"));
+    }
+
+    #[test]
+    fn stored_tokens_round_trip_and_corrupt_ones_are_refused() {
+        let mut s = Session::new(30.0);
+        s.set(&lasting(0, 100), Some("r\"1\n".into()), 7.0).unwrap();
+        let text = s.stored().unwrap();
+        let mut t = Session::new(30.0);
+        assert!(t.restore(&text, 8.0));
+        assert_eq!(
+            (t.access_token(), t.refresh_token()),
+            (s.access_token(), Some("r\"1\n"))
+        );
+        assert!(!t.restore(&text, 8.0), "unchanged");
+        for bad in [
+            "",
+            "null",
+            "[]",
+            "{}",
+            r#"{"accessToken":1}"#,
+            r#"{"accessToken":"x.y.z"}"#,
+            r#"{"accessToken":"a","extra":1}"#,
+            r#"{"accessToken":"a","accessToken":"a"}"#,
+            &text.replace("receivedAt\":7", "receivedAt\":-1"),
+            &text.replace("receivedAt\":7", "receivedAt\":99999"),
+        ] {
+            assert!(!Session::new(30.0).restore(bad, 8.0), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,243 @@
+// TokenSession in Node, against a loopback API: refresh ahead, one refresh for many calls,
+// 401 → refresh and retry, sign-in waits, storage hygiene, and jwtgate/axios.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import { TokenSession, JwtError } from 'jwtgate';
+import { attachAxios } from 'jwtgate/axios';
+
+const b64 = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
+const nowS = () => Math.floor(Date.now() / 1000);
+
+/** An unsigned token (the session reads tokens, it never verifies them). */
+function token(n, lifetime = 300, age = 0) {
+  const iat = nowS() - age;
+  return `${b64({ alg: 'ES256' })}.${b64({ sub: 'alice', n, iat, exp: iat + lifetime })}.c2ln`;
+}
+
+/** A token endpoint with rotating refresh tokens that records what it was sent. */
+function issuer({ lifetime = 300 } = {}) {
+  const it = { sent: [], valid: new Set(['r0']), n: 0, fail: false };
+  it.refresh = async (refreshToken) => {
+    it.sent.push(refreshToken);
+    await new Promise((r) => setTimeout(r, 20));
+    if (it.fail || !it.valid.delete(refreshToken)) throw new Error('invalid_grant');
+    it.n += 1;
+    it.valid.add(`r${it.n}`);
+    return { accessToken: token(it.n, lifetime), refreshToken: `r${it.n}` };
+  };
+  return it;
+}
+
+/** An API that accepts only the tokens in `api.good`. */
+async function api(t) {
+  const it = { good: new Set(), calls: 0 };
+  const server = createServer((req, res) => {
+    it.calls += 1;
+    const sent = (req.headers.authorization ?? '').replace(/^Bearer /, '');
+    let body = '';
+    req.on('data', (d) => (body += d));
+    req.on('end', () => {
+      if (it.refuseAll || !it.good.has(sent)) return res.writeHead(401, { 'www-authenticate': 'Bearer' }).end();
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ ok: true, body }));
+    });
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  t.after(() => server.close());
+  it.url = `http://127.0.0.1:${server.address().port}/`;
+  return it;
+}
+
+const events = (session, type) => {
+  const seen = [];
+  session.addEventListener(type, (e) => seen.push(e.detail));
+  return seen;
+};
+
+test('an expired token is refreshed once for twenty concurrent calls', async () => {
+  const idp = issuer();
+  const session = new TokenSession({ refresh: idp.refresh });
+  const refreshed = events(session, 'refreshed');
+  session.setTokens({ accessToken: token(0, -10), refreshToken: 'r0' });
+  const tokens = await Promise.all(Array.from({ length: 20 }, () => session.accessToken()));
+  assert.deepEqual(idp.sent, ['r0']);
+  assert.equal(new Set(tokens).size, 1);
+  assert.equal(refreshed.length, 1);
+  assert.equal(await session.accessToken(), tokens[0], 'fresh now: no second refresh');
+  assert.equal(idp.sent.length, 1);
+});
+
+test('a token inside the refresh margin is refreshed before it is sent', async () => {
+  const idp = issuer();
+  const session = new TokenSession({ refresh: idp.refresh, refreshAheadSeconds: 30 });
+  const old = token(0, 100);
+  session.setTokens({ accessToken: old, refreshToken: 'r0' });
+  assert.equal(await session.accessToken(), old);
+  const soon = token(0, 60, 40);
+  session.setTokens({ accessToken: soon, refreshToken: 'r0' });
+  assert.notEqual(await session.accessToken(), soon);
+  assert.deepEqual(idp.sent, ['r0']);
+});
+
+test('20-second tokens with the default 30-second margin are not refreshed on every call', async () => {
+  const idp = issuer({ lifetime: 20 });
+  const session = new TokenSession({ refresh: idp.refresh });
+  session.setTokens({ accessToken: token(0, -1), refreshToken: 'r0' });
+  const first = await session.accessToken();
+  for (let i = 0; i < 5; i += 1) assert.equal(await session.accessToken(), first);
+  assert.equal(idp.sent.length, 1);
+});
+
+test('fetch adds the bearer token; a 401 causes one refresh and one retry with the body', async (t) => {
+  const idp = issuer();
+  const server = await api(t);
+  const session = new TokenSession({ refresh: (r) => idp.refresh(r) });
+  const revoked = token(0);
+  session.setTokens({ accessToken: revoked, refreshToken: 'r0' });
+  // The API refuses the current token (revoked server-side) but takes the next one.
+  const original = idp.refresh;
+  idp.refresh = async (r) => {
+    const answer = await original(r);
+    server.good.add(answer.accessToken);
+    return answer;
+  };
+  const answers = await Promise.all(
+    Array.from({ length: 5 }, (_, i) => session.fetch(server.url, { method: 'POST', body: `note ${i}` })),
+  );
+  assert.deepEqual(answers.map((r) => r.status), [200, 200, 200, 200, 200]);
+  assert.deepEqual((await Promise.all(answers.map((r) => r.json()))).map((j) => j.body), [0, 1, 2, 3, 4].map((i) => `note ${i}`));
+  assert.deepEqual(idp.sent, ['r0'], 'five 401s, one refresh');
+  assert.equal(server.calls, 10);
+});
+
+test('a 401 after the retry is the answer: no loop', async (t) => {
+  const idp = issuer();
+  const server = await api(t);
+  const session = new TokenSession({ refresh: idp.refresh });
+  session.setTokens({ accessToken: token(0), refreshToken: 'r0' });
+  const response = await session.fetch(server.url);
+  assert.equal(response.status, 401);
+  assert.equal(server.calls, 2);
+  assert.equal(idp.sent.length, 1);
+});
+
+test('a failed refresh asks for a sign-in; waiting calls complete after setTokens', async () => {
+  const idp = issuer();
+  idp.fail = true;
+  const required = [];
+  const session = new TokenSession({ refresh: idp.refresh, onAuthRequired: (e) => required.push(e.detail.error) });
+  session.setTokens({ accessToken: token(0, -10), refreshToken: 'r0' });
+  let done = 0;
+  const waiting = Array.from({ length: 3 }, () => session.accessToken().then((tk) => ((done += 1), tk)));
+  while (required.length === 0) await new Promise((r) => setTimeout(r, 5));
+  assert.equal(required.length, 1);
+  assert.match(String(required[0]), /invalid_grant/);
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(done, 0, 'calls wait for the sign-in');
+  const fresh = token(9);
+  session.setTokens({ accessToken: fresh, refreshToken: 'r9' });
+  assert.deepEqual(await Promise.all(waiting), [fresh, fresh, fresh]);
+  assert.equal(required.length, 1);
+});
+
+test('no tokens: authrequired once, and clear() rejects the waiting calls with missing_token', async () => {
+  const session = new TokenSession({ refresh: async () => assert.fail('nothing to refresh') });
+  const required = events(session, 'authrequired');
+  const cleared = events(session, 'cleared');
+  const waiting = [session.accessToken(), session.accessToken()];
+  await new Promise((r) => setTimeout(r, 10));
+  assert.equal(required.length, 1);
+  session.clear();
+  for (const w of waiting) {
+    await assert.rejects(w, (e) => e instanceof JwtError && e.code === 'missing_token');
+  }
+  assert.equal(cleared.length, 1);
+});
+
+test('a refresh answered after clear() does not bring the tokens back', async () => {
+  let release;
+  const session = new TokenSession({
+    refresh: () => new Promise((r) => (release = () => r({ accessToken: token(1), refreshToken: 'r1' }))),
+  });
+  session.setTokens({ accessToken: token(0, -10), refreshToken: 'r0' });
+  const waiting = session.accessToken();
+  while (!release) await new Promise((r) => setTimeout(r, 5));
+  session.clear();
+  await assert.rejects(waiting, { code: 'missing_token' });
+  release();
+  await new Promise((r) => setTimeout(r, 10));
+  const after = session.accessToken();
+  const outcome = await Promise.race([after.then(() => 'token'), new Promise((r) => setTimeout(() => r('waiting'), 50))]);
+  assert.equal(outcome, 'waiting', 'still signed out');
+  session.clear();
+  await assert.rejects(after, { code: 'missing_token' });
+});
+
+test('refresh answers that are not tokens fail into authrequired, not a loop', async () => {
+  for (const answer of [null, {}, { accessToken: 'not a token' }, { accessToken: token(1, -5) }, { accessToken: token(1), refreshToken: 7 }]) {
+    const session = new TokenSession({ refresh: async () => answer });
+    const required = events(session, 'authrequired');
+    session.setTokens({ accessToken: token(0, -10), refreshToken: 'r0' });
+    session.accessToken().catch(() => {});
+    while (required.length === 0) await new Promise((r) => setTimeout(r, 5));
+    assert.equal(required.length, 1, JSON.stringify(answer));
+    session.clear();
+  }
+});
+
+test('stored tokens are restored; corrupt ones are dropped, never thrown', async () => {
+  const store = new Map();
+  const storage = { getItem: (k) => store.get(k) ?? null, setItem: (k, v) => store.set(k, v), removeItem: (k) => store.delete(k) };
+  const idp = issuer();
+  const first = new TokenSession({ refresh: idp.refresh, storage, storageKey: 'app' });
+  const tk = token(0);
+  first.setTokens({ accessToken: tk, refreshToken: 'r0' });
+  assert.ok(store.has('app'));
+  const second = new TokenSession({ refresh: idp.refresh, storage, storageKey: 'app' });
+  assert.equal(await second.accessToken(), tk);
+  for (const corrupt of ['{', 'null', '{"accessToken":"x"}', '{"accessToken":5}', `{"accessToken":"${tk}","admin":true}`]) {
+    store.set('app', corrupt);
+    const s = new TokenSession({ refresh: idp.refresh, storage, storageKey: 'app' });
+    assert.equal(store.has('app'), false, corrupt);
+    s.clear();
+  }
+  second.clear();
+});
+
+test('bad options and bad tokens are TypeError and JwtError at the call', () => {
+  const refresh = async () => ({});
+  assert.throws(() => new TokenSession({}), TypeError);
+  assert.throws(() => new TokenSession({ refresh, storage: 'disk' }), TypeError);
+  assert.throws(() => new TokenSession({ refresh, storage: 'local' }), /not available/);
+  assert.throws(() => new TokenSession({ refresh, refreshAheadSeconds: -1 }), TypeError);
+  assert.throws(() => new TokenSession({ refresh, refreshAheadSeconds: '30' }), TypeError);
+  const s = new TokenSession({ refresh });
+  assert.throws(() => s.setTokens({}), TypeError);
+  assert.throws(() => s.setTokens({ accessToken: 'a.b' }), (e) => e instanceof JwtError && e.code === 'malformed');
+});
+
+test('jwtgate/axios: bearer on every request, one refresh and one retry after a 401', async (t) => {
+  const { default: axios } = await import(process.env.AXIOS);
+  const idp = issuer();
+  const server = await api(t);
+  const session = new TokenSession({ refresh: (r) => idp.refresh(r) });
+  const original = idp.refresh;
+  idp.refresh = async (r) => {
+    const answer = await original(r);
+    server.good.add(answer.accessToken);
+    return answer;
+  };
+  session.setTokens({ accessToken: token(0), refreshToken: 'r0' });
+  const client = axios.create({ baseURL: server.url });
+  const detach = attachAxios(session, client);
+  const answers = await Promise.all(Array.from({ length: 4 }, (_, i) => client.post('/', `n${i}`)));
+  assert.deepEqual(answers.map((r) => r.data.body), ['n0', 'n1', 'n2', 'n3']);
+  assert.deepEqual(idp.sent, ['r0']);
+  // Still refused after the retry: the 401 reaches the caller.
+  server.refuseAll = true;
+  await assert.rejects(client.get('/'), (e) => e.response?.status === 401);
+  assert.equal(idp.sent.length, 2);
+  detach();
+  await assert.rejects(client.get('/'), (e) => e.response?.status === 401 && !e.config.headers.Authorization);
+  assert.throws(() => attachAxios({}, client), TypeError);
+});
