@@ -52,9 +52,9 @@ struct Root {
 }
 
 impl Context for Root {
-    fn on_http_call_response(&mut self, token: u32, _: usize, body_size: usize, _: usize) {
+    fn on_http_call_response(&mut self, token: u32, headers: usize, body_size: usize, _: usize) {
         if let Some(rt) = &self.runtime {
-            rt.on_fetch_response(self, self.id, token, body_size);
+            rt.on_fetch_response(self, self.id, token, headers, body_size);
         }
     }
 }
@@ -98,9 +98,9 @@ struct Http {
 }
 
 impl Context for Http {
-    fn on_http_call_response(&mut self, token: u32, _: usize, body_size: usize, _: usize) {
+    fn on_http_call_response(&mut self, token: u32, headers: usize, body_size: usize, _: usize) {
         let rt = self.rt.clone();
-        rt.on_fetch_response(self, self.id, token, body_size);
+        rt.on_fetch_response(self, self.id, token, headers, body_size);
     }
 }
 
@@ -502,11 +502,28 @@ impl Runtime {
         }
     }
 
-    fn on_fetch_response(&self, ctx: &dyn Context, home: u32, token: u32, body_size: usize) {
+    fn on_fetch_response(
+        &self,
+        ctx: &dyn Context,
+        home: u32,
+        token: u32,
+        headers: usize,
+        body_size: usize,
+    ) {
         self.now.set(now_ms());
         let Some(source) = self.calls.borrow_mut().remove(&token) else {
             return;
         };
+        // A call that fails once the response has begun (the connection reset, or the
+        // timeout hit mid-body) ends with no headers, and Envoy has no header map to read
+        // then: asking it for `:status` gets BadArgument, on which the SDK panics, and the
+        // VM dies with requests still waiting. Envoy's own answers (503 when the cluster is
+        // down, 504 on a timeout before any header) do come with headers.
+        if headers == 0 {
+            let reason = "no response: the connection was reset or timed out mid-response";
+            self.fetch_done(ctx, home, source, Err(reason.into()));
+            return;
+        }
         let status = hostcalls::get_map_value(MapType::HttpCallResponseHeaders, ":status")
             .ok()
             .flatten()

@@ -175,6 +175,11 @@ impl Envoy {
         }
     }
 
+    /// The Envoy process's id, to read its memory from `/proc`.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }

@@ -51,7 +51,21 @@ impl Resp {
     }
 }
 
-type Handler = Arc<dyn Fn(&Req) -> Resp + Send + Sync>;
+/// How a server sends a response: whole, or cut short to play a server that stalls or drops
+/// the connection part-way through the body.
+#[derive(Debug, Clone)]
+pub enum Answer {
+    Whole(Resp),
+    /// The head (with the whole body's content-length) and the first `after` bytes of the
+    /// body; then nothing more for `hang` (zero: at once), and the connection is closed.
+    Cut {
+        resp: Resp,
+        after: usize,
+        hang: Duration,
+    },
+}
+
+type Handler = Arc<dyn Fn(&Req) -> Answer + Send + Sync>;
 
 /// A server on a fixed loopback port that can be stopped and started again, to play a service
 /// that goes down and comes back.
@@ -64,6 +78,11 @@ pub struct Server {
 
 impl Server {
     pub fn start(handler: impl Fn(&Req) -> Resp + Send + Sync + 'static) -> Server {
+        Server::start_answering(move |req| Answer::Whole(handler(req)))
+    }
+
+    /// A server whose handler also says how the response goes out.
+    pub fn start_answering(handler: impl Fn(&Req) -> Answer + Send + Sync + 'static) -> Server {
         let mut s = Server {
             port: free_port(),
             handler: Arc::new(handler),
@@ -76,6 +95,11 @@ impl Server {
 
     /// A server that is not running yet, on a port reserved for it.
     pub fn down(handler: impl Fn(&Req) -> Resp + Send + Sync + 'static) -> Server {
+        Server::down_answering(move |req| Answer::Whole(handler(req)))
+    }
+
+    /// [`Server::down`] with a handler that also says how the response goes out.
+    pub fn down_answering(handler: impl Fn(&Req) -> Answer + Send + Sync + 'static) -> Server {
         Server {
             port: free_port(),
             handler: Arc::new(handler),
@@ -125,7 +149,7 @@ impl Drop for Server {
     }
 }
 
-fn serve(conn: TcpStream, handler: &(dyn Fn(&Req) -> Resp + Send + Sync), hits: &AtomicUsize) {
+fn serve(conn: TcpStream, handler: &(dyn Fn(&Req) -> Answer + Send + Sync), hits: &AtomicUsize) {
     let _ = conn.set_read_timeout(Some(Duration::from_secs(10)));
     let mut reader = BufReader::new(conn.try_clone().expect("clone"));
     let Some((req, body_len)) = read_head(&mut reader) else {
@@ -134,7 +158,10 @@ fn serve(conn: TcpStream, handler: &(dyn Fn(&Req) -> Resp + Send + Sync), hits: 
     let mut body = vec![0; body_len];
     let _ = reader.read_exact(&mut body);
     hits.fetch_add(1, Ordering::SeqCst);
-    let resp = handler(&req);
+    let (resp, cut) = match handler(&req) {
+        Answer::Whole(resp) => (resp, None),
+        Answer::Cut { resp, after, hang } => (resp, Some((after, hang))),
+    };
     let mut out = format!(
         "HTTP/1.1 {} X\r\ncontent-length: {}\r\nconnection: close\r\n",
         resp.status,
@@ -146,7 +173,16 @@ fn serve(conn: TcpStream, handler: &(dyn Fn(&Req) -> Resp + Send + Sync), hits: 
     out.push_str("\r\n");
     let mut conn = conn;
     let _ = conn.write_all(out.as_bytes());
-    let _ = conn.write_all(&resp.body);
+    match cut {
+        None => {
+            let _ = conn.write_all(&resp.body);
+        }
+        Some((after, hang)) => {
+            let _ = conn.write_all(&resp.body[..after.min(resp.body.len())]);
+            let _ = conn.flush();
+            thread::sleep(hang);
+        }
+    }
     let _ = conn.shutdown(Shutdown::Both);
 }
 
