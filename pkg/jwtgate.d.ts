@@ -103,6 +103,20 @@ export interface RemoteVerifierOptions extends VerifyOptions {
   cooldownSeconds?: number;
   /** The fetch to use (default `globalThis.fetch`). */
   fetch?: (input: string, init?: RequestInit) => Promise<Response>;
+  /**
+   * Where fetched key sets are shared beyond this verifier, keyed by `jwksUri`: by default
+   * `caches.default` where there is one (Cloudflare Workers, workerd), so a new isolate starts
+   * with the keys; elsewhere none. Any Cache API object will do (`await caches.open('jwks')`);
+   * `false` keeps the keys in this verifier's memory only.
+   */
+  cache?: KeyCache | false;
+}
+
+/** What RemoteVerifier needs of a cache: the Cache API's three methods. */
+export interface KeyCache {
+  match(key: string): Promise<Response | undefined>;
+  put(key: string, response: Response): Promise<void>;
+  delete(key: string): Promise<boolean>;
 }
 
 /** The header and payload of a token, decoded but NOT verified: never an access decision. */

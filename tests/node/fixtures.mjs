@@ -6,3 +6,6 @@ if (!path) throw new Error('JWTGATE_FIXTURES is not set: run these through `carg
 
 export const fx = JSON.parse(readFileSync(path, 'utf8'));
 export const ALL_ALGORITHMS = Object.keys(fx.tokens);
+
+/** The JSON text of a key set holding the fixtures' keys named by `kids`. */
+export const keyset = (...kids) => JSON.stringify({ keys: kids.map((kid) => fx.jwks.keys.find((k) => k.kid === kid)) });

@@ -1,6 +1,7 @@
 // Loopback plumbing the suites share: ports, waiting for a listener, child processes that die
-// with the test, and the Chromium launch every browser suite uses.
+// with the test, the Chromium launch every browser suite uses, and a JWKS server.
 import { spawn } from 'node:child_process';
+import { createServer as createHttpServer } from 'node:http';
 import { createConnection, createServer } from 'node:net';
 
 /** A port nothing listens on right now. */
@@ -48,4 +49,26 @@ export async function launchChromium(t) {
   });
   t.after(() => browser.close());
   return browser;
+}
+
+/** A JWKS server whose answer can change, that can go down and come back, and counts hits. */
+export async function jwksServer(body) {
+  const server = { body, status: 200, hits: 0, port: 0 };
+  let http;
+  server.up = () =>
+    new Promise((resolve) => {
+      http = createHttpServer((req, res) => {
+        server.hits += 1;
+        res.writeHead(server.status, { 'content-type': 'application/json' });
+        res.end(server.body);
+      });
+      http.listen(server.port, '127.0.0.1', () => {
+        server.port = http.address().port;
+        resolve();
+      });
+    });
+  server.down = () => new Promise((resolve) => http.close(() => resolve(http.closeAllConnections?.())));
+  server.uri = () => `http://127.0.0.1:${server.port}/.well-known/jwks.json`;
+  await server.up();
+  return server;
 }

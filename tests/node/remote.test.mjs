@@ -1,34 +1,9 @@
 // RemoteVerifier against a JWKS server on loopback, started and stopped by each test.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
 import { RemoteVerifier, JwtError } from 'jwtgate';
-import { fx } from './fixtures.mjs';
-
-const key = (kid) => fx.jwks.keys.find((k) => k.kid === kid);
-const keyset = (...kids) => JSON.stringify({ keys: kids.map(key) });
-
-/** A JWKS server whose answer can change, that can go down and come back, and counts hits. */
-async function jwksServer(body) {
-  const server = { body, status: 200, hits: 0, port: 0 };
-  let http;
-  server.up = () =>
-    new Promise((resolve) => {
-      http = createServer((req, res) => {
-        server.hits += 1;
-        res.writeHead(server.status, { 'content-type': 'application/json' });
-        res.end(server.body);
-      });
-      http.listen(server.port, '127.0.0.1', () => {
-        server.port = http.address().port;
-        resolve();
-      });
-    });
-  server.down = () => new Promise((resolve) => http.close(() => resolve(http.closeAllConnections?.())));
-  server.uri = () => `http://127.0.0.1:${server.port}/.well-known/jwks.json`;
-  await server.up();
-  return server;
-}
+import { fx, keyset } from './fixtures.mjs';
+import { jwksServer } from './net.mjs';
 
 const opts = (server, extra = {}) => ({ jwksUri: server.uri(), issuer: fx.issuer, audiences: fx.audience, ...extra });
 const verifyAt = (v, token) => v.verify(token, { now: fx.now });

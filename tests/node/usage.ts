@@ -10,8 +10,12 @@ const v = new Verifier({ jwks: { keys: [] }, issuer: 'i', audiences: ['a'], algo
 const claims: Claims = v.verify('t', { now: 1 });
 const remote = new RemoteVerifier({ jwksUri: new URL('https://x/jwks'), cacheSeconds: 10, cooldownSeconds: 5, fetch });
 const later: Promise<Claims> = remote.verify('t');
+new RemoteVerifier({ jwksUri: 'https://x/jwks', cache: await caches.open('jwks') });
+new RemoteVerifier({ jwksUri: 'https://x/jwks', cache: false });
 try { v.verify('t'); } catch (e) { if (e instanceof JwtError) { const c: JwtErrorCode = e.code; const claim: string | undefined = e.claim; console.log(c, claim, alg, sub, left, expired, claims, later); } }
 // @ts-expect-error: algorithms are a closed set
 new Verifier({ jwks: '{}', algorithms: ['none'] });
 // @ts-expect-error: the option is audiences
 new Verifier({ jwks: '{}', audience: 'a' });
+// @ts-expect-error: a cache is a Cache API object, or false
+new RemoteVerifier({ jwksUri: 'https://x/jwks', cache: true });
