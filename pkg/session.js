@@ -65,7 +65,7 @@ export class TokenSession extends EventTarget {
   #changed = deferred();
   #pings = new Map();
   #leading = null;
-  #rivals = new Map();
+  #claims = new Map();
 
   constructor({
     refresh,
@@ -252,33 +252,39 @@ export class TokenSession extends EventTarget {
     });
   }
 
+  // Every tab that needs a refresh of `from` claims it with a random id; after a window in
+  // which the claims cross, the lowest id seen refreshes and the others wait for its result.
+  // A tab already refreshing answers any claim with -1, so a late claimer always loses.
   async #elect(f) {
     for (;;) {
       const from = this.#core.refreshToken();
       const id = Math.random();
-      this.#rivals.set(from, id);
+      this.#claim(from, id);
       this.#post({ t: 'claim', from, id });
       await sleep(ELECTION_MS);
-      const lowest = this.#rivals.get(from);
-      this.#rivals.delete(from);
-      if (lowest === id) {
-        this.#leading = { from, id };
+      if (this.#claims.get(from) === id) {
+        this.#leading = from;
         try {
           return await f();
         } finally {
           this.#leading = null;
+          this.#claims.delete(from);
           this.#post({ t: 'done', from });
         }
       }
       // Lost: the winner's result arrives as a 'refreshed' message and changes our refresh
-      // token; a 'done' without one means it failed, and we try ourselves.
+      // token; a 'done' without one means it failed, and the election starts again.
       const deadline = Date.now() + LOSER_WAIT_MS;
-      while (this.#core.refreshToken() === from && !this.#rivals.has(`done:${from}`) && Date.now() < deadline) {
+      while (this.#core.refreshToken() === from && this.#claims.has(from) && Date.now() < deadline) {
         await sleep(ELECTION_MS / 4);
       }
-      this.#rivals.delete(`done:${from}`);
+      this.#claims.delete(from);
       if (this.#core.refreshToken() !== from) return f();
     }
+  }
+
+  #claim(from, id) {
+    this.#claims.set(from, Math.min(this.#claims.get(from) ?? Infinity, id));
   }
 
   #message(m) {
@@ -302,11 +308,10 @@ export class TokenSession extends EventTarget {
     } else if (m.t === 'cleared' && m.from === ours) {
       this.#forget();
     } else if (m.t === 'claim' && typeof m.id === 'number') {
-      if (this.#leading?.from === m.from) this.#post({ t: 'claim', from: m.from, id: this.#leading.id });
-      const mine = this.#rivals.get(m.from);
-      if (mine !== undefined && m.id < mine) this.#rivals.set(m.from, m.id);
-    } else if (m.t === 'done' && m.from === ours) {
-      this.#rivals.set(`done:${m.from}`, 0);
+      if (this.#leading === m.from) this.#post({ t: 'claim', from: m.from, id: -1 });
+      else this.#claim(m.from, m.id);
+    } else if (m.t === 'done') {
+      this.#claims.delete(m.from);
     }
   }
 

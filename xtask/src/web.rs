@@ -2,7 +2,8 @@
 //! Node's test runner over it.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
 
 use crate::install::root;
 
@@ -61,7 +62,7 @@ pub struct NodeRun {
 
 /// Runs `node --test` (TAP, so the counts can be read) on `files` inside `dir`.
 pub fn node_tests(dir: &Path, files: &[PathBuf], fixtures: &Path) -> Result<NodeRun, String> {
-    let output = Command::new("node")
+    let mut child = Command::new("node")
         .arg("--test")
         .arg("--test-reporter=tap")
         .args(files)
@@ -75,11 +76,18 @@ pub fn node_tests(dir: &Path, files: &[PathBuf], fixtures: &Path) -> Result<Node
         .env("ENVOY", crate::install::envoy())
         .env("JWTGATE_ENVOY_WASM", crate::build::envoy_wasm())
         .env("JWTGATE_ROOT", root())
-        .output()
+        .stdout(Stdio::piped())
+        .spawn()
         .map_err(|e| format!("node: {e}"))?;
-    let text = String::from_utf8_lossy(&output.stdout);
-    print!("{text}");
-    eprint!("{}", String::from_utf8_lossy(&output.stderr));
+    // Echoed as it comes: the browser suites take minutes, and a stuck one should show where.
+    let mut text = String::new();
+    for line in BufReader::new(child.stdout.take().expect("piped")).lines() {
+        let line = line.map_err(|e| e.to_string())?;
+        println!("{line}");
+        text.push_str(&line);
+        text.push('\n');
+    }
+    let status = child.wait().map_err(|e| format!("node: {e}"))?;
     let count = |label: &str| {
         text.lines()
             .find_map(|l| l.strip_prefix(label)?.trim().parse::<u64>().ok())
@@ -88,7 +96,7 @@ pub fn node_tests(dir: &Path, files: &[PathBuf], fixtures: &Path) -> Result<Node
     Ok(NodeRun {
         passed: count("# pass "),
         failed: count("# fail "),
-        ok: output.status.success(),
+        ok: status.success(),
     })
 }
 

@@ -1,0 +1,99 @@
+// The whole demo on loopback: the issuer, the API and the app's files, each on a port of its
+// own, and Envoy with the jwtgate filter in front of all three on one origin. Used by
+// `cargo xtask demo` and by the browser tests, which start and stop it themselves.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import { extname, join, normalize, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createApi } from './api.mjs';
+import { createIssuer } from './issuer.mjs';
+
+export const ISSUER = 'https://issuer.jwtgate.demo';
+const APP_DIR = fileURLToPath(new URL('../app/', import.meta.url));
+const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.wasm': 'application/wasm', '.json': 'application/json' };
+
+function listen(handler) {
+  const server = createServer((req, res) => {
+    Promise.resolve(handler(req, res)).then((handled) => {
+      if (handled === false) res.writeHead(404).end();
+    }, () => res.writeHead(500).end());
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
+}
+
+/** Files under `dir`, never outside it. */
+function serveFile(dir, relative, res) {
+  const file = normalize(join(dir, relative));
+  if (!file.startsWith(dir.endsWith(sep) ? dir : dir + sep) || !existsSync(file)) return false;
+  try {
+    const body = readFileSync(file);
+    res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream', 'cache-control': 'no-store' });
+    res.end(body);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function until(what, ms, check) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await check().catch(() => undefined);
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms / 1000} s`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/**
+ * Starts everything. `envoy` is the binary, `filter` the jwtgate .wasm, `packageDir` the npm
+ * package the app imports (served at /jwtgate/). Resolves to { url, issuer, api, envoyLog, stop }.
+ */
+export async function startStack({ envoy, filter, packageDir, port = 0, tokenSeconds = 20 }) {
+  const issuer = createIssuer({ issuer: ISSUER, audience: 'demo-api', tokenSeconds });
+  const api = createApi();
+  const servers = [
+    await listen(issuer.handle),
+    await listen(api.handle),
+    await listen((req, res) => {
+      const path = new URL(req.url, 'http://localhost').pathname;
+      if (path.startsWith('/jwtgate/')) return serveFile(packageDir, path.slice('/jwtgate/'.length), res);
+      return serveFile(APP_DIR, path === '/' ? 'index.html' : path.slice(1), res);
+    }),
+  ];
+  const [issuerPort, apiPort, appPort] = servers.map((s) => s.address().port);
+  const dir = mkdtempSync(join(tmpdir(), 'jwtgate-demo-'));
+  const fill = { PORT: port, FILTER: filter, ISSUER, ISSUER_PORT: issuerPort, API_PORT: apiPort, APP_PORT: appPort };
+  const template = readFileSync(new URL('../envoy.yaml', import.meta.url), 'utf8');
+  writeFileSync(join(dir, 'envoy.yaml'), template.replace(/\{\{(\w+)\}\}/g, (_, k) => String(fill[k])));
+  const adminPath = join(dir, 'admin');
+  const child = spawn(envoy, ['-c', join(dir, 'envoy.yaml'), '--concurrency', '1', '--disable-hot-restart',
+    '--admin-address-path', adminPath, '-l', 'warning'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let envoyLog = '';
+  child.stdout.on('data', (d) => (envoyLog += d));
+  child.stderr.on('data', (d) => (envoyLog += d));
+  const stop = async () => {
+    child.kill();
+    await Promise.all(servers.map((s) => new Promise((r) => {
+      s.close(r);
+      s.closeAllConnections();
+    })));
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    const exited = new Promise((_, reject) => child.on('exit', (code) => reject(new Error(`Envoy exited (${code})`))));
+    exited.catch(() => {});
+    const admin = await Promise.race([exited, until('Envoy admin', 60_000, async () => existsSync(adminPath) && readFileSync(adminPath, 'utf8').trim())]);
+    await Promise.race([exited, until('Envoy ready', 60_000, async () => (await fetch(`http://${admin}/ready`)).ok)]);
+    // With port 0, Envoy picks the port; its admin says which.
+    const listeners = await (await fetch(`http://${admin}/listeners?format=json`)).json();
+    const bound = listeners.listener_statuses[0].local_address.socket_address.port_value;
+    const url = `http://127.0.0.1:${bound}/`;
+    return { url, admin: `http://${admin}`, issuer, api, envoyLog: () => envoyLog, stop };
+  } catch (e) {
+    await stop();
+    throw new Error(`${e.message}\n${envoyLog}`);
+  }
+}
