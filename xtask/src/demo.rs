@@ -1,6 +1,5 @@
-//! `cargo xtask demo`: verify a token against a JWKS file and print the claims or the code.
-//!
-//! This is the demo until the web and Envoy front doors exist; it stays as `demo verify`.
+//! `cargo xtask demo`: the demo app, issuer and API behind Envoy, on loopback; and
+//! `cargo xtask demo verify`: verify a token against a JWKS file and print the claims or the code.
 
 use std::io::Read;
 use std::process::ExitCode;
@@ -9,7 +8,7 @@ use jwtgate::{Algorithm, JwkSet, Policy, Verifier};
 use serde_json::{json, Value};
 
 const HELP: &str = "\
-usage: cargo xtask demo [--jwks FILE] [options] [TOKEN | -]
+usage: cargo xtask demo verify [--jwks FILE] [options] [TOKEN | -]
 
 Verifies TOKEN (or the token on standard input) against the key set in FILE and prints
 {\"ok\":true,\"header\":…,\"claims\":…} or {\"ok\":false,\"code\":…,\"message\":…}.
@@ -27,6 +26,62 @@ options:
 ";
 
 pub fn main(args: &[String]) -> ExitCode {
+    match args.first().map(String::as_str) {
+        Some("verify") => verify_main(&args[1..]),
+        None => stack(8080),
+        Some("--port") => match args.get(1).and_then(|p| p.parse().ok()) {
+            Some(port) => stack(port),
+            None => usage("--port needs a port number"),
+        },
+        Some("--help" | "-h") => {
+            print!("{STACK_HELP}\n{HELP}");
+            ExitCode::SUCCESS
+        }
+        Some(other) => usage(&format!("unknown argument {other}")),
+    }
+}
+
+const STACK_HELP: &str = "\
+usage: cargo xtask demo [--port PORT]
+
+Builds both front doors and starts the demo on loopback (default port 8080): a token issuer
+(login, rotating refresh tokens, JWKS, revocation list), an API behind Envoy with the jwtgate
+filter, and the demo app using TokenSession. Prints the URL; Ctrl-C stops everything.
+";
+
+fn usage(problem: &str) -> ExitCode {
+    eprintln!("xtask demo: {problem}\n\n{STACK_HELP}\n{HELP}");
+    ExitCode::from(2)
+}
+
+/// The whole demo: what `www/server/demo.mjs` starts, with the artefacts built here.
+fn stack(port: u16) -> ExitCode {
+    let built = crate::install::run()
+        .and_then(|()| crate::build::envoy())
+        .and_then(|_| crate::build::web());
+    if let Err(e) = built {
+        eprintln!("xtask demo: {e}");
+        return ExitCode::FAILURE;
+    }
+    let root = crate::install::root();
+    let status = std::process::Command::new("node")
+        .arg(root.join("www/server/demo.mjs"))
+        .arg(crate::install::envoy())
+        .arg(crate::build::envoy_wasm())
+        .arg(root.join("pkg"))
+        .arg(port.to_string())
+        .status();
+    match status {
+        Ok(s) if s.success() => ExitCode::SUCCESS,
+        Ok(_) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("xtask demo: node: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn verify_main(args: &[String]) -> ExitCode {
     if args.is_empty() {
         return example();
     }
@@ -151,7 +206,7 @@ fn example() -> ExitCode {
         None,
     );
     println!("{}\n", serde_json::to_string_pretty(&bad).expect("JSON"));
-    println!("Yours: cargo xtask demo --jwks jwks.json [--issuer ISS] [--audience AUD] TOKEN");
+    println!("Yours: cargo xtask demo verify --jwks jwks.json [--issuer ISS] [--audience AUD] TOKEN");
     ExitCode::SUCCESS
 }
 
