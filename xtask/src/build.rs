@@ -114,7 +114,7 @@ pub fn web() -> Result<u64, String> {
         budgeted += gz;
     }
     let mut api = 0;
-    for file in ["api.js", "state.js", "web.js"] {
+    for file in ["api.js", "session.js", "state.js", "web.js"] {
         let (raw, gz) = sizes(&pkg.join(file))?;
         eprintln!("xtask: pkg/{file:<22} {raw:>7} bytes, {gz:>6} gzipped");
         api += gz;
@@ -127,8 +127,10 @@ pub fn web() -> Result<u64, String> {
     Ok(budgeted)
 }
 
-/// The size budget of the npm package's wasm and glue, gzipped: 80 KB.
-pub const WEB_BUDGET: u64 = 80 * 1024;
+/// The size budget of the npm package's wasm and glue, gzipped: 86 KB. 80 KB held the
+/// verifier; TokenSession's state machine, which the issue puts in Rust, measured 5,872 bytes
+/// more (4,951 of wasm, 921 of glue for its fourteen methods), and got 6 KB.
+pub const WEB_BUDGET: u64 = 86 * 1024;
 
 /// A file's size, raw and gzipped (`gzip -9`).
 fn sizes(path: &std::path::Path) -> Result<(u64, u64), String> {
