@@ -1,5 +1,6 @@
 // Compiled by types.test.mjs with tsc --strict: the declarations must describe the API as used.
-import init, { decode, expiresIn, isExpired, Verifier, RemoteVerifier, JwtError, type Claims, type JwtErrorCode } from 'jwtgate';
+import init, { decode, expiresIn, isExpired, Verifier, RemoteVerifier, TokenSession, JwtError, type Claims, type JwtErrorCode } from 'jwtgate';
+import { attachAxios } from 'jwtgate/axios';
 await init();
 const { header, payload } = decode('a.b.c');
 const alg: string = header.alg;
@@ -19,3 +20,23 @@ new Verifier({ jwks: '{}', algorithms: ['none'] });
 new Verifier({ jwks: '{}', audience: 'a' });
 // @ts-expect-error: a cache is a Cache API object, or false
 new RemoteVerifier({ jwksUri: 'https://x/jwks', cache: true });
+const session = new TokenSession({
+  refresh: async (refreshToken: string) => ({ accessToken: refreshToken, refreshToken: null }),
+  refreshAheadSeconds: 30,
+  storage: 'local',
+  storageKey: 'app',
+  onAuthRequired: (e) => console.log(e.detail.error),
+});
+session.setTokens({ accessToken: 'a.b.c', refreshToken: 'r' });
+const token: Promise<string> = session.accessToken();
+const answer: Promise<Response> = session.fetch('/api', { method: 'POST', body: 'x' });
+session.addEventListener('refreshed', (e) => { const t: string = e.detail.accessToken; console.log(t, token, answer); });
+session.tokenRejected('a.b.c');
+session.clear();
+const detach: () => void = attachAxios(session, { interceptors: { request: { use: () => 0, eject() {} }, response: { use: () => 1, eject() {} } }, request: async () => ({}) });
+detach();
+new TokenSession({ refresh: async () => ({ accessToken: 't' }), storage: sessionStorage });
+// @ts-expect-error: storage is one of three names or a Storage
+new TokenSession({ refresh: async () => ({ accessToken: 't' }), storage: 'disk' });
+// @ts-expect-error: refresh must resolve to a token pair
+new TokenSession({ refresh: async () => 'token' });
