@@ -206,7 +206,9 @@ fn example() -> ExitCode {
         None,
     );
     println!("{}\n", serde_json::to_string_pretty(&bad).expect("JSON"));
-    println!("Yours: cargo xtask demo verify --jwks jwks.json [--issuer ISS] [--audience AUD] TOKEN");
+    println!(
+        "Yours: cargo xtask demo verify --jwks jwks.json [--issuer ISS] [--audience AUD] TOKEN"
+    );
     ExitCode::SUCCESS
 }
 
