@@ -6,10 +6,10 @@
 mod common;
 
 use std::thread::sleep;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::catalog::{catalog, variant, VARIANTS};
-use common::envoy::{Envoy, Setup};
+use common::envoy::{eventually, keyset, Envoy, Setup};
 use common::http::{get, swappable, Resp, Server};
 use common::*;
 use jwtgate::Algorithm;
@@ -266,24 +266,6 @@ fn remote_provider(jwks_port_cluster: &str, extra: Value) -> Value {
 
 fn one_provider(p: Value) -> Value {
     json!({"providers": {"main": p}, "rules": [{"match": {"prefix": "/"}, "requires": {"provider_name": "main"}}]})
-}
-
-fn keyset(keys: &[Value]) -> Resp {
-    Resp::new(200, json!({ "keys": keys }).to_string())
-}
-
-/// Retries `f` until it returns true or `limit` passes; true if it did.
-fn eventually(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    loop {
-        if f() {
-            return true;
-        }
-        if Instant::now() > deadline {
-            return false;
-        }
-        sleep(Duration::from_millis(100));
-    }
 }
 
 #[test]

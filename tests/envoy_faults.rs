@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use common::envoy::{Envoy, Setup};
+use common::envoy::{eventually, keyset, Envoy, Setup};
 use common::http::{get, Answer, Resp, Server};
 use common::*;
 use jwtgate::Algorithm;
@@ -78,10 +78,6 @@ impl Drop for Issuer {
         // Let held handler threads finish rather than linger for their minute.
         self.hold(false);
     }
-}
-
-fn keyset(keys: &[Value]) -> Resp {
-    Resp::new(200, json!({ "keys": keys }).to_string())
 }
 
 /// An upstream that answers 200 to anything.
@@ -171,20 +167,6 @@ fn assert_unavailable(r: &Resp, what: &str) {
         "{what}"
     );
     assert_eq!(r.header("www-authenticate"), None, "{what}");
-}
-
-/// Polls `f` until it holds or `limit` passes; true if it held.
-fn eventually(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    loop {
-        if f() {
-            return true;
-        }
-        if Instant::now() > deadline {
-            return false;
-        }
-        sleep(Duration::from_millis(50));
-    }
 }
 
 /// Waits until the filter has counted another failed fetch than `before`.

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use super::http::{free_port, get, try_get};
+use super::http::{free_port, get, try_get, Resp};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -236,5 +236,25 @@ impl TempDir {
 impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A key set as a JWKS server's answer.
+pub fn keyset(keys: &[Value]) -> Resp {
+    Resp::new(200, json!({ "keys": keys }).to_string())
+}
+
+/// Polls `f` until it holds or `limit` passes; true if it held. For waiting on Envoy's
+/// background work (a fetch, a refresh) by its effect, never by a fixed sleep.
+pub fn eventually(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    loop {
+        if f() {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
