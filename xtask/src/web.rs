@@ -1,8 +1,8 @@
 //! The npm package's tests: packed and installed into a scratch project as a user would, then
 //! Node's test runner over it.
 
-use std::path::{Path, PathBuf};
 use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use crate::install::root;
