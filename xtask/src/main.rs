@@ -2,6 +2,7 @@
 
 mod build;
 mod demo;
+mod fuzz;
 mod install;
 mod test;
 mod web;
@@ -14,9 +15,10 @@ usage: cargo xtask <command>
   test      install what is missing, then build and run every test
             (test node [NAME…]: only the npm package's suites, by file name)
   build     dist/jwtgate_envoy.wasm (the Envoy filter) and pkg/ (the npm package)
-  demo      verify a token against a JWKS file and print its claims or the error code
-            (cargo xtask demo --help)
+  demo      start the demo app, token issuer and API behind Envoy on loopback; prints the URL
+            (demo verify …: verify a token against a JWKS; cargo xtask demo --help)
   install   install what the tests need (idempotent)
+  fuzz      [SECONDS] [TARGET…]: each fuzz target under libFuzzer for SECONDS (default 60)
 ";
 
 fn main() -> ExitCode {
@@ -27,6 +29,7 @@ fn main() -> ExitCode {
         Some("demo") => return demo::main(&args[1..]),
         Some("install") => install::run(),
         Some("build") => build::run(),
+        Some("fuzz") => fuzz::run(&args[1..]),
         _ => {
             eprint!("{USAGE}");
             return ExitCode::from(2);
