@@ -1,5 +1,6 @@
 //! `cargo xtask <command>`: the project's commands, so a fresh clone needs nothing but cargo.
 
+mod bench;
 mod build;
 mod demo;
 mod fuzz;
@@ -19,6 +20,8 @@ usage: cargo xtask <command>
             (demo verify …: verify a token against a JWKS; cargo xtask demo --help)
   install   install what the tests need (idempotent)
   fuzz      [SECONDS] [TARGET…]: each fuzz target under libFuzzer for SECONDS (default 60)
+  bench     [--quick] [--no-build]: jwtgate beside jwt_authn, jose and jwt-decode;
+            writes bench/RESULTS.md (about 10 minutes; not part of the tests)
 ";
 
 fn main() -> ExitCode {
@@ -30,6 +33,7 @@ fn main() -> ExitCode {
         Some("install") => install::run(),
         Some("build") => build::run(),
         Some("fuzz") => fuzz::run(&args[1..]),
+        Some("bench") => bench::run(&args[1..]),
         _ => {
             eprint!("{USAGE}");
             return ExitCode::from(2);
