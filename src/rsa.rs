@@ -4,9 +4,15 @@
 //! multiply; 128-bit arithmetic is emulated), Montgomery multiplication, and no constant-time
 //! care, since every value here (key, signature, message) is public.
 
+use std::sync::OnceLock;
+
 use sha2::{Digest, Sha256, Sha384, Sha512};
 
 use crate::alg::Hash;
+
+/// How many Montgomery squarings `r_squared` uses at most: the cost of d·k for the doublings
+/// against 2k² per squaring is lowest around here for 2048- to 8192-bit keys.
+const SQUARINGS: u32 = 4;
 
 /// An RSA public key ready for verification.
 #[derive(Clone)]
@@ -14,7 +20,9 @@ pub(crate) struct PublicKey {
     /// The modulus, least significant limb first.
     n: Vec<u32>,
     /// R^2 mod n, with R = 2^(32 * n.len()): converts into Montgomery form with one product.
-    rr: Vec<u32>,
+    /// Computed at the first verification, not at parsing: a key set of many large keys that
+    /// are never used then costs nothing.
+    rr: OnceLock<Vec<u32>>,
     /// -n^-1 mod 2^32.
     n0: u32,
     e: u64,
@@ -51,25 +59,9 @@ impl PublicKey {
             inv = inv.wrapping_mul(2u32.wrapping_sub(n_low.wrapping_mul(inv)));
         }
         let bits = n_be.len() * 8 - n_be.first().map_or(0, |b| b.leading_zeros() as usize);
-        // R^2 mod n by doubling: 2^(bits-1) is below n (n is odd and above 1), then one modular
-        // doubling per power of two up to 2^(64 * limbs). Done once per key.
-        let mut rr = vec![0u32; n.len()];
-        if let Some(limb) = rr.get_mut((bits - 1) / 32) {
-            *limb = 1 << ((bits - 1) % 32);
-        }
-        for _ in bits - 1..64 * n.len() {
-            let carry = rr.iter_mut().fold(0u32, |carry, limb| {
-                let out = *limb >> 31;
-                *limb = (*limb << 1) | carry;
-                out
-            });
-            if carry != 0 || !less(&rr, &n) {
-                sub_in_place(&mut rr, &n);
-            }
-        }
         Some(PublicKey {
             n,
-            rr,
+            rr: OnceLock::new(),
             n0: inv.wrapping_neg(),
             e,
             k: n_be.len(),
@@ -180,7 +172,7 @@ impl PublicKey {
             return None;
         }
         // Square-and-multiply over e's bits, in Montgomery form (x -> xR mod n).
-        let base = self.mont_mul(&s, &self.rr);
+        let base = self.mont_mul(&s, self.rr());
         let mut acc = base.clone();
         for i in (0..63 - self.e.leading_zeros()).rev() {
             acc = self.mont_mul(&acc, &acc);
@@ -195,6 +187,36 @@ impl PublicKey {
         }
         let m = self.mont_mul(&acc, &one);
         Some(limbs_to_be(&m, self.k))
+    }
+
+    fn rr(&self) -> &[u32] {
+        self.rr.get_or_init(|| self.r_squared())
+    }
+
+    /// R^2 mod n. Modular doublings from 2^(bits-1), which is below n, reach 2^(32k + d)
+    /// (k limbs); then each Montgomery squaring takes 2^(32k + d·2^i) to 2^(32k + d·2^(i+1)),
+    /// so `SQUARINGS` of them reach 2^(64k) with d = 32k / 2^SQUARINGS. A few squarings
+    /// replace thousands of doublings: 8192-bit keys cost a third of doubling all the way.
+    fn r_squared(&self) -> Vec<u32> {
+        let k = self.n.len();
+        let squarings = (32 * k).trailing_zeros().min(SQUARINGS);
+        let d = (32 * k) >> squarings;
+        let mut x = vec![0u32; k];
+        x[(self.bits - 1) / 32] = 1 << ((self.bits - 1) % 32);
+        for _ in self.bits - 1..32 * k + d {
+            let carry = x.iter_mut().fold(0u32, |carry, limb| {
+                let out = *limb >> 31;
+                *limb = (*limb << 1) | carry;
+                out
+            });
+            if carry != 0 || !less(&x, &self.n) {
+                sub_in_place(&mut x, &self.n);
+            }
+        }
+        for _ in 0..squarings {
+            x = self.mont_mul(&x, &x);
+        }
+        x
     }
 
     /// a * b / R mod n (Montgomery product, CIOS: Koç, Acar and Kaliski 1996), for a < R and
@@ -391,10 +413,10 @@ mod tests {
         padded.extend_from_slice(em);
         let m = limbs_from_be(&padded);
         assert!(less(&m, &key.n), "the hand-made encoding must be below n");
-        let base = key.mont_mul(&m, &key.rr);
+        let base = key.mont_mul(&m, key.rr());
         let mut one = vec![0u32; key.n.len()];
         one[0] = 1;
-        let mut acc = key.mont_mul(&one, &key.rr);
+        let mut acc = key.mont_mul(&one, key.rr());
         for byte in d_be {
             for i in (0..8).rev() {
                 acc = key.mont_mul(&acc, &acc);
@@ -535,7 +557,7 @@ mod tests {
                     .rev()
                     .fold(0u128, |acc, &l| acc << 32 | u128::from(l))
             };
-            assert_eq!(value(&key.rr), r_mod_n * r_mod_n % n128, "R^2 mod n");
+            assert_eq!(value(key.rr()), r_mod_n * r_mod_n % n128, "R^2 mod n");
             for _ in 0..20 {
                 let a = (u64::from(rng.next_u32()) << 32 | u64::from(rng.next_u32())) % n;
                 let b = (u64::from(rng.next_u32()) << 32 | u64::from(rng.next_u32())) % n;
