@@ -377,18 +377,17 @@ impl Config {
             Some(v) => Some(Revocation::parse(v)?),
         };
         f.finish()?;
-        let mut owned_headers: Vec<String> = Vec::new();
-        for p in &providers {
-            let names = p
-                .forward_payload_header
-                .iter()
-                .chain(p.claim_to_headers.iter().map(|(h, _)| h));
-            for name in names {
-                if !owned_headers.contains(name) {
-                    owned_headers.push(name.clone());
-                }
-            }
-        }
+        let mut owned_headers: Vec<String> = providers
+            .iter()
+            .flat_map(|p| {
+                p.forward_payload_header
+                    .iter()
+                    .chain(p.claim_to_headers.iter().map(|(h, _)| h))
+                    .cloned()
+            })
+            .collect();
+        owned_headers.sort_unstable();
+        owned_headers.dedup();
         Ok(Config {
             providers,
             rules,
@@ -753,9 +752,11 @@ impl Requirement {
         let mut f = Fields::new(value, at)?;
         let mut found = Vec::new();
         if let Some(name) = f.string("provider_name")? {
+            // Providers come from a JSON object, whose members the parser keeps sorted by
+            // name: a binary search keeps 10,000 rules over 10,000 providers linear-ish.
             let index = providers
-                .iter()
-                .position(|p| p.name == name)
+                .binary_search_by(|p| p.name.as_str().cmp(&name))
+                .ok()
                 .ok_or_else(|| {
                     ConfigError(format!("{at}.provider_name: no provider named {name:?}"))
                 })?;
