@@ -34,6 +34,15 @@ pub(crate) enum KeyError {
 }
 
 impl KeyMaterial {
+    /// What one verification costs, in units of the cheapest (an RSA-2048 or EC check): how
+    /// [`crate::JwkSet`] keeps the keys one token may be tried against cheap.
+    pub(crate) fn cost(&self) -> usize {
+        match self {
+            KeyMaterial::Rsa(key) => key.cost(),
+            _ => 1,
+        }
+    }
+
     pub(crate) fn rsa(n: &[u8], e: &[u8]) -> Result<KeyMaterial, KeyError> {
         let n = crate::rsa::strip_leading_zeros(n);
         let e = crate::rsa::strip_leading_zeros(e);

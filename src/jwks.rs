@@ -80,7 +80,9 @@ impl JwkSet {
     /// The most entries a key set may have: real sets have a handful, and every entry is a
     /// candidate for a token without `kid`.
     pub const MAX_KEYS: usize = 256;
-    /// The most signature checks one token may cost, however many keys fit it.
+    /// The most signature checks one token may cost, however many keys fit it, counted in
+    /// checks with an RSA-2048 or EC key; one with a larger RSA key counts for more, but the
+    /// first candidate is always tried.
     pub const MAX_ATTEMPTS: usize = 8;
 
     /// Parses a JWKS document. Entries that cannot be used are skipped (see
@@ -163,8 +165,8 @@ impl JwkSet {
     ///
     /// Keys carrying the token's `kid` are tried first, then keys without `kid` (Envoy's
     /// `jwt_authn` lets those serve any token); without `kid` in the token, every key is a
-    /// candidate. A candidate must fit the algorithm, and at most [`JwkSet::MAX_ATTEMPTS`] are
-    /// tried. Header `jwk`, `jku`, `x5u` and `x5c` are never consulted.
+    /// candidate. A candidate must fit the algorithm, and at most [`JwkSet::MAX_ATTEMPTS`]
+    /// checks' worth are tried. Header `jwk`, `jku`, `x5u` and `x5c` are never consulted.
     ///
     /// A `kid` no key carries is [`Error::UnknownKey`] even when kid-less keys were tried, so
     /// that a front door knows to re-fetch after a rotation; a `kid` naming only keys of
@@ -189,8 +191,16 @@ impl JwkSet {
             .iter()
             .filter(named)
             .chain(self.keys.iter().filter(anonymous));
-        for key in candidates.filter(|k| k.fits(alg)).take(Self::MAX_ATTEMPTS) {
+        // The first candidate is always tried; then as many as the budget allows, where a
+        // large RSA key counts for many: 256 RSA-8192 keys sharing a kid must not make one
+        // token cost eight 8192-bit exponentiations.
+        let mut spent = 0;
+        for key in candidates.filter(|k| k.fits(alg)) {
+            if tried && spent + key.material.cost() > Self::MAX_ATTEMPTS {
+                break;
+            }
             tried = true;
+            spent += key.material.cost();
             if key.material.verify(alg, message, signature) {
                 return Ok(key);
             }

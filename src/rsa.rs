@@ -70,6 +70,15 @@ impl PublicKey {
     }
 
     /// The modulus length in bytes: the length of every signature.
+    /// What one verification with this key costs, in units of a 2048-bit key with e = 65537.
+    pub(crate) fn cost(&self) -> usize {
+        // Montgomery products are quadratic in the limbs, and `public_op` takes one per bit of
+        // e after the first and one per further set bit: 2048 bits, e = 65537, is 64² × 17.
+        let limbs = self.n.len();
+        let steps = (63 - self.e.leading_zeros() + self.e.count_ones() - 1) as usize;
+        (limbs * limbs * steps).div_ceil(64 * 64 * 17)
+    }
+
     pub(crate) fn size(&self) -> usize {
         self.k
     }
@@ -908,5 +917,20 @@ mod tests {
                 "{salt_len}"
             );
         }
+    }
+
+    #[test]
+    fn cost_counts_in_rsa_2048_with_e_65537() {
+        let key = |bits: usize, e: &[u8]| {
+            let mut n = vec![0xffu8; bits / 8];
+            n[bits / 8 - 1] = 0xfd;
+            PublicKey::new(&n, e).unwrap().cost()
+        };
+        assert_eq!(key(2048, &[1, 0, 1]), 1);
+        assert_eq!(key(2048, &[3]), 1);
+        assert_eq!(key(3072, &[1, 0, 1]), 3);
+        assert_eq!(key(4096, &[1, 0, 1]), 4);
+        assert_eq!(key(8192, &[1, 0, 1]), 16);
+        assert_eq!(key(8192, &[1, 0xff, 0xff, 0xff, 0xff]), 61);
     }
 }

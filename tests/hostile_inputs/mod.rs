@@ -348,7 +348,8 @@ pub fn cases(full: bool) -> Vec<Case> {
         Outcome::Verified,
     ));
 
-    // The most a token can cost: MAX_ATTEMPTS RSA-8192 checks with the largest exponent.
+    // The most a token can cost: one RSA-8192 check with the largest exponent, which spends
+    // the whole attempt budget (JwkSet::MAX_ATTEMPTS).
     let header = json!({"alg": "RS512", "kid": "same"}).to_string();
     let input = signing_input(&header, &claims().to_string());
     let worst = format!("{input}.{}", b64_encode(&[0x5a; 1024]));
