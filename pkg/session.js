@@ -63,7 +63,6 @@ export class TokenSession extends EventTarget {
   #key;
   #channel = null;
   #changed = deferred();
-  #pings = new Map();
   #leading = null;
   #claims = new Map();
 
@@ -210,6 +209,7 @@ export class TokenSession extends EventTarget {
         this.#save();
         this.#post({ t: 'refreshed', from, accessToken: answer.accessToken, refreshToken: answer.refreshToken });
         this.#emit('refreshed', { accessToken: answer.accessToken });
+        await this.#barrier();
       });
     } catch (e) {
       fail(e);
@@ -232,9 +232,11 @@ export class TokenSession extends EventTarget {
     return f();
   }
 
-  // Messages another tab posted before releasing the lock should be handled before this tab
-  // decides, and the lock does not order them: a message this tab sends itself on the same
-  // channel arrives after them.
+  // The lock and the channel are not ordered with each other: a tab could be given the lock
+  // before the message with the previous holder's result reaches it. So both ends wait for a
+  // round trip on the channel: the holder, before it releases, for a ping sent after its
+  // result (the browser has then passed the result on); the next holder, before it decides,
+  // for a ping of its own (the result, already on its way here, is then handled).
   #barrier() {
     if (this.#channel === null) return undefined;
     const id = Math.random();
@@ -242,13 +244,15 @@ export class TokenSession extends EventTarget {
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
-        this.#pings.delete(id);
         probe.close();
         resolve();
       };
+      // A channel that never answers must not hold the lock for ever.
       const timer = setTimeout(done, 1000);
-      this.#pings.set(id, done);
-      probe.postMessage({ t: 'ping', id });
+      probe.onmessage = (e) => {
+        if (e.data?.t === 'ping' && e.data.id === id) done();
+      };
+      this.#post({ t: 'ping', id });
     });
   }
 
@@ -288,10 +292,7 @@ export class TokenSession extends EventTarget {
   }
 
   #message(m) {
-    if (!m || typeof m !== 'object' || typeof m.from !== 'string') {
-      if (m?.t === 'ping') this.#pings.get(m.id)?.();
-      return;
-    }
+    if (!m || typeof m !== 'object' || typeof m.from !== 'string') return;
     const ours = this.#core.refreshToken();
     if (m.t === 'refreshed' && typeof m.accessToken === 'string') {
       let adopted = false;

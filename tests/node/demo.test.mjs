@@ -13,6 +13,9 @@ const root = process.env.JWTGATE_ROOT;
 const { startStack } = await import(pathToFileURL(join(root, 'www/server/stack.mjs')));
 const packageDir = dirname(createRequire(import.meta.url).resolve('jwtgate/package.json'));
 
+// A test that goes wrong fails within this, rather than waiting on a page for ever.
+const LIMIT = { timeout: 120_000 };
+
 async function setup(t, { tokenSeconds = 20 } = {}) {
   const stack = await startStack({ envoy: process.env.ENVOY, filter: process.env.JWTGATE_ENVOY_WASM, packageDir, tokenSeconds });
   t.after(() => stack.stop());
@@ -77,7 +80,7 @@ const differingPixels = (page, a, b) =>
 
 const tokenIn = (page) => page.evaluate(() => demo.session.accessToken());
 
-test('20 concurrent calls after expiry: one refresh, all succeed', async (t) => {
+test('20 concurrent calls after expiry: one refresh, all succeed', LIMIT, async (t) => {
   const { stack, browser } = await setup(t);
   const page = await open(await browser.newContext(), stack);
   await signIn(page);
@@ -94,7 +97,7 @@ for (const [name, query, noLocks] of [
   ['memory storage, Web Locks and BroadcastChannel', '?storage=memory', false],
   ['memory storage, no Web Locks: a BroadcastChannel election', '?storage=memory', true],
 ]) {
-  test(`two tabs with expired tokens (${name}): one refresh, both hold the new token`, async (t) => {
+  test(`two tabs with expired tokens (${name}): one refresh, both hold the new token`, LIMIT, async (t) => {
     const { stack, browser } = await setup(t);
     const context = await browser.newContext();
     if (noLocks) await context.addInitScript(() => Object.defineProperty(Navigator.prototype, 'locks', { get: () => undefined }));
@@ -122,7 +125,7 @@ for (const [name, query, noLocks] of [
   });
 }
 
-test('a failed refresh asks for a sign-in in the page: the draft stays, waiting calls complete', async (t) => {
+test('a failed refresh asks for a sign-in in the page: the draft stays, waiting calls complete', LIMIT, async (t) => {
   const { stack, browser } = await setup(t);
   const page = await open(await browser.newContext(), stack);
   await signIn(page);
@@ -146,7 +149,7 @@ test('a failed refresh asks for a sign-in in the page: the draft stays, waiting 
   assert.deepEqual(page.errors, []);
 });
 
-test('a token revoked server-side: the 401 from Envoy causes one refresh and one retry', async (t) => {
+test('a token revoked server-side: the 401 from Envoy causes one refresh and one retry', LIMIT, async (t) => {
   const { stack, browser } = await setup(t);
   const page = await open(await browser.newContext(), stack);
   await signIn(page);
@@ -169,7 +172,7 @@ test('a token revoked server-side: the 401 from Envoy causes one refresh and one
   assert.notEqual(await tokenIn(page), token);
 });
 
-test("the screen after a refresh is the screen before it", async (t) => {
+test("the screen after a refresh is the screen before it", LIMIT, async (t) => {
   const { stack, browser } = await setup(t, { tokenSeconds: 4 });
   const page = await open(await browser.newContext({ viewport: { width: 900, height: 700 } }), stack);
   await signIn(page);
