@@ -28,6 +28,8 @@ const session = new TokenSession({
 session.addEventListener('refreshed', (e) => {
   current = e.detail.accessToken;
   refreshes += 1;
+  // Another tab signed in for this one (shared storage): the dialog here has done its job.
+  if ($('login').open) $('login').close();
 });
 session.addEventListener('cleared', () => (current = null));
 
