@@ -861,24 +861,19 @@ fn report(m: &Machine, plan: &Plan, e: &EnvoyResults, n: &Value, sizes: &[Size])
     line("");
     line("| target | measured | by CPU/request | |");
     line("|---|---:|---:|---|");
-    let ratio = |i: usize, j: usize, a: usize| {
-        median(
-            &e.load[i][a]
-                .iter()
-                .zip(&e.load[j][a])
-                .map(|(x, y)| x.rps / y.rps)
-                .collect::<Vec<_>>(),
-        )
-    };
-    let cpu_ratio = |i: usize, j: usize, a: usize| {
-        median(
-            &e.load[i][a]
-                .iter()
-                .zip(&e.load[j][a])
-                .map(|(x, y)| y.cpu / x.cpu)
-                .collect::<Vec<_>>(),
-        )
-    };
+    // Round by round, configuration i against j, for algorithm a: the median of the ratios.
+    let pairwise =
+        |i: usize, j: usize, a: usize, of: &dyn Fn(f64, f64) -> f64, pick: &dyn Fn(&_) -> f64| {
+            median(
+                &e.load[i][a]
+                    .iter()
+                    .zip(&e.load[j][a])
+                    .map(|(x, y)| of(pick(x), pick(y)))
+                    .collect::<Vec<_>>(),
+            )
+        };
+    let ratio = |i, j, a| pairwise(i, j, a, &|x, y| x / y, &|r| r.rps);
+    let cpu_ratio = |i, j, a| pairwise(i, j, a, &|x, y| y / x, &|r| r.cpu);
     for (a, alg) in ENVOY_ALGS.iter().enumerate() {
         let on = ratio(4, 2, a);
         let off = ratio(3, 1, a);
