@@ -60,6 +60,7 @@ export class TokenSession extends EventTarget {
   #refresh;
   #fetch;
   #storage;
+  #shared;
   #key;
   #channel = null;
   #changed = deferred();
@@ -87,6 +88,12 @@ export class TokenSession extends EventTarget {
     this.#refresh = refresh;
     this.#fetch = fetch;
     this.#storage = storageOf(storage);
+    try {
+      // Decided once: reading localStorage throws where the browser blocks storage.
+      this.#shared = this.#storage !== null && this.#storage === globalThis.localStorage;
+    } catch {
+      this.#shared = false;
+    }
     this.#key = storageKey;
     if (onAuthRequired) this.addEventListener('authrequired', onAuthRequired);
     this.#restore(this.#read(), true);
@@ -96,10 +103,15 @@ export class TokenSession extends EventTarget {
       // In Node an open channel would keep the process alive.
       this.#channel.unref?.();
     }
-    if (this.#storage !== null && this.#storage === globalThis.localStorage) {
-      // Another tab wrote the shared copy: a refresh or a sign-in there.
+    if (this.#shared) {
+      // Another tab wrote the shared copy: a refresh, a sign-in or a sign-out there. The copy
+      // is read again rather than taken from the event, which may be older than it.
       globalThis.addEventListener?.('storage', (e) => {
-        if (e.key === this.#key && e.newValue !== null && this.#restore(e.newValue, false)) {
+        if (e.key !== this.#key) return;
+        const text = this.#read();
+        if (text === null) {
+          if (this.#core.access() !== undefined) this.#forget();
+        } else if (this.#restore(text, false)) {
           this.#emit('refreshed', { accessToken: this.#core.access() });
         }
       });
@@ -152,9 +164,11 @@ export class TokenSession extends EventTarget {
 
   /** Signs out: forgets the tokens here and in tabs that shared them; waiting calls reject. */
   clear() {
-    const from = this.#core.refreshToken();
+    const [from, access] = [this.#core.refreshToken(), this.#core.access()];
     this.#forget();
-    if (from !== undefined) this.#post({ t: 'cleared', from });
+    // Tabs holding the same tokens sign out too: matched by refresh token, or without one
+    // by access token.
+    if (access !== undefined) this.#post({ t: 'cleared', from: from ?? '', access });
   }
 
   #forget() {
@@ -179,20 +193,20 @@ export class TokenSession extends EventTarget {
   // The refresh, by whichever call `next()` chose. Every outcome wakes the waiting calls.
   async #run() {
     const epoch = this.#core.epoch();
+    // The refresh token this run presents, once it knows; until then the one it started with.
+    let from = this.#core.refreshToken();
     const fail = (error) => {
-      if (this.#core.failed(epoch)) this.#emit('authrequired', { error });
+      if (this.#core.failed(epoch, from)) this.#emit('authrequired', { error });
     };
     try {
       await this.#exclusive(async () => {
-        // While this tab waited for its turn, another may have refreshed for it.
-        if (this.#storage === globalThis.localStorage) this.#restore(this.#read(), false);
-        if (this.#core.epoch() !== epoch) return;
-        if (this.#core.fresh(now())) {
-          this.#core.settle();
-          return;
-        }
-        const from = this.#core.refreshToken();
+        // While this tab waited for its turn, another may have refreshed, failed or signed in.
+        if (this.#shared) this.#restore(this.#read(), false);
+        const needed = this.#core.stillNeeded(epoch, now());
+        if (needed === undefined) return;
+        from = needed;
         let answer;
+        let taken;
         try {
           answer = await this.#refresh(from);
           if (!answer || typeof answer.accessToken !== 'string') {
@@ -201,14 +215,21 @@ export class TokenSession extends EventTarget {
           if (answer.refreshToken != null && typeof answer.refreshToken !== 'string') {
             throw new TypeError('refresh() gave a refreshToken that is not a string');
           }
-          if (!call(() => this.#core.refreshed(epoch, answer.accessToken, answer.refreshToken ?? undefined, now()))) return;
+          taken = call(() => this.#core.refreshed(epoch, from, answer.accessToken, answer.refreshToken ?? undefined, now()));
         } catch (e) {
           fail(e);
+          // `from` may be spent at the issuer: tabs holding it must not present it again.
+          this.#post({ t: 'failed', from });
+          await this.#barrier();
           return;
         }
-        this.#save();
+        // Posted even when this tab dropped the answer: `from` is spent, and tabs still
+        // holding it need what replaced it.
         this.#post({ t: 'refreshed', from, accessToken: answer.accessToken, refreshToken: answer.refreshToken });
-        this.#emit('refreshed', { accessToken: answer.accessToken });
+        if (taken) {
+          this.#save();
+          this.#emit('refreshed', { accessToken: answer.accessToken });
+        }
         await this.#barrier();
       });
     } catch (e) {
@@ -306,8 +327,10 @@ export class TokenSession extends EventTarget {
         this.#emit('refreshed', { accessToken: m.accessToken });
         this.#wake();
       }
-    } else if (m.t === 'cleared' && m.from === ours) {
+    } else if (m.t === 'cleared' && (m.from ? m.from === ours : m.access === this.#core.access())) {
       this.#forget();
+    } else if (m.t === 'failed' && this.#core.spent(m.from)) {
+      this.#emit('authrequired', { error: new JwtError('missing_token', 'the refresh failed in another tab: sign in') });
     } else if (m.t === 'claim' && typeof m.id === 'number') {
       if (this.#leading === m.from) this.#post({ t: 'claim', from: m.from, id: -1 });
       else this.#claim(m.from, m.id);

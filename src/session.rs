@@ -42,9 +42,12 @@ struct Tokens {
     refresh: Option<String>,
     /// When the access token expires, on this machine's clock. `None`: it never does.
     expires: Option<f64>,
-    /// How long the token lives (`exp - iat`, else what was left at receipt): tokens
-    /// shorter-lived than the refresh margin get half of it as their margin.
+    /// What was left of its life at receipt: tokens shorter-lived than twice the refresh
+    /// margin get half of it as their margin.
     lifetime: Option<f64>,
+    /// Send it until it expires, margin or not: it was just refreshed, and refreshing again
+    /// at once would bring back the same kind of token, in a loop.
+    waived: bool,
     /// When it was received, on this machine's clock.
     received: f64,
 }
@@ -52,25 +55,25 @@ struct Tokens {
 impl Tokens {
     fn new(access: &str, refresh: Option<String>, received: f64) -> Result<Tokens, Error> {
         let t = times(access)?;
-        // A client whose clock is off from the issuer's by more than a minute would see new
-        // tokens as already expired (and refresh in a loop) or as good for too long: then
-        // expiry is measured from receipt instead, `exp - iat` later.
+        // A client whose clock is off from the issuer's would see new tokens as expired, or
+        // inside the margin (and refresh in a loop), or as good for too long. Past a minute,
+        // or half the token's life for short tokens, expiry is measured from receipt instead,
+        // `exp - iat` later.
         let expires = match (t.exp, t.iat) {
-            (Some(exp), Some(iat)) if (received - iat).abs() > CLOCK_TOLERANCE => {
+            (Some(exp), Some(iat))
+                if (received - iat).abs() > CLOCK_TOLERANCE.min((exp - iat) / 2.0) =>
+            {
                 Some(received + (exp - iat))
             }
             (exp, _) => exp,
-        };
-        let lifetime = match (t.exp, t.iat) {
-            (Some(exp), Some(iat)) => Some(exp - iat),
-            _ => expires.map(|e| e - received),
         };
         Ok(Tokens {
             access: access.to_owned(),
             refresh: refresh.filter(|r| !r.is_empty()),
             expires,
-            lifetime,
+            lifetime: expires.map(|e| e - received),
             received,
+            waived: false,
         })
     }
 }
@@ -120,6 +123,7 @@ impl Session {
         }
         match (t.expires, t.lifetime) {
             (None, _) => true,
+            (Some(expires), _) if t.waived => expires > now,
             (Some(expires), lifetime) => {
                 let margin = match lifetime {
                     Some(l) if l > 0.0 => self.ahead.min(l / 2.0),
@@ -193,36 +197,61 @@ impl Session {
     pub fn refreshed(
         &mut self,
         epoch: u32,
+        from: &str,
         access: &str,
         refresh: Option<String>,
         now: f64,
     ) -> Result<bool, Error> {
-        if epoch != self.epoch {
+        if !self.answers(epoch, from) {
             return Ok(false);
         }
-        let refresh = refresh.or_else(|| self.refresh_token().map(str::to_owned));
+        let refresh = refresh.or_else(|| Some(from.to_owned()));
         let tokens = Tokens::new(access, refresh, now).and_then(|t| match t.expires {
             Some(e) if e <= now => Err(Error::Expired),
             _ => Ok(t),
         });
         match tokens {
             Ok(tokens) => {
-                self.tokens = Some(tokens);
+                self.take(tokens, now);
                 self.refreshing = false;
-                self.stale = false;
                 Ok(true)
             }
             Err(e) => {
-                self.failed(epoch);
+                self.failed(epoch, from);
                 Err(e)
             }
         }
     }
 
-    /// The refresh started at `epoch` failed: the user must sign in. Returns whether this
-    /// changed anything (a late failure after `set` or `clear` does not).
-    pub fn failed(&mut self, epoch: u32) -> bool {
-        if epoch != self.epoch {
+    /// Whether an answer to a refresh of `from` started at `epoch` still concerns this
+    /// session. If the tokens changed meanwhile (a sign-in here, or one another tab stored),
+    /// the answer is dropped and the refresh is over.
+    fn answers(&mut self, epoch: u32, from: &str) -> bool {
+        if epoch == self.epoch && self.refresh_token() == Some(from) {
+            return true;
+        }
+        if epoch == self.epoch {
+            self.refreshing = false;
+        }
+        false
+    }
+
+    /// Takes new tokens from a refresh, here or in another tab. One that arrives already
+    /// inside its margin is sent until it expires instead of refreshed at once.
+    fn take(&mut self, mut tokens: Tokens, now: f64) {
+        self.tokens = Some(tokens.clone());
+        self.stale = false;
+        self.auth_required = false;
+        if !self.fresh(now) {
+            tokens.waived = true;
+            self.tokens = Some(tokens);
+        }
+    }
+
+    /// The refresh of `from` started at `epoch` failed: the user must sign in. Returns
+    /// whether this changed anything (a late failure after the tokens changed does not).
+    pub fn failed(&mut self, epoch: u32, from: &str) -> bool {
+        if !self.answers(epoch, from) {
             return false;
         }
         self.refreshing = false;
@@ -230,10 +259,31 @@ impl Session {
         true
     }
 
-    /// The refresh was not needed after all (another tab did it, and this one adopted the
-    /// result while it waited for the lock).
-    pub fn settle(&mut self) {
+    /// Another tab's refresh of `from` failed. If this tab holds the same refresh token, it
+    /// must not present it again (the issuer would see a reuse): it needs a sign-in too.
+    /// Returns whether it does now.
+    pub fn spent(&mut self, from: &str) -> bool {
+        if self.refresh_token() != Some(from) || self.auth_required {
+            return false;
+        }
         self.refreshing = false;
+        self.auth_required = true;
+        true
+    }
+
+    /// Under the lock, just before calling the issuer: the refresh token to present, or
+    /// `None` (and the refresh is over) when there is nothing left to do, because another
+    /// tab refreshed, or failed, or the user signed in meanwhile.
+    pub fn still_needed(&mut self, epoch: u32, now: f64) -> Option<String> {
+        if epoch == self.epoch && !self.auth_required && !self.fresh(now) {
+            if let Some(from) = self.refresh_token() {
+                return Some(from.to_owned());
+            }
+        }
+        if epoch == self.epoch {
+            self.refreshing = false;
+        }
+        None
     }
 
     /// The server answered 401 to a call made with `access`. If that is still the current
@@ -259,9 +309,7 @@ impl Session {
             return Ok(false);
         }
         let refresh = refresh.or_else(|| Some(from.to_owned()));
-        self.tokens = Some(Tokens::new(access, refresh, now)?);
-        self.stale = false;
-        self.auth_required = false;
+        self.take(Tokens::new(access, refresh, now)?, now);
         Ok(true)
     }
 
@@ -367,7 +415,7 @@ mod tests {
         }
         let epoch = s.epoch();
         assert_eq!(
-            s.refreshed(epoch, &lasting(1280, 300), Some("r2".into()), 1280.0),
+            s.refreshed(epoch, "r1", &lasting(1280, 300), Some("r2".into()), 1280.0),
             Ok(true)
         );
         assert_eq!(s.next(1280.0), Next::Use);
@@ -389,7 +437,7 @@ mod tests {
         s.set(&lasting(0, 10), Some("r".into()), 0.0).unwrap();
         assert_eq!(s.next(9.0), Next::Refresh);
         let epoch = s.epoch();
-        assert!(s.failed(epoch));
+        assert!(s.failed(epoch, "r"));
         assert_eq!(
             s.next(9.0),
             Next::Wait,
@@ -399,7 +447,7 @@ mod tests {
         assert_eq!(s.next(9.0), Next::Use);
         // An answer to the refresh before the sign-in changes nothing.
         assert_eq!(
-            s.refreshed(epoch, &lasting(9, 100), Some("old".into()), 9.0),
+            s.refreshed(epoch, "r", &lasting(9, 100), Some("old".into()), 9.0),
             Ok(false)
         );
         assert_eq!(s.refresh_token(), Some("r9"));
@@ -421,13 +469,13 @@ mod tests {
         assert_eq!(s.next(9.0), Next::Refresh);
         let e = s.epoch();
         assert_eq!(
-            s.refreshed(e, &token(r#"{"exp":5}"#), None, 9.0),
+            s.refreshed(e, "r", &token(r#"{"exp":5}"#), None, 9.0),
             Err(Error::Expired)
         );
         assert!(s.auth_required());
         s.set(&lasting(0, 10), Some("r".into()), 0.0).unwrap();
         assert_eq!(s.next(9.0), Next::Refresh);
-        assert!(s.refreshed(s.epoch(), "nope", None, 9.0).is_err());
+        assert!(s.refreshed(s.epoch(), "r", "nope", None, 9.0).is_err());
         assert_eq!(s.next(9.0), Next::Wait);
     }
 
@@ -439,7 +487,7 @@ mod tests {
         s.rejected(&old);
         assert_eq!(s.next(1.0), Next::Refresh);
         let new = lasting(1, 300);
-        assert_eq!(s.refreshed(s.epoch(), &new, None, 1.0), Ok(true));
+        assert_eq!(s.refreshed(s.epoch(), "r", &new, None, 1.0), Ok(true));
         assert_eq!(
             s.refresh_token(),
             Some("r"),
@@ -491,5 +539,77 @@ mod tests {
         ] {
             assert!(!Session::new(30.0).restore(bad, 8.0), "{bad}");
         }
+    }
+
+    #[test]
+    fn skew_inside_a_minute_with_short_tokens_does_not_loop() {
+        // 20-second tokens, this clock 15 s ahead of the issuer: each new token arrives with
+        // 5 s left by `exp`, inside the 10 s margin. Measured from receipt instead.
+        let mut s = Session::new(30.0);
+        let issued = |at: u64| lasting(at, 20);
+        s.set(&issued(1000), Some("r".into()), 1015.0).unwrap();
+        assert_eq!(s.next(1016.0), Next::Use);
+        assert_eq!(s.next(1026.0), Next::Refresh);
+        assert_eq!(
+            s.refreshed(s.epoch(), "r", &issued(1011), Some("r2".into()), 1026.0),
+            Ok(true)
+        );
+        assert_eq!(s.next(1027.0), Next::Use);
+    }
+
+    #[test]
+    fn a_token_that_arrives_inside_its_margin_is_used_until_it_expires() {
+        // No iat, so no receipt-based expiry: 5 s left against a 30 s margin.
+        let mut s = Session::new(30.0);
+        s.set(&token(r#"{"exp":100}"#), Some("r".into()), 0.0)
+            .unwrap();
+        assert_eq!(s.next(90.0), Next::Refresh);
+        let answer = token(r#"{"exp":200}"#);
+        assert_eq!(s.refreshed(s.epoch(), "r", &answer, None, 195.0), Ok(true));
+        assert_eq!(s.next(196.0), Next::Use);
+        assert_eq!(s.next(200.0), Next::Refresh);
+    }
+
+    #[test]
+    fn an_answer_for_tokens_replaced_by_another_tab_is_dropped() {
+        let mut s = Session::new(30.0);
+        s.set(&lasting(0, 10), Some("r0".into()), 0.0).unwrap();
+        assert_eq!(s.next(9.0), Next::Refresh);
+        let epoch = s.epoch();
+        // Bob signed in in another tab; shared storage brought his tokens here.
+        let bob = Session::with_tokens(&lasting(9, 100), "bob");
+        assert!(s.restore(&bob, 9.0));
+        assert_eq!(
+            s.refreshed(epoch, "r0", &lasting(9, 100), Some("alice".into()), 9.0),
+            Ok(false)
+        );
+        assert_eq!(s.refresh_token(), Some("bob"));
+        assert!(
+            !s.failed(epoch, "r0"),
+            "nor does a late failure ask for a sign-in"
+        );
+        assert_eq!(s.next(10.0), Next::Use);
+    }
+
+    #[test]
+    fn a_refresh_token_spent_in_another_tab_is_not_presented_again() {
+        let mut s = Session::new(30.0);
+        s.set(&lasting(0, 10), Some("r0".into()), 0.0).unwrap();
+        assert_eq!(s.next(9.0), Next::Refresh);
+        let epoch = s.epoch();
+        assert!(!s.spent("other"));
+        assert!(s.spent("r0"));
+        assert_eq!(s.still_needed(epoch, 9.0), None);
+        assert_eq!(s.next(9.0), Next::Wait);
+    }
+}
+
+#[cfg(test)]
+impl Session {
+    /// What `stored` gives for these tokens.
+    fn with_tokens(access: &str, refresh: &str) -> String {
+        let mut s = Session::new(0.0);
+        s.set(access, Some(refresh.into()), 0.0).unwrap();
+        s.stored().unwrap()
     }
 }

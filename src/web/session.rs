@@ -54,24 +54,31 @@ impl RawSession {
     pub fn refreshed(
         &mut self,
         epoch: u32,
+        from: &str,
         access: &str,
         refresh: Option<String>,
         now: f64,
     ) -> Result<bool, JsValue> {
         let now = seconds(now)?;
         self.0
-            .refreshed(epoch, access, refresh, now)
+            .refreshed(epoch, from, access, refresh, now)
             .map_err(|e| jwt_error(&e))
     }
 
-    /// A refresh failed; `true` when it still mattered.
-    pub fn failed(&mut self, epoch: u32) -> bool {
-        self.0.failed(epoch)
+    /// A refresh of `from` failed; `true` when it still mattered.
+    pub fn failed(&mut self, epoch: u32, from: &str) -> bool {
+        self.0.failed(epoch, from)
     }
 
-    /// The refresh was not needed: another tab did it.
-    pub fn settle(&mut self) {
-        self.0.settle()
+    /// Another tab's refresh of `from` failed; `true` when this tab now needs a sign-in.
+    pub fn spent(&mut self, from: &str) -> bool {
+        self.0.spent(from)
+    }
+
+    /// Under the lock: the refresh token to present, or nothing left to do.
+    #[wasm_bindgen(js_name = stillNeeded)]
+    pub fn still_needed(&mut self, epoch: u32, now: f64) -> Result<Option<String>, JsValue> {
+        Ok(self.0.still_needed(epoch, seconds(now)?))
     }
 
     /// The server answered 401 to a call made with `access`.

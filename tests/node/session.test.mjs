@@ -69,13 +69,17 @@ test('an expired token is refreshed once for twenty concurrent calls', async () 
 
 test('a token inside the refresh margin is refreshed before it is sent', async () => {
   const idp = issuer();
-  const session = new TokenSession({ refresh: idp.refresh, refreshAheadSeconds: 30 });
-  const old = token(0, 100);
-  session.setTokens({ accessToken: old, refreshToken: 'r0' });
-  assert.equal(await session.accessToken(), old);
-  const soon = token(0, 60, 40);
-  session.setTokens({ accessToken: soon, refreshToken: 'r0' });
-  assert.notEqual(await session.accessToken(), soon);
+  const fresh = token(0, 100);
+  // Stored 80 s ago with 100 s to live: 20 s left, inside the 30 s margin.
+  const soon = token(0, 100, 80);
+  const stored = { value: JSON.stringify({ accessToken: fresh, refreshToken: 'r0', receivedAt: nowS() }) };
+  const storage = { getItem: () => stored.value, setItem: (_, v) => (stored.value = v), removeItem: () => (stored.value = null) };
+  const session = new TokenSession({ refresh: idp.refresh, refreshAheadSeconds: 30, storage });
+  assert.equal(await session.accessToken(), fresh);
+  assert.deepEqual(idp.sent, []);
+  stored.value = JSON.stringify({ accessToken: soon, refreshToken: 'r0', receivedAt: nowS() - 80 });
+  const later = new TokenSession({ refresh: idp.refresh, refreshAheadSeconds: 30, storage });
+  assert.notEqual(await later.accessToken(), soon);
   assert.deepEqual(idp.sent, ['r0']);
 });
 
@@ -240,4 +244,38 @@ test('jwtgate/axios: bearer on every request, one refresh and one retry after a 
   detach();
   await assert.rejects(client.get('/'), (e) => e.response?.status === 401 && !e.config.headers.Authorization);
   assert.throws(() => attachAxios({}, client), TypeError);
+});
+
+test('two sessions sharing a refresh token: a refused refresh is presented once, both ask for a sign-in', async () => {
+  // Node has BroadcastChannel but no Web Locks: the sessions elect a refresher.
+  const idp = issuer();
+  idp.fail = true;
+  const make = () => new TokenSession({ refresh: (r) => idp.refresh(r), storageKey: 'shared-refusal' });
+  const [a, b] = [make(), make()];
+  const required = [events(a, 'authrequired'), events(b, 'authrequired')];
+  const expired = token(0, -10);
+  a.setTokens({ accessToken: expired, refreshToken: 'r0' });
+  b.setTokens({ accessToken: expired, refreshToken: 'r0' });
+  a.accessToken().catch(() => {});
+  b.accessToken().catch(() => {});
+  while (required[0].length === 0 || required[1].length === 0) await new Promise((r) => setTimeout(r, 10));
+  await new Promise((r) => setTimeout(r, 300));
+  assert.deepEqual(idp.sent, ['r0']);
+  assert.deepEqual(required.map((r) => r.length), [1, 1]);
+  a.clear();
+  b.clear();
+});
+
+test('two sessions sharing a refresh token: one refresh, and both hold its result', async () => {
+  const idp = issuer();
+  const make = () => new TokenSession({ refresh: (r) => idp.refresh(r), storageKey: 'shared-success' });
+  const [a, b] = [make(), make()];
+  const expired = token(0, -10);
+  a.setTokens({ accessToken: expired, refreshToken: 'r0' });
+  b.setTokens({ accessToken: expired, refreshToken: 'r0' });
+  const [ta, tb] = await Promise.all([a.accessToken(), b.accessToken()]);
+  assert.equal(ta, tb);
+  assert.deepEqual(idp.sent, ['r0']);
+  a.clear();
+  b.clear();
 });
