@@ -577,7 +577,7 @@ mod tests {
         assert_eq!(s.next(9.0), Next::Refresh);
         let epoch = s.epoch();
         // Bob signed in in another tab; shared storage brought his tokens here.
-        let bob = Session::with_tokens(&lasting(9, 100), "bob");
+        let bob = stored_copy(&lasting(9, 100), "bob");
         assert!(s.restore(&bob, 9.0));
         assert_eq!(
             s.refreshed(epoch, "r0", &lasting(9, 100), Some("alice".into()), 9.0),
@@ -602,12 +602,9 @@ mod tests {
         assert_eq!(s.still_needed(epoch, 9.0), None);
         assert_eq!(s.next(9.0), Next::Wait);
     }
-}
 
-#[cfg(test)]
-impl Session {
     /// What `stored` gives for these tokens.
-    fn with_tokens(access: &str, refresh: &str) -> String {
+    fn stored_copy(access: &str, refresh: &str) -> String {
         let mut s = Session::new(0.0);
         s.set(access, Some(refresh.into()), 0.0).unwrap();
         s.stored().unwrap()
