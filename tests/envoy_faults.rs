@@ -108,6 +108,17 @@ fn start(upstream: &Server, issuer: &Issuer, config: Value, workers: u32) -> Env
     .unwrap_or_else(|log| panic!("{log}"))
 }
 
+/// Envoy in front of an upstream, with a provider on an issuer serving the P-256 key, already
+/// verifying a good token: the state each fault starts from.
+fn serving(remote: Value, workers: u32) -> (Server, Issuer, Envoy) {
+    use_live_clock();
+    let upstream = upstream();
+    let issuer = Issuer::start(keyset(&[p256_jwk()]));
+    let envoy = start(&upstream, &issuer, config(remote), workers);
+    assert_eq!(call(&envoy, &good()).status, 200);
+    (upstream, issuer, envoy)
+}
+
 fn call(envoy: &Envoy, token: &str) -> Resp {
     get(
         envoy.port,
@@ -192,18 +203,10 @@ fn assert_healthy(envoy: &Envoy) {
 #[test]
 #[ignore = "needs Envoy: `cargo xtask test` runs it"]
 fn error_statuses_keep_the_last_good_keys_and_refuse_bad_tokens() {
-    use_live_clock();
-    let upstream = upstream();
-    let issuer = Issuer::start(keyset(&[p256_jwk()]));
     // cache_duration 1s: background refreshes run all the time; cooldown 0s: an unknown kid
     // fetches at once, so each such request is itself a fetch the test can watch.
-    let envoy = start(
-        &upstream,
-        &issuer,
-        config(json!({"cache_duration": "1s", "refetch_cooldown": "0s"})),
-        2,
-    );
-    assert_eq!(call(&envoy, &good()).status, 200);
+    let (_upstream, issuer, envoy) =
+        serving(json!({"cache_duration": "1s", "refetch_cooldown": "0s"}), 2);
 
     // Each status carries, as its body, a key set with the rotated key: an error answer must
     // not be taken for keys, whatever its body says.
@@ -457,17 +460,8 @@ const MB: u64 = 1 << 20;
 #[test]
 #[ignore = "needs Envoy: `cargo xtask test` runs it"]
 fn huge_answers_are_refused_and_memory_stays_bounded() {
-    use_live_clock();
-    let upstream = upstream();
-    let issuer = Issuer::start(keyset(&[p256_jwk()]));
     // One worker: every unknown kid is exactly one fetch, counted once.
-    let envoy = start(
-        &upstream,
-        &issuer,
-        config(json!({"refetch_cooldown": "0s"})),
-        1,
-    );
-    assert_eq!(call(&envoy, &good()).status, 200);
+    let (_upstream, issuer, envoy) = serving(json!({"refetch_cooldown": "0s"}), 1);
 
     // 8 MiB of well-formed JWKS holding the rotated key: only its size stands in the way.
     let filler = |i: usize| {
@@ -531,16 +525,7 @@ fn huge_answers_are_refused_and_memory_stays_bounded() {
 #[test]
 #[ignore = "needs Envoy: `cargo xtask test` runs it"]
 fn a_key_set_cut_short_mid_body_is_refused() {
-    use_live_clock();
-    let upstream = upstream();
-    let issuer = Issuer::start(keyset(&[p256_jwk()]));
-    let envoy = start(
-        &upstream,
-        &issuer,
-        config(json!({"refetch_cooldown": "0s"})),
-        2,
-    );
-    assert_eq!(call(&envoy, &good()).status, 200);
+    let (_upstream, issuer, envoy) = serving(json!({"refetch_cooldown": "0s"}), 2);
     let rotated_set = keyset(&[p256_jwk(), ed25519_jwk()]);
     let half = rotated_set.body.len() / 2;
     for (name, hang) in [
