@@ -196,12 +196,14 @@ export class TokenSession extends EventTarget {
   setTokens(tokens: TokenPair): void;
   /** A token good for at least the refresh margin, refreshed first if needed. */
   accessToken(): Promise<string>;
-  /** `fetch` with `Authorization: Bearer`; a 401 answer causes one refresh and one retry. */
+  /** `fetch` with `Authorization: Bearer`; a 401 answer causes one refresh and one retry. A call waiting for a sign-in honours `init.signal`. */
   fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response>;
   /** Tells the session a server refused this token (for HTTP clients other than `fetch`). */
   tokenRejected(accessToken: string): void;
   /** Forgets the tokens (here and in tabs that shared them); waiting calls reject with `missing_token`. */
   clear(): void;
+  /** Stops listening to other tabs and to storage; the session goes on in this tab alone. */
+  close(): void;
   addEventListener<K extends keyof TokenSessionEventMap>(
     type: K,
     listener: (event: TokenSessionEventMap[K]) => void,

@@ -61,6 +61,7 @@ export class TokenSession extends EventTarget {
   #fetch;
   #storage;
   #shared;
+  #onStorage = null;
   #key;
   #channel = null;
   #changed = deferred();
@@ -106,7 +107,7 @@ export class TokenSession extends EventTarget {
     if (this.#shared) {
       // Another tab wrote the shared copy: a refresh, a sign-in or a sign-out there. The copy
       // is read again rather than taken from the event, which may be older than it.
-      globalThis.addEventListener?.('storage', (e) => {
+      this.#onStorage = (e) => {
         if (e.key !== this.#key) return;
         const text = this.#read();
         if (text === null) {
@@ -114,7 +115,8 @@ export class TokenSession extends EventTarget {
         } else if (this.#restore(text, false)) {
           this.#emit('refreshed', { accessToken: this.#core.access() });
         }
-      });
+      };
+      globalThis.addEventListener?.('storage', this.#onStorage);
     }
   }
 
@@ -145,13 +147,23 @@ export class TokenSession extends EventTarget {
   async fetch(input, init) {
     const request = new Request(input, init);
     // A body can be sent once: keep an unsent copy for the retry.
+    request.signal?.throwIfAborted();
     const spare = request.clone();
-    const token = await this.accessToken();
+    // A call waiting for a sign-in still honours its AbortSignal.
+    const token = await abortable(this.accessToken(), request.signal);
     const response = await this.#fetch(bearer(request, token));
     if (response.status !== 401) return response;
     await response.body?.cancel();
     this.tokenRejected(token);
-    return this.#fetch(bearer(spare, await this.accessToken()));
+    return this.#fetch(bearer(spare, await abortable(this.accessToken(), request.signal)));
+  }
+
+  /** Stops listening to other tabs and to storage; the session goes on in this tab alone. */
+  close() {
+    this.#channel?.close();
+    this.#channel = null;
+    if (this.#onStorage) globalThis.removeEventListener?.('storage', this.#onStorage);
+    this.#onStorage = null;
   }
 
   /**
@@ -372,6 +384,17 @@ export class TokenSession extends EventTarget {
       // A full or blocked storage: the tokens still live in memory.
     }
   }
+}
+
+function abortable(promise, signal) {
+  if (!signal) return promise;
+  return new Promise((resolve, reject) => {
+    const abort = () => reject(signal.reason);
+    if (signal.aborted) abort();
+    else signal.addEventListener('abort', abort, { once: true });
+    // then(resolve, reject) settles either way, so a later rejection is never unhandled.
+    promise.then(resolve, reject).then(() => signal.removeEventListener('abort', abort));
+  });
 }
 
 function bearer(request, token) {

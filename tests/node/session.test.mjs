@@ -279,3 +279,26 @@ test('two sessions sharing a refresh token: one refresh, and both hold its resul
   a.clear();
   b.clear();
 });
+
+test('a call waiting for a sign-in honours its AbortSignal; close() stops listening to other sessions', async (t) => {
+  const server = await api(t);
+  const session = new TokenSession({ refresh: async () => assert.fail('no refresh token') });
+  const controller = new AbortController();
+  const call = session.fetch(server.url, { signal: controller.signal });
+  await new Promise((r) => setTimeout(r, 20));
+  controller.abort(new Error('left the page'));
+  await assert.rejects(call, /left the page/);
+  assert.equal(server.calls, 0);
+  await assert.rejects(session.fetch(server.url, { signal: AbortSignal.abort() }), { name: 'AbortError' });
+  // Closed, a session no longer hears another's sign-out.
+  const make = () => new TokenSession({ refresh: async () => ({}), storageKey: 'closing' });
+  const [a, b] = [make(), make()];
+  const tk = token(0);
+  a.setTokens({ accessToken: tk, refreshToken: 'r' });
+  b.setTokens({ accessToken: tk, refreshToken: 'r' });
+  b.close();
+  a.clear();
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(await b.accessToken(), tk);
+  session.clear();
+});

@@ -33,6 +33,7 @@ const answer: Promise<Response> = session.fetch('/api', { method: 'POST', body: 
 session.addEventListener('refreshed', (e) => { const t: string = e.detail.accessToken; console.log(t, token, answer); });
 session.tokenRejected('a.b.c');
 session.clear();
+session.close();
 const detach: () => void = attachAxios(session, { interceptors: { request: { use: () => 0, eject() {} }, response: { use: () => 1, eject() {} } }, request: async () => ({}) });
 detach();
 new TokenSession({ refresh: async () => ({ accessToken: 't' }), storage: sessionStorage });
