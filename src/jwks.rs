@@ -196,11 +196,12 @@ impl JwkSet {
         // token cost eight 8192-bit exponentiations.
         let mut spent = 0;
         for key in candidates.filter(|k| k.fits(alg)) {
-            if tried && spent + key.material.cost() > Self::MAX_ATTEMPTS {
+            let cost = key.material.cost();
+            if tried && spent + cost > Self::MAX_ATTEMPTS {
                 break;
             }
             tried = true;
-            spent += key.material.cost();
+            spent += cost;
             if key.material.verify(alg, message, signature) {
                 return Ok(key);
             }

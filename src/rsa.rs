@@ -10,8 +10,9 @@ use sha2::{Digest, Sha256, Sha384, Sha512};
 
 use crate::alg::Hash;
 
-/// How many Montgomery squarings `r_squared` uses at most: the cost of d·k for the doublings
-/// against 2k² per squaring is lowest around here for 2048- to 8192-bit keys.
+/// How many Montgomery squarings `r_squared` uses (32k is a multiple of 2^5, so d is whole):
+/// the cost of d·k for the doublings against 2k² per squaring is lowest around here for 2048-
+/// to 8192-bit keys.
 const SQUARINGS: u32 = 4;
 
 /// An RSA public key ready for verification.
@@ -69,7 +70,6 @@ impl PublicKey {
         })
     }
 
-    /// The modulus length in bytes: the length of every signature.
     /// What one verification with this key costs, in units of a 2048-bit key with e = 65537.
     pub(crate) fn cost(&self) -> usize {
         // Montgomery products are quadratic in the limbs, and `public_op` takes one per bit of
@@ -79,6 +79,7 @@ impl PublicKey {
         (limbs * limbs * steps).div_ceil(64 * 64 * 17)
     }
 
+    /// The modulus length in bytes: the length of every signature.
     pub(crate) fn size(&self) -> usize {
         self.k
     }
@@ -208,8 +209,7 @@ impl PublicKey {
     /// replace thousands of doublings: 8192-bit keys cost a third of doubling all the way.
     fn r_squared(&self) -> Vec<u32> {
         let k = self.n.len();
-        let squarings = (32 * k).trailing_zeros().min(SQUARINGS);
-        let d = (32 * k) >> squarings;
+        let d = (32 * k) >> SQUARINGS;
         let mut x = vec![0u32; k];
         x[(self.bits - 1) / 32] = 1 << ((self.bits - 1) % 32);
         for _ in self.bits - 1..32 * k + d {
@@ -222,7 +222,7 @@ impl PublicKey {
                 sub_in_place(&mut x, &self.n);
             }
         }
-        for _ in 0..squarings {
+        for _ in 0..SQUARINGS {
             x = self.mont_mul(&x, &x);
         }
         x

@@ -756,8 +756,7 @@ impl Requirement {
             // name: a binary search keeps 10,000 rules over 10,000 providers linear-ish.
             let index = providers
                 .binary_search_by(|p| p.name.as_str().cmp(&name))
-                .ok()
-                .ok_or_else(|| {
+                .map_err(|_| {
                     ConfigError(format!("{at}.provider_name: no provider named {name:?}"))
                 })?;
             found.push(Requirement::Provider(index));
