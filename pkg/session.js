@@ -2,7 +2,7 @@
 // decides when to refresh, which call refreshes, and what an answer, a stored copy or another
 // tab's result is worth; this file waits, calls the app's refresh, stores, locks and talks to
 // the other tabs.
-import { JwtError, rethrow, wasm } from './state.js';
+import { JwtError, call, wasm } from './state.js';
 
 // RawSession.next()'s answers.
 const USE = 0;
@@ -15,14 +15,6 @@ const ELECTION_MS = 100;
 const LOSER_WAIT_MS = 10_000;
 
 const now = () => Date.now() / 1000;
-
-function call(f) {
-  try {
-    return f();
-  } catch (e) {
-    return rethrow(e);
-  }
-}
 
 function deferred() {
   let resolve;
@@ -146,8 +138,8 @@ export class TokenSession extends EventTarget {
   /** `fetch` with the access token; a 401 answer causes one refresh and one retry. */
   async fetch(input, init) {
     const request = new Request(input, init);
-    // A body can be sent once: keep an unsent copy for the retry.
     request.signal?.throwIfAborted();
+    // A body can be sent once: keep an unsent copy for the retry.
     const spare = request.clone();
     // A call waiting for a sign-in still honours its AbortSignal.
     const token = await abortable(this.accessToken(), request.signal);
@@ -186,16 +178,16 @@ export class TokenSession extends EventTarget {
   #forget() {
     this.#core.clear();
     this.#save();
-    const waiting = this.#changed;
-    this.#changed = deferred();
-    waiting.reject(new JwtError('missing_token', 'the session was cleared'));
+    this.#wake(new JwtError('missing_token', 'the session was cleared'));
     this.#emit('cleared', {});
   }
 
-  #wake() {
+  // Every waiting call looks again at the state; with `error`, they reject with it instead.
+  #wake(error) {
     const waiting = this.#changed;
     this.#changed = deferred();
-    waiting.resolve();
+    if (error) waiting.reject(error);
+    else waiting.resolve();
   }
 
   #emit(type, detail) {

@@ -23,11 +23,6 @@ impl RawSession {
         Ok(self.0.next(seconds(now)?) as u8)
     }
 
-    /// Whether the access token can be sent now.
-    pub fn fresh(&self, now: f64) -> Result<bool, JsValue> {
-        Ok(self.0.fresh(seconds(now)?))
-    }
-
     /// The access token, fresh or not.
     pub fn access(&self) -> Option<String> {
         self.0.access_token().map(str::to_owned)
