@@ -1,6 +1,6 @@
 // The JavaScript API over the Rust core. Values cross as JSON text; errors cross as JSON and
 // become JwtError (a token, key set or fetch problem) or TypeError (a caller mistake).
-import { JwtError, rethrow, wasm } from './state.js';
+import { JwtError, call, wasm } from './state.js';
 
 export { JwtError };
 export { TokenSession } from './session.js';
@@ -14,24 +14,14 @@ const nowSeconds = () => Date.now() / 1000;
 
 /** The header and payload of a token, without verifying anything. */
 export function decode(token) {
-  let text;
-  try {
-    text = wasm().decode(asToken(token));
-  } catch (e) {
-    rethrow(e);
-  }
+  const text = call(() => wasm().decode(asToken(token)));
   const cut = text.indexOf('\0');
   return { header: JSON.parse(text.slice(0, cut)), payload: JSON.parse(text.slice(cut + 1)) };
 }
 
 /** Seconds until `exp` (negative once past), or null when the token has no `exp`. */
 export function expiresIn(token, now = nowSeconds()) {
-  let left;
-  try {
-    left = wasm().expiresIn(asToken(token), now);
-  } catch (e) {
-    rethrow(e);
-  }
+  const left = call(() => wasm().expiresIn(asToken(token), now));
   return left ?? null;
 }
 
@@ -60,20 +50,11 @@ function jwksText(jwks) {
 }
 
 function raw(jwks, policy) {
-  try {
-    return new (wasm().RawVerifier)(jwks, policy);
-  } catch (e) {
-    rethrow(e);
-  }
+  return call(() => new (wasm().RawVerifier)(jwks, policy));
 }
 
 function verifyWith(rawVerifier, token, now) {
-  let text;
-  try {
-    text = rawVerifier.verify(asToken(token), now ?? nowSeconds());
-  } catch (e) {
-    rethrow(e);
-  }
+  const text = call(() => rawVerifier.verify(asToken(token), now ?? nowSeconds()));
   return JSON.parse(text);
 }
 
@@ -136,11 +117,7 @@ export class RemoteVerifier {
     this.#cacheMs = cacheSeconds * 1000;
     this.#cooldownMs = cooldownSeconds * 1000;
     // Check the options now, not at the first request: a typo should fail where it is made.
-    try {
-      wasm().checkOptions(this.#policy);
-    } catch (e) {
-      rethrow(e);
-    }
+    call(() => wasm().checkOptions(this.#policy));
   }
 
   /** The verified claims, or a rejected JwtError. */
@@ -222,12 +199,8 @@ export class RemoteVerifier {
   }
 
   #setKeys(text) {
-    try {
-      if (this.#raw === null) this.#raw = raw(text, this.#policy);
-      else this.#raw.setKeys(text);
-    } catch (e) {
-      rethrow(e);
-    }
+    if (this.#raw === null) this.#raw = raw(text, this.#policy);
+    else call(() => this.#raw.setKeys(text));
   }
 
   /** The shared copy, as `{ text, at }`, or null; one without a usable fetch time is dropped. */

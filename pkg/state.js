@@ -24,7 +24,16 @@ export class JwtError extends Error {
   }
 }
 
-export function rethrow(e) {
+/** Runs `f`, turning an error from the core into its JavaScript error. */
+export function call(f) {
+  try {
+    return f();
+  } catch (e) {
+    return rethrow(e);
+  }
+}
+
+function rethrow(e) {
   if (typeof e === 'string' && e.startsWith('{')) {
     const info = JSON.parse(e);
     if (info.name === 'TypeError') throw new TypeError(info.message);
