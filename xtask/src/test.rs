@@ -1,7 +1,7 @@
 //! `cargo xtask test`: every check and test suite, with one tally at the end.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 
 use crate::install::{self, cmd};
 
@@ -18,6 +18,16 @@ impl Tally {
         if let Err(e) = result {
             eprintln!("xtask: {name} failed: {e}");
             self.broken.push(name.to_owned());
+        }
+    }
+
+    /// The closing line CI reads, over every suite, and the verdict.
+    fn finish(self) -> Result<(), String> {
+        println!("xtask: {} passed, {} failed", self.passed, self.failed);
+        if self.broken.is_empty() && self.failed == 0 {
+            Ok(())
+        } else {
+            Err(format!("failed: {}", self.broken.join(", ")))
         }
     }
 }
@@ -105,14 +115,7 @@ pub fn run() -> Result<(), String> {
     tally.step("wasm-bindgen tests", result);
 
     node_suite(&mut tally, &[]);
-
-    // The closing line CI reads, over every suite.
-    println!("xtask: {} passed, {} failed", tally.passed, tally.failed);
-    if tally.broken.is_empty() && tally.failed == 0 {
-        Ok(())
-    } else {
-        Err(format!("failed: {}", tally.broken.join(", ")))
-    }
+    tally.finish()
 }
 
 /// `cargo xtask test node [NAME…]`: only the npm package's suites, those whose file names
@@ -126,12 +129,7 @@ pub fn node_only(filters: &[String]) -> Result<(), String> {
     }
     let mut tally = Tally::default();
     node_suite(&mut tally, filters);
-    println!("xtask: {} passed, {} failed", tally.passed, tally.failed);
-    if tally.broken.is_empty() && tally.failed == 0 {
-        Ok(())
-    } else {
-        Err(format!("failed: {}", tally.broken.join(", ")))
-    }
+    tally.finish()
 }
 
 /// The npm package, as a user installs it, under Node's test runner.
@@ -177,27 +175,34 @@ fn cargo_test(tally: &mut Tally, args: &[&str]) -> Result<(), String> {
 }
 
 fn cargo_test_env(tally: &mut Tally, args: &[&str], env: &[(&str, &str)]) -> Result<(), String> {
-    let mut child = Command::new("cargo")
-        .args(args)
-        .envs(env.iter().copied())
-        .stdout(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cargo: {e}"))?;
-    let stdout = child.stdout.take().expect("piped");
-    for line in BufReader::new(stdout).lines() {
-        let line = line.map_err(|e| e.to_string())?;
-        println!("{line}");
+    let mut cargo = Command::new("cargo");
+    cargo.args(args).envs(env.iter().copied());
+    let status = echo(&mut cargo, |line| {
         if let Some(rest) = line.strip_prefix("test result: ") {
             tally.passed += count(rest, " passed");
             tally.failed += count(rest, " failed");
         }
-    }
-    let status = child.wait().map_err(|e| e.to_string())?;
+    })?;
     if status.success() {
         Ok(())
     } else {
         Err(format!("exit {status}"))
     }
+}
+
+/// Runs `command`, echoing its standard output line by line as it comes (a long suite shows
+/// where it is) and handing each line to `each`.
+pub fn echo(command: &mut Command, mut each: impl FnMut(&str)) -> Result<ExitStatus, String> {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("{:?}: {e}", command.get_program()))?;
+    for line in BufReader::new(child.stdout.take().expect("piped")).lines() {
+        let line = line.map_err(|e| e.to_string())?;
+        println!("{line}");
+        each(&line);
+    }
+    child.wait().map_err(|e| e.to_string())
 }
 
 /// The number before `label` in "ok. 3 passed; 0 failed; …".

@@ -1,9 +1,8 @@
 //! The npm package's tests: packed and installed into a scratch project as a user would, then
 //! Node's test runner over it.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use crate::install::root;
 
@@ -62,8 +61,8 @@ pub struct NodeRun {
 
 /// Runs `node --test` (TAP, so the counts can be read) on `files` inside `dir`.
 pub fn node_tests(dir: &Path, files: &[PathBuf], fixtures: &Path) -> Result<NodeRun, String> {
-    let mut child = Command::new("node")
-        .arg("--test")
+    let mut node = Command::new("node");
+    node.arg("--test")
         .arg("--test-reporter=tap")
         .args(files)
         .current_dir(dir)
@@ -75,19 +74,12 @@ pub fn node_tests(dir: &Path, files: &[PathBuf], fixtures: &Path) -> Result<Node
         .env("AXIOS", crate::install::axios().join("index.js"))
         .env("ENVOY", crate::install::envoy())
         .env("JWTGATE_ENVOY_WASM", crate::build::envoy_wasm())
-        .env("JWTGATE_ROOT", root())
-        .stdout(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("node: {e}"))?;
-    // Echoed as it comes: the browser suites take minutes, and a stuck one should show where.
+        .env("JWTGATE_ROOT", root());
     let mut text = String::new();
-    for line in BufReader::new(child.stdout.take().expect("piped")).lines() {
-        let line = line.map_err(|e| e.to_string())?;
-        println!("{line}");
-        text.push_str(&line);
+    let status = crate::test::echo(&mut node, |line| {
+        text.push_str(line);
         text.push('\n');
-    }
-    let status = child.wait().map_err(|e| format!("node: {e}"))?;
+    })?;
     let count = |label: &str| {
         text.lines()
             .find_map(|l| l.strip_prefix(label)?.trim().parse::<u64>().ok())
