@@ -3,7 +3,7 @@
 use serde_json::{Map, Value};
 
 use crate::alg::Algorithm;
-use crate::encoding::{b64_decode, json_object, JsonError};
+use crate::encoding::{b64_decode, json_members, json_object, JsonError};
 use crate::error::{Error, Malformed, Part};
 
 /// The default limit on a token's length in bytes.
@@ -159,12 +159,14 @@ pub(crate) fn split(token: &str, max_bytes: usize) -> Result<[&str; 3], Error> {
 
 /// A strict JSON object from one part of the token.
 pub(crate) fn object(bytes: &[u8], part: Part) -> Result<Map<String, Value>, Error> {
-    json_object(bytes).map_err(|e| {
-        Error::Malformed(match e {
-            JsonError::Syntax => Malformed::Json(part),
-            JsonError::NotAnObject => Malformed::NotAnObject(part),
-            JsonError::DuplicateMember => Malformed::DuplicateMember(part),
-        })
+    json_object(bytes).map_err(|e| json_error(e, part))
+}
+
+fn json_error(e: JsonError, part: Part) -> Error {
+    Error::Malformed(match e {
+        JsonError::Syntax => Malformed::Json(part),
+        JsonError::NotAnObject => Malformed::NotAnObject(part),
+        JsonError::DuplicateMember => Malformed::DuplicateMember(part),
     })
 }
 
@@ -181,14 +183,15 @@ pub(crate) struct Times {
 pub(crate) fn times(token: &str) -> Result<Times, Error> {
     let [_, payload, _] = split(token, DEFAULT_MAX_TOKEN_BYTES)?;
     let bytes = b64_decode(payload).ok_or(Error::Malformed(Malformed::Base64(Part::Payload)))?;
-    let claims = object(&bytes, Part::Payload)?;
-    let time = |name: &str| match claims.get(name) {
+    let [exp, iat] =
+        json_members(&bytes, ["exp", "iat"]).map_err(|e| json_error(e, Part::Payload))?;
+    let time = |name: &str, v: Option<Value>| match v {
         None => Ok(None),
         Some(Value::Number(n)) => Ok(n.as_f64()),
         Some(_) => Err(Error::InvalidClaim(name.into())),
     };
     Ok(Times {
-        exp: time("exp")?,
-        iat: time("iat")?,
+        exp: time("exp", exp)?,
+        iat: time("iat", iat)?,
     })
 }
