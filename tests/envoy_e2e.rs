@@ -155,9 +155,18 @@ fn valid_tokens_reach_the_upstream_with_their_claims() {
     // A client cannot supply the filter's headers, even where no token is checked.
     let seen = seen_by_upstream(&get(envoy.port, "/public", &[("x-jwt-sub", "root")]));
     assert!(seen.get("x-jwt-sub").is_none());
-    assert!(envoy.counter("wasmcustom.jwtgate.allowed") >= 9);
-    assert!(envoy.counter("wasmcustom.jwtgate.denied.missing_token") >= 1);
-    assert!(envoy.counter("wasmcustom.jwtgate.denied.insufficient_claims") >= 1);
+    // Per-request counters reach Envoy at the filter's next tick.
+    for (counter, least) in [
+        ("allowed", 9),
+        ("denied.missing_token", 1),
+        ("denied.insufficient_claims", 1),
+    ] {
+        let name = format!("wasmcustom.jwtgate.{counter}");
+        assert!(
+            eventually(Duration::from_secs(5), || envoy.counter(&name) >= least),
+            "{name}"
+        );
+    }
 }
 
 /// The catalog's verifier variants, as providers each under its own path prefix.
@@ -468,8 +477,10 @@ fn the_jwt_cache_hits_and_never_serves_an_expired_token() {
     for _ in 0..3 {
         assert_eq!(get(envoy.port, "/", &[("authorization", &t)]).status, 200);
     }
+    assert!(eventually(Duration::from_secs(5), || envoy
+        .counter("wasmcustom.jwtgate.jwt_cache.hit")
+        == 2));
     assert_eq!(envoy.counter("wasmcustom.jwtgate.jwt_cache.miss"), 1);
-    assert_eq!(envoy.counter("wasmcustom.jwtgate.jwt_cache.hit"), 2);
     // A token two seconds from expiry: cached, then refused once exp has passed.
     let exp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
