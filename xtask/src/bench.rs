@@ -3,7 +3,9 @@
 //!
 //! - Envoy: no filter, native `jwt_authn` with and without `jwt_cache_config`, jwtgate's filter
 //!   with and without its cache, on RS256 and ES256 tokens, one provider configuration for
-//!   both filters. Envoy (one worker) on core 0, `wrk` on core 1, round-robin, medians.
+//!   both filters; beside them a proxy-wasm filter that does nothing (`bench/noop-filter`), the
+//!   floor any such filter stands on. Envoy (one worker) on core 0, `wrk` on core 1,
+//!   round-robin, medians.
 //! - Node: `jose` and `jwt-decode` against the npm package (`bench/node.mjs`).
 //! - Size: gzipped bytes of each, and of the Envoy filter.
 //!
@@ -26,13 +28,18 @@ const JWT_DECODE_VERSION: &str = "4.0.0";
 const ESBUILD_VERSION: &str = "0.28.2";
 
 /// The Envoy configurations compared, in the order they run within a round.
-const CONFIGS: [(&str, &str); 6] = [
+const CONFIGS: [(&str, &str); 7] = [
     ("none", "no filter"),
     ("native", "jwt_authn"),
     ("native_cache", "jwt_authn + jwt_cache_config"),
     ("jwtgate", "jwtgate"),
     ("jwtgate_cache", "jwtgate + jwt_cache_config"),
-    // Not a contender: what any proxy-wasm filter costs before it does anything.
+    // Not contenders: what a proxy-wasm filter costs before it does anything, and jwtgate
+    // with nothing to check (it still reads the headers and the clock).
+    (
+        "noop",
+        "a proxy-wasm filter that does nothing (`bench/noop-filter`)",
+    ),
     (
         "jwtgate_floor",
         "jwtgate, a rule without `requires` (the floor)",
@@ -135,6 +142,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
         crate::build::envoy()?;
         crate::build::web()?;
     }
+    noop_filter(build)?;
     let work = root().join("target").join("bench");
     std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
     let fixtures = work.join("fixtures.json");
@@ -218,17 +226,48 @@ fn listener(name: &str, port: u16, filter: Option<Value>) -> Value {
                 "http_filters": filters}}]}]})
 }
 
+/// The do-nothing filter's crate and its build.
+fn noop_filter_dir() -> PathBuf {
+    root().join("bench").join("noop-filter")
+}
+
+fn noop_filter_wasm() -> PathBuf {
+    root().join("target/noop-filter/wasm32-wasip1/release/noop_filter.wasm")
+}
+
+fn noop_filter(build: bool) -> Result<(), String> {
+    if !build && noop_filter_wasm().exists() {
+        return Ok(());
+    }
+    let manifest = noop_filter_dir().join("Cargo.toml");
+    let target = root().join("target/noop-filter");
+    cmd(
+        "cargo",
+        &[
+            "build",
+            "--release",
+            "--manifest-path",
+            manifest.to_str().unwrap(),
+            "--target-dir",
+            target.to_str().unwrap(),
+            "--target",
+            "wasm32-wasip1",
+        ],
+    )
+}
+
 fn envoy_config(fx: &Value, ports: &[u16], admin: u16) -> Value {
-    let wasm = |vm: &str, config: Value| {
+    let module = |vm: &str, file: PathBuf, config: Value| {
         json!({"name": "envoy.filters.http.wasm", "typed_config": {
             "@type": "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
             "config": {
                 "name": vm, "root_id": "jwtgate",
                 "vm_config": {"vm_id": vm, "runtime": "envoy.wasm.runtime.v8",
-                              "code": {"local": {"filename": crate::build::envoy_wasm()}}},
+                              "code": {"local": {"filename": file}}},
                 "configuration": {"@type": "type.googleapis.com/google.protobuf.StringValue",
                                   "value": config.to_string()}}}})
     };
+    let wasm = |vm: &str, config: Value| module(vm, crate::build::envoy_wasm(), config);
     let native = |config: Value| {
         let mut typed = config;
         typed["@type"] = json!(
@@ -242,6 +281,7 @@ fn envoy_config(fx: &Value, ports: &[u16], admin: u16) -> Value {
         Some(native(provider_config(fx, true, true))),
         Some(wasm("jwtgate", provider_config(fx, false, true))),
         Some(wasm("jwtgate_cache", provider_config(fx, true, true))),
+        Some(module("noop", noop_filter_wasm(), json!({}))),
         Some(wasm("jwtgate_floor", provider_config(fx, false, false))),
     ];
     let listeners: Vec<Value> = CONFIGS
@@ -305,7 +345,7 @@ fn envoy_bench(fx: &Value, plan: &Plan, work: &Path) -> Result<EnvoyResults, Str
             }
         }
         let refused = http_get(ports[i], "/", None).map(|(s, _)| s);
-        let want = if matches!(*name, "none" | "jwtgate_floor") {
+        let want = if matches!(*name, "none" | "noop" | "jwtgate_floor") {
             200
         } else {
             401
