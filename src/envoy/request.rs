@@ -194,10 +194,12 @@ fn after_prefix<'v>(value: &'v str, prefix: &str) -> Option<&'v str> {
         _ => return None,
     };
     let token = rest.trim_start();
-    // The token runs to the first character that cannot be in a compact JWS.
+    // The token runs to the first character that cannot be in a compact JWS. Bytes, not
+    // chars: every byte of a non-ASCII character stops it too, and this runs per request.
     let end = token
-        .find(|c: char| {
-            !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '=' | '+' | '/'))
+        .bytes()
+        .position(|b| {
+            !(b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'=' | b'+' | b'/'))
         })
         .unwrap_or(token.len());
     Some(&token[..end]).filter(|t| !t.is_empty())
