@@ -1,11 +1,11 @@
 //! Public-key material and the signature checks, each guarded by its signature length.
 
 use hmac::{Hmac, KeyInit, Mac};
-use sha2::{Sha256, Sha384, Sha512};
+use sha2::{Digest as _, Sha256, Sha384, Sha512};
 use signature::Verifier as _;
 
 use crate::alg::{Algorithm, Hash};
-use crate::rsa;
+use crate::{nistp256, rsa};
 
 /// Smallest RSA modulus accepted, in bits (NIST SP 800-131A).
 pub(crate) const MIN_RSA_BITS: usize = 2048;
@@ -16,7 +16,7 @@ pub(crate) const MAX_RSA_BITS: usize = 8192;
 #[derive(Clone)]
 pub(crate) enum KeyMaterial {
     Rsa(Box<rsa::PublicKey>),
-    P256(p256::ecdsa::VerifyingKey),
+    P256(nistp256::PublicKey),
     P384(p384::ecdsa::VerifyingKey),
     Ed25519(ed25519_dalek::VerifyingKey),
     Oct(Box<[u8]>),
@@ -65,10 +65,13 @@ impl KeyMaterial {
     }
 
     pub(crate) fn p256(x: &[u8], y: &[u8]) -> Result<KeyMaterial, KeyError> {
-        let point = uncompressed_point(x, y, 32)?;
-        p256::ecdsa::VerifyingKey::from_sec1_bytes(&point)
+        // RFC 7518 6.2.1.2: coordinates are full length, leading zeros kept.
+        let (Ok(x), Ok(y)) = (x.try_into(), y.try_into()) else {
+            return Err(KeyError::Length);
+        };
+        nistp256::PublicKey::from_coordinates(x, y)
             .map(KeyMaterial::P256)
-            .map_err(|_| KeyError::NotOnCurve)
+            .ok_or(KeyError::NotOnCurve)
     }
 
     pub(crate) fn p384(x: &[u8], y: &[u8]) -> Result<KeyMaterial, KeyError> {
@@ -123,11 +126,8 @@ impl KeyMaterial {
             KeyMaterial::Rsa(key) => {
                 signature.len() == key.size() && verify_rsa(key, alg, message, signature)
             }
-            KeyMaterial::P256(key) => {
-                signature.len() == 64
-                    && p256::ecdsa::Signature::from_slice(signature)
-                        .is_ok_and(|sig| key.verify(message, &sig).is_ok())
-            }
+            KeyMaterial::P256(key) => <&[u8; 64]>::try_from(signature)
+                .is_ok_and(|sig| key.verify(&Sha256::digest(message).into(), sig)),
             KeyMaterial::P384(key) => {
                 signature.len() == 96
                     && p384::ecdsa::Signature::from_slice(signature)

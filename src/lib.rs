@@ -45,6 +45,7 @@ mod crypto;
 mod encoding;
 mod error;
 mod jwks;
+mod nistp256;
 mod rsa;
 pub mod session;
 mod token;
