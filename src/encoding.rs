@@ -241,6 +241,21 @@ impl Parser<'_> {
         }
     }
 
+    /// Enters an object or array at `depth`, refusing one nested too deeply; true if it closes
+    /// at once (empty).
+    fn open(&mut self, depth: usize, close: u8) -> Result<bool, JsonError> {
+        if depth > MAX_DEPTH {
+            return Err(Syntax);
+        }
+        self.i += 1;
+        self.ws();
+        let empty = self.peek() == Some(close);
+        if empty {
+            self.i += 1;
+        }
+        Ok(empty)
+    }
+
     /// After a value inside a container: `,` to go on, or the closing byte to stop.
     fn next(&mut self, close: u8) -> Result<bool, JsonError> {
         self.ws();
@@ -259,14 +274,8 @@ impl Parser<'_> {
     }
 
     fn object(&mut self, depth: usize) -> Result<Map<String, Value>, JsonError> {
-        if depth > MAX_DEPTH {
-            return Err(Syntax);
-        }
-        self.i += 1;
-        self.ws();
         let mut map = Map::new();
-        if self.peek() == Some(b'}') {
-            self.i += 1;
+        if self.open(depth, b'}')? {
             return Ok(map);
         }
         loop {
@@ -295,13 +304,7 @@ impl Parser<'_> {
         match self.peek().ok_or(Syntax)? {
             b'{' => self.skip_object(depth + 1, None),
             b'[' => {
-                if depth + 1 > MAX_DEPTH {
-                    return Err(Syntax.into());
-                }
-                self.i += 1;
-                self.ws();
-                if self.peek() == Some(b']') {
-                    self.i += 1;
+                if self.open(depth + 1, b']')? {
                     return Ok(());
                 }
                 loop {
@@ -325,13 +328,7 @@ impl Parser<'_> {
         depth: usize,
         mut want: Option<(&[&str], &mut [Option<Value>])>,
     ) -> Result<(), Stop> {
-        if depth > MAX_DEPTH {
-            return Err(Syntax.into());
-        }
-        self.i += 1;
-        self.ws();
-        if self.peek() == Some(b'}') {
-            self.i += 1;
+        if self.open(depth, b'}')? {
             return Ok(());
         }
         let base = self.names.len();
@@ -379,14 +376,8 @@ impl Parser<'_> {
     }
 
     fn array(&mut self, depth: usize) -> Result<Value, JsonError> {
-        if depth > MAX_DEPTH {
-            return Err(Syntax);
-        }
-        self.i += 1;
-        self.ws();
         let mut items = Vec::new();
-        if self.peek() == Some(b']') {
-            self.i += 1;
+        if self.open(depth, b']')? {
             return Ok(Value::Array(items));
         }
         loop {

@@ -129,27 +129,17 @@ fn agrees_with_the_p256_crate() {
 
         let bit = (rng.next_u32() % 256) as usize;
         for (half, name) in [(0, "r"), (32, "s")] {
-            let mut bad = sig.clone();
-            bad[half + bit / 8] ^= 1 << (bit % 8);
-            check(
-                &mut counts,
-                ours,
-                theirs,
-                &message,
-                &bad,
-                &format!("{name} bit {bit}"),
-            );
             let (what, value) = specials[round % specials.len()];
-            let mut bad = sig.clone();
-            bad[half..half + 32].copy_from_slice(&value);
-            check(
-                &mut counts,
-                ours,
-                theirs,
-                &message,
-                &bad,
-                &format!("{name} = {what}"),
-            );
+            let mut flipped = sig.clone();
+            flipped[half + bit / 8] ^= 1 << (bit % 8);
+            let mut special = sig.clone();
+            special[half..half + 32].copy_from_slice(&value);
+            for (bad, label) in [
+                (flipped, format!("{name} bit {bit}")),
+                (special, format!("{name} = {what}")),
+            ] {
+                check(&mut counts, ours, theirs, &message, &bad, &label);
+            }
         }
         if !message.is_empty() {
             let mut bad = message.clone();
