@@ -9,7 +9,7 @@
 //! - Node: `jose` and `jwt-decode` against the npm package (`bench/node.mjs`).
 //! - Size: gzipped bytes of each, and of the Envoy filter.
 //!
-//! Not part of `cargo xtask test`: it takes about ten minutes and its figures depend on the
+//! Not part of `cargo xtask test`: it takes about twenty minutes and its figures depend on the
 //! machine. What it needs beyond the tests (wrk, and jose, jwt-decode and esbuild pinned in
 //! `.tools/bench`) it installs once.
 
@@ -114,7 +114,8 @@ fn install_needs() -> Result<(), String> {
 
 pub fn run(args: &[String]) -> Result<(), String> {
     let mut plan = Plan {
-        rounds: 3,
+        // Five: on two shared cores one Envoy round in three can be off by half.
+        rounds: 5,
         load: 10,
         latency: 5,
         node_rounds: 5,
