@@ -130,27 +130,14 @@ pub(crate) fn json_members<const N: usize>(
     bytes: &[u8],
     names: [&str; N],
 ) -> Result<[Option<Value>; N], JsonError> {
-    let mut p = Parser {
-        b: bytes,
-        i: 0,
-        slow: 0,
-        names: Vec::new(),
-    };
+    let mut p = Parser::new(bytes);
     let mut found = [const { None }; N];
-    p.ws();
     let scanned = match p.peek() {
         Some(b'{') => p.skip_object(1, Some((&names, &mut found))),
         _ => Err(Stop::Bail),
     };
     match scanned {
-        Ok(()) => {
-            p.ws();
-            if p.i == bytes.len() {
-                Ok(found)
-            } else {
-                Err(JsonError::Syntax)
-            }
-        }
+        Ok(()) => p.end().map(|()| found),
         Err(Stop::Json(e)) => Err(e),
         Err(Stop::Bail) => {
             let map = json_object(bytes)?;
@@ -181,20 +168,9 @@ impl From<JsonError> for Stop {
 /// occur, and it leaves serde's deserializer and float printing out of the npm package's wasm.
 /// `tests::agrees_with_serde_json` holds it to serde_json on generated documents.
 pub(crate) fn json_value(bytes: &[u8]) -> Result<Value, JsonError> {
-    let mut p = Parser {
-        b: bytes,
-        i: 0,
-        slow: 0,
-        names: Vec::new(),
-    };
-    p.ws();
+    let mut p = Parser::new(bytes);
     let v = p.value(0)?;
-    p.ws();
-    if p.i == bytes.len() {
-        Ok(v)
-    } else {
-        Err(JsonError::Syntax)
-    }
+    p.end().map(|()| v)
 }
 
 struct Parser<'a> {
@@ -208,7 +184,29 @@ struct Parser<'a> {
 
 use JsonError::Syntax;
 
-impl Parser<'_> {
+impl<'a> Parser<'a> {
+    /// A parser at the first non-blank byte of `b`.
+    fn new(b: &'a [u8]) -> Parser<'a> {
+        let mut p = Parser {
+            b,
+            i: 0,
+            slow: 0,
+            names: Vec::new(),
+        };
+        p.ws();
+        p
+    }
+
+    /// After the document's value: nothing but blanks may follow.
+    fn end(&mut self) -> Result<(), JsonError> {
+        self.ws();
+        if self.i == self.b.len() {
+            Ok(())
+        } else {
+            Err(Syntax)
+        }
+    }
+
     fn peek(&self) -> Option<u8> {
         self.b.get(self.i).copied()
     }

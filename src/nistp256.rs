@@ -189,18 +189,15 @@ fn sub_mod(a: &Limbs, b: &Limbs, m: &Limbs) -> Limbs {
 
 /// x / 2 mod m, for x < m and m odd.
 fn half_mod(x: &Limbs, m: &Limbs) -> Limbs {
-    let (x, top) = if x[0] & 1 == 0 {
-        (*x, 0)
+    // An odd x becomes the even x + m, whose 257th bit the shift brings back in.
+    let (mut x, top) = if x[0] & 1 == 0 {
+        (*x, false)
     } else {
-        let (s, c) = adc(x, m);
-        (s, u32::from(c))
+        adc(x, m)
     };
-    let mut out = [0u32; 8];
-    for i in 0..7 {
-        out[i] = (x[i] >> 1) | (x[i + 1] << 31);
-    }
-    out[7] = (x[7] >> 1) | (top << 31);
-    out
+    shr1(&mut x);
+    x[7] |= u32::from(top) << 31;
+    x
 }
 
 fn shr1(x: &mut Limbs) {

@@ -238,13 +238,14 @@ impl Session {
 
     /// Takes new tokens from a refresh, here or in another tab. One that arrives already
     /// inside its margin is sent until it expires instead of refreshed at once.
-    fn take(&mut self, mut tokens: Tokens, now: f64) {
-        self.tokens = Some(tokens.clone());
+    fn take(&mut self, tokens: Tokens, now: f64) {
+        self.tokens = Some(tokens);
         self.stale = false;
         self.auth_required = false;
         if !self.fresh(now) {
-            tokens.waived = true;
-            self.tokens = Some(tokens);
+            if let Some(t) = &mut self.tokens {
+                t.waived = true;
+            }
         }
     }
 
