@@ -31,13 +31,7 @@ fn every_attack_gets_its_code() {
             ));
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} of {} cases failed:\n{}",
-        failures.len(),
-        cases.len(),
-        failures.join("\n")
-    );
+    assert_all_passed(&failures, cases.len());
 }
 
 #[test]

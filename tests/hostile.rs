@@ -42,13 +42,7 @@ fn every_hostile_input_gets_its_answer() {
             failures.push(format!("{}: want {want}, got {got}", case.name));
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} of {} cases failed:\n{}",
-        failures.len(),
-        cases.len(),
-        failures.join("\n")
-    );
+    common::assert_all_passed(&failures, cases.len());
 
     // The codes the front doors report for some of them, spelled out.
     let code = |name: &str| codes.iter().find(|(n, _)| *n == name).map(|(_, c)| *c);

@@ -295,7 +295,7 @@ fn cycle(data: &[u8], len: usize) -> Vec<u8> {
 
 /// An RSA entry's modulus, without leading zeros, as jwtgate reads it.
 fn modulus(entry: &Value) -> Option<Vec<u8>> {
-    use base64ct_free::decode;
+    use independent_base64::decode;
     let n = entry.get("n")?.as_str()?.trim_end_matches('=');
     let bytes = decode(n)?;
     let start = bytes.iter().position(|&b| b != 0).unwrap_or(bytes.len());
@@ -321,9 +321,9 @@ fn numbers(v: &Value) -> usize {
     }
 }
 
-/// Base64url decoding without a dependency on the crate jwtgate uses for it, so that the
-/// target does not share a bug with what it tests.
-mod base64ct_free {
+/// Base64url decoding written apart from jwtgate's own decoder, so that the target does not
+/// share a bug with what it tests.
+mod independent_base64 {
     pub fn decode(text: &str) -> Option<Vec<u8>> {
         let mut out = Vec::with_capacity(text.len() * 3 / 4);
         let (mut acc, mut bits) = (0u32, 0);

@@ -14,6 +14,16 @@ use serde_json::{json, Value};
 use sha2::{Sha256, Sha384, Sha512};
 use signature::{RandomizedSigner, SignatureEncoding, Signer};
 
+/// Fails with every case's failure at once, rather than stopping at the first.
+pub fn assert_all_passed(failures: &[String], cases: usize) {
+    assert!(
+        failures.is_empty(),
+        "{} of {cases} cases failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
 /// The time every test runs at unless it says otherwise.
 pub const NOW: u64 = 1_800_000_000;
 

@@ -153,7 +153,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let machine = machine();
     let envoy = envoy_bench(&fx, &plan, &work)?;
     let node = node_bench(&fixtures, &plan)?;
-    let sizes = sizes(&work)?;
+    let sizes = sizes()?;
     let report = report(&machine, &plan, &envoy, &node, &sizes);
     let out = root().join("bench").join("RESULTS.md");
     std::fs::write(&out, report).map_err(|e| e.to_string())?;
@@ -531,18 +531,6 @@ struct Size {
     gz: u64,
 }
 
-fn gz(path: &Path) -> Result<(u64, u64), String> {
-    let raw = std::fs::metadata(path)
-        .map_err(|e| format!("{}: {e}", path.display()))?
-        .len();
-    let out = Command::new("gzip")
-        .args(["-9", "-c"])
-        .arg(path)
-        .output()
-        .map_err(|e| format!("gzip: {e}"))?;
-    Ok((raw, out.stdout.len() as u64))
-}
-
 /// Bundles `source` (an ES module) with esbuild, minified for browsers; returns the bundle.
 fn bundle(dir: &Path, name: &str, source: &str) -> Result<PathBuf, String> {
     let entry = dir.join(format!("{name}.mjs"));
@@ -563,7 +551,7 @@ fn bundle(dir: &Path, name: &str, source: &str) -> Result<PathBuf, String> {
     Ok(out)
 }
 
-fn sizes(_work: &Path) -> Result<Vec<Size>, String> {
+fn sizes() -> Result<Vec<Size>, String> {
     // Entries beside the installed packages, so esbuild resolves them as a user's bundler would.
     let dir = bench_dir().join("entries");
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
@@ -576,8 +564,8 @@ fn sizes(_work: &Path) -> Result<Vec<Size>, String> {
             gz,
         })
     };
-    let (wr, wg) = gz(&pkg.join("wasm/jwtgate_bg.wasm"))?;
-    let (gr, gg) = gz(&pkg.join("wasm/jwtgate.js"))?;
+    let (wr, wg) = crate::build::sizes(&pkg.join("wasm/jwtgate_bg.wasm"))?;
+    let (gr, gg) = crate::build::sizes(&pkg.join("wasm/jwtgate.js"))?;
     add(
         "jwtgate: wasm + wasm-bindgen glue (the budgeted figure)",
         (wr + gr, wg + gg),
@@ -590,14 +578,14 @@ fn sizes(_work: &Path) -> Result<Vec<Size>, String> {
             pkg.join("web.js").to_str().unwrap()
         ),
     )?;
-    let (jr, jg) = gz(&web)?;
+    let (jr, jg) = crate::build::sizes(&web)?;
     add(
         "jwtgate: the whole browser entry, JS bundled and minified, + wasm",
         (jr + wr, jg + wg),
     );
     add(
         "jose: jwtVerify + createRemoteJWKSet, bundled and minified",
-        gz(&bundle(
+        crate::build::sizes(&bundle(
             &dir,
             "jose",
             "export { jwtVerify, createRemoteJWKSet } from 'jose';\n",
@@ -605,7 +593,7 @@ fn sizes(_work: &Path) -> Result<Vec<Size>, String> {
     );
     add(
         "jose: decodeJwt, bundled and minified",
-        gz(&bundle(
+        crate::build::sizes(&bundle(
             &dir,
             "jose-decode",
             "export { decodeJwt } from 'jose';\n",
@@ -613,7 +601,7 @@ fn sizes(_work: &Path) -> Result<Vec<Size>, String> {
     );
     add(
         "jwt-decode: jwtDecode, bundled and minified",
-        gz(&bundle(
+        crate::build::sizes(&bundle(
             &dir,
             "jwt-decode",
             "export { jwtDecode } from 'jwt-decode';\n",
@@ -621,7 +609,7 @@ fn sizes(_work: &Path) -> Result<Vec<Size>, String> {
     );
     add(
         "jwtgate's Envoy filter (dist/jwtgate_envoy.wasm)",
-        gz(&crate::build::envoy_wasm())?,
+        crate::build::sizes(&crate::build::envoy_wasm())?,
     );
     Ok(out)
 }

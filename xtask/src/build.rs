@@ -159,7 +159,7 @@ fn ascii_fast_path(glue: &std::path::Path) -> Result<(), String> {
 pub const WEB_BUDGET: u64 = 86 * 1024;
 
 /// A file's size, raw and gzipped (`gzip -9`).
-fn sizes(path: &std::path::Path) -> Result<(u64, u64), String> {
+pub fn sizes(path: &std::path::Path) -> Result<(u64, u64), String> {
     let raw = std::fs::metadata(path)
         .map_err(|e| format!("{}: {e}", path.display()))?
         .len();

@@ -21,7 +21,7 @@ usage: cargo xtask <command>
   install   install what the tests need (idempotent)
   fuzz      [SECONDS] [TARGET…]: each fuzz target under libFuzzer for SECONDS (default 60)
   bench     [--quick] [--no-build]: jwtgate beside jwt_authn, jose and jwt-decode;
-            writes bench/RESULTS.md (about 10 minutes; not part of the tests)
+            writes bench/RESULTS.md (about 20 minutes; not part of the tests)
 ";
 
 fn main() -> ExitCode {
