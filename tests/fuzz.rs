@@ -18,12 +18,13 @@ mod harness;
 
 type Target = fn(&[u8]);
 
-const TARGETS: [(&str, Target); 5] = [
+const TARGETS: [(&str, Target); 6] = [
     ("token", harness::token),
     ("json", harness::json),
     ("jwks", harness::jwks),
     ("envoy_config", harness::envoy_config),
     ("verify", harness::verify),
+    ("es256", harness::es256),
 ];
 
 fn root() -> &'static Path {
@@ -80,6 +81,23 @@ fn the_verify_seeds_verify() {
     expired.push(0);
     expired.extend_from_slice(br#"{"iss":"https://issuer.example","aud":"api","exp":1}"#);
     assert_eq!(harness::verify_code(&expired), Some("expired"));
+}
+
+#[test]
+fn the_es256_seeds_reach_both_verdicts() {
+    let verdict = |name: &str| {
+        let data = std::fs::read(root().join("fuzz/corpus/es256").join(name)).unwrap();
+        harness::es256_verdict(&data)
+    };
+    assert_eq!(verdict("valid"), Some(true));
+    assert_eq!(verdict("n-minus-s"), Some(true), "neither enforces low s");
+    assert_eq!(verdict("mutated"), Some(false));
+    assert_eq!(verdict("r-zero"), Some(false));
+    assert_eq!(
+        verdict("point"),
+        Some(false),
+        "the key is taken, the signature is not"
+    );
 }
 
 #[test]
@@ -151,6 +169,27 @@ fn write_seed_corpora() {
         data.extend_from_slice(claims_text.as_bytes());
         write("verify", &format!("signed-{alg}"), &data);
     }
+    // es256: the fixture P-256 key signs a token's signing input (cases 1 to 3), and its
+    // public point comes with a signature that does not verify (case 0).
+    let d = keys().p256.to_bytes();
+    let message = b"eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9";
+    for (name, case) in [
+        ("valid", 1u8),
+        ("mutated", 2),
+        ("r-zero", 3),
+        ("n-minus-s", 3 + 4 * 13),
+    ] {
+        let mut data = d.to_vec();
+        data.push(case);
+        data.extend_from_slice(message);
+        write("es256", name, &data);
+    }
+    let point = keys().p256.verifying_key().to_sec1_point(false);
+    let mut data = point.as_bytes()[1..33].to_vec();
+    data.push(0);
+    data.extend_from_slice(&point.as_bytes()[33..]);
+    data.extend_from_slice(&[0x5a; 64]);
+    write("es256", "point", &data);
     write("json", "claims", claims_text.as_bytes());
     write(
         "json",

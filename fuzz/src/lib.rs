@@ -347,3 +347,115 @@ mod independent_base64 {
         Some(out)
     }
 }
+
+/// jwtgate's own P-256 (`src/nistp256.rs`) against the RustCrypto `p256` crate it replaced:
+/// both must accept the same keys and the same signatures. Bytes 0..32 and byte 32 (the
+/// case) steer it; the rest is the message. By the case, modulo 4:
+///
+/// - 0: the key is written by the fuzzer (x = bytes 0..32, y = the message's first 32,
+///   repeated if short), and, when both take it, so is the signature (the message's bytes
+///   from 32 on, repeated to 64).
+/// - 1 to 3: bytes 0..32 are a secret key (inputs the `p256` crate refuses are skipped), which
+///   signs the message (RFC 6979): 1 verifies it as it is, and both must accept it; 2 XORs
+///   the message's last bytes into the signature; 3 sets r or s to 0, 1, n - 1, n, p,
+///   2^256 - 1 or (for s) n - s, by the case's upper bits.
+///
+/// It is slow under libFuzzer, about 50 inputs a second here: the instrumented `p256` crate
+/// derives a key, signs and verifies for every input.
+pub fn es256(data: &[u8]) {
+    es256_verdict(data);
+}
+
+/// The `es256` target: whether the signature verified (both agreeing), `None` when the input
+/// was skipped or the key refused by both.
+pub fn es256_verdict(data: &[u8]) -> Option<bool> {
+    use p256::ecdsa::signature::{Signer, Verifier};
+    use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
+
+    let (d, rest) = data.split_at_checked(32)?;
+    let (&case, message) = rest.split_first()?;
+    let jwk = |x: &[u8], y: &[u8]| {
+        let text = format!(
+            r#"{{"kty":"EC","crv":"P-256","x":"{}","y":"{}"}}"#,
+            b64_encode(x),
+            b64_encode(y)
+        );
+        jwtgate::Jwk::from_json(text.as_bytes())
+    };
+    let compare = |key: &VerifyingKey, ours: &jwtgate::Jwk, message: &[u8], sig: &[u8]| {
+        let theirs = Signature::from_slice(sig).is_ok_and(|s| key.verify(message, &s).is_ok());
+        let got = ours.verify(Algorithm::ES256, message, sig);
+        assert_eq!(got, theirs, "signature {sig:02x?} on {message:02x?}");
+        got
+    };
+    if case % 4 == 0 {
+        let y = cycle(message, 32);
+        let mut point = vec![4u8];
+        point.extend_from_slice(d);
+        point.extend_from_slice(&y);
+        let theirs = VerifyingKey::from_sec1_bytes(&point);
+        let ours = jwk(d, &y);
+        assert_eq!(ours.is_ok(), theirs.is_ok(), "point x {d:02x?} y {y:02x?}");
+        let (Ok(theirs), Ok(ours)) = (theirs, ours) else {
+            return None;
+        };
+        let sig = cycle(message.get(32..).unwrap_or_default(), 64);
+        return Some(compare(&theirs, &ours, message, &sig));
+    }
+    let key = SigningKey::from_slice(d).ok()?;
+    let public = *key.verifying_key();
+    let sec1 = public.to_sec1_point(false);
+    let ours = jwk(&sec1.as_bytes()[1..33], &sec1.as_bytes()[33..]).expect("a valid key");
+    let signature: Signature = key.sign(message);
+    let mut sig = signature.to_bytes().to_vec();
+    match case % 4 {
+        1 => {
+            assert!(compare(&public, &ours, message, &sig), "a valid signature");
+            return Some(true);
+        }
+        2 => {
+            let mask = &message[message.len().saturating_sub(64)..];
+            sig.iter_mut().zip(mask).for_each(|(b, m)| *b ^= m);
+        }
+        _ => {
+            const N: [u8; 32] =
+                hex(b"ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551");
+            const P: [u8; 32] =
+                hex(b"ffffffff00000001000000000000000000000000ffffffffffffffffffffffff");
+            // n - 1 and n - s by the p256 crate's own negation.
+            let minus = |x: p256::Scalar| -> [u8; 32] { (-x).to_bytes().into() };
+            let mut one = [0u8; 32];
+            one[31] = 1;
+            let specials = [
+                [0; 32],
+                one,
+                minus(p256::Scalar::from(1u64)),
+                N,
+                P,
+                [0xff; 32],
+                minus(*signature.s()),
+            ];
+            let which = usize::from(case >> 2);
+            let half = if which % 2 == 0 { 0 } else { 32 };
+            sig[half..half + 32].copy_from_slice(&specials[(which / 2) % specials.len()]);
+        }
+    }
+    Some(compare(&public, &ours, message, &sig))
+}
+
+/// A 64-digit hex string as 32 big-endian bytes.
+const fn hex(text: &[u8; 64]) -> [u8; 32] {
+    const fn digit(c: u8) -> u8 {
+        match c {
+            b'0'..=b'9' => c - b'0',
+            _ => c - b'a' + 10,
+        }
+    }
+    let mut out = [0u8; 32];
+    let mut i = 0;
+    while i < 32 {
+        out[i] = digit(text[2 * i]) << 4 | digit(text[2 * i + 1]);
+        i += 1;
+    }
+    out
+}
