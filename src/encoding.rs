@@ -795,7 +795,7 @@ pub(crate) fn push_json_string(out: &mut String, s: &str) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -858,11 +858,12 @@ mod tests {
         }
     }
 
-    /// A small deterministic generator of JSON texts, valid and broken.
-    struct Gen(u64);
+    /// A small deterministic generator of JSON texts, valid and broken (and of plain numbers
+    /// for the other modules' tests).
+    pub(crate) struct Gen(pub(crate) u64);
 
     impl Gen {
-        fn next(&mut self) -> u64 {
+        pub(crate) fn next(&mut self) -> u64 {
             // xorshift64*
             self.0 ^= self.0 >> 12;
             self.0 ^= self.0 << 25;
