@@ -1,6 +1,6 @@
 // The JavaScript API over the Rust core. Values cross as JSON text; errors cross as JSON and
 // become JwtError (a token, key set or fetch problem) or TypeError (a caller mistake).
-import { JwtError, call, wasm } from './state.js';
+import { JwtError, abortable, call, coreOptions, deadline, reader, seconds, wasm } from './state.js';
 
 export { JwtError };
 export { TokenSession } from './session.js';
@@ -10,37 +10,42 @@ function asToken(token) {
   return token;
 }
 
+/** A token under the default size limit, refused before it is copied into wasm memory. */
+function smallToken(token) {
+  call(() => wasm().checkTokenLength(asToken(token).length));
+  return token;
+}
+
 const nowSeconds = () => Date.now() / 1000;
 
 /** The header and payload of a token, without verifying anything. */
 export function decode(token) {
-  const text = call(() => wasm().decode(asToken(token)));
+  const text = call(() => wasm().decode(smallToken(token)));
   const cut = text.indexOf('\0');
   return { header: JSON.parse(text.slice(0, cut)), payload: JSON.parse(text.slice(cut + 1)) };
 }
 
 /** Seconds until `exp` (negative once past), or null when the token has no `exp`. */
 export function expiresIn(token, now = nowSeconds()) {
-  const left = call(() => wasm().expiresIn(asToken(token), now));
+  const left = call(() => wasm().expiresIn(smallToken(token), now));
   return left ?? null;
 }
 
 /**
  * Whether the token has expired, or will within `leeway` seconds. A token without `exp` never
- * expires; one that cannot be read counts as expired, so the caller refreshes rather than sends it.
+ * expires; one that cannot be read counts as expired, so the caller refreshes rather than sends
+ * it. A `leeway` or `now` that is not a number is the caller's mistake: a TypeError.
  */
-export function isExpired(token, { leeway = 0, now = nowSeconds() } = {}) {
+export function isExpired(token, { leeway, now = nowSeconds() } = {}) {
+  const margin = seconds('leeway', leeway, 0);
   let left;
   try {
     left = expiresIn(token, now);
-  } catch {
-    return true;
+  } catch (e) {
+    if (e instanceof JwtError) return true;
+    throw e;
   }
-  return left !== null && left <= leeway;
-}
-
-function policyJson(policy) {
-  return JSON.stringify(policy);
+  return left !== null && left <= margin;
 }
 
 function jwksText(jwks) {
@@ -54,7 +59,9 @@ function raw(jwks, policy) {
 }
 
 function verifyWith(rawVerifier, token, now) {
-  const text = call(() => rawVerifier.verify(asToken(token), now ?? nowSeconds()));
+  // Measured before the copy into wasm memory, against this verifier's maxTokenBytes.
+  call(() => rawVerifier.checkLength(asToken(token).length));
+  const text = call(() => rawVerifier.verify(token, now === undefined ? nowSeconds() : now));
   return JSON.parse(text);
 }
 
@@ -62,8 +69,9 @@ function verifyWith(rawVerifier, token, now) {
 export class Verifier {
   #raw;
 
-  constructor({ jwks, ...policy } = {}) {
-    this.#raw = raw(jwksText(jwks), policyJson(policy));
+  constructor(options = {}) {
+    const policy = coreOptions(options, ['jwks']);
+    this.#raw = raw(jwksText(reader(options)('jwks')), policy);
   }
 
   /** The verified claims, or a thrown JwtError. */
@@ -74,9 +82,13 @@ export class Verifier {
 
 // Beside a shared copy of the keys: when it was fetched, so its freshness follows cacheSeconds
 // whatever the cache's own HTTP rules. The copy is kept a day longer, so that a new isolate has
-// the last good keys when the issuer is down, as a long-lived one would.
+// the last good keys when the issuer is down, as a long-lived one would; and no longer, counted
+// from that time, whether or not the cache honours max-age (browser cache storage does not).
 const FETCHED_AT = 'jwtgate-fetched-at';
 const KEEP_STALE_SECONDS = 86400;
+// Failed fetches are retried after retrySeconds, doubling with each failure up to this.
+const MAX_RETRY_SECONDS = 30;
+const REMOTE_OPTIONS = ['jwksUri', 'cacheSeconds', 'cooldownSeconds', 'fetchTimeoutSeconds', 'retrySeconds', 'fetch', 'cache'];
 
 /** Verifies tokens against a key set fetched from `jwksUri`, cached and re-fetched as needed. */
 export class RemoteVerifier {
@@ -86,50 +98,56 @@ export class RemoteVerifier {
   #cache;
   #cacheMs;
   #cooldownMs;
+  #timeoutMs;
+  #retryMs;
   #raw = null;
   #fetchedAt = -Infinity;
   #refetchedAt = -Infinity;
+  #failures = 0;
+  #retryAt = -Infinity;
+  #lastError = null;
   #inflight = null;
 
-  constructor({
-    jwksUri,
-    cacheSeconds = 600,
-    cooldownSeconds = 30,
-    fetch = globalThis.fetch,
-    cache = globalThis.caches?.default ?? false,
-    ...policy
-  } = {}) {
+  constructor(options = {}) {
+    const get = reader(options);
+    const jwksUri = get('jwksUri');
     if (typeof jwksUri !== 'string' && !(jwksUri instanceof URL)) {
       throw new TypeError('RemoteVerifier needs jwksUri');
     }
+    const fetch = get('fetch') === undefined ? globalThis.fetch : get('fetch');
     if (typeof fetch !== 'function') throw new TypeError('no fetch here: pass one as the fetch option');
-    for (const [name, v] of [['cacheSeconds', cacheSeconds], ['cooldownSeconds', cooldownSeconds]]) {
-      if (typeof v !== 'number' || !(v >= 0)) throw new TypeError(`option ${name} must be a number, 0 or more`);
-    }
+    const cache = get('cache') === undefined ? (globalThis.caches?.default ?? false) : get('cache');
     if (cache !== false && !['match', 'put', 'delete'].every((m) => typeof cache?.[m] === 'function')) {
       throw new TypeError('option cache must be a Cache (match, put, delete) or false');
     }
+    this.#cacheMs = seconds('cacheSeconds', get('cacheSeconds'), 600) * 1000;
+    this.#cooldownMs = seconds('cooldownSeconds', get('cooldownSeconds'), 30) * 1000;
+    this.#timeoutMs = seconds('fetchTimeoutSeconds', get('fetchTimeoutSeconds'), 5, true) * 1000;
+    this.#retryMs = seconds('retrySeconds', get('retrySeconds'), 1) * 1000;
     this.#uri = String(jwksUri);
-    this.#policy = policyJson(policy);
+    this.#policy = coreOptions(options, REMOTE_OPTIONS);
     // Called bare: workerd's fetch throws "Illegal invocation" when called on another object.
     this.#fetch = (...args) => fetch(...args);
     this.#cache = cache || null;
-    this.#cacheMs = cacheSeconds * 1000;
-    this.#cooldownMs = cooldownSeconds * 1000;
     // Check the options now, not at the first request: a typo should fail where it is made.
     call(() => wasm().checkOptions(this.#policy));
   }
 
-  /** The verified claims, or a rejected JwtError. */
-  async verify(token, { now } = {}) {
+  /**
+   * The verified claims, or a rejected JwtError. `waitUntil`, if given, is handed the promise
+   * of a background refresh (in Workers, `ctx.waitUntil.bind(ctx)`), so that the runtime lets
+   * it finish after the response.
+   */
+  async verify(token, { now, waitUntil } = {}) {
     asToken(token);
-    if (this.#raw === null || Date.now() - this.#fetchedAt >= this.#cacheMs) {
-      try {
-        await this.#refresh(false);
-      } catch (e) {
-        // Stale keys serve on when the issuer is down; no keys at all cannot.
-        if (this.#raw === null) throw e;
-      }
+    if (waitUntil !== undefined && typeof waitUntil !== 'function') throw new TypeError('waitUntil must be a function');
+    if (this.#raw === null) {
+      await this.#refresh(false);
+    } else if (Date.now() - this.#fetchedAt >= this.#cacheMs && Date.now() >= this.#retryAt) {
+      // Stale: the keys in hand serve while a refresh runs in the background, so an issuer
+      // that hangs or is down costs no verification its last keys can make.
+      const refresh = this.#refresh(false).catch(() => {});
+      waitUntil?.(refresh);
     }
     try {
       return verifyWith(this.#raw, token, now);
@@ -152,21 +170,45 @@ export class RemoteVerifier {
   /**
    * One load at a time: concurrent callers share it. A forced load goes to the issuer, past a
    * shared copy that may predate a rotation, so it queues behind a load that may read one.
+   * After a failure no unforced load starts before the back-off ends: callers without keys get
+   * the last failure at once.
    */
   #refresh(force) {
-    const running = this.#inflight;
+    let running = this.#inflight;
+    // Every step of a load is bounded; one that outlived them all was dropped by its runtime
+    // (a Worker ends a request's pending I/O with it) and will never settle.
+    if (running !== null && Date.now() - running.started > 8 * this.#timeoutMs) running = null;
+    if (running === null && !force && Date.now() < this.#retryAt) return Promise.reject(this.#lastError);
     if (running === null || (force && !running.force)) {
       if (force) this.#refetchedAt = Date.now();
       const load = Promise.resolve(running)
         .catch(() => {})
         .then(() => this.#load(force))
+        .then(
+          () => {
+            this.#failures = 0;
+            this.#retryAt = -Infinity;
+          },
+          (e) => {
+            this.#failed(e);
+            throw e;
+          },
+        )
         .finally(() => {
           if (this.#inflight === load) this.#inflight = null;
         });
       load.force = force || this.#cache === null;
+      load.started = Date.now();
       this.#inflight = load;
     }
     return this.#inflight;
+  }
+
+  #failed(e) {
+    this.#failures += 1;
+    this.#lastError = e;
+    const wait = Math.min(this.#retryMs * 2 ** (this.#failures - 1), Math.max(this.#retryMs, MAX_RETRY_SECONDS * 1000));
+    this.#retryAt = Date.now() + wait;
   }
 
   async #load(force) {
@@ -177,15 +219,17 @@ export class RemoteVerifier {
     }
     let text;
     try {
-      const response = await this.#fetch(this.#uri, { headers: { accept: 'application/json' } });
-      if (!response.ok) throw new Error(`HTTP ${response.status}`);
-      text = await response.text();
+      text = await this.#download();
       this.#setKeys(text);
     } catch (e) {
-      // The issuer is down or sent junk: a copy another isolate saved beats older keys or none.
-      if (shared && shared.at > this.#fetchedAt && (await this.#use(shared))) return;
-      if (e instanceof JwtError) throw e;
-      throw new JwtError('jwks_unavailable', `key set could not be fetched: ${e.message}`);
+      const failure = e instanceof JwtError ? e : new JwtError('jwks_unavailable', `key set could not be fetched: ${e.message}`);
+      // The issuer is down or sent junk: a copy another isolate saved beats older keys or none,
+      // but the issuer still failed, and is retried only after the back-off.
+      if (shared && shared.at > this.#fetchedAt && (await this.#use(shared))) {
+        this.#failed(failure);
+        return;
+      }
+      throw failure;
     }
     this.#fetchedAt = Date.now();
     if (this.#cache) {
@@ -198,19 +242,50 @@ export class RemoteVerifier {
     }
   }
 
+  /**
+   * The key set's text from the issuer, within the fetch timeout, body included. Redirects are
+   * refused, not followed to wherever they point ('manual', not 'error': workerd has no
+   * 'error'; a browser answers 'manual' with an opaque redirect, which is not ok either).
+   */
+  async #download() {
+    const timeout = deadline(this.#timeoutMs, 'the key set fetch');
+    try {
+      return await abortable(
+        (async () => {
+          const init = { headers: { accept: 'application/json' }, redirect: 'manual', signal: timeout.signal };
+          const response = await this.#fetch(this.#uri, init);
+          if (!response.ok) {
+            // Not awaited: a cancel can wait on the other branch of a tee()d body.
+            response.body?.cancel().catch(() => {});
+            const redirect = response.type === 'opaqueredirect' || (response.status >= 300 && response.status < 400);
+            throw new Error(redirect ? `a redirect (HTTP ${response.status}) is not followed` : `HTTP ${response.status}`);
+          }
+          return await readCapped(response, timeout.signal);
+        })(),
+        timeout.signal,
+      );
+    } finally {
+      timeout.clear();
+    }
+  }
+
   #setKeys(text) {
     if (this.#raw === null) this.#raw = raw(text, this.#policy);
     else call(() => this.#raw.setKeys(text));
   }
 
-  /** The shared copy, as `{ text, at }`, or null; one without a usable fetch time is dropped. */
+  /**
+   * The shared copy, as `{ text, at }`, or null; one without a usable fetch time, or older
+   * than cacheSeconds plus a day by it, is dropped.
+   */
   async #read() {
     const hit = this.#cache && (await this.#cached('match', this.#uri));
     if (!hit) return null;
     try {
       const at = Number(hit.headers.get(FETCHED_AT) ?? NaN);
-      const text = await hit.text();
-      if (hit.ok && at > 0) return { text, at };
+      const kept = Date.now() - at < this.#cacheMs + KEEP_STALE_SECONDS * 1000;
+      if (hit.ok && at > 0 && kept) return { text: await readCapped(hit), at };
+      hit.body?.cancel().catch(() => {});
     } catch {
       // Unreadable: as bad as corrupt.
     }
@@ -231,12 +306,67 @@ export class RemoteVerifier {
     return true;
   }
 
-  /** A cache that fails is a cache that missed: verification goes on over the network. */
+  /**
+   * A cache that fails is a cache that missed: verification goes on over the network. One that
+   * does not answer within the fetch timeout has failed.
+   */
   async #cached(method, ...args) {
+    const timeout = deadline(this.#timeoutMs, 'the cache');
     try {
-      return await this.#cache[method](...args);
+      return await abortable(Promise.resolve().then(() => this.#cache[method](...args)), timeout.signal);
     } catch {
       return undefined;
+    } finally {
+      timeout.clear();
     }
   }
+}
+
+/**
+ * A response body as text, read no further than the core's key set limit: `content-length`
+ * is checked first, and a body without one (chunked) is read as a stream and cancelled once
+ * it passes the limit, so an oversized answer never sits in memory whole.
+ */
+async function readCapped(response, signal) {
+  const length = response.headers?.get?.('content-length');
+  const body = response.body;
+  try {
+    if (length != null) call(() => wasm().checkJwksLength(Number(length)));
+  } catch (e) {
+    body?.cancel().catch(() => {});
+    throw e;
+  }
+  if (typeof body?.getReader !== 'function') {
+    // A Response-like object from a custom fetch, without a stream: its text is in JS memory
+    // already, and still kept out of wasm's (UTF-16 units never outnumber UTF-8 bytes).
+    const text = await response.text();
+    call(() => wasm().checkJwksLength(text.length));
+    return text;
+  }
+  const reader = body.getReader();
+  const stop = () => reader.cancel(signal?.reason).catch(() => {});
+  signal?.addEventListener('abort', stop, { once: true });
+  const chunks = [];
+  let size = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      call(() => wasm().checkJwksLength(size));
+      chunks.push(value);
+    }
+  } catch (e) {
+    stop();
+    throw e;
+  } finally {
+    signal?.removeEventListener('abort', stop);
+  }
+  const bytes = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    bytes.set(c, at);
+    at += c.byteLength;
+  }
+  return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
 }

@@ -41,3 +41,68 @@ function rethrow(e) {
   }
   throw e;
 }
+
+/**
+ * Reads options the way JavaScript reads them: by property access, so class getters and
+ * prototypes (`Object.create(defaults)`) count. Names found only on Object.prototype are not
+ * options: a polluted prototype must not configure a verifier.
+ */
+export function reader(options) {
+  if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
+  return (name) => {
+    for (let o = options; o !== null && o !== Object.prototype; o = Object.getPrototypeOf(o)) {
+      if (Object.hasOwn(o, name)) return options[name];
+    }
+    return undefined;
+  };
+}
+
+/**
+ * The core's options as JSON text: each name the core reads, by property access, and every
+ * other enumerable name (own or inherited) except `taken`, which the caller reads itself, so
+ * that the core refuses a typo. What JSON cannot carry is refused here, not lost: NaN and
+ * Infinity would become null, a function would vanish, and the core would read either as
+ * "absent", that is the default or no check at all.
+ */
+export function coreOptions(options, taken) {
+  const get = reader(options);
+  // Without a prototype: an inherited read-only name must not make the copy throw.
+  const out = Object.create(null);
+  for (const name in options) if (!taken.includes(name)) out[name] = options[name];
+  for (const name of wasm().optionNames().split(',')) out[name] = get(name);
+  return JSON.stringify(out, function unsendable(key, value) {
+    const number = typeof value === 'number' || value instanceof Number;
+    if (number ? !Number.isFinite(Number(value)) : ['function', 'symbol', 'bigint'].includes(typeof value)) {
+      throw new TypeError(`option ${Array.isArray(this) ? 'item' : key} cannot be ${typeof value === 'symbol' ? 'a symbol' : String(value)}`);
+    }
+    return value;
+  });
+}
+
+/** A JavaScript-side option in seconds: absent gives `fallback`; anything but a finite number, 0 or more (more than 0 with `positive`), is a TypeError. */
+export function seconds(name, value, fallback, positive = false) {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || (positive && value === 0)) {
+    throw new TypeError(`option ${name} must be a number of seconds, ${positive ? 'more than 0' : '0 or more'}`);
+  }
+  return value;
+}
+
+/** `promise`, or the signal's reason once it aborts, whichever comes first. */
+export function abortable(promise, signal) {
+  if (!signal) return promise;
+  return new Promise((resolve, reject) => {
+    const abort = () => reject(signal.reason);
+    if (signal.aborted) abort();
+    else signal.addEventListener('abort', abort, { once: true });
+    // then(resolve, reject) settles either way, so a later rejection is never unhandled.
+    promise.then(resolve, reject).then(() => signal.removeEventListener('abort', abort));
+  });
+}
+
+/** An AbortSignal that aborts after `ms` with a TimeoutError, and `clear()` to stop its timer. */
+export function deadline(ms, what) {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(new DOMException(`${what} took more than ${ms / 1000} s`, 'TimeoutError')), ms);
+  return { signal: controller.signal, clear: () => clearTimeout(timer), abort: (reason) => controller.abort(reason) };
+}

@@ -16,6 +16,11 @@ fn thrown(e: JsValue) -> Value {
     serde_json::from_str(&e.as_string().expect("errors cross as JSON text")).expect("JSON")
 }
 
+/// A time as JS passes it.
+fn at(seconds: f64) -> JsValue {
+    JsValue::from_f64(seconds)
+}
+
 fn raw() -> RawVerifier {
     let options = json!({"issuer": ISSUER, "audiences": [AUDIENCE]}).to_string();
     RawVerifier::new(&jwks(), &options).unwrap_or_else(|e| panic!("{:?}", e.as_string()))
@@ -27,7 +32,7 @@ fn errors_cross_as_json_with_name_code_message_and_claim() {
         raw()
             .verify(
                 &token(Algorithm::ES256, &claims_with(json!({"exp": NOW - 3600}))),
-                NOW as f64,
+                at(NOW as f64),
             )
             .unwrap_err(),
     );
@@ -49,16 +54,26 @@ fn a_time_that_is_not_a_time_is_a_type_error_never_the_epoch() {
         Algorithm::ES256,
         &claims_with(json!({"exp": NOW - 3600, "nbf": null, "iat": null})),
     );
-    for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, -1.0] {
-        let e = thrown(raw().verify(&expired, bad).unwrap_err());
-        assert_eq!(e["name"], "TypeError", "{bad}");
+    let numbers = [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, -1.0].map(at);
+    // Values the glue would have coerced to 0 had the parameter been an f64.
+    let others = [
+        JsValue::from_str(""),
+        JsValue::from_str("0"),
+        JsValue::FALSE,
+        JsValue::NULL,
+        JsValue::UNDEFINED,
+        JsValue::from_str(" "),
+    ];
+    for bad in numbers.into_iter().chain(others) {
+        let e = thrown(raw().verify(&expired, bad.clone()).unwrap_err());
+        assert_eq!(e["name"], "TypeError", "{bad:?}");
         assert_eq!(
             thrown(expires_in(&expired, bad).unwrap_err())["name"],
             "TypeError"
         );
     }
     assert_eq!(
-        thrown(raw().verify(&expired, NOW as f64).unwrap_err())["code"],
+        thrown(raw().verify(&expired, at(NOW as f64)).unwrap_err())["code"],
         "expired"
     );
 }
@@ -66,20 +81,20 @@ fn a_time_that_is_not_a_time_is_a_type_error_never_the_epoch() {
 #[wasm_bindgen_test]
 fn fractional_times_and_no_exp() {
     let t = token(Algorithm::EdDSA, &claims());
-    assert_eq!(expires_in(&t, NOW as f64 + 0.5).unwrap(), Some(599.5));
+    assert_eq!(expires_in(&t, at(NOW as f64 + 0.5)).unwrap(), Some(599.5));
     assert_eq!(
         expires_in(
             &token(Algorithm::EdDSA, &claims_with(json!({"exp": null}))),
-            0.0
+            at(0.0)
         )
         .unwrap(),
         None
     );
-    assert!(raw().verify(&t, NOW as f64 + 0.999).is_ok());
+    assert!(raw().verify(&t, at(NOW as f64 + 0.999)).is_ok());
     let e = thrown(
         expires_in(
             &token(Algorithm::EdDSA, &claims_with(json!({"exp": "soon"}))),
-            0.0,
+            at(0.0),
         )
         .unwrap_err(),
     );
@@ -95,7 +110,7 @@ fn duplicate_exp_is_malformed_even_on_the_fast_path() {
         &payload,
     );
     assert_eq!(
-        thrown(expires_in(&t, NOW as f64).unwrap_err())["code"],
+        thrown(expires_in(&t, at(NOW as f64)).unwrap_err())["code"],
         "malformed"
     );
     assert_eq!(thrown(decode(&t).unwrap_err())["code"], "malformed");
@@ -110,6 +125,12 @@ fn options_and_key_sets_at_the_boundary() {
         (r#"{"maxTokenBytes":0}"#, "maxTokenBytes"),
         (r#"{"clockSkewSeconds":1.5}"#, "clockSkewSeconds"),
         (r#"{"algorithms":["RS256","NONE"]}"#, "not an algorithm"),
+        (r#"{"audiences":[]}"#, "audiences must be a non-empty array"),
+        (
+            r#"{"audiences":["api",""]}"#,
+            "audiences must be non-empty strings",
+        ),
+        (r#"{"audiences":""}"#, "audiences must be non-empty strings"),
     ] {
         let e = thrown(check_options(options).unwrap_err());
         assert_eq!(e["name"], "TypeError", "{options}");

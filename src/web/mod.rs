@@ -11,9 +11,9 @@ mod session;
 use wasm_bindgen::prelude::*;
 
 use crate::encoding::{b64_decode, json_object, push_json_string};
-use crate::{Error, JwkSet, UntrustedToken, DEFAULT_MAX_TOKEN_BYTES};
+use crate::{Error, JwkSet, JwksError, UntrustedToken, DEFAULT_MAX_TOKEN_BYTES};
 
-pub use options::{policy, OptionsError};
+pub use options::{policy, OptionsError, KNOWN};
 pub use session::RawSession;
 
 fn thrown(name: &str, code: Option<&str>, message: &str, claim: Option<&str>) -> JsValue {
@@ -63,8 +63,8 @@ pub fn decode(token: &str) -> Result<String, JsValue> {
 /// Seconds from `now` until the token's `exp` (negative once past), or `undefined` without
 /// `exp`. Reads only the payload: this runs before every request.
 #[wasm_bindgen(js_name = expiresIn)]
-pub fn expires_in(token: &str, now: f64) -> Result<Option<f64>, JsValue> {
-    let now = seconds(now)?;
+pub fn expires_in(token: &str, now: JsValue) -> Result<Option<f64>, JsValue> {
+    let now = time(&now)?;
     exp_of(token)
         .map(|exp| exp.map(|exp| exp - now))
         .map_err(|e| jwt_error(&e))
@@ -80,6 +80,50 @@ fn seconds(now: f64) -> Result<f64, JsValue> {
             "now must be a number of seconds since the Unix epoch",
         ))
     }
+}
+
+/// A time as the caller gave it: only a JS number is one. Taken as a `JsValue` because an
+/// `f64` parameter would let the glue coerce it, and `''`, `false` or `[]` would become 0.
+fn time(now: &JsValue) -> Result<f64, JsValue> {
+    now.as_f64().map_or_else(|| seconds(f64::NAN), seconds)
+}
+
+/// Throws the core's `too_large` when a string of `units` UTF-16 code units is longer than
+/// `limit` bytes: each unit is at least one UTF-8 byte, so this is known before the string is
+/// copied into wasm memory (which never shrinks). Shorter ones are measured by the parser.
+fn check_units(units: f64, limit: usize) -> Result<(), JsValue> {
+    if units > limit as f64 {
+        Err(jwt_error(&Error::TooLarge { limit }))
+    } else {
+        Ok(())
+    }
+}
+
+/// `check_units` with the default limit, for `decode`, `expiresIn` and the session.
+#[wasm_bindgen(js_name = checkTokenLength)]
+pub fn check_token_length(units: f64) -> Result<(), JsValue> {
+    check_units(units, DEFAULT_MAX_TOKEN_BYTES)
+}
+
+/// Throws `jwks_unavailable` once a key set body has passed `bytes` over the limit, so the JS
+/// side stops reading it there.
+#[wasm_bindgen(js_name = checkJwksLength)]
+pub fn check_jwks_length(bytes: f64) -> Result<(), JsValue> {
+    let limit = JwkSet::MAX_BYTES;
+    if bytes > limit as f64 {
+        Err(jwt_error(&Error::JwksUnavailable(JwksError::TooLarge {
+            limit,
+        })))
+    } else {
+        Ok(())
+    }
+}
+
+/// The option names `Verifier` reads, comma-separated: the JS side reads each by property
+/// access, so that getters and inherited options count.
+#[wasm_bindgen(js_name = optionNames)]
+pub fn option_names() -> String {
+    KNOWN.join(",")
 }
 
 /// The `exp` of a token, checking only what finding it needs: three parts and a strict JSON
@@ -116,8 +160,8 @@ impl RawVerifier {
     }
 
     /// The verified payload's JSON text, or a thrown error.
-    pub fn verify(&self, token: &str, now: f64) -> Result<String, JsValue> {
-        let now = seconds(now)? as u64;
+    pub fn verify(&self, token: &str, now: JsValue) -> Result<String, JsValue> {
+        let now = time(&now)? as u64;
         let untrusted = UntrustedToken::parse_with_limit(token, self.0.policy().max_token_bytes)
             .map_err(|e| jwt_error(&e))?;
         self.0
@@ -125,6 +169,12 @@ impl RawVerifier {
             .map_err(|e| jwt_error(&e))?;
         // The very text that was verified: JS reads what the checks read.
         Ok(text(untrusted.payload()))
+    }
+
+    /// `check_units` with this verifier's `maxTokenBytes`.
+    #[wasm_bindgen(js_name = checkLength)]
+    pub fn check_length(&self, units: f64) -> Result<(), JsValue> {
+        check_units(units, self.0.policy().max_token_bytes)
     }
 
     /// Replaces the keys (rotation); the old ones stay if the new set is unusable.

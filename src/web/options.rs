@@ -8,7 +8,9 @@ use crate::{Algorithm, AlgorithmSet, Policy};
 #[derive(Debug, PartialEq, Eq)]
 pub struct OptionsError(pub String);
 
-const KNOWN: [&str; 7] = [
+/// The option names, which the JS side reads by property access (getters and prototypes
+/// included) before it hands the options over as JSON.
+pub const KNOWN: [&str; 7] = [
     "issuer",
     "audiences",
     "algorithms",
@@ -38,9 +40,20 @@ pub fn policy(options: &Map<String, Value>) -> Result<Policy, OptionsError> {
         Some(Value::String(iss)) => policy = policy.issuer(iss.clone()),
         Some(_) => return Err(bad("issuer", "a string")),
     }
-    for aud in strings(options.get("audiences"), true)
-        .ok_or_else(|| bad("audiences", "a string or an array of strings"))?
-    {
+    // An empty list is a mistake (`env.split(',').filter(Boolean)` on an unset variable), not
+    // "any audience": refused, as is an empty name, which no audience is meant to be.
+    let audiences = strings(options.get("audiences"), true)
+        .ok_or_else(|| bad("audiences", "a string or an array of strings"))?;
+    if audiences.iter().any(String::is_empty) {
+        return Err(bad("audiences", "non-empty strings"));
+    }
+    if audiences.is_empty() && options.get("audiences").is_some_and(Value::is_array) {
+        return Err(bad(
+            "audiences",
+            "a non-empty array (leave it out to skip the audience check)",
+        ));
+    }
+    for aud in audiences {
         policy = policy.audience(aud);
     }
     if let Some(algs) = options.get("algorithms").filter(|v| !v.is_null()) {

@@ -91,8 +91,8 @@ test('a now that is not a time is a TypeError, never the epoch', () => {
   for (const now of [NaN, Infinity, -1, 'soon']) {
     assert.throws(() => v.verify(fx.expired, { now }), TypeError, String(now));
     assert.throws(() => expiresIn(fx.expired, now), TypeError, String(now));
+    assert.throws(() => isExpired(fx.expired, { now }), TypeError, String(now));
   }
-  assert.equal(isExpired(fx.expired, { now: NaN }), true, 'isExpired fails closed');
 });
 
 test('options and key sets are checked where they are given', () => {

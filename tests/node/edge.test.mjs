@@ -79,8 +79,9 @@ const GUARD = readFileSync(join(process.env.JWTGATE_ROOT, 'www/worker/src/index.
 const MAIN = `import { guard } from './guard.js';\nexport default guard({ now: ${fx.now} });\n`;
 
 /** The guard in a fresh workerd: a new isolate, sharing only what the cache service holds. */
-function edge(t, { jwks, cache, originPort, cacheSeconds = 600 }) {
+function edge(t, { jwks, cache, originPort, cacheSeconds = 600, retrySeconds }) {
   const vars = { JWKS_URI: jwks.uri(), ISSUER: fx.issuer, AUDIENCES: fx.audience, ORIGIN: `http://127.0.0.1:${originPort}`, JWKS_CACHE_SECONDS: String(cacheSeconds) };
+  if (retrySeconds !== undefined) vars.JWKS_RETRY_SECONDS = String(retrySeconds);
   return serveWorker(t, { 'main.js': MAIN, 'guard.js': GUARD }, {
     services: `(name = "internet", network = (allow = ["local"])), (name = "cache", external = (address = "127.0.0.1:${cache.port}", http = ()))`,
     worker: `cacheApiOutbound = "cache",
@@ -207,7 +208,8 @@ test('with the issuer unreachable: stale keys serve, none is a 503, a corrupt co
   const w = await world(t, keyset('p256'));
   const key = `127.0.0.1:${w.jwks.port}/.well-known/jwks.json`;
   await w.jwks.down();
-  let run = await edge(t, w);
+  // No back-off after the failure, so that the issuer's return is seen at the next request.
+  let run = await edge(t, { ...w, retrySeconds: 0 });
   assert.deepEqual(await refusal(await call(run.port, fx.tokens.ES256)), { status: 503, code: 'jwks_unavailable' });
 
   await w.jwks.up();
@@ -223,7 +225,7 @@ test('with the issuer unreachable: stale keys serve, none is a 503, a corrupt co
   // A copy that does not parse is dropped, not used: with the issuer down there are no keys.
   w.cache.entries.get(key).body = '{"keys":[{"kty":"EC"';
   await run.stop();
-  run = await edge(t, w);
+  run = await edge(t, { ...w, retrySeconds: 0 });
   assert.deepEqual(await refusal(await call(run.port, fx.tokens.ES256)), { status: 503, code: 'jwks_unavailable' });
   assert.equal(w.cache.entries.has(key), false);
   assert.equal(w.cache.ops.PURGE, 1);

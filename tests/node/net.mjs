@@ -72,3 +72,23 @@ export async function jwksServer(body) {
   await server.up();
   return server;
 }
+
+/**
+ * A loopback server whose every request goes to `handle(req, res)`, which may answer late or
+ * never; counts requests, and closes (dropping what is still open) when the test ends.
+ */
+export async function looseServer(t, handle) {
+  const server = { hits: 0 };
+  const http = createHttpServer((req, res) => {
+    server.hits += 1;
+    handle(req, res);
+  });
+  await new Promise((resolve) => http.listen(0, '127.0.0.1', resolve));
+  server.port = http.address().port;
+  server.uri = (path = '/.well-known/jwks.json') => `http://127.0.0.1:${server.port}${path}`;
+  t.after(() => new Promise((resolve) => {
+    http.closeAllConnections();
+    http.close(() => resolve());
+  }));
+  return server;
+}

@@ -51,12 +51,13 @@ test('server down at the start, up later, down again: stale keys keep serving', 
   const server = await jwksServer(keyset('p256'));
   await server.down();
   t.after(() => server.down().catch(() => {}));
-  const v = new RemoteVerifier(opts(server, { cacheSeconds: 0 }));
+  // retrySeconds 0: no back-off after a failure, so the recovery is seen at the next call.
+  const v = new RemoteVerifier(opts(server, { cacheSeconds: 0, retrySeconds: 0 }));
   await assert.rejects(verifyAt(v, fx.tokens.ES256), (e) => e instanceof JwtError && e.code === 'jwks_unavailable');
   await server.up();
   assert.equal((await verifyAt(v, fx.tokens.ES256)).sub, 'alice');
   await server.down();
-  // cacheSeconds 0: every verify tries a refresh, which fails; the last good keys answer.
+  // cacheSeconds 0: every verify starts a refresh, which fails; the last good keys answer.
   assert.equal((await verifyAt(v, fx.tokens.ES256)).sub, 'alice');
   await server.up();
   server.body = '<html>oops</html>';

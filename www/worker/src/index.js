@@ -9,7 +9,7 @@ export function guard({ now } = {}) {
   // One verifier per isolate; its keys outlive the isolate in caches.default.
   let verifier = null;
   return {
-    async fetch(request, env) {
+    async fetch(request, env, ctx) {
       verifier ??= fromEnv(env);
       const url = new URL(request.url);
       const realm = url.origin + url.pathname;
@@ -17,7 +17,8 @@ export function guard({ now } = {}) {
       if (!token) return refuse('missing_token', realm);
       let claims;
       try {
-        claims = await verifier.verify(token, { now });
+        // A refresh of stale keys runs in the background: waitUntil lets it outlive the response.
+        claims = await verifier.verify(token, { now, waitUntil: ctx?.waitUntil.bind(ctx) });
       } catch (e) {
         if (e instanceof JwtError) return refuse(e.code, realm);
         throw e;
@@ -45,7 +46,9 @@ function fromEnv(env) {
     issuer: env.ISSUER,
     audiences: env.AUDIENCES.split(',').map((a) => a.trim()),
     requiredClaims: ['sub'],
+    // Numbers from text: a value that is not one (`10m`) is a TypeError, never the default.
     ...(env.JWKS_CACHE_SECONDS && { cacheSeconds: Number(env.JWKS_CACHE_SECONDS) }),
+    ...(env.JWKS_RETRY_SECONDS && { retrySeconds: Number(env.JWKS_RETRY_SECONDS) }),
   });
 }
 

@@ -1,0 +1,122 @@
+// RemoteVerifier under a broken issuer, on loopback: a key server that stalls, trickles,
+// redirects or fails. Authentication must stay live on the keys in hand, every fetch must end,
+// and a failing issuer must not be asked again on every call. Each test has a timeout well
+// under the fetch timeouts it would otherwise wait on, so a hang fails it instead of passing
+// late.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { RemoteVerifier, JwtError } from 'jwtgate';
+import { fx, keyset } from './fixtures.mjs';
+import { looseServer } from './net.mjs';
+
+const opts = (uri, extra = {}) => ({ jwksUri: uri, issuer: fx.issuer, audiences: fx.audience, cache: false, ...extra });
+const verifyAt = (v, token) => v.verify(token, { now: fx.now });
+const unavailable = (pattern) => (e) => e instanceof JwtError && e.code === 'jwks_unavailable' && pattern.test(e.message);
+const QUICK = { timeout: 10_000 };
+
+/** A key server that answers with `state.body`, or holds the request while `state.stall`. */
+async function issuer(t, body) {
+  const state = { body, stall: false, held: [], status: 200 };
+  state.server = await looseServer(t, (req, res) => {
+    if (state.stall === 'headers') return void state.held.push(res);
+    res.writeHead(state.status, { 'content-type': 'application/json' });
+    if (state.stall === 'body') {
+      res.write('{"keys":');
+      return void state.held.push(res);
+    }
+    res.end(state.body);
+  });
+  state.uri = state.server.uri();
+  return state;
+}
+
+test('a key server that never answers, or stalls the body, times out: no verify waits for ever', QUICK, async (t) => {
+  for (const stall of ['headers', 'body']) {
+    const it = await issuer(t, keyset('p256'));
+    it.stall = stall;
+    const v = new RemoteVerifier(opts(it.uri, { fetchTimeoutSeconds: 0.3 }));
+    await assert.rejects(verifyAt(v, fx.tokens.ES256), unavailable(/took more than 0.3 s/), stall);
+    assert.equal(it.held.length, 1);
+  }
+  // A fetch of the app's own that ignores the signal is cut off all the same.
+  const v = new RemoteVerifier(opts('https://issuer.example/jwks', { fetch: () => new Promise(() => {}), fetchTimeoutSeconds: 0.3 }));
+  await assert.rejects(verifyAt(v, fx.tokens.ES256), unavailable(/took more than/));
+});
+
+test('a body that trickles in is cut off at the timeout too', QUICK, async (t) => {
+  const server = await looseServer(t, (req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    const drip = setInterval(() => res.write(' '), 20);
+    res.on('close', () => clearInterval(drip));
+  });
+  const v = new RemoteVerifier(opts(server.uri(), { fetchTimeoutSeconds: 0.3 }));
+  await assert.rejects(verifyAt(v, fx.tokens.ES256), unavailable(/took more than/));
+});
+
+test('stale keys keep serving while a refresh hangs; the hanging refresh is shared, not repeated', QUICK, async (t) => {
+  const it = await issuer(t, keyset('p256'));
+  // A fetch timeout longer than the test's: a verify that waited on the refresh would fail it.
+  const v = new RemoteVerifier(opts(it.uri, { cacheSeconds: 0, fetchTimeoutSeconds: 60 }));
+  assert.equal((await verifyAt(v, fx.tokens.ES256)).sub, 'alice');
+  it.stall = 'headers';
+  assert.equal((await verifyAt(v, fx.tokens.ES256)).sub, 'alice', 'served while the refresh it started hangs');
+  while (it.held.length === 0) await new Promise((r) => setTimeout(r, 5));
+  const answers = await Promise.all(Array.from({ length: 20 }, () => verifyAt(v, fx.tokens.ES256)));
+  assert.ok(answers.every((c) => c.sub === 'alice'));
+  assert.equal(it.held.length, 1, 'one refresh in flight, shared');
+  assert.equal(it.server.hits, 2);
+  // The refresh completes with a rotated set, which the next token with the new kid finds.
+  const rotated = keyset('p256', 'ed25519');
+  it.stall = false;
+  it.body = rotated;
+  it.held[0].writeHead(200, { 'content-type': 'application/json' }).end(rotated);
+  assert.equal((await verifyAt(v, fx.tokens.EdDSA)).sub, 'alice');
+});
+
+test('failed refreshes back off: a failing issuer is not asked on every call', QUICK, async (t) => {
+  const it = await issuer(t, keyset('p256'));
+  const v = new RemoteVerifier(opts(it.uri, { cacheSeconds: 0, retrySeconds: 60 }));
+  await verifyAt(v, fx.tokens.ES256);
+  it.status = 500;
+  assert.equal((await verifyAt(v, fx.tokens.ES256)).sub, 'alice');
+  while (it.server.hits < 2) await new Promise((r) => setTimeout(r, 5));
+  for (let i = 0; i < 30; i += 1) {
+    assert.equal((await verifyAt(v, fx.tokens.ES256)).sub, 'alice');
+    await new Promise((r) => setImmediate(r));
+  }
+  assert.equal(it.server.hits, 2, 'one failed refresh, then the back-off');
+
+  // With no keys at all, the failure is the answer until the back-off ends.
+  const down = await issuer(t, 'nope');
+  down.status = 503;
+  const none = new RemoteVerifier(opts(down.uri, { retrySeconds: 60 }));
+  for (let i = 0; i < 10; i += 1) await assert.rejects(verifyAt(none, fx.tokens.ES256), unavailable(/HTTP 503/));
+  assert.equal(down.server.hits, 1);
+});
+
+test('redirects are refused, never followed to where they point', QUICK, async (t) => {
+  const elsewhere = await issuer(t, keyset('p256'));
+  for (const status of [301, 302, 303, 307, 308]) {
+    const redirecting = await looseServer(t, (req, res) => res.writeHead(status, { location: elsewhere.uri }).end());
+    const v = new RemoteVerifier(opts(redirecting.uri()));
+    await assert.rejects(verifyAt(v, fx.tokens.ES256), unavailable(/redirect/), String(status));
+    assert.equal(redirecting.hits, 1);
+  }
+  assert.equal(elsewhere.server.hits, 0);
+});
+
+test('a shared copy is kept cacheSeconds plus one day from its own fetch time, whatever the cache says', QUICK, async (t) => {
+  const down = await issuer(t, '');
+  down.status = 503;
+  const day = 86400_000;
+  // A cache that keeps what it is given for ever, as browser cache storage does.
+  const store = new Map();
+  const cache = { match: async (k) => store.get(k)?.clone(), put: async (k, r) => void store.set(k, r), delete: async (k) => store.delete(k) };
+  const copy = (age) =>
+    store.set(down.uri, new Response(keyset('p256'), { headers: { 'jwtgate-fetched-at': String(Date.now() - age), 'cache-control': 'max-age=999999999' } }));
+  copy(600_000 + day - 60_000);
+  assert.equal((await verifyAt(new RemoteVerifier(opts(down.uri, { cache })), fx.tokens.ES256)).sub, 'alice', 'within the day: the issuer is down, the copy serves');
+  copy(600_000 + day + 60_000);
+  await assert.rejects(verifyAt(new RemoteVerifier(opts(down.uri, { cache })), fx.tokens.ES256), unavailable(/HTTP 503/));
+  assert.equal(store.size, 0, 'and is deleted');
+});
