@@ -1,25 +1,31 @@
-// jwtgate/axios: a TokenSession's behaviour for an axios instance. Every request carries a
-// fresh access token; a 401 answer causes one refresh and one retry of that request.
+// jwtgate/axios: a TokenSession's behaviour for an axios instance. Every request to an origin
+// the session sends its token to carries a fresh access token; a 401 answer causes one refresh
+// and one retry of that request.
 const SENT = 'jwtgateToken';
 const RETRIED = 'jwtgateRetried';
 
 /** Attaches `session` to `instance`; returns a function that detaches it. */
 export function attachAxios(session, instance) {
-  if (typeof session?.accessToken !== 'function' || typeof session.tokenRejected !== 'function') {
+  if (['accessToken', 'tokenRejected', 'sendsTokenTo'].some((m) => typeof session?.[m] !== 'function')) {
     throw new TypeError('attachAxios needs a TokenSession');
   }
   if (!instance?.interceptors?.request || !instance.interceptors.response) {
     throw new TypeError('attachAxios needs an axios instance');
   }
   const request = instance.interceptors.request.use(async (config) => {
-    const token = await session.accessToken();
+    const url = typeof instance.getUri === 'function' ? instance.getUri(config) : config.url;
+    // Another origin's API gets the request as it is: the token is not for it.
+    if (!session.sendsTokenTo(url)) return config;
+    const token = await tokenFor(session, config);
+    // Cancelled while waiting: axios refuses the request itself, with its own CanceledError.
+    if (token === null) return config;
     config[SENT] = token;
     config.headers.set('Authorization', `Bearer ${token}`);
     return config;
   });
   const response = instance.interceptors.response.use(undefined, (error) => {
     const config = error?.config;
-    if (error?.response?.status !== 401 || !config || config[RETRIED]) throw error;
+    if (error?.response?.status !== 401 || !config || config[RETRIED] || !(SENT in config)) throw error;
     session.tokenRejected(config[SENT]);
     config[RETRIED] = true;
     // Through the instance again, so the request interceptor sets the new token.
@@ -29,4 +35,37 @@ export function attachAxios(session, instance) {
     instance.interceptors.request.eject(request);
     instance.interceptors.response.eject(response);
   };
+}
+
+/**
+ * The session's token, waited for no longer than the request would be: null once its `signal`
+ * aborts or its `cancelToken` fires; after its `timeout`, the error axios gives a timeout.
+ */
+function tokenFor(session, config) {
+  const { signal, cancelToken, timeout } = config;
+  return new Promise((resolve, reject) => {
+    let timer;
+    const settle = (f) => (value) => {
+      clearTimeout(timer);
+      signal?.removeEventListener?.('abort', cancelled);
+      f(value);
+    };
+    const cancelled = settle(() => resolve(null));
+    if (signal?.aborted || cancelToken?.reason) return cancelled();
+    signal?.addEventListener?.('abort', cancelled, { once: true });
+    cancelToken?.promise?.then(cancelled, () => {});
+    if (timeout > 0) {
+      timer = setTimeout(() => {
+        const error = new Error(config.timeoutErrorMessage || `timeout of ${timeout}ms exceeded`);
+        Object.assign(error, {
+          name: 'AxiosError',
+          code: config.transitional?.clarifyTimeoutError ? 'ETIMEDOUT' : 'ECONNABORTED',
+          config,
+          isAxiosError: true,
+        });
+        settle(reject)(error);
+      }, timeout);
+    }
+    session.accessToken().then(settle(resolve), settle(reject));
+  });
 }

@@ -2,7 +2,7 @@
 // decides when to refresh, which call refreshes, and what an answer, a stored copy or another
 // tab's result is worth; this file waits, calls the app's refresh, stores, locks and talks to
 // the other tabs.
-import { JwtError, call, wasm } from './state.js';
+import { JwtError, abortable, call, deadline, reader, seconds, wasm } from './state.js';
 
 // RawSession.next()'s answers.
 const USE = 0;
@@ -15,6 +15,21 @@ const ELECTION_MS = 100;
 const LOSER_WAIT_MS = 10_000;
 
 const now = () => Date.now() / 1000;
+
+/** Whether `text` is an origin as `URL` serializes it (`https://api.example.com`, no path). */
+function isOrigin(text) {
+  try {
+    return typeof text === 'string' && new URL(text).origin === text;
+  } catch {
+    return false;
+  }
+}
+
+/** The page's origin; none outside a browser (or for an opaque origin). */
+function pageOrigin() {
+  const origin = globalThis.location?.origin;
+  return typeof origin === 'string' && origin !== 'null' ? origin : null;
+}
 
 function deferred() {
   let resolve;
@@ -50,6 +65,10 @@ function storageOf(option) {
 export class TokenSession extends EventTarget {
   #core;
   #refresh;
+  #refreshMs;
+  #origins;
+  #anyOrigin;
+  #timeouts = new Set();
   #fetch;
   #storage;
   #shared;
@@ -60,17 +79,27 @@ export class TokenSession extends EventTarget {
   #leading = null;
   #claims = new Map();
 
-  constructor({
-    refresh,
-    refreshAheadSeconds = 30,
-    storage = 'memory',
-    storageKey = 'jwtgate',
-    onAuthRequired,
-    // Called unbound: `window.fetch` throws when called as a method of something else.
-    fetch = (...args) => globalThis.fetch(...args),
-  } = {}) {
+  constructor(options = {}) {
     super();
+    const get = reader(options);
+    const or = (name, fallback) => (get(name) === undefined ? fallback : get(name));
+    const refresh = get('refresh');
+    const refreshAheadSeconds = or('refreshAheadSeconds', 30);
+    const storage = or('storage', 'memory');
+    const storageKey = or('storageKey', 'jwtgate');
+    const onAuthRequired = get('onAuthRequired');
+    // Called unbound: `window.fetch` throws when called as a method of something else.
+    const fetch = or('fetch', (...args) => globalThis.fetch(...args));
+    const origins = or('origins', []);
+    const allowAnyOrigin = or('allowAnyOrigin', false);
     if (typeof refresh !== 'function') throw new TypeError('TokenSession needs refresh(refreshToken)');
+    this.#refreshMs = seconds('refreshTimeoutSeconds', get('refreshTimeoutSeconds'), 10, true) * 1000;
+    if (!Array.isArray(origins) || !origins.every(isOrigin)) {
+      throw new TypeError("origins must be an array of origins, such as ['https://api.example.com'] (scheme, host and port only)");
+    }
+    if (typeof allowAnyOrigin !== 'boolean') throw new TypeError('allowAnyOrigin must be true or false');
+    this.#origins = new Set(origins);
+    this.#anyOrigin = allowAnyOrigin;
     if (typeof storageKey !== 'string' || storageKey === '') throw new TypeError('storageKey must be a non-empty string');
     if (onAuthRequired !== undefined && typeof onAuthRequired !== 'function') {
       throw new TypeError('onAuthRequired must be a function');
@@ -116,6 +145,8 @@ export class TokenSession extends EventTarget {
   setTokens({ accessToken, refreshToken } = {}) {
     if (typeof accessToken !== 'string') throw new TypeError('setTokens needs { accessToken, refreshToken? }');
     if (refreshToken != null && typeof refreshToken !== 'string') throw new TypeError('refreshToken must be a string');
+    // Measured before the copy into wasm memory.
+    call(() => wasm().checkTokenLength(accessToken.length));
     call(() => this.#core.set(accessToken, refreshToken ?? undefined, now()));
     this.#save();
     this.#wake();
@@ -135,10 +166,29 @@ export class TokenSession extends EventTarget {
     }
   }
 
-  /** `fetch` with the access token; a 401 answer causes one refresh and one retry. */
+  /**
+   * Whether a request to `url` gets the bearer token: one to the page's origin or to one of
+   * `origins`, or any with `allowAnyOrigin`. Relative URLs are resolved against the page.
+   */
+  sendsTokenTo(url) {
+    if (this.#anyOrigin) return true;
+    let origin;
+    try {
+      origin = new URL(url, globalThis.location?.href).origin;
+    } catch {
+      return false;
+    }
+    return origin === pageOrigin() || this.#origins.has(origin);
+  }
+
+  /**
+   * `fetch` with the access token; a 401 answer causes one refresh and one retry. A request to
+   * an origin the token is not for goes out as it is, without it.
+   */
   async fetch(input, init) {
     const request = new Request(input, init);
     request.signal?.throwIfAborted();
+    if (!this.sendsTokenTo(request.url)) return this.#fetch(request);
     // A body can be sent once: keep an unsent copy for the retry.
     const spare = request.clone();
     // A call waiting for a sign-in still honours its AbortSignal.
@@ -176,6 +226,8 @@ export class TokenSession extends EventTarget {
   }
 
   #forget() {
+    // A refresh still running is for tokens that are gone: it ends now, and so does its lock.
+    for (const timeout of this.#timeouts) timeout.abort(new JwtError('missing_token', 'the session was cleared'));
     this.#core.clear();
     this.#save();
     this.#wake(new JwtError('missing_token', 'the session was cleared'));
@@ -203,7 +255,7 @@ export class TokenSession extends EventTarget {
       if (this.#core.failed(epoch, from)) this.#emit('authrequired', { error });
     };
     try {
-      await this.#exclusive(async () => {
+      await this.#exclusive(async (signal) => {
         // While this tab waited for its turn, another may have refreshed, failed or signed in.
         if (this.#shared) this.#restore(this.#read(), false);
         const needed = this.#core.stillNeeded(epoch, now());
@@ -212,7 +264,7 @@ export class TokenSession extends EventTarget {
         let answer;
         let taken;
         try {
-          answer = await this.#refresh(from);
+          answer = await abortable(Promise.resolve().then(() => this.#refresh(from, { signal })), signal);
           if (!answer || typeof answer.accessToken !== 'string') {
             throw new TypeError('refresh() must resolve to { accessToken, refreshToken? }');
           }
@@ -244,17 +296,31 @@ export class TokenSession extends EventTarget {
   }
 
   // One tab at a time refreshes a given session: Web Locks where there are any, else an
-  // election over the BroadcastChannel, else (one context, no tabs) just this one.
+  // election over the BroadcastChannel, else (one context, no tabs) just this one. Whoever
+  // holds the turn holds it for refreshTimeoutSeconds at most: then the refresh's signal
+  // aborts and the turn ends, whether or not the app's refresh settles.
   async #exclusive(f) {
+    const bounded = async (g) => {
+      const timeout = deadline(this.#refreshMs, 'the refresh');
+      this.#timeouts.add(timeout);
+      try {
+        return await abortable(Promise.resolve().then(() => g(timeout.signal)), timeout.signal);
+      } finally {
+        timeout.clear();
+        this.#timeouts.delete(timeout);
+      }
+    };
     const locks = globalThis.navigator?.locks;
     if (typeof locks?.request === 'function') {
-      return locks.request(`jwtgate:${this.#key}`, async () => {
-        await this.#barrier();
-        return f();
-      });
+      return locks.request(`jwtgate:${this.#key}`, () =>
+        bounded(async (signal) => {
+          await this.#barrier();
+          return f(signal);
+        }),
+      );
     }
-    if (this.#channel !== null) return this.#elect(f);
-    return f();
+    if (this.#channel !== null) return this.#elect(() => bounded(f));
+    return bounded(f);
   }
 
   // The lock and the channel are not ordered with each other: a tab could be given the lock
@@ -348,11 +414,21 @@ export class TokenSession extends EventTarget {
   }
 
   #read() {
+    let text;
     try {
-      return this.#storage?.getItem(this.#key) ?? null;
+      text = this.#storage?.getItem(this.#key);
     } catch {
       return null;
     }
+    if (text == null) return null;
+    if (typeof text === 'string') return text;
+    // An adapter that hands back something else holds nothing readable: corrupt, and dropped.
+    try {
+      this.#storage.removeItem(this.#key);
+    } catch {
+      // A blocked storage: nothing is read from it either way.
+    }
+    return null;
   }
 
   // Loads stored tokens; a copy the core refuses is dropped, never thrown.
@@ -376,17 +452,6 @@ export class TokenSession extends EventTarget {
       // A full or blocked storage: the tokens still live in memory.
     }
   }
-}
-
-function abortable(promise, signal) {
-  if (!signal) return promise;
-  return new Promise((resolve, reject) => {
-    const abort = () => reject(signal.reason);
-    if (signal.aborted) abort();
-    else signal.addEventListener('abort', abort, { once: true });
-    // then(resolve, reject) settles either way, so a later rejection is never unhandled.
-    promise.then(resolve, reject).then(() => signal.removeEventListener('abort', abort));
-  });
 }
 
 function bearer(request, token) {

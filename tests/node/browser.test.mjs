@@ -30,6 +30,7 @@ function serve() {
       let body;
       let type = TYPES['.html'];
       if (url.pathname === '/') body = PAGE;
+      else if (url.pathname === '/blank') body = '<!doctype html><meta charset="utf-8"><title>blank</title>';
       else if (url.pathname === '/fixtures.json') {
         body = readFileSync(process.env.JWTGATE_FIXTURES);
         type = TYPES['.json'];
@@ -65,4 +66,48 @@ test('Chromium gives the answers Node gives', async (t) => {
   assert.equal(inBrowser.catalog.length, fx.catalog.length);
   assert.ok(inNode.algorithms.every((a) => a.ok?.sub === 'alice'));
   assert.deepEqual(inBrowser, inNode);
+});
+
+// What each tab of the Web Locks test runs first: the package, and unsigned tokens to hold.
+async function setUp() {
+  const { default: init, TokenSession } = await import('/jwtgate/web.js');
+  await init();
+  const b64 = (o) => btoa(JSON.stringify(o)).replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_');
+  window.TokenSession = TokenSession;
+  window.token = (n, life) => {
+    const now = Math.floor(Date.now() / 1000);
+    return `${b64({ alg: 'ES256' })}.${b64({ sub: 'alice', n, iat: now, exp: now + life })}.c2ln`;
+  };
+  return typeof navigator.locks?.request === 'function';
+}
+
+test('Web Locks: a refresh that never settles holds the cross-tab lock no longer than refreshTimeoutSeconds', { timeout: 60_000 }, async (t) => {
+  const server = await serve();
+  t.after(() => server.close());
+  const browser = await launchChromium(t);
+  const context = await browser.newContext();
+  const [a, b] = [await context.newPage(), await context.newPage()];
+  for (const page of [a, b]) {
+    await page.goto(`http://127.0.0.1:${server.address().port}/blank`);
+    assert.equal(await page.evaluate(setUp), true, 'the tabs have Web Locks');
+  }
+  // Tab A's token endpoint never answers.
+  await a.evaluate(() => {
+    const s = new TokenSession({ refresh: () => new Promise(() => {}), storageKey: 'locked', refreshTimeoutSeconds: 1 });
+    window.required = new Promise((resolve) => s.addEventListener('authrequired', (e) => resolve(e.detail.error.name), { once: true }));
+    s.setTokens({ accessToken: token(0, -10), refreshToken: 'r0' });
+    s.accessToken().catch(() => {});
+  });
+  const held = () => a.evaluate(async () => (await navigator.locks.query()).held.map((l) => l.name));
+  while (!(await held()).includes('jwtgate:locked'));
+  // Tab B needs the same lock for a refresh of its own: it gets it once A's turn has run out.
+  const got = await b.evaluate(async () => {
+    const fresh = token(5, 300);
+    const s = new TokenSession({ refresh: async () => ({ accessToken: fresh, refreshToken: 'r6' }), storageKey: 'locked' });
+    s.setTokens({ accessToken: token(4, -10), refreshToken: 'r4' });
+    return (await s.accessToken()) === fresh;
+  });
+  assert.equal(got, true);
+  assert.equal(await a.evaluate(() => window.required), 'TimeoutError');
+  assert.deepEqual(await held(), []);
 });

@@ -45,6 +45,7 @@ async function api(t) {
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
   t.after(() => server.close());
   it.url = `http://127.0.0.1:${server.address().port}/`;
+  it.origin = new URL(it.url).origin;
   return it;
 }
 
@@ -95,7 +96,7 @@ test('20-second tokens with the default 30-second margin are not refreshed on ev
 test('fetch adds the bearer token; a 401 causes one refresh and one retry with the body', async (t) => {
   const idp = issuer();
   const server = await api(t);
-  const session = new TokenSession({ refresh: (r) => idp.refresh(r) });
+  const session = new TokenSession({ refresh: (r) => idp.refresh(r), origins: [server.origin] });
   const revoked = token(0);
   session.setTokens({ accessToken: revoked, refreshToken: 'r0' });
   // The API refuses the current token (revoked server-side) but takes the next one.
@@ -117,7 +118,7 @@ test('fetch adds the bearer token; a 401 causes one refresh and one retry with t
 test('a 401 after the retry is the answer: no loop', async (t) => {
   const idp = issuer();
   const server = await api(t);
-  const session = new TokenSession({ refresh: idp.refresh });
+  const session = new TokenSession({ refresh: idp.refresh, origins: [server.origin] });
   session.setTokens({ accessToken: token(0), refreshToken: 'r0' });
   const response = await session.fetch(server.url);
   assert.equal(response.status, 401);
@@ -224,7 +225,7 @@ test('jwtgate/axios: bearer on every request, one refresh and one retry after a 
   const { default: axios } = await import(process.env.AXIOS);
   const idp = issuer();
   const server = await api(t);
-  const session = new TokenSession({ refresh: (r) => idp.refresh(r) });
+  const session = new TokenSession({ refresh: (r) => idp.refresh(r), origins: [server.origin] });
   const original = idp.refresh;
   idp.refresh = async (r) => {
     const answer = await original(r);
@@ -282,7 +283,7 @@ test('two sessions sharing a refresh token: one refresh, and both hold its resul
 
 test('a call waiting for a sign-in honours its AbortSignal; close() stops listening to other sessions', async (t) => {
   const server = await api(t);
-  const session = new TokenSession({ refresh: async () => assert.fail('no refresh token') });
+  const session = new TokenSession({ refresh: async () => assert.fail('no refresh token'), origins: [server.origin] });
   const controller = new AbortController();
   const call = session.fetch(server.url, { signal: controller.signal });
   await new Promise((r) => setTimeout(r, 20));

@@ -1,0 +1,183 @@
+// TokenSession and jwtgate/axios at their limits: a refresh that never settles, calls that are
+// cancelled or time out while they wait, tokens that must not leave for other origins, and a
+// storage adapter that hands back something other than text.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import { TokenSession, JwtError } from 'jwtgate';
+import { attachAxios } from 'jwtgate/axios';
+
+const b64 = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
+const nowS = () => Math.floor(Date.now() / 1000);
+const token = (n, lifetime = 300) => `${b64({ alg: 'ES256' })}.${b64({ sub: 'alice', n, iat: nowS(), exp: nowS() + lifetime })}.c2ln`;
+const QUICK = { timeout: 10_000 };
+
+/** Answers with the Authorization header it was sent, and counts calls. */
+async function echo(t) {
+  const it = { calls: 0, seen: [] };
+  const server = createServer((req, res) => {
+    it.calls += 1;
+    it.seen.push(req.headers.authorization ?? null);
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ authorization: req.headers.authorization ?? null }));
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  t.after(() => server.close());
+  it.origin = `http://127.0.0.1:${server.address().port}`;
+  it.url = `${it.origin}/`;
+  return it;
+}
+
+const authRequired = (session) =>
+  new Promise((resolve) => session.addEventListener('authrequired', (e) => resolve(e.detail.error), { once: true }));
+
+test('a refresh that never settles is aborted at refreshTimeoutSeconds; a sign-in then serves the waiting calls', QUICK, async () => {
+  for (const honoursSignal of [true, false]) {
+    let signal;
+    const session = new TokenSession({
+      refresh: (refreshToken, options) => {
+        signal = options.signal;
+        return new Promise((resolve, reject) => honoursSignal && signal.addEventListener('abort', () => reject(signal.reason)));
+      },
+      refreshTimeoutSeconds: 0.2,
+    });
+    const required = authRequired(session);
+    session.setTokens({ accessToken: token(0, -10), refreshToken: 'r0' });
+    const waiting = session.accessToken();
+    const error = await required;
+    assert.equal(error.name, 'TimeoutError', String(error));
+    assert.ok(signal instanceof AbortSignal && signal.aborted, 'the app’s refresh was told to stop');
+    const fresh = token(1);
+    session.setTokens({ accessToken: fresh, refreshToken: 'r1' });
+    assert.equal(await waiting, fresh);
+    session.clear();
+  }
+});
+
+test('clear() aborts a refresh in flight, and the session takes new tokens at once', QUICK, async () => {
+  let signal;
+  let calls = 0;
+  const session = new TokenSession({
+    refresh: (refreshToken, options) => {
+      calls += 1;
+      signal = options.signal;
+      return new Promise(() => {});
+    },
+  });
+  session.setTokens({ accessToken: token(0, -10), refreshToken: 'r0' });
+  const waiting = session.accessToken();
+  while (!signal) await new Promise((r) => setTimeout(r, 5));
+  session.clear();
+  await assert.rejects(waiting, { code: 'missing_token' });
+  assert.equal(signal.aborted, true);
+  assert.ok(signal.reason instanceof JwtError);
+  // Expired again: the next refresh is not stuck behind the one that never settled.
+  session.setTokens({ accessToken: token(2, -10), refreshToken: 'r2' });
+  const next = session.accessToken();
+  while (calls < 2) await new Promise((r) => setTimeout(r, 5));
+  session.clear();
+  await assert.rejects(next, { code: 'missing_token' });
+});
+
+test('two sessions sharing a refresh token: a stuck refresh ends the turn at the timeout, in both', QUICK, async () => {
+  // Node has BroadcastChannel and no Web Locks: the election's turn is bounded as a lock is.
+  const make = () => new TokenSession({ refresh: () => new Promise(() => {}), storageKey: 'stuck', refreshTimeoutSeconds: 0.3 });
+  const [a, b] = [make(), make()];
+  const required = [authRequired(a), authRequired(b)];
+  for (const s of [a, b]) s.setTokens({ accessToken: token(0, -10), refreshToken: 'r0' });
+  const waiting = b.accessToken();
+  a.accessToken().catch(() => {});
+  await Promise.all(required);
+  const fresh = token(5);
+  b.setTokens({ accessToken: fresh, refreshToken: 'r5' });
+  assert.equal(await waiting, fresh);
+  a.clear();
+  b.clear();
+});
+
+test('the bearer token goes to the listed origins only; elsewhere the request goes without it', QUICK, async (t) => {
+  const [ours, theirs] = [await echo(t), await echo(t)];
+  const tk = token(0);
+  const session = new TokenSession({ refresh: async () => ({}), origins: [ours.origin] });
+  session.setTokens({ accessToken: tk, refreshToken: 'r0' });
+  assert.equal((await (await session.fetch(ours.url)).json()).authorization, `Bearer ${tk}`);
+  assert.equal((await (await session.fetch(`${theirs.url}collect?x=1`)).json()).authorization, null);
+  assert.equal(session.sendsTokenTo(`${ours.origin}/any/path`), true);
+  assert.equal(session.sendsTokenTo(theirs.url), false);
+  assert.equal(session.sendsTokenTo('/relative'), false, 'outside a browser there is no page to be relative to');
+  // Signed out, a call elsewhere does not wait for a sign-in it does not need.
+  const signedOut = new TokenSession({ refresh: async () => ({}), origins: [ours.origin] });
+  assert.equal((await signedOut.fetch(theirs.url)).status, 200);
+  // Any origin, when the app says so.
+  const open = new TokenSession({ refresh: async () => ({}), allowAnyOrigin: true });
+  open.setTokens({ accessToken: tk, refreshToken: 'r0' });
+  assert.equal((await (await open.fetch(theirs.url)).json()).authorization, `Bearer ${tk}`);
+  for (const origins of ['https://api.example', ['https://api.example/'], ['https://api.example/v1'], ['api.example'], ['*'], ['null'], ['HTTPS://API.EXAMPLE'], [7]]) {
+    assert.throws(() => new TokenSession({ refresh: async () => ({}), origins }), { name: 'TypeError', message: /origins/ }, JSON.stringify(origins));
+  }
+  assert.throws(() => new TokenSession({ refresh: async () => ({}), allowAnyOrigin: 'yes' }), { name: 'TypeError', message: /allowAnyOrigin/ });
+  for (const refreshTimeoutSeconds of [0, -1, NaN, Infinity, '10', null]) {
+    assert.throws(() => new TokenSession({ refresh: async () => ({}), refreshTimeoutSeconds }), { name: 'TypeError', message: /refreshTimeoutSeconds/ });
+  }
+  session.clear();
+  open.clear();
+});
+
+test('options as users build them: a class with getters, and prototypes', QUICK, async (t) => {
+  const api = await echo(t);
+  const tk = token(0);
+  class SessionConfig {
+    get refresh() {
+      return async () => ({ accessToken: tk });
+    }
+    get origins() {
+      return [api.origin];
+    }
+  }
+  for (const options of [new SessionConfig(), Object.create({ refresh: async () => ({ accessToken: tk }), origins: [api.origin] })]) {
+    const session = new TokenSession(options);
+    session.setTokens({ accessToken: tk, refreshToken: 'r' });
+    assert.equal((await (await session.fetch(api.url)).json()).authorization, `Bearer ${tk}`);
+    session.clear();
+  }
+});
+
+test('jwtgate/axios: a waiting request honours its signal and timeout, and the token stays home', QUICK, async (t) => {
+  const { default: axios } = await import(process.env.AXIOS);
+  const [ours, theirs] = [await echo(t), await echo(t)];
+  // No tokens: every request to our origin waits for a sign-in.
+  const session = new TokenSession({ refresh: async () => ({}), origins: [ours.origin] });
+  const client = axios.create({ baseURL: ours.url });
+  attachAxios(session, client);
+
+  const controller = new AbortController();
+  const aborted = client.get('/', { signal: controller.signal });
+  await new Promise((r) => setTimeout(r, 20));
+  controller.abort();
+  await assert.rejects(aborted, (e) => axios.isCancel(e));
+  const source = axios.CancelToken.source();
+  const cancelled = client.get('/', { cancelToken: source.token });
+  source.cancel('left the page');
+  await assert.rejects(cancelled, (e) => axios.isCancel(e));
+  await assert.rejects(client.get('/', { timeout: 50 }), (e) => axios.isAxiosError(e) && e.code === 'ECONNABORTED' && /timeout of 50ms/.test(e.message));
+  await assert.rejects(client.get('/', { timeout: 50, transitional: { clarifyTimeoutError: true } }), { code: 'ETIMEDOUT' });
+  assert.equal(ours.calls, 0, 'nothing was sent without its token');
+
+  // Another origin: sent at once, without the token, signed in or not.
+  assert.equal((await client.get(`${theirs.url}x`)).data.authorization, null);
+  const tk = token(1);
+  session.setTokens({ accessToken: tk, refreshToken: 'r1' });
+  assert.equal((await client.get('/')).data.authorization, `Bearer ${tk}`);
+  assert.equal((await client.get(`${theirs.url}x`)).data.authorization, null);
+  assert.deepEqual(theirs.seen, [null, null]);
+  session.clear();
+});
+
+test('a storage adapter whose getItem returns something other than text is corrupt: dropped, not thrown', () => {
+  for (const value of [{}, 5, ['x'], { accessToken: token(0) }, true]) {
+    let removed = 0;
+    const storage = { getItem: () => value, setItem: () => {}, removeItem: () => (removed += 1) };
+    const session = new TokenSession({ refresh: async () => ({}), storage, storageKey: 'odd' });
+    assert.equal(removed, 1, JSON.stringify(value));
+    session.clear();
+  }
+});
