@@ -185,7 +185,8 @@ export class RemoteVerifier {
         .catch(() => {})
         .then(() => this.#load(force))
         .then(
-          () => {
+          (fetched) => {
+            if (!fetched) return;
             this.#failures = 0;
             this.#retryAt = -Infinity;
           },
@@ -211,10 +212,11 @@ export class RemoteVerifier {
     this.#retryAt = Date.now() + wait;
   }
 
+  /** Loads keys; false when they came from a stale shared copy because the issuer failed. */
   async #load(force) {
     let shared = force ? null : await this.#read();
     if (shared && Date.now() - shared.at < this.#cacheMs) {
-      if (await this.#use(shared)) return;
+      if (await this.#use(shared)) return true;
       shared = null;
     }
     let text;
@@ -227,7 +229,7 @@ export class RemoteVerifier {
       // but the issuer still failed, and is retried only after the back-off.
       if (shared && shared.at > this.#fetchedAt && (await this.#use(shared))) {
         this.#failed(failure);
-        return;
+        return false;
       }
       throw failure;
     }
@@ -240,6 +242,7 @@ export class RemoteVerifier {
       };
       await this.#cached('put', this.#uri, new Response(text, { headers }));
     }
+    return true;
   }
 
   /**

@@ -125,12 +125,18 @@ fn options_and_key_sets_at_the_boundary() {
         (r#"{"maxTokenBytes":0}"#, "maxTokenBytes"),
         (r#"{"clockSkewSeconds":1.5}"#, "clockSkewSeconds"),
         (r#"{"algorithms":["RS256","NONE"]}"#, "not an algorithm"),
-        (r#"{"audiences":[]}"#, "audiences must be a non-empty array"),
+        (
+            r#"{"audiences":[]}"#,
+            "audiences must be a non-empty string",
+        ),
         (
             r#"{"audiences":["api",""]}"#,
-            "audiences must be non-empty strings",
+            "audiences must be a non-empty string",
         ),
-        (r#"{"audiences":""}"#, "audiences must be non-empty strings"),
+        (
+            r#"{"audiences":""}"#,
+            "audiences must be a non-empty string",
+        ),
     ] {
         let e = thrown(check_options(options).unwrap_err());
         assert_eq!(e["name"], "TypeError", "{options}");

@@ -123,7 +123,7 @@ pub fn check_jwks_length(bytes: f64) -> Result<(), JsValue> {
 /// access, so that getters and inherited options count.
 #[wasm_bindgen(js_name = optionNames)]
 pub fn option_names() -> String {
-    KNOWN.join(",")
+    KNOWN.into()
 }
 
 /// The `exp` of a token, checking only what finding it needs: three parts and a strict JSON

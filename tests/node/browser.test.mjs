@@ -31,6 +31,11 @@ function serve() {
       let type = TYPES['.html'];
       if (url.pathname === '/') body = PAGE;
       else if (url.pathname === '/blank') body = '<!doctype html><meta charset="utf-8"><title>blank</title>';
+      else if (url.pathname === '/redirect') return res.writeHead(302, { location: '/keys' }).end();
+      else if (url.pathname === '/keys') {
+        server.keyHits = (server.keyHits ?? 0) + 1;
+        return res.writeHead(200, { 'content-type': TYPES['.json'] }).end(JSON.stringify(fx.jwks));
+      }
       else if (url.pathname === '/fixtures.json') {
         body = readFileSync(process.env.JWTGATE_FIXTURES);
         type = TYPES['.json'];
@@ -110,4 +115,22 @@ test('Web Locks: a refresh that never settles holds the cross-tab lock no longer
   assert.equal(got, true);
   assert.equal(await a.evaluate(() => window.required), 'TimeoutError');
   assert.deepEqual(await held(), []);
+});
+
+test('a key set redirect is refused in the browser too: an opaque redirect is not a key set', { timeout: 60_000 }, async (t) => {
+  const server = await serve();
+  t.after(() => server.close());
+  const browser = await launchChromium(t);
+  const page = await browser.newPage();
+  await page.goto(`http://127.0.0.1:${server.address().port}/blank`);
+  await page.evaluate(setUp);
+  const outcome = (path) =>
+    page.evaluate(async ([path, token, now]) => {
+      const { RemoteVerifier } = await import('/jwtgate/web.js');
+      const v = new RemoteVerifier({ jwksUri: new URL(path, location.href), cache: false });
+      return v.verify(token, { now }).then((c) => c.sub, (e) => `${e.code}: ${e.message}`);
+    }, [path, fx.tokens.ES256, fx.now]);
+  assert.match(await outcome('/redirect'), /^jwks_unavailable: .*redirect/);
+  assert.equal(server.keyHits, undefined, 'the redirect was not followed');
+  assert.equal(await outcome('/keys'), 'alice');
 });

@@ -241,6 +241,18 @@ test('with the issuer unreachable: stale keys serve, none is a 503, a corrupt co
   assert.equal(w.jwks.hits, hits + 1);
 });
 
+test('workerd refuses a key set redirect: the guard answers 503, the target is never asked', async (t) => {
+  const target = await jwksServer(keyset('p256'));
+  t.after(() => target.down());
+  const w = await world(t);
+  w.jwks.status = 302;
+  w.jwks.headers = { location: target.uri() };
+  const run = await edge(t, w);
+  assert.deepEqual(await refusal(await call(run.port, fx.tokens.ES256)), { status: 503, code: 'jwks_unavailable' }, run.workerd.log);
+  assert.equal(w.jwks.hits, 1);
+  assert.equal(target.hits, 0);
+});
+
 test('a cache service that is down costs a fetch, never a verification', async (t) => {
   const w = await world(t);
   const run = await edge(t, { ...w, cache: { port: await freePort() } });

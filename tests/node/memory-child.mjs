@@ -1,22 +1,43 @@
 // Run by memory.test.mjs under --expose-gc: refuses an oversized key set (with and without
 // content-length) and an oversized token, and reports how far resident memory moved.
 import { RemoteVerifier, Verifier, decode, expiresIn, isExpired, TokenSession } from 'jwtgate';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { fx } from './fixtures.mjs';
+
+// The package's own wasm instance, for the size of its memory: initSync hands back the
+// exports of the instance the package already made.
+const glue = join(dirname(createRequire(import.meta.url).resolve('jwtgate/package.json')), 'wasm/jwtgate.js');
+const { memory } = (await import(pathToFileURL(glue))).initSync({});
 
 const [base] = process.argv.slice(2);
 const MiB = 2 ** 20;
-const settled = () => {
-  for (let i = 0; i < 4; i += 1) globalThis.gc();
+const settled = async () => {
+  for (let i = 0; i < 6; i += 1) {
+    await new Promise((r) => setTimeout(r, 20));
+    globalThis.gc();
+  }
   return process.memoryUsage().rss;
 };
 const outcome = (f) => Promise.resolve().then(f).then(() => 'ok', (e) => e.code ?? String(e));
 
-// Warm up: the wasm instance, its allocator and every path used below, at their usual sizes.
+// Warm up: the wasm instance, its allocator and every path used below, at small sizes, so
+// that what the big ones cost is all that moves. Each measure lets sockets close and collects.
 const verifier = new Verifier({ jwks: fx.jwks, issuer: fx.issuer, audiences: [fx.audience] });
 verifier.verify(fx.tokens.ES256, { now: fx.now });
 decode(fx.tokens.RS256);
 await new RemoteVerifier({ jwksUri: `${base}/small`, cache: false }).verify(fx.tokens.ES256, { now: fx.now }).catch(() => {});
-const before = settled();
+for (const path of ['small-length', 'small-chunked']) {
+  await new RemoteVerifier({ jwksUri: `${base}/${path}`, cache: false }).verify(fx.tokens.ES256, { now: fx.now }).catch(() => {});
+}
+{
+  const big = 'a'.repeat(4 * MiB);
+  await outcome(() => verifier.verify(big, { now: fx.now }));
+  await outcome(() => decode(big));
+}
+const before = await settled();
+const wasmBefore = memory.buffer.byteLength;
 
 const result = { keySets: {}, tokens: {} };
 for (const path of ['length', 'chunked']) {
@@ -31,5 +52,6 @@ for (const path of ['length', 'chunked']) {
   result.tokens.setTokens = await outcome(() => new TokenSession({ refresh: async () => ({}) }).setTokens({ accessToken: huge }));
   huge = null;
 }
-result.grewMiB = (settled() - before) / MiB;
+result.grewMiB = (await settled() - before) / MiB;
+result.wasmGrewBytes = memory.buffer.byteLength - wasmBefore;
 process.stdout.write(JSON.stringify(result));

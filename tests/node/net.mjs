@@ -59,7 +59,7 @@ export async function jwksServer(body) {
     new Promise((resolve) => {
       http = createHttpServer((req, res) => {
         server.hits += 1;
-        res.writeHead(server.status, { 'content-type': 'application/json' });
+        res.writeHead(server.status, { 'content-type': 'application/json', ...server.headers });
         res.end(server.body);
       });
       http.listen(server.port, '127.0.0.1', () => {

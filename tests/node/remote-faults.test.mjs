@@ -115,7 +115,11 @@ test('a shared copy is kept cacheSeconds plus one day from its own fetch time, w
   const copy = (age) =>
     store.set(down.uri, new Response(keyset('p256'), { headers: { 'jwtgate-fetched-at': String(Date.now() - age), 'cache-control': 'max-age=999999999' } }));
   copy(600_000 + day - 60_000);
-  assert.equal((await verifyAt(new RemoteVerifier(opts(down.uri, { cache })), fx.tokens.ES256)).sub, 'alice', 'within the day: the issuer is down, the copy serves');
+  const v = new RemoteVerifier(opts(down.uri, { cache, retrySeconds: 60 }));
+  assert.equal((await verifyAt(v, fx.tokens.ES256)).sub, 'alice', 'within the day: the issuer is down, the copy serves');
+  // The copy is stale and the issuer failed: the back-off holds, no fetch on every call.
+  for (let i = 0; i < 10; i += 1) assert.equal((await verifyAt(v, fx.tokens.ES256)).sub, 'alice');
+  assert.equal(down.server.hits, 1);
   copy(600_000 + day + 60_000);
   await assert.rejects(verifyAt(new RemoteVerifier(opts(down.uri, { cache })), fx.tokens.ES256), unavailable(/HTTP 503/));
   assert.equal(store.size, 0, 'and is deleted');
