@@ -7,10 +7,15 @@ export interface AxiosLike {
     response: { use(onFulfilled: undefined, onRejected: (error: any) => any): number; eject(id: number): void };
   };
   request(config: any): Promise<any>;
+  /** The request's full URL; without it, `config.url` decides where the token may go. */
+  getUri?(config?: any): string;
 }
 
 /**
- * Gives an axios instance the session's behaviour: a fresh access token on every request, and
- * one refresh and one retry after a 401. Returns a function that detaches it.
+ * Gives an axios instance the session's behaviour: a fresh access token on every request to an
+ * origin the session sends it to (`session.sendsTokenTo`), and one refresh and one retry after
+ * a 401. A request waiting for a refresh or a sign-in honours its `signal`, `cancelToken` and
+ * `timeout` (rejecting as axios does: a CanceledError, or ECONNABORTED/ETIMEDOUT). Requests to
+ * other origins go out as they are. Returns a function that detaches it.
  */
 export function attachAxios(session: TokenSession, instance: AxiosLike): () => void;

@@ -71,11 +71,19 @@ export interface Header {
   [parameter: string]: unknown;
 }
 
-/** What a token must satisfy besides its signature. */
+/**
+ * What a token must satisfy besides its signature. Options are read by property access, so a
+ * class with getters or an object made with `Object.create(defaults)` works; an enumerable
+ * name that is not an option (own or inherited: `audience` for `audiences`) is a TypeError, as
+ * is a value of the wrong type, `NaN` or `Infinity`.
+ */
 export interface VerifyOptions {
   /** `iss` must equal this. */
   issuer?: string;
-  /** `aud` must name one of these. */
+  /**
+   * `aud` must name one of these. Left out, the audience is not checked; an empty array (or an
+   * empty name) is a TypeError, never "any audience".
+   */
   audiences?: string | string[];
   /** Accepted algorithms; by default every asymmetric one. HS256/384/512 only when listed. */
   algorithms?: Algorithm[];
@@ -83,7 +91,7 @@ export interface VerifyOptions {
   clockSkewSeconds?: number;
   /** Refuse tokens without `exp` (default true). */
   requireExpiration?: boolean;
-  /** The longest token accepted, in bytes (default 16384). */
+  /** The longest token accepted, in bytes (default 16384); a longer string is refused before it is copied into wasm. */
   maxTokenBytes?: number;
   /** Claims that must be present. */
   requiredClaims?: string[];
@@ -97,11 +105,27 @@ export interface VerifierOptions extends VerifyOptions {
 export interface RemoteVerifierOptions extends VerifyOptions {
   /** Where the key set is published. */
   jwksUri: string | URL;
-  /** How long a fetched key set is fresh, in seconds (default 600). */
+  /**
+   * How long a fetched key set is fresh, in seconds (default 600). Once stale, it keeps serving
+   * while a refresh runs in the background.
+   */
   cacheSeconds?: number;
   /** The least time between two re-fetches caused by an unknown `kid`, in seconds (default 30). */
   cooldownSeconds?: number;
-  /** The fetch to use (default `globalThis.fetch`). */
+  /**
+   * The longest a key set fetch may take, body included, in seconds (default 5); then it is
+   * aborted and counts as failed.
+   */
+  fetchTimeoutSeconds?: number;
+  /**
+   * After a failed fetch, no new one for this many seconds (default 1), doubling with each
+   * failure in a row up to 30 (or this, if larger); 0 retries at the next call.
+   */
+  retrySeconds?: number;
+  /**
+   * The fetch to use (default `globalThis.fetch`). It is passed `redirect: 'manual'` (a redirect
+   * is refused, not followed) and an AbortSignal for the timeout.
+   */
   fetch?: (input: string, init?: RequestInit) => Promise<Response>;
   /**
    * Where fetched key sets are shared beyond this verifier, keyed by `jwksUri`: by default
@@ -122,12 +146,13 @@ export interface KeyCache {
 /** The header and payload of a token, decoded but NOT verified: never an access decision. */
 export function decode(token: string): { header: Header; payload: Claims };
 
-/** Seconds from `now` (default: the clock) until `exp`, negative once past; null without `exp`. Throws JwtError for a token it cannot read. */
+/** Seconds from `now` (default: the clock) until `exp`, negative once past; null without `exp`. Throws JwtError for a token it cannot read, TypeError for a `now` that is not a finite number. */
 export function expiresIn(token: string, now?: number): number | null;
 
 /**
  * Whether the token has expired, or will within `leeway` seconds (default 0): pass the time a
  * request needs. A token without `exp` never expires; one that cannot be read counts as expired.
+ * A `now` or `leeway` that is not a finite number (0 or more) is a TypeError.
  */
 export function isExpired(token: string, options?: { leeway?: number; now?: number }): boolean;
 
@@ -135,7 +160,7 @@ export function isExpired(token: string, options?: { leeway?: number; now?: numb
 export class Verifier {
   /** Throws JwtError (`jwks_unavailable`) for an unusable key set, TypeError for bad options. */
   constructor(options: VerifierOptions);
-  /** The verified claims; throws JwtError. `now` is in seconds since the epoch. */
+  /** The verified claims; throws JwtError. `now` is in seconds since the epoch: a number, or a TypeError. */
   verify(token: string, options?: { now?: number }): Claims;
 }
 
@@ -144,10 +169,13 @@ export class RemoteVerifier {
   /** Throws TypeError for bad options. */
   constructor(options: RemoteVerifierOptions);
   /**
-   * The verified claims; rejects with JwtError. Concurrent calls share one fetch; an unknown
-   * `kid` triggers one re-fetch per cooldown; when a refresh fails the last keys serve on.
+   * The verified claims; rejects with JwtError. Concurrent calls share one fetch; stale keys
+   * serve while a refresh runs in the background; an unknown `kid` triggers one re-fetch per
+   * cooldown; when a refresh fails the last keys serve on. `waitUntil` is handed the promise of
+   * a background refresh: in Workers pass `ctx.waitUntil.bind(ctx)`, so it may outlive the
+   * response.
    */
-  verify(token: string, options?: { now?: number }): Promise<Claims>;
+  verify(token: string, options?: { now?: number; waitUntil?: (promise: Promise<unknown>) => void }): Promise<Claims>;
 }
 
 /** What the app's `refresh` resolves to: a new access token, and a new refresh token if the issuer rotates them. */
@@ -157,8 +185,25 @@ export interface TokenPair {
 }
 
 export interface TokenSessionOptions {
-  /** The app's own call to its token endpoint. Reject (or throw) when the refresh token is refused. */
-  refresh: (refreshToken: string) => Promise<TokenPair>;
+  /**
+   * The app's own call to its token endpoint. Reject (or throw) when the refresh token is
+   * refused. `signal` aborts at `refreshTimeoutSeconds` or on `clear()`: pass it to your fetch.
+   */
+  refresh: (refreshToken: string, options: { signal: AbortSignal }) => Promise<TokenPair>;
+  /**
+   * The longest a refresh may take, in seconds (default 10): then its signal aborts, the
+   * refresh counts as failed (`authrequired`), and the cross-tab lock is released, whether or
+   * not `refresh` settles.
+   */
+  refreshTimeoutSeconds?: number;
+  /**
+   * Origins besides the page's own that get the bearer token, such as
+   * `['https://api.example.com']` (scheme, host and port only). Outside a browser there is no
+   * page: only these. A request anywhere else goes out without the token.
+   */
+  origins?: string[];
+  /** Send the token to every origin (default false): only for a client that talks to nothing else. */
+  allowAnyOrigin?: boolean;
   /**
    * Refresh this many seconds before `exp` (default 30); at most half the token's lifetime, so
    * 20-second tokens are not refreshed on every call.
@@ -196,8 +241,14 @@ export class TokenSession extends EventTarget {
   setTokens(tokens: TokenPair): void;
   /** A token good for at least the refresh margin, refreshed first if needed. */
   accessToken(): Promise<string>;
-  /** `fetch` with `Authorization: Bearer`; a 401 answer causes one refresh and one retry. A call waiting for a sign-in honours `init.signal`. */
+  /**
+   * `fetch` with `Authorization: Bearer` for the page's origin and `origins`; a 401 answer
+   * causes one refresh and one retry. A call waiting for a sign-in honours `init.signal`. A
+   * request to another origin is sent as it is, without the token.
+   */
   fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response>;
+  /** Whether a request to `url` gets the token: the page's origin, `origins`, or any with `allowAnyOrigin`. */
+  sendsTokenTo(url: string | URL): boolean;
   /** Tells the session a server refused this token (for HTTP clients other than `fetch`). */
   tokenRejected(accessToken: string): void;
   /** Forgets the tokens (here and in tabs that shared them); waiting calls reject with `missing_token`. */

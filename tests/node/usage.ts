@@ -9,8 +9,8 @@ const left: number | null = expiresIn('t');
 const expired: boolean = isExpired('t', { leeway: 30 });
 const v = new Verifier({ jwks: { keys: [] }, issuer: 'i', audiences: ['a'], algorithms: ['ES256'], clockSkewSeconds: 60 });
 const claims: Claims = v.verify('t', { now: 1 });
-const remote = new RemoteVerifier({ jwksUri: new URL('https://x/jwks'), cacheSeconds: 10, cooldownSeconds: 5, fetch });
-const later: Promise<Claims> = remote.verify('t');
+const remote = new RemoteVerifier({ jwksUri: new URL('https://x/jwks'), cacheSeconds: 10, cooldownSeconds: 5, fetchTimeoutSeconds: 3, retrySeconds: 2, fetch });
+const later: Promise<Claims> = remote.verify('t', { waitUntil: (p: Promise<unknown>) => void p });
 new RemoteVerifier({ jwksUri: 'https://x/jwks', cache: await caches.open('jwks') });
 new RemoteVerifier({ jwksUri: 'https://x/jwks', cache: false });
 try { v.verify('t'); } catch (e) { if (e instanceof JwtError) { const c: JwtErrorCode = e.code; const claim: string | undefined = e.claim; console.log(c, claim, alg, sub, left, expired, claims, later); } }
@@ -21,8 +21,11 @@ new Verifier({ jwks: '{}', audience: 'a' });
 // @ts-expect-error: a cache is a Cache API object, or false
 new RemoteVerifier({ jwksUri: 'https://x/jwks', cache: true });
 const session = new TokenSession({
-  refresh: async (refreshToken: string) => ({ accessToken: refreshToken, refreshToken: null }),
+  refresh: async (refreshToken: string, { signal }) => ({ accessToken: refreshToken + String(signal.aborted), refreshToken: null }),
   refreshAheadSeconds: 30,
+  refreshTimeoutSeconds: 10,
+  origins: ['https://api.example.com'],
+  allowAnyOrigin: false,
   storage: 'local',
   storageKey: 'app',
   onAuthRequired: (e) => console.log(e.detail.error),
@@ -32,6 +35,8 @@ const token: Promise<string> = session.accessToken();
 const answer: Promise<Response> = session.fetch('/api', { method: 'POST', body: 'x' });
 session.addEventListener('refreshed', (e) => { const t: string = e.detail.accessToken; console.log(t, token, answer); });
 session.tokenRejected('a.b.c');
+const sends: boolean = session.sendsTokenTo(new URL('https://api.example.com/x'));
+console.log(sends);
 session.clear();
 session.close();
 const detach: () => void = attachAxios(session, { interceptors: { request: { use: () => 0, eject() {} }, response: { use: () => 1, eject() {} } }, request: async () => ({}) });
@@ -39,5 +44,7 @@ detach();
 new TokenSession({ refresh: async () => ({ accessToken: 't' }), storage: sessionStorage });
 // @ts-expect-error: storage is one of three names or a Storage
 new TokenSession({ refresh: async () => ({ accessToken: 't' }), storage: 'disk' });
+// @ts-expect-error: origins are a list
+new TokenSession({ refresh: async () => ({ accessToken: 't' }), origins: 'https://api.example.com' });
 // @ts-expect-error: refresh must resolve to a token pair
 new TokenSession({ refresh: async () => 'token' });

@@ -10,12 +10,14 @@ const params = new URLSearchParams(location.search);
 let current = null;
 let refreshes = 0;
 
-const post = (path, body) =>
-  fetch(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+const post = (path, body, signal) =>
+  fetch(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal });
 
 const session = new TokenSession({
-  async refresh(refreshToken) {
-    const response = await post('/auth/refresh', { refreshToken });
+  // `signal` aborts when the refresh takes longer than refreshTimeoutSeconds (10 s) or the
+  // session is cleared. The API is this page's origin, so no `origins` are listed.
+  async refresh(refreshToken, { signal }) {
+    const response = await post('/auth/refresh', { refreshToken }, signal);
     if (!response.ok) throw new Error(`the issuer refused the refresh (${response.status})`);
     return response.json();
   },
