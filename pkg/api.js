@@ -1,6 +1,6 @@
 // The JavaScript API over the Rust core. Values cross as JSON text; errors cross as JSON and
 // become JwtError (a token, key set or fetch problem) or TypeError (a caller mistake).
-import { JwtError, abortable, call, coreOptions, deadline, reader, seconds, wasm } from './state.js';
+import { JwtError, abortable, call, coreOptions, deadline, fits, reader, seconds, wasm } from './state.js';
 
 export { JwtError };
 export { TokenSession } from './session.js';
@@ -12,7 +12,7 @@ function asToken(token) {
 
 /** A token under the default size limit, refused before it is copied into wasm memory. */
 function smallToken(token) {
-  call(() => wasm().checkTokenLength(asToken(token).length));
+  fits(asToken(token));
   return token;
 }
 

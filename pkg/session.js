@@ -2,7 +2,7 @@
 // decides when to refresh, which call refreshes, and what an answer, a stored copy or another
 // tab's result is worth; this file waits, calls the app's refresh, stores, locks and talks to
 // the other tabs.
-import { JwtError, abortable, call, deadline, reader, seconds, wasm } from './state.js';
+import { JwtError, abortable, call, deadline, fits, reader, seconds, wasm } from './state.js';
 
 // RawSession.next()'s answers.
 const USE = 0;
@@ -145,8 +145,7 @@ export class TokenSession extends EventTarget {
   setTokens({ accessToken, refreshToken } = {}) {
     if (typeof accessToken !== 'string') throw new TypeError('setTokens needs { accessToken, refreshToken? }');
     if (refreshToken != null && typeof refreshToken !== 'string') throw new TypeError('refreshToken must be a string');
-    // Measured before the copy into wasm memory.
-    call(() => wasm().checkTokenLength(accessToken.length));
+    fits(accessToken);
     call(() => this.#core.set(accessToken, refreshToken ?? undefined, now()));
     this.#save();
     this.#wake();
@@ -271,6 +270,7 @@ export class TokenSession extends EventTarget {
           if (answer.refreshToken != null && typeof answer.refreshToken !== 'string') {
             throw new TypeError('refresh() gave a refreshToken that is not a string');
           }
+          fits(answer.accessToken);
           taken = call(() => this.#core.refreshed(epoch, from, answer.accessToken, answer.refreshToken ?? undefined, now()));
         } catch (e) {
           fail(e);
@@ -388,6 +388,7 @@ export class TokenSession extends EventTarget {
     if (m.t === 'refreshed' && typeof m.accessToken === 'string') {
       let adopted = false;
       try {
+        fits(m.accessToken);
         adopted = this.#core.adopt(m.from, m.accessToken, typeof m.refreshToken === 'string' ? m.refreshToken : undefined, now());
       } catch {
         // Another tab's unreadable token is not ours to fail on.

@@ -43,6 +43,14 @@ function rethrow(e) {
 }
 
 /**
+ * Throws `too_large` for a token string the core would refuse at its default limit, before the
+ * string is copied into wasm memory (which never shrinks).
+ */
+export function fits(token) {
+  call(() => wasm().checkTokenLength(token.length));
+}
+
+/**
  * Reads options the way JavaScript reads them: by property access, so class getters and
  * prototypes (`Object.create(defaults)`) count. Names found only on Object.prototype are not
  * options: a polluted prototype must not configure a verifier.

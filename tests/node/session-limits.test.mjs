@@ -181,3 +181,13 @@ test('a storage adapter whose getItem returns something other than text is corru
     session.clear();
   }
 });
+
+test('a refresh answer too large to be a token fails into authrequired before it reaches wasm memory', QUICK, async () => {
+  const session = new TokenSession({ refresh: async () => ({ accessToken: 'a'.repeat(1 << 20), refreshToken: 'r1' }) });
+  const required = authRequired(session);
+  session.setTokens({ accessToken: token(0, -10), refreshToken: 'r0' });
+  session.accessToken().catch(() => {});
+  const error = await required;
+  assert.equal(error.code, 'too_large');
+  session.clear();
+});
