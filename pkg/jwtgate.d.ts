@@ -184,6 +184,7 @@ export interface TokenPair {
   refreshToken?: string | null;
 }
 
+/** Read by property access (getters and prototypes count); an unknown enumerable name is a TypeError. */
 export interface TokenSessionOptions {
   /**
    * The app's own call to its token endpoint. Reject (or throw) when the refresh token is

@@ -2,7 +2,7 @@
 // decides when to refresh, which call refreshes, and what an answer, a stored copy or another
 // tab's result is worth; this file waits, calls the app's refresh, stores, locks and talks to
 // the other tabs.
-import { JwtError, abortable, call, deadline, fits, reader, seconds, wasm } from './state.js';
+import { JwtError, abortable, call, deadline, fits, onlyKnown, reader, seconds, wasm } from './state.js';
 
 // RawSession.next()'s answers.
 const USE = 0;
@@ -15,6 +15,8 @@ const ELECTION_MS = 100;
 const LOSER_WAIT_MS = 10_000;
 
 const now = () => Date.now() / 1000;
+
+const OPTIONS = ['refresh', 'refreshAheadSeconds', 'refreshTimeoutSeconds', 'storage', 'storageKey', 'onAuthRequired', 'fetch', 'origins', 'allowAnyOrigin'];
 
 /** Whether `text` is an origin as `URL` serializes it (`https://api.example.com`, no path). */
 function isOrigin(text) {
@@ -82,6 +84,7 @@ export class TokenSession extends EventTarget {
   constructor(options = {}) {
     super();
     const get = reader(options);
+    onlyKnown(options, OPTIONS, 'TokenSession');
     const or = (name, fallback) => (get(name) === undefined ? fallback : get(name));
     const refresh = get('refresh');
     const refreshAheadSeconds = or('refreshAheadSeconds', 30);

@@ -65,6 +65,13 @@ export function reader(options) {
   };
 }
 
+/** Refuses an enumerable name, own or inherited, that is not in `known`: a typo, not an option. */
+export function onlyKnown(options, known, what) {
+  for (const name in options) {
+    if (!known.includes(name)) throw new TypeError(`unknown ${what} option ${JSON.stringify(name)}`);
+  }
+}
+
 /**
  * The core's options as JSON text: each name the core reads, by property access, and every
  * other enumerable name (own or inherited) except `taken`, which the caller reads itself, so

@@ -105,6 +105,16 @@ test('a typo is refused, own or inherited; a polluted Object.prototype configure
   }
   assert.equal(new Verifier(new WithMethods()).verify(wrongIssuer, { now: fx.now }).sub, 'alice');
 
+  // Enumerable pollution of an option name: the copy of the options never reads it.
+  Object.prototype.issuer = 'https://evil';
+  let polluted;
+  try {
+    polluted = new Verifier({ jwks, audiences: [fx.audience] });
+  } finally {
+    delete Object.prototype.issuer;
+  }
+  assert.equal(polluted.verify(good, { now: fx.now }).sub, 'alice', 'no issuer was configured');
+
   Object.defineProperty(Object.prototype, 'requireExpiration', { value: false, configurable: true, writable: true, enumerable: false });
   t.after(() => delete Object.prototype.requireExpiration);
   assert.throws(() => new Verifier(base).verify(fx.noExp, { now: fx.now }), { code: 'missing_claim' });

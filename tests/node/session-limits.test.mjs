@@ -115,11 +115,28 @@ test('the bearer token goes to the listed origins only; elsewhere the request go
     assert.throws(() => new TokenSession({ refresh: async () => ({}), origins }), { name: 'TypeError', message: /origins/ }, JSON.stringify(origins));
   }
   assert.throws(() => new TokenSession({ refresh: async () => ({}), allowAnyOrigin: 'yes' }), { name: 'TypeError', message: /allowAnyOrigin/ });
+  // A misspelt option is refused, not ignored with its default.
+  for (const typo of ['origin', 'allowAnyOrigins', 'refreshTimeout']) {
+    assert.throws(() => new TokenSession({ refresh: async () => ({}), [typo]: true }), { name: 'TypeError', message: new RegExp(typo) });
+  }
   for (const refreshTimeoutSeconds of [0, -1, NaN, Infinity, '10', null]) {
     assert.throws(() => new TokenSession({ refresh: async () => ({}), refreshTimeoutSeconds }), { name: 'TypeError', message: /refreshTimeoutSeconds/ });
   }
   session.clear();
   open.clear();
+});
+
+test('a polluted Object.prototype does not send the token anywhere', () => {
+  // Enumerable, as `target[key] = value` pollution makes it; removed before anything else runs.
+  Object.prototype.allowAnyOrigin = true;
+  let session;
+  try {
+    session = new TokenSession({ refresh: async () => ({}), origins: ['https://api.example'] });
+  } finally {
+    delete Object.prototype.allowAnyOrigin;
+  }
+  assert.equal(session.sendsTokenTo('https://evil.example/'), false);
+  assert.equal(session.sendsTokenTo('https://api.example/v1'), true);
 });
 
 test('options as users build them: a class with getters, and prototypes', QUICK, async (t) => {
