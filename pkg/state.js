@@ -87,8 +87,11 @@ export function coreOptions(options, taken) {
   for (const name of wasm().optionNames().split(',')) out[name] = get(name);
   return JSON.stringify(out, function unsendable(key, value) {
     const number = typeof value === 'number' || value instanceof Number;
-    if (number ? !Number.isFinite(Number(value)) : ['function', 'symbol', 'bigint'].includes(typeof value)) {
-      throw new TypeError(`option ${Array.isArray(this) ? 'item' : key} cannot be ${typeof value === 'symbol' ? 'a symbol' : String(value)}`);
+    // `this[key]` is the value before its toJSON(): one that turns into nothing is refused too.
+    const vanished = value === undefined && this[key] !== undefined;
+    if (vanished || (number ? !Number.isFinite(Number(value)) : ['function', 'symbol', 'bigint'].includes(typeof value))) {
+      const what = vanished ? 'a value whose toJSON() gives nothing' : typeof value === 'symbol' ? 'a symbol' : String(value);
+      throw new TypeError(`option ${Array.isArray(this) ? 'item' : key} cannot be ${what}`);
     }
     return value;
   });

@@ -143,6 +143,7 @@ test('numbers that are not numbers are TypeErrors, wherever they come from', () 
     assert.throws(() => new Verifier({ ...base, issuer }), { name: 'TypeError' }, String(issuer?.toString()));
   }
   assert.throws(() => new Verifier({ ...base, audiences: [fx.audience, () => 'x'] }), TypeError);
+  assert.throws(() => new Verifier({ ...base, issuer: { toJSON: () => undefined } }), TypeError, 'a toJSON that yields nothing');
   // Good values still work, including ones parsed from the environment.
   const v = new Verifier({ ...base, clockSkewSeconds: Number('0'), maxTokenBytes: Number('16384') });
   assert.equal(v.verify(good, { now: fx.now }).sub, 'alice');
