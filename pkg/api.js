@@ -81,14 +81,15 @@ export class Verifier {
 }
 
 // Beside a shared copy of the keys: when it was fetched, so its freshness follows cacheSeconds
-// whatever the cache's own HTTP rules. The copy is kept a day longer, so that a new isolate has
-// the last good keys when the issuer is down, as a long-lived one would; and no longer, counted
-// from that time, whether or not the cache honours max-age (browser cache storage does not).
+// whatever the cache's own HTTP rules. Keys, in memory or in that copy, serve past cacheSeconds
+// only while the issuer cannot be reached, and for maxStaleSeconds (a day by default) at most,
+// counted from their own fetch time whether or not the cache honours max-age (browser cache
+// storage does not): a key the issuer withdrew during an outage is not trusted for ever.
 const FETCHED_AT = 'jwtgate-fetched-at';
-const KEEP_STALE_SECONDS = 86400;
+const MAX_STALE_SECONDS = 86400;
 // Failed fetches are retried after retrySeconds, doubling with each failure up to this.
 const MAX_RETRY_SECONDS = 30;
-const REMOTE_OPTIONS = ['jwksUri', 'cacheSeconds', 'cooldownSeconds', 'fetchTimeoutSeconds', 'retrySeconds', 'fetch', 'cache'];
+const REMOTE_OPTIONS = ['jwksUri', 'cacheSeconds', 'cooldownSeconds', 'fetchTimeoutSeconds', 'retrySeconds', 'maxStaleSeconds', 'fetch', 'cache'];
 
 /** Verifies tokens against a key set fetched from `jwksUri`, cached and re-fetched as needed. */
 export class RemoteVerifier {
@@ -100,6 +101,7 @@ export class RemoteVerifier {
   #cooldownMs;
   #timeoutMs;
   #retryMs;
+  #keepMs;
   #raw = null;
   #fetchedAt = -Infinity;
   #refetchedAt = -Infinity;
@@ -124,6 +126,7 @@ export class RemoteVerifier {
     this.#cooldownMs = seconds('cooldownSeconds', get('cooldownSeconds'), 30) * 1000;
     this.#timeoutMs = seconds('fetchTimeoutSeconds', get('fetchTimeoutSeconds'), 5, true) * 1000;
     this.#retryMs = seconds('retrySeconds', get('retrySeconds'), 1) * 1000;
+    this.#keepMs = this.#cacheMs + seconds('maxStaleSeconds', get('maxStaleSeconds'), MAX_STALE_SECONDS) * 1000;
     this.#uri = String(jwksUri);
     this.#policy = coreOptions(options, REMOTE_OPTIONS);
     // Called bare: workerd's fetch throws "Illegal invocation" when called on another object.
@@ -141,6 +144,10 @@ export class RemoteVerifier {
   async verify(token, { now, waitUntil } = {}) {
     asToken(token);
     if (waitUntil !== undefined && typeof waitUntil !== 'function') throw new TypeError('waitUntil must be a function');
+    if (this.#raw !== null && Date.now() - this.#fetchedAt >= this.#keepMs) {
+      // Past the staleness bound the last keys go: no key set at all until a fetch succeeds.
+      this.#raw = null;
+    }
     if (this.#raw === null) {
       await this.#refresh(false);
     } else if (Date.now() - this.#fetchedAt >= this.#cacheMs && Date.now() >= this.#retryAt) {
@@ -237,7 +244,7 @@ export class RemoteVerifier {
     if (this.#cache) {
       const headers = {
         'content-type': 'application/json',
-        'cache-control': `max-age=${Math.ceil(this.#cacheMs / 1000) + KEEP_STALE_SECONDS}`,
+        'cache-control': `max-age=${Math.ceil(this.#keepMs / 1000)}`,
         [FETCHED_AT]: String(this.#fetchedAt),
       };
       await this.#cached('put', this.#uri, new Response(text, { headers }));
@@ -279,14 +286,14 @@ export class RemoteVerifier {
 
   /**
    * The shared copy, as `{ text, at }`, or null; one without a usable fetch time, or older
-   * than cacheSeconds plus a day by it, is dropped.
+   * than cacheSeconds plus maxStaleSeconds by it, is dropped.
    */
   async #read() {
     const hit = this.#cache && (await this.#cached('match', this.#uri));
     if (!hit) return null;
     try {
       const at = Number(hit.headers.get(FETCHED_AT) ?? NaN);
-      const kept = Date.now() - at < this.#cacheMs + KEEP_STALE_SECONDS * 1000;
+      const kept = Date.now() - at < this.#keepMs;
       if (hit.ok && at > 0 && kept) return { text: await readCapped(hit), at };
       hit.body?.cancel().catch(() => {});
     } catch {

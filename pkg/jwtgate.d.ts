@@ -123,6 +123,12 @@ export interface RemoteVerifierOptions extends VerifyOptions {
    */
   retrySeconds?: number;
   /**
+   * How long keys may serve past `cacheSeconds` while the issuer cannot be reached, in seconds
+   * (default 86400, a day); then they are dropped and `verify` rejects with `jwks_unavailable`
+   * until a fetch succeeds. The same bound applies to the shared copy in `cache`.
+   */
+  maxStaleSeconds?: number;
+  /**
    * The fetch to use (default `globalThis.fetch`). It is passed `redirect: 'manual'` (a redirect
    * is refused, not followed) and an AbortSignal for the timeout.
    */

@@ -124,3 +124,21 @@ test('a shared copy is kept cacheSeconds plus one day from its own fetch time, w
   await assert.rejects(verifyAt(new RemoteVerifier(opts(down.uri, { cache })), fx.tokens.ES256), unavailable(/HTTP 503/));
   assert.equal(store.size, 0, 'and is deleted');
 });
+
+test('keys in memory serve past cacheSeconds for maxStaleSeconds at most, then the verifier fails closed', QUICK, async (t) => {
+  const it = await issuer(t, keyset('p256'));
+  const v = new RemoteVerifier(opts(it.uri, { cacheSeconds: 0, maxStaleSeconds: 0.4, retrySeconds: 0 }));
+  assert.equal((await verifyAt(v, fx.tokens.ES256)).sub, 'alice');
+  it.status = 503;
+  // Within the bound the issuer's outage costs nothing.
+  assert.equal((await verifyAt(v, fx.tokens.ES256)).sub, 'alice');
+  await new Promise((r) => setTimeout(r, 500));
+  // Past it the last keys are gone: a key the issuer withdrew meanwhile is not trusted for ever.
+  await assert.rejects(verifyAt(v, fx.tokens.ES256), unavailable(/HTTP 503/));
+  await assert.rejects(verifyAt(v, fx.tokens.ES256), unavailable(/HTTP 503/));
+  // And the first good fetch brings verification back.
+  it.status = 200;
+  assert.equal((await verifyAt(v, fx.tokens.ES256)).sub, 'alice');
+  assert.throws(() => new RemoteVerifier(opts(it.uri, { maxStaleSeconds: -1 })), TypeError);
+  assert.throws(() => new RemoteVerifier(opts(it.uri, { maxStaleSeconds: NaN })), TypeError);
+});

@@ -9,7 +9,7 @@ const left: number | null = expiresIn('t');
 const expired: boolean = isExpired('t', { leeway: 30 });
 const v = new Verifier({ jwks: { keys: [] }, issuer: 'i', audiences: ['a'], algorithms: ['ES256'], clockSkewSeconds: 60 });
 const claims: Claims = v.verify('t', { now: 1 });
-const remote = new RemoteVerifier({ jwksUri: new URL('https://x/jwks'), cacheSeconds: 10, cooldownSeconds: 5, fetchTimeoutSeconds: 3, retrySeconds: 2, fetch });
+const remote = new RemoteVerifier({ jwksUri: new URL('https://x/jwks'), cacheSeconds: 10, cooldownSeconds: 5, fetchTimeoutSeconds: 3, retrySeconds: 2, maxStaleSeconds: 3600, fetch });
 const later: Promise<Claims> = remote.verify('t', { waitUntil: (p: Promise<unknown>) => void p });
 new RemoteVerifier({ jwksUri: 'https://x/jwks', cache: await caches.open('jwks') });
 new RemoteVerifier({ jwksUri: 'https://x/jwks', cache: false });
