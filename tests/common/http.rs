@@ -317,3 +317,22 @@ pub fn swappable(
     let c = cell.clone();
     (cell, move |_: &Req| c.lock().unwrap().clone())
 }
+
+/// An upstream that answers 200 with what reached it: `{"path": …, "headers": {name: value}}`
+/// (a repeated header's values joined by `,`, as HTTP allows).
+pub fn echo() -> Server {
+    Server::start(|req| {
+        let mut headers = serde_json::Map::new();
+        for (k, v) in &req.headers {
+            let joined = match headers.get(k).and_then(|old| old.as_str()) {
+                Some(old) => format!("{old},{v}"),
+                None => v.clone(),
+            };
+            headers.insert(k.clone(), serde_json::Value::String(joined));
+        }
+        Resp::new(
+            200,
+            serde_json::json!({"path": req.path, "headers": headers}).to_string(),
+        )
+    })
+}
