@@ -551,3 +551,385 @@ fn an_unknown_kid_is_looked_up_in_the_shared_copy_before_a_refetch() {
     )));
     allowed(run(&c, &env, "/orders", &[("authorization", &t)]));
 }
+
+fn forged() -> String {
+    // A valid token's header and payload, with another signature.
+    let t = token(Algorithm::ES256, &claims_with(json!({"sub": "root"})));
+    let (head, _) = t.rsplit_once('.').unwrap();
+    format!("{head}.AAAA")
+}
+
+#[test]
+fn every_token_found_must_verify() {
+    let c = config(json!({
+        "providers": {"p": provider(json!({"from_headers": [{"name": "authorization", "value_prefix": "Bearer "}, {"name": "x-jwt"}],
+                                           "from_params": ["access_token"], "from_cookies": ["jwt"]}))},
+        "rules": [
+            {"match": {"prefix": "/optional"}, "requires": {"allow_missing": {}}},
+            {"match": {"prefix": "/lenient"}, "requires": {"allow_missing_or_failed": {}}},
+            {"match": {"prefix": "/"}, "requires": {"provider_name": "p"}}
+        ]
+    }));
+    let env = Fake::new(&c);
+    let good = token(Algorithm::ES256, &claims());
+    let bad = forged();
+    let (g, b) = (bearer(&good), bearer(&bad));
+    let x_bearer_bad = format!("x Bearer {bad}");
+    // (query, headers, the code refused with)
+    type Case<'a> = (String, Vec<(&'a str, &'a str)>, &'a str);
+    let cases: Vec<Case<'_>> = vec![
+        // Two configured headers, one forged; the same header twice.
+        (
+            String::new(),
+            vec![("authorization", &g), ("x-jwt", &bad)],
+            "invalid_signature",
+        ),
+        (
+            String::new(),
+            vec![("authorization", &g), ("authorization", &b)],
+            "invalid_signature",
+        ),
+        // A header and a parameter; a parameter given twice; garbage in a cookie.
+        (
+            format!("?access_token={bad}"),
+            vec![("authorization", &g)],
+            "invalid_signature",
+        ),
+        (
+            format!("?access_token={good}&access_token=garbage"),
+            vec![],
+            "malformed",
+        ),
+        (
+            String::new(),
+            vec![("authorization", &g), ("cookie", "a=1; jwt=garbage")],
+            "malformed",
+        ),
+        // The prefix anywhere in the value is a token, as jwt_authn finds it; so is an empty one.
+        (
+            String::new(),
+            vec![("authorization", &g), ("authorization", &x_bearer_bad)],
+            "invalid_signature",
+        ),
+        (
+            String::new(),
+            vec![("authorization", "Bearer !!!")],
+            "malformed",
+        ),
+    ];
+    let other = token(Algorithm::EdDSA, &claims());
+    for path in ["/", "/optional"] {
+        for (query, headers, code) in &cases {
+            let at = format!("{path}{query}");
+            assert_eq!(
+                denied(run(&c, &env, &at, headers)).code(),
+                *code,
+                "{at} {headers:?}"
+            );
+        }
+        // Two good tokens pass.
+        allowed(run(
+            &c,
+            &env,
+            path,
+            &[("authorization", &g), ("x-jwt", &other)],
+        ));
+    }
+    // allow_missing_or_failed lets anything through, and forwards only what verified.
+    let ops = allowed(run(
+        &c,
+        &env,
+        "/lenient",
+        &[("authorization", &bearer(&good)), ("x-jwt", &bad)],
+    ));
+    assert_eq!(set(&ops, "x-sub").as_deref(), Some("alice"));
+}
+
+#[test]
+fn requires_any_with_a_forged_extra_token_is_refused() {
+    // jwt_authn stops at the first provider that passes and never looks at the other's
+    // location; jwtgate verifies every token of the providers named (stricter, documented).
+    let c = standard();
+    let env = Fake::new(&c);
+    let good = bearer(&token(Algorithm::ES256, &claims()));
+    assert_eq!(
+        denied(run(
+            &c,
+            &env,
+            "/either",
+            &[("authorization", &good), ("x-other", &forged())]
+        ))
+        .code(),
+        "invalid_issuer"
+    );
+    let other = token(
+        Algorithm::ES256,
+        &claims_with(json!({"iss": "https://other.example", "sub": "bob"})),
+    );
+    let ops = allowed(run(
+        &c,
+        &env,
+        "/either",
+        &[("authorization", &good), ("x-other", &other)],
+    ));
+    assert_eq!(
+        set(&ops, "x-sub").as_deref(),
+        Some("bob"),
+        "the first requirement that passes forwards"
+    );
+}
+
+#[test]
+fn forward_false_strips_the_token_wherever_it_was() {
+    let c = config(json!({
+        "providers": {
+            "p": provider(json!({"from_headers": [{"name": "authorization", "value_prefix": "Bearer "}],
+                                 "from_params": ["access_token"], "from_cookies": ["jwt"]})),
+            "kept": provider(json!({"issuer": "https://kept.example", "from_params": ["keep"], "forward": true}))
+        },
+        "rules": [{"match": {"prefix": "/"}, "requires": {"requires_any": {"requirements": [{"provider_name": "p"}, {"provider_name": "kept"}]}}}]
+    }));
+    let env = Fake::new(&c);
+    let t = token(Algorithm::ES256, &claims());
+    let path_after = |ops: &[HeaderOp]| set(ops, ":path");
+    let ops = allowed(run(
+        &c,
+        &env,
+        &format!("/a/b?x=1&access_token={t}&y=%20&access_token={t}#f"),
+        &[],
+    ));
+    assert_eq!(path_after(&ops).as_deref(), Some("/a/b?x=1&y=%20#f"));
+    let ops = allowed(run(&c, &env, &format!("/a?access_token={t}"), &[]));
+    assert_eq!(
+        path_after(&ops).as_deref(),
+        Some("/a"),
+        "an emptied query loses its ?"
+    );
+    let ops = allowed(run(
+        &c,
+        &env,
+        "/a?x=1",
+        &[("cookie", &format!("a=1; jwt={t}")), ("cookie", "b=2")],
+    ));
+    assert!(removed(&ops, "cookie"));
+    assert_eq!(set(&ops, "cookie").as_deref(), Some("a=1; b=2"));
+    assert_eq!(path_after(&ops), None, "nothing to strip from the path");
+    // A provider with forward: true keeps its parameter.
+    let kept = token(
+        Algorithm::ES256,
+        &claims_with(json!({"iss": "https://kept.example"})),
+    );
+    let ops = allowed(run(&c, &env, &format!("/a?keep={kept}"), &[]));
+    assert_eq!(path_after(&ops), None);
+}
+
+#[test]
+fn requires_claims_compares_whole_values_except_space_delimited_claims() {
+    let c = config(json!({
+        "providers": {"p": provider(json!({"normalize_payload_in_metadata": {"space_delimited_claims": ["roles"]}}))},
+        "rules": [{"match": {"prefix": "/"}, "requires": {"provider_name": "p"},
+                   "requires_claims": {"preferred_username": "admin", "scp": "write", "roles": "ops"}}]
+    }));
+    let env = Fake::new(&c);
+    let with = |extra: Value| bearer(&token(Algorithm::ES256, &claims_with(extra)));
+    allowed(run(
+        &c,
+        &env,
+        "/",
+        &[(
+            "authorization",
+            &with(json!({"preferred_username": "admin", "scp": "read write", "roles": "dev ops"})),
+        )],
+    ));
+    assert_eq!(
+        denied(run(
+            &c,
+            &env,
+            "/",
+            &[(
+                "authorization",
+                &with(json!({"preferred_username": "eve admin", "scp": "write", "roles": "ops"}))
+            )]
+        )),
+        Error::InsufficientClaims("preferred_username".into())
+    );
+    // Arrays hold values whole, never split.
+    assert_eq!(
+        denied(run(
+            &c,
+            &env,
+            "/",
+            &[(
+                "authorization",
+                &with(
+                    json!({"preferred_username": "admin", "scp": ["read write"], "roles": "ops"})
+                )
+            )]
+        )),
+        Error::InsufficientClaims("scp".into())
+    );
+    assert!(jwtgate::claim_holds(
+        &json!(["a", "b"]),
+        &[json!("b")],
+        false
+    ));
+    assert!(!jwtgate::claim_holds(&json!("a b"), &[json!("b")], false));
+    assert!(jwtgate::claim_holds(&json!("a b"), &[json!("b")], true));
+    assert!(!jwtgate::claim_holds(&json!("1"), &[json!(1)], true));
+}
+
+#[test]
+fn the_provider_is_picked_by_issuer_before_any_key_is_looked_at() {
+    let c = standard();
+    let mut env = Fake::new(&c);
+    // "main" (index 0) has no keys yet: looking at them would mean waiting for a fetch.
+    env.keys[0] = None;
+    let other = token(
+        Algorithm::ES256,
+        &claims_with(json!({"iss": "https://other.example"})),
+    );
+    let ops = allowed(run(&c, &env, "/either", &[("x-other", &other)]));
+    assert!(!removed(&ops, "authorization"));
+    // A token of another issuer in main's own place is refused without a wait.
+    assert_eq!(
+        denied(run(
+            &c,
+            &env,
+            "/orders",
+            &[("authorization", &bearer(&other))]
+        )),
+        Error::InvalidIssuer
+    );
+    // Under allow_missing too.
+    let unknown = token(
+        Algorithm::ES256,
+        &claims_with(json!({"iss": "https://nobody.example"})),
+    );
+    assert_eq!(
+        denied(run(
+            &c,
+            &env,
+            "/optional",
+            &[("authorization", &bearer(&unknown))]
+        )),
+        Error::InvalidIssuer
+    );
+    // main's own token does wait.
+    let mine = bearer(&token(Algorithm::ES256, &claims()));
+    assert!(matches!(
+        run(&c, &env, "/orders", &[("authorization", &mine)]),
+        Outcome::Wait { provider: 0, .. }
+    ));
+}
+
+#[test]
+fn subjects_audiences_and_provider_and_audiences() {
+    let c = config(json!({
+        "providers": {"p": provider(json!({"subjects": {"prefix": "spiffe://a/"}, "audiences": ["https://api.example/"]}))},
+        "rules": [
+            {"match": {"prefix": "/other"}, "requires": {"provider_and_audiences": {"provider_name": "p", "audiences": ["other"]}}},
+            {"match": {"prefix": "/"}, "requires": {"provider_name": "p"}}
+        ]
+    }));
+    let env = Fake::new(&c);
+    let with = |extra: Value| bearer(&token(Algorithm::ES256, &claims_with(extra)));
+    // jwt_authn ignores an http(s) scheme and a trailing slash on both sides.
+    for aud in [
+        "api.example",
+        "http://api.example",
+        "https://api.example/",
+        "api.example/",
+    ] {
+        allowed(run(
+            &c,
+            &env,
+            "/",
+            &[(
+                "authorization",
+                &with(json!({"aud": aud, "sub": "spiffe://a/x"})),
+            )],
+        ));
+    }
+    for aud in [
+        "api.example//",
+        "ftp://api.example",
+        "https://api.example/x",
+        "API.example",
+    ] {
+        assert_eq!(
+            denied(run(
+                &c,
+                &env,
+                "/",
+                &[(
+                    "authorization",
+                    &with(json!({"aud": aud, "sub": "spiffe://a/x"}))
+                )]
+            )),
+            Error::InvalidAudience,
+            "{aud}"
+        );
+    }
+    assert_eq!(
+        denied(run(
+            &c,
+            &env,
+            "/",
+            &[(
+                "authorization",
+                &with(json!({"aud": "api.example", "sub": "spiffe://b/x"}))
+            )]
+        )),
+        Error::InvalidClaim("sub".into())
+    );
+    allowed(run(
+        &c,
+        &env,
+        "/other",
+        &[(
+            "authorization",
+            &with(json!({"aud": "other", "sub": "spiffe://a/x"})),
+        )],
+    ));
+    assert_eq!(
+        denied(run(
+            &c,
+            &env,
+            "/other",
+            &[(
+                "authorization",
+                &with(json!({"aud": "api.example", "sub": "spiffe://a/x"}))
+            )]
+        )),
+        Error::InvalidAudience
+    );
+}
+
+#[test]
+fn claim_headers_ask_for_a_new_route_when_configured() {
+    let c = config(json!({
+        "providers": {"p": provider(json!({"clear_route_cache": true}))},
+        "rules": [{"match": {"prefix": "/"}, "requires": {"provider_name": "p"}}]
+    }));
+    let env = Fake::new(&c);
+    let ops = allowed(run(
+        &c,
+        &env,
+        "/",
+        &[(
+            "authorization",
+            &bearer(&token(Algorithm::ES256, &claims())),
+        )],
+    ));
+    assert_eq!(ops.last(), Some(&HeaderOp::ClearRouteCache));
+    let ops = allowed(run(
+        &standard(),
+        &Fake::new(&standard()),
+        "/orders",
+        &[(
+            "authorization",
+            &bearer(&token(Algorithm::ES256, &claims())),
+        )],
+    ));
+    assert!(!ops.contains(&HeaderOp::ClearRouteCache));
+}
