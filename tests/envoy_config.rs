@@ -573,4 +573,13 @@ fn header_matchers_as_envoy_has_them() {
     // Two values of one header are matched joined by a comma.
     assert!(!guarded("/regex", &[("x-a", "ab"), ("x-a", "ab")]));
     assert!(guarded("/case", &[("x-a", "abc")]));
+    // Query values are compared raw, as jwt_authn does: %31 is not 1.
+    let q = parse(one(
+        json!({"issuer": ISSUER, "local_jwks": local()}),
+        json!({"match": {"prefix": "/", "query_parameters": [{"name": "open", "string_match": {"exact": "1"}}]}}),
+    ))
+    .unwrap();
+    assert!(q.rule_for("/x?a=2&open=1", &[]).is_some());
+    assert!(q.rule_for("/x?open=%31", &[]).is_none());
+    assert!(q.rule_for("/x?op%65n=1", &[]).is_none());
 }

@@ -136,6 +136,7 @@ fn run(config: &Config, env: &Fake, path: &str, headers: &[(&str, &str)]) -> Out
             method: "GET",
             path,
             headers: &headers,
+            route: None,
         },
     )
 }
@@ -144,11 +145,22 @@ fn bearer(token: &str) -> String {
     format!("Bearer {token}")
 }
 
+/// The last value set or added to a header.
 fn set(ops: &[HeaderOp], name: &str) -> Option<String> {
     ops.iter().rev().find_map(|op| match op {
-        HeaderOp::Set(n, v) if n == name => Some(v.clone()),
+        HeaderOp::Set(n, v) | HeaderOp::Add(n, v) if n == name => Some(v.clone()),
         _ => None,
     })
+}
+
+/// Every value added to a header, in order.
+fn added(ops: &[HeaderOp], name: &str) -> Vec<String> {
+    ops.iter()
+        .filter_map(|op| match op {
+            HeaderOp::Add(n, v) if n == name => Some(v.clone()),
+            _ => None,
+        })
+        .collect()
 }
 
 fn removed(ops: &[HeaderOp], name: &str) -> bool {
@@ -185,7 +197,11 @@ fn a_valid_token_is_forwarded_with_its_claims() {
         &[("authorization", &bearer(&token))],
     ));
     assert_eq!(set(&ops, "x-sub").as_deref(), Some("alice"));
-    assert_eq!(set(&ops, "x-groups").as_deref(), Some("ops,dev"));
+    // Arrays as jwt_authn sends them: the standard base64 of their JSON.
+    assert_eq!(
+        set(&ops, "x-groups").as_deref(),
+        Some("WyJvcHMiLCJkZXYiXQ==")
+    );
     assert_eq!(set(&ops, "x-tier").as_deref(), Some("gold"));
     assert_eq!(set(&ops, "x-payload").as_deref(), token.split('.').nth(1));
     assert!(
@@ -278,8 +294,19 @@ fn where_tokens_are_found() {
         &c,
         &env,
         "/orders",
-        &[("authorization", &format!("bearer   {t}"))],
+        &[("authorization", &format!("Bearer   {t}"))],
     ));
+    // jwt_authn's prefix is case-sensitive: it sees no token in `bearer …`; jwtgate refuses it.
+    assert_eq!(
+        denied(run(
+            &c,
+            &env,
+            "/optional",
+            &[("authorization", &format!("bearer {t}"))]
+        ))
+        .code(),
+        "malformed"
+    );
     allowed(run(&c, &env, &format!("/orders?a=1&access_token={t}"), &[]));
     let custom = config(
         json!({"providers": {"p": provider(json!({"from_headers": [{"name": "X-Token", "value_prefix": "JWT "}], "from_cookies": ["sid"]}))},
@@ -400,7 +427,8 @@ fn required_claims_give_403() {
 #[test]
 fn claims_never_inject_headers() {
     let (c, env) = (standard(), Fake::new(&standard()));
-    let sneaky = claims_with(json!({"sub": "alice\r\nx-admin: true", "groups": [{"a": 1}]}));
+    let sneaky =
+        claims_with(json!({"sub": "alice\r\nx-admin: true", "groups": ["a\r\nx-admin: true"]}));
     let ops = allowed(run(
         &c,
         &env,
@@ -408,7 +436,11 @@ fn claims_never_inject_headers() {
         &[("authorization", &bearer(&token(Algorithm::ES256, &sneaky)))],
     ));
     assert_eq!(set(&ops, "x-sub"), None);
-    assert_eq!(set(&ops, "x-groups"), None);
+    // Arrays go as base64: nothing of their content can reach the header as text.
+    assert_eq!(
+        set(&ops, "x-groups").as_deref(),
+        Some("WyJhXHJcbngtYWRtaW46IHRydWUiXQ==")
+    );
 }
 
 #[test]
@@ -485,6 +517,7 @@ fn cors_preflight_bypass() {
             method: "OPTIONS",
             path: "/orders",
             headers: &headers,
+            route: None,
         },
     );
     allowed(outcome);
@@ -495,6 +528,7 @@ fn cors_preflight_bypass() {
             method: "OPTIONS",
             path: "/orders",
             headers: &headers[..1],
+            route: None,
         },
     );
     assert_eq!(denied(outcome), Error::MissingToken);
@@ -932,4 +966,87 @@ fn claim_headers_ask_for_a_new_route_when_configured() {
         )],
     ));
     assert!(!ops.contains(&HeaderOp::ClearRouteCache));
+}
+
+#[test]
+fn claim_headers_as_jwt_authn_writes_them() {
+    let c = config(json!({
+        "providers": {"p": provider(json!({
+            "from_headers": [{"name": "authorization", "value_prefix": "Bearer "}, {"name": "x-token"}],
+            "claim_to_headers": [{"header_name": "x-v", "claim_name": "v"}, {"header_name": "x-sub", "claim_name": "sub"},
+                                 {"header_name": "x-dotted", "claim_name": "dotted.name"}]}))},
+        "rules": [{"match": {"prefix": "/"}, "requires": {"provider_name": "p"}}]
+    }));
+    let env = Fake::new(&c);
+    let header = |v: Value| {
+        let t = token(
+            Algorithm::ES256,
+            &claims_with(json!({"v": v, "dotted.name": "flat"})),
+        );
+        let ops = allowed(run(&c, &env, "/", &[("authorization", &bearer(&t))]));
+        assert_eq!(set(&ops, "x-dotted"), None, "a dotted name is a path only");
+        set(&ops, "x-v")
+    };
+    assert_eq!(header(json!(42)).as_deref(), Some("42"));
+    assert_eq!(header(json!(1.5)).as_deref(), Some("1.500000"));
+    assert_eq!(header(json!(-7)).as_deref(), Some("-7.000000"));
+    assert_eq!(
+        header(json!(12345678901234567u64)).as_deref(),
+        Some("12345678901234568")
+    );
+    assert_eq!(header(json!(true)).as_deref(), Some("true"));
+    assert_eq!(header(json!("")), None);
+    assert_eq!(header(json!(["a", "b"])).as_deref(), Some("WyJhIiwiYiJd"));
+    assert_eq!(header(json!({"a": 1})).as_deref(), Some("eyJhIjoxfQ=="));
+    // One value per verified token, in jwt_authn's order: the last extracted first.
+    let alice = token(Algorithm::ES256, &claims());
+    let bob = token(Algorithm::EdDSA, &claims_with(json!({"sub": "bob"})));
+    let ops = allowed(run(
+        &c,
+        &env,
+        "/",
+        &[("authorization", &bearer(&alice)), ("x-token", &bob)],
+    ));
+    assert_eq!(added(&ops, "x-sub"), vec!["bob", "alice"]);
+}
+
+#[test]
+fn the_route_can_choose_the_requirement() {
+    use jwtgate::envoy::request::RouteChoice;
+    let c = config(json!({
+        "providers": {"p": provider(json!({})), "q": provider(json!({"issuer": "https://q.example", "from_headers": [{"name": "x-q"}]}))},
+        "requirement_map": {"q_only": {"provider_name": "q"}},
+        "rules": [{"match": {"prefix": "/"}, "requires": {"provider_name": "p"}}]
+    }));
+    let env = Fake::new(&c);
+    let p = bearer(&token(Algorithm::ES256, &claims()));
+    let q = token(
+        Algorithm::ES256,
+        &claims_with(json!({"iss": "https://q.example"})),
+    );
+    let headers: Vec<(String, String)> = vec![("x-q".into(), q)];
+    let go = |route: Option<&RouteChoice>, headers: &[(String, String)]| {
+        decide(
+            &c,
+            &env,
+            &Request {
+                method: "GET",
+                path: "/",
+                headers,
+                route,
+            },
+        )
+    };
+    let only_p: Vec<(String, String)> = vec![("authorization".into(), p)];
+    allowed(go(None, &only_p));
+    assert_eq!(denied(go(None, &headers)), Error::MissingToken);
+    let q_only = RouteChoice::Requirement("q_only".into());
+    allowed(go(Some(&q_only), &headers));
+    assert_eq!(denied(go(Some(&q_only), &only_p)), Error::MissingToken);
+    allowed(go(Some(&RouteChoice::Disabled), &[]));
+    let unknown = RouteChoice::Requirement("nope".into());
+    assert_eq!(
+        denied(go(Some(&unknown), &only_p)).http_response("r").0,
+        403
+    );
 }

@@ -32,6 +32,9 @@ pub struct Config {
     pub strip_failure_response: bool,
     /// `stat_prefix`: inserted in every counter name, `jwtgate.<stat_prefix>.…`.
     pub stat_prefix: String,
+    /// `requirement_map`, by name: chosen by `rules[].requirement_name`, or per route by the
+    /// route's metadata (`filter_metadata.jwtgate.requirement_name`).
+    pub requirement_map: Vec<(String, Requirement)>,
 }
 
 /// One `providers.<name>` entry.
@@ -457,23 +460,32 @@ impl QueryMatcher {
         })
     }
 
-    /// Whether the request's query matches.
+    /// Whether the request's query matches: the first value, raw (not percent-decoded), as
+    /// jwt_authn compares it.
     pub fn matches(&self, path: &str) -> bool {
-        match query_values(path, &self.name).next() {
+        match query_pairs(path).find(|(k, _)| *k == self.name) {
             None => false,
-            Some(v) => self.value.as_ref().is_none_or(|m| m.matches(&v)),
+            Some((_, v)) => self.value.as_ref().is_none_or(|m| m.matches(v)),
         }
     }
 }
 
-/// Every value of the query parameter `name` in `path`, percent-decoded, in order.
-pub fn query_values<'p>(path: &'p str, name: &'p str) -> impl Iterator<Item = String> + 'p {
+/// The raw `key=value` pairs of `path`'s query, in order; a pair without `=` has an empty value.
+fn query_pairs(path: &str) -> impl Iterator<Item = (&str, &str)> {
     let query = path.split_once('?').map_or("", |(_, q)| q);
     let query = query.split_once('#').map_or(query, |(q, _)| q);
-    query.split('&').filter_map(move |pair| {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        (!k.is_empty() && percent_decode(k) == name).then(|| percent_decode(v))
-    })
+    query
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| pair.split_once('=').unwrap_or((pair, "")))
+}
+
+/// Every value of the query parameter `name` in `path`, percent-decoded, in order: where
+/// jwt_authn looks for a token.
+pub fn query_values<'p>(path: &'p str, name: &'p str) -> impl Iterator<Item = String> + 'p {
+    query_pairs(path)
+        .filter(move |(k, _)| !k.is_empty() && percent_decode(k) == name)
+        .map(|(_, v)| percent_decode(v))
 }
 
 /// `%XX` decoded; an invalid escape stays as it is, as in Envoy's decoder.
@@ -805,18 +817,23 @@ impl Config {
             .collect();
         owned_headers.sort_unstable();
         owned_headers.dedup();
-        let mut locations: Vec<Location> = Vec::new();
+        // In jwt_authn's extraction order: headers by name and prefix, then parameters, then
+        // cookies, each by name. Its authenticator works through the tokens from the back, and
+        // claim headers are added in that order.
+        let mut locations: Vec<Location> =
+            providers.iter().flat_map(|p| p.locations.clone()).collect();
+        let order = |l: &Location| match l {
+            Location::Header { name, prefix } => (0, format!("{name}{prefix}")),
+            Location::Param(name) => (1, name.clone()),
+            Location::Cookie(name) => (2, name.clone()),
+        };
+        locations.sort_by_key(order);
+        locations.dedup();
         for p in &mut providers {
             p.location_ids = p
                 .locations
                 .iter()
-                .map(|l| match locations.iter().position(|k| k == l) {
-                    Some(i) => i,
-                    None => {
-                        locations.push(l.clone());
-                        locations.len() - 1
-                    }
-                })
+                .filter_map(|l| locations.iter().position(|k| k == l))
                 .collect();
         }
         Ok(Config {
@@ -828,7 +845,16 @@ impl Config {
             locations,
             strip_failure_response,
             stat_prefix,
+            requirement_map,
         })
+    }
+
+    /// A requirement of `requirement_map` by name.
+    pub fn requirement(&self, name: &str) -> Option<&Requirement> {
+        self.requirement_map
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, r)| r)
     }
 
     /// The first rule whose match fits the request: `path` is the whole `:path`, query

@@ -18,7 +18,7 @@ use serde_json::Value;
 
 use super::cache::JwtCache;
 use super::config::{usable, Config, HttpUri, JwksSource};
-use super::request::{decide, Env, HeaderOp, Keys, Outcome, Request};
+use super::request::{decide, Env, HeaderOp, Keys, Outcome, Request, RouteChoice};
 use crate::{Claims, Error, JwkSet, JwksError, Verifier};
 
 proxy_wasm::main! {{
@@ -109,7 +109,8 @@ impl HttpContext for Http {
     fn on_http_request_headers(&mut self, _: usize, _: bool) -> Action {
         let rt = self.rt.clone();
         rt.now.set(now_ms());
-        let req = OwnedRequest::from_headers(self.get_http_request_headers());
+        let route = route_choice(&rt.config);
+        let req = OwnedRequest::from_headers(self.get_http_request_headers(), route);
         rt.handle(self, self.id, req, false)
     }
 }
@@ -124,13 +125,39 @@ impl Drop for Http {
     }
 }
 
+/// The route's choice of requirement, from its metadata (`filter_metadata.jwtgate`): read only
+/// when `requirement_map` is configured, a host call per request otherwise saved.
+fn route_choice(config: &Config) -> Option<RouteChoice> {
+    if config.requirement_map.is_empty() {
+        return None;
+    }
+    let get = |field: &str| {
+        hostcalls::get_property(vec![
+            "xds",
+            "route_metadata",
+            "filter_metadata",
+            "jwtgate",
+            field,
+        ])
+        .ok()
+        .flatten()
+    };
+    // Envoy hands a boolean over as one byte.
+    if get("disabled").is_some_and(|b| b == [1] || b == b"true") {
+        return Some(RouteChoice::Disabled);
+    }
+    get("requirement_name")
+        .map(|b| RouteChoice::Requirement(String::from_utf8_lossy(&b).into_owned()))
+}
+
 struct OwnedRequest {
     headers: Vec<(String, String)>,
+    route: Option<RouteChoice>,
 }
 
 impl OwnedRequest {
-    fn from_headers(headers: Vec<(String, String)>) -> Self {
-        OwnedRequest { headers }
+    fn from_headers(headers: Vec<(String, String)>, route: Option<RouteChoice>) -> Self {
+        OwnedRequest { headers, route }
     }
 
     fn pseudo(&self, name: &str) -> &str {
@@ -455,6 +482,7 @@ impl Runtime {
                 method: req.pseudo(":method"),
                 path: req.pseudo(":path"),
                 headers: &req.headers,
+                route: req.route.as_ref(),
             };
             decide(&self.config, self, &request)
         };
@@ -471,6 +499,9 @@ impl Runtime {
                             &name,
                             Some(&value),
                         ),
+                        HeaderOp::Add(name, value) => {
+                            hostcalls::add_map_value(MapType::HttpRequestHeaders, &name, &value)
+                        }
                         // Envoy's Wasm host offers this as a foreign function.
                         HeaderOp::ClearRouteCache => {
                             hostcalls::call_foreign_function("clear_route_cache", None).map(drop)

@@ -63,6 +63,8 @@ pub enum HeaderOp {
     Remove(String),
     /// Set this header, replacing any value.
     Set(String, String),
+    /// Add a value to this header (jwt_authn adds claim headers once per verified token).
+    Add(String, String),
     /// Ask Envoy to choose the route again (`clear_route_cache`).
     ClearRouteCache,
 }
@@ -75,6 +77,19 @@ pub struct Request<'a> {
     pub path: &'a str,
     /// Every header, names in lower case as Envoy gives them.
     pub headers: &'a [(String, String)],
+    /// What the route's metadata chose, in place of `rules` (jwt_authn's per-route config).
+    pub route: Option<&'a RouteChoice>,
+}
+
+/// jwt_authn's `PerRouteConfig`, which a Wasm filter cannot see, carried instead in the route's
+/// metadata under `filter_metadata.jwtgate`: `{"requirement_name": "<name in
+/// requirement_map>"}` or `{"disabled": true}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RouteChoice {
+    /// `disabled: true`: no token is checked on this route.
+    Disabled,
+    /// `requirement_name`: this requirement of `requirement_map`, whatever the rules say.
+    Requirement(String),
 }
 
 impl Request<'_> {
@@ -128,11 +143,22 @@ pub fn decide(config: &Config, env: &dyn Env, req: &Request<'_>) -> Outcome {
     {
         return Outcome::Allow(ops);
     }
-    let Some(rule) = config.rule_for(req.path, req.headers) else {
-        return Outcome::Allow(ops);
-    };
-    let Some(requirement) = &rule.requires else {
-        return Outcome::Allow(ops);
+    let (requirement, rule) = match req.route {
+        Some(RouteChoice::Disabled) => return Outcome::Allow(ops),
+        // As jwt_authn: a route naming a requirement the map lacks is refused with 403.
+        Some(RouteChoice::Requirement(name)) => match config.requirement(name) {
+            Some(r) => (r, None),
+            None => return Outcome::Deny(Error::InsufficientClaims("requirement_name".into())),
+        },
+        None => {
+            let Some(rule) = config.rule_for(req.path, req.headers) else {
+                return Outcome::Allow(ops);
+            };
+            let Some(requirement) = &rule.requires else {
+                return Outcome::Allow(ops);
+            };
+            (requirement, Some(rule))
+        }
     };
     let eval = Eval {
         config,
@@ -154,8 +180,10 @@ pub fn decide(config: &Config, env: &dyn Env, req: &Request<'_>) -> Outcome {
             }
         }
     };
-    if let Err(e) = check_required_claims(config, rule, &used) {
-        return Outcome::Deny(e);
+    if let Some(rule) = rule {
+        if let Err(e) = check_required_claims(config, rule, &used) {
+            return Outcome::Deny(e);
+        }
     }
     eval.strip(requirement, req, &mut ops);
     let mut clear_route_cache = false;
@@ -200,22 +228,24 @@ fn extract<'r>(config: &Config, req: &Request<'r>) -> Vec<Entry<'r>> {
     entries
 }
 
-/// The token in a header value. With a prefix, as jwt_authn finds one: at the start (the
-/// `Bearer` scheme in any case, RFC 7235) or anywhere in the value; a value that holds the
-/// prefix but no token is an empty token, which fails, never a missing one.
+/// The token in a header value. With a prefix, as jwt_authn finds one: the prefix anywhere in
+/// the value, case-sensitive. A value that holds the prefix but no token is an empty token,
+/// which fails, never a missing one. A value holding the prefix only in another case
+/// (`bearer …`) is also an empty token: jwt_authn does not see a token there and refuses a
+/// request that needs one, while a token there must never pass unverified under
+/// `allow_missing`, so jwtgate refuses both.
 fn header_token<'v>(value: &'v str, prefix: &str) -> Option<&'v str> {
     let value = value.trim();
     if prefix.is_empty() {
         return Some(token_at(value));
     }
-    let bearer = prefix.trim_end().eq_ignore_ascii_case("bearer");
-    let rest = match value.get(..prefix.len()) {
-        Some(head) if head == prefix || (bearer && head.eq_ignore_ascii_case(prefix)) => {
-            &value[prefix.len()..]
-        }
-        _ => &value[value.find(prefix)? + prefix.len()..],
-    };
-    Some(token_at(rest))
+    if let Some(at) = value.find(prefix) {
+        return Some(token_at(&value[at + prefix.len()..]));
+    }
+    value
+        .to_ascii_lowercase()
+        .contains(&prefix.to_ascii_lowercase())
+        .then_some("")
 }
 
 /// The token at the start of `text` after any separator: it runs to the first byte that cannot
@@ -252,7 +282,8 @@ struct Eval<'c, 'r> {
     memo: RefCell<Vec<(Key<'c>, Verdict)>>,
 }
 
-/// A token's unverified `iss`, or why it could not be read.
+/// A token's unverified `iss`: a string, or `None` when absent or of another type; or why the
+/// token could not be read at all.
 type Issuer = Result<Option<String>, Error>;
 /// What verifying a token with a provider gave.
 type Verdict = Result<Rc<Claims>, Failure>;
@@ -313,6 +344,8 @@ impl<'c> Eval<'c, '_> {
                 Err(w) => wait = wait.or(Some(w)),
             }
         }
+        // jwt_authn's authenticator takes the tokens from the back: its headers go in that order.
+        used.reverse();
         wait.map_or(Ok(used), Err)
     }
 
@@ -414,7 +447,7 @@ impl<'c> Eval<'c, '_> {
                 }
             }
             if !ok {
-                return Err(failure.unwrap_or(Error::InvalidIssuer.into()));
+                return Err(failure.unwrap_or_else(|| self.issuer_error(e).into()));
             }
         }
         Ok(())
@@ -425,6 +458,12 @@ impl<'c> Eval<'c, '_> {
         match r {
             Requirement::Provider(p) => out.push((*p, None)),
             Requirement::ProviderAndAudiences(p, a) => out.push((*p, Some(a))),
+            // allow_missing(_or_failed) beside other requirements is a mode, not a verifier:
+            // jwt_authn extracts nothing more for it.
+            Requirement::Any(parts) if parts.iter().any(|p| !is_mode(p)) => parts
+                .iter()
+                .filter(|p| !is_mode(p))
+                .for_each(|p| self.leaves(p, out)),
             Requirement::Any(parts) | Requirement::All(parts) => {
                 parts.iter().for_each(|p| self.leaves(p, out))
             }
@@ -471,7 +510,7 @@ impl<'c> Eval<'c, '_> {
                 named
             };
             if tier.is_empty() && !failed {
-                return Err(Error::InvalidIssuer.into());
+                return Err(self.issuer_error(e).into());
             }
             for p in tier {
                 match self.verify(e, p, None) {
@@ -486,6 +525,7 @@ impl<'c> Eval<'c, '_> {
                 }
             }
         }
+        used.reverse();
         wait.map_or(Ok(used), Err)
     }
 
@@ -509,6 +549,19 @@ impl<'c> Eval<'c, '_> {
         });
         self.issuers.borrow_mut().push((e, r.clone()));
         r
+    }
+
+    /// Why a token's `iss` names no provider: absent, not a string, or another issuer.
+    fn issuer_error(&self, e: usize) -> Error {
+        let iss = UntrustedToken::parse(&self.entries[e].token)
+            .and_then(|t| t.claims_unverified())
+            .map(|c| c.get("iss").cloned());
+        match iss {
+            Ok(None) => Error::MissingClaim("iss".into()),
+            Ok(Some(Value::String(_))) => Error::InvalidIssuer,
+            Ok(Some(_)) => Error::InvalidClaim("iss".into()),
+            Err(e) => e,
+        }
     }
 
     fn verify(
@@ -540,7 +593,7 @@ impl<'c> Eval<'c, '_> {
         let iss = self.issuer(e)?;
         if let Some(want) = &provider.issuer {
             if iss.as_ref() != Some(want) {
-                return Err(Error::InvalidIssuer.into());
+                return Err(self.issuer_error(e).into());
             }
         }
         let cacheable = audiences.is_none() && provider.jwt_cache_size > 0;
@@ -680,6 +733,13 @@ impl<'c> Eval<'c, '_> {
     }
 }
 
+fn is_mode(r: &Requirement) -> bool {
+    matches!(
+        r,
+        Requirement::AllowMissing | Requirement::AllowMissingOrFailed
+    )
+}
+
 /// `path` without the query parameters named (every value of each); the other parameters
 /// stay byte for byte, and a query left empty loses its `?`.
 fn without_params(path: &str, names: &[&str]) -> String {
@@ -747,34 +807,59 @@ fn forward(config: &Config, entry: &Entry<'_>, u: &Used, ops: &mut Vec<HeaderOp>
                 _ => "",
             });
         }
-        ops.push(HeaderOp::Set(header.clone(), value));
+        ops.push(HeaderOp::Add(header.clone(), value));
     }
     let mut set_claim = false;
     for (header, claim) in &provider.claim_to_headers {
-        if let Some(value) = u.claims.lookup(claim).and_then(header_value) {
-            ops.push(HeaderOp::Set(header.clone(), value));
+        if let Some(value) = claim_at(&u.claims, claim).and_then(header_value) {
+            ops.push(HeaderOp::Add(header.clone(), value));
             set_claim = true;
         }
     }
     provider.clear_route_cache && set_claim
 }
 
-/// A claim as a header value: strings as they are, numbers and booleans as JSON, arrays
-/// joined by commas. Objects, and anything with a control character, are not sent.
+/// A claim as jwt_authn writes it to a header: a string as it is (an empty one not at all), a
+/// number as a C++ double prints (`42`, `1.500000`, `-7.000000`), a boolean as `true` or
+/// `false`, an array or object as the standard base64 of its JSON. jwtgate adds one rule:
+/// anything with a control character is not sent.
 fn header_value(v: &Value) -> Option<String> {
     let text = match v {
+        Value::String(s) if s.is_empty() => return None,
         Value::String(s) => s.clone(),
-        Value::Number(_) | Value::Bool(_) => v.to_string(),
-        Value::Array(items) => items
-            .iter()
-            .map(|i| match i {
-                Value::String(s) => Some(s.clone()),
-                Value::Number(_) | Value::Bool(_) => Some(i.to_string()),
-                _ => None,
-            })
-            .collect::<Option<Vec<_>>>()?
-            .join(","),
-        Value::Object(_) | Value::Null => return None,
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => {
+            let d = n.as_f64()?;
+            if d >= 0.0 && d < u64::MAX as f64 && d.fract() == 0.0 {
+                (d as u64).to_string()
+            } else {
+                format!("{d:.6}")
+            }
+        }
+        Value::Array(_) | Value::Object(_) => {
+            let url = crate::b64_encode(v.to_string().as_bytes());
+            let mut std: String = url
+                .chars()
+                .map(|c| match c {
+                    '-' => '+',
+                    '_' => '/',
+                    c => c,
+                })
+                .collect();
+            while std.len() % 4 != 0 {
+                std.push('=');
+            }
+            std
+        }
+        Value::Null => return None,
     };
     (!text.chars().any(|c| c.is_control())).then_some(text)
+}
+
+/// A claim by its dotted path only, as jwt_authn's claim_to_headers finds it: a claim whose
+/// own name holds a dot is not found.
+fn claim_at<'v>(claims: &'v Claims, path: &str) -> Option<&'v Value> {
+    let mut parts = path.split('.');
+    let first = claims.get(parts.next()?)?;
+    parts.try_fold(first, |v, name| v.as_object()?.get(name))
 }
