@@ -583,3 +583,42 @@ fn header_matchers_as_envoy_has_them() {
     assert!(q.rule_for("/x?open=%31", &[]).is_none());
     assert!(q.rule_for("/x?op%65n=1", &[]).is_none());
 }
+
+#[test]
+fn data_sources_and_grpc_matches() {
+    use jwtgate::b64_encode;
+    // inline_bytes: base64 in proto3 JSON, standard or URL-safe.
+    let url = b64_encode(jwks().as_bytes());
+    let standard = url.replace('-', "+").replace('_', "/");
+    for b in [url, standard] {
+        let c = parse(one(
+            json!({"issuer": ISSUER, "local_jwks": {"inline_bytes": b}}),
+            json!({"match": {"prefix": "/"}}),
+        ))
+        .unwrap();
+        assert!(matches!(c.providers[0].jwks, JwksSource::Local(ref k) if k.len() == 5));
+    }
+    let e = parse(one(
+        json!({"local_jwks": {"environment_variable": "JWKS"}}),
+        json!({"match": {"prefix": "/"}}),
+    ))
+    .unwrap_err();
+    assert!(e.contains("cannot read files or the environment"), "{e}");
+    let c = parse(one(
+        json!({"issuer": ISSUER, "local_jwks": local()}),
+        json!({"match": {"prefix": "/", "grpc": {}}, "requires": {"provider_name": "p"}}),
+    ))
+    .unwrap();
+    let ct = |v: &str| vec![("content-type".to_string(), v.to_string())];
+    for yes in [
+        "application/grpc",
+        "application/grpc+proto",
+        "application/grpc;x=1",
+    ] {
+        assert!(c.rule_for("/", &ct(yes)).is_some(), "{yes}");
+    }
+    for no in ["application/grpcx", "application/json", ""] {
+        assert!(c.rule_for("/", &ct(no)).is_none(), "{no}");
+    }
+    assert!(c.rule_for("/", &[]).is_none());
+}

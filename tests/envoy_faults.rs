@@ -653,3 +653,24 @@ fn a_token_of_another_issuer_never_fetches_this_providers_keys() {
     assert!(issuer.hits() > hits);
     assert_healthy(&envoy);
 }
+
+#[test]
+#[ignore = "needs Envoy: `cargo xtask test` runs it"]
+fn a_remote_set_with_no_key_for_the_providers_algorithms_is_logged_and_counted() {
+    use_live_clock();
+    let upstream = upstream();
+    // Only an HMAC key, and the provider accepts no HS*: start-up cannot see this coming.
+    let issuer = Issuer::start(keyset(&[hmac_jwk()]));
+    let envoy = start(&upstream, &issuer, config(json!({})), 1);
+    let unusable = "wasmcustom.jwtgate.jwks_fetch.unusable";
+    assert!(
+        eventually(Duration::from_secs(10), || envoy.counter(unusable) >= 1),
+        "{}",
+        envoy.log_text()
+    );
+    assert_eq!(call(&envoy, &good()).status, 401);
+    assert!(eventually(Duration::from_secs(15), || envoy
+        .log_text()
+        .contains("hold no key for an algorithm provider main accepts")));
+    assert_healthy(&envoy);
+}

@@ -219,6 +219,10 @@ impl Pattern {
             g.finish()?;
         }
         f.finish()?;
+        Pattern::compile(source, at)
+    }
+
+    fn compile(source: String, at: &str) -> Result<Pattern> {
         let regex = regex_lite::RegexBuilder::new(&format!("^(?:{source})$"))
             .size_limit(MAX_REGEX_BYTES)
             .build()
@@ -1059,14 +1063,39 @@ pub fn usable(keys: &JwkSet, policy: &Policy) -> bool {
 fn local_jwks(value: &Value, at: &str) -> Result<JwkSet> {
     let mut f = Fields::new(value, format!("{at}.local_jwks"))?;
     let inline = f.string("inline_string")?;
-    if f.get("filename").is_some() {
-        return err(format!(
-            "{at}.local_jwks.filename: a Wasm filter cannot read files; use inline_string"
-        ));
+    // proto3 JSON writes `bytes` as base64, standard or URL-safe, padded or not.
+    let bytes = match f.string("inline_bytes")? {
+        None => None,
+        Some(b64) => {
+            let url: String = b64
+                .trim_end_matches('=')
+                .chars()
+                .map(|c| match c {
+                    '+' => '-',
+                    '/' => '_',
+                    c => c,
+                })
+                .collect();
+            Some(crate::encoding::b64_decode(&url).ok_or_else(|| {
+                ConfigError(format!("{at}.local_jwks.inline_bytes is not base64"))
+            })?)
+        }
+    };
+    let reason = "a Wasm filter cannot read files or the environment; use inline_string";
+    for field in ["filename", "environment_variable", "watched_directory"] {
+        f.refuse(field, reason)?;
     }
     f.finish()?;
-    let text = inline.ok_or_else(|| ConfigError(format!("{at}.local_jwks needs inline_string")))?;
-    JwkSet::from_json(text.as_bytes()).map_err(|e| ConfigError(format!("{at}.local_jwks: {e}")))
+    let text = match (inline, bytes) {
+        (Some(text), None) => text.into_bytes(),
+        (None, Some(bytes)) => bytes,
+        _ => {
+            return err(format!(
+                "{at}.local_jwks needs inline_string or inline_bytes"
+            ))
+        }
+    };
+    JwkSet::from_json(&text).map_err(|e| ConfigError(format!("{at}.local_jwks: {e}")))
 }
 
 impl HttpUri {
@@ -1301,12 +1330,28 @@ impl PathMatch {
         if let Some(v) = f.get("safe_regex") {
             found.push(PathMatch::Regex(Pattern::parse(v, &f.path("safe_regex"))?));
         }
-        let headers = f
+        let mut headers = f
             .list("headers")?
             .iter()
             .enumerate()
             .map(|(i, h)| HeaderMatcher::parse(h, &format!("{at}.headers[{i}]")))
             .collect::<Result<Vec<_>>>()?;
+        // `grpc: {}`: Envoy's test for a gRPC request, on content-type.
+        if let Some(g) = f.message("grpc")? {
+            g.finish()?;
+            headers.push(HeaderMatcher {
+                name: "content-type".into(),
+                rule: HeaderRule::Value(StringMatcher {
+                    kind: StringMatch::Regex(Pattern::compile(
+                        "application/grpc([+;].*)?".into(),
+                        &format!("{at}.grpc"),
+                    )?),
+                    ignore_case: false,
+                }),
+                invert: false,
+                missing_as_empty: false,
+            });
+        }
         let query = f
             .list("query_parameters")?
             .iter()
@@ -1314,13 +1359,30 @@ impl PathMatch {
             .map(|(i, q)| QueryMatcher::parse(q, &format!("{at}.query_parameters[{i}]")))
             .collect::<Result<Vec<_>>>()?;
         for (field, why) in [
-            ("connect_matcher", "CONNECT requests are not matched by jwtgate"),
-            ("path_match_policy", "path match policies are extensions a Wasm filter cannot load"),
-            ("runtime_fraction", "a Wasm filter cannot read Envoy's runtime"),
-            ("grpc", "match gRPC requests with headers: [{name: content-type, string_match: {prefix: application/grpc}}]"),
-            ("tls_context", "a Wasm filter cannot see the TLS context of a route match"),
-            ("dynamic_metadata", "a Wasm filter cannot match on dynamic metadata here"),
-            ("filter_state", "a Wasm filter cannot match on filter state here"),
+            (
+                "connect_matcher",
+                "CONNECT requests are not matched by jwtgate",
+            ),
+            (
+                "path_match_policy",
+                "path match policies are extensions a Wasm filter cannot load",
+            ),
+            (
+                "runtime_fraction",
+                "a Wasm filter cannot read Envoy's runtime",
+            ),
+            (
+                "tls_context",
+                "a Wasm filter cannot see the TLS context of a route match",
+            ),
+            (
+                "dynamic_metadata",
+                "a Wasm filter cannot match on dynamic metadata here",
+            ),
+            (
+                "filter_state",
+                "a Wasm filter cannot match on filter state here",
+            ),
         ] {
             f.refuse(field, why)?;
         }

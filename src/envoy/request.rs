@@ -588,14 +588,6 @@ impl<'c> Eval<'c, '_> {
         let (config, env) = (self.config, self.env);
         let provider = &config.providers[p];
         let token: &str = &self.entries[e].token;
-        // The issuer first: a token naming another issuer never makes this provider wait for,
-        // or fetch, its keys.
-        let iss = self.issuer(e)?;
-        if let Some(want) = &provider.issuer {
-            if iss.as_ref() != Some(want) {
-                return Err(self.issuer_error(e).into());
-            }
-        }
         let cacheable = audiences.is_none() && provider.jwt_cache_size > 0;
         let cached = if cacheable {
             env.cached(p, token)
@@ -603,8 +595,16 @@ impl<'c> Eval<'c, '_> {
             None
         };
         let claims = match cached {
+            // Cached by this provider: its issuer was checked then.
             Some(claims) => claims,
             None => {
+                // The issuer before the keys: a token naming another issuer never makes this
+                // provider wait for, or fetch, its keys.
+                if let Some(want) = &provider.issuer {
+                    if self.issuer(e)?.as_ref() != Some(want) {
+                        return Err(self.issuer_error(e).into());
+                    }
+                }
                 let verifier = match env.keys(p) {
                     Keys::Ready(v) => v,
                     Keys::Pending => {
