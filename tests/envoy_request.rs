@@ -320,6 +320,12 @@ fn where_tokens_are_found() {
         "/",
         &[("cookie", &format!("a=b; sid={t}; c=d"))],
     ));
+    allowed(run(
+        &custom,
+        &env,
+        "/",
+        &[("cookie", &format!("sid=\"{t}\""))],
+    ));
     // Configured locations replace the defaults.
     assert_eq!(
         denied(run(&custom, &env, "/", &[("authorization", &bearer(&t))])),
@@ -609,6 +615,8 @@ fn every_token_found_must_verify() {
     let bad = forged();
     let (g, b) = (bearer(&good), bearer(&bad));
     let x_bearer_bad = format!("x Bearer {bad}");
+    let good_junk = format!("{good} junk");
+    let half_quoted = format!("jwt=\"{good}");
     // (query, headers, the code refused with)
     type Case<'a> = (String, Vec<(&'a str, &'a str)>, &'a str);
     let cases: Vec<Case<'_>> = vec![

@@ -236,8 +236,9 @@ fn extract<'r>(config: &Config, req: &Request<'r>) -> Vec<Entry<'r>> {
 /// `allow_missing`, so jwtgate refuses both.
 fn header_token<'v>(value: &'v str, prefix: &str) -> Option<&'v str> {
     let value = value.trim();
+    // Without a prefix the whole value is the token, as in jwt_authn: `<token> junk` fails.
     if prefix.is_empty() {
-        return Some(token_at(value));
+        return Some(value);
     }
     if let Some(at) = value.find(prefix) {
         return Some(token_at(&value[at + prefix.len()..]));
@@ -267,7 +268,13 @@ fn cookies<'v>(header: &'v str, name: &str) -> Vec<&'v str> {
         .split(';')
         .filter_map(|pair| {
             let (k, v) = pair.trim().split_once('=')?;
-            (k.trim() == name).then(|| v.trim().trim_matches('"'))
+            let v = v.trim();
+            // One pair of double quotes around the value, as Envoy's cookie parser strips.
+            let v = v
+                .strip_prefix('"')
+                .and_then(|x| x.strip_suffix('"'))
+                .unwrap_or(v);
+            (k.trim() == name).then_some(v)
         })
         .collect()
 }
