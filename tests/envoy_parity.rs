@@ -207,7 +207,7 @@ fn compare(ours: &Seen, theirs: &Seen) -> Vec<(Part, String)> {
         ours.headers.keys().chain(theirs.headers.keys()).collect();
     for name in names {
         let (a, b) = (ours.headers.get(name), theirs.headers.get(name));
-        if a != b {
+        if a != b && !same_json_object(a, b) {
             out.push((
                 Part::Header(name.clone()),
                 format!("header {name}: jwtgate {}, jwt_authn {}", show(a), show(b)),
@@ -215,6 +215,20 @@ fn compare(ours: &Seen, theirs: &Seen) -> Vec<(Part, String)> {
         }
     }
     out
+}
+
+/// Whether both values are the base64 of JSON objects with the same members. jwt_authn writes
+/// a claim that is an object (`claim_to_headers`) with its members in its own map's order,
+/// which changes from one Envoy run to the next, so such values are compared as JSON.
+fn same_json_object(a: Option<&String>, b: Option<&String>) -> bool {
+    use base64ct::{Base64, Encoding};
+    let object = |v: Option<&String>| {
+        let bytes = Base64::decode_vec(v?).ok()?;
+        serde_json::from_slice::<Value>(&bytes)
+            .ok()
+            .filter(Value::is_object)
+    };
+    matches!((object(a), object(b)), (Some(x), Some(y)) if x == y)
 }
 
 /// Names of every object member in `v`, at any depth.
@@ -899,11 +913,6 @@ fn claim_headers() -> Case {
                 &[("x-c-str", "forged"), ("x-payload", "forged")],
             ),
         ],
-    )
-    .deliberate(
-        "every type",
-        Part::Header("x-c-object".into()),
-        "in the order the token has them",
     )
 }
 

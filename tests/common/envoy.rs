@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use super::http::{free_port, get, try_get, Resp};
+use super::http::{free_port, free_ports, get, try_get, Resp};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -184,8 +184,8 @@ impl Envoy {
         workers: u32,
     ) -> Result<Envoy, String> {
         let dir = TempDir::new();
-        let admin = free_port();
-        let ports: Vec<u16> = listeners.iter().map(|_| free_port()).collect();
+        let mut ports = free_ports(listeners.len() + 1);
+        let admin = ports.pop().expect("the admin port");
         let config = listeners
             .iter()
             .zip(&ports)

@@ -294,6 +294,17 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// `n` different ports nothing listens on now. [`free_port`] called `n` times may hand out
+/// the same port twice: the system may reuse one as soon as it is let go.
+pub fn free_ports(n: usize) -> Vec<u16> {
+    let held: Vec<TcpListener> = (0..n)
+        .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    held.iter()
+        .map(|l| l.local_addr().unwrap().port())
+        .collect()
+}
+
 /// Waits until something accepts connections on `port`, or `timeout` passes.
 pub fn wait_for_port(port: u16, timeout: Duration) -> bool {
     let deadline = std::time::Instant::now() + timeout;
