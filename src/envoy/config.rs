@@ -1398,8 +1398,9 @@ impl PathMatch {
     /// Whether the request's `:path` matches: a prefix is compared with the whole of it, as in
     /// jwt_authn, the other forms with the path before `?`.
     pub fn matches(&self, full: &str) -> bool {
+        // Only the query comes off, as in jwt_authn: a fragment (which Envoy refuses anyway)
+        // must never make a rule without `requires` match more paths.
         let path = full.split_once('?').map_or(full, |(p, _)| p);
-        let path = path.split_once('#').map_or(path, |(p, _)| p);
         let starts = |text: &str, prefix: &str, case_sensitive: bool| {
             text.get(..prefix.len()).is_some_and(|head| {
                 if case_sensitive {
