@@ -450,11 +450,13 @@ fn extraction() -> Case {
             "custom": provider_a(json!({"from_headers": [{"name": "x-auth", "value_prefix": "Token "}],
                 "forward": true, "claim_to_headers": sub_header("x-custom-sub")})),
             "no-issuer": merge(provider_a(json!({"claim_to_headers": sub_header("x-any-sub")})),
-                json!({"issuer": ""}))},
+                json!({"issuer": ""})),
+            "raw": provider_a(json!({"from_headers": [{"name": "x-raw"}], "from_cookies": ["jwt"]}))},
         "rules": [
             {"match": {"prefix": "/custom"}, "requires": {"provider_name": "custom"}},
             {"match": {"prefix": "/no-issuer"}, "requires": {"provider_name": "no-issuer"}},
             {"match": {"prefix": "/maybe"}, "requires": {"allow_missing": {}}},
+            {"match": {"prefix": "/raw"}, "requires": {"provider_name": "raw"}},
             {"match": {"prefix": "/sep", "case_sensitive": false}},
             {"match": {"path_separated_prefix": "/Docs", "case_sensitive": false}},
             {"match": {"prefix": "/"}, "requires": {"provider_name": "a"}}]});
@@ -476,6 +478,36 @@ fn extraction() -> Case {
                 &[("authorization", &format!("Bearer  {good}"))],
             ),
             probe("prefix only", "/", &[("authorization", "Bearer ")]),
+            probe(
+                "junk after the token",
+                "/",
+                &[("authorization", &format!("Bearer {good} junk"))],
+            ),
+            probe(
+                "a comma after the token",
+                "/",
+                &[("authorization", &format!("Bearer {good},x"))],
+            ),
+            probe(
+                "a plus after the token",
+                "/",
+                &[("authorization", &format!("Bearer {good}+x"))],
+            ),
+            probe(
+                "junk after a token in a header without a prefix",
+                "/raw",
+                &[("x-raw", &format!("{good} junk"))],
+            ),
+            probe(
+                "a quoted cookie",
+                "/raw",
+                &[("cookie", &format!("jwt=\"{good}\""))],
+            ),
+            probe(
+                "a cookie with one quote",
+                "/raw",
+                &[("cookie", &format!("jwt=\"{good}"))],
+            ),
             probe(
                 "lower-case bearer",
                 "/",
@@ -558,6 +590,21 @@ fn extraction() -> Case {
         "lower-case bearer where a token may be missing",
         Part::Status,
         "`bearer` in lower case is refused",
+    )
+    .deliberate(
+        "a quoted cookie",
+        Part::Header("cookie".into()),
+        "removes the token cookie too",
+    )
+    .open(
+        "junk after the token",
+        Part::Status,
+        "jwt_authn takes the rest of the value as the token",
+    )
+    .open(
+        "a comma after the token",
+        Part::Status,
+        "jwt_authn takes the rest of the value as the token",
     )
 }
 
@@ -1090,6 +1137,32 @@ fn route_cache() -> Case {
         )
 }
 
+/// `grpc` in a rule's match, which jwt_authn's rule matcher does not look at.
+fn grpc() -> Case {
+    let config = json!({"providers": {"a": provider_a(json!({}))},
+        "rules": [
+            {"match": {"prefix": "/svc", "grpc": {}}},
+            {"match": {"prefix": "/"}, "requires": {"provider_name": "a"}}]});
+    let p = |name: &str, content_type: &str| {
+        probe(name, "/svc/Method", &[("content-type", content_type)])
+    };
+    Case::new(
+        "grpc",
+        config,
+        vec![
+            p("grpc", "application/grpc"),
+            p("grpc+proto", "application/grpc+proto"),
+            p("grpc-web", "application/grpc-web"),
+            p("not grpc", "application/json"),
+        ],
+    )
+    .deliberate_each(
+        &["grpc-web", "not grpc"],
+        Part::Status,
+        "`jwt_authn` ignores `grpc`",
+    )
+}
+
 /// CORS preflight requests.
 fn cors() -> Case {
     let config = json!({"providers": {"a": provider_a(json!({}))},
@@ -1204,6 +1277,7 @@ fn cases() -> Vec<Case> {
         claim_headers(),
         expiration(),
         cors(),
+        grpc(),
         route_cache(),
         lifetimes(),
         cookies(),
@@ -1211,6 +1285,12 @@ fn cases() -> Vec<Case> {
         requirement_map(),
         disabled_route(),
         harmless("stat_prefix", json!({"stat_prefix": "parity"}), json!({})),
+        harmless(
+            "local_jwks.inline_bytes",
+            json!({}),
+            json!({"local_jwks": {"inline_bytes": <base64ct::Base64 as base64ct::Encoding>::encode_string(
+                json!({"keys": [rsa_jwk()]}).to_string().as_bytes())}}),
+        ),
         harmless(
             "strip_failure_response",
             json!({"strip_failure_response": true}),
