@@ -1450,3 +1450,112 @@ fn the_same_configuration_makes_the_same_decisions_as_jwt_authn() {
     }
     assert_all_passed(&failures, probes);
 }
+
+/// A configuration that sets the field a row of the README's field table names, for the
+/// fields the table says jwtgate refuses, and the name the refusal must give: the field's own,
+/// or its parent's for a field refused with its parent.
+fn setting(field: &str) -> Option<(Value, String)> {
+    let with_provider =
+        |extra: Value| json!({"providers": {"a": provider_a(extra)}, "rules": everything_to("a")});
+    let with_match = |extra: Value| {
+        json!({"providers": {"a": provider_a(json!({}))},
+               "rules": [{"match": merge(json!({"prefix": "/"}), extra), "requires": {"provider_name": "a"}}]})
+    };
+    let with_requires = |requires: Value| {
+        json!({"providers": {"a": provider_a(json!({}))},
+               "rules": [{"match": {"prefix": "/"}, "requires": requires}]})
+    };
+    let local =
+        |extra: Value| with_provider(json!({"local_jwks": merge(keys_of(&[rsa_jwk()]), extra)}));
+    let filter_state = json!({"providers": {"a": provider_a(json!({}))}, "rules": everything_to("a"),
+        "filter_state_rules": {"name": "selector", "requires": {"x": {"provider_name": "a"}}}});
+    let named = match field {
+        "FilterStateRule.name" | "FilterStateRule.requires" => "filter_state_rules",
+        "JwtClaimToHeader.PathSegment.key" => "claim_path",
+        _ => field.rsplit('.').next().unwrap(),
+    };
+    let config = match field {
+        "filter_state_rules" | "FilterStateRule.name" | "FilterStateRule.requires" => filter_state,
+        "payload_in_metadata" => with_provider(json!({"payload_in_metadata": "payload"})),
+        "header_in_metadata" => with_provider(json!({"header_in_metadata": "header"})),
+        "failed_status_in_metadata" => {
+            with_provider(json!({"failed_status_in_metadata": "failure"}))
+        }
+        "JwtClaimToHeader.claim_path" | "JwtClaimToHeader.PathSegment.key" => with_provider(
+            json!({"claim_to_headers": [{"header_name": "x-sub", "claim_path": [{"key": "sub"}]}]}),
+        ),
+        "JwtRequirement.extract_only_without_validation" => {
+            with_requires(json!({"extract_only_without_validation": {}}))
+        }
+        "DataSource.filename" => {
+            with_provider(json!({"local_jwks": {"filename": "/etc/jwks.json"}}))
+        }
+        "DataSource.environment_variable" => local(json!({"environment_variable": "JWKS"})),
+        "DataSource.watched_directory" => local(json!({"watched_directory": {"path": "/etc"}})),
+        "RouteMatch.connect_matcher" => json!({"providers": {"a": provider_a(json!({}))},
+            "rules": [{"match": {"connect_matcher": {}}, "requires": {"provider_name": "a"}}]}),
+        "RouteMatch.path_match_policy" => json!({"providers": {"a": provider_a(json!({}))},
+            "rules": [{"match": {"path_match_policy": {"name": "p", "typed_config": {}}},
+                       "requires": {"provider_name": "a"}}]}),
+        "RouteMatch.runtime_fraction" => with_match(
+            json!({"runtime_fraction": {"default_value": {"numerator": 50}, "runtime_key": "k"}}),
+        ),
+        "RouteMatch.cookies" => {
+            with_match(json!({"cookies": [{"name": "c", "string_match": {"exact": "v"}}]}))
+        }
+        "RouteMatch.tls_context" => with_match(json!({"tls_context": {"presented": true}})),
+        "RouteMatch.dynamic_metadata" => with_match(
+            json!({"dynamic_metadata": [{"filter": "f", "path": [{"key": "k"}], "value": {"present_match": true}}]}),
+        ),
+        "RouteMatch.filter_state" => {
+            with_match(json!({"filter_state": [{"key": "k", "string_match": {"exact": "v"}}]}))
+        }
+        _ => return None,
+    };
+    Some((config, named.to_owned()))
+}
+
+/// The rows of the README's field table whose answer starts with `refused`: their fields.
+fn refused_in_the_table() -> Vec<String> {
+    let readme = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/envoy/README.md"
+    ))
+    .unwrap();
+    let mut fields = Vec::new();
+    for row in readme.lines().filter(|l| l.starts_with("| `")) {
+        let cells: Vec<&str> = row.split(" | ").collect();
+        if cells.len() < 2 || !cells[1].starts_with("refused") {
+            continue;
+        }
+        fields.extend(cells[0].split('`').skip(1).step_by(2).map(str::to_owned));
+    }
+    fields
+}
+
+#[test]
+fn every_field_the_table_refuses_stops_the_plugin_and_is_named() {
+    use_live_clock();
+    let refused = refused_in_the_table();
+    assert!(
+        refused.len() >= 15,
+        "the table lists {refused:?} as refused"
+    );
+    let mut failures = Vec::new();
+    for field in &refused {
+        let Some((config, key)) = setting(field) else {
+            failures.push(format!("{field}: the test has no configuration for it"));
+            continue;
+        };
+        match Config::from_json(config.to_string().as_bytes()) {
+            Ok(_) => failures.push(format!(
+                "{field}: jwtgate accepts it, the table says refused"
+            )),
+            Err(e) if !e.to_string().contains(key.as_str()) => failures.push(format!(
+                "{field}: refused, but the reason does not name it: {e}"
+            )),
+            Err(_) => {}
+        }
+    }
+    assert_all_passed(&failures, refused.len());
+}
