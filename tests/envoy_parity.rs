@@ -17,8 +17,8 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::envoy::{Envoy, Pair};
-use common::http::{echo, request, Resp};
+use common::envoy::{keyset, Envoy, Pair};
+use common::http::{echo, request, Resp, Server};
 use common::*;
 use jwtgate::envoy::config::Config;
 use jwtgate::Algorithm;
@@ -1199,6 +1199,54 @@ fn harmless(name: &'static str, top: Value, provider: Value) -> Case {
     )
 }
 
+/// Keys fetched through a cluster (the test's key server, cluster `jwks`), with the fetch
+/// options jwt_authn has.
+fn remote(name: &'static str, extra: Value) -> Case {
+    let remote = merge(
+        json!({"http_uri": {"uri": "http://keys.example/jwks.json", "cluster": "jwks",
+                            "timeout": "2s"}, "cache_duration": "300s"}),
+        extra,
+    );
+    let provider = json!({"issuer": ISSUER, "audiences": [AUDIENCE], "remote_jwks": remote,
+                          "claim_to_headers": sub_header("x-jwt-sub")});
+    let config = json!({"providers": {"a": provider}, "rules": everything_to("a")});
+    let unknown_kid = token_raw(
+        Algorithm::ES256,
+        r#"{"alg":"ES256","kid":"nobody"}"#,
+        &claims().to_string(),
+    );
+    Case::new(
+        name,
+        config,
+        vec![
+            probe(
+                "valid RS256",
+                "/",
+                &[("authorization", &bearer(&a_token(json!({}))))],
+            ),
+            probe(
+                "valid ES256",
+                "/",
+                &[(
+                    "authorization",
+                    &bearer(&token(Algorithm::ES256, &claims())),
+                )],
+            ),
+            probe(
+                "unknown kid",
+                "/",
+                &[("authorization", &bearer(&unknown_kid))],
+            ),
+            probe(
+                "forged",
+                "/",
+                &[("authorization", &bearer(&forged(&a_token(json!({})))))],
+            ),
+            probe("no token", "/", &[]),
+        ],
+    )
+}
+
 /// `requirement_map`, named from a rule and from the route's per-route configuration.
 fn requirement_map() -> Case {
     let config = json!({"providers": {"a": provider_a(json!({})), "b": provider_b(json!({}))},
@@ -1283,6 +1331,13 @@ fn cases() -> Vec<Case> {
         cookies(),
         max_token_size(),
         requirement_map(),
+        remote("remote_jwks", json!({})),
+        remote(
+            "remote_jwks with async_fetch and retry_policy",
+            json!({"async_fetch": {"fast_listener": false, "failed_refetch_duration": "1s"},
+                   "retry_policy": {"num_retries": 3, "retry_back_off": {"base_interval": "0.5s",
+                                    "max_interval": "5s"}}}),
+        ),
         disabled_route(),
         harmless("stat_prefix", json!({"stat_prefix": "parity"}), json!({})),
         harmless(
@@ -1365,6 +1420,8 @@ fn the_same_configuration_makes_the_same_decisions_as_jwt_authn() {
     }
 
     let upstream = echo();
+    // The key server of the remote_jwks cases, behind the cluster `jwks`.
+    let jwks_server = Server::start(|_| keyset(&[rsa_jwk(), p256_jwk()]));
     let pairs: Vec<Pair> = running
         .iter()
         .map(|c| Pair {
@@ -1372,18 +1429,19 @@ fn the_same_configuration_makes_the_same_decisions_as_jwt_authn() {
             routes: c.routes.clone(),
         })
         .collect();
-    let envoy = Envoy::start_pairs(&pairs, &[], upstream.port, 1).unwrap_or_else(|log| {
-        // Envoy's start-up log lists every extension it has: only its complaints matter here.
-        let complaints: Vec<&str> = log
-            .lines()
-            .filter(|l| {
-                ["critical", "error", "warning"]
-                    .iter()
-                    .any(|w| l.contains(w))
-            })
-            .collect();
-        panic!("Envoy did not start:\n{}", complaints.join("\n"))
-    });
+    let envoy = Envoy::start_pairs(&pairs, &[("jwks", jwks_server.port)], upstream.port, 1)
+        .unwrap_or_else(|log| {
+            // Envoy's start-up log lists every extension it has: only its complaints matter here.
+            let complaints: Vec<&str> = log
+                .lines()
+                .filter(|l| {
+                    ["critical", "error", "warning"]
+                        .iter()
+                        .any(|w| l.contains(w))
+                })
+                .collect();
+            panic!("Envoy did not start:\n{}", complaints.join("\n"))
+        });
 
     let mut probes = 0;
     let (mut deliberate_seen, mut open_seen) = (Vec::new(), Vec::new());
