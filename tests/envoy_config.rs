@@ -585,7 +585,7 @@ fn header_matchers_as_envoy_has_them() {
 }
 
 #[test]
-fn data_sources_and_grpc_matches() {
+fn data_sources_and_grpc_matches_are_refused() {
     use jwtgate::b64_encode;
     // inline_bytes: base64 in proto3 JSON, standard or URL-safe.
     let url = b64_encode(jwks().as_bytes());
@@ -604,21 +604,11 @@ fn data_sources_and_grpc_matches() {
     ))
     .unwrap_err();
     assert!(e.contains("cannot read files or the environment"), "{e}");
-    let c = parse(one(
+    // jwt_authn ignores match.grpc; jwtgate refuses it rather than guess.
+    let e = parse(one(
         json!({"issuer": ISSUER, "local_jwks": local()}),
         json!({"match": {"prefix": "/", "grpc": {}}, "requires": {"provider_name": "p"}}),
     ))
-    .unwrap();
-    let ct = |v: &str| vec![("content-type".to_string(), v.to_string())];
-    for yes in [
-        "application/grpc",
-        "application/grpc+proto",
-        "application/grpc;x=1",
-    ] {
-        assert!(c.rule_for("/", &ct(yes)).is_some(), "{yes}");
-    }
-    for no in ["application/grpcx", "application/json", ""] {
-        assert!(c.rule_for("/", &ct(no)).is_none(), "{no}");
-    }
-    assert!(c.rule_for("/", &[]).is_none());
+    .unwrap_err();
+    assert!(e.contains("jwt_authn ignores it"), "{e}");
 }

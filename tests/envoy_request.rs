@@ -616,6 +616,8 @@ fn every_token_found_must_verify() {
     let (g, b) = (bearer(&good), bearer(&bad));
     let x_bearer_bad = format!("x Bearer {bad}");
     let good_junk = format!("{good} junk");
+    let g_junk = format!("Bearer {good} junk");
+    let g_comma = format!("Bearer {good},Bearer {good}");
     let half_quoted = format!("jwt=\"{good}");
     // (query, headers, the code refused with)
     type Case<'a> = (String, Vec<(&'a str, &'a str)>, &'a str);
@@ -658,6 +660,18 @@ fn every_token_found_must_verify() {
             vec![("authorization", "Bearer !!!")],
             "malformed",
         ),
+        // After the prefix, the rest of the value is the token, as jwt_authn 1.40 takes it:
+        // junk after a good token, or two header lines Envoy joined with a comma, fail.
+        (String::new(), vec![("authorization", &g_junk)], "malformed"),
+        (
+            String::new(),
+            vec![("authorization", &g_comma)],
+            "malformed",
+        ),
+        // Without a prefix the whole value is the token.
+        (String::new(), vec![("x-jwt", &good_junk)], "malformed"),
+        // One pair of quotes around a cookie is not part of it; a lone quote is.
+        (String::new(), vec![("cookie", &half_quoted)], "malformed"),
     ];
     let other = token(Algorithm::EdDSA, &claims());
     for path in ["/", "/optional"] {

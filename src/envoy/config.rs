@@ -219,10 +219,6 @@ impl Pattern {
             g.finish()?;
         }
         f.finish()?;
-        Pattern::compile(source, at)
-    }
-
-    fn compile(source: String, at: &str) -> Result<Pattern> {
         let regex = regex_lite::RegexBuilder::new(&format!("^(?:{source})$"))
             .size_limit(MAX_REGEX_BYTES)
             .build()
@@ -1330,28 +1326,12 @@ impl PathMatch {
         if let Some(v) = f.get("safe_regex") {
             found.push(PathMatch::Regex(Pattern::parse(v, &f.path("safe_regex"))?));
         }
-        let mut headers = f
+        let headers = f
             .list("headers")?
             .iter()
             .enumerate()
             .map(|(i, h)| HeaderMatcher::parse(h, &format!("{at}.headers[{i}]")))
             .collect::<Result<Vec<_>>>()?;
-        // `grpc: {}`: Envoy's test for a gRPC request, on content-type.
-        if let Some(g) = f.message("grpc")? {
-            g.finish()?;
-            headers.push(HeaderMatcher {
-                name: "content-type".into(),
-                rule: HeaderRule::Value(StringMatcher {
-                    kind: StringMatch::Regex(Pattern::compile(
-                        "application/grpc([+;].*)?".into(),
-                        &format!("{at}.grpc"),
-                    )?),
-                    ignore_case: false,
-                }),
-                invert: false,
-                missing_as_empty: false,
-            });
-        }
         let query = f
             .list("query_parameters")?
             .iter()
@@ -1370,6 +1350,12 @@ impl PathMatch {
             (
                 "runtime_fraction",
                 "a Wasm filter cannot read Envoy's runtime",
+            ),
+            // jwt_authn accepts and ignores it. Honouring it would let other requests fall
+            // through to a later rule; ignoring it would mislead: refused.
+            (
+                "grpc",
+                "jwt_authn ignores it and jwtgate will not guess; match the content-type in headers",
             ),
             (
                 "tls_context",

@@ -241,7 +241,7 @@ fn header_token<'v>(value: &'v str, prefix: &str) -> Option<&'v str> {
         return Some(value);
     }
     if let Some(at) = value.find(prefix) {
-        return Some(token_at(&value[at + prefix.len()..]));
+        return Some(token_after(&value[at + prefix.len()..]));
     }
     value
         .to_ascii_lowercase()
@@ -249,18 +249,15 @@ fn header_token<'v>(value: &'v str, prefix: &str) -> Option<&'v str> {
         .then_some("")
 }
 
-/// The token at the start of `text` after any separator: it runs to the first byte that cannot
-/// be in a compact JWS. Bytes, not chars: every byte of a non-ASCII character stops it too.
-fn token_at(text: &str) -> &str {
-    let is_token =
-        |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'=' | b'+' | b'/');
-    let start = text.bytes().position(is_token).unwrap_or(text.len());
-    let rest = &text[start..];
-    let end = rest
+/// The token after a prefix, as jwt_authn 1.40 takes it: from the first base64url character
+/// (or `.`) to the end of the value. `<token> junk` and `<token>,Bearer <other>` (two header
+/// lines Envoy joined) are one token that fails, never a valid token with the rest ignored.
+fn token_after(text: &str) -> &str {
+    let start = text
         .bytes()
-        .position(|b| !is_token(b))
-        .unwrap_or(rest.len());
-    &rest[..end]
+        .position(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        .unwrap_or(text.len());
+    &text[start..]
 }
 
 fn cookies<'v>(header: &'v str, name: &str) -> Vec<&'v str> {
