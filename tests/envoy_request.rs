@@ -1072,3 +1072,63 @@ fn the_route_can_choose_the_requirement() {
         403
     );
 }
+
+#[test]
+fn odd_requests_never_panic_and_never_pass_without_a_good_token() {
+    let c = config(json!({
+        "providers": {"p": provider(json!({"from_headers": [{"name": "authorization", "value_prefix": "Bearer "}, {"name": "x-jwt"}],
+                                           "from_params": ["access_token", "t"], "from_cookies": ["jwt"]}))},
+        "rules": [{"match": {"safe_regex": {"regex": "/open/[a-z]+"}}},
+                  {"match": {"prefix": "/", "headers": [{"name": "x-a", "present_match": true}]}, "requires": {"allow_missing": {}}},
+                  {"match": {"prefix": "/"}, "requires": {"provider_name": "p"}}]
+    }));
+    let env = Fake::new(&c);
+    let good = token(Algorithm::ES256, &claims());
+    let pieces = [
+        "",
+        "?",
+        "??",
+        "&",
+        "=",
+        "%",
+        "%2",
+        "%zz",
+        "%E9",
+        "é",
+        "#",
+        "access_token",
+        "access_token=",
+        "t=%41",
+        ";",
+        "\"",
+        " ",
+        "Bearer",
+        "Bearer ",
+        "bEARER ",
+        "..",
+        "a.b.c",
+        "\u{7f}",
+    ];
+    let mut passed = Vec::new();
+    for a in pieces {
+        for b in pieces {
+            let path = format!("/x?{a}{b}");
+            let value = format!("{a}{b}");
+            for headers in [
+                vec![("authorization", value.as_str())],
+                vec![("x-jwt", value.as_str())],
+                vec![("cookie", value.as_str())],
+                vec![],
+            ] {
+                if let Outcome::Allow(_) = run(&c, &env, &path, &headers) {
+                    passed.push(format!("{path} {headers:?}"));
+                }
+            }
+            let open = format!("/open/{a}{b}");
+            let _ = run(&c, &env, &open, &[("x-a", "1"), ("authorization", &value)]);
+        }
+    }
+    // Nothing above carried a valid token, so nothing passed.
+    assert!(passed.is_empty(), "{passed:?}");
+    allowed(run(&c, &env, &format!("/x?t={good}"), &[]));
+}
