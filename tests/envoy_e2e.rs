@@ -654,7 +654,8 @@ fn routes_choose_requirements_tokens_leave_the_query_and_claims_can_reroute() {
                   "from_headers": [{"name": "x-q"}]}
         },
         "requirement_map": {"q_only": {"provider_name": "q"}},
-        "rules": [{"match": {"prefix": "/"}, "requires": {"provider_name": "main"}}]
+        "rules": [{"match": {"prefix": "/"}, "requires": {"provider_name": "main"}}],
+        "stat_prefix": "edge"
     });
     let meta = |m: Value| json!({"filter_metadata": {"jwtgate": m}});
     let routes = json!([
@@ -722,12 +723,20 @@ fn routes_choose_requirements_tokens_leave_the_query_and_claims_can_reroute() {
     );
     assert_eq!(r.status, 200);
     assert_ne!(r.text(), "alice's");
+    // stat_prefix names the counters.
+    assert!(eventually(Duration::from_secs(5), || envoy
+        .counter("wasmcustom.jwtgate.edge.allowed")
+        >= 5));
+    // Refusals say why here (strip_failure_response is off).
+    let r = get(port, "/x", &[]);
+    assert_eq!((r.status, code_of(&r).as_str()), (401, "missing_token"));
     drop(envoy);
     // Envoy's Wasm host chooses the route again after any request header change, so
     // `clear_route_cache: false` cannot keep the first route as jwt_authn does: the route
     // reflects the verified claim headers either way (documented).
     let mut config = config;
     config["providers"]["main"]["clear_route_cache"] = json!(false);
+    config["strip_failure_response"] = json!(true);
     let envoy = Envoy::start_listeners(
         &[Listener {
             filters: vec![jwtgate_filter("jwtgate", &config)],
@@ -747,4 +756,12 @@ fn routes_choose_requirements_tokens_leave_the_query_and_claims_can_reroute() {
     );
     assert_eq!(r.status, 200);
     assert_ne!(r.text(), "alice's");
+    // strip_failure_response: the status and a bare challenge, nothing that says why.
+    let r = get(envoy.ports[0], "/x", &[("authorization", "Bearer garbage")]);
+    assert_eq!((r.status, r.text().as_str()), (401, ""));
+    let challenge = r.header("www-authenticate").unwrap();
+    assert!(
+        challenge.starts_with("Bearer realm=") && !challenge.contains("error"),
+        "{challenge}"
+    );
 }
