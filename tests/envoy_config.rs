@@ -237,6 +237,13 @@ fn what_cannot_be_honoured_is_refused_with_its_reason() {
             "cannot read Envoy's runtime",
         ),
         (
+            "extract_only_without_validation",
+            rule(
+                json!({"match": {"prefix": "/"}, "requires": {"extract_only_without_validation": {}}}),
+            ),
+            "never forwards claims it has not verified",
+        ),
+        (
             "filter_state_rules",
             json!({"providers": {"p": p()}, "rules": [{"match": {"prefix": "/"}}], "filter_state_rules": {"name": "x", "requires": {}}}),
             "Router::StringAccessor",

@@ -1132,3 +1132,28 @@ fn odd_requests_never_panic_and_never_pass_without_a_good_token() {
     assert!(passed.is_empty(), "{passed:?}");
     allowed(run(&c, &env, &format!("/x?t={good}"), &[]));
 }
+
+#[test]
+fn jwt_max_token_size_bounds_only_what_is_cached() {
+    let c = config(json!({
+        "providers": {"p": provider(json!({"jwt_cache_config": {"jwt_cache_size": 0, "jwt_max_token_size": 100}}))},
+        "rules": [{"match": {"prefix": "/"}, "requires": {"provider_name": "p"}}]
+    }));
+    assert_eq!(
+        c.providers[0].jwt_cache_size, 100,
+        "0 means jwt_authn's default"
+    );
+    let env = Fake::new(&c);
+    let t = token(Algorithm::ES256, &claims());
+    assert!(t.len() > 100);
+    // Longer than jwt_max_token_size: verified as any other, as in jwt_authn, just not cached.
+    allowed(run(&c, &env, "/", &[("authorization", &bearer(&t))]));
+    assert!(env.cache.borrow().is_empty());
+    let c = config(json!({
+        "providers": {"p": provider(json!({"jwt_cache_config": {}}))},
+        "rules": [{"match": {"prefix": "/"}, "requires": {"provider_name": "p"}}]
+    }));
+    let env = Fake::new(&c);
+    allowed(run(&c, &env, "/", &[("authorization", &bearer(&t))]));
+    assert_eq!(env.cache.borrow().len(), 1);
+}

@@ -69,6 +69,9 @@ pub struct Provider {
     pub claim_to_headers: Vec<(String, String)>,
     /// Verified tokens kept per worker; 0 disables the cache.
     pub jwt_cache_size: usize,
+    /// The longest token the cache keeps (`jwt_cache_config.jwt_max_token_size`, default
+    /// 4096 as in jwt_authn); longer ones are verified on every request.
+    pub jwt_cache_max_token_bytes: usize,
 }
 
 /// Where a provider's keys come from.
@@ -745,6 +748,8 @@ const DEFAULT_MAX_STALE: Duration = Duration::from_secs(86_400);
 const DEFAULT_RETRY_INTERVAL: Duration = Duration::from_secs(1);
 /// jwt_authn's default JWT cache size, when `jwt_cache_config` is present without a size.
 const DEFAULT_JWT_CACHE_SIZE: usize = 100;
+/// jwt_authn's default for `jwt_max_token_size`: the longest token its cache keeps.
+const DEFAULT_JWT_CACHE_MAX_TOKEN_BYTES: usize = 4096;
 /// Bounds what one configuration can make a worker hold.
 const MAX_JWT_CACHE_SIZE: usize = 100_000;
 
@@ -989,21 +994,19 @@ impl Provider {
                 }
             }
         }
+        let mut jwt_cache_max_token_bytes = DEFAULT_JWT_CACHE_MAX_TOKEN_BYTES;
         let jwt_cache_size = match f.get("jwt_cache_config") {
             None => 0,
             Some(v) => {
                 let mut cf = Fields::new(v, format!("{at}.jwt_cache_config"))?;
-                let size = cf
-                    .uint("jwt_cache_size")?
-                    .map_or(DEFAULT_JWT_CACHE_SIZE, |n| n as usize);
-                if let Some(max) = cf.uint("jwt_max_token_size")? {
-                    // jwt_authn caches only tokens up to this size; jwtgate refuses longer
-                    // ones outright, the stricter reading, and never below its own limit.
-                    policy = policy.max_token_bytes(
-                        usize::try_from(max)
-                            .unwrap_or(usize::MAX)
-                            .min(crate::DEFAULT_MAX_TOKEN_BYTES),
-                    );
+                // jwt_authn reads 0 as "not set": the default size.
+                let size = match cf.uint("jwt_cache_size")? {
+                    None | Some(0) => DEFAULT_JWT_CACHE_SIZE,
+                    Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
+                };
+                // Only what is cached: a longer token is verified as any other, as in jwt_authn.
+                if let Some(max) = cf.uint("jwt_max_token_size")?.filter(|m| *m > 0) {
+                    jwt_cache_max_token_bytes = usize::try_from(max).unwrap_or(usize::MAX);
                 }
                 cf.finish()?;
                 if size > MAX_JWT_CACHE_SIZE {
@@ -1044,6 +1047,7 @@ impl Provider {
             pad_forward_payload_header,
             claim_to_headers,
             jwt_cache_size,
+            jwt_cache_max_token_bytes,
         })
     }
 }
@@ -1493,6 +1497,10 @@ impl Requirement {
                 });
             }
         }
+        f.refuse(
+            "extract_only_without_validation",
+            "jwtgate never forwards claims it has not verified; allow_missing_or_failed forwards the verified ones and lets the rest through",
+        )?;
         if f.empty("allow_missing")? {
             found.push(Requirement::AllowMissing);
         }

@@ -592,7 +592,9 @@ impl<'c> Eval<'c, '_> {
         let (config, env) = (self.config, self.env);
         let provider = &config.providers[p];
         let token: &str = &self.entries[e].token;
-        let cacheable = audiences.is_none() && provider.jwt_cache_size > 0;
+        let cacheable = audiences.is_none()
+            && provider.jwt_cache_size > 0
+            && token.len() <= provider.jwt_cache_max_token_bytes;
         let cached = if cacheable {
             env.cached(p, token)
         } else {
