@@ -69,7 +69,7 @@ fn a_jwt_authn_configuration_moves_over() {
     assert_eq!(p.forward_payload_header.as_deref(), Some("x-payload"));
     assert_eq!(
         p.claim_to_headers,
-        vec![("x-sub".to_string(), "sub".to_string())]
+        vec![("x-sub".to_string(), vec!["sub".to_string()])]
     );
     assert_eq!(p.jwt_cache_size, 500);
     assert!(matches!(p.jwks, JwksSource::Local(ref k) if k.len() == 5));
@@ -235,6 +235,22 @@ fn what_cannot_be_honoured_is_refused_with_its_reason() {
             "runtime_fraction",
             rule(json!({"match": {"prefix": "/", "runtime_fraction": {}}})),
             "cannot read Envoy's runtime",
+        ),
+        (
+            "claim_name and claim_path",
+            with(
+                "claim_to_headers",
+                json!([{"header_name": "x", "claim_name": "a", "claim_path": [{"key": "a"}]}]),
+            ),
+            "exactly one of claim_name and claim_path",
+        ),
+        (
+            "an empty claim_path key",
+            with(
+                "claim_to_headers",
+                json!([{"header_name": "x", "claim_path": [{"key": ""}]}]),
+            ),
+            "claim_path[0].key is required",
         ),
         (
             "extract_only_without_validation",

@@ -996,17 +996,22 @@ fn claim_headers_as_jwt_authn_writes_them() {
         "providers": {"p": provider(json!({
             "from_headers": [{"name": "authorization", "value_prefix": "Bearer "}, {"name": "x-token"}],
             "claim_to_headers": [{"header_name": "x-v", "claim_name": "v"}, {"header_name": "x-sub", "claim_name": "sub"},
-                                 {"header_name": "x-dotted", "claim_name": "dotted.name"}]}))},
+                                 {"header_name": "x-dotted", "claim_name": "dotted.name"},
+                                 {"header_name": "x-literal", "claim_path": [{"key": "dotted.name"}]},
+                                 {"header_name": "x-deep", "claim_path": [{"key": "o"}, {"key": "a.b"}]}]}))},
         "rules": [{"match": {"prefix": "/"}, "requires": {"provider_name": "p"}}]
     }));
     let env = Fake::new(&c);
     let header = |v: Value| {
         let t = token(
             Algorithm::ES256,
-            &claims_with(json!({"v": v, "dotted.name": "flat"})),
+            &claims_with(json!({"v": v, "dotted.name": "flat", "o": {"a.b": "deep"}})),
         );
         let ops = allowed(run(&c, &env, "/", &[("authorization", &bearer(&t))]));
         assert_eq!(set(&ops, "x-dotted"), None, "a dotted name is a path only");
+        // claim_path takes each key as it is.
+        assert_eq!(set(&ops, "x-literal").as_deref(), Some("flat"));
+        assert_eq!(set(&ops, "x-deep").as_deref(), Some("deep"));
         set(&ops, "x-v")
     };
     assert_eq!(header(json!(42)).as_deref(), Some("42"));

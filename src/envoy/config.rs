@@ -66,7 +66,7 @@ pub struct Provider {
     /// Pad the forwarded payload with `=`.
     pub pad_forward_payload_header: bool,
     /// Claims copied to request headers: (header, claim path).
-    pub claim_to_headers: Vec<(String, String)>,
+    pub claim_to_headers: Vec<(String, Vec<String>)>,
     /// Verified tokens kept per worker; 0 disables the cache.
     pub jwt_cache_size: usize,
     /// The longest token the cache keeps (`jwt_cache_config.jwt_max_token_size`, default
@@ -981,18 +981,36 @@ impl Provider {
         let pad_forward_payload_header = f.boolean("pad_forward_payload_header")?;
         let mut claim_to_headers = Vec::new();
         for (i, c) in f.list("claim_to_headers")?.iter().enumerate() {
-            let mut cf = Fields::new(c, format!("{at}.claim_to_headers[{i}]"))?;
-            let header = cf.string("header_name")?.filter(|s| !s.is_empty());
-            let claim = cf.string("claim_name")?.filter(|s| !s.is_empty());
+            let at = format!("{at}.claim_to_headers[{i}]");
+            let mut cf = Fields::new(c, at.clone())?;
+            let header = cf
+                .string("header_name")?
+                .filter(|s| !s.is_empty())
+                .ok_or_else(|| ConfigError(format!("{at}.header_name is required")))?;
+            // A dotted claim_name is a path; claim_path (1.40) names each key as it is, dots
+            // and all. Exactly one of them, as jwt_authn requires.
+            let name = cf.string("claim_name")?.filter(|s| !s.is_empty());
+            let mut path = Vec::new();
+            for (j, seg) in cf.list("claim_path")?.iter().enumerate() {
+                let mut sf = Fields::new(seg, format!("{at}.claim_path[{j}]"))?;
+                let key = sf
+                    .string("key")?
+                    .filter(|k| !k.is_empty())
+                    .ok_or_else(|| ConfigError(format!("{at}.claim_path[{j}].key is required")))?;
+                sf.finish()?;
+                path.push(key);
+            }
             cf.finish()?;
-            match (header, claim) {
-                (Some(h), Some(c)) => claim_to_headers.push((h.to_ascii_lowercase(), c)),
+            let path = match (name, path.is_empty()) {
+                (Some(name), true) => name.split('.').map(str::to_owned).collect(),
+                (None, false) => path,
                 _ => {
                     return err(format!(
-                        "{at}.claim_to_headers[{i}] needs header_name and claim_name"
+                        "{at} needs exactly one of claim_name and claim_path"
                     ))
                 }
-            }
+            };
+            claim_to_headers.push((header.to_ascii_lowercase(), path));
         }
         let mut jwt_cache_max_token_bytes = DEFAULT_JWT_CACHE_MAX_TOKEN_BYTES;
         let jwt_cache_size = match f.get("jwt_cache_config") {
@@ -1360,6 +1378,10 @@ impl PathMatch {
             (
                 "grpc",
                 "jwt_authn ignores it and jwtgate will not guess; match the content-type in headers",
+            ),
+            (
+                "cookies",
+                "jwt_authn ignores it and jwtgate will not guess; match the cookie header in headers",
             ),
             (
                 "tls_context",

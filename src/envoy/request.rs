@@ -862,10 +862,10 @@ fn header_value(v: &Value) -> Option<String> {
     (!text.chars().any(|c| c.is_control())).then_some(text)
 }
 
-/// A claim by its dotted path only, as jwt_authn's claim_to_headers finds it: a claim whose
-/// own name holds a dot is not found.
-fn claim_at<'v>(claims: &'v Claims, path: &str) -> Option<&'v Value> {
-    let mut parts = path.split('.');
-    let first = claims.get(parts.next()?)?;
-    parts.try_fold(first, |v, name| v.as_object()?.get(name))
+/// A claim by its path of keys, as jwt_authn's claim_to_headers finds it: a claim whose own
+/// name holds a dot is reached only through `claim_path`.
+fn claim_at<'v>(claims: &'v Claims, path: &[String]) -> Option<&'v Value> {
+    let (first, rest) = path.split_first()?;
+    rest.iter()
+        .try_fold(claims.get(first)?, |v, key| v.as_object()?.get(key))
 }
