@@ -514,17 +514,19 @@ pub fn percent_decode(s: &str) -> String {
 /// `requires` of a rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Requirement {
-    /// A valid token from this provider (index into `providers`).
+    /// A token at this provider's locations (index into `providers`), and every token there
+    /// valid for it.
     Provider(usize),
     /// `provider_and_audiences`: the provider, with these audiences in place of its own.
     ProviderAndAudiences(usize, Vec<String>),
-    /// Any one of these.
+    /// Any one of these; `AllowMissing`/`AllowMissingOrFailed` among others are modes, not
+    /// alternatives (see `request`).
     Any(Vec<Requirement>),
     /// All of these.
     All(Vec<Requirement>),
-    /// No token is fine; a token present must be valid.
+    /// On its own: no token is fine; every token present must be valid.
     AllowMissing,
-    /// Always passes; valid tokens are still verified and forwarded.
+    /// On its own: always passes; tokens are still verified and the valid ones forwarded.
     AllowMissingOrFailed,
 }
 
