@@ -99,14 +99,24 @@ pub fn claim_holds(have: &Value, accepted: &[Value], space_delimited: bool) -> b
     })
 }
 
+/// Exact audience comparison, the default.
+pub(crate) fn same_audience(configured: &str, aud: &str) -> bool {
+    configured == aud
+}
+
 /// jwt_authn's audience comparison: an `http://` or `https://` scheme and one trailing `/` are
 /// ignored, on both sides, so `https://api.example/` and `api.example` are the same audience.
-fn audience_key(aud: &str) -> &str {
-    let rest = aud
-        .strip_prefix("http://")
-        .or_else(|| aud.strip_prefix("https://"))
-        .unwrap_or(aud);
-    rest.strip_suffix('/').unwrap_or(rest)
+/// Reached only through [`Policy::audience_urls_as_jwt_authn`], so a build that never turns it
+/// on (the npm package) carries none of it.
+pub(crate) fn same_audience_url(configured: &str, aud: &str) -> bool {
+    fn key(aud: &str) -> &str {
+        let rest = aud
+            .strip_prefix("http://")
+            .or_else(|| aud.strip_prefix("https://"))
+            .unwrap_or(aud);
+        rest.strip_suffix('/').unwrap_or(rest)
+    }
+    key(configured) == key(aud)
 }
 
 /// Checks time, issuer, audience, lifetime and required claims against the policy, with
@@ -150,15 +160,7 @@ pub(crate) fn check_with(
     }
 
     if !audiences.is_empty() {
-        let accepted = |aud: &str| {
-            if policy.loose_audience_urls {
-                audiences
-                    .iter()
-                    .any(|a| audience_key(a) == audience_key(aud))
-            } else {
-                audiences.iter().any(|a| a == aud)
-            }
-        };
+        let accepted = |aud: &str| audiences.iter().any(|a| (policy.same_audience)(a, aud));
         let matched = match claims.get("aud") {
             // An absent audience names none of ours: as jwt_authn has it, a 403, not a 401.
             None => return Err(Error::InvalidAudience),

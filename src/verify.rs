@@ -30,7 +30,8 @@ pub struct Policy {
     pub(crate) max_lifetime: Option<u64>,
     pub(crate) max_token_bytes: usize,
     pub(crate) required_claims: Vec<String>,
-    pub(crate) loose_audience_urls: bool,
+    /// How a configured audience is compared with the token's.
+    pub(crate) same_audience: fn(&str, &str) -> bool,
 }
 
 impl Default for Policy {
@@ -44,7 +45,7 @@ impl Default for Policy {
             max_lifetime: None,
             max_token_bytes: DEFAULT_MAX_TOKEN_BYTES,
             required_claims: Vec::new(),
-            loose_audience_urls: false,
+            same_audience: claims::same_audience,
         }
     }
 }
@@ -123,7 +124,11 @@ impl Policy {
     /// one trailing `/` are ignored on both sides (default `false`: exact comparison).
     #[must_use]
     pub fn audience_urls_as_jwt_authn(mut self, on: bool) -> Policy {
-        self.loose_audience_urls = on;
+        self.same_audience = if on {
+            claims::same_audience_url
+        } else {
+            claims::same_audience
+        };
         self
     }
 
