@@ -30,6 +30,8 @@ pub struct Policy {
     pub(crate) max_lifetime: Option<u64>,
     pub(crate) max_token_bytes: usize,
     pub(crate) required_claims: Vec<String>,
+    /// How a configured audience is compared with the token's.
+    pub(crate) same_audience: fn(&str, &str) -> bool,
 }
 
 impl Default for Policy {
@@ -43,6 +45,7 @@ impl Default for Policy {
             max_lifetime: None,
             max_token_bytes: DEFAULT_MAX_TOKEN_BYTES,
             required_claims: Vec::new(),
+            same_audience: claims::same_audience,
         }
     }
 }
@@ -114,6 +117,18 @@ impl Policy {
     #[must_use]
     pub fn require_claim(mut self, name: impl Into<String>) -> Policy {
         self.required_claims.push(name.into());
+        self
+    }
+
+    /// Compares audiences as Envoy's `jwt_authn` does: an `http://` or `https://` scheme and
+    /// one trailing `/` are ignored on both sides (default `false`: exact comparison).
+    #[must_use]
+    pub fn audience_urls_as_jwt_authn(mut self, on: bool) -> Policy {
+        self.same_audience = if on {
+            claims::same_audience_url
+        } else {
+            claims::same_audience
+        };
         self
     }
 
@@ -194,8 +209,19 @@ impl Verifier {
 
     /// Verifies `token` at `now`, in seconds since the Unix epoch.
     pub fn verify_at(&self, token: &str, now: u64) -> Result<VerifiedToken, Error> {
+        self.verify_at_with_audiences(token, now, &self.policy.audiences)
+    }
+
+    /// [`Verifier::verify_at`] with `audiences` in place of the policy's: one key set and
+    /// policy serving several audience lists (jwt_authn's `provider_and_audiences`).
+    pub fn verify_at_with_audiences(
+        &self,
+        token: &str,
+        now: u64,
+        audiences: &[String],
+    ) -> Result<VerifiedToken, Error> {
         let untrusted = UntrustedToken::parse_with_limit(token, self.policy.max_token_bytes)?;
-        self.verify_untrusted(&untrusted, now)
+        self.verify_parsed(&untrusted, now, audiences)
     }
 
     /// Verifies a token already parsed (with this policy's size limit, or a tighter one): the
@@ -205,9 +231,18 @@ impl Verifier {
         untrusted: &UntrustedToken<'_>,
         now: u64,
     ) -> Result<VerifiedToken, Error> {
+        self.verify_parsed(untrusted, now, &self.policy.audiences)
+    }
+
+    fn verify_parsed(
+        &self,
+        untrusted: &UntrustedToken<'_>,
+        now: u64,
+        audiences: &[String],
+    ) -> Result<VerifiedToken, Error> {
         self.verify_signature(untrusted)?;
         let claims = token::object(untrusted.payload(), Part::Payload)?;
-        claims::check(&claims, &self.policy, now)?;
+        claims::check_with(&claims, &self.policy, audiences, now)?;
         Ok(VerifiedToken {
             header: untrusted.header().clone(),
             claims: Claims::new(claims),
