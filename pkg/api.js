@@ -1,5 +1,6 @@
 // The JavaScript API over the Rust core. Values cross as JSON text; errors cross as JSON and
 // become JwtError (a token, key set or fetch problem) or TypeError (a caller mistake).
+import { AUTH_OPTIONS, authenticate, configure } from './authenticate.js';
 import { JwtError, abortable, call, coreOptions, deadline, fits, reader, seconds, wasm } from './state.js';
 
 export { JwtError };
@@ -70,8 +71,14 @@ export class Verifier {
   #raw;
 
   constructor(options = {}) {
-    const policy = coreOptions(options, ['jwks']);
+    const policy = coreOptions(options, ['jwks', ...AUTH_OPTIONS]);
     this.#raw = raw(jwksText(reader(options)('jwks')), policy);
+    configure(this, options);
+  }
+
+  /** `{ claims }` for a request with a good bearer token, or `{ response }`: the refusal. */
+  authenticate(request, options) {
+    return authenticate(this, request, options);
   }
 
   /** The verified claims, or a thrown JwtError. */
@@ -89,7 +96,7 @@ const FETCHED_AT = 'jwtgate-fetched-at';
 const MAX_STALE_SECONDS = 86400;
 // Failed fetches are retried after retrySeconds, doubling with each failure up to this.
 const MAX_RETRY_SECONDS = 30;
-const REMOTE_OPTIONS = ['jwksUri', 'cacheSeconds', 'cooldownSeconds', 'fetchTimeoutSeconds', 'retrySeconds', 'maxStaleSeconds', 'fetch', 'cache'];
+const REMOTE_OPTIONS = ['jwksUri', 'cacheSeconds', 'cooldownSeconds', 'fetchTimeoutSeconds', 'retrySeconds', 'maxStaleSeconds', 'fetch', 'cache', ...AUTH_OPTIONS];
 
 /** Verifies tokens against a key set fetched from `jwksUri`, cached and re-fetched as needed. */
 export class RemoteVerifier {
@@ -134,6 +141,12 @@ export class RemoteVerifier {
     this.#cache = cache || null;
     // Check the options now, not at the first request: a typo should fail where it is made.
     call(() => wasm().checkOptions(this.#policy));
+    configure(this, options);
+  }
+
+  /** `{ claims }` for a request with a good bearer token, or `{ response }`: the refusal. */
+  authenticate(request, options) {
+    return authenticate(this, request, options);
   }
 
   /**

@@ -58,7 +58,7 @@ pub mod envoy;
 pub mod web;
 
 pub use alg::{Algorithm, AlgorithmSet};
-pub use claims::{claim_holds, Claims};
+pub use claims::{claim_holds, claim_requirement_holds, Claims};
 pub use encoding::b64_encode;
 pub use error::{AlgorithmError, Error, JwksError, Malformed, Part};
 pub use jwks::{Jwk, JwkSet, SkipReason, Skipped};

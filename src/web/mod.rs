@@ -5,6 +5,7 @@
 //! serializes, so no serializer or float printing is compiled into the package. Errors cross as
 //! JSON too and become a `JwtError` (or a `TypeError` for a caller's mistake) on the JS side.
 
+mod http;
 mod options;
 mod session;
 
@@ -13,6 +14,7 @@ use wasm_bindgen::prelude::*;
 use crate::encoding::{b64_decode, json_object, push_json_string};
 use crate::{Error, JwkSet, JwksError, UntrustedToken, DEFAULT_MAX_TOKEN_BYTES};
 
+pub use http::{check_claims, http_answer};
 pub use options::{policy, OptionsError, KNOWN};
 pub use session::RawSession;
 

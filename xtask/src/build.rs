@@ -153,10 +153,12 @@ fn ascii_fast_path(glue: &std::path::Path) -> Result<(), String> {
     std::fs::write(glue, text.replace(LOOP, FAST)).map_err(|e| format!("{}: {e}", glue.display()))
 }
 
-/// The size budget of the npm package's wasm and glue, gzipped: 86 KB. 80 KB held the
+/// The size budget of the npm package's wasm and glue, gzipped: 87 KB. 80 KB held the
 /// verifier; TokenSession's state machine, which the issue puts in Rust, measured 6,852 bytes
-/// more (5,874 of wasm, 978 of glue for its fifteen methods), and got 6 KB.
-pub const WEB_BUDGET: u64 = 86 * 1024;
+/// more (5,874 of wasm, 978 of glue for its fifteen methods), and got 6 KB. `authenticate`'s
+/// core side (the HTTP mapping, `requiredClaims` values through `claim_holds`, the per-call
+/// check: two exports) measured 3,389 bytes more, trimmed, and got 1 KB.
+pub const WEB_BUDGET: u64 = 87 * 1024;
 
 /// A file's size, raw and gzipped (`gzip -9`).
 pub fn sizes(path: &std::path::Path) -> Result<(u64, u64), String> {
