@@ -4,6 +4,7 @@ import { AUTH_OPTIONS, authenticate, configure } from './authenticate.js';
 import { JwtError, abortable, call, coreOptions, deadline, fits, reader, seconds, wasm } from './state.js';
 
 export { JwtError };
+export { refusal } from './authenticate.js';
 export { TokenSession } from './session.js';
 
 function asToken(token) {

@@ -56,7 +56,7 @@ export async function authenticate(verifier, request, options = {}) {
   const url = new URL(request.url);
   // As the Envoy filter (and jwt_authn) write it: the request URL without its query.
   const realm = own.realm ?? `${url.protocol}//${url.host}${url.pathname}`;
-  const refuse = (code, claim) => ({ response: refusal(code, claim, realm) });
+  const refuse = (code) => ({ response: refusal(code, realm) });
 
   const found = tokens(request, url, own);
   if (found.length === 0) return refuse('missing_token');
@@ -72,7 +72,7 @@ export async function authenticate(verifier, request, options = {}) {
     if (!(e instanceof JwtError)) throw e;
     // Only a token that passed every other check gets this far: as in the filter, revocation
     // is decided before a requirement, so a revoked token is told so, not that it lacks a role.
-    if (e.code !== 'insufficient_claims') return refuse(e.code, e.claim);
+    if (e.code !== 'insufficient_claims') return refuse(e.code);
     unmet = e;
     claims = JSON.parse(payload(token));
   }
@@ -85,15 +85,15 @@ export async function authenticate(verifier, request, options = {}) {
     }
     // Fail closed: a store that throws or answers something other than a boolean clears no one.
     if (typeof revoked !== 'boolean') return refuse('revocation_unavailable');
-    if (revoked) return refuse('revoked', 'jti');
+    if (revoked) return refuse('revoked');
   }
-  if (unmet) return refuse(unmet.code, unmet.claim);
+  if (unmet) return refuse(unmet.code);
   if (required !== null) {
     try {
       call(() => wasm().checkClaims(payload(token), required));
     } catch (e) {
       if (!(e instanceof JwtError)) throw e;
-      return refuse(e.code, e.claim);
+      return refuse(e.code);
     }
   }
   return { claims };
@@ -128,10 +128,13 @@ function tokens(request, url, { cookie, query }) {
 }
 
 /**
- * The response for a refusal: status and challenge from the core, and the body and headers the
- * Envoy filter sends with them.
+ * The response for a refusal with a jwtgate error code: status and challenge from the core, and
+ * the body and headers the Envoy filter sends with them. For checks of your own after
+ * `authenticate`, so that every refusal looks alike.
  */
-export function refusal(code, claim, realm) {
+export function refusal(code, realm) {
+  if (typeof code !== 'string' || !/^[a-z_]+$/.test(code)) throw new TypeError('refusal needs a jwtgate error code');
+  if (typeof realm !== 'string') throw new TypeError('refusal needs a realm (a string)');
   const answer = call(() => wasm().httpAnswer(code, realm));
   const cut = answer.indexOf('\n');
   const challenge = answer.slice(cut + 1);

@@ -136,6 +136,13 @@ export interface AuthenticateOptions extends AuthenticateSettings {
   waitUntil?: (promise: Promise<unknown>) => void;
 }
 
+/**
+ * The response jwtgate's Envoy filter gives for a refusal with this code: status, challenge
+ * (`Bearer realm="<realm>", error=…, error_description="<code>"`), `text/plain` body `<code>\n`.
+ * For a check of your own after `authenticate`, so every refusal looks alike.
+ */
+export function refusal(code: JwtErrorCode, realm: string): Response;
+
 /** A request's verified claims, or the response refusing it. */
 export type Authenticated = { claims: Claims; response?: undefined } | { response: Response; claims?: undefined };
 

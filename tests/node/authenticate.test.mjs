@@ -3,7 +3,7 @@
 // the same tokens, in the filter's order: verification, the deny list, then the requirements.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Verifier, RemoteVerifier, JwtError } from 'jwtgate';
+import { Verifier, RemoteVerifier, JwtError, refusal } from 'jwtgate';
 import { fx } from './fixtures.mjs';
 
 const auth = fx.authenticate;
@@ -143,4 +143,7 @@ test('mistakes are TypeErrors (rejections), never a let-through', async () => {
   // The realm can be named; it is escaped by the core as a quoted-string.
   const named = await seen(await v.authenticate(request(), { realm: 'my "api"' }));
   assert.equal(named.challenge, 'Bearer realm="my \\"api\\""');
+  // refusal(): the same answer for a check of the caller's own.
+  assert.deepEqual(await seen({ response: refusal('revoked', 'http://api.test/orders') }), want(auth.cases.find((c) => c.name === 'revoked').want));
+  assert.throws(() => refusal('Revoked!', 'r'), TypeError);
 });

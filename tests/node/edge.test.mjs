@@ -75,7 +75,8 @@ async function origin(t) {
 }
 
 // The example as wrangler would bundle it, its clock pinned to the fixtures' time.
-const GUARD = readFileSync(join(process.env.JWTGATE_ROOT, 'www/worker/src/index.js'), 'utf8');
+// The package's subpath is a module of its own file name beside `jwtgate`.
+const GUARD = readFileSync(join(process.env.JWTGATE_ROOT, 'www/worker/src/index.js'), 'utf8').replace("'jwtgate/revocation'", "'./revocation.js'");
 const MAIN = `import { guard } from './guard.js';\nexport default guard({ now: ${fx.now} });\n`;
 
 /** The guard in a fresh workerd: a new isolate, sharing only what the cache service holds. */
