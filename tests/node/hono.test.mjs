@@ -2,10 +2,10 @@
 // the revocation list in workerd's own KV binding, backed by a KV service in this process.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fx } from './fixtures.mjs';
+import { kvService } from './kv-service.mjs';
 import { serveWorker } from './workerd-run.mjs';
 
 const tools = createRequire(join(process.env.NODE_TOOLS, 'x.js'));
@@ -54,36 +54,6 @@ async function bundle() {
   });
   // The package's subpaths are modules of their own file names beside `jwtgate`.
   return out.outputFiles[0].text.replace(/(["'])jwtgate\/(hono|revocation)\1/g, '"./$2.js"');
-}
-
-/**
- * What workerd's KV binding sends: GET for a value (404 when absent), PUT with `expiration`
- * (or `expiration_ttl`) in the query. Entries keep their expiration, so the test can check it.
- */
-async function kvService(t) {
-  const entries = new Map();
-  const seen = [];
-  const http = createServer(async (req, res) => {
-    let body = '';
-    for await (const c of req) body += c;
-    const url = new URL(req.url, 'http://kv');
-    const key = decodeURIComponent(url.pathname.slice(1));
-    seen.push(`${req.method} ${req.url}`);
-    if (kv.down) return res.writeHead(500).end('down');
-    if (req.method === 'GET') {
-      const e = entries.get(key);
-      return e ? res.writeHead(200).end(e.value) : res.writeHead(404).end();
-    }
-    if (req.method === 'PUT') {
-      entries.set(key, { value: body, expiration: Number(url.searchParams.get('expiration')) });
-      return res.writeHead(200).end();
-    }
-    res.writeHead(400).end();
-  });
-  await new Promise((resolve) => http.listen(0, '127.0.0.1', resolve));
-  t.after(() => new Promise((done) => http.close(() => done(http.closeAllConnections()))));
-  const kv = { port: http.address().port, entries, seen, down: false };
-  return kv;
 }
 
 async function honoWorker(t, kv, cacheSeconds) {
