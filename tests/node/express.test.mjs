@@ -146,3 +146,24 @@ test('revocation in redis-server: refused at once here, within the cache bound e
   assert.equal(down.headers.get('www-authenticate'), null);
   assert.equal(await down.text(), 'revocation_unavailable\n');
 });
+
+test('revocation through ioredis: the same list, read and written with EXAT', async (t) => {
+  const redis = await redisServer(t);
+  const Redis = tools('ioredis');
+  const client = new Redis({ host: '127.0.0.1', port: redis.port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  client.on('error', () => {});
+  await client.connect();
+  t.after(() => client.disconnect());
+  const list = redisRevocation(client, { cacheSize: 0 });
+  const v = new Verifier({ ...options, revoked: list.revoked });
+  const call = () => v.authenticate(new Request('http://api.test/me', { headers: { authorization: `Bearer ${fx.tokens.ES256}` } }), { now: fx.now });
+  assert.equal((await call()).claims.sub, 'alice');
+  const exp = Math.floor(Date.now() / 1000) + 600;
+  await list.revoke('t-1', exp);
+  assert.equal(Number(await client.call('EXPIRETIME', 'revoked:t-1')), exp);
+  assert.equal((await call()).response.status, 401);
+  await redis.stop();
+  const down = (await call()).response;
+  assert.equal(down.status, 503);
+  assert.equal(await down.text(), 'revocation_unavailable\n');
+});

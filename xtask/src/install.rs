@@ -42,6 +42,7 @@ pub fn axios() -> PathBuf {
 const HONO_VERSION: &str = "4.13.19";
 const EXPRESS_VERSION: &str = "5.3.0";
 const REDIS_CLIENT_VERSION: &str = "6.3.1";
+const IOREDIS_VERSION: &str = "6.0.0";
 const ESBUILD_VERSION: &str = "0.28.2";
 
 /// An npm package the tests use, installed under `.tools/node`.
@@ -166,11 +167,12 @@ const NEEDS: &[Need] = &[
         },
     },
     Need {
-        what: "npm tools for the middleware tests: hono, express, redis and esbuild",
+        what: "npm tools for the middleware tests: hono, express, redis, ioredis and esbuild",
         present: || {
             has_version("hono", HONO_VERSION)
                 && has_version("express", EXPRESS_VERSION)
                 && has_version("redis", REDIS_CLIENT_VERSION)
+                && has_version("ioredis", IOREDIS_VERSION)
                 && has_version("esbuild", ESBUILD_VERSION)
         },
         install: || {
@@ -179,6 +181,7 @@ const NEEDS: &[Need] = &[
                 format!("hono@{HONO_VERSION}"),
                 format!("express@{EXPRESS_VERSION}"),
                 format!("redis@{REDIS_CLIENT_VERSION}"),
+                format!("ioredis@{IOREDIS_VERSION}"),
                 format!("esbuild@{ESBUILD_VERSION}"),
             ];
             let mut args = vec!["install", "--no-audit", "--no-fund", "--prefix"];
