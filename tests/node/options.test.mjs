@@ -22,8 +22,8 @@ test('an empty audience list is a TypeError, not "any audience"', () => {
     assert.throws(() => new RemoteVerifier({ ...remote, audiences }), { name: 'TypeError', message: /audiences/ });
   }
   // Left out, the audience is not checked, as documented; given, it is.
-  assert.equal(new Verifier({ jwks, issuer: fx.issuer }).verify(wrongAudience, { now: fx.now }).sub, 'alice');
-  assert.throws(() => new Verifier(base).verify(wrongAudience, { now: fx.now }), { code: 'invalid_audience' });
+  assert.equal(new Verifier({ jwks, issuer: fx.issuer }).verifySync(wrongAudience, { now: fx.now }).sub, 'alice');
+  assert.throws(() => new Verifier(base).verifySync(wrongAudience, { now: fx.now }), { code: 'invalid_audience' });
 });
 
 test('a now that is not a finite number is a TypeError in verify, expiresIn and isExpired', async () => {
@@ -32,12 +32,12 @@ test('a now that is not a finite number is a TypeError in verify, expiresIn and 
   // Each of these read as a number is 0 (or NaN): at time 0 a token expired a year ago is fresh.
   for (const now of ['', ' ', '0', false, true, [], [0], null, {}, NaN, Infinity, -1, '1800000000', 1800000000n, new Date(0)]) {
     const what = typeof now === 'bigint' ? `${now}n` : JSON.stringify(now) ?? String(now);
-    assert.throws(() => v.verify(fx.expired, { now }), TypeError, what);
+    assert.throws(() => v.verifySync(fx.expired, { now }), TypeError, what);
     await assert.rejects(r.verify(fx.expired, { now }), TypeError, what);
     assert.throws(() => expiresIn(fx.expired, now), TypeError, what);
     assert.throws(() => isExpired(fx.expired, { now }), TypeError, what);
   }
-  assert.throws(() => v.verify(fx.expired, { now: fx.now }), { code: 'expired' });
+  assert.throws(() => v.verifySync(fx.expired, { now: fx.now }), { code: 'expired' });
   assert.equal(isExpired(fx.expired, { now: fx.now }), true);
   assert.equal(isExpired('garbage', { now: fx.now }), true, 'an unreadable token still counts as expired');
   assert.equal(typeof expiresIn(good), 'number', 'without now, the clock');
@@ -74,9 +74,9 @@ test('options from class getters and prototypes are read, not dropped', async ()
   }
   const remoteInherited = Object.assign(Object.create(defaults), { jwksUri: remote.jwksUri, fetch: remote.fetch });
   for (const [name, v] of [['class', new Verifier(new AuthConfig())], ['Object.create', new Verifier(inherited)]]) {
-    assert.equal(v.verify(good, { now: fx.now }).sub, 'alice', name);
-    assert.throws(() => v.verify(wrongIssuer, { now: fx.now }), { code: 'invalid_issuer' }, name);
-    assert.throws(() => v.verify(wrongAudience, { now: fx.now }), { code: 'invalid_audience' }, name);
+    assert.equal(v.verifySync(good, { now: fx.now }).sub, 'alice', name);
+    assert.throws(() => v.verifySync(wrongIssuer, { now: fx.now }), { code: 'invalid_issuer' }, name);
+    assert.throws(() => v.verifySync(wrongAudience, { now: fx.now }), { code: 'invalid_audience' }, name);
   }
   for (const [name, v] of [['class', new RemoteVerifier(new Remote())], ['Object.create', new RemoteVerifier(remoteInherited)]]) {
     assert.equal((await v.verify(good, { now: fx.now })).sub, 'alice', name);
@@ -103,7 +103,7 @@ test('a typo is refused, own or inherited; a polluted Object.prototype configure
       return 'auth';
     }
   }
-  assert.equal(new Verifier(new WithMethods()).verify(wrongIssuer, { now: fx.now }).sub, 'alice');
+  assert.equal(new Verifier(new WithMethods()).verifySync(wrongIssuer, { now: fx.now }).sub, 'alice');
 
   // Enumerable pollution of an option name: the copy of the options never reads it.
   Object.prototype.issuer = 'https://evil';
@@ -113,11 +113,11 @@ test('a typo is refused, own or inherited; a polluted Object.prototype configure
   } finally {
     delete Object.prototype.issuer;
   }
-  assert.equal(polluted.verify(good, { now: fx.now }).sub, 'alice', 'no issuer was configured');
+  assert.equal(polluted.verifySync(good, { now: fx.now }).sub, 'alice', 'no issuer was configured');
 
   Object.defineProperty(Object.prototype, 'requireExpiration', { value: false, configurable: true, writable: true, enumerable: false });
   t.after(() => delete Object.prototype.requireExpiration);
-  assert.throws(() => new Verifier(base).verify(fx.noExp, { now: fx.now }), { code: 'missing_claim' });
+  assert.throws(() => new Verifier(base).verifySync(fx.noExp, { now: fx.now }), { code: 'missing_claim' });
 });
 
 test('numbers that are not numbers are TypeErrors, wherever they come from', () => {
@@ -146,5 +146,5 @@ test('numbers that are not numbers are TypeErrors, wherever they come from', () 
   assert.throws(() => new Verifier({ ...base, issuer: { toJSON: () => undefined } }), TypeError, 'a toJSON that yields nothing');
   // Good values still work, including ones parsed from the environment.
   const v = new Verifier({ ...base, clockSkewSeconds: Number('0'), maxTokenBytes: Number('16384') });
-  assert.equal(v.verify(good, { now: fx.now }).sub, 'alice');
+  assert.equal(v.verifySync(good, { now: fx.now }).sub, 'alice');
 });

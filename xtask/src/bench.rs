@@ -531,24 +531,9 @@ struct Size {
     gz: u64,
 }
 
-/// Bundles `source` (an ES module) with esbuild, minified for browsers; returns the bundle.
+/// Bundles `source` (an ES module) with the bench's esbuild, as the size budgets do.
 fn bundle(dir: &Path, name: &str, source: &str) -> Result<PathBuf, String> {
-    let entry = dir.join(format!("{name}.mjs"));
-    std::fs::write(&entry, source).map_err(|e| e.to_string())?;
-    let out = dir.join(format!("{name}.bundle.js"));
-    cmd(
-        esbuild().to_str().unwrap(),
-        &[
-            entry.to_str().unwrap(),
-            "--bundle",
-            "--minify",
-            "--format=esm",
-            "--platform=browser",
-            "--log-level=warning",
-            &format!("--outfile={}", out.to_str().unwrap()),
-        ],
-    )?;
-    Ok(out)
+    crate::build::bundle(&esbuild(), dir, name, source)
 }
 
 fn sizes() -> Result<Vec<Size>, String> {
