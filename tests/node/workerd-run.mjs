@@ -19,7 +19,14 @@ function packageModules() {
   const entries = Object.keys(named).flatMap((path) => Object.values(pkg.exports[path]));
   // The other runtimes' entries stay out: they import what workerd does not have.
   const files = pkg.files.filter((f) => f.endsWith('.wasm') || (f.endsWith('.js') && !entries.includes(`./${f}`)));
-  return [...Object.entries(named).map(([path, name]) => [pkg.exports[path].workerd.slice(2), name]), ...files.map((f) => [f, f])];
+  // Relative imports resolve against a module's name: `jwtgate/client`'s land under `jwtgate/`.
+  return [
+    ...Object.entries(named).map(([path, name]) => [pkg.exports[path].workerd.slice(2), name]),
+    ...files.flatMap((f) => [
+      [f, f],
+      [f, `jwtgate/${f}`],
+    ]),
+  ];
 }
 
 /**
