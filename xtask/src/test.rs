@@ -147,9 +147,17 @@ pub fn node_only(filters: &[String]) -> Result<(), String> {
         // The attack catalog's test writes the fixtures the Node suites read.
         cmd("cargo", &["test", "-q", "--test", "attacks"])?;
     }
-    if !crate::web::fixtures().with_file_name("wycheproof").exists() {
-        // And the Wycheproof test the vectors, with the in-wasm answers.
-        cmd("cargo", &["test", "-q", "--test", "wycheproof"])?;
+    if !crate::web::fixtures().with_file_name("vectors").exists() {
+        // And these the vectors, with the in-wasm answers.
+        let tests = [
+            "--test",
+            "wycheproof",
+            "--test",
+            "rfc",
+            "--test",
+            "jwt_verify_lib",
+        ];
+        cmd("cargo", &[&["test", "-q"][..], &tests].concat())?;
     }
     let mut tally = Tally::default();
     node_suite(&mut tally, filters);
