@@ -172,7 +172,7 @@ pub const FULL_BUDGET: u64 = 58 * 1024;
 pub const CLIENT_TARGET: u64 = 18 * 1024;
 pub const FULL_TARGET: u64 = 30 * 1024;
 
-fn bundle_sizes() -> Result<Sizes, String> {
+pub fn bundle_sizes() -> Result<Sizes, String> {
     let dir = root().join("target/size");
     let modules = dir.join("node_modules");
     std::fs::create_dir_all(&modules).map_err(|e| e.to_string())?;
