@@ -20,7 +20,7 @@ use crate::{Error, UntrustedToken, DEFAULT_MAX_TOKEN_BYTES};
 pub use options::{policy, OptionsError, KNOWN};
 pub use session::RawSession;
 #[cfg(feature = "web")]
-pub use verifier::RawVerifier;
+pub use verifier::{check_jwks_length, check_options, option_names, RawVerifier};
 
 fn thrown(name: &str, code: Option<&str>, message: &str, claim: Option<&str>) -> JsValue {
     let mut out = String::from("{\"name\":");
