@@ -1,6 +1,6 @@
 // The JavaScript API over the Rust core. Values cross as JSON text; errors cross as JSON and
 // become JwtError (a token, key set or fetch problem) or TypeError (a caller mistake).
-import { JwtError, abortable, call, coreOptions, deadline, fits, reader, seconds, wasm } from './state.js';
+import { JwtError, MAX_TIMER_SECONDS, abortable, call, coreOptions, deadline, fits, reader, seconds, wasm } from './state.js';
 
 export { JwtError };
 export { TokenSession } from './session.js';
@@ -87,7 +87,9 @@ export class Verifier {
 // storage does not): a key the issuer withdrew during an outage is not trusted for ever.
 const FETCHED_AT = 'jwtgate-fetched-at';
 const MAX_STALE_SECONDS = 86400;
-// Failed fetches are retried after retrySeconds, doubling with each failure up to this.
+// maxStaleSeconds at most: keys the issuer may have withdrawn a month ago are not keys.
+const MAX_STALE_LIMIT = 30 * 86400;
+// Failed fetches are retried after retrySeconds (at most this), doubling with each failure up to this.
 const MAX_RETRY_SECONDS = 30;
 const REMOTE_OPTIONS = ['jwksUri', 'cacheSeconds', 'cooldownSeconds', 'fetchTimeoutSeconds', 'retrySeconds', 'maxStaleSeconds', 'fetch', 'cache'];
 
@@ -124,9 +126,9 @@ export class RemoteVerifier {
     }
     this.#cacheMs = seconds('cacheSeconds', get('cacheSeconds'), 600) * 1000;
     this.#cooldownMs = seconds('cooldownSeconds', get('cooldownSeconds'), 30) * 1000;
-    this.#timeoutMs = seconds('fetchTimeoutSeconds', get('fetchTimeoutSeconds'), 5, true) * 1000;
-    this.#retryMs = seconds('retrySeconds', get('retrySeconds'), 1) * 1000;
-    this.#keepMs = this.#cacheMs + seconds('maxStaleSeconds', get('maxStaleSeconds'), MAX_STALE_SECONDS) * 1000;
+    this.#timeoutMs = seconds('fetchTimeoutSeconds', get('fetchTimeoutSeconds'), 5, true, MAX_TIMER_SECONDS) * 1000;
+    this.#retryMs = seconds('retrySeconds', get('retrySeconds'), 1, false, MAX_RETRY_SECONDS) * 1000;
+    this.#keepMs = this.#cacheMs + seconds('maxStaleSeconds', get('maxStaleSeconds'), MAX_STALE_SECONDS, false, MAX_STALE_LIMIT) * 1000;
     this.#uri = String(jwksUri);
     this.#policy = coreOptions(options, REMOTE_OPTIONS);
     // Called bare: workerd's fetch throws "Illegal invocation" when called on another object.
@@ -215,7 +217,7 @@ export class RemoteVerifier {
   #failed(e) {
     this.#failures += 1;
     this.#lastError = e;
-    const wait = Math.min(this.#retryMs * 2 ** (this.#failures - 1), Math.max(this.#retryMs, MAX_RETRY_SECONDS * 1000));
+    const wait = Math.min(this.#retryMs * 2 ** (this.#failures - 1), MAX_RETRY_SECONDS * 1000);
     this.#retryAt = Date.now() + wait;
   }
 

@@ -2,7 +2,7 @@
 // decides when to refresh, which call refreshes, and what an answer, a stored copy or another
 // tab's result is worth; this file waits, calls the app's refresh, stores, locks and talks to
 // the other tabs.
-import { JwtError, abortable, call, deadline, fits, onlyKnown, reader, seconds, wasm } from './state.js';
+import { JwtError, MAX_TIMER_SECONDS, abortable, call, deadline, fits, onlyKnown, reader, seconds, wasm } from './state.js';
 
 // RawSession.next()'s answers.
 const USE = 0;
@@ -84,10 +84,10 @@ export class TokenSession extends EventTarget {
   constructor(options = {}) {
     super();
     const get = reader(options);
-    onlyKnown(options, OPTIONS, 'TokenSession');
+    onlyKnown(get, OPTIONS, 'TokenSession');
     const or = (name, fallback) => (get(name) === undefined ? fallback : get(name));
     const refresh = get('refresh');
-    const refreshAheadSeconds = or('refreshAheadSeconds', 30);
+    const refreshAheadSeconds = seconds('refreshAheadSeconds', get('refreshAheadSeconds'), 30);
     const storage = or('storage', 'memory');
     const storageKey = or('storageKey', 'jwtgate');
     const onAuthRequired = get('onAuthRequired');
@@ -96,7 +96,7 @@ export class TokenSession extends EventTarget {
     const origins = or('origins', []);
     const allowAnyOrigin = or('allowAnyOrigin', false);
     if (typeof refresh !== 'function') throw new TypeError('TokenSession needs refresh(refreshToken)');
-    this.#refreshMs = seconds('refreshTimeoutSeconds', get('refreshTimeoutSeconds'), 10, true) * 1000;
+    this.#refreshMs = seconds('refreshTimeoutSeconds', get('refreshTimeoutSeconds'), 10, true, MAX_TIMER_SECONDS) * 1000;
     if (!Array.isArray(origins) || !origins.every(isOrigin)) {
       throw new TypeError("origins must be an array of origins, such as ['https://api.example.com'] (scheme, host and port only)");
     }
@@ -108,7 +108,6 @@ export class TokenSession extends EventTarget {
       throw new TypeError('onAuthRequired must be a function');
     }
     if (typeof fetch !== 'function') throw new TypeError('no fetch here: pass one as the fetch option');
-    if (typeof refreshAheadSeconds !== 'number') throw new TypeError('refreshAheadSeconds must be a number');
     this.#core = call(() => new (wasm().RawSession)(refreshAheadSeconds));
     this.#refresh = refresh;
     this.#fetch = fetch;

@@ -75,7 +75,7 @@ test('stale keys keep serving while a refresh hangs; the hanging refresh is shar
 
 test('failed refreshes back off: a failing issuer is not asked on every call', QUICK, async (t) => {
   const it = await issuer(t, keyset('p256'));
-  const v = new RemoteVerifier(opts(it.uri, { cacheSeconds: 0, retrySeconds: 60 }));
+  const v = new RemoteVerifier(opts(it.uri, { cacheSeconds: 0, retrySeconds: 30 }));
   await verifyAt(v, fx.tokens.ES256);
   it.status = 500;
   assert.equal((await verifyAt(v, fx.tokens.ES256)).sub, 'alice');
@@ -89,7 +89,7 @@ test('failed refreshes back off: a failing issuer is not asked on every call', Q
   // With no keys at all, the failure is the answer until the back-off ends.
   const down = await issuer(t, 'nope');
   down.status = 503;
-  const none = new RemoteVerifier(opts(down.uri, { retrySeconds: 60 }));
+  const none = new RemoteVerifier(opts(down.uri, { retrySeconds: 30 }));
   for (let i = 0; i < 10; i += 1) await assert.rejects(verifyAt(none, fx.tokens.ES256), unavailable(/HTTP 503/));
   assert.equal(down.server.hits, 1);
 });
@@ -115,7 +115,7 @@ test('a shared copy is kept cacheSeconds plus one day from its own fetch time, w
   const copy = (age) =>
     store.set(down.uri, new Response(keyset('p256'), { headers: { 'jwtgate-fetched-at': String(Date.now() - age), 'cache-control': 'max-age=999999999' } }));
   copy(600_000 + day - 60_000);
-  const v = new RemoteVerifier(opts(down.uri, { cache, retrySeconds: 60 }));
+  const v = new RemoteVerifier(opts(down.uri, { cache, retrySeconds: 30 }));
   assert.equal((await verifyAt(v, fx.tokens.ES256)).sub, 'alice', 'within the day: the issuer is down, the copy serves');
   // The copy is stale and the issuer failed: the back-off holds, no fetch on every call.
   for (let i = 0; i < 10; i += 1) assert.equal((await verifyAt(v, fx.tokens.ES256)).sub, 'alice');

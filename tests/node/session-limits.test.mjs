@@ -208,3 +208,14 @@ test('a refresh answer too large to be a token fails into authrequired before it
   assert.equal(error.code, 'too_large');
   session.clear();
 });
+
+test('session timings: a timeout setTimeout cannot hold and a refresh margin that is not one are TypeErrors naming the option', () => {
+  const refresh = async () => ({});
+  for (const refreshTimeoutSeconds of [2147484, 3e6]) {
+    assert.throws(() => new TokenSession({ refresh, refreshTimeoutSeconds }), { name: 'TypeError', message: /refreshTimeoutSeconds must be at most 2147483/ });
+  }
+  new TokenSession({ refresh, refreshTimeoutSeconds: 2147483 }).close();
+  for (const refreshAheadSeconds of [NaN, null, -1, Infinity, '30']) {
+    assert.throws(() => new TokenSession({ refresh, refreshAheadSeconds }), { name: 'TypeError', message: /refreshAheadSeconds/ }, String(refreshAheadSeconds));
+  }
+});
