@@ -111,6 +111,7 @@ export class RemoteVerifier {
   #retryAt = -Infinity;
   #lastError = null;
   #inflight = null;
+  #saving = null;
 
   constructor(options = {}) {
     const get = reader(options);
@@ -152,6 +153,7 @@ export class RemoteVerifier {
     }
     if (this.#raw === null) {
       await this.#refresh(false);
+      this.#handOff(waitUntil);
     } else if (Date.now() - this.#fetchedAt >= this.#cacheMs && Date.now() >= this.#retryAt) {
       // Stale: the keys in hand serve while a refresh runs in the background, so an issuer
       // that hangs or is down costs no verification its last keys can make.
@@ -166,10 +168,17 @@ export class RemoteVerifier {
     // A kid we have not seen: perhaps the issuer rotated. One re-fetch per cooldown, shared.
     try {
       await this.#refresh(true);
+      this.#handOff(waitUntil);
     } catch {
       // The fetch failed; the token is judged on the keys we have.
     }
     return verifyWith(this.#raw, token, now);
+  }
+
+  /** A put of the shared copy that the verify did not wait for, to `waitUntil`: in a Worker it may then outlive the response. */
+  #handOff(waitUntil) {
+    if (this.#saving !== null) waitUntil?.(this.#saving);
+    this.#saving = null;
   }
 
   #mayRefetch() {
@@ -249,7 +258,9 @@ export class RemoteVerifier {
         'cache-control': `max-age=${Math.ceil(this.#keepMs / 1000)}`,
         [FETCHED_AT]: String(this.#fetchedAt),
       };
-      await this.#cached('put', this.#uri, new Response(text, { headers }));
+      // Not waited for: a cache that is slow to store costs this verification nothing. The
+      // put is bounded like every cache call, and one that fails is a copy not shared.
+      this.#saving = this.#cached('put', this.#uri, new Response(text, { headers }));
     }
     return true;
   }
@@ -293,13 +304,17 @@ export class RemoteVerifier {
   async #read() {
     const hit = this.#cache && (await this.#cached('match', this.#uri));
     if (!hit) return null;
+    // The copy's body is read under the fetch timeout too: one that never ends is a miss.
+    const timeout = deadline(this.#timeoutMs, 'reading the cached key set');
     try {
       const at = Number(hit.headers.get(FETCHED_AT) ?? NaN);
       const kept = Date.now() - at < this.#keepMs;
-      if (hit.ok && at > 0 && kept) return { text: await readCapped(hit), at };
+      if (hit.ok && at > 0 && kept) return { text: await abortable(readCapped(hit, timeout.signal), timeout.signal), at };
       hit.body?.cancel().catch(() => {});
     } catch {
       // Unreadable: as bad as corrupt.
+    } finally {
+      timeout.clear();
     }
     await this.#cached('delete', this.#uri);
     return null;

@@ -142,3 +142,28 @@ test('keys in memory serve past cacheSeconds for maxStaleSeconds at most, then t
   assert.throws(() => new RemoteVerifier(opts(it.uri, { maxStaleSeconds: -1 })), TypeError);
   assert.throws(() => new RemoteVerifier(opts(it.uri, { maxStaleSeconds: NaN })), TypeError);
 });
+
+test('a shared copy whose body never ends is a miss at the fetch timeout; saving a copy never holds a verify', QUICK, async (t) => {
+  const it = await issuer(t, keyset('p256'));
+  const endless = () => new Response(new ReadableStream({ pull: () => new Promise(() => {}) }), { headers: { 'jwtgate-fetched-at': String(Date.now()) } });
+  let puts = 0;
+  const stuck = {
+    match: async () => endless(),
+    // Never answers: the verify must not wait for it.
+    put: () => {
+      puts += 1;
+      return new Promise(() => {});
+    },
+    delete: async () => true,
+  };
+  const v = new RemoteVerifier(opts(it.uri, { cache: stuck, fetchTimeoutSeconds: 0.3 }));
+  assert.equal((await verifyAt(v, fx.tokens.ES256)).sub, 'alice', 'the copy timed out, the issuer answered');
+  assert.equal(it.server.hits, 1);
+  assert.equal(puts, 1);
+  // A copy without a stream whose text() never settles: the same.
+  const textless = { ...stuck, match: async () => ({ ok: true, headers: new Headers({ 'jwtgate-fetched-at': String(Date.now()) }), body: null, text: () => new Promise(() => {}) }) };
+  const handed = [];
+  const w = new RemoteVerifier(opts(it.uri, { cache: textless, fetchTimeoutSeconds: 0.3 }));
+  assert.equal((await w.verify(fx.tokens.ES256, { now: fx.now, waitUntil: (p) => handed.push(p) })).sub, 'alice');
+  assert.equal(handed.length, 1, 'the put that was not waited for is handed to waitUntil');
+});
