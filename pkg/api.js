@@ -96,6 +96,7 @@ const REMOTE_OPTIONS = ['jwksUri', 'cacheSeconds', 'cooldownSeconds', 'fetchTime
 /** Verifies tokens against a key set fetched from `jwksUri`, cached and re-fetched as needed. */
 export class RemoteVerifier {
   #uri;
+  #href;
   #policy;
   #fetch;
   #cache;
@@ -131,6 +132,7 @@ export class RemoteVerifier {
     this.#retryMs = seconds('retrySeconds', get('retrySeconds'), 1, false, MAX_RETRY_SECONDS) * 1000;
     this.#keepMs = this.#cacheMs + seconds('maxStaleSeconds', get('maxStaleSeconds'), MAX_STALE_SECONDS, false, MAX_STALE_LIMIT) * 1000;
     this.#uri = String(jwksUri);
+    this.#href = responseUrl(this.#uri);
     this.#policy = coreOptions(options, REMOTE_OPTIONS);
     // Called bare: workerd's fetch throws "Illegal invocation" when called on another object.
     this.#fetch = (...args) => fetch(...args);
@@ -277,6 +279,12 @@ export class RemoteVerifier {
         (async () => {
           const init = { headers: { accept: 'application/json' }, redirect: 'manual', signal: timeout.signal };
           const response = await this.#fetch(this.#uri, init);
+          // A fetch of the app's own that drops `init` follows redirects: what it followed
+          // one to is refused all the same.
+          if (response.redirected === true || (response.url && response.url !== this.#href)) {
+            response.body?.cancel().catch(() => {});
+            throw new Error(`a redirect (to ${response.url || 'elsewhere'}) is not followed`);
+          }
           if (!response.ok) {
             // Not awaited: a cancel can wait on the other branch of a tee()d body.
             response.body?.cancel().catch(() => {});
@@ -346,6 +354,17 @@ export class RemoteVerifier {
     } finally {
       timeout.clear();
     }
+  }
+}
+
+/** A response's `url` when it came from `uri` itself: `uri` serialized, without a fragment. */
+function responseUrl(uri) {
+  try {
+    const url = new URL(uri);
+    url.hash = '';
+    return url.href;
+  } catch {
+    return uri;
   }
 }
 

@@ -167,3 +167,20 @@ test('a shared copy whose body never ends is a miss at the fetch timeout; saving
   assert.equal((await w.verify(fx.tokens.ES256, { now: fx.now, waitUntil: (p) => handed.push(p) })).sub, 'alice');
   assert.equal(handed.length, 1, 'the put that was not waited for is handed to waitUntil');
 });
+
+test('a fetch of the app’s own that follows a redirect anyway: the answer is refused', QUICK, async (t) => {
+  const elsewhere = await issuer(t, keyset('p256'));
+  const redirecting = await looseServer(t, (req, res) => res.writeHead(302, { location: elsewhere.uri }).end());
+  // Wrappers that drop the init jwtgate passes, and with it redirect: 'manual'.
+  for (const fetch of [(u) => globalThis.fetch(u), (u, init) => globalThis.fetch(u, { headers: init.headers })]) {
+    const v = new RemoteVerifier(opts(redirecting.uri(), { fetch }));
+    await assert.rejects(verifyAt(v, fx.tokens.ES256), unavailable(/redirect/));
+  }
+  // A Response-like answer that says where it came from: another URL is refused too.
+  const moved = async () => Object.defineProperty(new Response(keyset('p256')), 'url', { value: elsewhere.uri });
+  await assert.rejects(verifyAt(new RemoteVerifier(opts(redirecting.uri(), { fetch: moved })), fx.tokens.ES256), unavailable(/redirect/));
+  // Its own URL (a fragment never reaches a server), or none, is fine.
+  const here = async () => Object.defineProperty(new Response(keyset('p256')), 'url', { value: elsewhere.uri });
+  assert.equal((await verifyAt(new RemoteVerifier(opts(`${elsewhere.uri}#keys`, { fetch: here })), fx.tokens.ES256)).sub, 'alice');
+  assert.equal((await verifyAt(new RemoteVerifier(opts(elsewhere.uri)), fx.tokens.ES256)).sub, 'alice');
+});
