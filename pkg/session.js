@@ -2,7 +2,7 @@
 // decides when to refresh, which call refreshes, and what an answer, a stored copy or another
 // tab's result is worth; this file waits, calls the app's refresh, stores, locks and talks to
 // the other tabs.
-import { JwtError, MAX_TIMER_SECONDS, abortable, call, deadline, fits, onlyKnown, reader, seconds, wasm } from './state.js';
+import { JwtError, MAX_TIMER_SECONDS, abortable, call, deadline, onlyKnown, reader, seconds, wasm } from './state.js';
 
 // RawSession.next()'s answers.
 const USE = 0;
@@ -15,6 +15,28 @@ const ELECTION_MS = 100;
 const LOSER_WAIT_MS = 10_000;
 
 const now = () => Date.now() / 1000;
+
+// Stored text holds two tokens and a time: it may be this many tokens long, and no longer.
+const STORED_TOKENS = 4;
+
+/**
+ * Every string copied into the core is measured first, as wasm memory never shrinks: a token
+ * (access or refresh, from a sign-in, a refresh, another tab or a server's refusal) at most
+ * the core's token limit, stored text `STORED_TOKENS` times that. Throws `too_large`.
+ */
+function measure(text, tokens = 1) {
+  call(() => wasm().checkTokenLength(text.length / tokens));
+}
+
+/** `measure`, as a yes or no: for strings that are dropped, not refused, when too long. */
+function crosses(text, tokens = 1) {
+  try {
+    measure(text, tokens);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 const OPTIONS = ['refresh', 'refreshAheadSeconds', 'refreshTimeoutSeconds', 'storage', 'storageKey', 'onAuthRequired', 'fetch', 'origins', 'allowAnyOrigin'];
 
@@ -147,7 +169,8 @@ export class TokenSession extends EventTarget {
   setTokens({ accessToken, refreshToken } = {}) {
     if (typeof accessToken !== 'string') throw new TypeError('setTokens needs { accessToken, refreshToken? }');
     if (refreshToken != null && typeof refreshToken !== 'string') throw new TypeError('refreshToken must be a string');
-    fits(accessToken);
+    measure(accessToken);
+    if (refreshToken != null) measure(refreshToken);
     call(() => this.#core.set(accessToken, refreshToken ?? undefined, now()));
     this.#save();
     this.#wake();
@@ -214,7 +237,7 @@ export class TokenSession extends EventTarget {
    * token, the next call refreshes. For HTTP clients other than `fetch`; see `jwtgate/axios`.
    */
   tokenRejected(accessToken) {
-    if (typeof accessToken === 'string') this.#core.rejected(accessToken);
+    if (typeof accessToken === 'string' && crosses(accessToken)) this.#core.rejected(accessToken);
   }
 
   /** Signs out: forgets the tokens here and in tabs that shared them; waiting calls reject. */
@@ -252,7 +275,11 @@ export class TokenSession extends EventTarget {
     const epoch = this.#core.epoch();
     // The refresh token this run presents, once it knows; until then the one it started with.
     let from = this.#core.refreshToken();
+    // Once per run: a timeout rejects both the refresh and the turn that holds it.
+    let failed = false;
     const fail = (error) => {
+      if (failed) return;
+      failed = true;
       if (this.#core.failed(epoch, from)) this.#emit('authrequired', { error });
     };
     try {
@@ -272,7 +299,8 @@ export class TokenSession extends EventTarget {
           if (answer.refreshToken != null && typeof answer.refreshToken !== 'string') {
             throw new TypeError('refresh() gave a refreshToken that is not a string');
           }
-          fits(answer.accessToken);
+          measure(answer.accessToken);
+          if (answer.refreshToken != null) measure(answer.refreshToken);
           taken = call(() => this.#core.refreshed(epoch, from, answer.accessToken, answer.refreshToken ?? undefined, now()));
         } catch (e) {
           fail(e);
@@ -385,12 +413,13 @@ export class TokenSession extends EventTarget {
   }
 
   #message(m) {
-    if (!m || typeof m !== 'object' || typeof m.from !== 'string') return;
+    if (!m || typeof m !== 'object' || typeof m.from !== 'string' || !crosses(m.from)) return;
     const ours = this.#core.refreshToken();
     if (m.t === 'refreshed' && typeof m.accessToken === 'string') {
       let adopted = false;
       try {
-        fits(m.accessToken);
+        measure(m.accessToken);
+        if (typeof m.refreshToken === 'string') measure(m.refreshToken);
         adopted = this.#core.adopt(m.from, m.accessToken, typeof m.refreshToken === 'string' ? m.refreshToken : undefined, now());
       } catch {
         // Another tab's unreadable token is not ours to fail on.
@@ -437,7 +466,7 @@ export class TokenSession extends EventTarget {
   // Loads stored tokens; a copy the core refuses is dropped, never thrown.
   #restore(text, dropBad) {
     if (text === null) return false;
-    if (this.#core.restore(text, now())) {
+    if (crosses(text, STORED_TOKENS) && this.#core.restore(text, now())) {
       this.#wake();
       return true;
     }
