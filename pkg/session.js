@@ -192,13 +192,15 @@ export class TokenSession extends EventTarget {
 
   /**
    * Whether a request to `url` gets the bearer token: one to the page's origin or to one of
-   * `origins`, or any with `allowAnyOrigin`. Relative URLs are resolved against the page.
+   * `origins`, or any with `allowAnyOrigin`. Relative URLs are resolved as fetch and XHR
+   * resolve them: against the document's base URL, which `<base href>` may put on another
+   * origin than the page's.
    */
   sendsTokenTo(url) {
     if (this.#anyOrigin) return true;
     let origin;
     try {
-      origin = new URL(url, globalThis.location?.href).origin;
+      origin = new URL(url, globalThis.document?.baseURI ?? globalThis.location?.href).origin;
     } catch {
       return false;
     }

@@ -278,6 +278,27 @@ test('every string bound for the session core is measured first: nothing oversiz
   assert.equal(memory.buffer.byteLength, size, 'wasm memory did not grow');
 });
 
+test('jwtgate/axios: an interceptor that runs after ours and moves the request elsewhere takes the token off', QUICK, async (t) => {
+  const { default: axios } = await import(process.env.AXIOS);
+  const [ours, theirs] = [await echo(t), await echo(t)];
+  const tk = token(1);
+  const session = new TokenSession({ refresh: async () => ({ accessToken: tk }), origins: [ours.origin] });
+  session.setTokens({ accessToken: tk, refreshToken: 'r1' });
+  const client = axios.create({ baseURL: ours.url });
+  // Registered before attachAxios, so axios runs it after jwtgate's.
+  client.interceptors.request.use((config) => {
+    if (config.url === '/tenant') config.baseURL = theirs.origin;
+    if (config.url === '/absolute') config.url = `${theirs.url}absolute`;
+    return config;
+  });
+  attachAxios(session, client);
+  assert.equal((await client.get('/tenant')).data.authorization, null);
+  assert.equal((await client.get('/absolute')).data.authorization, null);
+  assert.equal((await client.get('/mine')).data.authorization, `Bearer ${tk}`, 'our own origin still gets it');
+  assert.deepEqual(theirs.seen, [null, null]);
+  session.clear();
+});
+
 test('session timings: a timeout setTimeout cannot hold and a refresh margin that is not one are TypeErrors naming the option', () => {
   const refresh = async () => ({});
   for (const refreshTimeoutSeconds of [2147484, 3e6]) {
