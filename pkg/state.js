@@ -145,9 +145,9 @@ function optionJson(name, value) {
 function what(value) {
   if (value === null || value === undefined) return String(value);
   if (typeof value !== 'object') return `a ${typeof value}`;
-  if ('toJSON' in value) return 'an object with toJSON()';
   const tag = Object.prototype.toString.call(value).slice(8, -1);
-  return tag === 'Object' ? 'an object' : `an object (${tag})`;
+  if (tag !== 'Object' && tag !== 'Array') return `an object (${tag})`;
+  return 'toJSON' in value ? 'an object with toJSON()' : 'an object';
 }
 
 // setTimeout fires at once for a delay it cannot hold (more than 2^31 - 1 ms).
