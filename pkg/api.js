@@ -2,7 +2,7 @@
 // become JwtError (a token, key set or fetch problem) or TypeError (a caller mistake). The core
 // decides everything about a token; the platform (crypto-node.js, crypto-web.js) only says
 // whether a signature verifies under the key the core chose.
-import { JwtError, abortable, call, coreOptions, crypto, deadline, reader, seconds, wasm } from './state.js';
+import { JwtError, MAX_TIMER_SECONDS, abortable, call, coreOptions, crypto, deadline, reader, seconds, wasm } from './state.js';
 import { asToken, nowSeconds } from './token.js';
 
 export { JwtError };
@@ -156,13 +156,16 @@ export class Verifier {
 // storage does not): a key the issuer withdrew during an outage is not trusted for ever.
 const FETCHED_AT = 'jwtgate-fetched-at';
 const MAX_STALE_SECONDS = 86400;
-// Failed fetches are retried after retrySeconds, doubling with each failure up to this.
+// maxStaleSeconds at most: keys the issuer may have withdrawn a month ago are not keys.
+const MAX_STALE_LIMIT = 30 * 86400;
+// Failed fetches are retried after retrySeconds (at most this), doubling with each failure up to this.
 const MAX_RETRY_SECONDS = 30;
 const REMOTE_OPTIONS = ['jwksUri', 'cacheSeconds', 'cooldownSeconds', 'fetchTimeoutSeconds', 'retrySeconds', 'maxStaleSeconds', 'fetch', 'cache'];
 
 /** Verifies tokens against a key set fetched from `jwksUri`, cached and re-fetched as needed. */
 export class RemoteVerifier {
   #uri;
+  #href;
   #policy;
   #fetch;
   #cache;
@@ -178,6 +181,7 @@ export class RemoteVerifier {
   #retryAt = -Infinity;
   #lastError = null;
   #inflight = null;
+  #saving = null;
 
   constructor(options = {}) {
     const get = reader(options);
@@ -193,10 +197,11 @@ export class RemoteVerifier {
     }
     this.#cacheMs = seconds('cacheSeconds', get('cacheSeconds'), 600) * 1000;
     this.#cooldownMs = seconds('cooldownSeconds', get('cooldownSeconds'), 30) * 1000;
-    this.#timeoutMs = seconds('fetchTimeoutSeconds', get('fetchTimeoutSeconds'), 5, true) * 1000;
-    this.#retryMs = seconds('retrySeconds', get('retrySeconds'), 1) * 1000;
-    this.#keepMs = this.#cacheMs + seconds('maxStaleSeconds', get('maxStaleSeconds'), MAX_STALE_SECONDS) * 1000;
+    this.#timeoutMs = seconds('fetchTimeoutSeconds', get('fetchTimeoutSeconds'), 5, true, MAX_TIMER_SECONDS) * 1000;
+    this.#retryMs = seconds('retrySeconds', get('retrySeconds'), 1, false, MAX_RETRY_SECONDS) * 1000;
+    this.#keepMs = this.#cacheMs + seconds('maxStaleSeconds', get('maxStaleSeconds'), MAX_STALE_SECONDS, false, MAX_STALE_LIMIT) * 1000;
     this.#uri = String(jwksUri);
+    this.#href = responseUrl(this.#uri);
     this.#policy = coreOptions(options, REMOTE_OPTIONS);
     // Called bare: workerd's fetch throws "Illegal invocation" when called on another object.
     this.#fetch = (...args) => fetch(...args);
@@ -219,6 +224,7 @@ export class RemoteVerifier {
     }
     if (this.#raw === null) {
       await this.#refresh(false);
+      this.#handOff(waitUntil);
     } else if (Date.now() - this.#fetchedAt >= this.#cacheMs && Date.now() >= this.#retryAt) {
       // Stale: the keys in hand serve while a refresh runs in the background, so an issuer
       // that hangs or is down costs no verification its last keys can make.
@@ -233,10 +239,17 @@ export class RemoteVerifier {
     // A kid we have not seen: perhaps the issuer rotated. One re-fetch per cooldown, shared.
     try {
       await this.#refresh(true);
+      this.#handOff(waitUntil);
     } catch {
       // The fetch failed; the token is judged on the keys we have.
     }
     return verifyWith(this.#raw, token, now);
+  }
+
+  /** A put of the shared copy that the verify did not wait for, to `waitUntil`: in a Worker it may then outlive the response. */
+  #handOff(waitUntil) {
+    if (this.#saving !== null) waitUntil?.(this.#saving);
+    this.#saving = null;
   }
 
   #mayRefetch() {
@@ -284,7 +297,7 @@ export class RemoteVerifier {
   #failed(e) {
     this.#failures += 1;
     this.#lastError = e;
-    const wait = Math.min(this.#retryMs * 2 ** (this.#failures - 1), Math.max(this.#retryMs, MAX_RETRY_SECONDS * 1000));
+    const wait = Math.min(this.#retryMs * 2 ** (this.#failures - 1), MAX_RETRY_SECONDS * 1000);
     this.#retryAt = Date.now() + wait;
   }
 
@@ -316,7 +329,9 @@ export class RemoteVerifier {
         'cache-control': `max-age=${Math.ceil(this.#keepMs / 1000)}`,
         [FETCHED_AT]: String(this.#fetchedAt),
       };
-      await this.#cached('put', this.#uri, new Response(text, { headers }));
+      // Not waited for: a cache that is slow to store costs this verification nothing. The
+      // put is bounded like every cache call, and one that fails is a copy not shared.
+      this.#saving = this.#cached('put', this.#uri, new Response(text, { headers }));
     }
     return true;
   }
@@ -333,6 +348,12 @@ export class RemoteVerifier {
         (async () => {
           const init = { headers: { accept: 'application/json' }, redirect: 'manual', signal: timeout.signal };
           const response = await this.#fetch(this.#uri, init);
+          // A fetch of the app's own that drops `init` follows redirects: what it followed
+          // one to is refused all the same.
+          if (response.redirected === true || (response.url && response.url !== this.#href)) {
+            response.body?.cancel().catch(() => {});
+            throw new Error(`a redirect (to ${response.url || 'elsewhere'}) is not followed`);
+          }
           if (!response.ok) {
             // Not awaited: a cancel can wait on the other branch of a tee()d body.
             response.body?.cancel().catch(() => {});
@@ -361,13 +382,17 @@ export class RemoteVerifier {
   async #read() {
     const hit = this.#cache && (await this.#cached('match', this.#uri));
     if (!hit) return null;
+    // The copy's body is read under the fetch timeout too: one that never ends is a miss.
+    const timeout = deadline(this.#timeoutMs, 'reading the cached key set');
     try {
       const at = Number(hit.headers.get(FETCHED_AT) ?? NaN);
       const kept = Date.now() - at < this.#keepMs;
-      if (hit.ok && at > 0 && kept) return { text: await readCapped(hit), at };
+      if (hit.ok && at > 0 && kept) return { text: await abortable(readCapped(hit, timeout.signal), timeout.signal), at };
       hit.body?.cancel().catch(() => {});
     } catch {
       // Unreadable: as bad as corrupt.
+    } finally {
+      timeout.clear();
     }
     await this.#cached('delete', this.#uri);
     return null;
@@ -399,6 +424,17 @@ export class RemoteVerifier {
     } finally {
       timeout.clear();
     }
+  }
+}
+
+/** A response's `url` when it came from `uri` itself: `uri` serialized, without a fragment. */
+function responseUrl(uri) {
+  try {
+    const url = new URL(uri);
+    url.hash = '';
+    return url.href;
+  } catch {
+    return uri;
   }
 }
 

@@ -85,8 +85,48 @@ fn numeric_date(claims: &Map<String, Value>, name: &str) -> Result<Option<f64>, 
     }
 }
 
-/// Checks time, issuer, audience, lifetime and required claims against the policy.
-pub(crate) fn check(claims: &Map<String, Value>, policy: &Policy, now: u64) -> Result<(), Error> {
+/// Whether a claim holds one of the accepted values: equal to one as a whole, or an array
+/// containing one. A string is split on spaces only when `space_delimited` (the OAuth `scope`
+/// convention, for claims a configuration names): `"eve admin"` never holds `"admin"` otherwise.
+/// The one place both front doors decide "the token has this claim value".
+pub fn claim_holds(have: &Value, accepted: &[Value], space_delimited: bool) -> bool {
+    accepted.iter().any(|want| match (have, want) {
+        (Value::Array(items), want) => items.contains(want),
+        (Value::String(s), Value::String(w)) if space_delimited => {
+            s.split(' ').any(|word| word == w)
+        }
+        (have, want) => have == want,
+    })
+}
+
+/// Exact audience comparison, the default.
+pub(crate) fn same_audience(configured: &str, aud: &str) -> bool {
+    configured == aud
+}
+
+/// jwt_authn's audience comparison: an `http://` or `https://` scheme and one trailing `/` are
+/// ignored, on both sides, so `https://api.example/` and `api.example` are the same audience.
+/// Reached only through [`Policy::audience_urls_as_jwt_authn`], so a build that never turns it
+/// on (the npm package) carries none of it.
+pub(crate) fn same_audience_url(configured: &str, aud: &str) -> bool {
+    fn key(aud: &str) -> &str {
+        let rest = aud
+            .strip_prefix("http://")
+            .or_else(|| aud.strip_prefix("https://"))
+            .unwrap_or(aud);
+        rest.strip_suffix('/').unwrap_or(rest)
+    }
+    key(configured) == key(aud)
+}
+
+/// Checks time, issuer, audience, lifetime and required claims against the policy, with
+/// `audiences` in place of the policy's when a caller overrides them.
+pub(crate) fn check_with(
+    claims: &Map<String, Value>,
+    policy: &Policy,
+    audiences: &[String],
+    now: u64,
+) -> Result<(), Error> {
     let now = now as f64;
     let skew = policy.clock_skew as f64;
     let exp = numeric_date(claims, "exp")?;
@@ -119,8 +159,8 @@ pub(crate) fn check(claims: &Map<String, Value>, policy: &Policy, now: u64) -> R
         }
     }
 
-    if !policy.audiences.is_empty() {
-        let accepted = |aud: &str| policy.audiences.iter().any(|a| a == aud);
+    if !audiences.is_empty() {
+        let accepted = |aud: &str| audiences.iter().any(|a| (policy.same_audience)(a, aud));
         let matched = match claims.get("aud") {
             // An absent audience names none of ours: as jwt_authn has it, a 403, not a 401.
             None => return Err(Error::InvalidAudience),

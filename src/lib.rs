@@ -65,7 +65,7 @@ pub mod envoy;
 pub mod web;
 
 pub use alg::{Algorithm, AlgorithmSet};
-pub use claims::Claims;
+pub use claims::{claim_holds, Claims};
 #[cfg(feature = "rust-crypto")]
 pub use crypto::RustCrypto;
 pub use crypto::SignatureCheck;

@@ -31,6 +31,8 @@ pub struct Policy {
     pub(crate) max_lifetime: Option<u64>,
     pub(crate) max_token_bytes: usize,
     pub(crate) required_claims: Vec<String>,
+    /// How a configured audience is compared with the token's.
+    pub(crate) same_audience: fn(&str, &str) -> bool,
 }
 
 impl Default for Policy {
@@ -44,6 +46,7 @@ impl Default for Policy {
             max_lifetime: None,
             max_token_bytes: DEFAULT_MAX_TOKEN_BYTES,
             required_claims: Vec::new(),
+            same_audience: claims::same_audience,
         }
     }
 }
@@ -115,6 +118,18 @@ impl Policy {
     #[must_use]
     pub fn require_claim(mut self, name: impl Into<String>) -> Policy {
         self.required_claims.push(name.into());
+        self
+    }
+
+    /// Compares audiences as Envoy's `jwt_authn` does: an `http://` or `https://` scheme and
+    /// one trailing `/` are ignored on both sides (default `false`: exact comparison).
+    #[must_use]
+    pub fn audience_urls_as_jwt_authn(mut self, on: bool) -> Policy {
+        self.same_audience = if on {
+            claims::same_audience_url
+        } else {
+            claims::same_audience
+        };
         self
     }
 
@@ -196,7 +211,20 @@ impl Verifier {
     /// Verifies `token` at `now`, in seconds since the Unix epoch, with the in-wasm primitives.
     #[cfg(feature = "rust-crypto")]
     pub fn verify_at(&self, token: &str, now: u64) -> Result<VerifiedToken, Error> {
-        self.verify_at_with(&crate::RustCrypto, token, now)
+        self.verify_at_with_audiences(token, now, &self.policy.audiences)
+    }
+
+    /// [`Verifier::verify_at`] with `audiences` in place of the policy's: one key set and
+    /// policy serving several audience lists (jwt_authn's `provider_and_audiences`).
+    #[cfg(feature = "rust-crypto")]
+    pub fn verify_at_with_audiences(
+        &self,
+        token: &str,
+        now: u64,
+        audiences: &[String],
+    ) -> Result<VerifiedToken, Error> {
+        let untrusted = UntrustedToken::parse_with_limit(token, self.policy.max_token_bytes)?;
+        self.verify_parsed(&crate::RustCrypto, &untrusted, now, audiences)
     }
 
     /// Verifies `token` at `now`, the signature's primitive supplied by `crypto`.
@@ -228,9 +256,19 @@ impl Verifier {
         untrusted: &UntrustedToken<'_>,
         now: u64,
     ) -> Result<VerifiedToken, Error> {
+        self.verify_parsed(crypto, untrusted, now, &self.policy.audiences)
+    }
+
+    fn verify_parsed(
+        &self,
+        crypto: &dyn SignatureCheck,
+        untrusted: &UntrustedToken<'_>,
+        now: u64,
+        audiences: &[String],
+    ) -> Result<VerifiedToken, Error> {
         let pending = self.prepare(untrusted)?;
         let verified = pending.find(crypto);
-        pending.finish(verified, now)
+        pending.conclude(verified, now, audiences)
     }
 
     /// Verifies `token` at the system clock's time.
@@ -324,12 +362,23 @@ impl<'a> Pending<'a> {
     /// The verdict: `verified` names the candidate whose signature check succeeded (a position
     /// not among the candidates counts as none), then the claims are checked at `now`.
     pub fn finish(self, verified: Option<usize>, now: u64) -> Result<VerifiedToken, Error> {
+        let audiences = &self.verifier.policy.audiences;
+        self.conclude(verified, now, audiences)
+    }
+
+    /// [`Pending::finish`] with `audiences` in place of the policy's.
+    fn conclude(
+        self,
+        verified: Option<usize>,
+        now: u64,
+        audiences: &[String],
+    ) -> Result<VerifiedToken, Error> {
         let token = self.token;
         if !verified.is_some_and(|i| self.candidates.contains(&i)) {
             return Err(self.fail);
         }
         let claims = token::object(token.payload(), Part::Payload)?;
-        claims::check(&claims, &self.verifier.policy, now)?;
+        claims::check_with(&claims, &self.verifier.policy, audiences, now)?;
         Ok(VerifiedToken {
             header: token.header().clone(),
             claims: Claims::new(claims),

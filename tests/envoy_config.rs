@@ -69,7 +69,7 @@ fn a_jwt_authn_configuration_moves_over() {
     assert_eq!(p.forward_payload_header.as_deref(), Some("x-payload"));
     assert_eq!(
         p.claim_to_headers,
-        vec![("x-sub".to_string(), "sub".to_string())]
+        vec![("x-sub".to_string(), vec!["sub".to_string()])]
     );
     assert_eq!(p.jwt_cache_size, 500);
     assert!(matches!(p.jwks, JwksSource::Local(ref k) if k.len() == 5));
@@ -98,7 +98,7 @@ fn a_jwt_authn_configuration_moves_over() {
         ]))
     );
     assert_eq!(
-        config.rule_for("/health/live?x=1").map(|r| &r.matcher),
+        config.rule_for("/health/live?x=1", &[]).map(|r| &r.matcher),
         Some(&PathMatch::Prefix {
             prefix: "/health".into(),
             case_sensitive: true
@@ -125,7 +125,7 @@ fn camel_case_and_durations_in_both_forms() {
         }
         other => panic!("{other:?}"),
     }
-    assert!(config.rule_for("/ANYTHING").is_some());
+    assert!(config.rule_for("/ANYTHING", &[]).is_some());
 }
 
 #[test]
@@ -187,14 +187,82 @@ fn what_cannot_be_honoured_is_refused_with_its_reason() {
             "providers.p.isuer is not a field",
         ),
         (
-            "subjects (jwt_authn, not implemented)",
-            with("subjects", json!({"prefix": "spiffe://"})),
-            "providers.p.subjects is not a field",
+            "subjects with two rules",
+            with("subjects", json!({"prefix": "spiffe://", "exact": "x"})),
+            "exactly one of exact",
         ),
         (
             "payload_in_metadata",
             with("payload_in_metadata", json!("x")),
-            "payload_in_metadata is not a field",
+            "payload_in_metadata: claims reach other filters as headers",
+        ),
+        (
+            "header_in_metadata",
+            with("header_in_metadata", json!("x")),
+            "forward_payload_header carries",
+        ),
+        (
+            "HMAC keys without HS*",
+            with(
+                "local_jwks",
+                json!({"inline_string": json!({"keys": [hmac_jwk()]}).to_string()}),
+            ),
+            "HMAC (oct) keys need HS256",
+        ),
+        (
+            "a bad regex",
+            rule(json!({"match": {"safe_regex": {"regex": "(("}}})),
+            "match.safe_regex.regex",
+        ),
+        (
+            "a regex match without regex",
+            rule(json!({"match": {"safe_regex": {}}})),
+            "regex is required",
+        ),
+        (
+            "one-item requires_any",
+            rule(
+                json!({"match": {"prefix": "/"}, "requires": {"requires_any": {"requirements": [{"provider_name": "p"}]}}}),
+            ),
+            "at least 2 requirements",
+        ),
+        (
+            "requirement_name not in the map",
+            rule(json!({"match": {"prefix": "/"}, "requirement_name": "nope"})),
+            "requirement_map has no \"nope\"",
+        ),
+        (
+            "runtime_fraction",
+            rule(json!({"match": {"prefix": "/", "runtime_fraction": {}}})),
+            "cannot read Envoy's runtime",
+        ),
+        (
+            "claim_name and claim_path",
+            with(
+                "claim_to_headers",
+                json!([{"header_name": "x", "claim_name": "a", "claim_path": [{"key": "a"}]}]),
+            ),
+            "exactly one of claim_name and claim_path",
+        ),
+        (
+            "an empty claim_path key",
+            with(
+                "claim_to_headers",
+                json!([{"header_name": "x", "claim_path": [{"key": ""}]}]),
+            ),
+            "claim_path[0].key is required",
+        ),
+        (
+            "extract_only_without_validation",
+            rule(
+                json!({"match": {"prefix": "/"}, "requires": {"extract_only_without_validation": {}}}),
+            ),
+            "never forwards claims it has not verified",
+        ),
+        (
+            "filter_state_rules",
+            json!({"providers": {"p": p()}, "rules": [{"match": {"prefix": "/"}}], "filter_state_rules": {"name": "x", "requires": {}}}),
+            "Router::StringAccessor",
         ),
         (
             "a JWKS with no usable key",
@@ -245,14 +313,9 @@ fn what_cannot_be_honoured_is_refused_with_its_reason() {
             "must not be empty",
         ),
         (
-            "regex match",
-            rule(json!({"match": {"safe_regex": {"regex": ".*"}}})),
-            "match.safe_regex is not a field",
-        ),
-        (
             "prefix and path",
             rule(json!({"match": {"prefix": "/", "path": "/"}})),
-            "exactly one of prefix and path",
+            "exactly one of prefix, path",
         ),
         (
             "two requirements",
@@ -266,7 +329,7 @@ fn what_cannot_be_honoured_is_refused_with_its_reason() {
             rule(
                 json!({"match": {"prefix": "/"}, "requires": {"requires_any": {"requirements": []}}}),
             ),
-            "must not be empty",
+            "at least 2 requirements",
         ),
         (
             "requires_claims without requires",
@@ -297,8 +360,8 @@ fn what_cannot_be_honoured_is_refused_with_its_reason() {
         ),
         (
             "top-level unknown",
-            json!({"providers": {"p": p()}, "rules": [{"match": {"prefix": "/"}}], "filter_state_rules": {}}),
-            "filter_state_rules is not a field",
+            json!({"providers": {"p": p()}, "rules": [{"match": {"prefix": "/"}}], "bypass_cors": true}),
+            "bypass_cors is not a field",
         ),
     ];
     for (name, config, want) in cases {
@@ -321,7 +384,7 @@ fn invalid_json_is_refused() {
 fn deep_requirement_nesting_is_bounded() {
     let mut req = json!({"provider_name": "p"});
     for _ in 0..20 {
-        req = json!({"requires_any": {"requirements": [req]}});
+        req = json!({"requires_any": {"requirements": [req, {"provider_name": "p"}]}});
     }
     let e = parse(one(
         json!({"local_jwks": local()}),
@@ -329,4 +392,246 @@ fn deep_requirement_nesting_is_bounded() {
     ))
     .unwrap_err();
     assert!(e.contains("nests deeper"), "{e}");
+}
+
+#[test]
+fn values_are_read_by_their_proto_type() {
+    let rule = |requires: Value| {
+        one(
+            json!({"issuer": ISSUER, "local_jwks": local()}),
+            json!({"match": {"prefix": "/"}, "requires": requires}),
+        )
+    };
+    // google.protobuf.Empty: only {} means anything; false is not "off", it is an error.
+    for field in ["allow_missing", "allow_missing_or_failed"] {
+        for bad in [
+            json!(false),
+            json!(true),
+            json!(null),
+            json!("x"),
+            json!({"a": 1}),
+            json!([]),
+        ] {
+            let e = parse(rule(json!({ field: bad }))).unwrap_err();
+            assert!(e.contains("google.protobuf.Empty"), "{field}: {bad}: {e}");
+        }
+        assert!(parse(rule(json!({ field: {} }))).is_ok());
+    }
+    let with = |field: &str, value: Value| {
+        let mut p = json!({"issuer": ISSUER, "local_jwks": local()});
+        p[field] = value;
+        parse(one(
+            p,
+            json!({"match": {"prefix": "/"}, "requires": {"provider_name": "p"}}),
+        ))
+    };
+    for (field, bad, says) in [
+        ("forward", json!("true"), "true or false"),
+        ("forward", json!(1), "true or false"),
+        ("require_expiration", json!("false"), "true or false"),
+        ("pad_forward_payload_header", json!(null), "true or false"),
+        ("clear_route_cache", json!(0), "true or false"),
+        ("audiences", json!("api"), "list of strings"),
+        ("from_params", json!(["a", 1]), "list of strings"),
+        ("from_headers", json!({"name": "x"}), "must be a list"),
+        ("algorithms", json!("ES256"), "must be a list"),
+        ("issuer", json!(1), "must be a string"),
+        ("clock_skew_seconds", json!("ten"), "non-negative integer"),
+        ("max_lifetime", json!(60), "must be a duration"),
+        ("subjects", json!("spiffe://"), "must be an object"),
+        (
+            "normalize_payload_in_metadata",
+            json!({"space_delimited_claims": "roles"}),
+            "list of strings",
+        ),
+        (
+            "jwt_cache_config",
+            json!({"jwt_cache_size": true}),
+            "non-negative integer",
+        ),
+    ] {
+        let e = with(field, bad.clone()).unwrap_err();
+        assert!(e.contains(says), "{field}: {bad}: {e}");
+    }
+    let e = parse(
+        json!({"providers": {"p": {"issuer": ISSUER, "local_jwks": local()}},
+        "rules": [{"match": {"prefix": "/"}}], "bypass_cors_preflight": "yes"}),
+    )
+    .unwrap_err();
+    assert!(e.contains("true or false"), "{e}");
+    let e = parse(one(
+        json!({"issuer": ISSUER, "local_jwks": local()}),
+        json!({"match": {"prefix": "/", "case_sensitive": "false"}}),
+    ))
+    .unwrap_err();
+    assert!(e.contains("true or false"), "{e}");
+}
+
+#[test]
+fn jwt_authn_fields_honoured() {
+    let config = parse(json!({
+        "providers": {
+            "p": {"issuer": ISSUER, "local_jwks": local(), "subjects": {"prefix": "spiffe://a/"},
+                  "normalize_payload_in_metadata": {"space_delimited_claims": ["roles"]},
+                  "clear_route_cache": true, "jwt_cache_config": {"jwt_cache_size": 5, "jwt_max_token_size": 4096}},
+            "r": {"issuer": "other", "remote_jwks": {
+                "http_uri": {"uri": "http://idp/jwks", "cluster": "idp", "timeout": "1s"},
+                "async_fetch": {"fast_listener": true, "failed_refetch_duration": "2s"},
+                "retry_policy": {"num_retries": 3, "retry_back_off": {"base_interval": "0.5s", "max_interval": "5s"}},
+                "max_stale": "3600s"}}
+        },
+        "requirement_map": {"strict": {"provider_and_audiences": {"provider_name": "p", "audiences": ["other-api"]}}},
+        "rules": [
+            {"match": {"path_separated_prefix": "/api", "headers": [{"name": "x-tenant", "string_match": {"exact": "a"}}],
+                       "query_parameters": [{"name": "mode", "present_match": true}]}, "requires": {"provider_name": "p"}},
+            {"match": {"safe_regex": {"regex": "/items/[0-9]+"}}, "requirement_name": "strict"},
+            {"match": {"prefix": "/"}}
+        ],
+        "stat_prefix": "edge", "strip_failure_response": true
+    }))
+    .unwrap();
+    let p = &config.providers[0];
+    assert!(p.subjects.as_ref().unwrap().matches("spiffe://a/x"));
+    assert!(!p.subjects.as_ref().unwrap().matches("spiffe://b/x"));
+    assert_eq!(p.space_delimited_claims, vec!["roles".to_string()]);
+    assert!(p.clear_route_cache);
+    match &config.providers[1].jwks {
+        JwksSource::Remote(r) => {
+            assert_eq!(r.max_stale, Duration::from_secs(3600));
+            assert_eq!(r.retry_interval, Duration::from_millis(500));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(config.stat_prefix, "edge");
+    assert!(config.strip_failure_response);
+    let h = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    let tenant = h(&[("x-tenant", "a")]);
+    // path_separated_prefix: /api and /api/..., never /apix; headers and query must match too.
+    assert!(config
+        .rule_for("/api?mode=1", &tenant)
+        .unwrap()
+        .requires
+        .is_some());
+    assert!(config
+        .rule_for("/api/x?mode", &tenant)
+        .unwrap()
+        .requires
+        .is_some());
+    assert!(config
+        .rule_for("/apix?mode=1", &tenant)
+        .unwrap()
+        .requires
+        .is_none());
+    assert!(config
+        .rule_for("/api/x", &tenant)
+        .unwrap()
+        .requires
+        .is_none());
+    assert!(config
+        .rule_for("/api/x?mode=1", &h(&[("x-tenant", "b")]))
+        .unwrap()
+        .requires
+        .is_none());
+    // safe_regex matches the whole path, query aside; requirement_name resolves from the map.
+    assert_eq!(
+        config.rule_for("/items/42?x=1", &[]).unwrap().requires,
+        Some(Requirement::ProviderAndAudiences(
+            0,
+            vec!["other-api".into()]
+        ))
+    );
+    assert!(config
+        .rule_for("/items/42/x", &[])
+        .unwrap()
+        .requires
+        .is_none());
+    // A prefix is compared with the whole :path, query included, as jwt_authn does.
+    let q = parse(one(
+        json!({"issuer": ISSUER, "local_jwks": local()}),
+        json!({"match": {"prefix": "/search?admin"}, "requires": {"provider_name": "p"}}),
+    ))
+    .unwrap();
+    assert!(q.rule_for("/search?admin=1", &[]).is_some());
+}
+
+#[test]
+fn header_matchers_as_envoy_has_them() {
+    let config = parse(json!({
+        "providers": {"p": {"issuer": ISSUER, "local_jwks": local()}},
+        "rules": [
+            {"match": {"prefix": "/present", "headers": [{"name": "x-a", "present_match": true}]}, "requires": {"provider_name": "p"}},
+            {"match": {"prefix": "/absent", "headers": [{"name": "x-a", "present_match": true, "invert_match": true}]}, "requires": {"provider_name": "p"}},
+            {"match": {"prefix": "/range", "headers": [{"name": "x-n", "range_match": {"start": 10, "end": 20}}]}, "requires": {"provider_name": "p"}},
+            {"match": {"prefix": "/regex", "headers": [{"name": "x-a", "safe_regex_match": {"regex": "a+b"}}]}, "requires": {"provider_name": "p"}},
+            {"match": {"prefix": "/case", "headers": [{"name": "x-a", "string_match": {"exact": "ABC", "ignore_case": true}}]}, "requires": {"provider_name": "p"}},
+            {"match": {"prefix": "/"}}
+        ]
+    }))
+    .unwrap();
+    let h = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    let guarded = |path: &str, headers: &[(&str, &str)]| {
+        config
+            .rule_for(path, &h(headers))
+            .unwrap()
+            .requires
+            .is_some()
+    };
+    assert!(guarded("/present", &[("x-a", "")]));
+    assert!(!guarded("/present", &[]));
+    assert!(guarded("/absent", &[]));
+    assert!(!guarded("/absent", &[("x-a", "1")]));
+    assert!(guarded("/range", &[("x-n", "10")]) && !guarded("/range", &[("x-n", "20")]));
+    assert!(!guarded("/range", &[("x-n", "x")]));
+    assert!(guarded("/regex", &[("x-a", "aab")]) && !guarded("/regex", &[("x-a", "aabx")]));
+    // Two values of one header are matched joined by a comma.
+    assert!(!guarded("/regex", &[("x-a", "ab"), ("x-a", "ab")]));
+    assert!(guarded("/case", &[("x-a", "abc")]));
+    // Query values are compared raw, as jwt_authn does: %31 is not 1.
+    let q = parse(one(
+        json!({"issuer": ISSUER, "local_jwks": local()}),
+        json!({"match": {"prefix": "/", "query_parameters": [{"name": "open", "string_match": {"exact": "1"}}]}}),
+    ))
+    .unwrap();
+    assert!(q.rule_for("/x?a=2&open=1", &[]).is_some());
+    assert!(q.rule_for("/x?open=%31", &[]).is_none());
+    assert!(q.rule_for("/x?op%65n=1", &[]).is_none());
+}
+
+#[test]
+fn data_sources_and_grpc_matches_are_refused() {
+    use jwtgate::b64_encode;
+    // inline_bytes: base64 in proto3 JSON, standard or URL-safe.
+    let url = b64_encode(jwks().as_bytes());
+    let standard = url.replace('-', "+").replace('_', "/");
+    for b in [url, standard] {
+        let c = parse(one(
+            json!({"issuer": ISSUER, "local_jwks": {"inline_bytes": b}}),
+            json!({"match": {"prefix": "/"}}),
+        ))
+        .unwrap();
+        assert!(matches!(c.providers[0].jwks, JwksSource::Local(ref k) if k.len() == 5));
+    }
+    let e = parse(one(
+        json!({"local_jwks": {"environment_variable": "JWKS"}}),
+        json!({"match": {"prefix": "/"}}),
+    ))
+    .unwrap_err();
+    assert!(e.contains("cannot read files or the environment"), "{e}");
+    // jwt_authn ignores match.grpc; jwtgate refuses it rather than guess.
+    let e = parse(one(
+        json!({"issuer": ISSUER, "local_jwks": local()}),
+        json!({"match": {"prefix": "/", "grpc": {}}, "requires": {"provider_name": "p"}}),
+    ))
+    .unwrap_err();
+    assert!(e.contains("jwt_authn ignores it"), "{e}");
 }

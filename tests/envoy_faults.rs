@@ -570,3 +570,107 @@ fn a_key_set_cut_short_mid_body_is_refused() {
         == 200));
     assert_healthy(&envoy);
 }
+
+#[test]
+#[ignore = "needs Envoy: `cargo xtask test` runs it"]
+fn keys_past_max_stale_are_dropped_and_requests_get_503_until_the_issuer_is_back() {
+    // The keys are fresh for 1 s and may serve 2 s more while the issuer cannot be reached;
+    // the JWT cache is on, so a cached token must not outlive the keys either.
+    use_live_clock();
+    let upstream = upstream();
+    let issuer = Issuer::start(keyset(&[p256_jwk()]));
+    let mut cfg = config(json!({"cache_duration": "1s", "max_stale": "2s"}));
+    cfg["providers"]["main"]["jwt_cache_config"] = json!({"jwt_cache_size": 10});
+    let envoy = start(&upstream, &issuer, cfg, 2);
+    assert_eq!(call(&envoy, &good()).status, 200);
+    issuer.serve(Resp::new(500, "down"));
+    let failures = envoy.counter(FAILURES);
+    wait_for_failure(&envoy, failures);
+    // Past cache_duration + max_stale without a good fetch: 503, on every worker.
+    assert!(
+        eventually(Duration::from_secs(20), || (0..6).all(|_| {
+            let r = call(&envoy, &good());
+            r.status == 503 && r.text().trim() == "jwks_unavailable"
+        })),
+        "stale keys kept serving:\n{}",
+        envoy.log_text()
+    );
+    assert_unavailable(&call(&envoy, &good()), "past max_stale");
+    assert_eq!(call(&envoy, &tampered()).status, 503);
+    // Envoy flushes its log every few seconds.
+    assert!(eventually(Duration::from_secs(15), || envoy
+        .log_text()
+        .contains("older than cache_duration + max_stale")));
+    // The issuer is back: the keys return without a restart.
+    issuer.serve(keyset(&[p256_jwk()]));
+    assert!(eventually(Duration::from_secs(20), || (0..6)
+        .all(|_| call(&envoy, &good()).status == 200)));
+    assert_refused(&call(&envoy, &tampered()), "invalid_signature");
+    assert_healthy(&envoy);
+}
+
+#[test]
+#[ignore = "needs Envoy: `cargo xtask test` runs it"]
+fn a_token_of_another_issuer_never_fetches_this_providers_keys() {
+    use_live_clock();
+    let upstream = upstream();
+    let issuer = Issuer::start(keyset(&[p256_jwk()]));
+    // "main" fetches from the issuer and would re-fetch on every unknown kid (cooldown 0 s);
+    // "other" holds its Ed25519 key locally. Both read the Authorization header.
+    let mut cfg = config(json!({"refetch_cooldown": "0s"}));
+    cfg["providers"]["other"] = json!({"issuer": "https://other.example",
+        "local_jwks": {"inline_string": json!({"keys": [ed25519_jwk()]}).to_string()}});
+    cfg["rules"] = json!([{"match": {"prefix": "/public"}},
+        {"match": {"prefix": "/"}, "requires": {"requires_any": {"requirements": [
+        {"provider_name": "main"}, {"provider_name": "other"}]}}}]);
+    let envoy = start(&upstream, &issuer, cfg, 2);
+    let first = call(&envoy, &good());
+    assert_eq!(first.status, 200, "{}", first.text());
+    let hits = issuer.hits();
+    let other = token(
+        Algorithm::EdDSA,
+        &claims_with(json!({"iss": "https://other.example"})),
+    );
+    for _ in 0..20 {
+        let r = call(&envoy, &other);
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    // A token naming an issuer nobody has is refused, without a fetch either.
+    let nobody = token(
+        Algorithm::EdDSA,
+        &claims_with(json!({"iss": "https://nobody.example"})),
+    );
+    for _ in 0..5 {
+        assert_refused(&call(&envoy, &nobody), "invalid_issuer");
+    }
+    assert_eq!(
+        issuer.hits(),
+        hits,
+        "tokens of other issuers fetched main's keys"
+    );
+    // main's own token with an unknown kid does fetch: the count above could have moved.
+    assert_refused(&call(&envoy, &rotated()), "unknown_key");
+    assert!(issuer.hits() > hits);
+    assert_healthy(&envoy);
+}
+
+#[test]
+#[ignore = "needs Envoy: `cargo xtask test` runs it"]
+fn a_remote_set_with_no_key_for_the_providers_algorithms_is_logged_and_counted() {
+    use_live_clock();
+    let upstream = upstream();
+    // Only an HMAC key, and the provider accepts no HS*: start-up cannot see this coming.
+    let issuer = Issuer::start(keyset(&[hmac_jwk()]));
+    let envoy = start(&upstream, &issuer, config(json!({})), 1);
+    let unusable = "wasmcustom.jwtgate.jwks_fetch.unusable";
+    assert!(
+        eventually(Duration::from_secs(10), || envoy.counter(unusable) >= 1),
+        "{}",
+        envoy.log_text()
+    );
+    assert_eq!(call(&envoy, &good()).status, 401);
+    assert!(eventually(Duration::from_secs(15), || envoy
+        .log_text()
+        .contains("hold no key for an algorithm provider main accepts")));
+    assert_healthy(&envoy);
+}

@@ -136,6 +136,7 @@ fn run(config: &Config, env: &Fake, path: &str, headers: &[(&str, &str)]) -> Out
             method: "GET",
             path,
             headers: &headers,
+            route: None,
         },
     )
 }
@@ -144,11 +145,22 @@ fn bearer(token: &str) -> String {
     format!("Bearer {token}")
 }
 
+/// The last value set or added to a header.
 fn set(ops: &[HeaderOp], name: &str) -> Option<String> {
     ops.iter().rev().find_map(|op| match op {
-        HeaderOp::Set(n, v) if n == name => Some(v.clone()),
+        HeaderOp::Set(n, v) | HeaderOp::Add(n, v) if n == name => Some(v.clone()),
         _ => None,
     })
+}
+
+/// Every value added to a header, in order.
+fn added(ops: &[HeaderOp], name: &str) -> Vec<String> {
+    ops.iter()
+        .filter_map(|op| match op {
+            HeaderOp::Add(n, v) if n == name => Some(v.clone()),
+            _ => None,
+        })
+        .collect()
 }
 
 fn removed(ops: &[HeaderOp], name: &str) -> bool {
@@ -185,7 +197,11 @@ fn a_valid_token_is_forwarded_with_its_claims() {
         &[("authorization", &bearer(&token))],
     ));
     assert_eq!(set(&ops, "x-sub").as_deref(), Some("alice"));
-    assert_eq!(set(&ops, "x-groups").as_deref(), Some("ops,dev"));
+    // Arrays as jwt_authn sends them: the standard base64 of their JSON.
+    assert_eq!(
+        set(&ops, "x-groups").as_deref(),
+        Some("WyJvcHMiLCJkZXYiXQ==")
+    );
     assert_eq!(set(&ops, "x-tier").as_deref(), Some("gold"));
     assert_eq!(set(&ops, "x-payload").as_deref(), token.split('.').nth(1));
     assert!(
@@ -278,8 +294,19 @@ fn where_tokens_are_found() {
         &c,
         &env,
         "/orders",
-        &[("authorization", &format!("bearer   {t}"))],
+        &[("authorization", &format!("Bearer   {t}"))],
     ));
+    // jwt_authn's prefix is case-sensitive: it sees no token in `bearer …`; jwtgate refuses it.
+    assert_eq!(
+        denied(run(
+            &c,
+            &env,
+            "/optional",
+            &[("authorization", &format!("bearer {t}"))]
+        ))
+        .code(),
+        "malformed"
+    );
     allowed(run(&c, &env, &format!("/orders?a=1&access_token={t}"), &[]));
     let custom = config(
         json!({"providers": {"p": provider(json!({"from_headers": [{"name": "X-Token", "value_prefix": "JWT "}], "from_cookies": ["sid"]}))},
@@ -292,6 +319,12 @@ fn where_tokens_are_found() {
         &env,
         "/",
         &[("cookie", &format!("a=b; sid={t}; c=d"))],
+    ));
+    allowed(run(
+        &custom,
+        &env,
+        "/",
+        &[("cookie", &format!("sid=\"{t}\""))],
     ));
     // Configured locations replace the defaults.
     assert_eq!(
@@ -400,7 +433,8 @@ fn required_claims_give_403() {
 #[test]
 fn claims_never_inject_headers() {
     let (c, env) = (standard(), Fake::new(&standard()));
-    let sneaky = claims_with(json!({"sub": "alice\r\nx-admin: true", "groups": [{"a": 1}]}));
+    let sneaky =
+        claims_with(json!({"sub": "alice\r\nx-admin: true", "groups": ["a\r\nx-admin: true"]}));
     let ops = allowed(run(
         &c,
         &env,
@@ -408,7 +442,11 @@ fn claims_never_inject_headers() {
         &[("authorization", &bearer(&token(Algorithm::ES256, &sneaky)))],
     ));
     assert_eq!(set(&ops, "x-sub"), None);
-    assert_eq!(set(&ops, "x-groups"), None);
+    // Arrays go as base64: nothing of their content can reach the header as text.
+    assert_eq!(
+        set(&ops, "x-groups").as_deref(),
+        Some("WyJhXHJcbngtYWRtaW46IHRydWUiXQ==")
+    );
 }
 
 #[test]
@@ -485,6 +523,7 @@ fn cors_preflight_bypass() {
             method: "OPTIONS",
             path: "/orders",
             headers: &headers,
+            route: None,
         },
     );
     allowed(outcome);
@@ -495,6 +534,7 @@ fn cors_preflight_bypass() {
             method: "OPTIONS",
             path: "/orders",
             headers: &headers[..1],
+            route: None,
         },
     );
     assert_eq!(denied(outcome), Error::MissingToken);
@@ -550,4 +590,575 @@ fn an_unknown_kid_is_looked_up_in_the_shared_copy_before_a_refetch() {
         c.providers[0].policy.clone(),
     )));
     allowed(run(&c, &env, "/orders", &[("authorization", &t)]));
+}
+
+fn forged() -> String {
+    // A valid token's header and payload, with another signature.
+    let t = token(Algorithm::ES256, &claims_with(json!({"sub": "root"})));
+    let (head, _) = t.rsplit_once('.').unwrap();
+    format!("{head}.AAAA")
+}
+
+#[test]
+fn every_token_found_must_verify() {
+    let c = config(json!({
+        "providers": {"p": provider(json!({"from_headers": [{"name": "authorization", "value_prefix": "Bearer "}, {"name": "x-jwt"}],
+                                           "from_params": ["access_token"], "from_cookies": ["jwt"]}))},
+        "rules": [
+            {"match": {"prefix": "/optional"}, "requires": {"allow_missing": {}}},
+            {"match": {"prefix": "/lenient"}, "requires": {"allow_missing_or_failed": {}}},
+            {"match": {"prefix": "/"}, "requires": {"provider_name": "p"}}
+        ]
+    }));
+    let env = Fake::new(&c);
+    let good = token(Algorithm::ES256, &claims());
+    let bad = forged();
+    let (g, b) = (bearer(&good), bearer(&bad));
+    let x_bearer_bad = format!("x Bearer {bad}");
+    let good_junk = format!("{good} junk");
+    let g_junk = format!("Bearer {good} junk");
+    let g_comma = format!("Bearer {good},Bearer {good}");
+    let half_quoted = format!("jwt=\"{good}");
+    // (query, headers, the code refused with)
+    type Case<'a> = (String, Vec<(&'a str, &'a str)>, &'a str);
+    let cases: Vec<Case<'_>> = vec![
+        // Two configured headers, one forged; the same header twice.
+        (
+            String::new(),
+            vec![("authorization", &g), ("x-jwt", &bad)],
+            "invalid_signature",
+        ),
+        (
+            String::new(),
+            vec![("authorization", &g), ("authorization", &b)],
+            "invalid_signature",
+        ),
+        // A header and a parameter; a parameter given twice; garbage in a cookie.
+        (
+            format!("?access_token={bad}"),
+            vec![("authorization", &g)],
+            "invalid_signature",
+        ),
+        (
+            format!("?access_token={good}&access_token=garbage"),
+            vec![],
+            "malformed",
+        ),
+        (
+            String::new(),
+            vec![("authorization", &g), ("cookie", "a=1; jwt=garbage")],
+            "malformed",
+        ),
+        // The prefix anywhere in the value is a token, as jwt_authn finds it; so is an empty one.
+        (
+            String::new(),
+            vec![("authorization", &g), ("authorization", &x_bearer_bad)],
+            "invalid_signature",
+        ),
+        (
+            String::new(),
+            vec![("authorization", "Bearer !!!")],
+            "malformed",
+        ),
+        // After the prefix, the rest of the value is the token, as jwt_authn 1.40 takes it:
+        // junk after a good token, or two header lines Envoy joined with a comma, fail.
+        (String::new(), vec![("authorization", &g_junk)], "malformed"),
+        (
+            String::new(),
+            vec![("authorization", &g_comma)],
+            "malformed",
+        ),
+        // Without a prefix the whole value is the token.
+        (String::new(), vec![("x-jwt", &good_junk)], "malformed"),
+        // One pair of quotes around a cookie is not part of it; a lone quote is.
+        (String::new(), vec![("cookie", &half_quoted)], "malformed"),
+    ];
+    let other = token(Algorithm::EdDSA, &claims());
+    for path in ["/", "/optional"] {
+        for (query, headers, code) in &cases {
+            let at = format!("{path}{query}");
+            assert_eq!(
+                denied(run(&c, &env, &at, headers)).code(),
+                *code,
+                "{at} {headers:?}"
+            );
+        }
+        // Two good tokens pass.
+        allowed(run(
+            &c,
+            &env,
+            path,
+            &[("authorization", &g), ("x-jwt", &other)],
+        ));
+    }
+    // allow_missing_or_failed lets anything through, and forwards only what verified.
+    let ops = allowed(run(
+        &c,
+        &env,
+        "/lenient",
+        &[("authorization", &bearer(&good)), ("x-jwt", &bad)],
+    ));
+    assert_eq!(set(&ops, "x-sub").as_deref(), Some("alice"));
+}
+
+#[test]
+fn requires_any_with_a_forged_extra_token_is_refused() {
+    // jwt_authn stops at the first provider that passes and never looks at the other's
+    // location; jwtgate verifies every token of the providers named (stricter, documented).
+    let c = standard();
+    let env = Fake::new(&c);
+    let good = bearer(&token(Algorithm::ES256, &claims()));
+    assert_eq!(
+        denied(run(
+            &c,
+            &env,
+            "/either",
+            &[("authorization", &good), ("x-other", &forged())]
+        ))
+        .code(),
+        "invalid_issuer"
+    );
+    let other = token(
+        Algorithm::ES256,
+        &claims_with(json!({"iss": "https://other.example", "sub": "bob"})),
+    );
+    let ops = allowed(run(
+        &c,
+        &env,
+        "/either",
+        &[("authorization", &good), ("x-other", &other)],
+    ));
+    assert_eq!(
+        set(&ops, "x-sub").as_deref(),
+        Some("bob"),
+        "the first requirement that passes forwards"
+    );
+}
+
+#[test]
+fn forward_false_strips_the_token_wherever_it_was() {
+    let c = config(json!({
+        "providers": {
+            "p": provider(json!({"from_headers": [{"name": "authorization", "value_prefix": "Bearer "}],
+                                 "from_params": ["access_token"], "from_cookies": ["jwt"]})),
+            "kept": provider(json!({"issuer": "https://kept.example", "from_params": ["keep"], "forward": true}))
+        },
+        "rules": [{"match": {"prefix": "/"}, "requires": {"requires_any": {"requirements": [{"provider_name": "p"}, {"provider_name": "kept"}]}}}]
+    }));
+    let env = Fake::new(&c);
+    let t = token(Algorithm::ES256, &claims());
+    let path_after = |ops: &[HeaderOp]| set(ops, ":path");
+    let ops = allowed(run(
+        &c,
+        &env,
+        &format!("/a/b?x=1&access_token={t}&y=%20&access_token={t}#f"),
+        &[],
+    ));
+    assert_eq!(path_after(&ops).as_deref(), Some("/a/b?x=1&y=%20#f"));
+    let ops = allowed(run(&c, &env, &format!("/a?access_token={t}"), &[]));
+    assert_eq!(
+        path_after(&ops).as_deref(),
+        Some("/a"),
+        "an emptied query loses its ?"
+    );
+    let ops = allowed(run(
+        &c,
+        &env,
+        "/a?x=1",
+        &[("cookie", &format!("a=1; jwt={t}")), ("cookie", "b=2")],
+    ));
+    assert!(removed(&ops, "cookie"));
+    assert_eq!(set(&ops, "cookie").as_deref(), Some("a=1; b=2"));
+    assert_eq!(path_after(&ops), None, "nothing to strip from the path");
+    // A provider with forward: true keeps its parameter.
+    let kept = token(
+        Algorithm::ES256,
+        &claims_with(json!({"iss": "https://kept.example"})),
+    );
+    let ops = allowed(run(&c, &env, &format!("/a?keep={kept}"), &[]));
+    assert_eq!(path_after(&ops), None);
+}
+
+#[test]
+fn requires_claims_compares_whole_values_except_space_delimited_claims() {
+    let c = config(json!({
+        "providers": {"p": provider(json!({"normalize_payload_in_metadata": {"space_delimited_claims": ["roles"]}}))},
+        "rules": [{"match": {"prefix": "/"}, "requires": {"provider_name": "p"},
+                   "requires_claims": {"preferred_username": "admin", "scp": "write", "roles": "ops"}}]
+    }));
+    let env = Fake::new(&c);
+    let with = |extra: Value| bearer(&token(Algorithm::ES256, &claims_with(extra)));
+    allowed(run(
+        &c,
+        &env,
+        "/",
+        &[(
+            "authorization",
+            &with(json!({"preferred_username": "admin", "scp": "read write", "roles": "dev ops"})),
+        )],
+    ));
+    assert_eq!(
+        denied(run(
+            &c,
+            &env,
+            "/",
+            &[(
+                "authorization",
+                &with(json!({"preferred_username": "eve admin", "scp": "write", "roles": "ops"}))
+            )]
+        )),
+        Error::InsufficientClaims("preferred_username".into())
+    );
+    // Arrays hold values whole, never split.
+    assert_eq!(
+        denied(run(
+            &c,
+            &env,
+            "/",
+            &[(
+                "authorization",
+                &with(
+                    json!({"preferred_username": "admin", "scp": ["read write"], "roles": "ops"})
+                )
+            )]
+        )),
+        Error::InsufficientClaims("scp".into())
+    );
+    assert!(jwtgate::claim_holds(
+        &json!(["a", "b"]),
+        &[json!("b")],
+        false
+    ));
+    assert!(!jwtgate::claim_holds(&json!("a b"), &[json!("b")], false));
+    assert!(jwtgate::claim_holds(&json!("a b"), &[json!("b")], true));
+    assert!(!jwtgate::claim_holds(&json!("1"), &[json!(1)], true));
+}
+
+#[test]
+fn the_provider_is_picked_by_issuer_before_any_key_is_looked_at() {
+    let c = standard();
+    let mut env = Fake::new(&c);
+    // "main" (index 0) has no keys yet: looking at them would mean waiting for a fetch.
+    env.keys[0] = None;
+    let other = token(
+        Algorithm::ES256,
+        &claims_with(json!({"iss": "https://other.example"})),
+    );
+    let ops = allowed(run(&c, &env, "/either", &[("x-other", &other)]));
+    assert!(!removed(&ops, "authorization"));
+    // A token of another issuer in main's own place is refused without a wait.
+    assert_eq!(
+        denied(run(
+            &c,
+            &env,
+            "/orders",
+            &[("authorization", &bearer(&other))]
+        )),
+        Error::InvalidIssuer
+    );
+    // Under allow_missing too.
+    let unknown = token(
+        Algorithm::ES256,
+        &claims_with(json!({"iss": "https://nobody.example"})),
+    );
+    assert_eq!(
+        denied(run(
+            &c,
+            &env,
+            "/optional",
+            &[("authorization", &bearer(&unknown))]
+        )),
+        Error::InvalidIssuer
+    );
+    // main's own token does wait.
+    let mine = bearer(&token(Algorithm::ES256, &claims()));
+    assert!(matches!(
+        run(&c, &env, "/orders", &[("authorization", &mine)]),
+        Outcome::Wait { provider: 0, .. }
+    ));
+}
+
+#[test]
+fn subjects_audiences_and_provider_and_audiences() {
+    let c = config(json!({
+        "providers": {"p": provider(json!({"subjects": {"prefix": "spiffe://a/"}, "audiences": ["https://api.example/"]}))},
+        "rules": [
+            {"match": {"prefix": "/other"}, "requires": {"provider_and_audiences": {"provider_name": "p", "audiences": ["other"]}}},
+            {"match": {"prefix": "/"}, "requires": {"provider_name": "p"}}
+        ]
+    }));
+    let env = Fake::new(&c);
+    let with = |extra: Value| bearer(&token(Algorithm::ES256, &claims_with(extra)));
+    // jwt_authn ignores an http(s) scheme and a trailing slash on both sides.
+    for aud in [
+        "api.example",
+        "http://api.example",
+        "https://api.example/",
+        "api.example/",
+    ] {
+        allowed(run(
+            &c,
+            &env,
+            "/",
+            &[(
+                "authorization",
+                &with(json!({"aud": aud, "sub": "spiffe://a/x"})),
+            )],
+        ));
+    }
+    for aud in [
+        "api.example//",
+        "ftp://api.example",
+        "https://api.example/x",
+        "API.example",
+    ] {
+        assert_eq!(
+            denied(run(
+                &c,
+                &env,
+                "/",
+                &[(
+                    "authorization",
+                    &with(json!({"aud": aud, "sub": "spiffe://a/x"}))
+                )]
+            )),
+            Error::InvalidAudience,
+            "{aud}"
+        );
+    }
+    assert_eq!(
+        denied(run(
+            &c,
+            &env,
+            "/",
+            &[(
+                "authorization",
+                &with(json!({"aud": "api.example", "sub": "spiffe://b/x"}))
+            )]
+        )),
+        Error::InvalidClaim("sub".into())
+    );
+    allowed(run(
+        &c,
+        &env,
+        "/other",
+        &[(
+            "authorization",
+            &with(json!({"aud": "other", "sub": "spiffe://a/x"})),
+        )],
+    ));
+    assert_eq!(
+        denied(run(
+            &c,
+            &env,
+            "/other",
+            &[(
+                "authorization",
+                &with(json!({"aud": "api.example", "sub": "spiffe://a/x"}))
+            )]
+        )),
+        Error::InvalidAudience
+    );
+}
+
+#[test]
+fn claim_headers_ask_for_a_new_route_when_configured() {
+    let c = config(json!({
+        "providers": {"p": provider(json!({"clear_route_cache": true}))},
+        "rules": [{"match": {"prefix": "/"}, "requires": {"provider_name": "p"}}]
+    }));
+    let env = Fake::new(&c);
+    let ops = allowed(run(
+        &c,
+        &env,
+        "/",
+        &[(
+            "authorization",
+            &bearer(&token(Algorithm::ES256, &claims())),
+        )],
+    ));
+    assert_eq!(ops.last(), Some(&HeaderOp::ClearRouteCache));
+    let ops = allowed(run(
+        &standard(),
+        &Fake::new(&standard()),
+        "/orders",
+        &[(
+            "authorization",
+            &bearer(&token(Algorithm::ES256, &claims())),
+        )],
+    ));
+    assert!(!ops.contains(&HeaderOp::ClearRouteCache));
+}
+
+#[test]
+fn claim_headers_as_jwt_authn_writes_them() {
+    let c = config(json!({
+        "providers": {"p": provider(json!({
+            "from_headers": [{"name": "authorization", "value_prefix": "Bearer "}, {"name": "x-token"}],
+            "claim_to_headers": [{"header_name": "x-v", "claim_name": "v"}, {"header_name": "x-sub", "claim_name": "sub"},
+                                 {"header_name": "x-dotted", "claim_name": "dotted.name"},
+                                 {"header_name": "x-literal", "claim_path": [{"key": "dotted.name"}]},
+                                 {"header_name": "x-deep", "claim_path": [{"key": "o"}, {"key": "a.b"}]}]}))},
+        "rules": [{"match": {"prefix": "/"}, "requires": {"provider_name": "p"}}]
+    }));
+    let env = Fake::new(&c);
+    let header = |v: Value| {
+        let t = token(
+            Algorithm::ES256,
+            &claims_with(json!({"v": v, "dotted.name": "flat", "o": {"a.b": "deep"}})),
+        );
+        let ops = allowed(run(&c, &env, "/", &[("authorization", &bearer(&t))]));
+        assert_eq!(set(&ops, "x-dotted"), None, "a dotted name is a path only");
+        // claim_path takes each key as it is.
+        assert_eq!(set(&ops, "x-literal").as_deref(), Some("flat"));
+        assert_eq!(set(&ops, "x-deep").as_deref(), Some("deep"));
+        set(&ops, "x-v")
+    };
+    assert_eq!(header(json!(42)).as_deref(), Some("42"));
+    assert_eq!(header(json!(1.5)).as_deref(), Some("1.500000"));
+    assert_eq!(header(json!(-7)).as_deref(), Some("-7.000000"));
+    assert_eq!(
+        header(json!(12345678901234567u64)).as_deref(),
+        Some("12345678901234568")
+    );
+    assert_eq!(header(json!(true)).as_deref(), Some("true"));
+    assert_eq!(header(json!("")), None);
+    assert_eq!(header(json!(["a", "b"])).as_deref(), Some("WyJhIiwiYiJd"));
+    assert_eq!(header(json!({"a": 1})).as_deref(), Some("eyJhIjoxfQ=="));
+    // One value per verified token, in jwt_authn's order: the last extracted first.
+    let alice = token(Algorithm::ES256, &claims());
+    let bob = token(Algorithm::EdDSA, &claims_with(json!({"sub": "bob"})));
+    let ops = allowed(run(
+        &c,
+        &env,
+        "/",
+        &[("authorization", &bearer(&alice)), ("x-token", &bob)],
+    ));
+    assert_eq!(added(&ops, "x-sub"), vec!["bob", "alice"]);
+}
+
+#[test]
+fn the_route_can_choose_the_requirement() {
+    use jwtgate::envoy::request::RouteChoice;
+    let c = config(json!({
+        "providers": {"p": provider(json!({})), "q": provider(json!({"issuer": "https://q.example", "from_headers": [{"name": "x-q"}]}))},
+        "requirement_map": {"q_only": {"provider_name": "q"}},
+        "rules": [{"match": {"prefix": "/"}, "requires": {"provider_name": "p"}}]
+    }));
+    let env = Fake::new(&c);
+    let p = bearer(&token(Algorithm::ES256, &claims()));
+    let q = token(
+        Algorithm::ES256,
+        &claims_with(json!({"iss": "https://q.example"})),
+    );
+    let headers: Vec<(String, String)> = vec![("x-q".into(), q)];
+    let go = |route: Option<&RouteChoice>, headers: &[(String, String)]| {
+        decide(
+            &c,
+            &env,
+            &Request {
+                method: "GET",
+                path: "/",
+                headers,
+                route,
+            },
+        )
+    };
+    let only_p: Vec<(String, String)> = vec![("authorization".into(), p)];
+    allowed(go(None, &only_p));
+    assert_eq!(denied(go(None, &headers)), Error::MissingToken);
+    let q_only = RouteChoice::Requirement("q_only".into());
+    allowed(go(Some(&q_only), &headers));
+    assert_eq!(denied(go(Some(&q_only), &only_p)), Error::MissingToken);
+    allowed(go(Some(&RouteChoice::Disabled), &[]));
+    let unknown = RouteChoice::Requirement("nope".into());
+    assert_eq!(
+        denied(go(Some(&unknown), &only_p)).http_response("r").0,
+        403
+    );
+}
+
+#[test]
+fn odd_requests_never_panic_and_never_pass_without_a_good_token() {
+    let c = config(json!({
+        "providers": {"p": provider(json!({"from_headers": [{"name": "authorization", "value_prefix": "Bearer "}, {"name": "x-jwt"}],
+                                           "from_params": ["access_token", "t"], "from_cookies": ["jwt"]}))},
+        "rules": [{"match": {"safe_regex": {"regex": "/open/[a-z]+"}}},
+                  {"match": {"prefix": "/", "headers": [{"name": "x-a", "present_match": true}]}, "requires": {"allow_missing": {}}},
+                  {"match": {"prefix": "/"}, "requires": {"provider_name": "p"}}]
+    }));
+    let env = Fake::new(&c);
+    let good = token(Algorithm::ES256, &claims());
+    let pieces = [
+        "",
+        "?",
+        "??",
+        "&",
+        "=",
+        "%",
+        "%2",
+        "%zz",
+        "%E9",
+        "é",
+        "#",
+        "access_token",
+        "access_token=",
+        "t=%41",
+        ";",
+        "\"",
+        " ",
+        "Bearer",
+        "Bearer ",
+        "bEARER ",
+        "..",
+        "a.b.c",
+        "\u{7f}",
+    ];
+    let mut passed = Vec::new();
+    for a in pieces {
+        for b in pieces {
+            let path = format!("/x?{a}{b}");
+            let value = format!("{a}{b}");
+            for headers in [
+                vec![("authorization", value.as_str())],
+                vec![("x-jwt", value.as_str())],
+                vec![("cookie", value.as_str())],
+                vec![],
+            ] {
+                if let Outcome::Allow(_) = run(&c, &env, &path, &headers) {
+                    passed.push(format!("{path} {headers:?}"));
+                }
+            }
+            let open = format!("/open/{a}{b}");
+            let _ = run(&c, &env, &open, &[("x-a", "1"), ("authorization", &value)]);
+        }
+    }
+    // Nothing above carried a valid token, so nothing passed.
+    assert!(passed.is_empty(), "{passed:?}");
+    allowed(run(&c, &env, &format!("/x?t={good}"), &[]));
+}
+
+#[test]
+fn jwt_max_token_size_bounds_only_what_is_cached() {
+    let c = config(json!({
+        "providers": {"p": provider(json!({"jwt_cache_config": {"jwt_cache_size": 0, "jwt_max_token_size": 100}}))},
+        "rules": [{"match": {"prefix": "/"}, "requires": {"provider_name": "p"}}]
+    }));
+    assert_eq!(
+        c.providers[0].jwt_cache_size, 100,
+        "0 means jwt_authn's default"
+    );
+    let env = Fake::new(&c);
+    let t = token(Algorithm::ES256, &claims());
+    assert!(t.len() > 100);
+    // Longer than jwt_max_token_size: verified as any other, as in jwt_authn, just not cached.
+    allowed(run(&c, &env, "/", &[("authorization", &bearer(&t))]));
+    assert!(env.cache.borrow().is_empty());
+    let c = config(json!({
+        "providers": {"p": provider(json!({"jwt_cache_config": {}}))},
+        "rules": [{"match": {"prefix": "/"}, "requires": {"provider_name": "p"}}]
+    }));
+    let env = Fake::new(&c);
+    allowed(run(&c, &env, "/", &[("authorization", &bearer(&t))]));
+    assert_eq!(env.cache.borrow().len(), 1);
 }

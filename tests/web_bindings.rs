@@ -124,6 +124,15 @@ fn options_and_key_sets_at_the_boundary() {
         (r#"{"audience":"api"}"#, "did you mean audiences"),
         (r#"{"maxTokenBytes":0}"#, "maxTokenBytes"),
         (r#"{"clockSkewSeconds":1.5}"#, "clockSkewSeconds"),
+        (r#"{"clockSkewSeconds":86401}"#, "clockSkewSeconds"),
+        (r#"{"maxTokenBytes":4294967296}"#, "maxTokenBytes"),
+        (r#"{"maxTokenBytes":1048577}"#, "maxTokenBytes"),
+        (r#"{"issuer":null}"#, "issuer must be a string"),
+        (
+            r#"{"audiences":null}"#,
+            "audiences must be a non-empty string",
+        ),
+        (r#"{"toJSON":null}"#, "unknown option"),
         (r#"{"algorithms":["RS256","NONE"]}"#, "not an algorithm"),
         (
             r#"{"audiences":[]}"#,
@@ -145,7 +154,10 @@ fn options_and_key_sets_at_the_boundary() {
             "{options}: {e}"
         );
     }
-    assert!(check_options(r#"{"issuer":null,"audiences":"api","algorithms":["HS256"]}"#).is_ok());
+    assert!(check_options(
+        r#"{"audiences":"api","algorithms":["HS256"],"clockSkewSeconds":86400,"maxTokenBytes":1048576}"#
+    )
+    .is_ok());
     let e = thrown(RawVerifier::new("{\"keys\":[]}", "{}").err().unwrap());
     assert_eq!(e["code"], "jwks_unavailable");
     let mut v = raw();

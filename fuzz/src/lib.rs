@@ -182,8 +182,9 @@ pub fn envoy_config(data: &[u8]) {
                     p.name
                 );
             }
-            let _ = config.rule_for("/a/b?c=d");
-            let _ = config.rule_for("");
+            let headers = [("x-a".to_string(), "b".to_string())];
+            let _ = config.rule_for("/a/b?c=d", &headers);
+            let _ = config.rule_for("", &[]);
         }
         Err(e) => assert!(!e.to_string().is_empty()),
     }

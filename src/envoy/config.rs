@@ -25,6 +25,16 @@ pub struct Config {
     /// Every header the filter may set (`forward_payload_header`, `claim_to_headers`), once
     /// each: removed from every request so that a client can never supply one.
     pub owned_headers: Vec<String>,
+    /// Every distinct token location of every provider; providers refer to them by index, so a
+    /// token found once is verified once however many providers look there.
+    pub locations: Vec<Location>,
+    /// `strip_failure_response`: refusals carry no body and no `error_description`.
+    pub strip_failure_response: bool,
+    /// `stat_prefix`: inserted in every counter name, `jwtgate.<stat_prefix>.…`.
+    pub stat_prefix: String,
+    /// `requirement_map`, by name: chosen by `rules[].requirement_name`, or per route by the
+    /// route's metadata (`filter_metadata.jwtgate.requirement_name`).
+    pub requirement_map: Vec<(String, Requirement)>,
 }
 
 /// One `providers.<name>` entry.
@@ -40,6 +50,15 @@ pub struct Provider {
     pub jwks: JwksSource,
     /// Where tokens are looked for, in order.
     pub locations: Vec<Location>,
+    /// The same locations as indices into [`Config::locations`].
+    pub location_ids: Vec<usize>,
+    /// `subjects`: what `sub` must match, if set.
+    pub subjects: Option<StringMatcher>,
+    /// Claims split on spaces by `requires_claims` besides `scope` and `scp`
+    /// (`normalize_payload_in_metadata.space_delimited_claims`).
+    pub space_delimited_claims: Vec<String>,
+    /// `clear_route_cache`: ask Envoy to route again after claim headers are set.
+    pub clear_route_cache: bool,
     /// Keep the token in the request after verification (`forward`).
     pub forward: bool,
     /// Header that receives the base64url payload.
@@ -47,9 +66,12 @@ pub struct Provider {
     /// Pad the forwarded payload with `=`.
     pub pad_forward_payload_header: bool,
     /// Claims copied to request headers: (header, claim path).
-    pub claim_to_headers: Vec<(String, String)>,
+    pub claim_to_headers: Vec<(String, Vec<String>)>,
     /// Verified tokens kept per worker; 0 disables the cache.
     pub jwt_cache_size: usize,
+    /// The longest token the cache keeps (`jwt_cache_config.jwt_max_token_size`, default
+    /// 4096 as in jwt_authn); longer ones are verified on every request.
+    pub jwt_cache_max_token_bytes: usize,
 }
 
 /// Where a provider's keys come from.
@@ -85,6 +107,13 @@ pub struct Remote {
     pub cache_duration: Duration,
     /// The least time between two fetches caused by an unknown `kid` (default 30 s).
     pub refetch_cooldown: Duration,
+    /// How long the last good keys may serve after they should have been refreshed, while
+    /// the issuer cannot be reached (`max_stale`, jwtgate's addition, default 1 day). Past it
+    /// they are dropped and requests get 503 `jwks_unavailable`.
+    pub max_stale: Duration,
+    /// How long to wait after a failed fetch before the next one (`retry_policy.retry_back_off
+    /// .base_interval` or `async_fetch.failed_refetch_duration`, default 1 s).
+    pub retry_interval: Duration,
 }
 
 /// `revocation`: a list of revoked `jti` values, fetched and refreshed.
@@ -115,8 +144,12 @@ pub enum Location {
 /// One `rules[]` entry.
 #[derive(Debug)]
 pub struct Rule {
-    /// Which requests it applies to.
+    /// Which paths it applies to.
     pub matcher: PathMatch,
+    /// `match.headers`: every one must match.
+    pub headers: Vec<HeaderMatcher>,
+    /// `match.query_parameters`: every one must match.
+    pub query_parameters: Vec<QueryMatcher>,
     /// What they need; `None` lets them through.
     pub requires: Option<Requirement>,
     /// Claims the verified token must have (jwtgate's addition): claim path and the
@@ -127,7 +160,7 @@ pub struct Rule {
 /// `match` of a rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PathMatch {
-    /// The path (before `?`) starts with this.
+    /// The whole `:path`, query included, starts with this (as jwt_authn matches a prefix).
     Prefix {
         /// The prefix.
         prefix: String,
@@ -141,20 +174,359 @@ pub enum PathMatch {
         /// Whether case matters (default true).
         case_sensitive: bool,
     },
+    /// The path (before `?`) is this prefix, or continues it after a `/`.
+    SeparatedPrefix {
+        /// The prefix, without a trailing `/`.
+        prefix: String,
+        /// Whether case matters (default true).
+        case_sensitive: bool,
+    },
+    /// The path (before `?`) matches this RE2-syntax regex as a whole.
+    Regex(Pattern),
+}
+
+/// A compiled `safe_regex`: RE2 syntax, matched against the whole value, byte by byte with
+/// ASCII classes as RE2 has them. Compared by its source.
+#[derive(Clone)]
+pub struct Pattern {
+    source: String,
+    regex: regex_lite::Regex,
+}
+
+impl PartialEq for Pattern {
+    fn eq(&self, other: &Self) -> bool {
+        self.source == other.source
+    }
+}
+
+impl Eq for Pattern {}
+
+impl fmt::Debug for Pattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Pattern({:?})", self.source)
+    }
+}
+
+/// Bounds what one configured regex may cost to compile and hold.
+const MAX_REGEX_BYTES: usize = 1 << 20;
+
+impl Pattern {
+    fn parse(value: &Value, at: &str) -> Result<Pattern> {
+        let mut f = Fields::new(value, at)?;
+        let source = f
+            .string("regex")?
+            .ok_or_else(|| ConfigError(format!("{at}.regex is required")))?;
+        // `google_re2` only tunes RE2's program size limit; ours is fixed.
+        if let Some(mut g) = f.message("google_re2")? {
+            g.uint("max_program_size")?;
+            g.finish()?;
+        }
+        f.finish()?;
+        let regex = regex_lite::RegexBuilder::new(&format!("^(?:{source})$"))
+            .size_limit(MAX_REGEX_BYTES)
+            .build()
+            .map_err(|e| ConfigError(format!("{at}.regex: {e}")))?;
+        Ok(Pattern { source, regex })
+    }
+
+    /// Whether `text` matches as a whole.
+    pub fn matches(&self, text: &str) -> bool {
+        self.regex.is_match(text)
+    }
+}
+
+/// An Envoy `type.matcher.v3.StringMatcher`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StringMatcher {
+    kind: StringMatch,
+    ignore_case: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum StringMatch {
+    Exact(String),
+    Prefix(String),
+    Suffix(String),
+    Contains(String),
+    Regex(Pattern),
+}
+
+impl StringMatcher {
+    fn parse(value: &Value, at: &str) -> Result<StringMatcher> {
+        let mut f = Fields::new(value, at)?;
+        let mut kinds = Vec::new();
+        for (name, make) in [
+            ("exact", StringMatch::Exact as fn(String) -> StringMatch),
+            ("prefix", StringMatch::Prefix),
+            ("suffix", StringMatch::Suffix),
+            ("contains", StringMatch::Contains),
+        ] {
+            if let Some(text) = f.string(name)? {
+                kinds.push(make(text));
+            }
+        }
+        if let Some(v) = f.get("safe_regex") {
+            kinds.push(StringMatch::Regex(Pattern::parse(
+                v,
+                &f.path("safe_regex"),
+            )?));
+        }
+        let ignore_case = f.boolean("ignore_case")?;
+        f.refuse(
+            "custom",
+            "custom string matchers are extensions a Wasm filter cannot load",
+        )?;
+        f.finish()?;
+        match (kinds.pop(), kinds.is_empty()) {
+            (Some(kind), true) => Ok(StringMatcher { kind, ignore_case }),
+            _ => err(format!(
+                "{at} needs exactly one of exact, prefix, suffix, contains, safe_regex"
+            )),
+        }
+    }
+
+    /// Whether `text` matches, as Envoy's StringMatcher decides (`ignore_case` is ASCII).
+    pub fn matches(&self, text: &str) -> bool {
+        let fold = |s: &str| {
+            if self.ignore_case {
+                s.to_ascii_lowercase()
+            } else {
+                s.to_owned()
+            }
+        };
+        match &self.kind {
+            StringMatch::Exact(want) => fold(text) == fold(want),
+            StringMatch::Prefix(want) => fold(text).starts_with(&fold(want)),
+            StringMatch::Suffix(want) => fold(text).ends_with(&fold(want)),
+            StringMatch::Contains(want) => fold(text).contains(&fold(want)),
+            StringMatch::Regex(p) => p.matches(text),
+        }
+    }
+}
+
+/// An Envoy route `HeaderMatcher`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeaderMatcher {
+    name: String,
+    rule: HeaderRule,
+    invert: bool,
+    missing_as_empty: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum HeaderRule {
+    Present(bool),
+    Value(StringMatcher),
+    Range(i64, i64),
+}
+
+impl HeaderMatcher {
+    fn parse(value: &Value, at: &str) -> Result<HeaderMatcher> {
+        let mut f = Fields::new(value, at)?;
+        let name = f
+            .string("name")?
+            .filter(|n| !n.is_empty())
+            .ok_or_else(|| ConfigError(format!("{at}.name is required")))?
+            .to_ascii_lowercase();
+        let mut rules = Vec::new();
+        if let Some(v) = f.get("string_match") {
+            rules.push(HeaderRule::Value(StringMatcher::parse(
+                v,
+                &f.path("string_match"),
+            )?));
+        }
+        // The deprecated one-field forms, still valid in v3.
+        for (field, kind) in [
+            ("exact_match", "exact"),
+            ("prefix_match", "prefix"),
+            ("suffix_match", "suffix"),
+            ("contains_match", "contains"),
+        ] {
+            if let Some(text) = f.string(field)? {
+                let m = serde_json::json!({ kind: text });
+                rules.push(HeaderRule::Value(StringMatcher::parse(&m, &f.path(field))?));
+            }
+        }
+        if let Some(v) = f.get("safe_regex_match") {
+            rules.push(HeaderRule::Value(StringMatcher {
+                kind: StringMatch::Regex(Pattern::parse(v, &f.path("safe_regex_match"))?),
+                ignore_case: false,
+            }));
+        }
+        if let Some(v) = f.get("present_match") {
+            match v {
+                Value::Bool(b) => rules.push(HeaderRule::Present(*b)),
+                _ => return err(format!("{at}.present_match must be true or false")),
+            }
+        }
+        if let Some(mut r) = f.message("range_match")? {
+            let bound = |r: &mut Fields<'_>, name: &str| -> Result<i64> {
+                match r.get(name) {
+                    None => Some(0),
+                    Some(Value::Number(n)) => n.as_i64(),
+                    Some(Value::String(s)) => s.parse().ok(),
+                    Some(_) => None,
+                }
+                .ok_or_else(|| ConfigError(format!("{} must be an integer", r.path(name))))
+            };
+            let (start, end) = (bound(&mut r, "start")?, bound(&mut r, "end")?);
+            r.finish()?;
+            rules.push(HeaderRule::Range(start, end));
+        }
+        let invert = f.boolean("invert_match")?;
+        let missing_as_empty = f.boolean("treat_missing_header_as_empty")?;
+        f.finish()?;
+        match (rules.pop(), rules.is_empty()) {
+            (Some(rule), true) => Ok(HeaderMatcher {
+                name,
+                rule,
+                invert,
+                missing_as_empty,
+            }),
+            // Envoy matches on presence when no rule is given.
+            (None, _) => Ok(HeaderMatcher {
+                name,
+                rule: HeaderRule::Present(true),
+                invert,
+                missing_as_empty,
+            }),
+            _ => err(format!("{at} has more than one match rule")),
+        }
+    }
+
+    /// Whether the request's headers match: several values of the header are joined by `,`,
+    /// and a missing header matches only a presence rule that asks for absence.
+    pub fn matches(&self, headers: &[(String, String)]) -> bool {
+        let values: Vec<&str> = headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(&self.name))
+            .map(|(_, v)| v.as_str())
+            .collect();
+        let joined = if values.is_empty() {
+            if !self.missing_as_empty {
+                return match self.rule {
+                    HeaderRule::Present(want) => want == self.invert,
+                    _ => false,
+                };
+            }
+            None
+        } else {
+            Some(values.join(","))
+        };
+        let value = joined.as_deref().unwrap_or("");
+        let hit = match &self.rule {
+            HeaderRule::Present(want) => *want,
+            HeaderRule::Value(m) => m.matches(value),
+            HeaderRule::Range(start, end) => {
+                value.parse::<i64>().is_ok_and(|n| *start <= n && n < *end)
+            }
+        };
+        hit != self.invert
+    }
+}
+
+/// An Envoy route `QueryParameterMatcher`: the first value of the (decoded) parameter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueryMatcher {
+    name: String,
+    value: Option<StringMatcher>,
+}
+
+impl QueryMatcher {
+    fn parse(value: &Value, at: &str) -> Result<QueryMatcher> {
+        let mut f = Fields::new(value, at)?;
+        let name = f
+            .string("name")?
+            .filter(|n| !n.is_empty())
+            .ok_or_else(|| ConfigError(format!("{at}.name is required")))?;
+        let matcher = match f.get("string_match") {
+            Some(v) => Some(StringMatcher::parse(v, &f.path("string_match"))?),
+            None => None,
+        };
+        let present = match f.get("present_match") {
+            None => None,
+            Some(Value::Bool(b)) => Some(*b),
+            Some(_) => return err(format!("{at}.present_match must be true or false")),
+        };
+        f.finish()?;
+        if matcher.is_some() && present.is_some() {
+            return err(format!("{at} has both string_match and present_match"));
+        }
+        if present == Some(false) {
+            return err(format!(
+                "{at}.present_match: false is not a match Envoy defines; leave the matcher out"
+            ));
+        }
+        Ok(QueryMatcher {
+            name,
+            value: matcher,
+        })
+    }
+
+    /// Whether the request's query matches: the first value, raw (not percent-decoded), as
+    /// jwt_authn compares it.
+    pub fn matches(&self, path: &str) -> bool {
+        match query_pairs(path).find(|(k, _)| *k == self.name) {
+            None => false,
+            Some((_, v)) => self.value.as_ref().is_none_or(|m| m.matches(v)),
+        }
+    }
+}
+
+/// The raw `key=value` pairs of `path`'s query, in order; a pair without `=` has an empty value.
+fn query_pairs(path: &str) -> impl Iterator<Item = (&str, &str)> {
+    let query = path.split_once('?').map_or("", |(_, q)| q);
+    let query = query.split_once('#').map_or(query, |(q, _)| q);
+    query
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| pair.split_once('=').unwrap_or((pair, "")))
+}
+
+/// Every value of the query parameter `name` in `path`, percent-decoded, in order: where
+/// jwt_authn looks for a token.
+pub fn query_values<'p>(path: &'p str, name: &'p str) -> impl Iterator<Item = String> + 'p {
+    query_pairs(path)
+        .filter(move |(k, _)| !k.is_empty() && percent_decode(k) == name)
+        .map(|(_, v)| percent_decode(v))
+}
+
+/// `%XX` decoded; an invalid escape stays as it is, as in Envoy's decoder.
+pub fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// `requires` of a rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Requirement {
-    /// A valid token from this provider (index into `providers`).
+    /// A token at this provider's locations (index into `providers`), and every token there
+    /// valid for it.
     Provider(usize),
-    /// Any one of these.
+    /// `provider_and_audiences`: the provider, with these audiences in place of its own.
+    ProviderAndAudiences(usize, Vec<String>),
+    /// Any one of these; `AllowMissing`/`AllowMissingOrFailed` among others are modes, not
+    /// alternatives (see `request`).
     Any(Vec<Requirement>),
     /// All of these.
     All(Vec<Requirement>),
-    /// No token is fine; a token present must be valid.
+    /// On its own: no token is fine; every token present must be valid.
     AllowMissing,
-    /// Always passes; valid tokens are still verified and forwarded.
+    /// On its own: always passes; tokens are still verified and the valid ones forwarded.
     AllowMissingOrFailed,
 }
 
@@ -225,6 +597,35 @@ impl<'a> Fields<'a> {
             None => Ok(false),
             Some(Value::Bool(b)) => Ok(*b),
             Some(_) => err(format!("{} must be true or false", self.path(name))),
+        }
+    }
+
+    /// A `google.protobuf.Empty`: present only as `{}`. `false`, `null` or `"x"` is an error,
+    /// never read as "set": `allow_missing: false` must not allow a missing token.
+    fn empty(&mut self, name: &str) -> Result<bool> {
+        match self.get(name) {
+            None => Ok(false),
+            Some(Value::Object(m)) if m.is_empty() => Ok(true),
+            Some(_) => err(format!(
+                "{} is a google.protobuf.Empty: write {{}} or leave it out",
+                self.path(name)
+            )),
+        }
+    }
+
+    /// A nested message, if present.
+    fn message(&mut self, name: &str) -> Result<Option<Fields<'a>>> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(v) => Fields::new(v, self.path(name)).map(Some),
+        }
+    }
+
+    /// Refuses a field a Wasm filter cannot honour, saying why and what to use instead.
+    fn refuse(&mut self, name: &str, why: &str) -> Result<()> {
+        match self.get(name) {
+            None => Ok(()),
+            Some(_) => err(format!("{}: {why}", self.path(name))),
         }
     }
 
@@ -342,8 +743,15 @@ fn duration(v: &Value) -> Option<Duration> {
 const DEFAULT_CACHE_DURATION: Duration = Duration::from_secs(600);
 const DEFAULT_REFETCH_COOLDOWN: Duration = Duration::from_secs(30);
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
+/// A day: long enough to ride out an issuer's outage over a night, short enough that a key the
+/// issuer withdrew stops being trusted the next day even if the issuer never comes back.
+const DEFAULT_MAX_STALE: Duration = Duration::from_secs(86_400);
+/// jwt_authn's default wait before fetching again after a failure.
+const DEFAULT_RETRY_INTERVAL: Duration = Duration::from_secs(1);
 /// jwt_authn's default JWT cache size, when `jwt_cache_config` is present without a size.
 const DEFAULT_JWT_CACHE_SIZE: usize = 100;
+/// jwt_authn's default for `jwt_max_token_size`: the longest token its cache keeps.
+const DEFAULT_JWT_CACHE_MAX_TOKEN_BYTES: usize = 4096;
 /// Bounds what one configuration can make a worker hold.
 const MAX_JWT_CACHE_SIZE: usize = 100_000;
 
@@ -354,7 +762,7 @@ impl Config {
             .map_err(|e| ConfigError(format!("not valid JSON: {e}")))?;
         let mut f = Fields::new(&root, "configuration")?;
 
-        let mut providers = Vec::new();
+        let mut providers: Vec<Provider> = Vec::new();
         match f.get("providers") {
             Some(Value::Object(map)) if !map.is_empty() => {
                 for (name, value) in map {
@@ -364,14 +772,42 @@ impl Config {
             _ => return err("providers must name at least one provider"),
         }
 
+        let mut requirement_map = Vec::new();
+        if let Some(v) = f.get("requirement_map") {
+            let Value::Object(map) = v else {
+                return err("requirement_map must be an object");
+            };
+            for (name, r) in map {
+                let at = format!("requirement_map.{name}");
+                requirement_map.push((name.clone(), Requirement::parse(r, &at, &providers)?));
+            }
+        }
         let mut rules = Vec::new();
         for (i, value) in f.list("rules")?.iter().enumerate() {
-            rules.push(Rule::parse(value, &format!("rules[{i}]"), &providers)?);
+            rules.push(Rule::parse(
+                value,
+                &format!("rules[{i}]"),
+                &providers,
+                &requirement_map,
+            )?);
         }
         if rules.is_empty() {
             return err("rules must have at least one rule: without one no request is checked");
         }
         let bypass_cors_preflight = f.boolean("bypass_cors_preflight")?;
+        let strip_failure_response = f.boolean("strip_failure_response")?;
+        let stat_prefix = f.string("stat_prefix")?.unwrap_or_default();
+        if !stat_prefix
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+        {
+            return err("stat_prefix may hold only letters, digits, `_`, `-` and `.`");
+        }
+        f.refuse(
+            "filter_state_rules",
+            "a Wasm filter cannot read the Router::StringAccessor another filter sets; \
+             choose the requirement with rules[].match (headers, query_parameters) instead",
+        )?;
         let revocation = match f.get("revocation") {
             None => None,
             Some(v) => Some(Revocation::parse(v)?),
@@ -388,19 +824,54 @@ impl Config {
             .collect();
         owned_headers.sort_unstable();
         owned_headers.dedup();
+        // In jwt_authn's extraction order: headers by name and prefix, then parameters, then
+        // cookies, each by name. Its authenticator works through the tokens from the back, and
+        // claim headers are added in that order.
+        let mut locations: Vec<Location> =
+            providers.iter().flat_map(|p| p.locations.clone()).collect();
+        let order = |l: &Location| match l {
+            Location::Header { name, prefix } => (0, format!("{name}{prefix}")),
+            Location::Param(name) => (1, name.clone()),
+            Location::Cookie(name) => (2, name.clone()),
+        };
+        locations.sort_by_key(order);
+        locations.dedup();
+        for p in &mut providers {
+            p.location_ids = p
+                .locations
+                .iter()
+                .filter_map(|l| locations.iter().position(|k| k == l))
+                .collect();
+        }
         Ok(Config {
             providers,
             rules,
             bypass_cors_preflight,
             revocation,
             owned_headers,
+            locations,
+            strip_failure_response,
+            stat_prefix,
+            requirement_map,
         })
     }
 
-    /// The first rule whose match fits `path` (the query string is ignored).
-    pub fn rule_for(&self, path: &str) -> Option<&Rule> {
-        let path = path.split_once('?').map_or(path, |(p, _)| p);
-        self.rules.iter().find(|r| r.matcher.matches(path))
+    /// A requirement of `requirement_map` by name.
+    pub fn requirement(&self, name: &str) -> Option<&Requirement> {
+        self.requirement_map
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, r)| r)
+    }
+
+    /// The first rule whose match fits the request: `path` is the whole `:path`, query
+    /// included, and `headers` every request header (pseudo-headers too).
+    pub fn rule_for(&self, path: &str, headers: &[(String, String)]) -> Option<&Rule> {
+        self.rules.iter().find(|r| {
+            r.matcher.matches(path)
+                && r.headers.iter().all(|h| h.matches(headers))
+                && r.query_parameters.iter().all(|q| q.matches(path))
+        })
     }
 }
 
@@ -413,6 +884,7 @@ impl Provider {
         if let Some(iss) = &issuer {
             policy = policy.issuer(iss.clone());
         }
+        policy = policy.audience_urls_as_jwt_authn(true);
         for aud in f.strings("audiences")? {
             policy = policy.audience(aud);
         }
@@ -421,13 +893,30 @@ impl Provider {
         }
         // jwtgate requires `exp` unless told otherwise; `jwt_authn` defaults the other way.
         // An explicit `require_expiration: false` keeps the jwt_authn behaviour.
-        if let Some(v) = f.get("require_expiration") {
-            policy = policy.require_expiration(v.as_bool().ok_or_else(|| {
-                ConfigError(format!("{at}.require_expiration must be true or false"))
-            })?);
+        if f.get("require_expiration").is_some() {
+            policy = policy.require_expiration(f.boolean("require_expiration")?);
+        }
+        let subjects = match f.get("subjects") {
+            Some(v) => Some(StringMatcher::parse(v, &format!("{at}.subjects"))?),
+            None => None,
+        };
+        let mut space_delimited_claims = Vec::new();
+        if let Some(mut nf) = f.message("normalize_payload_in_metadata")? {
+            space_delimited_claims = nf.strings("space_delimited_claims")?;
+            nf.finish()?;
+        }
+        for (field, instead) in [
+            ("payload_in_metadata", "claims reach other filters as headers: claim_to_headers or forward_payload_header (which jwtgate strips from every incoming request); for Istio AuthorizationPolicy use conditions on those headers, or rules[].requires_claims"),
+            ("header_in_metadata", "a Wasm filter cannot write jwt_authn's dynamic metadata that other filters read; forward_payload_header carries the payload"),
+            ("failed_status_in_metadata", "a Wasm filter cannot write jwt_authn's dynamic metadata that other filters read; the failure is in the response's WWW-Authenticate error_description and the jwtgate.denied.<code> counters"),
+        ] {
+            f.refuse(field, instead)?;
         }
         if let Some(max) = f.duration("max_lifetime")? {
             policy = policy.max_lifetime(max.as_secs());
+        }
+        if f.get("algorithms").is_some() {
+            f.list("algorithms")?;
         }
         if let Some(algs) = f.get("algorithms") {
             // jwtgate's addition: pin the algorithms a provider accepts (HS* only this way).
@@ -487,32 +976,58 @@ impl Provider {
         }
 
         let forward = f.boolean("forward")?;
+        let clear_route_cache = f.boolean("clear_route_cache")?;
         let forward_payload_header = f
             .string("forward_payload_header")?
             .map(|h| h.to_ascii_lowercase());
         let pad_forward_payload_header = f.boolean("pad_forward_payload_header")?;
         let mut claim_to_headers = Vec::new();
         for (i, c) in f.list("claim_to_headers")?.iter().enumerate() {
-            let mut cf = Fields::new(c, format!("{at}.claim_to_headers[{i}]"))?;
-            let header = cf.string("header_name")?.filter(|s| !s.is_empty());
-            let claim = cf.string("claim_name")?.filter(|s| !s.is_empty());
+            let at = format!("{at}.claim_to_headers[{i}]");
+            let mut cf = Fields::new(c, at.clone())?;
+            let header = cf
+                .string("header_name")?
+                .filter(|s| !s.is_empty())
+                .ok_or_else(|| ConfigError(format!("{at}.header_name is required")))?;
+            // A dotted claim_name is a path; claim_path (1.40) names each key as it is, dots
+            // and all. Exactly one of them, as jwt_authn requires.
+            let name = cf.string("claim_name")?.filter(|s| !s.is_empty());
+            let mut path = Vec::new();
+            for (j, seg) in cf.list("claim_path")?.iter().enumerate() {
+                let mut sf = Fields::new(seg, format!("{at}.claim_path[{j}]"))?;
+                let key = sf
+                    .string("key")?
+                    .filter(|k| !k.is_empty())
+                    .ok_or_else(|| ConfigError(format!("{at}.claim_path[{j}].key is required")))?;
+                sf.finish()?;
+                path.push(key);
+            }
             cf.finish()?;
-            match (header, claim) {
-                (Some(h), Some(c)) => claim_to_headers.push((h.to_ascii_lowercase(), c)),
+            let path = match (name, path.is_empty()) {
+                (Some(name), true) => name.split('.').map(str::to_owned).collect(),
+                (None, false) => path,
                 _ => {
                     return err(format!(
-                        "{at}.claim_to_headers[{i}] needs header_name and claim_name"
+                        "{at} needs exactly one of claim_name and claim_path"
                     ))
                 }
-            }
+            };
+            claim_to_headers.push((header.to_ascii_lowercase(), path));
         }
+        let mut jwt_cache_max_token_bytes = DEFAULT_JWT_CACHE_MAX_TOKEN_BYTES;
         let jwt_cache_size = match f.get("jwt_cache_config") {
             None => 0,
             Some(v) => {
                 let mut cf = Fields::new(v, format!("{at}.jwt_cache_config"))?;
-                let size = cf
-                    .uint("jwt_cache_size")?
-                    .map_or(DEFAULT_JWT_CACHE_SIZE, |n| n as usize);
+                // jwt_authn reads 0 as "not set": the default size.
+                let size = match cf.uint("jwt_cache_size")? {
+                    None | Some(0) => DEFAULT_JWT_CACHE_SIZE,
+                    Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
+                };
+                // Only what is cached: a longer token is verified as any other, as in jwt_authn.
+                if let Some(max) = cf.uint("jwt_max_token_size")?.filter(|m| *m > 0) {
+                    jwt_cache_max_token_bytes = usize::try_from(max).unwrap_or(usize::MAX);
+                }
                 cf.finish()?;
                 if size > MAX_JWT_CACHE_SIZE {
                     return err(format!(
@@ -523,32 +1038,84 @@ impl Provider {
             }
         };
         f.finish()?;
+        if let JwksSource::Local(keys) = &jwks {
+            if !usable(keys, &policy) {
+                return err(format!(
+                    "{at}.local_jwks has no key for any algorithm the provider accepts ({}): \
+                     HMAC (oct) keys need HS256/384/512 listed in {at}.algorithms",
+                    policy
+                        .algorithms()
+                        .iter()
+                        .map(|a| a.name())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+        }
         Ok(Provider {
             name: name.to_owned(),
             policy,
             issuer,
             jwks,
+            location_ids: Vec::new(),
+            subjects,
+            space_delimited_claims,
+            clear_route_cache,
             locations,
             forward,
             forward_payload_header,
             pad_forward_payload_header,
             claim_to_headers,
             jwt_cache_size,
+            jwt_cache_max_token_bytes,
         })
     }
+}
+
+/// Whether some key of the set can verify some algorithm the policy accepts: a set of only
+/// HMAC keys under a policy without HS* would refuse every token.
+pub fn usable(keys: &JwkSet, policy: &Policy) -> bool {
+    keys.keys()
+        .iter()
+        .any(|k| policy.algorithms().iter().any(|alg| k.fits(alg)))
 }
 
 fn local_jwks(value: &Value, at: &str) -> Result<JwkSet> {
     let mut f = Fields::new(value, format!("{at}.local_jwks"))?;
     let inline = f.string("inline_string")?;
-    if f.get("filename").is_some() {
-        return err(format!(
-            "{at}.local_jwks.filename: a Wasm filter cannot read files; use inline_string"
-        ));
+    // proto3 JSON writes `bytes` as base64, standard or URL-safe, padded or not.
+    let bytes = match f.string("inline_bytes")? {
+        None => None,
+        Some(b64) => {
+            let url: String = b64
+                .trim_end_matches('=')
+                .chars()
+                .map(|c| match c {
+                    '+' => '-',
+                    '/' => '_',
+                    c => c,
+                })
+                .collect();
+            Some(crate::encoding::b64_decode(&url).ok_or_else(|| {
+                ConfigError(format!("{at}.local_jwks.inline_bytes is not base64"))
+            })?)
+        }
+    };
+    let reason = "a Wasm filter cannot read files or the environment; use inline_string";
+    for field in ["filename", "environment_variable", "watched_directory"] {
+        f.refuse(field, reason)?;
     }
     f.finish()?;
-    let text = inline.ok_or_else(|| ConfigError(format!("{at}.local_jwks needs inline_string")))?;
-    JwkSet::from_json(text.as_bytes()).map_err(|e| ConfigError(format!("{at}.local_jwks: {e}")))
+    let text = match (inline, bytes) {
+        (Some(text), None) => text.into_bytes(),
+        (None, Some(bytes)) => bytes,
+        _ => {
+            return err(format!(
+                "{at}.local_jwks needs inline_string or inline_bytes"
+            ))
+        }
+    };
+    JwkSet::from_json(&text).map_err(|e| ConfigError(format!("{at}.local_jwks: {e}")))
 }
 
 impl HttpUri {
@@ -600,14 +1167,54 @@ impl Remote {
         let refetch_cooldown = f
             .duration("refetch_cooldown")?
             .unwrap_or(DEFAULT_REFETCH_COOLDOWN);
+        let max_stale = f.duration("max_stale")?.unwrap_or(DEFAULT_MAX_STALE);
+        let mut retry_interval = DEFAULT_RETRY_INTERVAL;
+        // jwtgate always fetches in the background, at start and before the copy goes stale,
+        // shared by all workers: what async_fetch asks for. A listener cannot be held back
+        // from a Wasm filter, so fast_listener is what happens either way.
+        if let Some(mut af) = f.message("async_fetch")? {
+            af.boolean("fast_listener")?;
+            if let Some(d) = af.duration("failed_refetch_duration")? {
+                retry_interval = d;
+            }
+            af.finish()?;
+        }
+        if let Some(mut rp) = f.message("retry_policy")? {
+            // Failed fetches are retried without limit while keys are missing or stale, every
+            // base_interval: num_retries bounds nothing jwtgate would otherwise do.
+            rp.uint("num_retries")?;
+            if let Some(mut bo) = rp.message("retry_back_off")? {
+                if let Some(d) = bo.duration("base_interval")? {
+                    retry_interval = d;
+                }
+                bo.duration("max_interval")?;
+                bo.finish()?;
+            }
+            rp.strings("retry_on")?;
+            rp.refuse(
+                "retry_priority",
+                "retry priorities are extensions a Wasm filter cannot load",
+            )?;
+            rp.refuse(
+                "retry_host_predicate",
+                "retry host predicates are extensions a Wasm filter cannot load",
+            )?;
+            rp.uint("host_selection_retry_max_attempts")?;
+            rp.finish()?;
+        }
         f.finish()?;
         if cache_duration < Duration::from_secs(1) {
             return err(format!("{at}.cache_duration must be at least 1s"));
+        }
+        if retry_interval < Duration::from_millis(100) {
+            return err(format!("{at}: the retry interval must be at least 0.1s"));
         }
         Ok(Remote {
             http_uri,
             cache_duration,
             refetch_cooldown,
+            max_stale,
+            retry_interval,
         })
     }
 }
@@ -635,16 +1242,37 @@ impl Revocation {
 }
 
 impl Rule {
-    fn parse(value: &Value, at: &str, providers: &[Provider]) -> Result<Rule> {
+    fn parse(
+        value: &Value,
+        at: &str,
+        providers: &[Provider],
+        requirement_map: &[(String, Requirement)],
+    ) -> Result<Rule> {
         let mut f = Fields::new(value, at)?;
-        let matcher = match f.get("match") {
+        let (matcher, headers, query_parameters) = match f.get("match") {
             Some(m) => PathMatch::parse(m, &format!("{at}.match"))?,
             None => return err(format!("{at}.match is required")),
         };
-        let requires = match f.get("requires") {
+        let mut requires = match f.get("requires") {
             None => None,
             Some(r) => Some(Requirement::parse(r, &format!("{at}.requires"), providers)?),
         };
+        if let Some(name) = f.string("requirement_name")? {
+            if requires.is_some() {
+                return err(format!("{at} has both requires and requirement_name"));
+            }
+            let found = requirement_map.iter().find(|(n, _)| *n == name);
+            requires = Some(
+                found
+                    .ok_or_else(|| {
+                        ConfigError(format!(
+                            "{at}.requirement_name: requirement_map has no {name:?}"
+                        ))
+                    })?
+                    .1
+                    .clone(),
+            );
+        }
         let mut requires_claims = Vec::new();
         match f.get("requires_claims") {
             None => {}
@@ -675,6 +1303,8 @@ impl Rule {
         f.finish()?;
         Ok(Rule {
             matcher,
+            headers,
+            query_parameters,
             requires,
             requires_claims,
         })
@@ -682,42 +1312,123 @@ impl Rule {
 }
 
 impl PathMatch {
-    fn parse(value: &Value, at: &str) -> Result<PathMatch> {
+    /// A rule's `match`: the path rule, and the header and query conditions beside it.
+    fn parse(
+        value: &Value,
+        at: &str,
+    ) -> Result<(PathMatch, Vec<HeaderMatcher>, Vec<QueryMatcher>)> {
         let mut f = Fields::new(value, at)?;
-        let prefix = f.string("prefix")?;
-        let path = f.string("path")?;
         let case_sensitive = match f.get("case_sensitive") {
             None => true,
             Some(Value::Bool(b)) => *b,
             Some(_) => return err(format!("{at}.case_sensitive must be true or false")),
         };
-        f.finish()?;
-        match (prefix, path) {
-            (Some(prefix), None) => Ok(PathMatch::Prefix {
+        let mut found = Vec::new();
+        if let Some(prefix) = f.string("prefix")? {
+            found.push(PathMatch::Prefix {
                 prefix,
                 case_sensitive,
-            }),
-            (None, Some(path)) => Ok(PathMatch::Path {
+            });
+        }
+        if let Some(path) = f.string("path")? {
+            found.push(PathMatch::Path {
                 path,
                 case_sensitive,
-            }),
-            _ => err(format!("{at} needs exactly one of prefix and path")),
+            });
         }
+        if let Some(prefix) = f.string("path_separated_prefix")? {
+            if prefix.ends_with('/') || prefix.contains(['?', '#']) {
+                return err(format!(
+                    "{at}.path_separated_prefix must not end in / nor hold ? or #"
+                ));
+            }
+            found.push(PathMatch::SeparatedPrefix {
+                prefix,
+                case_sensitive,
+            });
+        }
+        if let Some(v) = f.get("safe_regex") {
+            found.push(PathMatch::Regex(Pattern::parse(v, &f.path("safe_regex"))?));
+        }
+        let headers = f
+            .list("headers")?
+            .iter()
+            .enumerate()
+            .map(|(i, h)| HeaderMatcher::parse(h, &format!("{at}.headers[{i}]")))
+            .collect::<Result<Vec<_>>>()?;
+        let query = f
+            .list("query_parameters")?
+            .iter()
+            .enumerate()
+            .map(|(i, q)| QueryMatcher::parse(q, &format!("{at}.query_parameters[{i}]")))
+            .collect::<Result<Vec<_>>>()?;
+        for (field, why) in [
+            (
+                "connect_matcher",
+                "CONNECT requests are not matched by jwtgate",
+            ),
+            (
+                "path_match_policy",
+                "path match policies are extensions a Wasm filter cannot load",
+            ),
+            (
+                "runtime_fraction",
+                "a Wasm filter cannot read Envoy's runtime",
+            ),
+            // jwt_authn accepts and ignores it. Honouring it would let other requests fall
+            // through to a later rule; ignoring it would mislead: refused.
+            (
+                "grpc",
+                "jwt_authn ignores it and jwtgate will not guess; match the content-type in headers",
+            ),
+            (
+                "cookies",
+                "jwt_authn ignores it and jwtgate will not guess; match the cookie header in headers",
+            ),
+            (
+                "tls_context",
+                "a Wasm filter cannot see the TLS context of a route match",
+            ),
+            (
+                "dynamic_metadata",
+                "a Wasm filter cannot match on dynamic metadata here",
+            ),
+            (
+                "filter_state",
+                "a Wasm filter cannot match on filter state here",
+            ),
+        ] {
+            f.refuse(field, why)?;
+        }
+        f.finish()?;
+        if found.len() != 1 {
+            return err(format!(
+                "{at} needs exactly one of prefix, path, path_separated_prefix and safe_regex"
+            ));
+        }
+        Ok((found.pop().expect("one"), headers, query))
     }
 
-    /// Whether `path` (without its query) matches.
-    pub fn matches(&self, path: &str) -> bool {
+    /// Whether the request's `:path` matches: a prefix is compared with the whole of it, as in
+    /// jwt_authn, the other forms with the path before `?`.
+    pub fn matches(&self, full: &str) -> bool {
+        // Only the query comes off, as in jwt_authn: a fragment (which Envoy refuses anyway)
+        // must never make a rule without `requires` match more paths.
+        let path = full.split_once('?').map_or(full, |(p, _)| p);
+        let starts = |text: &str, prefix: &str, case_sensitive: bool| {
+            text.get(..prefix.len()).is_some_and(|head| {
+                if case_sensitive {
+                    head == prefix
+                } else {
+                    head.eq_ignore_ascii_case(prefix)
+                }
+            })
+        };
         match self {
             PathMatch::Prefix {
                 prefix,
-                case_sensitive: true,
-            } => path.starts_with(prefix.as_str()),
-            PathMatch::Prefix {
-                prefix,
-                case_sensitive: false,
-            } => path
-                .get(..prefix.len())
-                .is_some_and(|head| head.eq_ignore_ascii_case(prefix)),
+                case_sensitive,
+            } => starts(full, prefix, *case_sensitive),
             PathMatch::Path {
                 path: p,
                 case_sensitive: true,
@@ -726,10 +1437,17 @@ impl PathMatch {
                 path: p,
                 case_sensitive: false,
             } => path.eq_ignore_ascii_case(p),
+            PathMatch::SeparatedPrefix {
+                prefix,
+                case_sensitive,
+            } => {
+                starts(path, prefix, *case_sensitive)
+                    && matches!(path.as_bytes().get(prefix.len()), None | Some(b'/'))
+            }
+            PathMatch::Regex(p) => p.matches(path),
         }
     }
 }
-
 /// How deep `requires_any`/`requires_all` may nest: bounds the recursion of evaluation.
 const MAX_REQUIREMENT_DEPTH: usize = 8;
 
@@ -751,23 +1469,38 @@ impl Requirement {
         }
         let mut f = Fields::new(value, at)?;
         let mut found = Vec::new();
+        // Providers come from a JSON object, whose members the parser keeps sorted by
+        // name: a binary search keeps 10,000 rules over 10,000 providers linear-ish.
+        let find = |name: &str, at: String| {
+            providers
+                .binary_search_by(|p| p.name.as_str().cmp(name))
+                .map_err(|_| ConfigError(format!("{at}: no provider named {name:?}")))
+        };
         if let Some(name) = f.string("provider_name")? {
-            // Providers come from a JSON object, whose members the parser keeps sorted by
-            // name: a binary search keeps 10,000 rules over 10,000 providers linear-ish.
-            let index = providers
-                .binary_search_by(|p| p.name.as_str().cmp(&name))
-                .map_err(|_| {
-                    ConfigError(format!("{at}.provider_name: no provider named {name:?}"))
-                })?;
-            found.push(Requirement::Provider(index));
+            found.push(Requirement::Provider(find(&name, f.path("provider_name"))?));
+        }
+        if let Some(mut pf) = f.message("provider_and_audiences")? {
+            let name = pf.string("provider_name")?.unwrap_or_default();
+            let audiences = pf.strings("audiences")?;
+            let index = find(&name, pf.path("provider_name"))?;
+            pf.finish()?;
+            found.push(if audiences.is_empty() {
+                // jwt_authn: no audiences means the provider's own.
+                Requirement::Provider(index)
+            } else {
+                Requirement::ProviderAndAudiences(index, audiences)
+            });
         }
         for (field, any) in [("requires_any", true), ("requires_all", false)] {
             if let Some(v) = f.get(field) {
                 let mut lf = Fields::new(v, format!("{at}.{field}"))?;
                 let list = lf.list("requirements")?;
                 lf.finish()?;
-                if list.is_empty() {
-                    return err(format!("{at}.{field}.requirements must not be empty"));
+                if list.len() < 2 {
+                    // jwt_authn's proto validation: min_items 2.
+                    return err(format!(
+                        "{at}.{field}.requirements needs at least 2 requirements"
+                    ));
                 }
                 let parts = list
                     .iter()
@@ -788,16 +1521,20 @@ impl Requirement {
                 });
             }
         }
-        if f.get("allow_missing").is_some() {
+        f.refuse(
+            "extract_only_without_validation",
+            "jwtgate never forwards claims it has not verified; allow_missing_or_failed forwards the verified ones and lets the rest through",
+        )?;
+        if f.empty("allow_missing")? {
             found.push(Requirement::AllowMissing);
         }
-        if f.get("allow_missing_or_failed").is_some() {
+        if f.empty("allow_missing_or_failed")? {
             found.push(Requirement::AllowMissingOrFailed);
         }
         f.finish()?;
         match found.len() {
             1 => Ok(found.pop().expect("one")),
-            0 => err(format!("{at} needs one of provider_name, requires_any, requires_all, allow_missing, allow_missing_or_failed")),
+            0 => err(format!("{at} needs one of provider_name, provider_and_audiences, requires_any, requires_all, allow_missing, allow_missing_or_failed")),
             _ => err(format!("{at} has more than one requirement; use requires_any or requires_all")),
         }
     }

@@ -17,8 +17,8 @@ use proxy_wasm::types::{Action, BufferType, ContextType, LogLevel, MapType, Metr
 use serde_json::Value;
 
 use super::cache::JwtCache;
-use super::config::{Config, HttpUri, JwksSource};
-use super::request::{decide, Env, HeaderOp, Keys, Outcome, Request};
+use super::config::{usable, Config, HttpUri, JwksSource};
+use super::request::{decide, Env, HeaderOp, Keys, Outcome, Request, RouteChoice};
 use crate::{Claims, Error, JwkSet, JwksError, Verifier};
 
 proxy_wasm::main! {{
@@ -28,10 +28,11 @@ proxy_wasm::main! {{
 
 /// How often each root context looks at shared state.
 const TICK: Duration = Duration::from_millis(100);
-/// After a failed fetch with no keys at all, wait this long before the next try.
-const RETRY_WITHOUT_KEYS: u64 = 1_000;
-/// After a failed background refresh, wait this long before the next one.
+/// After a failed background refresh while the keys still serve, wait at least this long
+/// before the next one: an issuer that is down gets one request every few seconds, not more.
 const RETRY_REFRESH: u64 = 5_000;
+/// The revocation list's retry after a failure.
+const RETRY_REVOCATION: Duration = Duration::from_secs(1);
 /// The largest fetched document accepted.
 const MAX_BODY: usize = JwkSet::MAX_BYTES;
 
@@ -108,7 +109,8 @@ impl HttpContext for Http {
     fn on_http_request_headers(&mut self, _: usize, _: bool) -> Action {
         let rt = self.rt.clone();
         rt.now.set(now_ms());
-        let req = OwnedRequest::from_headers(self.get_http_request_headers());
+        let route = route_choice(&rt.config);
+        let req = OwnedRequest::from_headers(self.get_http_request_headers(), route);
         rt.handle(self, self.id, req, false)
     }
 }
@@ -123,13 +125,39 @@ impl Drop for Http {
     }
 }
 
+/// The route's choice of requirement, from its metadata (`filter_metadata.jwtgate`): read only
+/// when `requirement_map` is configured, a host call per request otherwise saved.
+fn route_choice(config: &Config) -> Option<RouteChoice> {
+    if config.requirement_map.is_empty() {
+        return None;
+    }
+    let get = |field: &str| {
+        hostcalls::get_property(vec![
+            "xds",
+            "route_metadata",
+            "filter_metadata",
+            "jwtgate",
+            field,
+        ])
+        .ok()
+        .flatten()
+    };
+    // Envoy hands a boolean over as one byte.
+    if get("disabled").is_some_and(|b| b == [1] || b == b"true") {
+        return Some(RouteChoice::Disabled);
+    }
+    get("requirement_name")
+        .map(|b| RouteChoice::Requirement(String::from_utf8_lossy(&b).into_owned()))
+}
+
 struct OwnedRequest {
     headers: Vec<(String, String)>,
+    route: Option<RouteChoice>,
 }
 
 impl OwnedRequest {
-    fn from_headers(headers: Vec<(String, String)>) -> Self {
-        OwnedRequest { headers }
+    fn from_headers(headers: Vec<(String, String)>, route: Option<RouteChoice>) -> Self {
+        OwnedRequest { headers, route }
     }
 
     fn pseudo(&self, name: &str) -> &str {
@@ -175,6 +203,10 @@ struct Source {
     data_key: String,
     refresh_after: u64,
     cooldown: u64,
+    /// After a failed fetch, wait this long before the next try (ms).
+    retry: u64,
+    /// Past `fetched_at` plus this, the copy is dropped: `cache_duration + max_stale` (ms).
+    stale_after: u64,
     /// The version this worker has parsed, and when that version was fetched.
     version: Cell<u64>,
     fetched_at: Cell<u64>,
@@ -210,7 +242,14 @@ impl SharedState {
 }
 
 impl Source {
-    fn new(kind: Kind, uri: &HttpUri, refresh_after: Duration, cooldown: Duration) -> Source {
+    fn new(
+        kind: Kind,
+        uri: &HttpUri,
+        refresh_after: Duration,
+        cooldown: Duration,
+        retry: Duration,
+        stale_after: Duration,
+    ) -> Source {
         let id = format!("{}|{}", uri.cluster, uri.uri);
         let tag = match kind {
             Kind::Jwks => "jwks",
@@ -223,6 +262,8 @@ impl Source {
             data_key: format!("jwtgate/{tag}/data/{id}"),
             refresh_after: refresh_after.as_millis() as u64,
             cooldown: cooldown.as_millis() as u64,
+            retry: retry.as_millis() as u64,
+            stale_after: u64::try_from(stale_after.as_millis()).unwrap_or(u64::MAX),
             version: Cell::new(0),
             fetched_at: Cell::new(0),
         }
@@ -271,6 +312,7 @@ struct Metrics {
     denied: HashMap<&'static str, Counter>,
     fetch_ok: u32,
     fetch_failed: u32,
+    fetch_unusable: u32,
     cache_hit: Counter,
     cache_miss: Counter,
 }
@@ -296,8 +338,15 @@ impl Counter {
 }
 
 impl Metrics {
-    fn new() -> Metrics {
-        let id = |name: &str| hostcalls::define_metric(MetricType::Counter, name).unwrap_or(0);
+    fn new(prefix: &str) -> Metrics {
+        // `stat_prefix` goes after `jwtgate.`: jwtgate.<stat_prefix>.allowed.
+        let id = |name: &str| {
+            let name = match (prefix, name.strip_prefix("jwtgate.")) {
+                ("", _) | (_, None) => name.to_owned(),
+                (p, Some(rest)) => format!("jwtgate.{p}.{rest}"),
+            };
+            hostcalls::define_metric(MetricType::Counter, &name).unwrap_or(0)
+        };
         let counter = |name: &str| Counter {
             id: id(name),
             pending: Cell::new(0),
@@ -310,6 +359,7 @@ impl Metrics {
                 .collect(),
             fetch_ok: id("jwtgate.jwks_fetch.success"),
             fetch_failed: id("jwtgate.jwks_fetch.failure"),
+            fetch_unusable: id("jwtgate.jwks_fetch.unusable"),
             cache_hit: counter("jwtgate.jwt_cache.hit"),
             cache_miss: counter("jwtgate.jwt_cache.miss"),
         }
@@ -365,6 +415,8 @@ impl Runtime {
                                 &r.http_uri,
                                 refresh,
                                 r.refetch_cooldown,
+                                r.retry_interval,
+                                r.cache_duration.saturating_add(r.max_stale),
                             ));
                             sources.len() - 1
                         });
@@ -383,9 +435,12 @@ impl Runtime {
                 &r.http_uri,
                 r.refresh_interval,
                 Duration::ZERO,
+                RETRY_REVOCATION,
+                Duration::MAX,
             ));
             sources.len() - 1
         });
+        let metrics = Metrics::new(&config.stat_prefix);
         let rt = Runtime {
             config,
             sources,
@@ -394,7 +449,7 @@ impl Runtime {
             revoked: RefCell::new(None),
             waiters: RefCell::new(Vec::new()),
             calls: RefCell::new(HashMap::new()),
-            metrics: Metrics::new(),
+            metrics,
             now: Cell::new(now_ms()),
             last_chance: Cell::new(false),
         };
@@ -427,6 +482,7 @@ impl Runtime {
                 method: req.pseudo(":method"),
                 path: req.pseudo(":path"),
                 headers: &req.headers,
+                route: req.route.as_ref(),
             };
             decide(&self.config, self, &request)
         };
@@ -443,6 +499,13 @@ impl Runtime {
                             &name,
                             Some(&value),
                         ),
+                        HeaderOp::Add(name, value) => {
+                            hostcalls::add_map_value(MapType::HttpRequestHeaders, &name, &value)
+                        }
+                        // Envoy's Wasm host offers this as a foreign function.
+                        HeaderOp::ClearRouteCache => {
+                            hostcalls::call_foreign_function("clear_route_cache", None).map(drop)
+                        }
                     };
                 }
                 self.metrics.allowed.add();
@@ -481,11 +544,21 @@ impl Runtime {
             counter.add();
         }
         let (status, challenge) = e.http_response(realm);
+        let strip = self.config.strip_failure_response;
+        // strip_failure_response: the status and a bare challenge, nothing that says why.
+        let challenge = challenge.map(|c| match c.find(", error=") {
+            Some(i) if strip => c[..i].to_owned(),
+            _ => c,
+        });
         let mut headers = vec![("content-type", "text/plain")];
         if let Some(c) = &challenge {
             headers.push(("www-authenticate", c));
         }
-        let body = format!("{}\n", e.code());
+        let body = if strip {
+            String::new()
+        } else {
+            format!("{}\n", e.code())
+        };
         let _ = hostcalls::send_http_response(status as u32, headers, Some(body.as_bytes()));
     }
 
@@ -499,9 +572,9 @@ impl Runtime {
                 return false;
             }
             let due = match reason {
-                Reason::Initial => st.version == 0 && st.failed_at + RETRY_WITHOUT_KEYS <= now,
+                Reason::Initial => st.version == 0 && st.failed_at + s.retry <= now,
                 Reason::UnknownKid => st.refetched_at + s.cooldown <= now,
-                Reason::Refresh => st.failed_at + RETRY_REFRESH <= now,
+                Reason::Refresh => st.failed_at + s.retry.max(RETRY_REFRESH) <= now,
             };
             if due {
                 st.busy_until = now + timeout + 1_000;
@@ -653,6 +726,18 @@ impl Runtime {
                     for (p, rt) in self.providers.iter().enumerate() {
                         if rt.source == Some(source) {
                             let policy = self.config.providers[p].policy.clone();
+                            if !usable(&keys, &policy) {
+                                // Start-up cannot refuse a remote set: say so, and count it.
+                                log(
+                                    LogLevel::Warn,
+                                    &format!(
+                                        "jwtgate: the keys from {} hold no key for an algorithm \
+                                         provider {} accepts; its tokens will be refused",
+                                        s.uri.uri, self.config.providers[p].name
+                                    ),
+                                );
+                                Metrics::bump(self.metrics.fetch_unusable);
+                            }
                             *rt.verifier.borrow_mut() =
                                 Some(Rc::new(Verifier::new(keys.clone(), policy)));
                             // A key withdrawn from the set must not live on in the cache.
@@ -727,6 +812,18 @@ impl Runtime {
     }
 }
 
+impl Runtime {
+    /// Whether a provider's remote keys were fetched longer ago than `cache_duration +
+    /// max_stale`: the issuer has been unreachable past the bound, and they must not serve.
+    fn stale(&self, provider: usize) -> bool {
+        let Some(source) = self.providers[provider].source else {
+            return false;
+        };
+        let s = &self.sources[source];
+        s.version.get() > 0 && self.now.get() >= s.fetched_at.get().saturating_add(s.stale_after)
+    }
+}
+
 /// A revocation list: a JSON array of `jti` strings, or `{"revoked": [...]}`.
 fn parse_revoked(body: &[u8]) -> Result<HashSet<String>, String> {
     let value = crate::encoding::json_value(body).map_err(|e| format!("not JSON: {e}"))?;
@@ -754,6 +851,29 @@ impl Env for Runtime {
 
     fn keys(&self, provider: usize) -> Keys {
         let rt = &self.providers[provider];
+        if let Some(source) = rt.source.filter(|_| self.stale(provider)) {
+            self.sync(source);
+            if self.stale(provider) {
+                if rt.verifier.borrow_mut().take().is_some() {
+                    rt.cache.borrow_mut().clear();
+                    log(
+                        LogLevel::Warn,
+                        &format!(
+                            "jwtgate: the keys from {} are older than cache_duration + max_stale; \
+                             refusing tokens of provider {} until a fetch succeeds",
+                            self.sources[source].uri.uri, self.config.providers[provider].name
+                        ),
+                    );
+                }
+                let (state, _) = self.sources[source].state();
+                if state.busy_until > self.now.get() && !self.last_chance.get() {
+                    return Keys::Pending;
+                }
+                return Keys::Unavailable(Error::JwksUnavailable(JwksError::Fetch(
+                    "the key set is older than max_stale and could not be refreshed".into(),
+                )));
+            }
+        }
         if let Some(v) = &*rt.verifier.borrow() {
             return Keys::Ready(v.clone());
         }
@@ -774,7 +894,7 @@ impl Env for Runtime {
         if self.last_chance.get() {
             return unavailable("the key set could not be fetched in time");
         }
-        if state.busy_until > now || state.failed_at + RETRY_WITHOUT_KEYS <= now {
+        if state.busy_until > now || state.failed_at + self.sources[source].retry <= now {
             Keys::Pending
         } else {
             unavailable("the last fetch of the key set failed")
@@ -817,7 +937,8 @@ impl Env for Runtime {
     }
 
     fn cached(&self, provider: usize, token: &str) -> Option<Rc<Claims>> {
-        if self.config.providers[provider].jwt_cache_size == 0 {
+        // Past max_stale nothing verified with the old keys is served, from the cache either.
+        if self.config.providers[provider].jwt_cache_size == 0 || self.stale(provider) {
             return None;
         }
         let hit = self.providers[provider]

@@ -2,12 +2,14 @@
 //! required claims, and say which headers to change. No proxy-wasm here: the filter supplies
 //! an [`Env`] and carries out the [`Outcome`].
 
+use std::borrow::Cow;
+use std::cell::RefCell;
 use std::rc::Rc;
 
 use serde_json::Value;
 
-use super::config::{Config, Location, Requirement, Rule};
-use crate::{Claims, Error, UntrustedToken, Verifier};
+use super::config::{percent_decode, query_values, Config, Location, Requirement, Rule};
+use crate::{claim_holds, Claims, Error, UntrustedToken, Verifier};
 
 /// What the filter knows that the decision needs.
 pub trait Env {
@@ -61,6 +63,10 @@ pub enum HeaderOp {
     Remove(String),
     /// Set this header, replacing any value.
     Set(String, String),
+    /// Add a value to this header (jwt_authn adds claim headers once per verified token).
+    Add(String, String),
+    /// Ask Envoy to choose the route again (`clear_route_cache`).
+    ClearRouteCache,
 }
 
 /// The parts of a request the decision reads.
@@ -71,6 +77,19 @@ pub struct Request<'a> {
     pub path: &'a str,
     /// Every header, names in lower case as Envoy gives them.
     pub headers: &'a [(String, String)],
+    /// What the route's metadata chose, in place of `rules` (jwt_authn's per-route config).
+    pub route: Option<&'a RouteChoice>,
+}
+
+/// jwt_authn's `PerRouteConfig`, which a Wasm filter cannot see, carried instead in the route's
+/// metadata under `filter_metadata.jwtgate`: `{"requirement_name": "<name in
+/// requirement_map>"}` or `{"disabled": true}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RouteChoice {
+    /// `disabled: true`: no token is checked on this route.
+    Disabled,
+    /// `requirement_name`: this requirement of `requirement_map`, whatever the rules say.
+    Requirement(String),
 }
 
 impl Request<'_> {
@@ -82,19 +101,21 @@ impl Request<'_> {
     }
 }
 
-/// A token found for a provider, and where.
-#[derive(Clone)]
-struct Found<'r> {
-    provider: usize,
-    token: &'r str,
-    location: &'r Location,
+/// A token found in the request: where (an index into [`Config::locations`]) and its text.
+struct Entry<'r> {
+    location: usize,
+    token: Cow<'r, str>,
 }
 
-struct Verified<'r> {
-    found: Found<'r>,
+/// A token that verified for a provider, with its claims.
+#[derive(Clone)]
+struct Used {
+    entry: usize,
+    provider: usize,
     claims: Rc<Claims>,
 }
 
+#[derive(Clone)]
 enum Failure {
     Deny(Error),
     Wait { provider: usize, unknown_kid: bool },
@@ -122,17 +143,32 @@ pub fn decide(config: &Config, env: &dyn Env, req: &Request<'_>) -> Outcome {
     {
         return Outcome::Allow(ops);
     }
-    let Some(rule) = config.rule_for(req.path) else {
-        return Outcome::Allow(ops);
+    let (requirement, rule) = match req.route {
+        Some(RouteChoice::Disabled) => return Outcome::Allow(ops),
+        // As jwt_authn: a route naming a requirement the map lacks is refused with 403.
+        Some(RouteChoice::Requirement(name)) => match config.requirement(name) {
+            Some(r) => (r, None),
+            None => return Outcome::Deny(Error::InsufficientClaims("requirement_name".into())),
+        },
+        None => {
+            let Some(rule) = config.rule_for(req.path, req.headers) else {
+                return Outcome::Allow(ops);
+            };
+            let Some(requirement) = &rule.requires else {
+                return Outcome::Allow(ops);
+            };
+            (requirement, Some(rule))
+        }
     };
-    let Some(requirement) = &rule.requires else {
-        return Outcome::Allow(ops);
+    let eval = Eval {
+        config,
+        env,
+        entries: extract(config, req),
+        issuers: RefCell::new(Vec::new()),
+        memo: RefCell::new(Vec::new()),
     };
-    let found: Vec<Found<'_>> = (0..config.providers.len())
-        .filter_map(|p| find_token(config, p, req))
-        .collect();
-    let verified = match evaluate(config, env, requirement, &found) {
-        Ok(v) => v,
+    let used = match eval.requirement(requirement) {
+        Ok(used) => used,
         Err(Failure::Deny(e)) => return Outcome::Deny(e),
         Err(Failure::Wait {
             provider,
@@ -144,225 +180,617 @@ pub fn decide(config: &Config, env: &dyn Env, req: &Request<'_>) -> Outcome {
             }
         }
     };
-    if let Err(e) = check_required_claims(rule, &verified) {
-        return Outcome::Deny(e);
+    if let Some(rule) = rule {
+        if let Err(e) = check_required_claims(config, rule, &used) {
+            return Outcome::Deny(e);
+        }
     }
-    for v in &verified {
-        forward(config, v, &mut ops);
+    eval.strip(requirement, req, &mut ops);
+    let mut clear_route_cache = false;
+    for u in &used {
+        clear_route_cache |= forward(config, &eval.entries[u.entry], u, &mut ops);
+    }
+    if clear_route_cache {
+        ops.push(HeaderOp::ClearRouteCache);
     }
     Outcome::Allow(ops)
 }
 
-/// The first token at the provider's locations.
-fn find_token<'r>(config: &'r Config, provider: usize, req: &Request<'r>) -> Option<Found<'r>> {
-    config.providers[provider]
-        .locations
-        .iter()
-        .find_map(|location| {
-            let token = match location {
-                Location::Header { name, prefix } => req
-                    .headers
-                    .iter()
-                    .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-                    .find_map(|(_, v)| after_prefix(v, prefix)),
-                Location::Param(name) => query_param(req.path, name),
-                Location::Cookie(name) => req
-                    .headers
-                    .iter()
-                    .filter(|(n, _)| n.eq_ignore_ascii_case("cookie"))
-                    .find_map(|(_, v)| cookie(v, name)),
-            }?;
-            Some(Found {
-                provider,
-                token,
-                location,
-            })
-        })
-}
-
-/// The token after `prefix`; the `Bearer` scheme is matched case-insensitively (RFC 7235).
-fn after_prefix<'v>(value: &'v str, prefix: &str) -> Option<&'v str> {
-    let value = value.trim();
-    let rest = match value.get(..prefix.len()) {
-        Some(head) if head == prefix => &value[prefix.len()..],
-        Some(head)
-            if prefix.trim_end().eq_ignore_ascii_case("bearer")
-                && head.eq_ignore_ascii_case(prefix) =>
-        {
-            &value[prefix.len()..]
-        }
-        _ => return None,
-    };
-    let token = rest.trim_start();
-    // The token runs to the first character that cannot be in a compact JWS. Bytes, not
-    // chars: every byte of a non-ASCII character stops it too, and this runs per request.
-    let end = token
-        .bytes()
-        .position(|b| {
-            !(b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'=' | b'+' | b'/'))
-        })
-        .unwrap_or(token.len());
-    Some(&token[..end]).filter(|t| !t.is_empty())
-}
-
-fn query_param<'p>(path: &'p str, name: &str) -> Option<&'p str> {
-    let (_, query) = path.split_once('?')?;
-    query.split('&').find_map(|pair| {
-        let (k, v) = pair.split_once('=')?;
-        (k == name && !v.is_empty()).then_some(v)
-    })
-}
-
-fn cookie<'v>(header: &'v str, name: &str) -> Option<&'v str> {
-    header.split(';').find_map(|pair| {
-        let (k, v) = pair.trim().split_once('=')?;
-        (k == name && !v.is_empty()).then_some(v.trim_matches('"'))
-    })
-}
-
-fn evaluate<'r>(
-    config: &Config,
-    env: &dyn Env,
-    requirement: &Requirement,
-    found: &[Found<'r>],
-) -> Result<Vec<Verified<'r>>, Failure> {
-    match requirement {
-        Requirement::Provider(p) => {
-            let f = found
+/// Every token at every configured location, each location looked at once. Every value counts:
+/// two `Authorization` headers are two tokens, a parameter given twice is two tokens.
+fn extract<'r>(config: &Config, req: &Request<'r>) -> Vec<Entry<'r>> {
+    let mut entries: Vec<Entry<'r>> = Vec::new();
+    for (location, at) in config.locations.iter().enumerate() {
+        let mut push = |token: Cow<'r, str>| {
+            if !entries
                 .iter()
-                .find(|f| f.provider == *p)
-                .ok_or(Error::MissingToken)?;
-            Ok(vec![verify(config, env, f)?])
-        }
-        Requirement::All(parts) => {
-            let mut all = Vec::new();
-            for part in parts {
-                all.extend(evaluate(config, env, part, found)?);
+                .any(|e| e.location == location && e.token == token)
+            {
+                entries.push(Entry { location, token });
             }
-            Ok(all)
+        };
+        match at {
+            Location::Header { name, prefix } => req
+                .headers
+                .iter()
+                .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+                .filter_map(|(_, v)| header_token(v, prefix))
+                .for_each(|t| push(Cow::Borrowed(t))),
+            Location::Param(name) => query_values(req.path, name).for_each(|t| push(Cow::Owned(t))),
+            Location::Cookie(name) => req
+                .headers
+                .iter()
+                .filter(|(n, _)| n.eq_ignore_ascii_case("cookie"))
+                .flat_map(|(_, v)| cookies(v, name))
+                .for_each(|t| push(Cow::Borrowed(t))),
         }
-        Requirement::Any(parts) => {
-            // A real failure says more than a missing token, so it wins the report.
-            let mut first: Option<Failure> = None;
-            for part in parts {
-                match evaluate(config, env, part, found) {
-                    Ok(v) => return Ok(v),
-                    Err(wait @ Failure::Wait { .. }) => return Err(wait),
-                    Err(f) => {
-                        let missing =
-                            matches!(first, None | Some(Failure::Deny(Error::MissingToken)));
-                        if missing {
-                            first = Some(f);
-                        }
+    }
+    entries
+}
+
+/// The token in a header value. With a prefix, as jwt_authn finds one: the prefix anywhere in
+/// the value, case-sensitive. A value that holds the prefix but no token is an empty token,
+/// which fails, never a missing one. A value holding the prefix only in another case
+/// (`bearer …`) is also an empty token: jwt_authn does not see a token there and refuses a
+/// request that needs one, while a token there must never pass unverified under
+/// `allow_missing`, so jwtgate refuses both.
+fn header_token<'v>(value: &'v str, prefix: &str) -> Option<&'v str> {
+    let value = value.trim();
+    // Without a prefix the whole value is the token, as in jwt_authn: `<token> junk` fails.
+    if prefix.is_empty() {
+        return Some(value);
+    }
+    if let Some(at) = value.find(prefix) {
+        return Some(token_after(&value[at + prefix.len()..]));
+    }
+    value
+        .to_ascii_lowercase()
+        .contains(&prefix.to_ascii_lowercase())
+        .then_some("")
+}
+
+/// The token after a prefix, as jwt_authn 1.40 takes it: from the first base64url character
+/// (or `.`) to the end of the value. `<token> junk` and `<token>,Bearer <other>` (two header
+/// lines Envoy joined) are one token that fails, never a valid token with the rest ignored.
+fn token_after(text: &str) -> &str {
+    let start = text
+        .bytes()
+        .position(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        .unwrap_or(text.len());
+    &text[start..]
+}
+
+fn cookies<'v>(header: &'v str, name: &str) -> Vec<&'v str> {
+    header
+        .split(';')
+        .filter_map(|pair| {
+            let (k, v) = pair.trim().split_once('=')?;
+            let v = v.trim();
+            // One pair of double quotes around the value, as Envoy's cookie parser strips.
+            let v = v
+                .strip_prefix('"')
+                .and_then(|x| x.strip_suffix('"'))
+                .unwrap_or(v);
+            (k.trim() == name).then_some(v)
+        })
+        .collect()
+}
+
+/// One request's evaluation: the tokens found, and what each verification gave, so that a
+/// token is verified at most once per provider however many requirements look at it.
+struct Eval<'c, 'r> {
+    config: &'c Config,
+    env: &'c dyn Env,
+    entries: Vec<Entry<'r>>,
+    issuers: RefCell<Vec<(usize, Issuer)>>,
+    memo: RefCell<Vec<(Key<'c>, Verdict)>>,
+}
+
+/// A token's unverified `iss`: a string, or `None` when absent or of another type; or why the
+/// token could not be read at all.
+type Issuer = Result<Option<String>, Error>;
+/// What verifying a token with a provider gave.
+type Verdict = Result<Rc<Claims>, Failure>;
+
+/// A verification: which token, by which provider, with which audience override.
+type Key<'c> = (usize, usize, Option<&'c [String]>);
+
+fn same_key(a: &Key<'_>, b: &Key<'_>) -> bool {
+    a.0 == b.0
+        && a.1 == b.1
+        && match (a.2, b.2) {
+            (None, None) => true,
+            (Some(x), Some(y)) => std::ptr::eq(x, y),
+            _ => false,
+        }
+}
+
+impl<'c> Eval<'c, '_> {
+    fn requirement(&self, requirement: &'c Requirement) -> Result<Vec<Used>, Failure> {
+        match requirement {
+            Requirement::Provider(p) => self.leaf(*p, None),
+            Requirement::ProviderAndAudiences(p, auds) => self.leaf(*p, Some(auds)),
+            Requirement::All(parts) => {
+                let mut used = Vec::new();
+                let mut wait = None;
+                for part in parts {
+                    match self.requirement(part) {
+                        Ok(u) => used.extend(u),
+                        Err(Failure::Deny(e)) => return Err(Failure::Deny(e)),
+                        Err(w) => wait = wait.or(Some(w)),
                     }
                 }
+                wait.map_or(Ok(used), Err)
             }
-            Err(first.unwrap_or(Failure::Deny(Error::MissingToken)))
-        }
-        Requirement::AllowMissing => any_token(config, env, found).map(|v| v.into_iter().collect()),
-        Requirement::AllowMissingOrFailed => match any_token(config, env, found) {
-            Ok(v) => Ok(v.into_iter().collect()),
-            Err(wait @ Failure::Wait { .. }) => Err(wait),
-            Err(Failure::Deny(_)) => Ok(Vec::new()),
-        },
-    }
-}
-
-/// Under `allow_missing`: no token is fine; a token present must verify with a provider that
-/// found it and whose issuer it claims.
-fn any_token<'r>(
-    config: &Config,
-    env: &dyn Env,
-    found: &[Found<'r>],
-) -> Result<Option<Verified<'r>>, Failure> {
-    let Some(first) = found.first() else {
-        return Ok(None);
-    };
-    let iss = UntrustedToken::parse(first.token)
-        .ok()
-        .and_then(|t| t.claims_unverified().ok())
-        .and_then(|c| c.get("iss").and_then(Value::as_str).map(str::to_owned));
-    let mut failure = None;
-    for f in found.iter().filter(|f| f.token == first.token) {
-        let issuer = config.providers[f.provider].issuer.as_deref();
-        if issuer.is_some() && issuer != iss.as_deref() {
-            continue;
-        }
-        match verify(config, env, f) {
-            Ok(v) => return Ok(Some(v)),
-            Err(e) => failure = failure.or(Some(e)),
+            Requirement::Any(parts) => self.any(parts),
+            Requirement::AllowMissing => self.allow(false),
+            Requirement::AllowMissingOrFailed => self.allow(true),
         }
     }
-    Err(failure.unwrap_or(Failure::Deny(Error::InvalidIssuer)))
-}
 
-fn verify<'r>(config: &Config, env: &dyn Env, found: &Found<'r>) -> Result<Verified<'r>, Failure> {
-    let p = found.provider;
-    let claims = match env.cached(p, found.token) {
-        Some(claims) => claims,
-        None => {
-            let verifier = match env.keys(p) {
-                Keys::Ready(v) => v,
-                Keys::Pending => {
-                    return Err(Failure::Wait {
-                        provider: p,
-                        unknown_kid: false,
-                    })
+    /// One provider: it needs a token, and every token at its locations must verify with it
+    /// (jwt_authn's authenticator: a good token beside a bad one is refused).
+    fn leaf(&self, p: usize, audiences: Option<&'c [String]>) -> Result<Vec<Used>, Failure> {
+        let ids = self.at_provider(p);
+        if ids.is_empty() {
+            return Err(Error::MissingToken.into());
+        }
+        let mut used = Vec::new();
+        let mut wait = None;
+        for e in ids {
+            match self.verify(e, p, audiences) {
+                Ok(claims) => used.push(Used {
+                    entry: e,
+                    provider: p,
+                    claims,
+                }),
+                Err(Failure::Deny(err)) => return Err(Failure::Deny(err)),
+                Err(w) => wait = wait.or(Some(w)),
+            }
+        }
+        // jwt_authn's authenticator takes the tokens from the back: its headers go in that order.
+        used.reverse();
+        wait.map_or(Ok(used), Err)
+    }
+
+    /// `requires_any`, as jwt_authn has it: the first requirement that passes wins; when none
+    /// does, a real failure outranks an unknown issuer, which outranks a missing token.
+    /// `allow_missing` and `allow_missing_or_failed` among them are not alternatives but
+    /// modes: they turn a missing token, or any failure, into a pass. jwtgate adds one rule:
+    /// unless failures are allowed, every token at the locations of the providers named here
+    /// must verify with one of them, so a forged token beside a good one never goes upstream.
+    fn any(&self, parts: &'c [Requirement]) -> Result<Vec<Used>, Failure> {
+        let allow_missing = parts.contains(&Requirement::AllowMissing);
+        let allow_failed = parts.contains(&Requirement::AllowMissingOrFailed);
+        let regular: Vec<&'c Requirement> = parts
+            .iter()
+            .filter(|r| {
+                !matches!(
+                    r,
+                    Requirement::AllowMissing | Requirement::AllowMissingOrFailed
+                )
+            })
+            .collect();
+        if regular.is_empty() {
+            return self.allow(allow_failed);
+        }
+        let mut results = Vec::new();
+        for part in &regular {
+            let result = self.requirement(part);
+            if let Ok(used) = result {
+                if !allow_failed {
+                    self.every_token_verifies(&regular)?;
                 }
-                Keys::Unavailable(e) => return Err(e.into()),
+                return Ok(used);
+            }
+            results.push(result);
+        }
+        if let Some(Err(wait)) = results
+            .iter()
+            .find(|r| matches!(r, Err(Failure::Wait { .. })))
+        {
+            return Err(wait.clone());
+        }
+        if allow_failed {
+            return Ok(Vec::new());
+        }
+        let rank = |e: &Error| match e {
+            Error::MissingToken => 0,
+            Error::InvalidIssuer => 1,
+            _ => 2,
+        };
+        let mut worst = Error::MissingToken;
+        for r in results {
+            if let Err(Failure::Deny(e)) = r {
+                if rank(&e) > rank(&worst) {
+                    worst = e;
+                }
+            }
+        }
+        if allow_missing && worst == Error::MissingToken {
+            return Ok(Vec::new());
+        }
+        Err(worst.into())
+    }
+
+    /// jwtgate's rule for `requires_any`: each token at a location of these requirements'
+    /// providers verifies with one of those providers whose issuer it names.
+    fn every_token_verifies(&self, parts: &[&'c Requirement]) -> Result<(), Failure> {
+        let mut leaves = Vec::new();
+        for part in parts {
+            self.leaves(part, &mut leaves);
+        }
+        let locations: Vec<usize> = leaves
+            .iter()
+            .flat_map(|(p, _)| self.config.providers[*p].location_ids.iter().copied())
+            .collect();
+        for (e, entry) in self.entries.iter().enumerate() {
+            if !locations.contains(&entry.location) {
+                continue;
+            }
+            let iss = self.issuer(e)?;
+            let mut failure: Option<Failure> = None;
+            let mut ok = false;
+            for (p, auds) in &leaves {
+                let provider = &self.config.providers[*p];
+                if !provider.location_ids.contains(&entry.location)
+                    || provider
+                        .issuer
+                        .as_ref()
+                        .is_some_and(|i| Some(i) != iss.as_ref())
+                {
+                    continue;
+                }
+                match self.verify(e, *p, *auds) {
+                    Ok(_) => {
+                        ok = true;
+                        break;
+                    }
+                    Err(f @ Failure::Wait { .. }) => failure = Some(f),
+                    Err(f) => failure = failure.or(Some(f)),
+                }
+            }
+            if !ok {
+                return Err(failure.unwrap_or_else(|| self.issuer_error(e).into()));
+            }
+        }
+        Ok(())
+    }
+
+    /// The provider requirements in a requirement, with their audience overrides.
+    fn leaves(&self, r: &'c Requirement, out: &mut Vec<(usize, Option<&'c [String]>)>) {
+        match r {
+            Requirement::Provider(p) => out.push((*p, None)),
+            Requirement::ProviderAndAudiences(p, a) => out.push((*p, Some(a))),
+            // allow_missing(_or_failed) beside other requirements is a mode, not a verifier:
+            // jwt_authn extracts nothing more for it.
+            Requirement::Any(parts) if parts.iter().any(|p| !is_mode(p)) => parts
+                .iter()
+                .filter(|p| !is_mode(p))
+                .for_each(|p| self.leaves(p, out)),
+            Requirement::Any(parts) | Requirement::All(parts) => {
+                parts.iter().for_each(|p| self.leaves(p, out))
+            }
+            Requirement::AllowMissing | Requirement::AllowMissingOrFailed => {
+                out.extend((0..self.config.providers.len()).map(|p| (p, None)))
+            }
+        }
+    }
+
+    /// `allow_missing` (`failed` false) and `allow_missing_or_failed` on their own: tokens at
+    /// every provider's locations, each verified by the providers there whose issuer it names
+    /// (or, if none names it, those with no issuer). Under `allow_missing` each must verify
+    /// with every such provider; jwt_authn picks one of them and, stricter here, moves on past
+    /// a bad token to a good one.
+    fn allow(&self, failed: bool) -> Result<Vec<Used>, Failure> {
+        let mut used = Vec::new();
+        let mut wait = None;
+        for (e, entry) in self.entries.iter().enumerate() {
+            let iss = match self.issuer(e) {
+                Ok(iss) => iss,
+                Err(_) if failed => continue,
+                Err(err) => return Err(err.into()),
             };
-            let mut result = verifier.verify_at(found.token, env.now());
-            // An unknown kid may be known already to the shared copy: look there before
-            // asking for a fetch.
-            if matches!(result, Err(Error::UnknownKey)) && env.resync(p) {
-                if let Keys::Ready(fresh) = env.keys(p) {
-                    result = fresh.verify_at(found.token, env.now());
-                }
+            let here: Vec<usize> = (0..self.config.providers.len())
+                .filter(|p| {
+                    self.config.providers[*p]
+                        .location_ids
+                        .contains(&entry.location)
+                })
+                .collect();
+            let named: Vec<usize> = here
+                .iter()
+                .copied()
+                .filter(|p| {
+                    self.config.providers[*p].issuer.is_some()
+                        && self.config.providers[*p].issuer == iss
+                })
+                .collect();
+            let tier = if named.is_empty() {
+                here.into_iter()
+                    .filter(|p| self.config.providers[*p].issuer.is_none())
+                    .collect()
+            } else {
+                named
+            };
+            if tier.is_empty() && !failed {
+                return Err(self.issuer_error(e).into());
             }
-            match result {
-                Ok(v) => {
-                    let claims = Rc::new(v.into_claims());
-                    if config.providers[p].jwt_cache_size > 0 {
-                        env.remember(p, found.token, claims.clone());
-                    }
-                    claims
-                }
-                Err(Error::UnknownKey) if env.may_refetch(p) => {
-                    return Err(Failure::Wait {
+            for p in tier {
+                match self.verify(e, p, None) {
+                    Ok(claims) => used.push(Used {
+                        entry: e,
                         provider: p,
-                        unknown_kid: true,
-                    })
+                        claims,
+                    }),
+                    Err(w @ Failure::Wait { .. }) => wait = wait.or(Some(w)),
+                    Err(_) if failed => {}
+                    Err(f) => return Err(f),
                 }
-                Err(e) => return Err(e.into()),
             }
         }
-    };
-    // Checked on every request, cached or not: a revocation takes effect at once.
-    if let Some(jti) = claims.id() {
-        if env.revoked(jti)? {
-            return Err(Error::Revoked.into());
+        used.reverse();
+        wait.map_or(Ok(used), Err)
+    }
+
+    fn at_provider(&self, p: usize) -> Vec<usize> {
+        let ids = &self.config.providers[p].location_ids;
+        (0..self.entries.len())
+            .filter(|e| ids.contains(&self.entries[*e].location))
+            .collect()
+    }
+
+    /// The token's `iss`, unverified: only to pick the provider, before any key is looked at.
+    fn issuer(&self, e: usize) -> Result<Option<String>, Error> {
+        if let Some((_, r)) = self.issuers.borrow().iter().find(|(i, _)| *i == e) {
+            return r.clone();
+        }
+        let r = UntrustedToken::parse(&self.entries[e].token).and_then(|t| {
+            Ok(t.claims_unverified()?
+                .get("iss")
+                .and_then(Value::as_str)
+                .map(str::to_owned))
+        });
+        self.issuers.borrow_mut().push((e, r.clone()));
+        r
+    }
+
+    /// Why a token's `iss` names no provider: absent, not a string, or another issuer.
+    fn issuer_error(&self, e: usize) -> Error {
+        let iss = UntrustedToken::parse(&self.entries[e].token)
+            .and_then(|t| t.claims_unverified())
+            .map(|c| c.get("iss").cloned());
+        match iss {
+            Ok(None) => Error::MissingClaim("iss".into()),
+            Ok(Some(Value::String(_))) => Error::InvalidIssuer,
+            Ok(Some(_)) => Error::InvalidClaim("iss".into()),
+            Err(e) => e,
         }
     }
-    Ok(Verified {
-        found: found.clone(),
-        claims,
-    })
+
+    fn verify(
+        &self,
+        e: usize,
+        p: usize,
+        audiences: Option<&'c [String]>,
+    ) -> Result<Rc<Claims>, Failure> {
+        let key = (e, p, audiences);
+        if let Some((_, r)) = self.memo.borrow().iter().find(|(k, _)| same_key(k, &key)) {
+            return r.clone();
+        }
+        let r = self.verify_once(e, p, audiences);
+        self.memo.borrow_mut().push((key, r.clone()));
+        r
+    }
+
+    fn verify_once(
+        &self,
+        e: usize,
+        p: usize,
+        audiences: Option<&'c [String]>,
+    ) -> Result<Rc<Claims>, Failure> {
+        let (config, env) = (self.config, self.env);
+        let provider = &config.providers[p];
+        let token: &str = &self.entries[e].token;
+        let cacheable = audiences.is_none()
+            && provider.jwt_cache_size > 0
+            && token.len() <= provider.jwt_cache_max_token_bytes;
+        let cached = if cacheable {
+            env.cached(p, token)
+        } else {
+            None
+        };
+        let claims = match cached {
+            // Cached by this provider: its issuer was checked then.
+            Some(claims) => claims,
+            None => {
+                // The issuer before the keys: a token naming another issuer never makes this
+                // provider wait for, or fetch, its keys.
+                if let Some(want) = &provider.issuer {
+                    if self.issuer(e)?.as_ref() != Some(want) {
+                        return Err(self.issuer_error(e).into());
+                    }
+                }
+                let verifier = match env.keys(p) {
+                    Keys::Ready(v) => v,
+                    Keys::Pending => {
+                        return Err(Failure::Wait {
+                            provider: p,
+                            unknown_kid: false,
+                        })
+                    }
+                    Keys::Unavailable(e) => return Err(e.into()),
+                };
+                let run = |v: &Verifier| match audiences {
+                    Some(auds) => v.verify_at_with_audiences(token, env.now(), auds),
+                    None => v.verify_at(token, env.now()),
+                };
+                let mut result = run(&verifier);
+                // An unknown kid may be known already to the shared copy: look there before
+                // asking for a fetch.
+                if matches!(result, Err(Error::UnknownKey)) && env.resync(p) {
+                    if let Keys::Ready(fresh) = env.keys(p) {
+                        result = run(&fresh);
+                    }
+                }
+                match result {
+                    Ok(v) => {
+                        let claims = Rc::new(v.into_claims());
+                        if cacheable {
+                            env.remember(p, token, claims.clone());
+                        }
+                        claims
+                    }
+                    Err(Error::UnknownKey) if env.may_refetch(p) => {
+                        return Err(Failure::Wait {
+                            provider: p,
+                            unknown_kid: true,
+                        })
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        };
+        if let Some(subjects) = &provider.subjects {
+            if !claims.subject().is_some_and(|s| subjects.matches(s)) {
+                return Err(Error::InvalidClaim("sub".into()).into());
+            }
+        }
+        // Checked on every request, cached or not: a revocation takes effect at once.
+        if let Some(jti) = claims.id() {
+            if env.revoked(jti)? {
+                return Err(Error::Revoked.into());
+            }
+        }
+        Ok(claims)
+    }
+
+    /// `forward: false`: each token of the requirement's providers leaves the request, from
+    /// wherever it was found: the header, the query (`:path` rewritten without the
+    /// parameter, as jwt_authn does) or the cookie (jwt_authn leaves cookies; jwtgate does
+    /// not). A token that verified with a provider that forwards it stays.
+    fn strip(&self, requirement: &'c Requirement, req: &Request<'_>, ops: &mut Vec<HeaderOp>) {
+        let mut leaves = Vec::new();
+        self.leaves(requirement, &mut leaves);
+        let memo = self.memo.borrow();
+        let verified_by = |e: usize, p: usize| {
+            memo.iter()
+                .any(|((me, mp, _), r)| *me == e && *mp == p && r.is_ok())
+        };
+        let mut params: Vec<&str> = Vec::new();
+        let mut cookie_names: Vec<&str> = Vec::new();
+        for (e, entry) in self.entries.iter().enumerate() {
+            let owners: Vec<usize> = leaves
+                .iter()
+                .map(|(p, _)| *p)
+                .filter(|p| {
+                    self.config.providers[*p]
+                        .location_ids
+                        .contains(&entry.location)
+                })
+                .collect();
+            let verified: Vec<usize> = owners
+                .iter()
+                .copied()
+                .filter(|p| verified_by(e, *p))
+                .collect();
+            let strip = if verified.is_empty() {
+                owners.iter().any(|p| !self.config.providers[*p].forward)
+            } else {
+                verified.iter().any(|p| !self.config.providers[*p].forward)
+            };
+            if !strip {
+                continue;
+            }
+            match &self.config.locations[entry.location] {
+                Location::Header { name, .. } => {
+                    let op = HeaderOp::Remove(name.clone());
+                    if !ops.contains(&op) {
+                        ops.push(op);
+                    }
+                }
+                Location::Param(name) => params.push(name),
+                Location::Cookie(name) => cookie_names.push(name),
+            }
+        }
+        if !params.is_empty() {
+            ops.push(HeaderOp::Set(
+                ":path".into(),
+                without_params(req.path, &params),
+            ));
+        }
+        if !cookie_names.is_empty() {
+            let kept: Vec<&str> = req
+                .headers
+                .iter()
+                .filter(|(n, _)| n.eq_ignore_ascii_case("cookie"))
+                .flat_map(|(_, v)| v.split(';'))
+                .map(str::trim)
+                .filter(|pair| {
+                    let name = pair.split_once('=').map_or(*pair, |(k, _)| k).trim();
+                    !pair.is_empty() && !cookie_names.contains(&name)
+                })
+                .collect();
+            ops.push(HeaderOp::Remove("cookie".into()));
+            if !kept.is_empty() {
+                ops.push(HeaderOp::Set("cookie".into(), kept.join("; ")));
+            }
+        }
+    }
+}
+
+fn is_mode(r: &Requirement) -> bool {
+    matches!(
+        r,
+        Requirement::AllowMissing | Requirement::AllowMissingOrFailed
+    )
+}
+
+/// `path` without the query parameters named (every value of each); the other parameters
+/// stay byte for byte, and a query left empty loses its `?`.
+fn without_params(path: &str, names: &[&str]) -> String {
+    let (before, fragment) = match path.find('#') {
+        Some(i) => path.split_at(i),
+        None => (path, ""),
+    };
+    let Some((base, query)) = before.split_once('?') else {
+        return path.to_owned();
+    };
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|pair| {
+            let key = pair.split_once('=').map_or(*pair, |(k, _)| k);
+            !names.contains(&percent_decode(key).as_str())
+        })
+        .collect();
+    let mut out = base.to_owned();
+    if kept.iter().any(|p| !p.is_empty()) {
+        out.push('?');
+        out.push_str(&kept.join("&"));
+    }
+    out.push_str(fragment);
+    out
 }
 
 /// `requires_claims`: every listed claim must hold one of its accepted values in some
-/// verified token.
-fn check_required_claims(rule: &Rule, verified: &[Verified<'_>]) -> Result<(), Error> {
+/// verified token. Only `scope`, `scp` and the provider's `space_delimited_claims` are split
+/// on spaces; every other claim is compared whole.
+fn check_required_claims(config: &Config, rule: &Rule, used: &[Used]) -> Result<(), Error> {
     if rule.requires_claims.is_empty() {
         return Ok(());
     }
-    if verified.is_empty() {
+    if used.is_empty() {
         return Err(Error::MissingToken);
     }
     for (claim, accepted) in &rule.requires_claims {
-        let ok = verified.iter().any(|v| {
-            v.claims
+        let ok = used.iter().any(|u| {
+            let split = matches!(claim.as_str(), "scope" | "scp")
+                || config.providers[u.provider]
+                    .space_delimited_claims
+                    .contains(claim);
+            u.claims
                 .lookup(claim)
-                .is_some_and(|have| holds(have, accepted))
+                .is_some_and(|have| claim_holds(have, accepted, split))
         });
         if !ok {
             return Err(Error::InsufficientClaims(claim.clone()));
@@ -371,25 +799,12 @@ fn check_required_claims(rule: &Rule, verified: &[Verified<'_>]) -> Result<(), E
     Ok(())
 }
 
-/// Whether a claim holds one of the accepted values: equal to it, an array containing it, or
-/// (the OAuth `scope` convention) a space-separated string containing it as a word.
-fn holds(have: &Value, accepted: &[Value]) -> bool {
-    accepted.iter().any(|want| match (have, want) {
-        (Value::Array(items), want) => items.contains(want),
-        (Value::String(s), Value::String(w)) => s == w || s.split(' ').any(|word| word == w),
-        (have, want) => have == want,
-    })
-}
-
-fn forward(config: &Config, v: &Verified<'_>, ops: &mut Vec<HeaderOp>) {
-    let provider = &config.providers[v.found.provider];
-    if !provider.forward {
-        if let Location::Header { name, .. } = v.found.location {
-            ops.push(HeaderOp::Remove(name.clone()));
-        }
-    }
+/// Sets the verified token's payload and claim headers; true if the route cache should be
+/// cleared for them (`clear_route_cache` and a claim header set).
+fn forward(config: &Config, entry: &Entry<'_>, u: &Used, ops: &mut Vec<HeaderOp>) -> bool {
+    let provider = &config.providers[u.provider];
     if let Some(header) = &provider.forward_payload_header {
-        let payload = v.found.token.split('.').nth(1).unwrap_or_default();
+        let payload = entry.token.split('.').nth(1).unwrap_or_default();
         let mut value = payload.to_owned();
         if provider.pad_forward_payload_header {
             value.push_str(match payload.len() % 4 {
@@ -398,31 +813,59 @@ fn forward(config: &Config, v: &Verified<'_>, ops: &mut Vec<HeaderOp>) {
                 _ => "",
             });
         }
-        ops.push(HeaderOp::Set(header.clone(), value));
+        ops.push(HeaderOp::Add(header.clone(), value));
     }
+    let mut set_claim = false;
     for (header, claim) in &provider.claim_to_headers {
-        if let Some(value) = v.claims.lookup(claim).and_then(header_value) {
-            ops.push(HeaderOp::Set(header.clone(), value));
+        if let Some(value) = claim_at(&u.claims, claim).and_then(header_value) {
+            ops.push(HeaderOp::Add(header.clone(), value));
+            set_claim = true;
         }
     }
+    provider.clear_route_cache && set_claim
 }
 
-/// A claim as a header value: strings as they are, numbers and booleans as JSON, arrays
-/// joined by commas. Objects, and anything with a control character, are not sent.
+/// A claim as jwt_authn writes it to a header: a string as it is (an empty one not at all), a
+/// number as a C++ double prints (`42`, `1.500000`, `-7.000000`), a boolean as `true` or
+/// `false`, an array or object as the standard base64 of its JSON. jwtgate adds one rule:
+/// anything with a control character is not sent.
 fn header_value(v: &Value) -> Option<String> {
     let text = match v {
+        Value::String(s) if s.is_empty() => return None,
         Value::String(s) => s.clone(),
-        Value::Number(_) | Value::Bool(_) => v.to_string(),
-        Value::Array(items) => items
-            .iter()
-            .map(|i| match i {
-                Value::String(s) => Some(s.clone()),
-                Value::Number(_) | Value::Bool(_) => Some(i.to_string()),
-                _ => None,
-            })
-            .collect::<Option<Vec<_>>>()?
-            .join(","),
-        Value::Object(_) | Value::Null => return None,
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => {
+            let d = n.as_f64()?;
+            if d >= 0.0 && d < u64::MAX as f64 && d.fract() == 0.0 {
+                (d as u64).to_string()
+            } else {
+                format!("{d:.6}")
+            }
+        }
+        Value::Array(_) | Value::Object(_) => {
+            let url = crate::b64_encode(v.to_string().as_bytes());
+            let mut std: String = url
+                .chars()
+                .map(|c| match c {
+                    '-' => '+',
+                    '_' => '/',
+                    c => c,
+                })
+                .collect();
+            while std.len() % 4 != 0 {
+                std.push('=');
+            }
+            std
+        }
+        Value::Null => return None,
     };
     (!text.chars().any(|c| c.is_control())).then_some(text)
+}
+
+/// A claim by its path of keys, as jwt_authn's claim_to_headers finds it: a claim whose own
+/// name holds a dot is reached only through `claim_path`.
+fn claim_at<'v>(claims: &'v Claims, path: &[String]) -> Option<&'v Value> {
+    let (first, rest) = path.split_first()?;
+    rest.iter()
+        .try_fold(claims.get(first)?, |v, key| v.as_object()?.get(key))
 }

@@ -294,6 +294,17 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// `n` different ports nothing listens on now. [`free_port`] called `n` times may hand out
+/// the same port twice: the system may reuse one as soon as it is let go.
+pub fn free_ports(n: usize) -> Vec<u16> {
+    let held: Vec<TcpListener> = (0..n)
+        .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    held.iter()
+        .map(|l| l.local_addr().unwrap().port())
+        .collect()
+}
+
 /// Waits until something accepts connections on `port`, or `timeout` passes.
 pub fn wait_for_port(port: u16, timeout: Duration) -> bool {
     let deadline = std::time::Instant::now() + timeout;
@@ -316,4 +327,23 @@ pub fn swappable(
     let cell = Arc::new(Mutex::new(initial));
     let c = cell.clone();
     (cell, move |_: &Req| c.lock().unwrap().clone())
+}
+
+/// An upstream that answers 200 with what reached it: `{"path": …, "headers": {name: value}}`
+/// (a repeated header's values joined by `,`, as HTTP allows).
+pub fn echo() -> Server {
+    Server::start(|req| {
+        let mut headers = serde_json::Map::new();
+        for (k, v) in &req.headers {
+            let joined = match headers.get(k).and_then(|old| old.as_str()) {
+                Some(old) => format!("{old},{v}"),
+                None => v.clone(),
+            };
+            headers.insert(k.clone(), serde_json::Value::String(joined));
+        }
+        Resp::new(
+            200,
+            serde_json::json!({"path": req.path, "headers": headers}).to_string(),
+        )
+    })
 }
