@@ -70,26 +70,29 @@ pub fn run() -> Result<(), String> {
             ],
         ),
     );
-    // The npm package's wasm: the web front door without the in-wasm primitives.
-    tally.step(
-        "clippy (npm package, no signature primitives)",
-        cmd(
-            "cargo",
-            &[
-                "clippy",
-                "-p",
-                "jwtgate",
-                "--no-default-features",
-                "--features",
-                "web",
-                "--target",
-                "wasm32-unknown-unknown",
-                "--",
-                "-D",
-                "warnings",
-            ],
-        ),
-    );
+    // The npm package's two wasms: the web front door without the in-wasm primitives, and
+    // jwtgate/client's without key sets either.
+    for features in ["web", "web-client"] {
+        tally.step(
+            &format!("clippy (npm package, {features}, no signature primitives)"),
+            cmd(
+                "cargo",
+                &[
+                    "clippy",
+                    "-p",
+                    "jwtgate",
+                    "--no-default-features",
+                    "--features",
+                    features,
+                    "--target",
+                    "wasm32-unknown-unknown",
+                    "--",
+                    "-D",
+                    "warnings",
+                ],
+            ),
+        );
+    }
     for target in ["wasm32-unknown-unknown", "wasm32-wasip1"] {
         tally.step(
             &format!("core build for {target}"),
