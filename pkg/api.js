@@ -1,52 +1,13 @@
 // The JavaScript API over the Rust core. Values cross as JSON text; errors cross as JSON and
-// become JwtError (a token, key set or fetch problem) or TypeError (a caller mistake).
-import { JwtError, MAX_TIMER_SECONDS, abortable, call, coreOptions, deadline, fits, reader, seconds, wasm } from './state.js';
+// become JwtError (a token, key set or fetch problem) or TypeError (a caller mistake). The core
+// decides everything about a token; the platform (crypto-node.js, crypto-web.js) only says
+// whether a signature verifies under the key the core chose.
+import { JwtError, MAX_TIMER_SECONDS, abortable, call, coreOptions, crypto, deadline, reader, seconds, wasm } from './state.js';
+import { asToken, nowSeconds } from './token.js';
 
 export { JwtError };
+export { decode, expiresIn, isExpired } from './token.js';
 export { TokenSession } from './session.js';
-
-function asToken(token) {
-  if (typeof token !== 'string') throw new JwtError('malformed', 'a token must be a string');
-  return token;
-}
-
-/** A token under the default size limit, refused before it is copied into wasm memory. */
-function smallToken(token) {
-  fits(asToken(token));
-  return token;
-}
-
-const nowSeconds = () => Date.now() / 1000;
-
-/** The header and payload of a token, without verifying anything. */
-export function decode(token) {
-  const text = call(() => wasm().decode(smallToken(token)));
-  const cut = text.indexOf('\0');
-  return { header: JSON.parse(text.slice(0, cut)), payload: JSON.parse(text.slice(cut + 1)) };
-}
-
-/** Seconds until `exp` (negative once past), or null when the token has no `exp`. */
-export function expiresIn(token, now = nowSeconds()) {
-  const left = call(() => wasm().expiresIn(smallToken(token), now));
-  return left ?? null;
-}
-
-/**
- * Whether the token has expired, or will within `leeway` seconds. A token without `exp` never
- * expires; one that cannot be read counts as expired, so the caller refreshes rather than sends
- * it. A `leeway` or `now` that is not a number is the caller's mistake: a TypeError.
- */
-export function isExpired(token, { leeway, now = nowSeconds() } = {}) {
-  const margin = seconds('leeway', leeway, 0);
-  let left;
-  try {
-    left = expiresIn(token, now);
-  } catch (e) {
-    if (e instanceof JwtError) return true;
-    throw e;
-  }
-  return left !== null && left <= margin;
-}
 
 function jwksText(jwks) {
   if (typeof jwks === 'string') return jwks;
@@ -54,15 +15,118 @@ function jwksText(jwks) {
   throw new TypeError('jwks must be a JWKS object or its JSON text');
 }
 
+/** A key set with its policy in the core, and the keys' JWKs as the platform imports them. */
 function raw(jwks, policy) {
-  return call(() => new (wasm().RawVerifier)(jwks, policy));
+  return { core: call(() => new (wasm().RawVerifier)(jwks, policy)), jwks: [] };
 }
 
-function verifyWith(rawVerifier, token, now) {
+// Keys the platform imported, per JWK and algorithm, shared by every verifier: an import costs
+// more than a verification. The oldest goes when the map is full.
+const imported = new Map();
+const MAX_IMPORTED = 256;
+
+function platformKey(platform, keys, index, alg) {
+  const jwk = (keys.jwks[index] ??= keys.core.publicKey(index));
+  const id = `${alg} ${jwk}`;
+  let key = imported.get(id);
+  if (key === undefined) {
+    try {
+      key = platform.importKey(alg, jwk);
+    } catch {
+      // A key the core accepted and the platform will not take verifies nothing.
+      return null;
+    }
+    if (imported.size >= MAX_IMPORTED) imported.delete(imported.keys().next().value);
+    imported.set(id, key);
+  }
+  return key;
+}
+
+/**
+ * The core's plan for a token: `[alg, data, signature, ...key positions]`, or its verdict
+ * thrown when the token fails before its signature (or no key can have made it).
+ */
+function plan(platform, keys, token, now) {
+  if (platform === null) {
+    throw new Error('jwtgate: no signature primitive here (WebCrypto needs a secure context: https or localhost)');
+  }
   // Measured before the copy into wasm memory, against this verifier's maxTokenBytes.
-  call(() => rawVerifier.checkLength(asToken(token).length));
-  const text = call(() => rawVerifier.verify(token, now === undefined ? nowSeconds() : now));
-  return JSON.parse(text);
+  call(() => keys.core.checkLength(asToken(token).length));
+  const [alg, ...at] = call(() => keys.core.prepare(token, now)).split(',');
+  // The core checked the token's structure: the last dot ends the signing input, and what
+  // follows is strict base64url.
+  const dot = token.lastIndexOf('.');
+  return [alg, platform.bytes(token.slice(0, dot)), platform.b64url(token.slice(dot + 1)), at.map(Number)];
+}
+
+function check(platform, alg, key, data, signature) {
+  try {
+    return key !== null && platform.verify(alg, key, data, signature) === true;
+  } catch {
+    return false;
+  }
+}
+
+async function checkAsync(platform, alg, key, data, signature) {
+  try {
+    return key !== null && (await platform.verify(alg, await key, data, signature)) === true;
+  } catch {
+    return false;
+  }
+}
+
+function finish(keys, token, hit, now) {
+  return JSON.parse(call(() => keys.core.finish(token, hit, now)));
+}
+
+/** `verify` where the platform verifies synchronously (node:crypto). */
+function verifySyncWith(keys, token, now = nowSeconds()) {
+  const platform = crypto();
+  if (platform !== null && !platform.sync) {
+    throw new TypeError('verifySync needs node:crypto (Node); use await verify() here');
+  }
+  const [alg, data, signature, at] = plan(platform, keys, token, now);
+  const hit = at.find((i) => check(platform, alg, platformKey(platform, keys, i, alg), data, signature));
+  return finish(keys, token, hit ?? -1, now);
+}
+
+async function verifyWith(keys, token, now = nowSeconds()) {
+  const platform = crypto();
+  if (platform?.sync) return verifySyncWith(keys, token, now);
+  const [alg, data, signature, at] = plan(platform, keys, token, now);
+  let hit = -1;
+  for (const i of at) {
+    if (await checkAsync(platform, alg, platformKey(platform, keys, i, alg), data, signature)) {
+      hit = i;
+      break;
+    }
+  }
+  return finish(keys, token, hit, now);
+}
+
+/**
+ * A signature that is not a token's, through the package's own path: the core's checks of key
+ * and form, then the platform. For the Wycheproof suites; not part of the API.
+ */
+export async function _checkSignature(jwk, alg, data, signature) {
+  let keys;
+  try {
+    keys = raw(JSON.stringify({ keys: [jwk] }), JSON.stringify({ algorithms: [alg] }));
+  } catch (e) {
+    // The core refused the key: null, not a verdict on the signature.
+    if (e instanceof JwtError) return null;
+    throw e;
+  }
+  let at;
+  try {
+    at = Number(call(() => keys.core.candidates(alg, signature)).split(',')[1]);
+  } catch (e) {
+    if (e instanceof JwtError) return false;
+    throw e;
+  }
+  const platform = crypto();
+  const key = platformKey(platform, keys, at, alg);
+  return platform.sync ? check(platform, alg, key, data, signature) : checkAsync(platform, alg, key, data, signature);
 }
 
 /** Verifies tokens against a key set you hold. */
@@ -74,9 +138,14 @@ export class Verifier {
     this.#raw = raw(jwksText(reader(options)('jwks')), policy);
   }
 
-  /** The verified claims, or a thrown JwtError. */
-  verify(token, { now } = {}) {
+  /** Resolves to the verified claims, or rejects with a JwtError. */
+  async verify(token, { now } = {}) {
     return verifyWith(this.#raw, token, now);
+  }
+
+  /** The verified claims, or a thrown JwtError: Node only, where node:crypto is synchronous. */
+  verifySync(token, { now } = {}) {
+    return verifySyncWith(this.#raw, token, now);
   }
 }
 
@@ -163,7 +232,7 @@ export class RemoteVerifier {
       waitUntil?.(refresh);
     }
     try {
-      return verifyWith(this.#raw, token, now);
+      return await verifyWith(this.#raw, token, now);
     } catch (e) {
       if (!(e instanceof JwtError && e.code === 'unknown_key' && this.#mayRefetch())) throw e;
     }
@@ -301,8 +370,9 @@ export class RemoteVerifier {
   }
 
   #setKeys(text) {
-    if (this.#raw === null) this.#raw = raw(text, this.#policy);
-    else call(() => this.#raw.setKeys(text));
+    // A new core, not setKeys on the old one: a verification awaiting the platform finishes
+    // with the keys it was planned with.
+    this.#raw = raw(text, this.#policy);
   }
 
   /**

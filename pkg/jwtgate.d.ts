@@ -165,12 +165,22 @@ export function expiresIn(token: string, now?: number): number | null;
  */
 export function isExpired(token: string, options?: { leeway?: number; now?: number }): boolean;
 
-/** Verifies tokens against a key set you hold. */
+/**
+ * Verifies tokens against a key set you hold. The core (wasm) parses the token, applies the
+ * algorithm policy, chooses the key and checks the signature's form and the claims; the
+ * runtime's own cryptography checks the signature: node:crypto in Node, WebCrypto in browsers
+ * (a secure context: https or localhost) and workers.
+ */
 export class Verifier {
   /** Throws JwtError (`jwks_unavailable`) for an unusable key set, TypeError for bad options. */
   constructor(options: VerifierOptions);
-  /** The verified claims; throws JwtError. `now` is in seconds since the epoch: a number, or a TypeError. */
-  verify(token: string, options?: { now?: number }): Claims;
+  /** Resolves to the verified claims; rejects with JwtError. `now` is in seconds since the epoch: a number, or a TypeError (as a rejection). */
+  verify(token: string, options?: { now?: number }): Promise<Claims>;
+  /**
+   * Node only, where node:crypto verifies synchronously: the verified claims, or a thrown
+   * JwtError; the same answers as `verify`. Elsewhere it throws a TypeError.
+   */
+  verifySync(token: string, options?: { now?: number }): Claims;
 }
 
 /** Verifies tokens against a key set fetched from `jwksUri`: cached, refreshed, re-fetched on rotation. */

@@ -1,18 +1,29 @@
-// What the modules share: whether the wasm core is initialised (the entry points set it, the
-// API checks it) and how its errors become JavaScript ones.
-import * as core from './wasm/jwtgate.js';
+// What the modules share: the wasm core once initialised (the entry points set it, the API
+// checks it), the platform's signature primitive, and how the core's errors become JavaScript
+// ones.
 
-let ready = false;
+let core = null;
+let platform = null;
 
-export function setReady() {
-  ready = true;
+/**
+ * Called by an entry once its wasm is ready. `jwtgate` and `jwtgate/client` may both be loaded:
+ * the full core (which has every client export too) is kept once set.
+ */
+export function setReady(module, crypto) {
+  if (core === null || module.RawVerifier) core = module;
+  if (crypto) platform = crypto;
 }
 
 export function wasm() {
-  if (!ready) {
+  if (core === null) {
     throw new Error("jwtgate is not initialised: call `await init()` first (browsers and bundlers)");
   }
   return core;
+}
+
+/** The signature primitive of this runtime: `node:crypto` or WebCrypto (see crypto-*.js). */
+export function crypto() {
+  return platform;
 }
 
 export class JwtError extends Error {

@@ -171,3 +171,40 @@ fn options_and_key_sets_at_the_boundary() {
         "an unusable set leaves the keys as they were"
     );
 }
+
+/// The split the npm package verifies through (prepare, the platform's check, finish) gives
+/// verify's answers, with the in-wasm primitive standing in for the platform's.
+#[wasm_bindgen_test]
+fn prepare_and_finish_give_verify_s_answers() {
+    let keys = jwtgate::JwkSet::from_json(jwks().as_bytes()).unwrap();
+    let now = at(NOW as f64);
+    for alg in Algorithm::ALL.into_iter().filter(|a| !a.is_symmetric()) {
+        for claims in [
+            claims_with(json!({})),
+            claims_with(json!({"exp": NOW - 3600})),
+        ] {
+            let token = token(alg, &claims);
+            let plan = raw().prepare(&token, now.clone()).unwrap();
+            let mut parts = plan.split(',');
+            assert_eq!(parts.next(), Some(alg.name()));
+            let untrusted = jwtgate::UntrustedToken::parse(&token).unwrap();
+            let hit = parts
+                .map(|i| i.parse::<usize>().unwrap())
+                .find(|&i| {
+                    keys.keys()[i].verify(alg, untrusted.signing_input(), untrusted.signature())
+                })
+                .expect("a candidate verifies");
+            let split = raw().finish(&token, hit as i32, now.clone());
+            let whole = raw().verify(&token, now.clone());
+            assert_eq!(split.is_ok(), whole.is_ok(), "{alg:?}");
+            match (split, whole) {
+                (Ok(a), Ok(b)) => assert_eq!(a, b),
+                (Err(a), Err(b)) => assert_eq!(thrown(a), thrown(b)),
+                _ => unreachable!(),
+            }
+            // No candidate verified: the core's verdict, not the claims'.
+            let none = thrown(raw().finish(&token, -1, now.clone()).unwrap_err());
+            assert_eq!(none["code"], "invalid_signature", "{alg:?}");
+        }
+    }
+}

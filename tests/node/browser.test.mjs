@@ -20,7 +20,7 @@ import init, { decode, expiresIn, Verifier, JwtError } from '/jwtgate/web.js';
 const fx = await (await fetch('/fixtures.json')).json();
 await init();
 await init();
-window.answers = (${answers.toString()})(fx, { decode, expiresIn, Verifier, JwtError });
+window.answers = await (${answers.toString()})(fx, { decode, expiresIn, Verifier, JwtError });
 </script>`;
 
 function serve() {
@@ -75,7 +75,7 @@ test('Chromium gives the answers Node gives', async (t) => {
   await page.waitForFunction(() => window.answers !== undefined || document.title === 'failed', null, { timeout: 30000 })
     .catch(() => assert.fail(`the page never answered: ${errors.join('; ')}`));
   const inBrowser = await page.evaluate(() => window.answers);
-  const inNode = answers(fx, { decode, expiresIn, Verifier, JwtError });
+  const inNode = await answers(fx, { decode, expiresIn, Verifier, JwtError });
   assert.deepEqual(errors, []);
   assert.equal(inBrowser.catalog.length, fx.catalog.length);
   assert.ok(inNode.algorithms.every((a) => a.ok?.sub === 'alice'));

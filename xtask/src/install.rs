@@ -37,6 +37,18 @@ pub fn axios() -> PathBuf {
     tools().join("node").join("node_modules").join("axios")
 }
 
+/// The bundler the size budgets are measured with (`esbuild --bundle --minify`), as an app
+/// bundles the package. In a prefix of its own, so adding it leaves the other tools alone.
+const ESBUILD_VERSION: &str = "0.28.2";
+
+pub fn esbuild() -> PathBuf {
+    tools()
+        .join("esbuild")
+        .join("node_modules")
+        .join(".bin")
+        .join("esbuild")
+}
+
 /// Debian's Chromium.
 pub const CHROMIUM: &str = "/usr/bin/chromium";
 
@@ -143,6 +155,20 @@ const NEEDS: &[Need] = &[
                 &axios,
             ];
             cmd("npm", &[&args[..], &packages[..]].concat())
+        },
+    },
+    Need {
+        what: "esbuild",
+        present: || output(esbuild().to_str().unwrap(), &["--version"]).trim() == ESBUILD_VERSION,
+        install: || {
+            let prefix = tools().join("esbuild");
+            std::fs::create_dir_all(&prefix).map_err(|e| e.to_string())?;
+            let esbuild = format!("esbuild@{ESBUILD_VERSION}");
+            let args = ["install", "--no-audit", "--no-fund", "--prefix"];
+            cmd(
+                "npm",
+                &[&args[..], &[prefix.to_str().unwrap(), &esbuild]].concat(),
+            )
         },
     },
     Need {
