@@ -1,54 +1,15 @@
 // The JavaScript API over the Rust core. Values cross as JSON text; errors cross as JSON and
-// become JwtError (a token, key set or fetch problem) or TypeError (a caller mistake).
+// become JwtError (a token, key set or fetch problem) or TypeError (a caller mistake). The core
+// decides everything about a token; the platform (crypto-node.js, crypto-web.js) only says
+// whether a signature verifies under the key the core chose.
 import { AUTH_OPTIONS, authenticate, configure } from './authenticate.js';
-import { JwtError, abortable, call, coreOptions, deadline, fits, reader, seconds, wasm } from './state.js';
+import { JwtError, MAX_TIMER_SECONDS, abortable, call, coreOptions, crypto, deadline, reader, seconds, wasm } from './state.js';
+import { asToken, nowSeconds } from './token.js';
 
 export { JwtError };
 export { refusal } from './authenticate.js';
+export { decode, expiresIn, isExpired } from './token.js';
 export { TokenSession } from './session.js';
-
-function asToken(token) {
-  if (typeof token !== 'string') throw new JwtError('malformed', 'a token must be a string');
-  return token;
-}
-
-/** A token under the default size limit, refused before it is copied into wasm memory. */
-function smallToken(token) {
-  fits(asToken(token));
-  return token;
-}
-
-const nowSeconds = () => Date.now() / 1000;
-
-/** The header and payload of a token, without verifying anything. */
-export function decode(token) {
-  const text = call(() => wasm().decode(smallToken(token)));
-  const cut = text.indexOf('\0');
-  return { header: JSON.parse(text.slice(0, cut)), payload: JSON.parse(text.slice(cut + 1)) };
-}
-
-/** Seconds until `exp` (negative once past), or null when the token has no `exp`. */
-export function expiresIn(token, now = nowSeconds()) {
-  const left = call(() => wasm().expiresIn(smallToken(token), now));
-  return left ?? null;
-}
-
-/**
- * Whether the token has expired, or will within `leeway` seconds. A token without `exp` never
- * expires; one that cannot be read counts as expired, so the caller refreshes rather than sends
- * it. A `leeway` or `now` that is not a number is the caller's mistake: a TypeError.
- */
-export function isExpired(token, { leeway, now = nowSeconds() } = {}) {
-  const margin = seconds('leeway', leeway, 0);
-  let left;
-  try {
-    left = expiresIn(token, now);
-  } catch (e) {
-    if (e instanceof JwtError) return true;
-    throw e;
-  }
-  return left !== null && left <= margin;
-}
 
 function jwksText(jwks) {
   if (typeof jwks === 'string') return jwks;
@@ -56,15 +17,118 @@ function jwksText(jwks) {
   throw new TypeError('jwks must be a JWKS object or its JSON text');
 }
 
+/** A key set with its policy in the core, and the keys' JWKs as the platform imports them. */
 function raw(jwks, policy) {
-  return call(() => new (wasm().RawVerifier)(jwks, policy));
+  return { core: call(() => new (wasm().RawVerifier)(jwks, policy)), jwks: [] };
 }
 
-function verifyWith(rawVerifier, token, now) {
+// Keys the platform imported, per JWK and algorithm, shared by every verifier: an import costs
+// more than a verification. The oldest goes when the map is full.
+const imported = new Map();
+const MAX_IMPORTED = 256;
+
+function platformKey(platform, keys, index, alg) {
+  const jwk = (keys.jwks[index] ??= keys.core.publicKey(index));
+  const id = `${alg} ${jwk}`;
+  let key = imported.get(id);
+  if (key === undefined) {
+    try {
+      key = platform.importKey(alg, jwk);
+    } catch {
+      // A key the core accepted and the platform will not take verifies nothing.
+      return null;
+    }
+    if (imported.size >= MAX_IMPORTED) imported.delete(imported.keys().next().value);
+    imported.set(id, key);
+  }
+  return key;
+}
+
+/**
+ * The core's plan for a token: `[alg, data, signature, ...key positions]`, or its verdict
+ * thrown when the token fails before its signature (or no key can have made it).
+ */
+function plan(platform, keys, token, now) {
+  if (platform === null) {
+    throw new Error('jwtgate: no signature primitive here (WebCrypto needs a secure context: https or localhost)');
+  }
   // Measured before the copy into wasm memory, against this verifier's maxTokenBytes.
-  call(() => rawVerifier.checkLength(asToken(token).length));
-  const text = call(() => rawVerifier.verify(token, now === undefined ? nowSeconds() : now));
-  return JSON.parse(text);
+  call(() => keys.core.checkLength(asToken(token).length));
+  const [alg, ...at] = call(() => keys.core.prepare(token, now)).split(',');
+  // The core checked the token's structure: the last dot ends the signing input, and what
+  // follows is strict base64url.
+  const dot = token.lastIndexOf('.');
+  return [alg, platform.bytes(token.slice(0, dot)), platform.b64url(token.slice(dot + 1)), at.map(Number)];
+}
+
+function check(platform, alg, key, data, signature) {
+  try {
+    return key !== null && platform.verify(alg, key, data, signature) === true;
+  } catch {
+    return false;
+  }
+}
+
+async function checkAsync(platform, alg, key, data, signature) {
+  try {
+    return key !== null && (await platform.verify(alg, await key, data, signature)) === true;
+  } catch {
+    return false;
+  }
+}
+
+function finish(keys, token, hit, now) {
+  return JSON.parse(call(() => keys.core.finish(token, hit, now)));
+}
+
+/** `verify` where the platform verifies synchronously (node:crypto). */
+function verifySyncWith(keys, token, now = nowSeconds()) {
+  const platform = crypto();
+  if (platform !== null && !platform.sync) {
+    throw new TypeError('verifySync needs node:crypto (Node); use await verify() here');
+  }
+  const [alg, data, signature, at] = plan(platform, keys, token, now);
+  const hit = at.find((i) => check(platform, alg, platformKey(platform, keys, i, alg), data, signature));
+  return finish(keys, token, hit ?? -1, now);
+}
+
+async function verifyWith(keys, token, now = nowSeconds()) {
+  const platform = crypto();
+  if (platform?.sync) return verifySyncWith(keys, token, now);
+  const [alg, data, signature, at] = plan(platform, keys, token, now);
+  let hit = -1;
+  for (const i of at) {
+    if (await checkAsync(platform, alg, platformKey(platform, keys, i, alg), data, signature)) {
+      hit = i;
+      break;
+    }
+  }
+  return finish(keys, token, hit, now);
+}
+
+/**
+ * A signature that is not a token's, through the package's own path: the core's checks of key
+ * and form, then the platform. For the Wycheproof suites; not part of the API.
+ */
+export async function _checkSignature(jwk, alg, data, signature) {
+  let keys;
+  try {
+    keys = raw(JSON.stringify({ keys: [jwk] }), JSON.stringify({ algorithms: [alg] }));
+  } catch (e) {
+    // The core refused the key: null, not a verdict on the signature.
+    if (e instanceof JwtError) return null;
+    throw e;
+  }
+  let at;
+  try {
+    at = Number(call(() => keys.core.candidates(alg, signature)).split(',')[1]);
+  } catch (e) {
+    if (e instanceof JwtError) return false;
+    throw e;
+  }
+  const platform = crypto();
+  const key = platformKey(platform, keys, at, alg);
+  return platform.sync ? check(platform, alg, key, data, signature) : checkAsync(platform, alg, key, data, signature);
 }
 
 /** Verifies tokens against a key set you hold. */
@@ -82,9 +146,14 @@ export class Verifier {
     return authenticate(this, request, options);
   }
 
-  /** The verified claims, or a thrown JwtError. */
-  verify(token, { now } = {}) {
+  /** Resolves to the verified claims, or rejects with a JwtError. */
+  async verify(token, { now } = {}) {
     return verifyWith(this.#raw, token, now);
+  }
+
+  /** The verified claims, or a thrown JwtError: Node only, where node:crypto is synchronous. */
+  verifySync(token, { now } = {}) {
+    return verifySyncWith(this.#raw, token, now);
   }
 }
 
@@ -95,13 +164,16 @@ export class Verifier {
 // storage does not): a key the issuer withdrew during an outage is not trusted for ever.
 const FETCHED_AT = 'jwtgate-fetched-at';
 const MAX_STALE_SECONDS = 86400;
-// Failed fetches are retried after retrySeconds, doubling with each failure up to this.
+// maxStaleSeconds at most: keys the issuer may have withdrawn a month ago are not keys.
+const MAX_STALE_LIMIT = 30 * 86400;
+// Failed fetches are retried after retrySeconds (at most this), doubling with each failure up to this.
 const MAX_RETRY_SECONDS = 30;
 const REMOTE_OPTIONS = ['jwksUri', 'cacheSeconds', 'cooldownSeconds', 'fetchTimeoutSeconds', 'retrySeconds', 'maxStaleSeconds', 'fetch', 'cache', ...AUTH_OPTIONS];
 
 /** Verifies tokens against a key set fetched from `jwksUri`, cached and re-fetched as needed. */
 export class RemoteVerifier {
   #uri;
+  #href;
   #policy;
   #fetch;
   #cache;
@@ -117,6 +189,7 @@ export class RemoteVerifier {
   #retryAt = -Infinity;
   #lastError = null;
   #inflight = null;
+  #saving = null;
 
   constructor(options = {}) {
     const get = reader(options);
@@ -132,10 +205,11 @@ export class RemoteVerifier {
     }
     this.#cacheMs = seconds('cacheSeconds', get('cacheSeconds'), 600) * 1000;
     this.#cooldownMs = seconds('cooldownSeconds', get('cooldownSeconds'), 30) * 1000;
-    this.#timeoutMs = seconds('fetchTimeoutSeconds', get('fetchTimeoutSeconds'), 5, true) * 1000;
-    this.#retryMs = seconds('retrySeconds', get('retrySeconds'), 1) * 1000;
-    this.#keepMs = this.#cacheMs + seconds('maxStaleSeconds', get('maxStaleSeconds'), MAX_STALE_SECONDS) * 1000;
+    this.#timeoutMs = seconds('fetchTimeoutSeconds', get('fetchTimeoutSeconds'), 5, true, MAX_TIMER_SECONDS) * 1000;
+    this.#retryMs = seconds('retrySeconds', get('retrySeconds'), 1, false, MAX_RETRY_SECONDS) * 1000;
+    this.#keepMs = this.#cacheMs + seconds('maxStaleSeconds', get('maxStaleSeconds'), MAX_STALE_SECONDS, false, MAX_STALE_LIMIT) * 1000;
     this.#uri = String(jwksUri);
+    this.#href = responseUrl(this.#uri);
     this.#policy = coreOptions(options, REMOTE_OPTIONS);
     // Called bare: workerd's fetch throws "Illegal invocation" when called on another object.
     this.#fetch = (...args) => fetch(...args);
@@ -164,6 +238,7 @@ export class RemoteVerifier {
     }
     if (this.#raw === null) {
       await this.#refresh(false);
+      this.#handOff(waitUntil);
     } else if (Date.now() - this.#fetchedAt >= this.#cacheMs && Date.now() >= this.#retryAt) {
       // Stale: the keys in hand serve while a refresh runs in the background, so an issuer
       // that hangs or is down costs no verification its last keys can make.
@@ -171,17 +246,24 @@ export class RemoteVerifier {
       waitUntil?.(refresh);
     }
     try {
-      return verifyWith(this.#raw, token, now);
+      return await verifyWith(this.#raw, token, now);
     } catch (e) {
       if (!(e instanceof JwtError && e.code === 'unknown_key' && this.#mayRefetch())) throw e;
     }
     // A kid we have not seen: perhaps the issuer rotated. One re-fetch per cooldown, shared.
     try {
       await this.#refresh(true);
+      this.#handOff(waitUntil);
     } catch {
       // The fetch failed; the token is judged on the keys we have.
     }
     return verifyWith(this.#raw, token, now);
+  }
+
+  /** A put of the shared copy that the verify did not wait for, to `waitUntil`: in a Worker it may then outlive the response. */
+  #handOff(waitUntil) {
+    if (this.#saving !== null) waitUntil?.(this.#saving);
+    this.#saving = null;
   }
 
   #mayRefetch() {
@@ -229,7 +311,7 @@ export class RemoteVerifier {
   #failed(e) {
     this.#failures += 1;
     this.#lastError = e;
-    const wait = Math.min(this.#retryMs * 2 ** (this.#failures - 1), Math.max(this.#retryMs, MAX_RETRY_SECONDS * 1000));
+    const wait = Math.min(this.#retryMs * 2 ** (this.#failures - 1), MAX_RETRY_SECONDS * 1000);
     this.#retryAt = Date.now() + wait;
   }
 
@@ -261,7 +343,9 @@ export class RemoteVerifier {
         'cache-control': `max-age=${Math.ceil(this.#keepMs / 1000)}`,
         [FETCHED_AT]: String(this.#fetchedAt),
       };
-      await this.#cached('put', this.#uri, new Response(text, { headers }));
+      // Not waited for: a cache that is slow to store costs this verification nothing. The
+      // put is bounded like every cache call, and one that fails is a copy not shared.
+      this.#saving = this.#cached('put', this.#uri, new Response(text, { headers }));
     }
     return true;
   }
@@ -278,6 +362,12 @@ export class RemoteVerifier {
         (async () => {
           const init = { headers: { accept: 'application/json' }, redirect: 'manual', signal: timeout.signal };
           const response = await this.#fetch(this.#uri, init);
+          // A fetch of the app's own that drops `init` follows redirects: what it followed
+          // one to is refused all the same.
+          if (response.redirected === true || (response.url && response.url !== this.#href)) {
+            response.body?.cancel().catch(() => {});
+            throw new Error(`a redirect (to ${response.url || 'elsewhere'}) is not followed`);
+          }
           if (!response.ok) {
             // Not awaited: a cancel can wait on the other branch of a tee()d body.
             response.body?.cancel().catch(() => {});
@@ -294,8 +384,9 @@ export class RemoteVerifier {
   }
 
   #setKeys(text) {
-    if (this.#raw === null) this.#raw = raw(text, this.#policy);
-    else call(() => this.#raw.setKeys(text));
+    // A new core, not setKeys on the old one: a verification awaiting the platform finishes
+    // with the keys it was planned with.
+    this.#raw = raw(text, this.#policy);
   }
 
   /**
@@ -305,13 +396,17 @@ export class RemoteVerifier {
   async #read() {
     const hit = this.#cache && (await this.#cached('match', this.#uri));
     if (!hit) return null;
+    // The copy's body is read under the fetch timeout too: one that never ends is a miss.
+    const timeout = deadline(this.#timeoutMs, 'reading the cached key set');
     try {
       const at = Number(hit.headers.get(FETCHED_AT) ?? NaN);
       const kept = Date.now() - at < this.#keepMs;
-      if (hit.ok && at > 0 && kept) return { text: await readCapped(hit), at };
+      if (hit.ok && at > 0 && kept) return { text: await abortable(readCapped(hit, timeout.signal), timeout.signal), at };
       hit.body?.cancel().catch(() => {});
     } catch {
       // Unreadable: as bad as corrupt.
+    } finally {
+      timeout.clear();
     }
     await this.#cached('delete', this.#uri);
     return null;
@@ -343,6 +438,17 @@ export class RemoteVerifier {
     } finally {
       timeout.clear();
     }
+  }
+}
+
+/** A response's `url` when it came from `uri` itself: `uri` serialized, without a fragment. */
+function responseUrl(uri) {
+  try {
+    const url = new URL(uri);
+    url.hash = '';
+    return url.href;
+  } catch {
+    return uri;
   }
 }
 

@@ -16,6 +16,8 @@ export interface AxiosLike {
  * origin the session sends it to (`session.sendsTokenTo`), and one refresh and one retry after
  * a 401. A request waiting for a refresh or a sign-in honours its `signal`, `cancelToken` and
  * `timeout` (rejecting as axios does: a CanceledError, or ECONNABORTED/ETIMEDOUT). Requests to
- * other origins go out as they are. Returns a function that detaches it.
+ * other origins go out as they are. The URL is axios's own (`getUri`), checked again at
+ * dispatch: an interceptor registered before this one (axios runs it after) that moves the
+ * request to another origin takes the token off it. Returns a function that detaches it.
  */
 export function attachAxios(session: TokenSession, instance: AxiosLike): () => void;

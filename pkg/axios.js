@@ -12,15 +12,30 @@ export function attachAxios(session, instance) {
   if (!instance?.interceptors?.request || !instance.interceptors.response) {
     throw new TypeError('attachAxios needs an axios instance');
   }
+  // Where axios sends `config`: the full URL its adapters build (baseURL, url, params), which
+  // the session resolves as XHR and fetch do, against the document's base URL.
+  const goesTo = (config) => session.sendsTokenTo(typeof instance.getUri === 'function' ? instance.getUri(config) : config.url);
+  // Interceptors registered before attachAxios run after ours (axios runs request
+  // interceptors last first), and may move the request to another origin once the token is
+  // on it. This runs in axios's dispatch, after every interceptor, on the config the adapter
+  // gets: the token comes off if the request no longer goes where the token may.
+  function recheck(data, headers) {
+    if (SENT in this && headers?.get?.('Authorization') === `Bearer ${this[SENT]}` && !goesTo(this)) {
+      headers.delete('Authorization');
+      delete this[SENT];
+    }
+    return data;
+  }
   const request = instance.interceptors.request.use(async (config) => {
-    const url = typeof instance.getUri === 'function' ? instance.getUri(config) : config.url;
     // Another origin's API gets the request as it is: the token is not for it.
-    if (!session.sendsTokenTo(url)) return config;
+    if (!goesTo(config)) return config;
     const token = await tokenFor(session, config);
     // Cancelled while waiting: axios refuses the request itself, with its own CanceledError.
     if (token === null) return config;
     config[SENT] = token;
     config.headers.set('Authorization', `Bearer ${token}`);
+    const transforms = [].concat(config.transformRequest ?? []);
+    if (!transforms.includes(recheck)) config.transformRequest = [...transforms, recheck];
     return config;
   });
   const response = instance.interceptors.response.use(undefined, (error) => {

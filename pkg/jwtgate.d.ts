@@ -73,26 +73,27 @@ export interface Header {
 }
 
 /**
- * What a token must satisfy besides its signature. Options are read by property access, so a
- * class with getters or an object made with `Object.create(defaults)` works; an enumerable
- * name that is not an option (own or inherited: `audience` for `audiences`) is a TypeError, as
- * is a value of the wrong type, `NaN` or `Infinity`.
+ * What a token must satisfy besides its signature. Options are read by property access, once
+ * each, so a class with getters or an object made with `Object.create(defaults)` works; an
+ * enumerable name that is not an option (own or inherited: `audience` for `audiences`, or
+ * `toJSON`) is a TypeError, as is a value of the wrong type, `NaN` or `Infinity`, or an object
+ * where a string belongs (a URL, a String object, anything with `toJSON`, which is never called).
  */
 export interface VerifyOptions {
-  /** `iss` must equal this. */
+  /** `iss` must equal this. Left out, the issuer is not checked; `null` is a TypeError. */
   issuer?: string;
   /**
-   * `aud` must name one of these. Left out, the audience is not checked; an empty array (or an
-   * empty name) is a TypeError, never "any audience".
+   * `aud` must name one of these. Left out, the audience is not checked; an empty array, an
+   * empty name or `null` is a TypeError, never "any audience".
    */
   audiences?: string | string[];
   /** Accepted algorithms; by default every asymmetric one. HS256/384/512 only when listed. */
   algorithms?: Algorithm[];
-  /** Tolerance for `exp` and `nbf`, in seconds (default 60). */
+  /** Tolerance for `exp` and `nbf`, in whole seconds (default 60, at most 86400). */
   clockSkewSeconds?: number;
   /** Refuse tokens without `exp` (default true). */
   requireExpiration?: boolean;
-  /** The longest token accepted, in bytes (default 16384); a longer string is refused before it is copied into wasm. */
+  /** The longest token accepted, in bytes (default 16384, at most 1048576); a longer string is refused before it is copied into wasm. */
   maxTokenBytes?: number;
   /**
    * Claims that must be present (an array of names), or the values they must hold (an object,
@@ -162,24 +163,26 @@ export interface RemoteVerifierOptions extends VerifyOptions, AuthenticateSettin
   /** The least time between two re-fetches caused by an unknown `kid`, in seconds (default 30). */
   cooldownSeconds?: number;
   /**
-   * The longest a key set fetch may take, body included, in seconds (default 5); then it is
-   * aborted and counts as failed.
+   * The longest a key set fetch may take, body included, in seconds (default 5, at most
+   * 2147483, what setTimeout can hold); then it is aborted and counts as failed. Reading a
+   * shared copy from `cache` is bounded by it too.
    */
   fetchTimeoutSeconds?: number;
   /**
-   * After a failed fetch, no new one for this many seconds (default 1), doubling with each
-   * failure in a row up to 30 (or this, if larger); 0 retries at the next call.
+   * After a failed fetch, no new one for this many seconds (default 1, at most 30), doubling
+   * with each failure in a row up to 30; 0 retries at the next call.
    */
   retrySeconds?: number;
   /**
    * How long keys may serve past `cacheSeconds` while the issuer cannot be reached, in seconds
-   * (default 86400, a day); then they are dropped and `verify` rejects with `jwks_unavailable`
+   * (default 86400, a day; at most 2592000, 30 days); then they are dropped and `verify` rejects with `jwks_unavailable`
    * until a fetch succeeds. The same bound applies to the shared copy in `cache`.
    */
   maxStaleSeconds?: number;
   /**
    * The fetch to use (default `globalThis.fetch`). It is passed `redirect: 'manual'` (a redirect
-   * is refused, not followed) and an AbortSignal for the timeout.
+   * is refused, not followed) and an AbortSignal for the timeout. An answer that followed a
+   * redirect anyway (`redirected`, or a `url` other than `jwksUri`) is refused.
    */
   fetch?: (input: string, init?: RequestInit) => Promise<Response>;
   /**
@@ -211,12 +214,22 @@ export function expiresIn(token: string, now?: number): number | null;
  */
 export function isExpired(token: string, options?: { leeway?: number; now?: number }): boolean;
 
-/** Verifies tokens against a key set you hold. */
+/**
+ * Verifies tokens against a key set you hold. The core (wasm) parses the token, applies the
+ * algorithm policy, chooses the key and checks the signature's form and the claims; the
+ * runtime's own cryptography checks the signature: node:crypto in Node, WebCrypto in browsers
+ * (a secure context: https or localhost) and workers.
+ */
 export class Verifier {
   /** Throws JwtError (`jwks_unavailable`) for an unusable key set, TypeError for bad options. */
   constructor(options: VerifierOptions);
-  /** The verified claims; throws JwtError. `now` is in seconds since the epoch: a number, or a TypeError. */
-  verify(token: string, options?: { now?: number }): Claims;
+  /** Resolves to the verified claims; rejects with JwtError. `now` is in seconds since the epoch: a number, or a TypeError (as a rejection). */
+  verify(token: string, options?: { now?: number }): Promise<Claims>;
+  /**
+   * Node only, where node:crypto verifies synchronously: the verified claims, or a thrown
+   * JwtError; the same answers as `verify`. Elsewhere it throws a TypeError.
+   */
+  verifySync(token: string, options?: { now?: number }): Claims;
   /**
    * The request's bearer token (the `Authorization` header, scheme in any case; a cookie or
    * query parameter only where configured), verified: `{ claims }`, or `{ response }` with the
@@ -263,9 +276,9 @@ export interface TokenSessionOptions {
    */
   refresh: (refreshToken: string, options: { signal: AbortSignal }) => Promise<TokenPair>;
   /**
-   * The longest a refresh may take, in seconds (default 10): then its signal aborts, the
-   * refresh counts as failed (`authrequired`), and the cross-tab lock is released, whether or
-   * not `refresh` settles.
+   * The longest a refresh may take, in seconds (default 10, at most 2147483): then its signal
+   * aborts, the refresh counts as failed (`authrequired`, once), and the cross-tab lock is
+   * released, whether or not `refresh` settles.
    */
   refreshTimeoutSeconds?: number;
   /**
@@ -309,7 +322,7 @@ export interface TokenSessionEventMap {
  */
 export class TokenSession extends EventTarget {
   constructor(options: TokenSessionOptions);
-  /** Tokens from a sign-in; throws JwtError for an access token that cannot be read. */
+  /** Tokens from a sign-in; throws JwtError for an access token that cannot be read, `too_large` for a token over 16384 characters. */
   setTokens(tokens: TokenPair): void;
   /** A token good for at least the refresh margin, refreshed first if needed. */
   accessToken(): Promise<string>;
@@ -319,7 +332,11 @@ export class TokenSession extends EventTarget {
    * request to another origin is sent as it is, without the token.
    */
   fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response>;
-  /** Whether a request to `url` gets the token: the page's origin, `origins`, or any with `allowAnyOrigin`. */
+  /**
+   * Whether a request to `url` gets the token: the page's origin, `origins`, or any with
+   * `allowAnyOrigin`. A relative URL is resolved against `document.baseURI`, as fetch and XHR
+   * resolve it (`<base href>` may point elsewhere).
+   */
   sendsTokenTo(url: string | URL): boolean;
   /** Tells the session a server refused this token (for HTTP clients other than `fetch`). */
   tokenRejected(accessToken: string): void;

@@ -2,7 +2,7 @@
 // decides when to refresh, which call refreshes, and what an answer, a stored copy or another
 // tab's result is worth; this file waits, calls the app's refresh, stores, locks and talks to
 // the other tabs.
-import { JwtError, abortable, call, deadline, fits, onlyKnown, reader, seconds, wasm } from './state.js';
+import { JwtError, MAX_TIMER_SECONDS, abortable, call, deadline, onlyKnown, reader, seconds, wasm } from './state.js';
 
 // RawSession.next()'s answers.
 const USE = 0;
@@ -15,6 +15,28 @@ const ELECTION_MS = 100;
 const LOSER_WAIT_MS = 10_000;
 
 const now = () => Date.now() / 1000;
+
+// Stored text holds two tokens and a time: it may be this many tokens long, and no longer.
+const STORED_TOKENS = 4;
+
+/**
+ * Every string copied into the core is measured first, as wasm memory never shrinks: a token
+ * (access or refresh, from a sign-in, a refresh, another tab or a server's refusal) at most
+ * the core's token limit, stored text `STORED_TOKENS` times that. Throws `too_large`.
+ */
+function measure(text, tokens = 1) {
+  call(() => wasm().checkTokenLength(text.length / tokens));
+}
+
+/** `measure`, as a yes or no: for strings that are dropped, not refused, when too long. */
+function crosses(text, tokens = 1) {
+  try {
+    measure(text, tokens);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 const OPTIONS = ['refresh', 'refreshAheadSeconds', 'refreshTimeoutSeconds', 'storage', 'storageKey', 'onAuthRequired', 'fetch', 'origins', 'allowAnyOrigin'];
 
@@ -84,10 +106,10 @@ export class TokenSession extends EventTarget {
   constructor(options = {}) {
     super();
     const get = reader(options);
-    onlyKnown(options, OPTIONS, 'TokenSession');
+    onlyKnown(get, OPTIONS, 'TokenSession');
     const or = (name, fallback) => (get(name) === undefined ? fallback : get(name));
     const refresh = get('refresh');
-    const refreshAheadSeconds = or('refreshAheadSeconds', 30);
+    const refreshAheadSeconds = seconds('refreshAheadSeconds', get('refreshAheadSeconds'), 30);
     const storage = or('storage', 'memory');
     const storageKey = or('storageKey', 'jwtgate');
     const onAuthRequired = get('onAuthRequired');
@@ -96,7 +118,7 @@ export class TokenSession extends EventTarget {
     const origins = or('origins', []);
     const allowAnyOrigin = or('allowAnyOrigin', false);
     if (typeof refresh !== 'function') throw new TypeError('TokenSession needs refresh(refreshToken)');
-    this.#refreshMs = seconds('refreshTimeoutSeconds', get('refreshTimeoutSeconds'), 10, true) * 1000;
+    this.#refreshMs = seconds('refreshTimeoutSeconds', get('refreshTimeoutSeconds'), 10, true, MAX_TIMER_SECONDS) * 1000;
     if (!Array.isArray(origins) || !origins.every(isOrigin)) {
       throw new TypeError("origins must be an array of origins, such as ['https://api.example.com'] (scheme, host and port only)");
     }
@@ -108,7 +130,6 @@ export class TokenSession extends EventTarget {
       throw new TypeError('onAuthRequired must be a function');
     }
     if (typeof fetch !== 'function') throw new TypeError('no fetch here: pass one as the fetch option');
-    if (typeof refreshAheadSeconds !== 'number') throw new TypeError('refreshAheadSeconds must be a number');
     this.#core = call(() => new (wasm().RawSession)(refreshAheadSeconds));
     this.#refresh = refresh;
     this.#fetch = fetch;
@@ -148,7 +169,8 @@ export class TokenSession extends EventTarget {
   setTokens({ accessToken, refreshToken } = {}) {
     if (typeof accessToken !== 'string') throw new TypeError('setTokens needs { accessToken, refreshToken? }');
     if (refreshToken != null && typeof refreshToken !== 'string') throw new TypeError('refreshToken must be a string');
-    fits(accessToken);
+    measure(accessToken);
+    if (refreshToken != null) measure(refreshToken);
     call(() => this.#core.set(accessToken, refreshToken ?? undefined, now()));
     this.#save();
     this.#wake();
@@ -170,13 +192,15 @@ export class TokenSession extends EventTarget {
 
   /**
    * Whether a request to `url` gets the bearer token: one to the page's origin or to one of
-   * `origins`, or any with `allowAnyOrigin`. Relative URLs are resolved against the page.
+   * `origins`, or any with `allowAnyOrigin`. Relative URLs are resolved as fetch and XHR
+   * resolve them: against the document's base URL, which `<base href>` may put on another
+   * origin than the page's.
    */
   sendsTokenTo(url) {
     if (this.#anyOrigin) return true;
     let origin;
     try {
-      origin = new URL(url, globalThis.location?.href).origin;
+      origin = new URL(url, globalThis.document?.baseURI ?? globalThis.location?.href).origin;
     } catch {
       return false;
     }
@@ -215,7 +239,7 @@ export class TokenSession extends EventTarget {
    * token, the next call refreshes. For HTTP clients other than `fetch`; see `jwtgate/axios`.
    */
   tokenRejected(accessToken) {
-    if (typeof accessToken === 'string') this.#core.rejected(accessToken);
+    if (typeof accessToken === 'string' && crosses(accessToken)) this.#core.rejected(accessToken);
   }
 
   /** Signs out: forgets the tokens here and in tabs that shared them; waiting calls reject. */
@@ -253,7 +277,11 @@ export class TokenSession extends EventTarget {
     const epoch = this.#core.epoch();
     // The refresh token this run presents, once it knows; until then the one it started with.
     let from = this.#core.refreshToken();
+    // Once per run: a timeout rejects both the refresh and the turn that holds it.
+    let failed = false;
     const fail = (error) => {
+      if (failed) return;
+      failed = true;
       if (this.#core.failed(epoch, from)) this.#emit('authrequired', { error });
     };
     try {
@@ -273,7 +301,8 @@ export class TokenSession extends EventTarget {
           if (answer.refreshToken != null && typeof answer.refreshToken !== 'string') {
             throw new TypeError('refresh() gave a refreshToken that is not a string');
           }
-          fits(answer.accessToken);
+          measure(answer.accessToken);
+          if (answer.refreshToken != null) measure(answer.refreshToken);
           taken = call(() => this.#core.refreshed(epoch, from, answer.accessToken, answer.refreshToken ?? undefined, now()));
         } catch (e) {
           fail(e);
@@ -386,12 +415,13 @@ export class TokenSession extends EventTarget {
   }
 
   #message(m) {
-    if (!m || typeof m !== 'object' || typeof m.from !== 'string') return;
+    if (!m || typeof m !== 'object' || typeof m.from !== 'string' || !crosses(m.from)) return;
     const ours = this.#core.refreshToken();
     if (m.t === 'refreshed' && typeof m.accessToken === 'string') {
       let adopted = false;
       try {
-        fits(m.accessToken);
+        measure(m.accessToken);
+        if (typeof m.refreshToken === 'string') measure(m.refreshToken);
         adopted = this.#core.adopt(m.from, m.accessToken, typeof m.refreshToken === 'string' ? m.refreshToken : undefined, now());
       } catch {
         // Another tab's unreadable token is not ours to fail on.
@@ -438,7 +468,7 @@ export class TokenSession extends EventTarget {
   // Loads stored tokens; a copy the core refuses is dropped, never thrown.
   #restore(text, dropBad) {
     if (text === null) return false;
-    if (this.#core.restore(text, now())) {
+    if (crosses(text, STORED_TOKENS) && this.#core.restore(text, now())) {
       this.#wake();
       return true;
     }

@@ -1,18 +1,29 @@
-// What the modules share: whether the wasm core is initialised (the entry points set it, the
-// API checks it) and how its errors become JavaScript ones.
-import * as core from './wasm/jwtgate.js';
+// What the modules share: the wasm core once initialised (the entry points set it, the API
+// checks it), the platform's signature primitive, and how the core's errors become JavaScript
+// ones.
 
-let ready = false;
+let core = null;
+let platform = null;
 
-export function setReady() {
-  ready = true;
+/**
+ * Called by an entry once its wasm is ready. `jwtgate` and `jwtgate/client` may both be loaded:
+ * the full core (which has every client export too) is kept once set.
+ */
+export function setReady(module, crypto) {
+  if (core === null || module.RawVerifier) core = module;
+  if (crypto) platform = crypto;
 }
 
 export function wasm() {
-  if (!ready) {
+  if (core === null) {
     throw new Error("jwtgate is not initialised: call `await init()` first (browsers and bundlers)");
   }
   return core;
+}
+
+/** The signature primitive of this runtime: `node:crypto` or WebCrypto (see crypto-*.js). */
+export function crypto() {
+  return platform;
 }
 
 export class JwtError extends Error {
@@ -50,59 +61,119 @@ export function fits(token) {
   call(() => wasm().checkTokenLength(token.length));
 }
 
+// A prototype chain deeper than this is no options object but a trap (a Proxy that is its own
+// prototype would make the walk endless).
+const MAX_CHAIN = 32;
+
+/** The objects a property read on `options` looks at, `options` first; a TypeError when endless. */
+function chain(options) {
+  if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
+  const levels = [];
+  for (let o = options; o !== null; o = Object.getPrototypeOf(o)) {
+    if (levels.length === MAX_CHAIN) throw new TypeError(`options must not have a prototype chain deeper than ${MAX_CHAIN}`);
+    levels.push(o);
+  }
+  return levels;
+}
+
 /**
  * Reads options the way JavaScript reads them: by property access, so class getters and
  * prototypes (`Object.create(defaults)`) count. Names found only on Object.prototype are not
- * options: a polluted prototype must not configure a verifier.
+ * options: a polluted prototype must not configure a verifier. Each name is read once and
+ * remembered: a getter or Proxy that answers differently the second time changes nothing.
+ * `names` are the enumerable names, own or inherited (Object.prototype's included), as for-in
+ * lists them.
  */
 export function reader(options) {
-  if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
-  return (name) => {
-    for (let o = options; o !== null && o !== Object.prototype; o = Object.getPrototypeOf(o)) {
-      if (Object.hasOwn(o, name)) return options[name];
-    }
-    return undefined;
+  const levels = chain(options);
+  const own = levels.filter((o) => o !== Object.prototype);
+  const read = new Map();
+  const get = (name) => {
+    if (!read.has(name)) read.set(name, own.some((o) => Object.hasOwn(o, name)) ? options[name] : undefined);
+    return read.get(name);
   };
+  const seen = new Set();
+  get.names = [];
+  for (const o of levels) {
+    for (const name of Reflect.ownKeys(o)) {
+      if (typeof name !== 'string' || seen.has(name)) continue;
+      seen.add(name);
+      if (Object.getOwnPropertyDescriptor(o, name)?.enumerable) get.names.push(name);
+    }
+  }
+  return get;
 }
 
 /** Refuses an enumerable name, own or inherited, that is not in `known`: a typo, not an option. */
-export function onlyKnown(options, known, what) {
-  for (const name in options) {
+export function onlyKnown(get, known, what) {
+  for (const name of get.names) {
     if (!known.includes(name)) throw new TypeError(`unknown ${what} option ${JSON.stringify(name)}`);
   }
 }
 
 /**
- * The core's options as JSON text: each name the core reads, by property access, and every
- * other enumerable name (own or inherited) except `taken`, which the caller reads itself, so
- * that the core refuses a typo. What JSON cannot carry is refused here, not lost: NaN and
- * Infinity would become null, a function would vanish, and the core would read either as
- * "absent", that is the default or no check at all.
+ * The core's options as JSON text, written here from JavaScript values checked by type, never
+ * by JSON.stringify on the caller's objects: that would call their toJSON(), which can turn
+ * `audiences` into null or `clockSkewSeconds` into 1e14, and an options object of its own
+ * into anything. Each name the core reads is read once; an option is undefined or null, a
+ * string, true or false, a finite number, or an Array of strings, and anything else (a URL,
+ * a String object, an object with toJSON, NaN) is a TypeError. Every other enumerable name,
+ * except `taken` (read by the caller), goes to the core unread, which refuses it by name.
  */
 export function coreOptions(options, taken) {
   const get = reader(options);
-  // Without a prototype: an inherited read-only name must not make the copy throw.
-  const out = Object.create(null);
-  for (const name in options) if (!taken.includes(name)) out[name] = options[name];
-  for (const name of wasm().optionNames().split(',')) out[name] = get(name);
-  return JSON.stringify(out, function unsendable(key, value) {
-    const number = typeof value === 'number' || value instanceof Number;
-    // `this[key]` is the value before its toJSON(): one that turns into nothing is refused too.
-    const vanished = value === undefined && this[key] !== undefined;
-    if (vanished || (number ? !Number.isFinite(Number(value)) : ['function', 'symbol', 'bigint'].includes(typeof value))) {
-      const what = vanished ? 'a value whose toJSON() gives nothing' : typeof value === 'symbol' ? 'a symbol' : String(value);
-      throw new TypeError(`option ${Array.isArray(this) ? 'item' : key} cannot be ${what}`);
-    }
-    return value;
-  });
+  const known = wasm().optionNames().split(',');
+  const members = [];
+  for (const name of get.names) {
+    if (!taken.includes(name) && !known.includes(name)) members.push(`${JSON.stringify(name)}:null`);
+  }
+  for (const name of known) {
+    const value = get(name);
+    if (value !== undefined) members.push(`${JSON.stringify(name)}:${optionJson(name, value)}`);
+  }
+  return `{${members.join(',')}}`;
 }
 
-/** A JavaScript-side option in seconds: absent gives `fallback`; anything but a finite number, 0 or more (more than 0 with `positive`), is a TypeError. */
-export function seconds(name, value, fallback, positive = false) {
+function optionJson(name, value) {
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return JSON.stringify(value);
+  if (typeof value === 'number') {
+    if (Number.isFinite(value)) return JSON.stringify(value);
+    throw new TypeError(`option ${name} cannot be ${value}`);
+  }
+  if (Array.isArray(value) && !('toJSON' in value)) {
+    const items = [];
+    // Read once each, holes included (a hole is undefined, not a name).
+    for (let i = 0, length = value.length; i < length; i += 1) {
+      const item = value[i];
+      if (typeof item !== 'string') throw new TypeError(`option ${name}: item ${i} must be a string, not ${what(item)}`);
+      items.push(JSON.stringify(item));
+    }
+    return `[${items.join(',')}]`;
+  }
+  throw new TypeError(`option ${name} cannot be ${what(value)}: give a string, a number, true or false, or an array of strings`);
+}
+
+function what(value) {
+  if (value === null || value === undefined) return String(value);
+  if (typeof value !== 'object') return `a ${typeof value}`;
+  const tag = Object.prototype.toString.call(value).slice(8, -1);
+  if (tag !== 'Object' && tag !== 'Array') return `an object (${tag})`;
+  return 'toJSON' in value ? 'an object with toJSON()' : 'an object';
+}
+
+// setTimeout fires at once for a delay it cannot hold (more than 2^31 - 1 ms).
+export const MAX_TIMER_SECONDS = 2147483;
+
+/**
+ * A JavaScript-side option in seconds: absent gives `fallback`; anything but a finite number,
+ * 0 or more (more than 0 with `positive`) and at most `max`, is a TypeError.
+ */
+export function seconds(name, value, fallback, positive = false, max = Infinity) {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || (positive && value === 0)) {
     throw new TypeError(`option ${name} must be a number of seconds, ${positive ? 'more than 0' : '0 or more'}`);
   }
+  if (value > max) throw new TypeError(`option ${name} must be at most ${max} seconds`);
   return value;
 }
 

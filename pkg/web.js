@@ -1,5 +1,7 @@
-// Browsers and bundlers: `await init()` fetches and compiles the wasm once.
-import initWasm from './wasm/jwtgate.js';
+// Browsers and bundlers: `await init()` fetches and compiles the wasm once. Signatures are
+// verified by WebCrypto.
+import * as core from './wasm/jwtgate.js';
+import { webCrypto } from './crypto-web.js';
 import { setReady } from './state.js';
 
 export * from './api.js';
@@ -11,8 +13,8 @@ let loading;
  * a Response, bytes or a WebAssembly.Module; by default the .wasm beside this file.
  */
 export default function init(input) {
-  loading ??= initWasm(input === undefined ? undefined : { module_or_path: input }).then(() => {
-    setReady();
+  loading ??= core.default(input === undefined ? undefined : { module_or_path: input }).then(() => {
+    setReady(core, webCrypto);
   });
   return loading;
 }

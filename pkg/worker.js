@@ -1,10 +1,12 @@
 // Cloudflare Workers and workerd: the bundler hands the .wasm over as a compiled module.
+// Signatures are verified by WebCrypto.
 import module from './wasm/jwtgate_bg.wasm';
-import { initSync } from './wasm/jwtgate.js';
+import * as core from './wasm/jwtgate.js';
+import { webCrypto } from './crypto-web.js';
 import { setReady } from './state.js';
 
-initSync({ module });
-setReady();
+core.initSync({ module });
+setReady(core, webCrypto);
 
 export * from './api.js';
 

@@ -5,7 +5,7 @@ use std::fmt;
 use serde_json::{Map, Value};
 
 use crate::alg::Algorithm;
-use crate::crypto::{KeyError, KeyMaterial};
+use crate::crypto::{KeyError, KeyMaterial, SignatureCheck};
 use crate::encoding::{b64_decode, json_object, JsonError};
 use crate::error::{AlgorithmError, Error, JwksError};
 
@@ -160,10 +160,10 @@ impl JwkSet {
         self.keys.iter().any(|k| k.kid.as_deref() == Some(kid))
     }
 
-    /// Checks a signature against the keys the header selects, returning the key that
-    /// verified it.
+    /// The keys the header selects for `alg`, in the order they are tried, and the error if
+    /// none verifies.
     ///
-    /// Keys carrying the token's `kid` are tried first, then keys without `kid` (Envoy's
+    /// Keys carrying the token's `kid` come first, then keys without `kid` (Envoy's
     /// `jwt_authn` lets those serve any token); without `kid` in the token, every key is a
     /// candidate. A candidate must fit the algorithm, and at most [`JwkSet::MAX_ATTEMPTS`]
     /// checks' worth are tried. Header `jwk`, `jku`, `x5u` and `x5c` are never consulted.
@@ -171,47 +171,38 @@ impl JwkSet {
     /// A `kid` no key carries is [`Error::UnknownKey`] even when kid-less keys were tried, so
     /// that a front door knows to re-fetch after a rotation; a `kid` naming only keys of
     /// another type or algorithm is a mismatch, not a rotation.
-    pub(crate) fn verify(
-        &self,
-        alg: Algorithm,
-        kid: Option<&str>,
-        message: &[u8],
-        signature: &[u8],
-    ) -> Result<&Jwk, Error> {
-        let named = |k: &&Jwk| kid.is_some() && k.kid.as_deref() == kid;
+    pub(crate) fn select(&self, alg: Algorithm, kid: Option<&str>) -> (Vec<usize>, Error) {
+        let named = |k: &Jwk| kid.is_some() && k.kid.as_deref() == kid;
         let (mut named_any, mut named_fit) = (false, false);
-        for key in self.keys.iter().filter(named) {
+        for key in self.keys.iter().filter(|k| named(k)) {
             named_any = true;
             named_fit |= key.fits(alg);
         }
-        let anonymous = |k: &&Jwk| kid.is_none() || k.kid.is_none();
-        let mut tried = false;
-        let candidates = self
-            .keys
-            .iter()
-            .filter(named)
-            .chain(self.keys.iter().filter(anonymous));
+        let anonymous = |k: &Jwk| kid.is_none() || k.kid.is_none();
+        let indexed = self.keys.iter().enumerate();
+        let candidates = indexed
+            .clone()
+            .filter(|(_, k)| named(k))
+            .chain(indexed.filter(|(_, k)| anonymous(k)));
         // The first candidate is always tried; then as many as the budget allows, where a
         // large RSA key counts for many: 256 RSA-8192 keys sharing a kid must not make one
         // token cost eight 8192-bit exponentiations.
-        let mut spent = 0;
-        for key in candidates.filter(|k| k.fits(alg)) {
+        let (mut spent, mut chosen) = (0, Vec::new());
+        for (index, key) in candidates.filter(|(_, k)| k.fits(alg)) {
             let cost = key.material.cost();
-            if tried && spent + cost > Self::MAX_ATTEMPTS {
+            if !chosen.is_empty() && spent + cost > Self::MAX_ATTEMPTS {
                 break;
             }
-            tried = true;
             spent += cost;
-            if key.material.verify(alg, message, signature) {
-                return Ok(key);
-            }
+            chosen.push(index);
         }
-        Err(match kid {
+        let fail = match kid {
             Some(_) if !named_any => Error::UnknownKey,
             Some(_) if !named_fit => Error::AlgorithmNotAllowed(AlgorithmError::KeyMismatch(alg)),
-            None if !tried => Error::UnknownKey,
+            None if chosen.is_empty() => Error::UnknownKey,
             _ => Error::InvalidSignature,
-        })
+        };
+        (chosen, fail)
     }
 }
 
@@ -306,9 +297,35 @@ impl Jwk {
         self.alg.is_none_or(|pinned| pinned == alg) && self.material.fits(alg)
     }
 
-    /// Checks a signature made with `alg` over `message`; false if the key does not fit `alg`.
+    /// Checks a signature made with `alg` over `message` with the in-wasm primitives; false if
+    /// the key does not fit `alg`.
+    #[cfg(feature = "rust-crypto")]
     pub fn verify(&self, alg: Algorithm, message: &[u8], signature: &[u8]) -> bool {
-        self.fits(alg) && self.material.verify(alg, message, signature)
+        self.verify_with(&crate::RustCrypto, alg, message, signature)
+    }
+
+    /// Checks a signature made with `alg` over `message` with `crypto`, after the core's own
+    /// checks of the key's fit and the signature's form; false if either fails.
+    pub fn verify_with(
+        &self,
+        crypto: &dyn SignatureCheck,
+        alg: Algorithm,
+        message: &[u8],
+        signature: &[u8],
+    ) -> bool {
+        self.fits(alg)
+            && self.material.well_formed(alg, signature)
+            && crypto.verify(alg, self, message, signature)
+    }
+
+    /// The public key as a minimal JWK (JSON text, only the members its `kty` needs): what a
+    /// [`SignatureCheck`] on a platform imports. For an `oct` key this is the secret.
+    pub fn public_jwk(&self) -> String {
+        self.material.to_jwk()
+    }
+
+    pub(crate) fn material(&self) -> &KeyMaterial {
+        &self.material
     }
 }
 

@@ -35,17 +35,24 @@
 //! |---|---|
 //! | *(none)* | the core verifier, for any target, `wasm32-unknown-unknown` and `wasm32-wasip1` included |
 //! | `envoy` | the Envoy filter: its configuration and request logic on any target, the proxy-wasm glue on wasm32 |
-//! | `web` | the wasm-bindgen exports behind the npm package `jwtgate` (see `pkg/`) |
+//! | `rust-crypto` *(default)* | the in-wasm signature primitives ([`RustCrypto`]); without it a front door supplies a [`SignatureCheck`] |
+//! | `web` | the wasm-bindgen exports behind the npm package `jwtgate` (see `pkg/`); built without `rust-crypto`, the platform verifies |
+//! | `web-client` | only decode, expiry and the token session's exports: the wasm of `jwtgate/client` |
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 mod alg;
 mod claims;
 mod crypto;
+// With the in-wasm primitives their own decoding checks points; tests hold the two together.
+#[cfg_attr(feature = "rust-crypto", allow(dead_code))]
+mod curves;
 mod encoding;
 mod error;
 mod jwks;
+#[cfg(feature = "rust-crypto")]
 mod nistp256;
+#[cfg(feature = "rust-crypto")]
 mod rsa;
 pub mod session;
 mod token;
@@ -54,17 +61,20 @@ mod verify;
 #[cfg(feature = "envoy")]
 pub mod envoy;
 
-#[cfg(feature = "web")]
+#[cfg(feature = "web-client")]
 pub mod web;
 
 pub use alg::{Algorithm, AlgorithmSet};
 pub use claims::{claim_holds, claim_requirement_holds, Claims};
+#[cfg(feature = "rust-crypto")]
+pub use crypto::RustCrypto;
+pub use crypto::SignatureCheck;
 pub use encoding::b64_encode;
 pub use error::{AlgorithmError, Error, JwksError, Malformed, Part};
 pub use jwks::{Jwk, JwkSet, SkipReason, Skipped};
 pub use serde_json::{Map, Value};
 pub use token::{Header, UntrustedToken, DEFAULT_MAX_TOKEN_BYTES};
-pub use verify::{Policy, VerifiedToken, Verifier};
+pub use verify::{Pending, Policy, VerifiedToken, Verifier};
 
 /// A key set and a token for the examples in these docs (Ed25519, RFC 8037's key; the token
 /// expires at 4102444800, is issued by `https://issuer.example` to `api`, subject `alice`).

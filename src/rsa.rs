@@ -9,6 +9,7 @@ use std::sync::OnceLock;
 use sha2::{Digest, Sha256, Sha384, Sha512};
 
 use crate::alg::Hash;
+use crate::crypto::strip_leading_zeros;
 
 /// How many Montgomery squarings `r_squared` uses (32k is a multiple of 2^5, so d is whole):
 /// the cost of d·k for the doublings against 2k² per squaring is lowest around here for 2048-
@@ -71,16 +72,11 @@ impl PublicKey {
         })
     }
 
-    /// What one verification with this key costs, in units of a 2048-bit key with e = 65537.
+    /// What one verification with this key costs, in units of a 2048-bit key with e = 65537:
+    /// the formula the key set's budget uses on the JWK's parameters, held to the arithmetic.
+    #[cfg(test)]
     pub(crate) fn cost(&self) -> usize {
-        // Montgomery products are quadratic in the limbs, and `public_op` takes a squaring per
-        // bit of e after the first and a product per further set bit. A squaring costs about
-        // 3/4 of a product (its cross products are computed once; measured 0.6 to 0.8 in V8
-        // and natively), so they weigh 3 and 4: 2048 bits, e = 65537, is 64² × (16·3 + 4).
-        let limbs = self.n.len();
-        let squarings = (63 - self.e.leading_zeros()) as usize;
-        let products = (self.e.count_ones() - 1) as usize;
-        (limbs * limbs * (3 * squarings + 4 * products)).div_ceil(64 * 64 * 52)
+        crate::crypto::rsa_cost(self.n.len(), self.e)
     }
 
     /// The modulus length in bytes: the length of every signature.
@@ -357,11 +353,6 @@ pub(crate) fn hash_parts(hash: Hash, parts: &[&[u8]]) -> Vec<u8> {
         Hash::Sha384 => run::<Sha384>(parts),
         Hash::Sha512 => run::<Sha512>(parts),
     }
-}
-
-pub(crate) fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {
-    let start = bytes.iter().position(|&b| b != 0).unwrap_or(bytes.len());
-    bytes.get(start..).unwrap_or_default()
 }
 
 /// Big-endian bytes to little-endian limbs, ceil(len / 4) of them.

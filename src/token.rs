@@ -157,6 +157,15 @@ pub(crate) fn split(token: &str, max_bytes: usize) -> Result<[&str; 3], Error> {
     }
 }
 
+/// Whether one part of the token is a strict JSON object, with [`object`]'s verdict, without
+/// building it: `decode` hands JS the text, so the map would be built only to be dropped.
+#[cfg(feature = "web-client")]
+pub(crate) fn check_object(bytes: &[u8], part: Part) -> Result<(), Error> {
+    json_members(bytes, [])
+        .map(drop)
+        .map_err(|e| json_error(e, part))
+}
+
 /// A strict JSON object from one part of the token.
 pub(crate) fn object(bytes: &[u8], part: Part) -> Result<Map<String, Value>, Error> {
     json_object(bytes).map_err(|e| json_error(e, part))

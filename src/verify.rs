@@ -2,6 +2,7 @@
 
 use crate::alg::{Algorithm, AlgorithmSet};
 use crate::claims::{self, Claims};
+use crate::crypto::SignatureCheck;
 use crate::error::{AlgorithmError, Error, Part};
 use crate::jwks::{Jwk, JwkSet};
 use crate::token::{self, Header, UntrustedToken, DEFAULT_MAX_TOKEN_BYTES};
@@ -234,13 +235,15 @@ impl Verifier {
         &self.policy
     }
 
-    /// Verifies `token` at `now`, in seconds since the Unix epoch.
+    /// Verifies `token` at `now`, in seconds since the Unix epoch, with the in-wasm primitives.
+    #[cfg(feature = "rust-crypto")]
     pub fn verify_at(&self, token: &str, now: u64) -> Result<VerifiedToken, Error> {
         self.verify_at_with_audiences(token, now, &self.policy.audiences)
     }
 
     /// [`Verifier::verify_at`] with `audiences` in place of the policy's: one key set and
     /// policy serving several audience lists (jwt_authn's `provider_and_audiences`).
+    #[cfg(feature = "rust-crypto")]
     pub fn verify_at_with_audiences(
         &self,
         token: &str,
@@ -248,36 +251,58 @@ impl Verifier {
         audiences: &[String],
     ) -> Result<VerifiedToken, Error> {
         let untrusted = UntrustedToken::parse_with_limit(token, self.policy.max_token_bytes)?;
-        self.verify_parsed(&untrusted, now, audiences)
+        self.verify_parsed(&crate::RustCrypto, &untrusted, now, audiences)
+    }
+
+    /// Verifies `token` at `now`, the signature's primitive supplied by `crypto`.
+    pub fn verify_at_with(
+        &self,
+        crypto: &dyn SignatureCheck,
+        token: &str,
+        now: u64,
+    ) -> Result<VerifiedToken, Error> {
+        let untrusted = UntrustedToken::parse_with_limit(token, self.policy.max_token_bytes)?;
+        self.verify_untrusted_with(crypto, &untrusted, now)
     }
 
     /// Verifies a token already parsed (with this policy's size limit, or a tighter one): the
     /// signature, then the claims.
+    #[cfg(feature = "rust-crypto")]
     pub fn verify_untrusted(
         &self,
         untrusted: &UntrustedToken<'_>,
         now: u64,
     ) -> Result<VerifiedToken, Error> {
-        self.verify_parsed(untrusted, now, &self.policy.audiences)
+        self.verify_untrusted_with(&crate::RustCrypto, untrusted, now)
+    }
+
+    /// [`Verifier::verify_untrusted`] with the primitive supplied by `crypto`.
+    pub fn verify_untrusted_with(
+        &self,
+        crypto: &dyn SignatureCheck,
+        untrusted: &UntrustedToken<'_>,
+        now: u64,
+    ) -> Result<VerifiedToken, Error> {
+        self.verify_parsed(crypto, untrusted, now, &self.policy.audiences)
     }
 
     fn verify_parsed(
         &self,
+        crypto: &dyn SignatureCheck,
         untrusted: &UntrustedToken<'_>,
         now: u64,
         audiences: &[String],
     ) -> Result<VerifiedToken, Error> {
-        self.verify_signature(untrusted)?;
-        let claims = token::object(untrusted.payload(), Part::Payload)?;
-        claims::check_with(&claims, &self.policy, audiences, now)?;
-        Ok(VerifiedToken {
-            header: untrusted.header().clone(),
-            claims: Claims::new(claims),
-        })
+        let pending = self.prepare(untrusted)?;
+        let verified = pending.find(crypto);
+        pending.conclude(verified, now, audiences)
     }
 
     /// Verifies `token` at the system clock's time.
-    #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+    #[cfg(all(
+        feature = "rust-crypto",
+        not(all(target_arch = "wasm32", target_os = "unknown"))
+    ))]
     pub fn verify(&self, token: &str) -> Result<VerifiedToken, Error> {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -287,16 +312,103 @@ impl Verifier {
 
     /// Checks only the algorithm policy and the signature, returning the key that verified it.
     /// For payloads that are not JWT claims; [`Verifier::verify_at`] does this and more.
+    #[cfg(feature = "rust-crypto")]
     pub fn verify_signature(&self, token: &UntrustedToken<'_>) -> Result<&Jwk, Error> {
+        let pending = self.prepare(token)?;
+        match pending.find(&crate::RustCrypto) {
+            Some(index) => Ok(&self.keys.keys()[index]),
+            None => Err(pending.fail),
+        }
+    }
+
+    /// The first half of a verification whose primitive runs elsewhere (asynchronously, as
+    /// WebCrypto does): the algorithm policy, the key choice and the signature's form. The
+    /// front door checks the signature against [`Pending::candidates`] in order, and hands the
+    /// first that verified to [`Pending::finish`], which decides the error and checks the
+    /// claims.
+    pub fn prepare<'a>(&'a self, token: &'a UntrustedToken<'a>) -> Result<Pending<'a>, Error> {
         let alg = token.header().algorithm()?;
+        let (candidates, fail) = self.plan(alg, token.header().kid(), token.signature())?;
+        Ok(Pending {
+            verifier: self,
+            token,
+            alg,
+            candidates,
+            fail,
+        })
+    }
+
+    /// The algorithm policy and the key choice for a signature: the keys to try, in order, and
+    /// the error if none verifies. A signature of the wrong form for a key fails with it,
+    /// without reaching a primitive.
+    pub(crate) fn plan(
+        &self,
+        alg: Algorithm,
+        kid: Option<&str>,
+        signature: &[u8],
+    ) -> Result<(Vec<usize>, Error), Error> {
         if !self.policy.algorithms.contains(alg) {
             return Err(Error::AlgorithmNotAllowed(AlgorithmError::NotAllowed(alg)));
         }
-        self.keys.verify(
-            alg,
-            token.header().kid(),
-            token.signing_input(),
-            token.signature(),
-        )
+        let (mut candidates, fail) = self.keys.select(alg, kid);
+        candidates.retain(|&i| self.keys.keys()[i].material().well_formed(alg, signature));
+        Ok((candidates, fail))
+    }
+}
+
+/// A token waiting for its signature check: see [`Verifier::prepare`].
+pub struct Pending<'a> {
+    verifier: &'a Verifier,
+    token: &'a UntrustedToken<'a>,
+    alg: Algorithm,
+    candidates: Vec<usize>,
+    fail: Error,
+}
+
+impl<'a> Pending<'a> {
+    /// The token's algorithm.
+    pub fn algorithm(&self) -> Algorithm {
+        self.alg
+    }
+
+    /// The keys to try, in order, with their positions in [`JwkSet::keys`]. Empty when no key
+    /// can have made this signature: [`Pending::finish`] then gives the reason.
+    pub fn candidates(&self) -> impl Iterator<Item = (usize, &'a Jwk)> + '_ {
+        let keys = self.verifier.keys.keys();
+        self.candidates.iter().map(move |&i| (i, &keys[i]))
+    }
+
+    /// The first candidate `crypto` verifies the signature with.
+    fn find(&self, crypto: &dyn SignatureCheck) -> Option<usize> {
+        let (input, signature) = (self.token.signing_input(), self.token.signature());
+        self.candidates()
+            .find(|(_, key)| crypto.verify(self.alg, key, input, signature))
+            .map(|(i, _)| i)
+    }
+
+    /// The verdict: `verified` names the candidate whose signature check succeeded (a position
+    /// not among the candidates counts as none), then the claims are checked at `now`.
+    pub fn finish(self, verified: Option<usize>, now: u64) -> Result<VerifiedToken, Error> {
+        let audiences = &self.verifier.policy.audiences;
+        self.conclude(verified, now, audiences)
+    }
+
+    /// [`Pending::finish`] with `audiences` in place of the policy's.
+    fn conclude(
+        self,
+        verified: Option<usize>,
+        now: u64,
+        audiences: &[String],
+    ) -> Result<VerifiedToken, Error> {
+        let token = self.token;
+        if !verified.is_some_and(|i| self.candidates.contains(&i)) {
+            return Err(self.fail);
+        }
+        let claims = token::object(token.payload(), Part::Payload)?;
+        claims::check_with(&claims, &self.verifier.policy, audiences, now)?;
+        Ok(VerifiedToken {
+            header: token.header().clone(),
+            claims: Claims::new(claims),
+        })
     }
 }

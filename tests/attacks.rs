@@ -320,3 +320,70 @@ fn authenticate_fixtures() -> serde_json::Value {
         "revocationUnavailable": answer(Some(jwtgate::Error::RevocationUnavailable)),
     })
 }
+
+/// A platform's primitive in place of the in-wasm one: asked only what every primitive
+/// answers alike, whatever a token holds.
+struct Recording(std::cell::RefCell<Vec<(Algorithm, &'static str, usize)>>);
+
+impl jwtgate::SignatureCheck for Recording {
+    fn verify(&self, alg: Algorithm, key: &jwtgate::Jwk, message: &[u8], sig: &[u8]) -> bool {
+        self.0.borrow_mut().push((alg, key.key_type(), sig.len()));
+        jwtgate::RustCrypto.verify(alg, key, message, sig)
+    }
+}
+
+#[test]
+fn a_supplied_primitive_gives_the_same_answers_and_sees_only_well_formed_signatures() {
+    let recording = Recording(Default::default());
+    let mut failures = Vec::new();
+    let cases = catalog();
+    for case in &cases {
+        let verifier = verifier_named(case.verifier);
+        let got = match verifier.verify_at_with(&recording, &case.token, now()) {
+            Ok(_) => "ok",
+            Err(e) => e.code(),
+        };
+        if got != outcome(&verifier, &case.token) {
+            failures.push(format!("{}: {got} with the supplied primitive", case.name));
+        }
+        // The split API a front door with an asynchronous primitive uses gives the same.
+        if let Ok(untrusted) = jwtgate::UntrustedToken::parse(&case.token) {
+            if let Ok(pending) = verifier.prepare(&untrusted) {
+                let hit = pending
+                    .candidates()
+                    .find(|(_, key)| {
+                        key.verify(
+                            pending.algorithm(),
+                            untrusted.signing_input(),
+                            untrusted.signature(),
+                        )
+                    })
+                    .map(|(i, _)| i);
+                let split = pending
+                    .finish(hit, now())
+                    .map_or_else(|e| e.code(), |_| "ok");
+                if split != got {
+                    failures.push(format!("{}: {split} by prepare and finish", case.name));
+                }
+            }
+        }
+    }
+    assert_all_passed(&failures, cases.len());
+    let calls = recording.0.into_inner();
+    assert!(calls.len() > 20);
+    for (alg, kty, len) in calls {
+        let fixed = match alg {
+            Algorithm::ES256 | Algorithm::EdDSA => Some(64),
+            Algorithm::ES384 => Some(96),
+            Algorithm::HS256 => Some(32),
+            Algorithm::HS384 => Some(48),
+            Algorithm::HS512 => Some(64),
+            _ => None,
+        };
+        assert!(
+            fixed.is_none_or(|n| n == len),
+            "{alg:?} ({kty}) asked with {len} bytes"
+        );
+        assert!(kty == "RSA" || fixed.is_some(), "{alg:?} with a {kty} key");
+    }
+}

@@ -424,6 +424,50 @@ fn header_and_query(forward: bool) -> Case {
     )
 }
 
+/// Two providers looking in the same places (the default ones): a token is theirs by `iss`.
+fn shared_locations() -> Case {
+    let config = json!({"providers": {"a": provider_a(json!({"claim_to_headers": sub_header("x-a-sub")})),
+                                      "c": provider_b(json!({"claim_to_headers": sub_header("x-c-sub")}))},
+        "rules": [
+            {"match": {"prefix": "/all"}, "requires": {"requires_all": {"requirements": [
+                {"provider_name": "a"}, {"provider_name": "c"}]}}},
+            {"match": {"prefix": "/any"}, "requires": {"requires_any": {"requirements": [
+                {"provider_name": "a"}, {"provider_name": "c"}]}}},
+            {"match": {"prefix": "/missing"}, "requires": {"allow_missing": {}}},
+            {"match": {"prefix": "/"}, "requires": {"provider_name": "a"}}]});
+    let (a, c) = (a_token(json!({})), b_token(json!({})));
+    let a_signed_as_c = {
+        // iss of provider c, signed with a's key: c has no such key.
+        token(Algorithm::RS256, &claims_with(json!({"iss": ISSUER_B})))
+    };
+    let mut probes = Vec::new();
+    for path in ["/all", "/any", "/missing", "/a"] {
+        let with = |name: &str, query: Option<&str>, auth: Option<&str>| {
+            let full = query.map_or(path.to_owned(), |t| format!("{path}?access_token={t}"));
+            let auth = auth.map(bearer);
+            let headers: Vec<(&str, &str)> =
+                auth.iter().map(|v| ("authorization", v.as_str())).collect();
+            probe(format!("{name} on {path}"), full, &headers)
+        };
+        probes.extend([
+            with("a", None, Some(&a)),
+            with("c", None, Some(&c)),
+            with("a and c", Some(&c), Some(&a)),
+            with("c's issuer, a's key", None, Some(&a_signed_as_c)),
+            with(
+                "a and c's issuer with a's key",
+                Some(&a_signed_as_c),
+                Some(&a),
+            ),
+        ]);
+    }
+    Case::new("shared locations", config, probes).deliberate(
+        "a and c's issuer with a's key on /missing",
+        Part::Status,
+        "refuses the request when one fails",
+    )
+}
+
 /// Where a token is taken from, and what does not count as one.
 fn extraction() -> Case {
     let good = a_token(json!({}));
@@ -1258,6 +1302,7 @@ fn cases() -> Vec<Case> {
         header_and_query(true),
         requirements(),
         extraction(),
+        shared_locations(),
         route_matches(),
         subjects(),
         provider_and_audiences(),

@@ -91,7 +91,8 @@ fn mapped(status: &str) -> &'static str {
     }
 }
 
-fn verifier(doc: &Value, case: &Value) -> Verifier {
+/// The verifier for a case, with its key set and the npm options that make the same policy.
+fn verifier(doc: &Value, case: &Value) -> (Verifier, Value, Value) {
     let name = case["jwks"].as_str().unwrap();
     let jwks = doc["jwks"]
         .get(name)
@@ -101,23 +102,25 @@ fn verifier(doc: &Value, case: &Value) -> Verifier {
     // tests without saying so.
     assert_eq!(keys.parse_report(), [], "{name}");
     let mut policy = Policy::new();
-    for aud in case["audiences"].as_array().into_iter().flatten() {
+    let mut options = serde_json::Map::new();
+    let audiences = case["audiences"].as_array().into_iter().flatten();
+    for aud in audiences.clone() {
         policy = policy.audience(aud.as_str().unwrap());
+    }
+    if audiences.count() > 0 {
+        options.insert("audiences".into(), case["audiences"].clone());
     }
     if let Some(required) = case["require_exp"].as_bool() {
         policy = policy.require_expiration(required);
+        options.insert("requireExpiration".into(), required.into());
     }
+    let mut allow = Vec::new();
     for alg in case["allow"].as_array().into_iter().flatten() {
+        allow.push(alg.as_str().unwrap());
         policy = policy.allow(Algorithm::from_name(alg.as_str().unwrap()).unwrap());
     }
-    Verifier::new(keys, policy)
-}
-
-fn outcome(verifier: &Verifier, token: &str, now: u64) -> &'static str {
-    match verifier.verify_at(token, now) {
-        Ok(_) => "ok",
-        Err(e) => e.code(),
-    }
+    options.insert("algorithms".into(), common::npm_algorithms(&allow));
+    (Verifier::new(keys, policy), jwks.clone(), options.into())
 }
 
 /// The token with its signature replaced.
@@ -130,6 +133,7 @@ fn with_signature(token: &str, signature: &[u8]) -> String {
 fn jwt_verify_lib_vectors() {
     let mut by_outcome = std::collections::BTreeMap::<&str, usize>::new();
     let (mut cases, mut differences, mut fuzzed) = (0, 0, 0);
+    let mut exported = common::Exported::default();
     for (file, text) in FILES {
         let doc: Value = serde_json::from_str(text).unwrap();
         assert!(doc["license"].as_str().unwrap().starts_with("Apache-2.0"));
@@ -138,9 +142,10 @@ fn jwt_verify_lib_vectors() {
             let token = case["token"].as_str().unwrap();
             let now = case["now"].as_u64().unwrap();
             let expect = case["expect"].as_str().unwrap();
-            let verifier = verifier(&doc, case);
+            let (verifier, jwks, options) = verifier(&doc, case);
+            let npm = |v| (v, &jwks, options.clone());
 
-            let got = outcome(&verifier, token, now);
+            let got = exported.verify(&test, npm(&verifier), token, now);
             assert_eq!(got, expect, "{test}");
 
             // The expectation is jwt_verify_lib's own unless a documented difference says why.
@@ -160,11 +165,14 @@ fn jwt_verify_lib_vectors() {
                 for i in 0..signature.len() {
                     let mut bad = signature.clone();
                     bad[i] ^= 1 << (i % 8);
-                    let got = outcome(&verifier, &with_signature(token, &bad), now);
+                    let bad = with_signature(token, &bad);
+                    let got =
+                        exported.verify(&format!("{test} bit {i}"), npm(&verifier), &bad, now);
                     assert_eq!(got, "invalid_signature", "{test}: bit flipped in byte {i}");
                 }
                 let short = &signature[..signature.len() - 1];
-                let got = outcome(&verifier, &with_signature(token, short), now);
+                let short = with_signature(token, short);
+                let got = exported.verify(&format!("{test} short"), npm(&verifier), &short, now);
                 assert_eq!(got, "invalid_signature", "{test}: signature one byte short");
                 fuzzed += 1;
             }
@@ -180,6 +188,7 @@ fn jwt_verify_lib_vectors() {
     // Guards the transcription itself: a file that lost its cases would otherwise pass.
     assert_eq!(cases, 39);
     assert!(by_outcome["ok"] > 0 && by_outcome["unknown_key"] > 0);
+    exported.write("jwt_verify_lib");
 }
 
 /// The HMAC test's key set has a comma after its last key. jwt_verify_lib's parser takes it;

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{unb64, vectors};
+use common::{npm_algorithms, unb64, vectors, Exported};
 use jwtgate::{
     Algorithm, AlgorithmError, Error, JwkSet, JwksError, Policy, UntrustedToken, Verifier,
 };
@@ -20,7 +20,28 @@ fn a(name: &str) -> &'static Value {
     &vectors()["rfc7515"][name]
 }
 
-fn check_7515_claims(verifier: &Verifier, token: &str) {
+/// The npm options of the default policy, with `allow` added.
+fn npm(allow: &[&str]) -> Value {
+    json!({ "algorithms": npm_algorithms(allow) })
+}
+
+/// Checks the RFC 7515 claims, and exports the answers before and after `exp` for the npm
+/// suites under `name`.
+fn check_7515_claims(
+    name: &str,
+    (verifier, jwk, options): (&Verifier, &Value, Value),
+    token: &str,
+) {
+    let mut exported = Exported::default();
+    let jwks = json!({ "keys": [jwk] });
+    for (when, now) in [
+        ("before exp", EXP_7515 - 3600),
+        ("after exp", EXP_7515 + 3600),
+    ] {
+        let npm = (verifier, &jwks, options.clone());
+        exported.verify(&format!("{name} {when}"), npm, token, now);
+    }
+    exported.write(&format!("rfc7515-{name}"));
     let verified = verifier.verify_at(token, EXP_7515 - 3600).unwrap();
     let claims = verified.claims();
     assert_eq!(claims.issuer(), Some("joe"));
@@ -42,15 +63,39 @@ fn a1_hs256_with_crlf_header() {
         .signing_input()
         .starts_with(b"eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9."));
 
-    let hs = Verifier::new(set(&a("a1")["jwk"]), Policy::new().allow(Algorithm::HS256));
-    check_7515_claims(&hs, token);
+    let jwk = &a("a1")["jwk"];
+    let hs = Verifier::new(set(jwk), Policy::new().allow(Algorithm::HS256));
+    check_7515_claims("a1", (&hs, jwk, npm(&["HS256"])), token);
 
     // HMAC is refused unless the policy names it.
-    let default = Verifier::new(set(&a("a1")["jwk"]), Policy::new());
+    let default = Verifier::new(set(jwk), Policy::new());
     assert_eq!(
         default.verify_at(token, EXP_7515 - 3600).unwrap_err(),
         Error::AlgorithmNotAllowed(AlgorithmError::NotAllowed(Algorithm::HS256))
     );
+    let mut exported = Exported::default();
+    let jwks = json!({ "keys": [jwk] });
+    let got = exported.verify(
+        "a1 by default",
+        (&default, &jwks, npm(&[])),
+        token,
+        EXP_7515,
+    );
+    assert_eq!(got, "algorithm_not_allowed");
+    // A5, unsecured, with and without HMAC allowed.
+    let none = a("a5")["token"].as_str().unwrap();
+    for (name, verifier, options) in [
+        ("default", &default, npm(&[])),
+        ("HS256", &hs, npm(&["HS256"])),
+    ] {
+        exported.verify(
+            &format!("a5 ({name})"),
+            (verifier, &jwks, options),
+            none,
+            EXP_7515,
+        );
+    }
+    exported.write("rfc7515-a1-a5-refused");
 }
 
 #[test]
@@ -58,7 +103,12 @@ fn a2_rs256() {
     let jwk = &a("a2")["jwk"];
     let public = json!({"kty": "RSA", "n": jwk["n"], "e": jwk["e"]});
     check_7515_claims(
-        &Verifier::new(set(&public), Policy::new()),
+        "a2",
+        (
+            &Verifier::new(set(&public), Policy::new()),
+            &public,
+            npm(&[]),
+        ),
         a("a2")["token"].as_str().unwrap(),
     );
 }
@@ -68,7 +118,12 @@ fn a3_es256() {
     let jwk = &a("a3")["jwk"];
     let public = json!({"kty": "EC", "crv": "P-256", "x": jwk["x"], "y": jwk["y"]});
     check_7515_claims(
-        &Verifier::new(set(&public), Policy::new()),
+        "a3",
+        (
+            &Verifier::new(set(&public), Policy::new()),
+            &public,
+            npm(&[]),
+        ),
         a("a3")["token"].as_str().unwrap(),
     );
 }
@@ -150,6 +205,14 @@ fn rfc7520_signatures_verify_and_payload_is_the_text() {
 #[test]
 fn rfc7520_tampered_and_unsupported() {
     let verifier = Verifier::new(cookbook_keys(), Policy::new().allow(Algorithm::HS256));
+    let keys = &vectors()["rfc7520"]["keys"];
+    let jwks = json!({"keys": [keys["rsa"], keys["oct"], keys["p521"]]});
+    let mut exported = Exported::default();
+    let npm = || (&verifier, &jwks, npm(&["HS256"]));
+    // The payload is prose: a verified signature, then malformed claims.
+    for section in ["4.1", "4.2", "4.3", "4.4"] {
+        exported.verify(section, npm(), cookbook(section), 0);
+    }
     let es512 = UntrustedToken::parse(cookbook("4.3")).unwrap();
     assert_eq!(
         verifier.verify_signature(&es512).unwrap_err(),
@@ -162,6 +225,8 @@ fn rfc7520_tampered_and_unsupported() {
         let mut bytes = original.as_bytes().to_vec();
         bytes[dot] = if bytes[dot] == b'S' { b'T' } else { b'S' };
         let tampered = String::from_utf8(bytes).unwrap();
+        let got = exported.verify(&format!("{section} tampered"), npm(), &tampered, 0);
+        assert_eq!(got, "invalid_signature", "{section}");
         let token = UntrustedToken::parse(&tampered).unwrap();
         assert_eq!(
             verifier.verify_signature(&token).unwrap_err(),
@@ -169,4 +234,5 @@ fn rfc7520_tampered_and_unsupported() {
             "{section}"
         );
     }
+    exported.write("rfc7520");
 }

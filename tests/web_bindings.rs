@@ -124,6 +124,15 @@ fn options_and_key_sets_at_the_boundary() {
         (r#"{"audience":"api"}"#, "did you mean audiences"),
         (r#"{"maxTokenBytes":0}"#, "maxTokenBytes"),
         (r#"{"clockSkewSeconds":1.5}"#, "clockSkewSeconds"),
+        (r#"{"clockSkewSeconds":86401}"#, "clockSkewSeconds"),
+        (r#"{"maxTokenBytes":4294967296}"#, "maxTokenBytes"),
+        (r#"{"maxTokenBytes":1048577}"#, "maxTokenBytes"),
+        (r#"{"issuer":null}"#, "issuer must be a string"),
+        (
+            r#"{"audiences":null}"#,
+            "audiences must be a non-empty string",
+        ),
+        (r#"{"toJSON":null}"#, "unknown option"),
         (r#"{"algorithms":["RS256","NONE"]}"#, "not an algorithm"),
         (
             r#"{"audiences":[]}"#,
@@ -145,7 +154,10 @@ fn options_and_key_sets_at_the_boundary() {
             "{options}: {e}"
         );
     }
-    assert!(check_options(r#"{"issuer":null,"audiences":"api","algorithms":["HS256"]}"#).is_ok());
+    assert!(check_options(
+        r#"{"audiences":"api","algorithms":["HS256"],"clockSkewSeconds":86400,"maxTokenBytes":1048576}"#
+    )
+    .is_ok());
     let e = thrown(RawVerifier::new("{\"keys\":[]}", "{}").err().unwrap());
     assert_eq!(e["code"], "jwks_unavailable");
     let mut v = raw();
@@ -158,4 +170,41 @@ fn options_and_key_sets_at_the_boundary() {
         v.has_kid("p256"),
         "an unusable set leaves the keys as they were"
     );
+}
+
+/// The split the npm package verifies through (prepare, the platform's check, finish) gives
+/// verify's answers, with the in-wasm primitive standing in for the platform's.
+#[wasm_bindgen_test]
+fn prepare_and_finish_give_verify_s_answers() {
+    let keys = jwtgate::JwkSet::from_json(jwks().as_bytes()).unwrap();
+    let now = at(NOW as f64);
+    for alg in Algorithm::ALL.into_iter().filter(|a| !a.is_symmetric()) {
+        for claims in [
+            claims_with(json!({})),
+            claims_with(json!({"exp": NOW - 3600})),
+        ] {
+            let token = token(alg, &claims);
+            let plan = raw().prepare(&token, now.clone()).unwrap();
+            let mut parts = plan.split(',');
+            assert_eq!(parts.next(), Some(alg.name()));
+            let untrusted = jwtgate::UntrustedToken::parse(&token).unwrap();
+            let hit = parts
+                .map(|i| i.parse::<usize>().unwrap())
+                .find(|&i| {
+                    keys.keys()[i].verify(alg, untrusted.signing_input(), untrusted.signature())
+                })
+                .expect("a candidate verifies");
+            let split = raw().finish(&token, hit as i32, now.clone());
+            let whole = raw().verify(&token, now.clone());
+            assert_eq!(split.is_ok(), whole.is_ok(), "{alg:?}");
+            match (split, whole) {
+                (Ok(a), Ok(b)) => assert_eq!(a, b),
+                (Err(a), Err(b)) => assert_eq!(thrown(a), thrown(b)),
+                _ => unreachable!(),
+            }
+            // No candidate verified: the core's verdict, not the claims'.
+            let none = thrown(raw().finish(&token, -1, now.clone()).unwrap_err());
+            assert_eq!(none["code"], "invalid_signature", "{alg:?}");
+        }
+    }
 }

@@ -20,6 +20,11 @@
 //!   refuses them, and the test holds it to that.
 //!
 //! Run with `--nocapture` to see the counts per family.
+//!
+//! Every vector run, and its answer here, is also written to `target/tmp/wycheproof/`: the npm
+//! package's suites run the same vectors through its own path (the core's checks, then
+//! `node:crypto` or WebCrypto) in Node, headless Chromium and workerd, and must give these
+//! answers.
 
 use jwtgate::{b64_encode, Algorithm, Jwk, SkipReason};
 use serde_json::json;
@@ -36,6 +41,10 @@ struct Tally {
     refused_key_vectors: usize,
     /// Failures, each a line naming the file, group and vector.
     failures: Vec<String>,
+    /// For the npm suites: each group's JWK, and each vector as
+    /// `[alg, key, msg, sig, answer, tcId]`, the answer `null` for a refused key.
+    keys: Vec<serde_json::Value>,
+    answers: Vec<serde_json::Value>,
 }
 
 impl Tally {
@@ -60,6 +69,7 @@ impl Tally {
     /// silently selected nothing would otherwise pass.
     fn assert_clean(&self, family: &str) {
         self.report(family);
+        self.write(family);
         assert!(
             self.failures.is_empty(),
             "{family}: {} vectors with the wrong outcome:\n{}",
@@ -70,6 +80,36 @@ impl Tally {
             self.valid > 0 && self.invalid > 0,
             "{family}: no vectors ran"
         );
+    }
+}
+
+impl Tally {
+    /// Records a group whose key was refused: the npm package must refuse it too.
+    fn refused(&mut self, alg: Algorithm, jwk: &serde_json::Value, vectors: &[Vector<'_>]) {
+        self.keys.push(jwk.clone());
+        let key = self.keys.len() - 1;
+        for v in vectors {
+            self.answers.push(json!([
+                alg.name(),
+                key,
+                b64_encode(v.msg),
+                b64_encode(v.sig),
+                null,
+                v.tc_id
+            ]));
+        }
+    }
+
+    /// Writes the vectors and answers for the npm suites, one file per family.
+    fn write(&self, family: &str) {
+        let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("wycheproof");
+        std::fs::create_dir_all(&dir).unwrap();
+        let name: String = family
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+            .collect();
+        let doc = json!({ "family": family, "keys": self.keys, "vectors": self.answers });
+        std::fs::write(dir.join(format!("{name}.json")), doc.to_string()).unwrap();
     }
 }
 
@@ -87,11 +127,21 @@ fn check_group<'a>(
     tally: &mut Tally,
     file: &str,
     alg: Algorithm,
-    key: &Jwk,
+    (key, jwk): (&Jwk, &serde_json::Value),
     vectors: impl Iterator<Item = Vector<'a>>,
 ) {
+    tally.keys.push(jwk.clone());
+    let index = tally.keys.len() - 1;
     for v in vectors {
         let verified = key.verify(alg, v.msg, v.sig);
+        tally.answers.push(json!([
+            alg.name(),
+            index,
+            b64_encode(v.msg),
+            b64_encode(v.sig),
+            verified,
+            v.tc_id
+        ]));
         let wrong = match v.result {
             TestResult::Valid => {
                 tally.valid += 1;
@@ -139,13 +189,17 @@ fn rsa_key_is_out_of_policy(n: &[u8], e: &[u8]) -> bool {
         || e.last().is_none_or(|b| b & 1 == 0)
 }
 
+/// An RSA public key as a JWK. JWK integers are unsigned big-endian without leading zeros
+/// (RFC 7518 6.3.1); Wycheproof writes them as signed, with a leading zero byte when the top
+/// bit is set.
+fn rsa_json(n: &[u8], e: &[u8]) -> serde_json::Value {
+    json!({"kty": "RSA", "n": b64_encode(strip_zeros(n)), "e": b64_encode(strip_zeros(e))})
+}
+
 /// Parses an RSA public key as a JWK. `Ok(None)` is a key refused by policy (counted);
 /// any other refusal is a failure.
 fn rsa_jwk(tally: &mut Tally, file: &str, n: &[u8], e: &[u8]) -> Option<Jwk> {
-    // JWK integers are unsigned big-endian without leading zeros (RFC 7518 6.3.1);
-    // Wycheproof writes them as signed, with a leading zero byte when the top bit is set.
-    let jwk =
-        json!({"kty": "RSA", "n": b64_encode(strip_zeros(n)), "e": b64_encode(strip_zeros(e))});
+    let jwk = rsa_json(n, e);
     let parsed = Jwk::from_json(jwk.to_string().as_bytes());
     match parsed {
         Ok(key) => {
@@ -249,7 +303,7 @@ fn ecdsa_p1363() {
             // Every key in these files is a valid point: none may be refused.
             let key = Jwk::from_json(jwk.to_string().as_bytes())
                 .unwrap_or_else(|r| panic!("{file}: key refused: {r}"));
-            check_group(&mut tally, &file, alg, &key, vectors!(group));
+            check_group(&mut tally, &file, alg, (&key, &jwk), vectors!(group));
         }
         tally.assert_clean(&format!("{alg:?} ({file})"));
     }
@@ -282,11 +336,13 @@ fn rsa_pkcs1v15() {
             let alg = rsa_alg(group.hash, false).unwrap();
             out_of_policy_groups +=
                 usize::from(rsa_key_is_out_of_policy(&group.key.n, &group.key.e));
+            let jwk = rsa_json(&group.key.n, &group.key.e);
             let Some(key) = rsa_jwk(&mut tally, &file, &group.key.n, &group.key.e) else {
                 tally.refused_key_vectors += group.tests.len();
+                tally.refused(alg, &jwk, &vectors!(group).collect::<Vec<_>>());
                 continue;
             };
-            check_group(&mut tally, &file, alg, &key, vectors!(group));
+            check_group(&mut tally, &file, alg, (&key, &jwk), vectors!(group));
         }
     }
     tally.assert_clean("RS256/384/512");
@@ -324,12 +380,14 @@ fn rsa_pss_with_salt_as_long_as_the_hash() {
             {
                 continue;
             }
+            let jwk = rsa_json(&group.key.n, &group.key.e);
             let Some(key) = rsa_jwk(&mut tally, &file, &group.key.n, &group.key.e) else {
                 tally.refused_key_vectors += group.tests.len();
+                tally.refused(alg, &jwk, &vectors!(group).collect::<Vec<_>>());
                 continue;
             };
             algs.push(alg);
-            check_group(&mut tally, &file, alg, &key, vectors!(group));
+            check_group(&mut tally, &file, alg, (&key, &jwk), vectors!(group));
         }
     }
     tally.assert_clean("PS256/384/512");
@@ -353,6 +411,7 @@ fn rsa_pss_with_other_parameters_is_refused() {
         RsaPssmisc,
     ];
     let mut refused_valid = 0;
+    let mut record = Tally::default();
     for name in files {
         let file = format!("{name:?}");
         let set = TestSet::load(name).unwrap();
@@ -369,6 +428,9 @@ fn rsa_pss_with_other_parameters_is_refused() {
             let mut tally = Tally::default();
             let key = rsa_jwk(&mut tally, &file, &group.key.n, &group.key.e)
                 .unwrap_or_else(|| panic!("{file}: key refused: {:?}", tally.failures));
+            let jwk = rsa_json(&group.key.n, &group.key.e);
+            let valid = vectors!(group).filter(|v| v.result == TestResult::Valid);
+            check_group(&mut record, &file, alg, (&key, &jwk), valid);
             for t in group.tests.iter().filter(|t| t.result == TestResult::Valid) {
                 assert!(
                     !key.verify(alg, &t.msg, &t.sig),
@@ -383,6 +445,7 @@ fn rsa_pss_with_other_parameters_is_refused() {
     }
     println!("wycheproof PSS with other parameters: {refused_valid} valid vectors refused");
     assert!(refused_valid > 0);
+    record.write("PSS with other parameters");
 }
 
 #[test]
@@ -398,7 +461,7 @@ fn ed25519() {
             &mut tally,
             "Ed25519",
             Algorithm::EdDSA,
-            &key,
+            (&key, &jwk),
             vectors!(group),
         );
     }

@@ -3,7 +3,8 @@
 
 use wasm_bindgen::prelude::*;
 
-use super::{parse_options, type_error};
+use super::type_error;
+use super::verifier::parse_options;
 use crate::encoding::json_object;
 use crate::Error;
 

@@ -5,18 +5,26 @@
 //! serializes, so no serializer or float printing is compiled into the package. Errors cross as
 //! JSON too and become a `JwtError` (or a `TypeError` for a caller's mistake) on the JS side.
 
+#[cfg(feature = "web")]
 mod http;
+#[cfg(feature = "web")]
 mod options;
 mod session;
+#[cfg(feature = "web")]
+mod verifier;
 
 use wasm_bindgen::prelude::*;
 
-use crate::encoding::{b64_decode, json_object, push_json_string};
-use crate::{Error, JwkSet, JwksError, UntrustedToken, DEFAULT_MAX_TOKEN_BYTES};
+use crate::encoding::{b64_decode, push_json_string};
+use crate::{Error, UntrustedToken, DEFAULT_MAX_TOKEN_BYTES};
 
+#[cfg(feature = "web")]
 pub use http::{check_claims, http_answer};
+#[cfg(feature = "web")]
 pub use options::{policy, OptionsError, KNOWN};
 pub use session::RawSession;
+#[cfg(feature = "web")]
+pub use verifier::{check_jwks_length, check_options, option_names, RawVerifier};
 
 fn thrown(name: &str, code: Option<&str>, message: &str, claim: Option<&str>) -> JsValue {
     let mut out = String::from("{\"name\":");
@@ -52,7 +60,8 @@ fn text(bytes: &[u8]) -> String {
 pub fn decode(token: &str) -> Result<String, JsValue> {
     let untrusted = UntrustedToken::parse_with_limit(token, DEFAULT_MAX_TOKEN_BYTES)
         .map_err(|e| jwt_error(&e))?;
-    untrusted.claims_unverified().map_err(|e| jwt_error(&e))?;
+    crate::token::check_object(untrusted.payload(), crate::Part::Payload)
+        .map_err(|e| jwt_error(&e))?;
     // The header passed the strict parser in parse; decode its text again rather than keep it.
     let header = token
         .split('.')
@@ -107,89 +116,8 @@ pub fn check_token_length(units: f64) -> Result<(), JsValue> {
     check_units(units, DEFAULT_MAX_TOKEN_BYTES)
 }
 
-/// Throws `jwks_unavailable` once a key set body has passed `bytes` over the limit, so the JS
-/// side stops reading it there.
-#[wasm_bindgen(js_name = checkJwksLength)]
-pub fn check_jwks_length(bytes: f64) -> Result<(), JsValue> {
-    let limit = JwkSet::MAX_BYTES;
-    if bytes > limit as f64 {
-        Err(jwt_error(&Error::JwksUnavailable(JwksError::TooLarge {
-            limit,
-        })))
-    } else {
-        Ok(())
-    }
-}
-
-/// The option names `Verifier` reads, comma-separated: the JS side reads each by property
-/// access, so that getters and inherited options count.
-#[wasm_bindgen(js_name = optionNames)]
-pub fn option_names() -> String {
-    KNOWN.into()
-}
-
 /// The `exp` of a token, checking only what finding it needs: three parts and a strict JSON
 /// payload, not the header or signature.
 pub fn exp_of(token: &str) -> Result<Option<f64>, Error> {
     crate::token::times(token).map(|t| t.exp)
-}
-
-fn parse_options(options: &str) -> Result<crate::Policy, JsValue> {
-    let options =
-        json_object(options.as_bytes()).map_err(|_| type_error("options must be an object"))?;
-    policy(&options).map_err(|e| type_error(&e.0))
-}
-
-/// Throws a `TypeError` for options a `Verifier` would refuse: lets `RemoteVerifier` fail at
-/// construction, before it has any keys.
-#[wasm_bindgen(js_name = checkOptions)]
-pub fn check_options(options: &str) -> Result<(), JsValue> {
-    parse_options(options).map(|_| ())
-}
-
-/// The core verifier behind the JS `Verifier` and `RemoteVerifier`.
-#[wasm_bindgen(js_name = RawVerifier)]
-pub struct RawVerifier(crate::Verifier);
-
-#[wasm_bindgen(js_class = RawVerifier)]
-impl RawVerifier {
-    /// A verifier over a JWKS (JSON text) with options (JSON text).
-    #[wasm_bindgen(constructor)]
-    pub fn new(jwks: &str, options: &str) -> Result<RawVerifier, JsValue> {
-        let policy = parse_options(options)?;
-        let keys = JwkSet::from_json(jwks.as_bytes()).map_err(|e| jwt_error(&e))?;
-        Ok(RawVerifier(crate::Verifier::new(keys, policy)))
-    }
-
-    /// The verified payload's JSON text, or a thrown error.
-    pub fn verify(&self, token: &str, now: JsValue) -> Result<String, JsValue> {
-        let now = time(&now)? as u64;
-        let untrusted = UntrustedToken::parse_with_limit(token, self.0.policy().max_token_bytes)
-            .map_err(|e| jwt_error(&e))?;
-        self.0
-            .verify_untrusted(&untrusted, now)
-            .map_err(|e| jwt_error(&e))?;
-        // The very text that was verified: JS reads what the checks read.
-        Ok(text(untrusted.payload()))
-    }
-
-    /// `check_units` with this verifier's `maxTokenBytes`.
-    #[wasm_bindgen(js_name = checkLength)]
-    pub fn check_length(&self, units: f64) -> Result<(), JsValue> {
-        check_units(units, self.0.policy().max_token_bytes)
-    }
-
-    /// Replaces the keys (rotation); the old ones stay if the new set is unusable.
-    #[wasm_bindgen(js_name = setKeys)]
-    pub fn set_keys(&mut self, jwks: &str) -> Result<(), JsValue> {
-        let keys = JwkSet::from_json(jwks.as_bytes()).map_err(|e| jwt_error(&e))?;
-        self.0.set_keys(keys);
-        Ok(())
-    }
-
-    /// Whether some key carries this `kid`.
-    #[wasm_bindgen(js_name = hasKid)]
-    pub fn has_kid(&self, kid: &str) -> bool {
-        self.0.keys().contains_kid(kid)
-    }
 }

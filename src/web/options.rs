@@ -8,6 +8,14 @@ use crate::{Algorithm, AlgorithmSet, Policy};
 #[derive(Debug, PartialEq, Eq)]
 pub struct OptionsError(pub String);
 
+/// The largest `clockSkewSeconds`: a day. A clock a day off is broken, and a larger skew is a
+/// mistake in units (milliseconds for seconds) that would let expired tokens verify.
+const MAX_CLOCK_SKEW: u64 = 86_400;
+
+/// The largest `maxTokenBytes`: 1 MiB, far above any header a server takes, and well inside
+/// wasm32's `usize`, which a larger number would wrap.
+const MAX_TOKEN_BYTES_LIMIT: u64 = 1 << 20;
+
 /// The option names, comma-separated (one string: cheaper in the wasm than a list joined),
 /// which the JS side reads by property access, getters and prototypes included, before it
 /// hands the options over as JSON.
@@ -32,16 +40,20 @@ pub fn policy(options: &Map<String, Value>) -> Result<Policy, OptionsError> {
     }
     let bad = |name: &str, what: &str| OptionsError(format!("option {name} must be {what}"));
     let mut policy = Policy::new();
+    // Left out, the issuer is not checked. null is refused, not read as left out: it is what
+    // `config.issuer ?? null` gives for a missing setting, and must not switch the check off.
     match options.get("issuer") {
-        None | Some(Value::Null) => {}
+        None => {}
         Some(Value::String(iss)) => policy = policy.issuer(iss.clone()),
-        Some(_) => return Err(bad("issuer", "a string")),
+        Some(_) => return Err(bad("issuer", "a string (leave it out to skip the check)")),
     }
     // An empty list is a mistake (`env.split(',').filter(Boolean)` on an unset variable), not
-    // "any audience": refused, as is an empty name, which no audience is meant to be. Left out
-    // (or null), the audience is not checked.
-    let given = options.get("audiences").is_some_and(|v| !v.is_null());
-    let audiences = strings(options.get("audiences"), true)
+    // "any audience": refused, as are null and an empty name, which no audience is meant to be.
+    // Left out, the audience is not checked.
+    let given = options.contains_key("audiences");
+    let audiences = Some(options.get("audiences"))
+        .filter(|v| !v.is_some_and(Value::is_null))
+        .and_then(|v| strings(v, true))
         .filter(|a| !(given && a.is_empty()) && a.iter().all(|aud| !aud.is_empty()))
         .ok_or_else(|| {
             bad(
@@ -70,10 +82,12 @@ pub fn policy(options: &Map<String, Value>) -> Result<Policy, OptionsError> {
         policy = policy.with_algorithms(set);
     }
     if let Some(v) = options.get("clockSkewSeconds").filter(|v| !v.is_null()) {
-        policy = policy.clock_skew(
-            whole(v)
-                .ok_or_else(|| bad("clockSkewSeconds", "a whole number of seconds, 0 or more"))?,
-        );
+        policy = policy.clock_skew(whole(v).filter(|n| *n <= MAX_CLOCK_SKEW).ok_or_else(|| {
+            bad(
+                "clockSkewSeconds",
+                "a whole number of seconds, 0 to 86400 (a day)",
+            )
+        })?);
     }
     match options.get("requireExpiration") {
         None | Some(Value::Null) => {}
@@ -82,8 +96,8 @@ pub fn policy(options: &Map<String, Value>) -> Result<Policy, OptionsError> {
     }
     if let Some(v) = options.get("maxTokenBytes").filter(|v| !v.is_null()) {
         let n = whole(v)
-            .filter(|n| *n > 0)
-            .ok_or_else(|| bad("maxTokenBytes", "a positive whole number"))?;
+            .filter(|n| *n > 0 && *n <= MAX_TOKEN_BYTES_LIMIT)
+            .ok_or_else(|| bad("maxTokenBytes", "a whole number from 1 to 1048576 (1 MiB)"))?;
         policy = policy.max_token_bytes(n as usize);
     }
     // An object is the Envoy filter's `requires_claims`: claim -> a value or any of a list.

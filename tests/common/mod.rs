@@ -24,6 +24,52 @@ pub fn assert_all_passed(failures: &[String], cases: usize) {
     );
 }
 
+/// Cases the npm suites replay through the package in Node, headless Chromium and workerd: a
+/// key set, the npm `Verifier`'s options, a token, a time, and the code the core gave here with
+/// its in-wasm primitives (the Envoy filter's), which the package must give too. Written to
+/// `target/tmp/vectors/<family>.json`.
+#[derive(Default)]
+pub struct Exported(Vec<Value>);
+
+impl Exported {
+    /// Records `verifier`'s answer for `token` at `now`, under the npm `options` that make the
+    /// same policy, and returns it.
+    pub fn verify(
+        &mut self,
+        name: &str,
+        (verifier, jwks, options): (&jwtgate::Verifier, &Value, Value),
+        token: &str,
+        now: u64,
+    ) -> &'static str {
+        let got = match verifier.verify_at(token, now) {
+            Ok(_) => "ok",
+            Err(e) => e.code(),
+        };
+        self.0.push(json!({
+            "name": name, "jwks": jwks, "options": options, "token": token, "now": now, "want": got
+        }));
+        got
+    }
+
+    pub fn write(&self, family: &str) {
+        let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("vectors");
+        std::fs::create_dir_all(&dir).unwrap();
+        let doc = json!({ "family": family, "cases": self.0 });
+        std::fs::write(dir.join(format!("{family}.json")), doc.to_string()).unwrap();
+    }
+}
+
+/// The npm `algorithms` option for the default policy with `allow` added.
+pub fn npm_algorithms(allow: &[&str]) -> Value {
+    let mut algs: Vec<&str> = Algorithm::ALL
+        .iter()
+        .filter(|a| !a.is_symmetric())
+        .map(|a| a.name())
+        .collect();
+    algs.extend_from_slice(allow);
+    json!(algs)
+}
+
 /// The time every test runs at unless it says otherwise.
 pub const NOW: u64 = 1_800_000_000;
 

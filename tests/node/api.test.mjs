@@ -16,38 +16,56 @@ test('loads without ceremony: no init needed, and init is harmless', async () =>
 test('every algorithm verifies, HMAC only when listed', () => {
   const all = new Verifier({ jwks: fx.jwks, ...options, algorithms: ALL_ALGORITHMS });
   for (const alg of ALL_ALGORITHMS) {
-    const claims = all.verify(fx.tokens[alg], { now: fx.now });
+    const claims = all.verifySync(fx.tokens[alg], { now: fx.now });
     assert.equal(claims.sub, 'alice', alg);
     assert.equal(claims.exp, fx.now + 600, alg);
   }
   const byDefault = new Verifier({ jwks: JSON.stringify(fx.jwks), ...options });
-  assert.throws(() => byDefault.verify(fx.tokens.HS256, { now: fx.now }), { code: 'algorithm_not_allowed' });
-  assert.equal(byDefault.verify(fx.tokens.EdDSA, { now: fx.now }).sub, 'alice');
+  assert.throws(() => byDefault.verifySync(fx.tokens.HS256, { now: fx.now }), { code: 'algorithm_not_allowed' });
+  assert.equal(byDefault.verifySync(fx.tokens.EdDSA, { now: fx.now }).sub, 'alice');
 });
 
-test('the attack catalog gets its codes', () => {
+test('the attack catalog gets its codes, the ones the in-wasm verifier gives, sync and async', async () => {
   const verifiers = {};
   for (const [name, v] of Object.entries(fx.variants)) verifiers[name] = new Verifier({ jwks: v.jwks, ...v.options });
   const failures = [];
   for (const c of fx.catalog) {
-    let got;
-    try {
-      verifiers[c.variant].verify(c.token, { now: fx.now });
-      got = 'ok';
-    } catch (e) {
-      got = e instanceof JwtError ? e.code : `not a JwtError: ${e}`;
+    for (const [how, run] of [
+      ['verifySync', () => verifiers[c.variant].verifySync(c.token, { now: fx.now })],
+      ['verify', () => verifiers[c.variant].verify(c.token, { now: fx.now })],
+    ]) {
+      let got;
+      try {
+        await run();
+        got = 'ok';
+      } catch (e) {
+        got = e instanceof JwtError ? e.code : `not a JwtError: ${e}`;
+      }
+      const ok = c.want === 'refused' ? got !== 'ok' && !got.startsWith('not') : got === c.want;
+      if (!ok) failures.push(`${c.name} (${how}): want ${c.want}, got ${got}`);
     }
-    const ok = c.want === 'refused' ? got !== 'ok' && !got.startsWith('not') : got === c.want;
-    if (!ok) failures.push(`${c.name}: want ${c.want}, got ${got}`);
   }
   assert.ok(fx.catalog.length > 140);
   assert.deepEqual(failures, []);
 });
 
+test('verify resolves, verifySync returns, with the same claims and the same errors', async () => {
+  const v = new Verifier({ jwks: fx.jwks, ...options, algorithms: ALL_ALGORITHMS });
+  for (const alg of ALL_ALGORITHMS) {
+    const pending = v.verify(fx.tokens[alg], { now: fx.now });
+    assert.ok(pending instanceof Promise, alg);
+    assert.deepEqual(await pending, v.verifySync(fx.tokens[alg], { now: fx.now }), alg);
+  }
+  await assert.rejects(v.verify(fx.expired, { now: fx.now }), { code: 'expired', claim: 'exp' });
+  // A caller's mistake rejects too, rather than throwing before the promise.
+  await assert.rejects(v.verify(fx.expired, { now: 'soon' }), TypeError);
+  await assert.rejects(v.verify(42, { now: fx.now }), { code: 'malformed' });
+});
+
 test('JwtError is a real Error with a code and the claim at fault', () => {
   const v = new Verifier({ jwks: fx.jwks, ...options });
   try {
-    v.verify(fx.expired, { now: fx.now });
+    v.verifySync(fx.expired, { now: fx.now });
     assert.fail('an expired token verified');
   } catch (e) {
     assert.ok(e instanceof JwtError && e instanceof Error);
@@ -57,7 +75,7 @@ test('JwtError is a real Error with a code and the claim at fault', () => {
     assert.match(e.message, /expired/);
     assert.ok(e.stack.includes('JwtError'));
   }
-  assert.throws(() => v.verify(fx.tokens.ES256), { code: 'not_yet_valid' }, 'without now, the clock (2026) is before nbf');
+  assert.throws(() => v.verifySync(fx.tokens.ES256), { code: 'not_yet_valid' }, 'without now, the clock (2026) is before nbf');
 });
 
 test('decode reads header and payload without verifying', () => {
@@ -89,7 +107,7 @@ test('a now that is not a time is a TypeError, never the epoch', () => {
   // At time 0 every exp lies ahead: reading NaN as 0 would accept an expired token.
   const v = new Verifier({ jwks: fx.jwks, ...options });
   for (const now of [NaN, Infinity, -1, 'soon']) {
-    assert.throws(() => v.verify(fx.expired, { now }), TypeError, String(now));
+    assert.throws(() => v.verifySync(fx.expired, { now }), TypeError, String(now));
     assert.throws(() => expiresIn(fx.expired, now), TypeError, String(now));
     assert.throws(() => isExpired(fx.expired, { now }), TypeError, String(now));
   }
@@ -103,5 +121,5 @@ test('options and key sets are checked where they are given', () => {
   assert.throws(() => new Verifier({ jwks: '{"keys":[]}' }), { name: 'JwtError', code: 'jwks_unavailable' });
   assert.throws(() => new Verifier({ jwks: 'not json' }), { code: 'jwks_unavailable' });
   const lenient = new Verifier({ jwks: fx.jwks, requireExpiration: false, clockSkewSeconds: 0 });
-  assert.equal(lenient.verify(fx.noExp, { now: fx.now }).sub, 'alice');
+  assert.equal(lenient.verifySync(fx.noExp, { now: fx.now }).sub, 'alice');
 });

@@ -20,7 +20,7 @@ import init, { decode, expiresIn, Verifier, JwtError } from '/jwtgate/web.js';
 const fx = await (await fetch('/fixtures.json')).json();
 await init();
 await init();
-window.answers = (${answers.toString()})(fx, { decode, expiresIn, Verifier, JwtError });
+window.answers = await (${answers.toString()})(fx, { decode, expiresIn, Verifier, JwtError });
 </script>`;
 
 function serve() {
@@ -31,6 +31,15 @@ function serve() {
       let type = TYPES['.html'];
       if (url.pathname === '/') body = PAGE;
       else if (url.pathname === '/blank') body = '<!doctype html><meta charset="utf-8"><title>blank</title>';
+      else if (url.pathname === '/based') {
+        body = `<!doctype html><meta charset="utf-8"><base href="${url.searchParams.get('base')}/"><title>based</title>`;
+      } else if (url.pathname === '/echo') {
+        (server.seen ??= []).push(req.headers.authorization ?? null);
+        return res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
+      } else if (url.pathname === '/axios.js') {
+        body = readFileSync(join(dirname(process.env.AXIOS), 'dist/esm/axios.js'));
+        type = TYPES['.js'];
+      }
       else if (url.pathname === '/redirect') return res.writeHead(302, { location: '/keys' }).end();
       else if (url.pathname === '/keys') {
         server.keyHits = (server.keyHits ?? 0) + 1;
@@ -66,7 +75,7 @@ test('Chromium gives the answers Node gives', async (t) => {
   await page.waitForFunction(() => window.answers !== undefined || document.title === 'failed', null, { timeout: 30000 })
     .catch(() => assert.fail(`the page never answered: ${errors.join('; ')}`));
   const inBrowser = await page.evaluate(() => window.answers);
-  const inNode = answers(fx, { decode, expiresIn, Verifier, JwtError });
+  const inNode = await answers(fx, { decode, expiresIn, Verifier, JwtError });
   assert.deepEqual(errors, []);
   assert.equal(inBrowser.catalog.length, fx.catalog.length);
   assert.ok(inNode.algorithms.every((a) => a.ok?.sub === 'alice'));
@@ -133,4 +142,47 @@ test('a key set redirect is refused in the browser too: an opaque redirect is no
   assert.match(await outcome('/redirect'), /^jwks_unavailable: .*redirect/);
   assert.equal(server.keyHits, undefined, 'the redirect was not followed');
   assert.equal(await outcome('/keys'), 'alice');
+});
+
+test('<base href> on another origin: relative URLs go there, and so the token does not', { timeout: 60_000 }, async (t) => {
+  const server = await serve();
+  t.after(() => server.close());
+  // The other origin lets any page send it an Authorization header, so only jwtgate stands
+  // between the token and it.
+  const seen = [];
+  const other = createServer((req, res) => {
+    if (req.method !== 'OPTIONS') seen.push(`${req.url} ${req.headers.authorization ?? 'none'}`);
+    res.writeHead(200, { 'access-control-allow-origin': '*', 'access-control-allow-headers': 'authorization', 'content-type': 'text/plain' }).end('b');
+  });
+  await new Promise((r) => other.listen(0, '127.0.0.1', r));
+  t.after(() => other.close());
+  const otherOrigin = `http://127.0.0.1:${other.address().port}`;
+  const browser = await launchChromium(t);
+  const page = await browser.newPage();
+  await page.goto(`http://127.0.0.1:${server.address().port}/based?base=${encodeURIComponent(otherOrigin)}`);
+  const out = await page.evaluate(async () => {
+    // Absolute: a relative specifier would resolve against <base> too.
+    const here = location.origin;
+    const { default: init, TokenSession } = await import(`${here}/jwtgate/web.js`);
+    const { attachAxios } = await import(`${here}/jwtgate/axios.js`);
+    const { default: axios } = await import(`${here}/axios.js`);
+    await init();
+    const b64 = (o) => btoa(JSON.stringify(o)).replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_');
+    const now = Math.floor(Date.now() / 1000);
+    const tk = `${b64({ alg: 'ES256' })}.${b64({ sub: 'alice', iat: now, exp: now + 300 })}.c2ln`;
+    const s = new TokenSession({ refresh: async () => ({ accessToken: tk }) });
+    s.setTokens({ accessToken: tk, refreshToken: 'r' });
+    const client = axios.create({ baseURL: '/api' });
+    attachAxios(s, client);
+    const result = { base: document.baseURI, relative: s.sendsTokenTo('/api/items'), own: s.sendsTokenTo(`${here}/echo`) };
+    await client.get('/items');
+    await s.fetch('/api/fetched');
+    await s.fetch(`${here}/echo`);
+    await client.get(`${here}/echo`);
+    return result;
+  });
+  assert.deepEqual(seen, ['/api/items none', '/api/fetched none']);
+  assert.deepEqual(out, { base: `${otherOrigin}/`, relative: false, own: true });
+  assert.equal(server.seen.length, 2);
+  assert.ok(server.seen.every((h) => h?.startsWith('Bearer ')), 'the page’s own origin still gets it');
 });

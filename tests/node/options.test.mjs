@@ -22,8 +22,8 @@ test('an empty audience list is a TypeError, not "any audience"', () => {
     assert.throws(() => new RemoteVerifier({ ...remote, audiences }), { name: 'TypeError', message: /audiences/ });
   }
   // Left out, the audience is not checked, as documented; given, it is.
-  assert.equal(new Verifier({ jwks, issuer: fx.issuer }).verify(wrongAudience, { now: fx.now }).sub, 'alice');
-  assert.throws(() => new Verifier(base).verify(wrongAudience, { now: fx.now }), { code: 'invalid_audience' });
+  assert.equal(new Verifier({ jwks, issuer: fx.issuer }).verifySync(wrongAudience, { now: fx.now }).sub, 'alice');
+  assert.throws(() => new Verifier(base).verifySync(wrongAudience, { now: fx.now }), { code: 'invalid_audience' });
 });
 
 test('a now that is not a finite number is a TypeError in verify, expiresIn and isExpired', async () => {
@@ -32,12 +32,12 @@ test('a now that is not a finite number is a TypeError in verify, expiresIn and 
   // Each of these read as a number is 0 (or NaN): at time 0 a token expired a year ago is fresh.
   for (const now of ['', ' ', '0', false, true, [], [0], null, {}, NaN, Infinity, -1, '1800000000', 1800000000n, new Date(0)]) {
     const what = typeof now === 'bigint' ? `${now}n` : JSON.stringify(now) ?? String(now);
-    assert.throws(() => v.verify(fx.expired, { now }), TypeError, what);
+    assert.throws(() => v.verifySync(fx.expired, { now }), TypeError, what);
     await assert.rejects(r.verify(fx.expired, { now }), TypeError, what);
     assert.throws(() => expiresIn(fx.expired, now), TypeError, what);
     assert.throws(() => isExpired(fx.expired, { now }), TypeError, what);
   }
-  assert.throws(() => v.verify(fx.expired, { now: fx.now }), { code: 'expired' });
+  assert.throws(() => v.verifySync(fx.expired, { now: fx.now }), { code: 'expired' });
   assert.equal(isExpired(fx.expired, { now: fx.now }), true);
   assert.equal(isExpired('garbage', { now: fx.now }), true, 'an unreadable token still counts as expired');
   assert.equal(typeof expiresIn(good), 'number', 'without now, the clock');
@@ -74,9 +74,9 @@ test('options from class getters and prototypes are read, not dropped', async ()
   }
   const remoteInherited = Object.assign(Object.create(defaults), { jwksUri: remote.jwksUri, fetch: remote.fetch });
   for (const [name, v] of [['class', new Verifier(new AuthConfig())], ['Object.create', new Verifier(inherited)]]) {
-    assert.equal(v.verify(good, { now: fx.now }).sub, 'alice', name);
-    assert.throws(() => v.verify(wrongIssuer, { now: fx.now }), { code: 'invalid_issuer' }, name);
-    assert.throws(() => v.verify(wrongAudience, { now: fx.now }), { code: 'invalid_audience' }, name);
+    assert.equal(v.verifySync(good, { now: fx.now }).sub, 'alice', name);
+    assert.throws(() => v.verifySync(wrongIssuer, { now: fx.now }), { code: 'invalid_issuer' }, name);
+    assert.throws(() => v.verifySync(wrongAudience, { now: fx.now }), { code: 'invalid_audience' }, name);
   }
   for (const [name, v] of [['class', new RemoteVerifier(new Remote())], ['Object.create', new RemoteVerifier(remoteInherited)]]) {
     assert.equal((await v.verify(good, { now: fx.now })).sub, 'alice', name);
@@ -103,7 +103,7 @@ test('a typo is refused, own or inherited; a polluted Object.prototype configure
       return 'auth';
     }
   }
-  assert.equal(new Verifier(new WithMethods()).verify(wrongIssuer, { now: fx.now }).sub, 'alice');
+  assert.equal(new Verifier(new WithMethods()).verifySync(wrongIssuer, { now: fx.now }).sub, 'alice');
 
   // Enumerable pollution of an option name: the copy of the options never reads it.
   Object.prototype.issuer = 'https://evil';
@@ -113,11 +113,11 @@ test('a typo is refused, own or inherited; a polluted Object.prototype configure
   } finally {
     delete Object.prototype.issuer;
   }
-  assert.equal(polluted.verify(good, { now: fx.now }).sub, 'alice', 'no issuer was configured');
+  assert.equal(polluted.verifySync(good, { now: fx.now }).sub, 'alice', 'no issuer was configured');
 
   Object.defineProperty(Object.prototype, 'requireExpiration', { value: false, configurable: true, writable: true, enumerable: false });
   t.after(() => delete Object.prototype.requireExpiration);
-  assert.throws(() => new Verifier(base).verify(fx.noExp, { now: fx.now }), { code: 'missing_claim' });
+  assert.throws(() => new Verifier(base).verifySync(fx.noExp, { now: fx.now }), { code: 'missing_claim' });
 });
 
 test('numbers that are not numbers are TypeErrors, wherever they come from', () => {
@@ -146,5 +146,110 @@ test('numbers that are not numbers are TypeErrors, wherever they come from', () 
   assert.throws(() => new Verifier({ ...base, issuer: { toJSON: () => undefined } }), TypeError, 'a toJSON that yields nothing');
   // Good values still work, including ones parsed from the environment.
   const v = new Verifier({ ...base, clockSkewSeconds: Number('0'), maxTokenBytes: Number('16384') });
-  assert.equal(v.verify(good, { now: fx.now }).sub, 'alice');
+  assert.equal(v.verifySync(good, { now: fx.now }).sub, 'alice');
+});
+
+test('toJSON never decides an option: on the options or on a value, it is a TypeError, never called', async () => {
+  const expired = fx.expired;
+  let called = 0;
+  const toJSON = () => {
+    called += 1;
+    return {};
+  };
+  // Options that log short: the check must not follow what they print.
+  const logged = { ...base, toJSON() {
+    called += 1;
+    return { issuer: this.issuer };
+  } };
+  assert.throws(() => new Verifier(logged), { name: 'TypeError', message: /toJSON/ });
+  assert.throws(() => new Verifier({ ...base, toJSON }), { name: 'TypeError', message: /toJSON/ });
+  assert.throws(() => new RemoteVerifier({ ...remote, audiences: [fx.audience], toJSON }), { name: 'TypeError', message: /toJSON/ });
+  class Logged {
+    jwks = jwks;
+    issuer = fx.issuer;
+    toJSON() {
+      called += 1;
+      return {};
+    }
+  }
+  // A method on the class's prototype is not enumerable: not an option, and not called.
+  assert.throws(() => new Verifier(new Logged()).verifySync(wrongIssuer, { now: fx.now }), { code: 'invalid_issuer' });
+  for (const [name, value, token] of [
+    ['audiences', { toJSON: () => null }, wrongAudience],
+    ['audiences', { toJSON: () => [] }, wrongAudience],
+    ['issuer', { toJSON: () => null }, wrongIssuer],
+    ['issuer', { toJSON: () => fx.issuer }, good],
+    ['clockSkewSeconds', { toJSON: () => 1e14 }, expired],
+    ['requiredClaims', { toJSON: () => undefined }, good],
+    ['issuer', new URL(fx.issuer), wrongIssuer],
+    ['issuer', new String(fx.issuer), wrongIssuer],
+    ['audiences', new String(fx.audience), wrongAudience],
+    ['audiences', Object.assign([fx.audience], { toJSON: () => null }), wrongAudience],
+    ['audiences', [new String(fx.audience)], wrongAudience],
+    ['clockSkewSeconds', new Number(30), good],
+    ['requireExpiration', new Boolean(false), good],
+  ]) {
+    const what = `${name}: ${Object.prototype.toString.call(value)}`;
+    assert.throws(() => new Verifier({ ...base, [name]: value }).verifySync(token, { now: fx.now }), { name: 'TypeError', message: new RegExp(name) }, what);
+    assert.throws(() => new RemoteVerifier({ ...remote, audiences: [fx.audience], [name]: value }), { name: 'TypeError', message: new RegExp(name) }, what);
+  }
+  assert.equal(called, 0, 'no toJSON was called');
+  // Array.prototype polluted with a toJSON: no array is serialised through it.
+  Array.prototype.toJSON = () => [];
+  try {
+    assert.throws(() => new Verifier(base), TypeError);
+  } finally {
+    delete Array.prototype.toJSON;
+  }
+});
+
+test('each option is read once: a Proxy or getter that answers differently the second time changes nothing', async () => {
+  const reads = {};
+  const flip = (target) =>
+    new Proxy(target, {
+      get(t, k) {
+        reads[k] = (reads[k] ?? 0) + 1;
+        // The first read gives the real value, every later one nothing.
+        return reads[k] > 1 ? undefined : t[k];
+      },
+    });
+  const v = new Verifier(flip({ ...base }));
+  assert.throws(() => v.verifySync(wrongAudience, { now: fx.now }), { code: 'invalid_audience' });
+  assert.throws(() => v.verifySync(wrongIssuer, { now: fx.now }), { code: 'invalid_issuer' });
+  for (const name of ['jwks', 'issuer', 'audiences']) assert.equal(reads[name], 1, name);
+  for (const k of Object.keys(reads)) delete reads[k];
+  const r = new RemoteVerifier(flip({ ...remote, audiences: [fx.audience], cache: false }));
+  await assert.rejects(r.verify(wrongAudience, { now: fx.now }), { code: 'invalid_audience' });
+  for (const name of ['jwksUri', 'fetch', 'cache', 'issuer', 'audiences']) assert.equal(reads[name], 1, name);
+  // A Proxy that is its own prototype is refused, not walked for ever.
+  const looping = new Proxy({}, { getPrototypeOf: () => looping });
+  assert.throws(() => new Verifier(looping), { name: 'TypeError', message: /prototype chain/ });
+});
+
+test('null is not "no check" for issuer and audiences: a TypeError, as the other options say what they mean', () => {
+  for (const name of ['issuer', 'audiences']) {
+    assert.throws(() => new Verifier({ ...base, [name]: null }), { name: 'TypeError', message: new RegExp(`${name}.*leave it out`) });
+    assert.throws(() => new RemoteVerifier({ ...remote, audiences: [fx.audience], [name]: null }), { name: 'TypeError', message: new RegExp(name) });
+  }
+  // Left out, the check is skipped on purpose.
+  assert.equal(new Verifier({ jwks, audiences: [fx.audience] }).verifySync(wrongIssuer, { now: fx.now }).sub, 'alice');
+  // null elsewhere is the default, which is never weaker: 60 s skew, exp required.
+  assert.throws(() => new Verifier({ ...base, requireExpiration: null }).verifySync(fx.noExp, { now: fx.now }), { code: 'missing_claim' });
+});
+
+test('numbers past their bounds are TypeErrors: a skew over a day, a token limit over 1 MiB, timers setTimeout cannot hold', () => {
+  for (const clockSkewSeconds of [86401, 1e14, 2 ** 53 - 1]) {
+    assert.throws(() => new Verifier({ ...base, clockSkewSeconds }).verifySync(fx.expired, { now: fx.now }), { name: 'TypeError', message: /clockSkewSeconds/ }, String(clockSkewSeconds));
+  }
+  assert.equal(new Verifier({ ...base, clockSkewSeconds: 86400 }).verifySync(fx.expired, { now: fx.now }).sub, 'alice', 'a day is accepted');
+  for (const maxTokenBytes of [2 ** 32, 2 ** 32 + 10, 1e12, 2 ** 20 + 1]) {
+    assert.throws(() => new Verifier({ ...base, maxTokenBytes }), { name: 'TypeError', message: /maxTokenBytes/ }, String(maxTokenBytes));
+  }
+  assert.equal(new Verifier({ ...base, maxTokenBytes: 2 ** 20 }).verifySync(good, { now: fx.now }).sub, 'alice');
+  for (const [name, value] of [['fetchTimeoutSeconds', 2147484], ['fetchTimeoutSeconds', 3e6], ['retrySeconds', 31], ['retrySeconds', 1e9], ['maxStaleSeconds', 30 * 86400 + 1], ['maxStaleSeconds', 1e300]]) {
+    assert.throws(() => new RemoteVerifier({ ...remote, [name]: value }), { name: 'TypeError', message: new RegExp(`${name} must be at most`) }, `${name}: ${value}`);
+  }
+  for (const [name, value] of [['fetchTimeoutSeconds', 2147483], ['retrySeconds', 30], ['maxStaleSeconds', 30 * 86400]]) {
+    assert.ok(new RemoteVerifier({ ...remote, [name]: value }), `${name}: ${value}`);
+  }
 });

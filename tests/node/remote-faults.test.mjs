@@ -75,7 +75,7 @@ test('stale keys keep serving while a refresh hangs; the hanging refresh is shar
 
 test('failed refreshes back off: a failing issuer is not asked on every call', QUICK, async (t) => {
   const it = await issuer(t, keyset('p256'));
-  const v = new RemoteVerifier(opts(it.uri, { cacheSeconds: 0, retrySeconds: 60 }));
+  const v = new RemoteVerifier(opts(it.uri, { cacheSeconds: 0, retrySeconds: 30 }));
   await verifyAt(v, fx.tokens.ES256);
   it.status = 500;
   assert.equal((await verifyAt(v, fx.tokens.ES256)).sub, 'alice');
@@ -89,7 +89,7 @@ test('failed refreshes back off: a failing issuer is not asked on every call', Q
   // With no keys at all, the failure is the answer until the back-off ends.
   const down = await issuer(t, 'nope');
   down.status = 503;
-  const none = new RemoteVerifier(opts(down.uri, { retrySeconds: 60 }));
+  const none = new RemoteVerifier(opts(down.uri, { retrySeconds: 30 }));
   for (let i = 0; i < 10; i += 1) await assert.rejects(verifyAt(none, fx.tokens.ES256), unavailable(/HTTP 503/));
   assert.equal(down.server.hits, 1);
 });
@@ -115,7 +115,7 @@ test('a shared copy is kept cacheSeconds plus one day from its own fetch time, w
   const copy = (age) =>
     store.set(down.uri, new Response(keyset('p256'), { headers: { 'jwtgate-fetched-at': String(Date.now() - age), 'cache-control': 'max-age=999999999' } }));
   copy(600_000 + day - 60_000);
-  const v = new RemoteVerifier(opts(down.uri, { cache, retrySeconds: 60 }));
+  const v = new RemoteVerifier(opts(down.uri, { cache, retrySeconds: 30 }));
   assert.equal((await verifyAt(v, fx.tokens.ES256)).sub, 'alice', 'within the day: the issuer is down, the copy serves');
   // The copy is stale and the issuer failed: the back-off holds, no fetch on every call.
   for (let i = 0; i < 10; i += 1) assert.equal((await verifyAt(v, fx.tokens.ES256)).sub, 'alice');
@@ -141,4 +141,46 @@ test('keys in memory serve past cacheSeconds for maxStaleSeconds at most, then t
   assert.equal((await verifyAt(v, fx.tokens.ES256)).sub, 'alice');
   assert.throws(() => new RemoteVerifier(opts(it.uri, { maxStaleSeconds: -1 })), TypeError);
   assert.throws(() => new RemoteVerifier(opts(it.uri, { maxStaleSeconds: NaN })), TypeError);
+});
+
+test('a shared copy whose body never ends is a miss at the fetch timeout; saving a copy never holds a verify', QUICK, async (t) => {
+  const it = await issuer(t, keyset('p256'));
+  const endless = () => new Response(new ReadableStream({ pull: () => new Promise(() => {}) }), { headers: { 'jwtgate-fetched-at': String(Date.now()) } });
+  let puts = 0;
+  const stuck = {
+    match: async () => endless(),
+    // Never answers: the verify must not wait for it.
+    put: () => {
+      puts += 1;
+      return new Promise(() => {});
+    },
+    delete: async () => true,
+  };
+  const v = new RemoteVerifier(opts(it.uri, { cache: stuck, fetchTimeoutSeconds: 0.3 }));
+  assert.equal((await verifyAt(v, fx.tokens.ES256)).sub, 'alice', 'the copy timed out, the issuer answered');
+  assert.equal(it.server.hits, 1);
+  assert.equal(puts, 1);
+  // A copy without a stream whose text() never settles: the same.
+  const textless = { ...stuck, match: async () => ({ ok: true, headers: new Headers({ 'jwtgate-fetched-at': String(Date.now()) }), body: null, text: () => new Promise(() => {}) }) };
+  const handed = [];
+  const w = new RemoteVerifier(opts(it.uri, { cache: textless, fetchTimeoutSeconds: 0.3 }));
+  assert.equal((await w.verify(fx.tokens.ES256, { now: fx.now, waitUntil: (p) => handed.push(p) })).sub, 'alice');
+  assert.equal(handed.length, 1, 'the put that was not waited for is handed to waitUntil');
+});
+
+test('a fetch of the app’s own that follows a redirect anyway: the answer is refused', QUICK, async (t) => {
+  const elsewhere = await issuer(t, keyset('p256'));
+  const redirecting = await looseServer(t, (req, res) => res.writeHead(302, { location: elsewhere.uri }).end());
+  // Wrappers that drop the init jwtgate passes, and with it redirect: 'manual'.
+  for (const fetch of [(u) => globalThis.fetch(u), (u, init) => globalThis.fetch(u, { headers: init.headers })]) {
+    const v = new RemoteVerifier(opts(redirecting.uri(), { fetch }));
+    await assert.rejects(verifyAt(v, fx.tokens.ES256), unavailable(/redirect/));
+  }
+  // A Response-like answer that says where it came from: another URL is refused too.
+  const moved = async () => Object.defineProperty(new Response(keyset('p256')), 'url', { value: elsewhere.uri });
+  await assert.rejects(verifyAt(new RemoteVerifier(opts(redirecting.uri(), { fetch: moved })), fx.tokens.ES256), unavailable(/redirect/));
+  // Its own URL (a fragment never reaches a server), or none, is fine.
+  const here = async () => Object.defineProperty(new Response(keyset('p256')), 'url', { value: elsewhere.uri });
+  assert.equal((await verifyAt(new RemoteVerifier(opts(`${elsewhere.uri}#keys`, { fetch: here })), fx.tokens.ES256)).sub, 'alice');
+  assert.equal((await verifyAt(new RemoteVerifier(opts(elsewhere.uri)), fx.tokens.ES256)).sub, 'alice');
 });

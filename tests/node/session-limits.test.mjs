@@ -208,3 +208,104 @@ test('a refresh answer too large to be a token fails into authrequired before it
   assert.equal(error.code, 'too_large');
   session.clear();
 });
+
+test('authrequired fires once for a refresh that times out, with or without a BroadcastChannel', QUICK, async () => {
+  for (const channel of [true, false]) {
+    const saved = globalThis.BroadcastChannel;
+    if (!channel) globalThis.BroadcastChannel = undefined;
+    let session;
+    try {
+      session = new TokenSession({ refresh: () => new Promise(() => {}), refreshTimeoutSeconds: 0.2, storageKey: `once-${channel}` });
+    } finally {
+      globalThis.BroadcastChannel = saved;
+    }
+    const errors = [];
+    session.addEventListener('authrequired', (e) => errors.push(e.detail.error.name));
+    const first = authRequired(session);
+    session.setTokens({ accessToken: token(0, -10), refreshToken: 'r0' });
+    session.accessToken().catch(() => {});
+    await first;
+    // Both ends of the timed-out refresh have settled once the barrier and the election are done:
+    // a fresh sign-in and its token show the run is over.
+    for (let i = 0; i < 5; i += 1) await new Promise((r) => setImmediate(r));
+    const fresh = token(1);
+    session.setTokens({ accessToken: fresh, refreshToken: 'r1' });
+    assert.equal(await session.accessToken(), fresh);
+    assert.deepEqual(errors, ['TimeoutError'], `BroadcastChannel ${channel ? 'on' : 'off'}`);
+    session.clear();
+    session.close();
+  }
+});
+
+test('every string bound for the session core is measured first: nothing oversized reaches wasm memory', QUICK, async () => {
+  const { createRequire } = await import('node:module');
+  const { dirname, join } = await import('node:path');
+  const { pathToFileURL } = await import('node:url');
+  const glue = join(dirname(createRequire(import.meta.url).resolve('jwtgate/package.json')), 'wasm/jwtgate.js');
+  const { memory } = (await import(pathToFileURL(glue))).initSync({});
+  const huge = 'r'.repeat(32 << 20);
+  const size = memory.buffer.byteLength;
+
+  const plain = new TokenSession({ refresh: async () => ({}), storageKey: 'measured' });
+  assert.throws(() => plain.setTokens({ accessToken: token(0), refreshToken: huge }), { code: 'too_large' });
+  const mine = token(1);
+  plain.setTokens({ accessToken: mine, refreshToken: 'r1' });
+  plain.tokenRejected(huge);
+  // Another tab's messages, then one that matters: messages arrive in order.
+  const other = new BroadcastChannel('jwtgate:measured');
+  const cleared = new Promise((resolve) => plain.addEventListener('cleared', resolve, { once: true }));
+  other.postMessage({ t: 'failed', from: huge });
+  other.postMessage({ t: 'refreshed', from: huge, accessToken: token(2), refreshToken: 'r2' });
+  other.postMessage({ t: 'refreshed', from: 'r1', accessToken: token(3), refreshToken: huge });
+  other.postMessage({ t: 'cleared', from: 'r1', access: mine });
+  await cleared;
+  other.close();
+  plain.close();
+
+  for (const stored of [huge, JSON.stringify({ accessToken: token(4), refreshToken: huge })]) {
+    let removed = 0;
+    const storage = { getItem: () => stored, setItem: () => {}, removeItem: () => (removed += 1) };
+    new TokenSession({ refresh: async () => ({}), storage, storageKey: 'stored' }).close();
+    assert.equal(removed, 1, 'dropped as corrupt');
+  }
+
+  const answering = new TokenSession({ refresh: async () => ({ accessToken: token(5), refreshToken: huge }) });
+  const required = authRequired(answering);
+  answering.setTokens({ accessToken: token(6, -10), refreshToken: 'r6' });
+  answering.accessToken().catch(() => {});
+  assert.equal((await required).code, 'too_large');
+  answering.clear();
+  assert.equal(memory.buffer.byteLength, size, 'wasm memory did not grow');
+});
+
+test('jwtgate/axios: an interceptor that runs after ours and moves the request elsewhere takes the token off', QUICK, async (t) => {
+  const { default: axios } = await import(process.env.AXIOS);
+  const [ours, theirs] = [await echo(t), await echo(t)];
+  const tk = token(1);
+  const session = new TokenSession({ refresh: async () => ({ accessToken: tk }), origins: [ours.origin] });
+  session.setTokens({ accessToken: tk, refreshToken: 'r1' });
+  const client = axios.create({ baseURL: ours.url });
+  // Registered before attachAxios, so axios runs it after jwtgate's.
+  client.interceptors.request.use((config) => {
+    if (config.url === '/tenant') config.baseURL = theirs.origin;
+    if (config.url === '/absolute') config.url = `${theirs.url}absolute`;
+    return config;
+  });
+  attachAxios(session, client);
+  assert.equal((await client.get('/tenant')).data.authorization, null);
+  assert.equal((await client.get('/absolute')).data.authorization, null);
+  assert.equal((await client.get('/mine')).data.authorization, `Bearer ${tk}`, 'our own origin still gets it');
+  assert.deepEqual(theirs.seen, [null, null]);
+  session.clear();
+});
+
+test('session timings: a timeout setTimeout cannot hold and a refresh margin that is not one are TypeErrors naming the option', () => {
+  const refresh = async () => ({});
+  for (const refreshTimeoutSeconds of [2147484, 3e6]) {
+    assert.throws(() => new TokenSession({ refresh, refreshTimeoutSeconds }), { name: 'TypeError', message: /refreshTimeoutSeconds must be at most 2147483/ });
+  }
+  new TokenSession({ refresh, refreshTimeoutSeconds: 2147483 }).close();
+  for (const refreshAheadSeconds of [NaN, null, -1, Infinity, '30']) {
+    assert.throws(() => new TokenSession({ refresh, refreshAheadSeconds }), { name: 'TypeError', message: /refreshAheadSeconds/ }, String(refreshAheadSeconds));
+  }
+});

@@ -221,11 +221,16 @@ test('bad options and bad tokens are TypeError and JwtError at the call', () => 
   assert.throws(() => s.setTokens({ accessToken: 'a.b' }), (e) => e instanceof JwtError && e.code === 'malformed');
 });
 
-test('jwtgate/axios: bearer on every request, one refresh and one retry after a 401', async (t) => {
+test('jwtgate/axios: bearer on every request, one refresh and one retry after a 401, with either entry', async (t) => {
+  const client = await import('jwtgate/client');
+  for (const Session of [TokenSession, client.TokenSession]) await axiosRoundTrip(t, Session);
+});
+
+async function axiosRoundTrip(t, Session) {
   const { default: axios } = await import(process.env.AXIOS);
   const idp = issuer();
   const server = await api(t);
-  const session = new TokenSession({ refresh: (r) => idp.refresh(r), origins: [server.origin] });
+  const session = new Session({ refresh: (r) => idp.refresh(r), origins: [server.origin] });
   const original = idp.refresh;
   idp.refresh = async (r) => {
     const answer = await original(r);
@@ -245,7 +250,7 @@ test('jwtgate/axios: bearer on every request, one refresh and one retry after a 
   detach();
   await assert.rejects(client.get('/'), (e) => e.response?.status === 401 && !e.config.headers.Authorization);
   assert.throws(() => attachAxios({}, client), TypeError);
-});
+}
 
 test('two sessions sharing a refresh token: a refused refresh is presented once, both ask for a sign-in', async () => {
   // Node has BroadcastChannel but no Web Locks: the sessions elect a refresher.

@@ -1,19 +1,32 @@
 // Compiled by types.test.mjs with tsc --strict: the declarations must describe the API as used.
 import init, { decode, expiresIn, isExpired, Verifier, RemoteVerifier, TokenSession, JwtError, type Claims, type JwtErrorCode } from 'jwtgate';
 import { attachAxios } from 'jwtgate/axios';
+import initClient, { TokenSession as ClientSession, decode as clientDecode, expiresIn as clientExpiresIn, isExpired as clientIsExpired, JwtError as ClientError } from 'jwtgate/client';
 await init();
+await initClient();
 const { header, payload } = decode('a.b.c');
 const alg: string = header.alg;
 const sub: string | undefined = payload.sub;
 const left: number | null = expiresIn('t');
 const expired: boolean = isExpired('t', { leeway: 30 });
 const v = new Verifier({ jwks: { keys: [] }, issuer: 'i', audiences: ['a'], algorithms: ['ES256'], clockSkewSeconds: 60 });
-const claims: Claims = v.verify('t', { now: 1 });
+const claims: Claims = await v.verify('t', { now: 1 });
+const now: Claims = v.verifySync('t', { now: 1 });
+const fromClient: number | null = clientExpiresIn('t');
+const clientExpired: boolean = clientIsExpired('t') && clientDecode('t').header.alg === 'x';
+const clientSession = new ClientSession({ refresh: async () => ({ accessToken: 't' }) });
+attachAxios(clientSession, { interceptors: { request: { use: () => 0, eject() {} }, response: { use: () => 1, eject() {} } }, request: async () => ({}) });
+console.log(now, fromClient, clientExpired, ClientError.name);
 const remote = new RemoteVerifier({ jwksUri: new URL('https://x/jwks'), cacheSeconds: 10, cooldownSeconds: 5, fetchTimeoutSeconds: 3, retrySeconds: 2, maxStaleSeconds: 3600, fetch });
 const later: Promise<Claims> = remote.verify('t', { waitUntil: (p: Promise<unknown>) => void p });
 new RemoteVerifier({ jwksUri: 'https://x/jwks', cache: await caches.open('jwks') });
 new RemoteVerifier({ jwksUri: 'https://x/jwks', cache: false });
-try { v.verify('t'); } catch (e) { if (e instanceof JwtError) { const c: JwtErrorCode = e.code; const claim: string | undefined = e.claim; console.log(c, claim, alg, sub, left, expired, claims, later); } }
+try { v.verifySync('t'); } catch (e) { if (e instanceof JwtError) { const c: JwtErrorCode = e.code; const claim: string | undefined = e.claim; console.log(c, claim, alg, sub, left, expired, claims, later); } }
+// @ts-expect-error: verify resolves asynchronously
+const notYet: Claims = v.verify('t');
+console.log(notYet);
+// @ts-expect-error: the client entry has no Verifier
+import('jwtgate/client').then((m) => new m.Verifier({ jwks: '{}' }));
 // @ts-expect-error: algorithms are a closed set
 new Verifier({ jwks: '{}', algorithms: ['none'] });
 // @ts-expect-error: the option is audiences

@@ -9,14 +9,24 @@ import { freePort, start, waitForPort } from './net.mjs';
 
 const packageDir = dirname(createRequire(import.meta.url).resolve('jwtgate/package.json'));
 
-/** The installed package as workerd modules: its `workerd` entry named `jwtgate`, and what that imports. */
+/**
+ * The installed package as workerd modules: the `workerd` entries of `jwtgate` and
+ * `jwtgate/client` under those names, and what they import.
+ */
 function packageModules() {
   const pkg = JSON.parse(readFileSync(join(packageDir, 'package.json'), 'utf8'));
-  const entries = Object.values(pkg.exports['.']);
-  const entry = pkg.exports['.'].workerd.slice(2);
+  const named = { '.': 'jwtgate', './client': 'jwtgate/client' };
+  const entries = Object.keys(named).flatMap((path) => Object.values(pkg.exports[path]));
   // The other runtimes' entries stay out: they import what workerd does not have.
   const files = pkg.files.filter((f) => f.endsWith('.wasm') || (f.endsWith('.js') && !entries.includes(`./${f}`)));
-  return [[entry, 'jwtgate'], ...files.map((f) => [f, f])];
+  // Relative imports resolve against a module's name: `jwtgate/client`'s land under `jwtgate/`.
+  return [
+    ...Object.entries(named).map(([path, name]) => [pkg.exports[path].workerd.slice(2), name]),
+    ...files.flatMap((f) => [
+      [f, f],
+      [f, `jwtgate/${f}`],
+    ]),
+  ];
 }
 
 /**

@@ -1,7 +1,8 @@
 // The demo app: a draft you have not saved and a list from the API, kept working across token
 // expiry by jwtgate's TokenSession. When a sign-in is needed it happens in a dialog on this
 // page, so nothing on screen is lost, and the calls that were waiting complete afterwards.
-import init, { TokenSession, expiresIn } from '/jwtgate/web.js';
+// jwtgate/client: decode, expiry and the session, without key sets or signature verification.
+import init, { TokenSession, expiresIn } from '/jwtgate/client.js';
 
 await init();
 

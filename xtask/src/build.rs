@@ -58,9 +58,9 @@ pub fn envoy() -> Result<PathBuf, String> {
     Ok(out)
 }
 
-/// The npm package's generated part: `pkg/wasm/` (glue and optimised wasm). Returns the
-/// gzipped size of the wasm and its glue, the figure the budget holds.
-pub fn web() -> Result<u64, String> {
+/// One wasm of the npm package: the crate built with `features` (never the in-wasm signature
+/// primitives), bound by wasm-bindgen into `pkg/<dir>/<name>.js` and `<name>_bg.wasm`.
+fn web_wasm(features: &str, dir: &str, name: &str) -> Result<(), String> {
     cmd(
         "cargo",
         &[
@@ -70,14 +70,15 @@ pub fn web() -> Result<u64, String> {
             "--lib",
             "-p",
             "jwtgate",
+            "--no-default-features",
             "--features",
-            "web",
+            features,
             "--target",
             "wasm32-unknown-unknown",
         ],
     )?;
     let built = root().join("target/wasm32-unknown-unknown/web/jwtgate.wasm");
-    let out = root().join("pkg/wasm");
+    let out = root().join("pkg").join(dir);
     cmd(
         wasm_bindgen().to_str().unwrap(),
         &[
@@ -87,13 +88,13 @@ pub fn web() -> Result<u64, String> {
             "--out-dir",
             out.to_str().unwrap(),
             "--out-name",
-            "jwtgate",
+            name,
             "--no-typescript",
             "--weak-refs",
         ],
     )?;
-    ascii_fast_path(&out.join("jwtgate.js"))?;
-    let wasm = out.join("jwtgate_bg.wasm");
+    ascii_fast_path(&out.join(format!("{name}.js")))?;
+    let wasm = out.join(format!("{name}_bg.wasm"));
     cmd(
         wasm_opt().to_str().unwrap(),
         &[
@@ -105,27 +106,178 @@ pub fn web() -> Result<u64, String> {
             wasm.to_str().unwrap(),
         ],
     )?;
-    let pkg = root().join("pkg");
-    // The budget counts what the issue names, the wasm and its wasm-bindgen glue; the
-    // hand-written API is printed beside it, so the whole is never hidden.
-    let mut budgeted = 0;
-    for file in ["wasm/jwtgate_bg.wasm", "wasm/jwtgate.js"] {
-        let (raw, gz) = sizes(&pkg.join(file))?;
-        eprintln!("xtask: pkg/{file:<22} {raw:>7} bytes, {gz:>6} gzipped");
-        budgeted += gz;
+    let bytes = std::fs::read(&wasm).map_err(|e| e.to_string())?;
+    if let Some(found) = signature_arithmetic(&bytes) {
+        return Err(format!(
+            "{}: holds signature arithmetic ({found}); the platform verifies",
+            wasm.display()
+        ));
     }
-    let mut api = 0;
-    for file in ["api.js", "session.js", "state.js", "web.js"] {
-        let (raw, gz) = sizes(&pkg.join(file))?;
-        eprintln!("xtask: pkg/{file:<22} {raw:>7} bytes, {gz:>6} gzipped");
-        api += gz;
+    Ok(())
+}
+
+/// The npm package's generated part: `pkg/wasm/` (the core without signature primitives) and
+/// `pkg/wasm-client/` (`jwtgate/client`'s: no key sets, no verification). Prints what an app
+/// pays, bundled as the budgets measure it; returns those sizes.
+pub fn web() -> Result<Sizes, String> {
+    // The check must see what it looks for: the Envoy filter carries all of it.
+    if let Ok(envoy) = std::fs::read(envoy_wasm()) {
+        if signature_arithmetic(&envoy).is_none() {
+            return Err("the signature-arithmetic check finds none in the Envoy filter".into());
+        }
+    }
+    web_wasm("web", "wasm", "jwtgate")?;
+    web_wasm("web-client", "wasm-client", "jwtgate_client")?;
+    let sizes = bundle_sizes()?;
+    for (what, size, budget, target) in [
+        (
+            "jwtgate/client (TokenSession, decode, expiresIn, isExpired)",
+            sizes.client,
+            CLIENT_BUDGET,
+            CLIENT_TARGET,
+        ),
+        (
+            "jwtgate, the whole browser entry",
+            sizes.full,
+            FULL_BUDGET,
+            FULL_TARGET,
+        ),
+    ] {
+        eprintln!(
+            "xtask: {what}: {size} bytes gzipped, JS bundle and wasm \
+             (ceiling {budget}, issue 16's target {target})"
+        );
     }
     eprintln!(
-        "xtask: the npm package: wasm + glue {budgeted} bytes gzipped (budget {WEB_BUDGET}); \
-         with the browser entry and API, {} bytes",
-        budgeted + api
+        "xtask: the npm package's wasm + glue: {} bytes gzipped (budget {WEB_BUDGET})",
+        sizes.wasm_glue
     );
-    Ok(budgeted)
+    Ok(sizes)
+}
+
+/// What an app pays for the package, as the issue measures it: an entry importing the named
+/// exports, `esbuild --bundle --minify --format=esm --platform=browser`, then `gzip -9`. The
+/// wasm is not inlined: the glue fetches it beside the bundle, so it is an asset, counted
+/// gzipped beside the bundle.
+#[derive(Debug, Clone, Copy)]
+pub struct Sizes {
+    /// `import { TokenSession, decode, expiresIn, isExpired } from 'jwtgate/client'`.
+    pub client: u64,
+    /// `export * from 'jwtgate'` with its `init`: every export of the browser entry.
+    pub full: u64,
+    /// The full package's wasm and its wasm-bindgen glue, unbundled: what the core costs.
+    pub wasm_glue: u64,
+}
+
+/// The ceilings the size test holds, gzipped: `jwtgate/client` for an SPA, and the whole
+/// browser entry. Issue 16 asks for 18 KB and 30 KB ([`CLIENT_TARGET`], [`FULL_TARGET`]); not
+/// reached yet, so these are the sizes as built with a little room, to stop growth meanwhile.
+pub const CLIENT_BUDGET: u64 = 40 * 1024;
+pub const FULL_BUDGET: u64 = 58 * 1024;
+/// Issue 16's budgets: printed beside the sizes until the ceilings come down to them.
+pub const CLIENT_TARGET: u64 = 18 * 1024;
+pub const FULL_TARGET: u64 = 30 * 1024;
+
+/// The size budget of the full package's wasm and glue, gzipped: 56 KB. It was 87 KB with the
+/// signature primitives in the wasm; without them (issue 16) and with `authenticate`'s core side
+/// (issue 17: the HTTP answer by code, `requiredClaims` values, the per-call check) 56,485 bytes
+/// were measured, and this is that with a little room, so the core's share cannot grow unnoticed.
+pub const WEB_BUDGET: u64 = 56 * 1024;
+
+pub fn bundle_sizes() -> Result<Sizes, String> {
+    let dir = root().join("target/size");
+    let modules = dir.join("node_modules");
+    std::fs::create_dir_all(&modules).map_err(|e| e.to_string())?;
+    // Resolved as an installed package is, through its `exports` and the browser conditions.
+    let link = modules.join("jwtgate");
+    let _ = std::fs::remove_file(&link);
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(root().join("pkg"), &link).map_err(|e| e.to_string())?;
+    let bundle = |name: &str, source: &str, wasm: &str| -> Result<u64, String> {
+        let out = bundle(&crate::install::esbuild(), &dir, name, source)?;
+        let (_, js) = sizes(&out)?;
+        let (_, wasm) = sizes(&root().join("pkg").join(wasm))?;
+        eprintln!("xtask: {name}: bundle {js} + wasm {wasm} bytes gzipped");
+        Ok(js + wasm)
+    };
+    Ok(Sizes {
+        client: bundle(
+            "client",
+            "import init, { TokenSession, decode, expiresIn, isExpired } from 'jwtgate/client';\n\
+             await init();\nglobalThis.use = [TokenSession, decode, expiresIn, isExpired];\n",
+            "wasm-client/jwtgate_client_bg.wasm",
+        )?,
+        full: bundle(
+            "full",
+            "export * from 'jwtgate';\nexport { default } from 'jwtgate';\n",
+            "wasm/jwtgate_bg.wasm",
+        )?,
+        wasm_glue: ["wasm/jwtgate_bg.wasm", "wasm/jwtgate.js"]
+            .iter()
+            .map(|file| sizes(&root().join("pkg").join(file)).map(|(_, gz)| gz))
+            .sum::<Result<u64, String>>()?,
+    })
+}
+
+/// Bundles `source` (an ES module) with `esbuild` as an app would for browsers (`--bundle
+/// --minify --format=esm --platform=browser`), the way the size budgets measure; returns the
+/// bundle's path.
+pub fn bundle(
+    esbuild: &std::path::Path,
+    dir: &std::path::Path,
+    name: &str,
+    source: &str,
+) -> Result<PathBuf, String> {
+    let entry = dir.join(format!("{name}.mjs"));
+    std::fs::write(&entry, source).map_err(|e| e.to_string())?;
+    let out = dir.join(format!("{name}.bundle.js"));
+    cmd(
+        esbuild.to_str().unwrap(),
+        &[
+            entry.to_str().unwrap(),
+            "--bundle",
+            "--minify",
+            "--format=esm",
+            "--platform=browser",
+            "--log-level=warning",
+            &format!("--outfile={}", out.display()),
+        ],
+    )?;
+    Ok(out)
+}
+
+/// A sign of signature arithmetic in a wasm the platform verifies for: the name of a
+/// primitive's code left in the binary (wasm-bindgen keeps Rust's panic locations and the
+/// names of crates), or a SHA-2 round constant table. None when it is clean.
+pub fn signature_arithmetic(wasm: &[u8]) -> Option<String> {
+    // SHA-256's first round constants, little-endian as a u32 table is laid out in memory;
+    // SHA-512's first, as a u64 table.
+    let sha256: &[u8] = &[0x98, 0x2f, 0x8a, 0x42, 0x91, 0x44, 0x37, 0x71];
+    let sha512: &[u8] = &[0x22, 0xae, 0x28, 0xd7, 0x98, 0x2f, 0x8a, 0x42];
+    for (what, needle) in [
+        ("the SHA-256 constants", sha256),
+        ("the SHA-512 constants", sha512),
+    ] {
+        if wasm.windows(needle.len()).any(|w| w == needle) {
+            return Some(what.into());
+        }
+    }
+    for name in [
+        "rsa.rs",
+        "nistp256.rs",
+        "ed25519",
+        "curve25519",
+        "p384",
+        "primeorder",
+        "elliptic",
+        "hmac",
+        "sha2",
+    ] {
+        if wasm.windows(name.len()).any(|w| w == name.as_bytes()) {
+            return Some(format!("the name {name:?}"));
+        }
+    }
+    None
 }
 
 /// Gives the glue's string passing a native copy for ASCII strings.
@@ -152,13 +304,6 @@ fn ascii_fast_path(glue: &std::path::Path) -> Result<(), String> {
     }
     std::fs::write(glue, text.replace(LOOP, FAST)).map_err(|e| format!("{}: {e}", glue.display()))
 }
-
-/// The size budget of the npm package's wasm and glue, gzipped: 87 KB. 80 KB held the
-/// verifier; TokenSession's state machine, which the issue puts in Rust, measured 6,852 bytes
-/// more (5,874 of wasm, 978 of glue for its fifteen methods), and got 6 KB. `authenticate`'s
-/// core side (the HTTP mapping, `requiredClaims` values through `claim_holds`, the per-call
-/// check: two exports) measured 3,389 bytes more, trimmed, and got 1 KB.
-pub const WEB_BUDGET: u64 = 87 * 1024;
 
 /// A file's size, raw and gzipped (`gzip -9`).
 pub fn sizes(path: &std::path::Path) -> Result<(u64, u64), String> {

@@ -37,17 +37,23 @@ pub fn axios() -> PathBuf {
     tools().join("node").join("node_modules").join("axios")
 }
 
-/// The frameworks and client the middleware and revocation tests run against, and the bundler
-/// that hands Hono to workerd as a Worker's bundle would.
+/// The frameworks and client the middleware and revocation tests run against, and the bundler:
+/// the size budgets are measured with it (`esbuild --bundle --minify`, as an app bundles the
+/// package) and it hands Hono to workerd as a Worker's bundle would. One install, beside the
+/// other npm tools, whose JS API the tests load from there too.
 const HONO_VERSION: &str = "4.13.19";
 const EXPRESS_VERSION: &str = "5.3.0";
 const REDIS_CLIENT_VERSION: &str = "6.3.1";
 const IOREDIS_VERSION: &str = "6.0.0";
-const ESBUILD_VERSION: &str = "0.28.2";
+pub const ESBUILD_VERSION: &str = "0.28.2";
 
 /// An npm package the tests use, installed under `.tools/node`.
 pub fn node_module(name: &str) -> PathBuf {
     tools().join("node").join("node_modules").join(name)
+}
+
+pub fn esbuild() -> PathBuf {
+    node_module(".bin").join("esbuild")
 }
 
 fn has_version(name: &str, version: &str) -> bool {
@@ -167,7 +173,7 @@ const NEEDS: &[Need] = &[
         },
     },
     Need {
-        what: "npm tools for the middleware tests: hono, express, redis, ioredis and esbuild",
+        what: "npm tools for the middleware tests and the size budgets: hono, express, redis, ioredis and esbuild",
         present: || {
             has_version("hono", HONO_VERSION)
                 && has_version("express", EXPRESS_VERSION)

@@ -1,0 +1,46 @@
+// decode, expiresIn and isExpired: what `jwtgate` and `jwtgate/client` share. Values cross as
+// JSON text; errors cross as JSON and become JwtError or TypeError (see state.js).
+import { JwtError, call, fits, seconds, wasm } from './state.js';
+
+export function asToken(token) {
+  if (typeof token !== 'string') throw new JwtError('malformed', 'a token must be a string');
+  return token;
+}
+
+/** A token under the default size limit, refused before it is copied into wasm memory. */
+function smallToken(token) {
+  fits(asToken(token));
+  return token;
+}
+
+export const nowSeconds = () => Date.now() / 1000;
+/** The header and payload of a token, without verifying anything. */
+export function decode(token) {
+  const text = call(() => wasm().decode(smallToken(token)));
+  const cut = text.indexOf('\0');
+  return { header: JSON.parse(text.slice(0, cut)), payload: JSON.parse(text.slice(cut + 1)) };
+}
+
+/** Seconds until `exp` (negative once past), or null when the token has no `exp`. */
+export function expiresIn(token, now = nowSeconds()) {
+  const left = call(() => wasm().expiresIn(smallToken(token), now));
+  return left ?? null;
+}
+
+/**
+ * Whether the token has expired, or will within `leeway` seconds. A token without `exp` never
+ * expires; one that cannot be read counts as expired, so the caller refreshes rather than sends
+ * it. A `leeway` or `now` that is not a number is the caller's mistake: a TypeError.
+ */
+export function isExpired(token, { leeway, now = nowSeconds() } = {}) {
+  const margin = seconds('leeway', leeway, 0);
+  let left;
+  try {
+    left = expiresIn(token, now);
+  } catch (e) {
+    if (e instanceof JwtError) return true;
+    throw e;
+  }
+  return left !== null && left <= margin;
+}
+

@@ -1,0 +1,153 @@
+//! The verifier half of the web front door (feature `web`; `web-client` leaves it out): the
+//! core plans a verification and judges it, the JS side's platform checks the signature.
+
+use wasm_bindgen::prelude::*;
+
+use super::options::{policy, KNOWN};
+use super::{check_units, jwt_error, text, time, type_error};
+use crate::encoding::json_object;
+use crate::{Error, JwkSet, JwksError, UntrustedToken};
+
+/// Throws `jwks_unavailable` once a key set body has passed `bytes` over the limit, so the JS
+/// side stops reading it there.
+#[wasm_bindgen(js_name = checkJwksLength)]
+pub fn check_jwks_length(bytes: f64) -> Result<(), JsValue> {
+    let limit = JwkSet::MAX_BYTES;
+    if bytes > limit as f64 {
+        Err(jwt_error(&Error::JwksUnavailable(JwksError::TooLarge {
+            limit,
+        })))
+    } else {
+        Ok(())
+    }
+}
+
+/// The option names `Verifier` reads, comma-separated: the JS side reads each by property
+/// access, so that getters and inherited options count.
+#[wasm_bindgen(js_name = optionNames)]
+pub fn option_names() -> String {
+    KNOWN.into()
+}
+
+pub(super) fn parse_options(options: &str) -> Result<crate::Policy, JsValue> {
+    let options =
+        json_object(options.as_bytes()).map_err(|_| type_error("options must be an object"))?;
+    policy(&options).map_err(|e| type_error(&e.0))
+}
+
+/// Throws a `TypeError` for options a `Verifier` would refuse: lets `RemoteVerifier` fail at
+/// construction, before it has any keys.
+#[wasm_bindgen(js_name = checkOptions)]
+pub fn check_options(options: &str) -> Result<(), JsValue> {
+    parse_options(options).map(|_| ())
+}
+
+/// The core verifier behind the JS `Verifier` and `RemoteVerifier`.
+#[wasm_bindgen(js_name = RawVerifier)]
+pub struct RawVerifier(crate::Verifier);
+
+#[wasm_bindgen(js_class = RawVerifier)]
+impl RawVerifier {
+    /// A verifier over a JWKS (JSON text) with options (JSON text).
+    #[wasm_bindgen(constructor)]
+    pub fn new(jwks: &str, options: &str) -> Result<RawVerifier, JsValue> {
+        let policy = parse_options(options)?;
+        let keys = JwkSet::from_json(jwks.as_bytes()).map_err(|e| jwt_error(&e))?;
+        Ok(RawVerifier(crate::Verifier::new(keys, policy)))
+    }
+
+    /// The verified payload's JSON text, or a thrown error: with the in-wasm primitives.
+    #[cfg(feature = "rust-crypto")]
+    pub fn verify(&self, token: &str, now: JsValue) -> Result<String, JsValue> {
+        let now = time(&now)? as u64;
+        let untrusted = self.parse(token)?;
+        self.0
+            .verify_untrusted(&untrusted, now)
+            .map_err(|e| jwt_error(&e))?;
+        // The very text that was verified: JS reads what the checks read.
+        Ok(text(untrusted.payload()))
+    }
+
+    /// The first half of a verification by the platform's primitive: everything up to the
+    /// signature check. Returns `"ALG,i,j,…"`, the algorithm and the positions of the keys to
+    /// try in order (see `publicKey`); throws the verdict when no key can have made the
+    /// signature, or when the token fails before that.
+    pub fn prepare(&self, token: &str, now: JsValue) -> Result<String, JsValue> {
+        // The time is judged by finish; a bad one is the caller's mistake before any other.
+        time(&now)?;
+        let untrusted = self.parse(token)?;
+        let alg = untrusted.header().algorithm().map_err(|e| jwt_error(&e))?;
+        self.plan(alg, untrusted.header().kid(), untrusted.signature())
+    }
+
+    /// `prepare` for a signature that is not a token's, made with `alg` by a key without
+    /// `kid`: how the Wycheproof suites reach the package's signature path.
+    pub fn candidates(&self, alg: &str, signature: &[u8]) -> Result<String, JsValue> {
+        let alg = crate::Algorithm::from_name(alg).map_err(|e| jwt_error(&e))?;
+        self.plan(alg, None, signature)
+    }
+
+    fn plan(
+        &self,
+        alg: crate::Algorithm,
+        kid: Option<&str>,
+        signature: &[u8],
+    ) -> Result<String, JsValue> {
+        let (candidates, fail) = self
+            .0
+            .plan(alg, kid, signature)
+            .map_err(|e| jwt_error(&e))?;
+        if candidates.is_empty() {
+            return Err(jwt_error(&fail));
+        }
+        let mut out = String::from(alg.name());
+        for i in candidates {
+            out.push(',');
+            out.push_str(&i.to_string());
+        }
+        Ok(out)
+    }
+
+    /// The second half: `verified` is the position of the key the platform verified the
+    /// signature with, or -1 for none. The verified payload's JSON text, or a thrown error.
+    pub fn finish(&self, token: &str, verified: i32, now: JsValue) -> Result<String, JsValue> {
+        let now = time(&now)? as u64;
+        let untrusted = self.parse(token)?;
+        let pending = self.0.prepare(&untrusted).map_err(|e| jwt_error(&e))?;
+        pending
+            .finish(usize::try_from(verified).ok(), now)
+            .map_err(|e| jwt_error(&e))?;
+        Ok(text(untrusted.payload()))
+    }
+
+    /// The key at position `index`, as a minimal JWK (JSON text) for the platform to import.
+    #[wasm_bindgen(js_name = publicKey)]
+    pub fn public_key(&self, index: usize) -> Option<String> {
+        self.0.keys().keys().get(index).map(crate::Jwk::public_jwk)
+    }
+
+    fn parse<'t>(&self, token: &'t str) -> Result<UntrustedToken<'t>, JsValue> {
+        UntrustedToken::parse_with_limit(token, self.0.policy().max_token_bytes)
+            .map_err(|e| jwt_error(&e))
+    }
+
+    /// `check_units` with this verifier's `maxTokenBytes`.
+    #[wasm_bindgen(js_name = checkLength)]
+    pub fn check_length(&self, units: f64) -> Result<(), JsValue> {
+        check_units(units, self.0.policy().max_token_bytes)
+    }
+
+    /// Replaces the keys (rotation); the old ones stay if the new set is unusable.
+    #[wasm_bindgen(js_name = setKeys)]
+    pub fn set_keys(&mut self, jwks: &str) -> Result<(), JsValue> {
+        let keys = JwkSet::from_json(jwks.as_bytes()).map_err(|e| jwt_error(&e))?;
+        self.0.set_keys(keys);
+        Ok(())
+    }
+
+    /// Whether some key carries this `kid`.
+    #[wasm_bindgen(js_name = hasKid)]
+    pub fn has_kid(&self, kid: &str) -> bool {
+        self.0.keys().contains_kid(kid)
+    }
+}

@@ -1,0 +1,30 @@
+// jwtgate/client: the SPA entry. Its own wasm (no key sets, no verification) gives the answers
+// the full package gives, and exports only what an SPA needs.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import * as full from 'jwtgate';
+import { fx } from './fixtures.mjs';
+import { clientAnswers } from './client-answers.mjs';
+
+// In a process of its own: with jwtgate loaded too, the client functions would run on the
+// full package's wasm (the entries share one core, the fuller one).
+const CHILD = `
+import * as client from 'jwtgate/client';
+import { readFileSync } from 'node:fs';
+import { clientAnswers } from './client-answers.mjs';
+const fx = JSON.parse(readFileSync(process.env.JWTGATE_FIXTURES, 'utf8'));
+process.stdout.write(JSON.stringify({ exports: Object.keys(client).sort(), answers: clientAnswers(fx, client) }));
+`;
+
+test('jwtgate/client, alone in a process: its exports, and the answers jwtgate gives', () => {
+  const child = JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', CHILD], { cwd: import.meta.dirname, maxBuffer: 64 << 20 }));
+  assert.deepEqual(child.exports, ['JwtError', 'TokenSession', 'decode', 'default', 'expiresIn', 'isExpired']);
+  assert.deepEqual(child.answers, clientAnswers(fx, full));
+});
+
+test('with both entries loaded, one JwtError class', async () => {
+  const client = await import('jwtgate/client');
+  assert.equal(client.JwtError, full.JwtError);
+  assert.equal(client.decode(fx.tokens.ES256).header.alg, 'ES256');
+});
