@@ -85,13 +85,19 @@ test('audiences, requirements and revocation answer as the filter does, in its o
   }
 });
 
-test('requiredClaims as an object: verify refuses an unmet value with insufficient_claims', () => {
+test('requiredClaims as an object: verify refuses an unmet value with insufficient_claims', async () => {
   const v = new Verifier({ jwks: fx.jwks, ...options, requiredClaims: { sub: ['bob', 'carol'] } });
-  assert.throws(() => v.verify(fx.tokens.ES256, { now: fx.now }), (e) => e instanceof JwtError && e.code === 'insufficient_claims' && e.claim === 'sub');
+  const unmet = (e) => e instanceof JwtError && e.code === 'insufficient_claims' && e.claim === 'sub';
+  await assert.rejects(v.verify(fx.tokens.ES256, { now: fx.now }), unmet);
+  assert.throws(() => v.verifySync(fx.tokens.ES256, { now: fx.now }), unmet);
   const ok = new Verifier({ jwks: fx.jwks, ...options, requiredClaims: { sub: 'alice', jti: ['t-1'] } });
-  assert.equal(ok.verify(fx.tokens.ES256, { now: fx.now }).sub, 'alice');
+  assert.equal((await ok.verify(fx.tokens.ES256, { now: fx.now })).sub, 'alice');
+  assert.equal(ok.verifySync(fx.tokens.ES256, { now: fx.now }).sub, 'alice');
   // Read by type, as the filter reads requires_claims: no empty list, no object, no null.
-  for (const bad of [{ role: [] }, { role: {} }, { role: null }, 'role', 7]) {
+  // Written by type as every option is: no toJSON, nothing that vanishes, no NaN.
+  const vanishing = { role: undefined };
+  const withToJSON = { role: { toJSON: () => 'admin' } };
+  for (const bad of [{ role: [] }, { role: {} }, { role: null }, 'role', 7, vanishing, withToJSON, { role: [NaN] }, { role: [() => 1] }]) {
     assert.throws(() => new Verifier({ jwks: fx.jwks, requiredClaims: bad }), TypeError, JSON.stringify(bad));
   }
   assert.throws(() => new Verifier({ jwks: fx.jwks, spaceDelimitedClaims: 'perms' }), TypeError);
