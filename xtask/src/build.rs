@@ -172,8 +172,10 @@ pub struct Sizes {
 /// The ceilings the size test holds, gzipped: `jwtgate/client` for an SPA, and the whole
 /// browser entry. Issue 16 asks for 18 KB and 30 KB ([`CLIENT_TARGET`], [`FULL_TARGET`]); not
 /// reached yet, so these are the sizes as built with a little room, to stop growth meanwhile.
+/// The whole entry's was 58 KB (57,545 bytes built); issue 17's `authenticate` and `refusal`
+/// (about 1.2 KB of JS, 2.9 KB of wasm: the HTTP answer and claim values) took it to 61,673.
 pub const CLIENT_BUDGET: u64 = 40 * 1024;
-pub const FULL_BUDGET: u64 = 58 * 1024;
+pub const FULL_BUDGET: u64 = 61 * 1024;
 /// Issue 16's budgets: printed beside the sizes until the ceilings come down to them.
 pub const CLIENT_TARGET: u64 = 18 * 1024;
 pub const FULL_TARGET: u64 = 30 * 1024;
