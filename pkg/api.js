@@ -2,10 +2,12 @@
 // become JwtError (a token, key set or fetch problem) or TypeError (a caller mistake). The core
 // decides everything about a token; the platform (crypto-node.js, crypto-web.js) only says
 // whether a signature verifies under the key the core chose.
+import { AUTH_OPTIONS, authenticate, configure } from './authenticate.js';
 import { JwtError, MAX_TIMER_SECONDS, abortable, call, coreOptions, crypto, deadline, reader, seconds, wasm } from './state.js';
 import { asToken, nowSeconds } from './token.js';
 
 export { JwtError };
+export { refusal } from './authenticate.js';
 export { decode, expiresIn, isExpired } from './token.js';
 export { TokenSession } from './session.js';
 
@@ -134,8 +136,14 @@ export class Verifier {
   #raw;
 
   constructor(options = {}) {
-    const policy = coreOptions(options, ['jwks']);
+    const policy = coreOptions(options, ['jwks', ...AUTH_OPTIONS]);
     this.#raw = raw(jwksText(reader(options)('jwks')), policy);
+    configure(this, options);
+  }
+
+  /** `{ claims }` for a request with a good bearer token, or `{ response }`: the refusal. */
+  authenticate(request, options) {
+    return authenticate(this, request, options);
   }
 
   /** Resolves to the verified claims, or rejects with a JwtError. */
@@ -160,7 +168,7 @@ const MAX_STALE_SECONDS = 86400;
 const MAX_STALE_LIMIT = 30 * 86400;
 // Failed fetches are retried after retrySeconds (at most this), doubling with each failure up to this.
 const MAX_RETRY_SECONDS = 30;
-const REMOTE_OPTIONS = ['jwksUri', 'cacheSeconds', 'cooldownSeconds', 'fetchTimeoutSeconds', 'retrySeconds', 'maxStaleSeconds', 'fetch', 'cache'];
+const REMOTE_OPTIONS = ['jwksUri', 'cacheSeconds', 'cooldownSeconds', 'fetchTimeoutSeconds', 'retrySeconds', 'maxStaleSeconds', 'fetch', 'cache', ...AUTH_OPTIONS];
 
 /** Verifies tokens against a key set fetched from `jwksUri`, cached and re-fetched as needed. */
 export class RemoteVerifier {
@@ -208,6 +216,12 @@ export class RemoteVerifier {
     this.#cache = cache || null;
     // Check the options now, not at the first request: a typo should fail where it is made.
     call(() => wasm().checkOptions(this.#policy));
+    configure(this, options);
+  }
+
+  /** `{ claims }` for a request with a good bearer token, or `{ response }`: the refusal. */
+  authenticate(request, options) {
+    return authenticate(this, request, options);
   }
 
   /**

@@ -21,7 +21,8 @@ export type JwtErrorCode =
   | 'revoked'
   | 'jwks_unavailable'
   | 'missing_token'
-  | 'insufficient_claims';
+  | 'insufficient_claims'
+  | 'revocation_unavailable';
 
 /** A token, key set or fetch refused; `code` is stable, `message` is for people. */
 export class JwtError extends Error {
@@ -94,16 +95,64 @@ export interface VerifyOptions {
   requireExpiration?: boolean;
   /** The longest token accepted, in bytes (default 16384, at most 1048576); a longer string is refused before it is copied into wasm. */
   maxTokenBytes?: number;
-  /** Claims that must be present. */
-  requiredClaims?: string[];
+  /**
+   * Claims that must be present (an array of names), or the values they must hold (an object,
+   * as the Envoy filter's `requires_claims`): `{ role: 'admin' }`, `{ roles: ['admin', 'ops'] }`
+   * (any of these). A claim name may be a dotted path (`realm_access.roles`). Values are
+   * compared whole; an array claim holds a value it contains; only `scope`, `scp` and the
+   * `spaceDelimitedClaims` are split on spaces. Unmet: `insufficient_claims` (HTTP 403).
+   */
+  requiredClaims?: string[] | ClaimRequirements;
+  /** Claims besides `scope` and `scp` whose string is a space-delimited list for `requiredClaims`. */
+  spaceDelimitedClaims?: string[];
 }
 
-export interface VerifierOptions extends VerifyOptions {
+/** Claim (or dotted path) -> the value it must hold, or a list of which it must hold one. */
+export type ClaimRequirements = Record<string, ClaimValue | ClaimValue[]>;
+export type ClaimValue = string | number | boolean | unknown[];
+
+/** What `authenticate` reads, on a verifier's options or per call. */
+export interface AuthenticateSettings {
+  /**
+   * Asked after the signature and claims pass, for a token with a `jti`: true refuses it
+   * (401 `revoked`); a throw, a rejection or an answer that is not a boolean refuses it too
+   * (503 `revocation_unavailable`). `jwtgate/revocation` has adapters for Workers KV and Redis.
+   */
+  revoked?: (jti: string, claims: Claims) => boolean | Promise<boolean>;
+  /** The challenge's realm (default: the request URL without its query, as the Envoy filter). */
+  realm?: string;
+  /** Also take the token from this cookie (off by default). */
+  cookie?: string;
+  /** Also take the token from this query parameter (off by default; RFC 6750 section 2.3). */
+  query?: string;
+}
+
+/** Per call: the settings, and requirements for this call only (checked besides the verifier's). */
+export interface AuthenticateOptions extends AuthenticateSettings {
+  requiredClaims?: string[] | ClaimRequirements;
+  spaceDelimitedClaims?: string[];
+  /** Seconds since the epoch, for tests. */
+  now?: number;
+  /** Handed a background key refresh (RemoteVerifier): in Workers `ctx.waitUntil.bind(ctx)`. */
+  waitUntil?: (promise: Promise<unknown>) => void;
+}
+
+/**
+ * The response jwtgate's Envoy filter gives for a refusal with this code: status, challenge
+ * (`Bearer realm="<realm>", error=…, error_description="<code>"`), `text/plain` body `<code>\n`.
+ * For a check of your own after `authenticate`, so every refusal looks alike.
+ */
+export function refusal(code: JwtErrorCode, realm: string): Response;
+
+/** A request's verified claims, or the response refusing it. */
+export type Authenticated = { claims: Claims; response?: undefined } | { response: Response; claims?: undefined };
+
+export interface VerifierOptions extends VerifyOptions, AuthenticateSettings {
   /** The key set: a JWKS object or its JSON text. */
   jwks: Jwks | string;
 }
 
-export interface RemoteVerifierOptions extends VerifyOptions {
+export interface RemoteVerifierOptions extends VerifyOptions, AuthenticateSettings {
   /** Where the key set is published. */
   jwksUri: string | URL;
   /**
@@ -181,6 +230,14 @@ export class Verifier {
    * JwtError; the same answers as `verify`. Elsewhere it throws a TypeError.
    */
   verifySync(token: string, options?: { now?: number }): Claims;
+  /**
+   * The request's bearer token (the `Authorization` header, scheme in any case; a cookie or
+   * query parameter only where configured), verified: `{ claims }`, or `{ response }` with the
+   * status, `WWW-Authenticate` challenge and body jwtgate's Envoy filter sends for the same
+   * refusal (401 bare challenge without a token, 401 `invalid_token`, 403 `insufficient_scope`,
+   * 503). Rejects only for the caller's mistakes (TypeError).
+   */
+  authenticate(request: Request, options?: AuthenticateOptions): Promise<Authenticated>;
 }
 
 /** Verifies tokens against a key set fetched from `jwksUri`: cached, refreshed, re-fetched on rotation. */
@@ -195,6 +252,14 @@ export class RemoteVerifier {
    * response.
    */
   verify(token: string, options?: { now?: number; waitUntil?: (promise: Promise<unknown>) => void }): Promise<Claims>;
+  /**
+   * The request's bearer token (the `Authorization` header, scheme in any case; a cookie or
+   * query parameter only where configured), verified: `{ claims }`, or `{ response }` with the
+   * status, `WWW-Authenticate` challenge and body jwtgate's Envoy filter sends for the same
+   * refusal (401 bare challenge without a token, 401 `invalid_token`, 403 `insufficient_scope`,
+   * 503). Rejects only for the caller's mistakes (TypeError).
+   */
+  authenticate(request: Request, options?: AuthenticateOptions): Promise<Authenticated>;
 }
 
 /** What the app's `refresh` resolves to: a new access token, and a new refresh token if the issuer rotates them. */

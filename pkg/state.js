@@ -116,8 +116,9 @@ export function onlyKnown(get, known, what) {
  * by JSON.stringify on the caller's objects: that would call their toJSON(), which can turn
  * `audiences` into null or `clockSkewSeconds` into 1e14, and an options object of its own
  * into anything. Each name the core reads is read once; an option is undefined or null, a
- * string, true or false, a finite number, or an Array of strings, and anything else (a URL,
- * a String object, an object with toJSON, NaN) is a TypeError. Every other enumerable name,
+ * string, true or false, a finite number, or an Array of strings (`requiredClaims` may also be
+ * an object of required values, written the same way), and anything else (a URL, a String
+ * object, an object with toJSON, NaN) is a TypeError. Every other enumerable name,
  * except `taken` (read by the caller), goes to the core unread, which refuses it by name.
  */
 export function coreOptions(options, taken) {
@@ -150,7 +151,28 @@ function optionJson(name, value) {
     }
     return `[${items.join(',')}]`;
   }
+  // The one option that is an object: requiredClaims as the Envoy filter's requires_claims.
+  if (name === 'requiredClaims' && Object.prototype.toString.call(value) === '[object Object]' && !('toJSON' in value)) {
+    const get = reader(value);
+    return `{${get.names.map((claim) => `${JSON.stringify(claim)}:${claimValueJson(name, get(claim), 0)}`).join(',')}}`;
+  }
   throw new TypeError(`option ${name} cannot be ${what(value)}: give a string, a number, true or false, or an array of strings`);
+}
+
+/**
+ * A value a required claim must hold, or an array of them, written by type as the options are:
+ * no toJSON, no undefined (a requirement never vanishes), nesting bounded. The core judges
+ * what it accepts (no null or empty list for a claim).
+ */
+function claimValueJson(name, value, depth) {
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return JSON.stringify(value);
+  if (typeof value === 'number' && Number.isFinite(value)) return JSON.stringify(value);
+  if (Array.isArray(value) && !('toJSON' in value) && depth < MAX_CHAIN) {
+    const items = [];
+    for (let i = 0, length = value.length; i < length; i += 1) items.push(claimValueJson(name, value[i], depth + 1));
+    return `[${items.join(',')}]`;
+  }
+  throw new TypeError(`option ${name}: a required value cannot be ${typeof value === 'number' ? value : what(value)}`);
 }
 
 function what(value) {

@@ -24,12 +24,7 @@ impl Claims {
     /// A claim by name or, failing that, by a dotted path into nested objects (`realm.roles`).
     /// A member whose own name contains dots wins over the path, as in Envoy's `jwt_authn`.
     pub fn lookup(&self, path: &str) -> Option<&Value> {
-        if let Some(v) = self.0.get(path) {
-            return Some(v);
-        }
-        let mut parts = path.split('.');
-        let first = self.0.get(parts.next()?)?;
-        parts.try_fold(first, |v, name| v.as_object()?.get(name))
+        lookup(&self.0, path)
     }
 
     /// `sub`, if it is a string.
@@ -97,6 +92,38 @@ pub fn claim_holds(have: &Value, accepted: &[Value], space_delimited: bool) -> b
         }
         (have, want) => have == want,
     })
+}
+
+fn lookup<'m>(claims: &'m Map<String, Value>, path: &str) -> Option<&'m Value> {
+    if let Some(v) = claims.get(path) {
+        return Some(v);
+    }
+    let mut parts = path.split('.');
+    let first = claims.get(parts.next()?)?;
+    parts.try_fold(first, |v, name| v.as_object()?.get(name))
+}
+
+/// `requires_claims` for one claim: whether the claim at `path` (a name or a dotted path, as
+/// [`Claims::lookup`] finds it) holds one of `accepted`. Only `scope`, `scp` and the claims in
+/// `space_delimited` are split on spaces. The Envoy filter's rules and the npm package's
+/// `requiredClaims` object both decide through this.
+pub fn claim_requirement_holds(
+    claims: &Claims,
+    path: &str,
+    accepted: &[Value],
+    space_delimited: &[String],
+) -> bool {
+    requirement_holds(&claims.0, path, accepted, space_delimited)
+}
+
+fn requirement_holds(
+    claims: &Map<String, Value>,
+    path: &str,
+    accepted: &[Value],
+    space_delimited: &[String],
+) -> bool {
+    let split = matches!(path, "scope" | "scp") || space_delimited.iter().any(|c| c == path);
+    lookup(claims, path).is_some_and(|have| claim_holds(have, accepted, split))
 }
 
 /// Exact audience comparison, the default.
@@ -182,10 +209,22 @@ pub(crate) fn check_with(
         }
     }
 
+    check_required(claims, policy)
+}
+
+/// The policy's required claims: present, then holding their required values.
+pub(crate) fn check_required(claims: &Map<String, Value>, policy: &Policy) -> Result<(), Error> {
     // A claim present as `null` is no claim.
     let absent = |c: &&String| claims.get(c.as_str()).is_none_or(Value::is_null);
     if let Some(missing) = policy.required_claims.iter().find(absent) {
         return Err(Error::MissingClaim(missing.clone()));
+    }
+    // Last, as the Envoy filter checks `requires_claims` after everything else: a value the
+    // caller lacks is a 403, which must not hide a 401 the token deserves.
+    for (claim, accepted) in &policy.required_values {
+        if !requirement_holds(claims, claim, accepted, &policy.space_delimited_claims) {
+            return Err(Error::InsufficientClaims(claim.clone()));
+        }
     }
     Ok(())
 }

@@ -46,6 +46,9 @@ pub enum Error {
     MissingToken,
     /// The token is valid but a claim does not have a required value (front doors; HTTP 403).
     InsufficientClaims(String),
+    /// The revocation store could not be read, so the token cannot be cleared (front doors;
+    /// HTTP 503: fail closed).
+    RevocationUnavailable,
 }
 
 /// The part of a compact JWS an error is about.
@@ -122,7 +125,7 @@ pub enum JwksError {
 
 impl Error {
     /// Every code [`Error::code`] can return.
-    pub const CODES: [&'static str; 15] = [
+    pub const CODES: [&'static str; 16] = [
         "malformed",
         "too_large",
         "algorithm_not_allowed",
@@ -138,6 +141,7 @@ impl Error {
         "jwks_unavailable",
         "missing_token",
         "insufficient_claims",
+        "revocation_unavailable",
     ];
 
     /// The stable code: one of the codes listed in the README, never changed.
@@ -158,6 +162,7 @@ impl Error {
             Error::JwksUnavailable(_) => "jwks_unavailable",
             Error::MissingToken => "missing_token",
             Error::InsufficientClaims(_) => "insufficient_claims",
+            Error::RevocationUnavailable => "revocation_unavailable",
         }
     }
 
@@ -191,32 +196,39 @@ impl Error {
     /// );
     /// ```
     pub fn http_response(&self, realm: &str) -> (u16, Option<String>) {
-        let mut challenge = String::from("Bearer realm=\"");
-        for c in realm.chars() {
+        Error::http_response_for_code(self.code(), realm)
+    }
+
+    /// [`Error::http_response`] for an error known by its code (one of [`Error::CODES`]): how
+    /// a front door whose checks ran elsewhere (in JavaScript) answers.
+    pub fn http_response_for_code(code: &str, realm: &str) -> (u16, Option<String>) {
+        let mut challenge = Vec::from(&b"Bearer realm=\""[..]);
+        for b in realm.bytes() {
             // A realm is a quoted-string: escape what would end it, drop what cannot be sent.
-            match c {
-                '"' | '\\' => {
-                    challenge.push('\\');
-                    challenge.push(c);
-                }
-                c if c.is_ascii_control() => {}
-                c => challenge.push(c),
+            // Bytes, not chars: only ASCII is touched, so the text stays UTF-8.
+            match b {
+                b'"' | b'\\' => challenge.extend([b'\\', b]),
+                b if b.is_ascii_control() => {}
+                b => challenge.push(b),
             }
         }
-        challenge.push('"');
-        let (status, error) = match self {
-            Error::JwksUnavailable(_) => return (503, None),
+        challenge.push(b'"');
+        let mut challenge = String::from_utf8(challenge).unwrap_or_default();
+        let (status, error) = match code {
+            // Nothing the client can fix: no challenge. A revocation store that cannot be read
+            // clears no one (fail closed).
+            "jwks_unavailable" | "revocation_unavailable" => return (503, None),
             // RFC 6750 3.1: a request without credentials gets a bare challenge.
-            Error::MissingToken => return (401, Some(challenge)),
-            Error::InsufficientClaims(_) => (403, "insufficient_scope"),
+            "missing_token" => return (401, Some(challenge)),
+            "insufficient_claims" => (403, "insufficient_scope"),
             // Valid, but not for this resource: jwt_authn's 403, so migrations keep statuses.
-            Error::InvalidAudience => (403, "invalid_token"),
+            "invalid_audience" => (403, "invalid_token"),
             _ => (401, "invalid_token"),
         };
         challenge.push_str(", error=\"");
         challenge.push_str(error);
         challenge.push_str("\", error_description=\"");
-        challenge.push_str(self.code());
+        challenge.push_str(code);
         challenge.push('"');
         (status, Some(challenge))
     }
@@ -240,6 +252,7 @@ impl fmt::Display for Error {
             Error::JwksUnavailable(e) => write!(f, "no usable key set: {e}"),
             Error::MissingToken => f.write_str("no token in the request"),
             Error::InsufficientClaims(c) => write!(f, "claim `{c}` does not have a required value"),
+            Error::RevocationUnavailable => f.write_str("revocation store unavailable"),
         }
     }
 }

@@ -65,7 +65,7 @@ pub mod envoy;
 pub mod web;
 
 pub use alg::{Algorithm, AlgorithmSet};
-pub use claims::{claim_holds, Claims};
+pub use claims::{claim_holds, claim_requirement_holds, Claims};
 #[cfg(feature = "rust-crypto")]
 pub use crypto::RustCrypto;
 pub use crypto::SignatureCheck;

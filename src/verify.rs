@@ -31,6 +31,10 @@ pub struct Policy {
     pub(crate) max_lifetime: Option<u64>,
     pub(crate) max_token_bytes: usize,
     pub(crate) required_claims: Vec<String>,
+    /// Claims that must hold one of their accepted values, with the claims split on spaces
+    /// besides `scope` and `scp`.
+    pub(crate) required_values: Vec<(String, Vec<serde_json::Value>)>,
+    pub(crate) space_delimited_claims: Vec<String>,
     /// How a configured audience is compared with the token's.
     pub(crate) same_audience: fn(&str, &str) -> bool,
 }
@@ -46,6 +50,8 @@ impl Default for Policy {
             max_lifetime: None,
             max_token_bytes: DEFAULT_MAX_TOKEN_BYTES,
             required_claims: Vec::new(),
+            required_values: Vec::new(),
+            space_delimited_claims: Vec::new(),
             same_audience: claims::same_audience,
         }
     }
@@ -118,6 +124,27 @@ impl Policy {
     #[must_use]
     pub fn require_claim(mut self, name: impl Into<String>) -> Policy {
         self.required_claims.push(name.into());
+        self
+    }
+
+    /// Requires a claim to hold one of `accepted`, as the Envoy filter's `requires_claims`
+    /// decides it ([`crate::claim_requirement_holds`]); otherwise [`crate::Error::InsufficientClaims`],
+    /// checked after every other claim.
+    #[must_use]
+    pub fn require_claim_value(
+        mut self,
+        name: impl Into<String>,
+        accepted: Vec<serde_json::Value>,
+    ) -> Policy {
+        self.required_values.push((name.into(), accepted));
+        self
+    }
+
+    /// Splits this claim's string on spaces when checking required values, as `scope` and
+    /// `scp` always are (Envoy's `space_delimited_claims`).
+    #[must_use]
+    pub fn space_delimited_claim(mut self, name: impl Into<String>) -> Policy {
+        self.space_delimited_claims.push(name.into());
         self
     }
 

@@ -70,6 +70,27 @@ fn errors_map_to_http_responses() {
         .contains(r#"error="invalid_token", error_description="invalid_audience""#));
     let unavailable = jwtgate::Error::JwksUnavailable(jwtgate::JwksError::NoUsableKey);
     assert_eq!(unavailable.http_response("api"), (503, None));
+    // A revocation store that cannot be read clears no one: 503, as for keys.
+    assert_eq!(
+        jwtgate::Error::RevocationUnavailable.http_response("api"),
+        (503, None)
+    );
+    // By code, the same answer as by error, for every code (what the npm package asks).
+    for e in [
+        err.clone(),
+        jwtgate::Error::MissingToken,
+        jwtgate::Error::InvalidAudience,
+        jwtgate::Error::InsufficientClaims("role".into()),
+        jwtgate::Error::Revoked,
+        jwtgate::Error::RevocationUnavailable,
+        unavailable,
+    ] {
+        assert_eq!(
+            jwtgate::Error::http_response_for_code(e.code(), "a\"b\\c\n"),
+            e.http_response("a\"b\\c\n")
+        );
+    }
+    assert!(jwtgate::Error::CODES.contains(&"revocation_unavailable"));
     assert_eq!(err.claim(), Some("exp"));
 }
 
@@ -101,6 +122,7 @@ fn export_fixtures_for_the_js_tests() {
         .map(|alg| (alg.name().to_owned(), json!(token(alg, &claims()))))
         .collect();
     let fixtures = json!({
+        "authenticate": authenticate_fixtures(),
         "now": NOW, "issuer": ISSUER, "audience": AUDIENCE,
         "jwks": serde_json::from_str::<serde_json::Value>(&jwks()).unwrap(),
         "tokens": tokens,
@@ -113,6 +135,190 @@ fn export_fixtures_for_the_js_tests() {
     std::fs::write(&path, fixtures.to_string()).unwrap();
     let back: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     assert_eq!(back["catalog"].as_array().unwrap().len(), catalog().len());
+}
+
+/// The realm the Node suites' requests give (`http://api.test/orders?page=2`).
+const REALM: &str = "http://api.test/orders";
+
+/// What the Envoy filter answers, by the core's mapping, for the catalog through its variants
+/// and for the cases `authenticate` adds: no token, another audience, claim requirements (with
+/// the filter's `requires_claims` semantics) and revocation, checked in the filter's order:
+/// verification, then the deny list, then the requirements.
+fn authenticate_fixtures() -> serde_json::Value {
+    let answer = |e: Option<jwtgate::Error>| match e {
+        None => json!({"status": 200, "challenge": null}),
+        Some(e) => {
+            let (status, challenge) = e.http_response(REALM);
+            json!({"status": status, "challenge": challenge, "code": e.code()})
+        }
+    };
+    let catalog: Vec<_> = catalog()
+        .into_iter()
+        .map(|c| answer(verifier_named(c.verifier).verify_at(&c.token, NOW).err()))
+        .collect();
+    let token_with = |changes: serde_json::Value| token(Algorithm::ES256, &claims_with(changes));
+    let cases = [
+        (
+            "a good token",
+            token_with(json!({})),
+            json!(null),
+            json!([]),
+            false,
+        ),
+        (
+            "another audience",
+            token_with(json!({"aud": "other"})),
+            json!(null),
+            json!([]),
+            false,
+        ),
+        (
+            "expired",
+            token_with(json!({"exp": NOW - 3600})),
+            json!(null),
+            json!([]),
+            false,
+        ),
+        (
+            "role held",
+            token_with(json!({"role": "admin"})),
+            json!({"role": "admin"}),
+            json!([]),
+            false,
+        ),
+        (
+            "role one of",
+            token_with(json!({"role": "ops"})),
+            json!({"role": ["admin", "ops"]}),
+            json!([]),
+            false,
+        ),
+        (
+            "role lacking",
+            token_with(json!({"role": "guest"})),
+            json!({"role": "admin"}),
+            json!([]),
+            false,
+        ),
+        (
+            "role absent",
+            token_with(json!({})),
+            json!({"role": "admin"}),
+            json!([]),
+            false,
+        ),
+        (
+            "roles array",
+            token_with(json!({"roles": ["user", "admin"]})),
+            json!({"roles": "admin"}),
+            json!([]),
+            false,
+        ),
+        (
+            "a string is whole",
+            token_with(json!({"role": "eve admin"})),
+            json!({"role": "admin"}),
+            json!([]),
+            false,
+        ),
+        (
+            "scope is split",
+            token_with(json!({"scope": "read write"})),
+            json!({"scope": "write"}),
+            json!([]),
+            false,
+        ),
+        (
+            "scp is split",
+            token_with(json!({"scp": "read write"})),
+            json!({"scp": "admin"}),
+            json!([]),
+            false,
+        ),
+        (
+            "listed claims split",
+            token_with(json!({"perms": "a b"})),
+            json!({"perms": "b"}),
+            json!(["perms"]),
+            false,
+        ),
+        (
+            "a dotted path",
+            token_with(json!({"realm": {"roles": ["admin"]}})),
+            json!({"realm.roles": "admin"}),
+            json!([]),
+            false,
+        ),
+        (
+            "a number is not its string",
+            token_with(json!({"level": 3})),
+            json!({"level": "3"}),
+            json!([]),
+            false,
+        ),
+        (
+            "a number",
+            token_with(json!({"level": 3})),
+            json!({"level": [2, 3]}),
+            json!([]),
+            false,
+        ),
+        (
+            "revoked",
+            token_with(json!({})),
+            json!(null),
+            json!([]),
+            true,
+        ),
+        (
+            "revoked, lacking a role",
+            token_with(json!({"role": "guest"})),
+            json!({"role": "admin"}),
+            json!([]),
+            true,
+        ),
+        (
+            "revoked, expired",
+            token_with(json!({"exp": NOW - 3600})),
+            json!(null),
+            json!([]),
+            true,
+        ),
+    ];
+    let cases: Vec<_> = cases
+        .into_iter()
+        .map(|(name, token, required, split, revoked)| {
+            let split: Vec<String> = serde_json::from_value(split.clone()).unwrap();
+            let outcome = match verifier().verify_at(&token, NOW) {
+                Err(e) => Some(e),
+                Ok(_) if revoked => Some(jwtgate::Error::Revoked),
+                Ok(v) => {
+                    let claims = v.into_claims();
+                    required
+                        .as_object()
+                        .into_iter()
+                        .flatten()
+                        .find_map(|(claim, want)| {
+                            let accepted = match want {
+                                serde_json::Value::Array(list) => list.clone(),
+                                one => vec![one.clone()],
+                            };
+                            (!jwtgate::claim_requirement_holds(&claims, claim, &accepted, &split))
+                                .then(|| jwtgate::Error::InsufficientClaims(claim.clone()))
+                        })
+                }
+            };
+            json!({"name": name, "token": token, "requiredClaims": required,
+                   "spaceDelimitedClaims": split, "revoked": revoked, "want": answer(outcome)})
+        })
+        .collect();
+    json!({
+        "url": "http://api.test/orders?page=2",
+        "catalog": catalog,
+        "cases": cases,
+        "missing": answer(Some(jwtgate::Error::MissingToken)),
+        "revocationUnavailable": answer(Some(jwtgate::Error::RevocationUnavailable)),
+    })
 }
 
 /// A platform's primitive in place of the in-wasm one: asked only what every primitive

@@ -472,6 +472,33 @@ fn revoked_tokens_are_refused() {
 
 #[test]
 #[ignore = "needs Envoy: `cargo xtask test` runs it"]
+fn a_revocation_list_never_had_refuses_with_503() {
+    use_live_clock();
+    let upstream = echo();
+    let (_list, handler) = swappable(Resp::new(500, "down"));
+    let deny = Server::start(handler);
+    let mut config = one_provider(provider(all_keys(), json!({})));
+    config["revocation"] = json!({"http_uri": {"uri": "http://deny.test/revoked", "cluster": "deny", "timeout": "1s"},
+                                  "refresh_interval": "1s"});
+    let envoy = start(&upstream, config, vec![("deny", deny.port)]);
+    let r = get(
+        envoy.port,
+        "/",
+        &[(
+            "authorization",
+            &bearer(&token(Algorithm::ES256, &claims())),
+        )],
+    );
+    // Fail closed, with the code the npm package's stores give: no challenge, nothing to fix.
+    assert_eq!(
+        (r.status, code_of(&r).as_str()),
+        (503, "revocation_unavailable")
+    );
+    assert!(r.header("www-authenticate").is_none());
+}
+
+#[test]
+#[ignore = "needs Envoy: `cargo xtask test` runs it"]
 fn the_jwt_cache_hits_and_never_serves_an_expired_token() {
     use_live_clock();
     let upstream = echo();

@@ -929,10 +929,9 @@ impl Env for Runtime {
         }
         match &*self.revoked.borrow() {
             Some(list) => Ok(list.contains(jti)),
-            // Fail closed: a configured deny list that was never had cannot clear anyone.
-            None => Err(Error::JwksUnavailable(JwksError::Fetch(
-                "revocation list not yet fetched".into(),
-            ))),
+            // Fail closed: a configured deny list that was never had cannot clear anyone. The
+            // same 503 and code as the npm package's revocation stores.
+            None => Err(Error::RevocationUnavailable),
         }
     }
 

@@ -9,7 +9,7 @@ use std::rc::Rc;
 use serde_json::Value;
 
 use super::config::{percent_decode, query_values, Config, Location, Requirement, Rule};
-use crate::{claim_holds, Claims, Error, UntrustedToken, Verifier};
+use crate::{claim_requirement_holds, Claims, Error, UntrustedToken, Verifier};
 
 /// What the filter knows that the decision needs.
 pub trait Env {
@@ -784,13 +784,8 @@ fn check_required_claims(config: &Config, rule: &Rule, used: &[Used]) -> Result<
     }
     for (claim, accepted) in &rule.requires_claims {
         let ok = used.iter().any(|u| {
-            let split = matches!(claim.as_str(), "scope" | "scp")
-                || config.providers[u.provider]
-                    .space_delimited_claims
-                    .contains(claim);
-            u.claims
-                .lookup(claim)
-                .is_some_and(|have| claim_holds(have, accepted, split))
+            let split = &config.providers[u.provider].space_delimited_claims;
+            claim_requirement_holds(&u.claims, claim, accepted, split)
         });
         if !ok {
             return Err(Error::InsufficientClaims(claim.clone()));

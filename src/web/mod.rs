@@ -6,6 +6,8 @@
 //! JSON too and become a `JwtError` (or a `TypeError` for a caller's mistake) on the JS side.
 
 #[cfg(feature = "web")]
+mod http;
+#[cfg(feature = "web")]
 mod options;
 mod session;
 #[cfg(feature = "web")]
@@ -16,6 +18,8 @@ use wasm_bindgen::prelude::*;
 use crate::encoding::{b64_decode, push_json_string};
 use crate::{Error, UntrustedToken, DEFAULT_MAX_TOKEN_BYTES};
 
+#[cfg(feature = "web")]
+pub use http::{check_claims, http_answer};
 #[cfg(feature = "web")]
 pub use options::{policy, OptionsError, KNOWN};
 pub use session::RawSession;

@@ -20,7 +20,7 @@ const MAX_TOKEN_BYTES_LIMIT: u64 = 1 << 20;
 /// which the JS side reads by property access, getters and prototypes included, before it
 /// hands the options over as JSON.
 pub const KNOWN: &str =
-    "issuer,audiences,algorithms,clockSkewSeconds,requireExpiration,maxTokenBytes,requiredClaims";
+    "issuer,audiences,algorithms,clockSkewSeconds,requireExpiration,maxTokenBytes,requiredClaims,spaceDelimitedClaims";
 
 /// Reads `{issuer, audiences, algorithms, clockSkewSeconds, requireExpiration, maxTokenBytes,
 /// requiredClaims}`. Unknown names are refused: a misspelt `audience` must not silently turn
@@ -100,12 +100,45 @@ pub fn policy(options: &Map<String, Value>) -> Result<Policy, OptionsError> {
             .ok_or_else(|| bad("maxTokenBytes", "a whole number from 1 to 1048576 (1 MiB)"))?;
         policy = policy.max_token_bytes(n as usize);
     }
-    for claim in strings(options.get("requiredClaims"), false)
-        .ok_or_else(|| bad("requiredClaims", "an array of strings"))?
+    // An object is the Envoy filter's `requires_claims`: claim -> a value or any of a list.
+    if let Some(Value::Object(required)) = options.get("requiredClaims") {
+        for (claim, accepted) in required {
+            policy = policy.require_claim_value(
+                claim.clone(),
+                accepted_values(accepted).ok_or_else(|| {
+                    bad(
+                        "requiredClaims",
+                        "claim names or an object of values (each a value or a non-empty array)",
+                    )
+                })?,
+            );
+        }
+    } else {
+        for claim in strings(options.get("requiredClaims"), false).ok_or_else(|| {
+            bad(
+                "requiredClaims",
+                "an array of claim names or an object of required values",
+            )
+        })? {
+            policy = policy.require_claim(claim);
+        }
+    }
+    for claim in strings(options.get("spaceDelimitedClaims"), false)
+        .ok_or_else(|| bad("spaceDelimitedClaims", "an array of claim names"))?
     {
-        policy = policy.require_claim(claim);
+        policy = policy.space_delimited_claim(claim);
     }
     Ok(policy)
+}
+
+/// What `requires_claims` accepts for one claim, as the Envoy filter's configuration reads it:
+/// a value, or a non-empty array of them; never an object or null.
+fn accepted_values(v: &Value) -> Option<Vec<Value>> {
+    match v {
+        Value::Array(list) if !list.is_empty() => Some(list.clone()),
+        Value::Array(_) | Value::Object(_) | Value::Null => None,
+        one => Some(vec![one.clone()]),
+    }
 }
 
 /// An absent value, a string (when `one` is allowed) or an array of strings.

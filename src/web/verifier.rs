@@ -29,7 +29,7 @@ pub fn option_names() -> String {
     KNOWN.into()
 }
 
-fn parse_options(options: &str) -> Result<crate::Policy, JsValue> {
+pub(super) fn parse_options(options: &str) -> Result<crate::Policy, JsValue> {
     let options =
         json_object(options.as_bytes()).map_err(|_| type_error("options must be an object"))?;
     policy(&options).map_err(|e| type_error(&e.0))

@@ -9,6 +9,7 @@ import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { RemoteVerifier, JwtError } from 'jwtgate';
 import { fx, keyset } from './fixtures.mjs';
+import { kvService } from './kv-service.mjs';
 import { freePort, jwksServer } from './net.mjs';
 import { serveWorker } from './workerd-run.mjs';
 
@@ -75,17 +76,24 @@ async function origin(t) {
 }
 
 // The example as wrangler would bundle it, its clock pinned to the fixtures' time.
-const GUARD = readFileSync(join(process.env.JWTGATE_ROOT, 'www/worker/src/index.js'), 'utf8');
+// The package's subpath is a module of its own file name beside `jwtgate`.
+const GUARD = readFileSync(join(process.env.JWTGATE_ROOT, 'www/worker/src/index.js'), 'utf8').replace("'jwtgate/revocation'", "'./revocation.js'");
 const MAIN = `import { guard } from './guard.js';\nexport default guard({ now: ${fx.now} });\n`;
 
 /** The guard in a fresh workerd: a new isolate, sharing only what the cache service holds. */
-function edge(t, { jwks, cache, originPort, cacheSeconds = 600, retrySeconds }) {
+function edge(t, { jwks, cache, originPort, cacheSeconds = 600, retrySeconds, kv }) {
   const vars = { JWKS_URI: jwks.uri(), ISSUER: fx.issuer, AUDIENCES: fx.audience, ORIGIN: `http://127.0.0.1:${originPort}`, JWKS_CACHE_SECONDS: String(cacheSeconds) };
   if (retrySeconds !== undefined) vars.JWKS_RETRY_SECONDS = String(retrySeconds);
+  const bindings = Object.entries(vars).map(([name, v]) => `(name = "${name}", text = ${JSON.stringify(v)})`);
+  if (kv) bindings.push('(name = "REVOKED", kvNamespace = "kv")', '(name = "REVOCATION_CACHE_SECONDS", text = "0")');
   return serveWorker(t, { 'main.js': MAIN, 'guard.js': GUARD }, {
-    services: `(name = "internet", network = (allow = ["local"])), (name = "cache", external = (address = "127.0.0.1:${cache.port}", http = ()))`,
+    services: [
+      '(name = "internet", network = (allow = ["local"]))',
+      `(name = "cache", external = (address = "127.0.0.1:${cache.port}", http = ()))`,
+      ...(kv ? [`(name = "kv", external = (address = "127.0.0.1:${kv.port}", http = ()))`] : []),
+    ].join(', '),
     worker: `cacheApiOutbound = "cache",
-  bindings = [${Object.entries(vars).map(([name, v]) => `(name = "${name}", text = ${JSON.stringify(v)})`).join(', ')}],`,
+  bindings = [${bindings.join(', ')}],`,
   });
 }
 
@@ -148,6 +156,19 @@ test('a good token reaches the origin with its subject; every attack is refused 
   assert.ok(cases.length > 100 && cases.some((c) => c.want === 'too_large'));
   // One fetch for the keys, one for the unknown kids (within the cooldown), whatever the load.
   assert.equal(w.jwks.hits, 2);
+});
+
+test('with a REVOKED namespace bound, a revoked jti never reaches the origin, and a failing namespace is a 503', async (t) => {
+  const w = await world(t, JSON.stringify(fx.variants.standard.jwks));
+  const kv = await kvService(t);
+  const { port, workerd } = await edge(t, { ...w, kv });
+  assert.equal((await call(port, fx.tokens.ES256)).status, 200, workerd.log);
+  kv.entries.set('revoked:t-1', { value: '1', expiration: Math.floor(Date.now() / 1000) + 600 });
+  assert.deepEqual(await refusal(await call(port, fx.tokens.ES256)), { status: 401, code: 'revoked' });
+  kv.down = true;
+  assert.deepEqual(await refusal(await call(port, fx.tokens.ES256)), { status: 503, code: 'revocation_unavailable' });
+  // A token the guard refuses anyway is refused for what it is.
+  assert.deepEqual(await refusal(await call(port, fx.expired)), { status: 401, code: 'expired' });
 });
 
 test('a restarted workerd takes the keys from the cache while they are fresh, and no longer', async (t) => {

@@ -61,3 +61,24 @@ new TokenSession({ refresh: async () => ({ accessToken: 't' }), storage: 'disk' 
 new TokenSession({ refresh: async () => ({ accessToken: 't' }), origins: 'https://api.example.com' });
 // @ts-expect-error: refresh must resolve to a token pair
 new TokenSession({ refresh: async () => 'token' });
+// authenticate, revocation and the middleware.
+import { kvRevocation, redisRevocation } from 'jwtgate/revocation';
+import { jwt as honoJwt, type JwtVariables } from 'jwtgate/hono';
+import { jwt as expressJwt } from 'jwtgate/express';
+const byRole = new Verifier({ jwks: '{}', requiredClaims: { role: ['admin', 'ops'], level: 3 }, spaceDelimitedClaims: ['perms'], revoked: async (jti: string) => jti === 'x' });
+const outcome = await byRole.authenticate(new Request('https://api.example/x'), { requiredClaims: { scope: 'write' }, now: 1, realm: 'api' });
+if (outcome.response) { const r: Response = outcome.response; console.log(r.status); } else { const c: Claims = outcome.claims; console.log(c.sub); }
+const remoteOutcome: Promise<{ claims: Claims } | { response: Response }> = remote.authenticate(new Request('https://api.example/x'), { waitUntil: (p: Promise<unknown>) => void p });
+const kvList = kvRevocation({ get: async () => null, put: async () => {} }, { cacheSeconds: 5, cacheSize: 100 });
+const revoked: Promise<boolean> = kvList.revoked('jti');
+await kvList.revoke({ jti: 'x', exp: 2 });
+await redisRevocation({ sendCommand: async (args: string[]) => args.length }).revoke('x', 2);
+new Verifier({ jwks: '{}', revoked: kvList.revoked });
+const honoMiddleware = honoJwt(byRole, { requiredClaims: { role: 'admin' } });
+const vars: JwtVariables = { jwtPayload: claims };
+const expressMiddleware = expressJwt(remote, { requiredClaims: ['sub'], cookie: 'token' });
+console.log(remoteOutcome, revoked, honoMiddleware, vars, expressMiddleware);
+// @ts-expect-error: revoked answers with a boolean
+new Verifier({ jwks: '{}', revoked: (jti: string) => jti });
+// @ts-expect-error: a requirement's value is not an object
+new Verifier({ jwks: '{}', requiredClaims: { role: { admin: true } } });

@@ -10,8 +10,8 @@
 //! - Size: gzipped bytes of each, and of the Envoy filter.
 //!
 //! Not part of `cargo xtask test`: it takes about twenty minutes and its figures depend on the
-//! machine. What it needs beyond the tests (wrk, and jose, jwt-decode and esbuild pinned in
-//! `.tools/bench`) it installs once.
+//! machine. What it needs beyond the tests (wrk, and jose and jwt-decode pinned in
+//! `.tools/bench`) it installs once; it bundles with the tests' esbuild.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -25,7 +25,6 @@ use crate::install::{self, cmd, root};
 
 const JOSE_VERSION: &str = "6.2.18";
 const JWT_DECODE_VERSION: &str = "4.0.0";
-const ESBUILD_VERSION: &str = "0.28.2";
 
 /// The Envoy configurations compared, in the order they run within a round.
 const CONFIGS: [(&str, &str); 7] = [
@@ -66,10 +65,6 @@ fn node_modules() -> PathBuf {
     bench_dir().join("node_modules")
 }
 
-fn esbuild() -> PathBuf {
-    node_modules().join(".bin").join("esbuild")
-}
-
 fn package_version(name: &str) -> Option<String> {
     let text = std::fs::read_to_string(node_modules().join(name).join("package.json")).ok()?;
     let json: Value = serde_json::from_str(&text).ok()?;
@@ -85,16 +80,12 @@ fn install_needs() -> Result<(), String> {
             cmd("apt-get", &["install", "-y", "-qq", "wrk"])
         })?;
     }
-    let wanted = [
-        ("jose", JOSE_VERSION),
-        ("jwt-decode", JWT_DECODE_VERSION),
-        ("esbuild", ESBUILD_VERSION),
-    ];
+    let wanted = [("jose", JOSE_VERSION), ("jwt-decode", JWT_DECODE_VERSION)];
     if wanted
         .iter()
         .any(|(name, v)| package_version(name).as_deref() != Some(*v))
     {
-        eprintln!("xtask: installing jose, jwt-decode and esbuild into .tools/bench");
+        eprintln!("xtask: installing jose and jwt-decode into .tools/bench");
         std::fs::create_dir_all(bench_dir()).map_err(|e| e.to_string())?;
         let specs: Vec<String> = wanted.iter().map(|(n, v)| format!("{n}@{v}")).collect();
         let prefix = bench_dir();
@@ -531,9 +522,9 @@ struct Size {
     gz: u64,
 }
 
-/// Bundles `source` (an ES module) with the bench's esbuild, as the size budgets do.
+/// Bundles `source` (an ES module) with the size budgets' esbuild, as they do.
 fn bundle(dir: &Path, name: &str, source: &str) -> Result<PathBuf, String> {
-    crate::build::bundle(&esbuild(), dir, name, source)
+    crate::build::bundle(&install::esbuild(), dir, name, source)
 }
 
 fn sizes() -> Result<Vec<Size>, String> {
@@ -692,7 +683,7 @@ fn report(m: &Machine, plan: &Plan, e: &EnvoyResults, n: &Value, sizes: &[Size])
         e.wrk_version,
         n["versions"]["jose"].as_str().unwrap_or("?"),
         n["versions"]["jwt-decode"].as_str().unwrap_or("?"),
-        ESBUILD_VERSION
+        install::ESBUILD_VERSION
     ));
     let busy = m.load >= 0.5 || !m.busy.is_empty();
     line(&format!(

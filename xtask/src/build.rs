@@ -148,6 +148,10 @@ pub fn web() -> Result<Sizes, String> {
              (ceiling {budget}, issue 16's target {target})"
         );
     }
+    eprintln!(
+        "xtask: the npm package's wasm + glue: {} bytes gzipped (budget {WEB_BUDGET})",
+        sizes.wasm_glue
+    );
     Ok(sizes)
 }
 
@@ -161,16 +165,26 @@ pub struct Sizes {
     pub client: u64,
     /// `export * from 'jwtgate'` with its `init`: every export of the browser entry.
     pub full: u64,
+    /// The full package's wasm and its wasm-bindgen glue, unbundled: what the core costs.
+    pub wasm_glue: u64,
 }
 
 /// The ceilings the size test holds, gzipped: `jwtgate/client` for an SPA, and the whole
 /// browser entry. Issue 16 asks for 18 KB and 30 KB ([`CLIENT_TARGET`], [`FULL_TARGET`]); not
 /// reached yet, so these are the sizes as built with a little room, to stop growth meanwhile.
+/// The whole entry's was 58 KB (57,545 bytes built); issue 17's `authenticate` and `refusal`
+/// (about 1.2 KB of JS, 2.9 KB of wasm: the HTTP answer and claim values) took it to 61,673.
 pub const CLIENT_BUDGET: u64 = 40 * 1024;
-pub const FULL_BUDGET: u64 = 58 * 1024;
+pub const FULL_BUDGET: u64 = 61 * 1024;
 /// Issue 16's budgets: printed beside the sizes until the ceilings come down to them.
 pub const CLIENT_TARGET: u64 = 18 * 1024;
 pub const FULL_TARGET: u64 = 30 * 1024;
+
+/// The size budget of the full package's wasm and glue, gzipped: 56 KB. It was 87 KB with the
+/// signature primitives in the wasm; without them (issue 16) and with `authenticate`'s core side
+/// (issue 17: the HTTP answer by code, `requiredClaims` values, the per-call check) 56,485 bytes
+/// were measured, and this is that with a little room, so the core's share cannot grow unnoticed.
+pub const WEB_BUDGET: u64 = 56 * 1024;
 
 pub fn bundle_sizes() -> Result<Sizes, String> {
     let dir = root().join("target/size");
@@ -200,6 +214,10 @@ pub fn bundle_sizes() -> Result<Sizes, String> {
             "export * from 'jwtgate';\nexport { default } from 'jwtgate';\n",
             "wasm/jwtgate_bg.wasm",
         )?,
+        wasm_glue: ["wasm/jwtgate_bg.wasm", "wasm/jwtgate.js"]
+            .iter()
+            .map(|file| sizes(&root().join("pkg").join(file)).map(|(_, gz)| gz))
+            .sum::<Result<u64, String>>()?,
     })
 }
 

@@ -37,17 +37,32 @@ pub fn axios() -> PathBuf {
     tools().join("node").join("node_modules").join("axios")
 }
 
-/// The bundler the size budgets are measured with (`esbuild --bundle --minify`), as an app
-/// bundles the package. In a prefix of its own, so adding it leaves the other tools alone.
-const ESBUILD_VERSION: &str = "0.28.2";
+/// The frameworks and client the middleware and revocation tests run against, and the bundler:
+/// the size budgets are measured with it (`esbuild --bundle --minify`, as an app bundles the
+/// package) and it hands Hono to workerd as a Worker's bundle would. One install, beside the
+/// other npm tools, whose JS API the tests load from there too.
+const HONO_VERSION: &str = "4.13.19";
+const EXPRESS_VERSION: &str = "5.3.0";
+const REDIS_CLIENT_VERSION: &str = "6.3.1";
+const IOREDIS_VERSION: &str = "6.0.0";
+pub const ESBUILD_VERSION: &str = "0.28.2";
+
+/// An npm package the tests use, installed under `.tools/node`.
+pub fn node_module(name: &str) -> PathBuf {
+    tools().join("node").join("node_modules").join(name)
+}
 
 pub fn esbuild() -> PathBuf {
-    tools()
-        .join("esbuild")
-        .join("node_modules")
-        .join(".bin")
-        .join("esbuild")
+    node_module(".bin").join("esbuild")
 }
+
+fn has_version(name: &str, version: &str) -> bool {
+    std::fs::read_to_string(node_module(name).join("package.json"))
+        .is_ok_and(|p| p.contains(&format!("\"version\": \"{version}\"")))
+}
+
+/// Debian's Redis, for the revocation tests: started by them on loopback.
+pub const REDIS_SERVER: &str = "/usr/bin/redis-server";
 
 /// Debian's Chromium.
 pub const CHROMIUM: &str = "/usr/bin/chromium";
@@ -158,35 +173,38 @@ const NEEDS: &[Need] = &[
         },
     },
     Need {
-        what: "esbuild",
-        present: || output(esbuild().to_str().unwrap(), &["--version"]).trim() == ESBUILD_VERSION,
-        install: || {
-            let prefix = tools().join("esbuild");
-            std::fs::create_dir_all(&prefix).map_err(|e| e.to_string())?;
-            let esbuild = format!("esbuild@{ESBUILD_VERSION}");
-            let args = ["install", "--no-audit", "--no-fund", "--prefix"];
-            cmd(
-                "npm",
-                &[&args[..], &[prefix.to_str().unwrap(), &esbuild]].concat(),
-            )
+        what: "npm tools for the middleware tests and the size budgets: hono, express, redis, ioredis and esbuild",
+        present: || {
+            has_version("hono", HONO_VERSION)
+                && has_version("express", EXPRESS_VERSION)
+                && has_version("redis", REDIS_CLIENT_VERSION)
+                && has_version("ioredis", IOREDIS_VERSION)
+                && has_version("esbuild", ESBUILD_VERSION)
         },
+        install: || {
+            let prefix = tools().join("node");
+            let packages = [
+                format!("hono@{HONO_VERSION}"),
+                format!("express@{EXPRESS_VERSION}"),
+                format!("redis@{REDIS_CLIENT_VERSION}"),
+                format!("ioredis@{IOREDIS_VERSION}"),
+                format!("esbuild@{ESBUILD_VERSION}"),
+            ];
+            let mut args = vec!["install", "--no-audit", "--no-fund", "--prefix"];
+            args.push(prefix.to_str().unwrap());
+            args.extend(packages.iter().map(String::as_str));
+            cmd("npm", &args)
+        },
+    },
+    Need {
+        what: "redis-server (Debian's package)",
+        present: || Path::new(REDIS_SERVER).exists(),
+        install: || apt_install("redis-server"),
     },
     Need {
         what: "Chromium (Debian's package)",
         present: || output(CHROMIUM, &["--version"]).contains("Chromium"),
-        install: || {
-            cmd("apt-get", &["update", "-qq"])?;
-            cmd(
-                "apt-get",
-                &[
-                    "install",
-                    "-y",
-                    "-qq",
-                    "--no-install-recommends",
-                    "chromium",
-                ],
-            )
-        },
+        install: || apt_install("chromium"),
     },
     Need {
         what: "wasm-bindgen-cli, the version the crate pins (about 3 minutes to build)",
@@ -306,6 +324,15 @@ fn ensure(needs: &[Need]) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// A Debian package, after refreshing the package lists (a fresh image has none).
+fn apt_install(package: &str) -> Result<(), String> {
+    cmd("apt-get", &["update", "-qq"])?;
+    cmd(
+        "apt-get",
+        &["install", "-y", "-qq", "--no-install-recommends", package],
+    )
 }
 
 /// Runs a command with inherited output; an error names it.

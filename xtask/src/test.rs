@@ -171,10 +171,11 @@ pub fn node_only(filters: &[String]) -> Result<(), String> {
 fn node_suite(tally: &mut Tally, filters: &[String]) {
     match crate::build::web().and_then(|size| {
         // A step of its own: over budget fails the run, but the tests still run and report.
-        use crate::build::{CLIENT_BUDGET, FULL_BUDGET};
+        use crate::build::{CLIENT_BUDGET, FULL_BUDGET, WEB_BUDGET};
         let over = [
             ("jwtgate/client", size.client, CLIENT_BUDGET),
             ("jwtgate", size.full, FULL_BUDGET),
+            ("jwtgate's wasm + glue", size.wasm_glue, WEB_BUDGET),
         ]
         .into_iter()
         .filter(|(_, size, budget)| size > budget)

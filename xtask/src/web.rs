@@ -72,6 +72,8 @@ pub fn node_tests(dir: &Path, files: &[PathBuf], fixtures: &Path) -> Result<Node
         .env("WORKERD", crate::install::workerd())
         .env("TSC", crate::install::tsc())
         .env("AXIOS", crate::install::axios().join("index.js"))
+        .env("NODE_TOOLS", crate::install::node_module(""))
+        .env("REDIS_SERVER", crate::install::REDIS_SERVER)
         .env("ENVOY", crate::install::envoy())
         .env("JWTGATE_ENVOY_WASM", crate::build::envoy_wasm())
         .env("JWTGATE_ROOT", root());

@@ -1,6 +1,8 @@
-// An edge guard: a request reaches the origin only with a token jwtgate has verified, and then
-// carries the token's subject in a header the client cannot set for itself.
-import { RemoteVerifier, JwtError } from 'jwtgate';
+// An edge guard: a request reaches the origin only with a token jwtgate has verified (and not
+// revoked, when a REVOKED KV namespace is bound), and then carries the token's subject in a
+// header the client cannot set for itself.
+import { RemoteVerifier, refusal } from 'jwtgate';
+import { kvRevocation } from 'jwtgate/revocation';
 
 export const SUBJECT_HEADER = 'x-jwt-subject';
 
@@ -11,20 +13,13 @@ export function guard({ now } = {}) {
   return {
     async fetch(request, env, ctx) {
       verifier ??= fromEnv(env);
+      // Every refusal (no token, a bad one, a revoked one, no keys) is the Envoy filter's answer.
+      // A refresh of stale keys runs in the background: waitUntil lets it outlive the response.
+      const { claims, response } = await verifier.authenticate(request, { now, waitUntil: ctx?.waitUntil.bind(ctx) });
+      if (response) return response;
       const url = new URL(request.url);
-      const realm = url.origin + url.pathname;
-      const token = /^Bearer +(\S+) *$/i.exec(request.headers.get('authorization') ?? '')?.[1];
-      if (!token) return refuse('missing_token', realm);
-      let claims;
-      try {
-        // A refresh of stale keys runs in the background: waitUntil lets it outlive the response.
-        claims = await verifier.verify(token, { now, waitUntil: ctx?.waitUntil.bind(ctx) });
-      } catch (e) {
-        if (e instanceof JwtError) return refuse(e.code, realm);
-        throw e;
-      }
       // The origin trusts this header, so only a value that is a header value goes in it.
-      if (typeof claims.sub !== 'string' || /[\0\r\n]/.test(claims.sub)) return refuse('invalid_claim', realm);
+      if (typeof claims.sub !== 'string' || /[\0\r\n]/.test(claims.sub)) return refusal('invalid_claim', url.origin + url.pathname);
       const forward = new Request(env.ORIGIN ? new URL(url.pathname + url.search, env.ORIGIN) : url, request);
       // As Envoy's jwt_authn does by default: the origin gets the verified subject, not the token.
       forward.headers.delete('authorization');
@@ -46,22 +41,10 @@ function fromEnv(env) {
     issuer: env.ISSUER,
     audiences: env.AUDIENCES.split(',').map((a) => a.trim()),
     requiredClaims: ['sub'],
+    // A deny list of jti's, each kept until its token's exp; a namespace that fails refuses (503).
+    ...(env.REVOKED && { revoked: kvRevocation(env.REVOKED, { cacheSeconds: Number(env.REVOCATION_CACHE_SECONDS ?? 5) }).revoked }),
     // Numbers from text: a value that is not one (`10m`) is a TypeError, never the default.
     ...(env.JWKS_CACHE_SECONDS && { cacheSeconds: Number(env.JWKS_CACHE_SECONDS) }),
     ...(env.JWKS_RETRY_SECONDS && { retrySeconds: Number(env.JWKS_RETRY_SECONDS) }),
-  });
-}
-
-// The statuses and challenges of jwtgate's Envoy filter (jwtgate::Error::http_response), so that
-// clients see one kind of refusal from either front door.
-function refuse(code, realm) {
-  if (code === 'jwks_unavailable') return new Response(`${code}\n`, { status: 503 });
-  let challenge = `Bearer realm="${realm.replace(/["\\]/g, '\\$&')}"`;
-  // RFC 6750 3.1: a request without credentials gets a bare challenge.
-  if (code !== 'missing_token') challenge += `, error="invalid_token", error_description="${code}"`;
-  return new Response(`${code}\n`, {
-    // Valid, but not for this resource: 403, as jwt_authn answers it.
-    status: code === 'invalid_audience' ? 403 : 401,
-    headers: { 'content-type': 'text/plain', 'www-authenticate': challenge },
   });
 }

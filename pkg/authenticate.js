@@ -1,0 +1,144 @@
+// From a Fetch API Request to verified claims or the refusal jwtgate's Envoy filter would send.
+// The checks are the verifier's and the core's; the answer's status and challenge come from the
+// core's one mapping (Error::http_response). Nothing here decides what a refusal looks like.
+import { JwtError, call, coreOptions, reader, wasm } from './state.js';
+
+/** Options `authenticate` reads, on a verifier or per call; never handed to the core's policy. */
+export const AUTH_OPTIONS = ['revoked', 'realm', 'cookie', 'query'];
+const PER_CALL = [...AUTH_OPTIONS, 'requiredClaims', 'spaceDelimitedClaims', 'now', 'waitUntil'];
+
+const settings = new WeakMap();
+
+/** Keeps a verifier's own `authenticate` options; called by its constructor. */
+export function configure(verifier, options) {
+  settings.set(verifier, readAuth(reader(options), 'option'));
+}
+
+function readAuth(get, what) {
+  const out = {};
+  const revoked = get('revoked');
+  if (revoked !== undefined && typeof revoked !== 'function') throw new TypeError(`${what} revoked must be a function (jti, claims) => boolean`);
+  if (revoked !== undefined) out.revoked = revoked;
+  for (const name of ['realm', 'cookie', 'query']) {
+    const value = get(name);
+    if (value === undefined) continue;
+    if (typeof value !== 'string' || value === '') throw new TypeError(`${what} ${name} must be a non-empty string`);
+    out[name] = value;
+  }
+  return out;
+}
+
+/**
+ * The per-call claim requirements as the core's options text, or null without any; a value the
+ * core would refuse in a Verifier's options is a TypeError here too.
+ */
+export function requirements(requiredClaims, spaceDelimitedClaims) {
+  if (requiredClaims === undefined && spaceDelimitedClaims === undefined) return null;
+  const text = coreOptions({ requiredClaims, spaceDelimitedClaims }, []);
+  call(() => wasm().checkOptions(text));
+  return text;
+}
+
+/**
+ * `{ claims }` for a request whose bearer token verifies (and is not revoked, and meets the
+ * requirements), otherwise `{ response }`: the Envoy filter's status, challenge and body.
+ */
+export async function authenticate(verifier, request, options = {}) {
+  const get = reader(options);
+  for (const name in options) {
+    if (!PER_CALL.includes(name)) throw new TypeError(`unknown authenticate option ${JSON.stringify(name)}`);
+  }
+  if (typeof request?.headers?.get !== 'function' || typeof request?.url !== 'string') {
+    throw new TypeError('authenticate takes a Fetch API Request');
+  }
+  const own = { ...settings.get(verifier), ...readAuth(get, 'authenticate option') };
+  const required = requirements(get('requiredClaims'), get('spaceDelimitedClaims'));
+  const url = new URL(request.url);
+  // As the Envoy filter (and jwt_authn) write it: the request URL without its query.
+  const realm = own.realm ?? `${url.protocol}//${url.host}${url.pathname}`;
+  const refuse = (code) => ({ response: refusal(code, realm) });
+
+  const found = tokens(request, url, own);
+  if (found.length === 0) return refuse('missing_token');
+  // RFC 6750 section 2: one method per request. Two tokens are one request no one can read.
+  if (found.length > 1) return refuse('malformed');
+  const [token] = found;
+
+  let claims;
+  let unmet = null;
+  try {
+    claims = await verifier.verify(token, { now: get('now'), waitUntil: get('waitUntil') });
+  } catch (e) {
+    if (!(e instanceof JwtError)) throw e;
+    // Only a token that passed every other check gets this far: as in the filter, revocation
+    // is decided before a requirement, so a revoked token is told so, not that it lacks a role.
+    if (e.code !== 'insufficient_claims') return refuse(e.code);
+    unmet = e;
+    claims = JSON.parse(payload(token));
+  }
+  if (own.revoked && typeof claims.jti === 'string') {
+    let revoked;
+    try {
+      revoked = await own.revoked(claims.jti, claims);
+    } catch {
+      revoked = undefined;
+    }
+    // Fail closed: a store that throws or answers something other than a boolean clears no one.
+    if (typeof revoked !== 'boolean') return refuse('revocation_unavailable');
+    if (revoked) return refuse('revoked');
+  }
+  if (unmet) return refuse(unmet.code);
+  if (required !== null) {
+    try {
+      call(() => wasm().checkClaims(payload(token), required));
+    } catch (e) {
+      if (!(e instanceof JwtError)) throw e;
+      return refuse(e.code);
+    }
+  }
+  return { claims };
+}
+
+/** The verified token's payload text, exactly as the core read it. */
+function payload(token) {
+  const text = call(() => wasm().decode(token));
+  return text.slice(text.indexOf('\0') + 1);
+}
+
+/**
+ * The bearer tokens of a request. The `Authorization` header (RFC 6750 section 2.1), its scheme
+ * compared case-insensitively as RFC 7235 has it; a cookie or query parameter only when named.
+ * A header with the scheme but no clean token is a token that fails, never a missing one.
+ */
+function tokens(request, url, { cookie, query }) {
+  const found = [];
+  const header = request.headers.get('authorization');
+  // Headers joins repeated fields with ", ": two Authorization headers give one value that
+  // fails as a token, never the first one with the second ignored.
+  const bearer = header === null ? null : /^[ \t]*bearer(?:[ \t]+(.*?))?[ \t]*$/is.exec(header);
+  if (bearer) found.push(bearer[1] ?? '');
+  if (query !== undefined) found.push(...url.searchParams.getAll(query));
+  if (cookie !== undefined) {
+    for (const pair of (request.headers.get('cookie') ?? '').split(';')) {
+      const at = pair.indexOf('=');
+      if (at > 0 && pair.slice(0, at).trim() === cookie) found.push(pair.slice(at + 1).trim());
+    }
+  }
+  return found;
+}
+
+/**
+ * The response for a refusal with a jwtgate error code: status and challenge from the core, and
+ * the body and headers the Envoy filter sends with them. For checks of your own after
+ * `authenticate`, so that every refusal looks alike.
+ */
+export function refusal(code, realm) {
+  if (typeof code !== 'string' || !/^[a-z_]+$/.test(code)) throw new TypeError('refusal needs a jwtgate error code');
+  if (typeof realm !== 'string') throw new TypeError('refusal needs a realm (a string)');
+  const answer = call(() => wasm().httpAnswer(code, realm));
+  const cut = answer.indexOf('\n');
+  const challenge = answer.slice(cut + 1);
+  const headers = { 'content-type': 'text/plain' };
+  if (challenge) headers['www-authenticate'] = challenge;
+  return new Response(`${code}\n`, { status: Number(answer.slice(0, cut)), headers });
+}

@@ -1,0 +1,36 @@
+//! What `authenticate` and the middleware answer over HTTP, decided by the core: the refusal's
+//! status and challenge ([`Error::http_response`]) and the per-call claim requirements.
+
+use wasm_bindgen::prelude::*;
+
+use super::type_error;
+use super::verifier::parse_options;
+use crate::encoding::json_object;
+use crate::Error;
+
+/// The status and `WWW-Authenticate` challenge for a refusal with `code` (one of
+/// [`Error::CODES`], as a `JwtError` carries it), as `"<status>\n<challenge>"`, the challenge
+/// empty where the status takes none: the answer the Envoy filter sends for the same refusal.
+#[wasm_bindgen(js_name = httpAnswer)]
+pub fn http_answer(code: &str, realm: &str) -> String {
+    let (status, challenge) = Error::http_response_for_code(code, realm);
+    // Three digits by hand: `to_string` would pull the formatting machinery into the package.
+    let mut out: String = [status / 100, status / 10 % 10, status % 10]
+        .iter()
+        .map(|d| char::from(b'0' + *d as u8))
+        .collect();
+    out.push('\n');
+    out.push_str(challenge.as_deref().unwrap_or_default());
+    out
+}
+
+/// Checks verified claims (the payload's JSON text) against requirements, as a `Verifier`
+/// with those options (`{ requiredClaims, spaceDelimitedClaims }`, JSON text) would:
+/// `missing_claim` or `insufficient_claims` when unmet.
+#[wasm_bindgen(js_name = checkClaims)]
+pub fn check_claims(payload: &str, requirements: &str) -> Result<(), JsValue> {
+    let policy = parse_options(requirements)?;
+    let claims = json_object(payload.as_bytes())
+        .map_err(|_| type_error("claims must be the JSON text of an object"))?;
+    crate::claims::check_required(&claims, &policy).map_err(|e| super::jwt_error(&e))
+}

@@ -1,0 +1,155 @@
+// `authenticate`: a Fetch Request in, the claims or the Envoy filter's refusal out. The answers
+// it must give are the core's own (`Error::http_response`), which tests/attacks.rs writes for
+// the same tokens, in the filter's order: verification, the deny list, then the requirements.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Verifier, RemoteVerifier, JwtError, refusal } from 'jwtgate';
+import { fx } from './fixtures.mjs';
+
+const auth = fx.authenticate;
+const options = { issuer: fx.issuer, audiences: [fx.audience] };
+const request = (headers = {}, url = auth.url) => new Request(url, { headers });
+const bearer = (token) => request({ authorization: `Bearer ${token}` });
+
+/** What a refusal looked like on the wire: what the fixtures hold. */
+async function seen({ claims, response }) {
+  if (claims) return { status: 200, challenge: null };
+  assert.equal(response.headers.get('content-type'), 'text/plain');
+  const body = await response.text();
+  return { status: response.status, challenge: response.headers.get('www-authenticate'), code: body.replace(/\n$/, '') };
+}
+
+const want = (w) => (w.status === 200 ? { status: 200, challenge: null } : w);
+
+test('the attack catalog gets the status, challenge and body the Envoy filter gives', async () => {
+  const verifiers = {};
+  for (const [name, v] of Object.entries(fx.variants)) verifiers[name] = new Verifier({ jwks: v.jwks, ...v.options });
+  let sent = 0;
+  for (const [i, c] of fx.catalog.entries()) {
+    let req;
+    try {
+      req = bearer(c.token);
+    } catch {
+      continue; // Not a header value (a control character, say): no request can carry it.
+    }
+    // A header cannot hold surrounding whitespace: such a token never reaches a server as is.
+    if (req.headers.get('authorization') !== `Bearer ${c.token}`) continue;
+    sent += 1;
+    assert.deepEqual(await seen(await verifiers[c.variant].authenticate(req, { now: fx.now })), want(auth.catalog[i]), c.name);
+  }
+  assert.ok(sent > fx.catalog.length * 0.9, `${sent} of ${fx.catalog.length} cases could be sent`);
+});
+
+test('missing tokens get the bare challenge; a Bearer header without a clean token fails', async () => {
+  const v = new Verifier({ jwks: fx.jwks, ...options });
+  const missing = want(auth.missing);
+  assert.equal(missing.challenge, 'Bearer realm="http://api.test/orders"');
+  for (const headers of [{}, { authorization: 'Basic YWxpY2U6cHc=' }, { authorization: 'Bearerx' }, { cookie: `token=${fx.tokens.ES256}` }]) {
+    assert.deepEqual(await seen(await v.authenticate(request(headers), { now: fx.now })), missing, JSON.stringify(headers));
+  }
+  // Only where configured does a token come from elsewhere.
+  const url = `${auth.url}&access_token=${fx.tokens.ES256}`;
+  assert.deepEqual(await seen(await v.authenticate(request({}, url), { now: fx.now })), missing);
+  assert.equal((await v.authenticate(request({}, url), { now: fx.now, query: 'access_token' })).claims.sub, 'alice');
+  assert.equal((await v.authenticate(request({ cookie: `a=b; token=${fx.tokens.ES256}` }), { now: fx.now, cookie: 'token' })).claims.sub, 'alice');
+  // RFC 6750 section 2: two methods in one request is one request no one can read.
+  const both = await v.authenticate(request({ authorization: `Bearer ${fx.tokens.ES256}` }, url), { now: fx.now, query: 'access_token' });
+  assert.equal((await seen(both)).code, 'malformed');
+  const malformed = { status: 401, code: 'malformed', challenge: 'Bearer realm="http://api.test/orders", error="invalid_token", error_description="malformed"' };
+  for (const value of ['Bearer', 'Bearer   ', `Bearer ${fx.tokens.ES256} junk`, `Bearer ${fx.tokens.ES256}, Bearer ${fx.tokens.ES256}`]) {
+    assert.deepEqual(await seen(await v.authenticate(request({ authorization: value }), { now: fx.now })), malformed, value);
+  }
+  // Two Authorization fields are joined by Headers: one value, which fails as a token.
+  const two = new Headers();
+  two.append('authorization', `Bearer ${fx.tokens.ES256}`);
+  two.append('authorization', `Bearer ${fx.tokens.ES256}`);
+  assert.equal((await seen(await v.authenticate(new Request(auth.url, { headers: two }), { now: fx.now }))).code, 'malformed');
+  // RFC 7235: the scheme is case-insensitive (the Envoy filter, as jwt_authn, takes only `Bearer `).
+  assert.equal((await v.authenticate(request({ authorization: `bearer ${fx.tokens.ES256}` }), { now: fx.now })).claims.sub, 'alice');
+  assert.equal((await v.authenticate(request({ authorization: `BEARER  ${fx.tokens.ES256}` }), { now: fx.now })).claims.sub, 'alice');
+});
+
+test('audiences, requirements and revocation answer as the filter does, in its order', async () => {
+  for (const c of auth.cases) {
+    const revoked = async (jti, claims) => {
+      assert.equal(claims.jti, jti);
+      return c.revoked && jti === 't-1';
+    };
+    const perCall = c.requiredClaims ? { requiredClaims: c.requiredClaims, spaceDelimitedClaims: c.spaceDelimitedClaims } : {};
+    // Per call, on a verifier with no requirement of its own.
+    const plain = new Verifier({ jwks: fx.jwks, ...options, revoked });
+    assert.deepEqual(await seen(await plain.authenticate(bearer(c.token), { now: fx.now, ...perCall })), want(c.want), `per call: ${c.name}`);
+    // And as the verifier's own requirement: the same answer.
+    const own = new Verifier({ jwks: fx.jwks, ...options, ...perCall });
+    assert.deepEqual(await seen(await own.authenticate(bearer(c.token), { now: fx.now, revoked })), want(c.want), `verifier: ${c.name}`);
+  }
+});
+
+test('requiredClaims as an object: verify refuses an unmet value with insufficient_claims', async () => {
+  const v = new Verifier({ jwks: fx.jwks, ...options, requiredClaims: { sub: ['bob', 'carol'] } });
+  const unmet = (e) => e instanceof JwtError && e.code === 'insufficient_claims' && e.claim === 'sub';
+  await assert.rejects(v.verify(fx.tokens.ES256, { now: fx.now }), unmet);
+  assert.throws(() => v.verifySync(fx.tokens.ES256, { now: fx.now }), unmet);
+  const ok = new Verifier({ jwks: fx.jwks, ...options, requiredClaims: { sub: 'alice', jti: ['t-1'] } });
+  assert.equal((await ok.verify(fx.tokens.ES256, { now: fx.now })).sub, 'alice');
+  assert.equal(ok.verifySync(fx.tokens.ES256, { now: fx.now }).sub, 'alice');
+  // Read by type, as the filter reads requires_claims: no empty list, no object, no null.
+  // Written by type as every option is: no toJSON, nothing that vanishes, no NaN.
+  const vanishing = { role: undefined };
+  const withToJSON = { role: { toJSON: () => 'admin' } };
+  for (const bad of [{ role: [] }, { role: {} }, { role: null }, 'role', 7, vanishing, withToJSON, { role: [NaN] }, { role: [() => 1] }]) {
+    assert.throws(() => new Verifier({ jwks: fx.jwks, requiredClaims: bad }), TypeError, JSON.stringify(bad));
+  }
+  assert.throws(() => new Verifier({ jwks: fx.jwks, spaceDelimitedClaims: 'perms' }), TypeError);
+});
+
+test('a revocation store that fails refuses with 503, never lets the token through', async () => {
+  const unavailable = want(auth.revocationUnavailable);
+  assert.deepEqual(unavailable, { status: 503, challenge: null, code: 'revocation_unavailable' });
+  for (const revoked of [
+    () => {
+      throw new Error('down');
+    },
+    async () => {
+      throw new Error('down');
+    },
+    () => 'no',
+    () => undefined,
+    async () => 1,
+  ]) {
+    const v = new Verifier({ jwks: fx.jwks, ...options, revoked });
+    assert.deepEqual(await seen(await v.authenticate(bearer(fx.tokens.ES256), { now: fx.now })), unavailable, String(revoked));
+  }
+  // A token the verifier refuses anyway never reaches the store.
+  let asked = 0;
+  const v = new Verifier({ jwks: fx.jwks, ...options, revoked: () => ++asked && false });
+  assert.equal((await seen(await v.authenticate(bearer(fx.expired), { now: fx.now }))).code, 'expired');
+  assert.equal(asked, 0);
+  assert.equal((await v.authenticate(bearer(fx.tokens.ES256), { now: fx.now })).claims.sub, 'alice');
+  assert.equal(asked, 1);
+});
+
+test('RemoteVerifier authenticates too, and its key outage is the filter\'s 503', async () => {
+  const v = new RemoteVerifier({ jwksUri: 'http://127.0.0.1:9/jwks', ...options, cache: false, fetch: async () => new Response('down', { status: 500 }) });
+  const got = await seen(await v.authenticate(bearer(fx.tokens.ES256), { now: fx.now }));
+  assert.deepEqual(got, { status: 503, challenge: null, code: 'jwks_unavailable' });
+  const ok = new RemoteVerifier({ jwksUri: 'http://127.0.0.1:9/jwks', ...options, cache: false, fetch: async () => Response.json(fx.jwks) });
+  assert.equal((await ok.authenticate(bearer(fx.tokens.ES256), { now: fx.now })).claims.sub, 'alice');
+});
+
+test('mistakes are TypeErrors (rejections), never a let-through', async () => {
+  const v = new Verifier({ jwks: fx.jwks, ...options });
+  const answer = v.authenticate('nope');
+  assert.ok(answer instanceof Promise);
+  await assert.rejects(answer, TypeError);
+  await assert.rejects(v.authenticate(bearer(fx.tokens.ES256), { requiredClaim: { role: 'x' } }), TypeError);
+  await assert.rejects(v.authenticate(bearer(fx.tokens.ES256), { requiredClaims: { role: [] } }), TypeError);
+  await assert.rejects(v.authenticate(bearer(fx.tokens.ES256), { revoked: true }), TypeError);
+  assert.throws(() => new Verifier({ jwks: fx.jwks, revoked: 'yes' }), TypeError);
+  // The realm can be named; it is escaped by the core as a quoted-string.
+  const named = await seen(await v.authenticate(request(), { realm: 'my "api"' }));
+  assert.equal(named.challenge, 'Bearer realm="my \\"api\\""');
+  // refusal(): the same answer for a check of the caller's own.
+  assert.deepEqual(await seen({ response: refusal('revoked', 'http://api.test/orders') }), want(auth.cases.find((c) => c.name === 'revoked').want));
+  assert.throws(() => refusal('Revoked!', 'r'), TypeError);
+});
