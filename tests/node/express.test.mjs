@@ -8,7 +8,7 @@ import { Verifier } from 'jwtgate';
 import { jwt } from 'jwtgate/express';
 import { redisRevocation } from 'jwtgate/revocation';
 import { fx } from './fixtures.mjs';
-import { freePort, start, waitForPort } from './net.mjs';
+import { redisServer } from './net.mjs';
 
 const tools = createRequire(join(process.env.NODE_TOOLS, 'x.js'));
 const express = tools('express');
@@ -69,20 +69,6 @@ test('Express: protected and role-protected routes, claims in req.auth, refusals
   // A route's requirement is read where it is written.
   assert.throws(() => jwt(new Verifier(options), { requiredClaims: { role: [] } }), TypeError);
 });
-
-/** redis-server on a free loopback port, without persistence; stopped when the test ends. */
-async function redisServer(t) {
-  const port = await freePort();
-  const server = start(t, process.env.REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']);
-  await waitForPort(port, 10000, 'redis-server').catch((e) => assert.fail(`${e.message}\n${server.log}`));
-  const stop = () =>
-    new Promise((resolve) => {
-      if (server.exitCode !== null || server.signalCode !== null) return resolve();
-      server.once('exit', resolve);
-      server.kill();
-    });
-  return { port, stop };
-}
 
 async function redisClient(t, port) {
   const { createClient } = tools('redis');

@@ -1,5 +1,5 @@
 // Loopback plumbing the suites share: ports, waiting for a listener, child processes that die
-// with the test, the Chromium launch every browser suite uses, and a JWKS server.
+// with the test, the Chromium launch every browser suite uses, a JWKS server and redis-server.
 import { spawn } from 'node:child_process';
 import { createServer as createHttpServer } from 'node:http';
 import { createConnection, createServer } from 'node:net';
@@ -30,8 +30,8 @@ export async function waitForPort(port, ms, what = 'the server') {
 }
 
 /** Starts `program`, collecting its output in `.log`; killed when the test ends. */
-export function start(t, program, args) {
-  const child = spawn(program, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+export function start(t, program, args, env = process.env) {
+  const child = spawn(program, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   child.log = '';
   child.stdout.on('data', (d) => (child.log += d));
   child.stderr.on('data', (d) => (child.log += d));
@@ -91,4 +91,20 @@ export async function looseServer(t, handle) {
     http.close(() => resolve());
   }));
   return server;
+}
+
+/** redis-server on a free loopback port, without persistence; stopped when the test ends. */
+export async function redisServer(t) {
+  const port = await freePort();
+  const server = start(t, process.env.REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']);
+  await waitForPort(port, 10000, 'redis-server').catch((e) => {
+    throw new Error(`${e.message}\n${server.log}`);
+  });
+  const stop = () =>
+    new Promise((resolve) => {
+      if (server.exitCode !== null || server.signalCode !== null) return resolve();
+      server.once('exit', resolve);
+      server.kill();
+    });
+  return { port, stop };
 }
