@@ -97,8 +97,10 @@ fn web_wasm(features: &str, dir: &str, name: &str) -> Result<(), String> {
     let wasm = out.join(format!("{name}_bg.wasm"));
     cmd(
         wasm_opt().to_str().unwrap(),
+        // --converge: -Oz again until nothing shrinks (a few dozen bytes, each build).
         &[
             "-Oz",
+            "--converge",
             "--strip-debug",
             "--strip-producers",
             wasm.to_str().unwrap(),
