@@ -1145,6 +1145,37 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn the_scanner_decides_alone_escaped_names_and_many_members_included() {
+        let members = |text: &str| json_members(text.as_bytes(), ["exp"]);
+        // The same name escaped is the same name, in the object the scan reads and below it.
+        for text in [
+            r#"{"exp":1,"\u0065xp":2}"#,
+            r#"{"a":{"\u0062":1,"b":2}}"#,
+            r#"{"\ud83d\ude00":1,"😀":2}"#,
+        ] {
+            assert_eq!(members(text), Err(JsonError::DuplicateMember), "{text}");
+        }
+        assert_eq!(
+            members(r#"{"\u0065xp":7,"e\u0078":1}"#),
+            Ok(([Some(Member::Number(7.0))], 2))
+        );
+        // Far past any pairwise limit: a repeat at the end is found, a clean set is counted.
+        let many: Vec<String> = (0..3000).map(|i| format!("\"m{i}\":{i}")).collect();
+        let clean = format!("{{{},\"exp\":\"soon\"}}", many.join(","));
+        assert_eq!(
+            members(&clean),
+            Ok(([Some(Member::String("soon".into()))], 3001))
+        );
+        let repeated = format!("{{{},\"m1500\":0}}", many.join(","));
+        assert_eq!(members(&repeated), Err(JsonError::DuplicateMember));
+        // Not an object: the full parser's verdicts, Syntax before shape.
+        assert_eq!(members("[1]"), Err(JsonError::NotAnObject));
+        assert_eq!(members("[1"), Err(JsonError::Syntax));
+        assert_eq!(members("1e400"), Err(JsonError::Syntax));
+        assert_eq!(members(r#"{"exp":1e400}"#), Err(JsonError::Syntax));
+    }
+
+    #[test]
     fn floats_round_as_core_does() {
         let mut state = 0x2545_f491_4f6c_dd1du64;
         let mut next = || {
