@@ -366,7 +366,7 @@ impl Session {
         out.push_str(",\"receivedAt\":");
         // Whole seconds: an integer prints without a float formatter, and a second is
         // finer than any refresh margin.
-        out.push_str(&(t.received.max(0.0) as u64).to_string());
+        out.push_str(&crate::error::decimal(t.received.max(0.0) as u64));
         out.push('}');
         Some(out)
     }

@@ -38,7 +38,7 @@ fn thrown(name: &str, code: Option<&str>, message: &str, claim: Option<&str>) ->
 }
 
 fn jwt_error(e: &Error) -> JsValue {
-    thrown("JwtError", Some(e.code()), &e.to_string(), e.claim())
+    thrown("JwtError", Some(e.code()), &e.message(), e.claim())
 }
 
 fn type_error(message: &str) -> JsValue {

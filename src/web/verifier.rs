@@ -103,7 +103,7 @@ impl RawVerifier {
         let mut out = String::from(alg.name());
         for i in candidates {
             out.push(',');
-            out.push_str(&i.to_string());
+            out.push_str(&crate::error::decimal(i as u64));
         }
         Ok(out)
     }

@@ -167,9 +167,9 @@ pub struct Sizes {
 
 /// The ceilings the size test holds, gzipped: `jwtgate/client` for an SPA, and the whole
 /// browser entry. Issue 16 asks for 18 KB and 30 KB ([`CLIENT_TARGET`], [`FULL_TARGET`]); not
-/// reached yet, so these are the sizes as built (31,749 and 58,582) with under 600 bytes of
+/// reached yet, so these are the sizes as built (31,163 and 58,405) with under 600 bytes of
 /// room: growth stops here, and each reduction lowers them.
-pub const CLIENT_BUDGET: u64 = 31 * 1024 + 512;
+pub const CLIENT_BUDGET: u64 = 31 * 1024;
 pub const FULL_BUDGET: u64 = 57 * 1024 + 512;
 /// Issue 16's budgets: printed beside the sizes until the ceilings come down to them.
 pub const CLIENT_TARGET: u64 = 18 * 1024;
