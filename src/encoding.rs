@@ -119,47 +119,60 @@ pub(crate) fn json_object(bytes: &[u8]) -> Result<Map<String, Value>, JsonError>
     }
 }
 
-/// The top-level members `names` of a strict JSON object: the same verdict as [`json_object`]
-/// on every input, without building the rest.
-///
-/// `expiresIn` runs before every request a client makes, and building a map of every claim to
-/// read one number was most of its cost. This walks the same grammar, with the same limits, and
-/// checks duplicate names on the raw text; an object whose names it cannot compare that way (an
-/// escape in a name, or more than [`SCAN_MAX_MEMBERS`] members) goes to the full parser.
-pub(crate) fn json_members<const N: usize>(
-    bytes: &[u8],
-    names: [&str; N],
-) -> Result<[Option<Value>; N], JsonError> {
-    let mut p = Parser::new(bytes);
-    let mut found = [const { None }; N];
-    let scanned = match p.peek() {
-        Some(b'{') => p.skip_object(1, Some((&names, &mut found))),
-        _ => Err(Stop::Bail),
-    };
-    match scanned {
-        Ok(()) => p.end().map(|()| found),
-        Err(Stop::Json(e)) => Err(e),
-        Err(Stop::Bail) => {
-            let map = json_object(bytes)?;
-            Ok(names.map(|n| map.get(n).cloned()))
+/// A member [`json_members`] was asked for, as far as its callers read one: a number (as
+/// `serde_json::Number::as_f64` gives it), a string, `true`, or any other value.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Member {
+    Number(f64),
+    String(String),
+    True,
+    Other,
+}
+
+impl Member {
+    /// The member as [`json_members`] reads it, from a value the full parser built.
+    pub(crate) fn of(value: &Value) -> Member {
+        match value {
+            Value::Number(n) => n.as_f64().map_or(Member::Other, Member::Number),
+            Value::String(s) => Member::String(s.clone()),
+            Value::Bool(true) => Member::True,
+            _ => Member::Other,
         }
     }
 }
 
-/// The most members an object may have for [`json_members`] to check its names pairwise.
-const SCAN_MAX_MEMBERS: usize = 32;
-
-/// Why the scan stopped.
-enum Stop {
-    Json(JsonError),
-    /// The full parser must decide.
-    Bail,
+/// The top-level members `names` of a strict JSON object, and how many members it has: the
+/// same verdict as [`json_object`] on every input, without building any value but those.
+///
+/// `expiresIn` runs before every request a client makes, and building a map of every claim to
+/// read one number was most of its cost; `jwtgate/client` then needs no value tree at all.
+/// This walks the same grammar, with the same limits, and finds duplicate names where the
+/// full parser does (after the repeated member's value), on the names as decoded.
+pub(crate) fn json_members<const N: usize>(
+    bytes: &[u8],
+    names: [&str; N],
+) -> Result<([Option<Member>; N], usize), JsonError> {
+    let mut p = Parser::new(bytes);
+    let mut found = [const { None }; N];
+    let count = match p.peek() {
+        Some(b'{') => p.skip_object(1, Some((&names, &mut found)))?,
+        _ => {
+            // JSON of another shape is NotAnObject, after the full parser's checks.
+            p.skip(0)?;
+            p.end()?;
+            return Err(JsonError::NotAnObject);
+        }
+    };
+    p.end().map(|()| (found, count))
 }
 
-impl From<JsonError> for Stop {
-    fn from(e: JsonError) -> Self {
-        Stop::Json(e)
-    }
+/// A member name the scanner keeps: a span of the document, or of its decoded names when the
+/// name has escapes.
+#[derive(Clone, Copy)]
+struct Name {
+    decoded: bool,
+    start: usize,
+    end: usize,
 }
 
 /// Parses strict JSON of any shape into a `serde_json::Value`.
@@ -178,8 +191,10 @@ struct Parser<'a> {
     i: usize,
     /// Numbers that needed the exact, slow conversion so far.
     slow: usize,
-    /// The scanner's member names, as spans of `b`, of every object open now.
-    names: Vec<(usize, usize)>,
+    /// The scanner's member names of every object open now, each object's sorted.
+    names: Vec<Name>,
+    /// Names with escapes, decoded, for the scanner to compare.
+    decoded: Vec<u8>,
 }
 
 use JsonError::Syntax;
@@ -192,6 +207,7 @@ impl<'a> Parser<'a> {
             i: 0,
             slow: 0,
             names: Vec::new(),
+            decoded: Vec::new(),
         };
         p.ws();
         p
@@ -222,18 +238,18 @@ impl<'a> Parser<'a> {
             b'{' => self.object(depth + 1).map(Value::Object),
             b'[' => self.array(depth + 1),
             b'"' => self.string().map(Value::String),
-            b't' => self.literal("true", Value::Bool(true)),
-            b'f' => self.literal("false", Value::Bool(false)),
-            b'n' => self.literal("null", Value::Null),
-            b'-' | b'0'..=b'9' => self.number(),
+            b't' => self.literal("true").map(|()| Value::Bool(true)),
+            b'f' => self.literal("false").map(|()| Value::Bool(false)),
+            b'n' => self.literal("null").map(|()| Value::Null),
+            b'-' | b'0'..=b'9' => self.number().map(Value::Number),
             _ => Err(Syntax),
         }
     }
 
-    fn literal(&mut self, word: &str, v: Value) -> Result<Value, JsonError> {
+    fn literal(&mut self, word: &str) -> Result<(), JsonError> {
         if self.b.get(self.i..self.i + word.len()) == Some(word.as_bytes()) {
             self.i += word.len();
-            Ok(v)
+            Ok(())
         } else {
             Err(Syntax)
         }
@@ -298,9 +314,9 @@ impl<'a> Parser<'a> {
     }
 
     /// Checks a value without building it.
-    fn skip(&mut self, depth: usize) -> Result<(), Stop> {
+    fn skip(&mut self, depth: usize) -> Result<(), JsonError> {
         match self.peek().ok_or(Syntax)? {
-            b'{' => self.skip_object(depth + 1, None),
+            b'{' => self.skip_object(depth + 1, None).map(drop),
             b'[' => {
                 if self.open(depth + 1, b']')? {
                     return Ok(());
@@ -312,63 +328,92 @@ impl<'a> Parser<'a> {
                     }
                 }
             }
-            b'"' => self.walk_string(None).map(drop).map_err(Stop::from),
-            // Literals and numbers allocate nothing.
-            _ => self.value(depth).map(drop).map_err(Stop::from),
+            b'"' => self.walk_string(None).map(drop),
+            b't' => self.literal("true"),
+            b'f' => self.literal("false"),
+            b'n' => self.literal("null"),
+            b'-' | b'0'..=b'9' => self.number().map(drop),
+            _ => Err(Syntax),
         }
     }
 
-    /// Checks an object without building it, keeping the values of the members `want` names.
-    /// Duplicates are found where [`Parser::object`] finds them: after the repeated member's
-    /// value.
+    /// A member [`json_members`] wants, checked as [`Parser::value`] checks it.
+    fn member(&mut self, depth: usize) -> Result<Member, JsonError> {
+        Ok(match self.peek().ok_or(Syntax)? {
+            b'"' => Member::String(self.string()?),
+            b't' => self.literal("true").map(|()| Member::True)?,
+            b'-' | b'0'..=b'9' => self
+                .number()?
+                .as_f64()
+                .map_or(Member::Other, Member::Number),
+            _ => self.skip(depth).map(|()| Member::Other)?,
+        })
+    }
+
+    fn name(&self, n: Name) -> &[u8] {
+        let from = if n.decoded { &self.decoded } else { self.b };
+        &from[n.start..n.end]
+    }
+
+    /// Checks an object without building it, keeping the members `want` names; returns how
+    /// many members it has. Duplicates are found where [`Parser::object`] finds them: after
+    /// the repeated member's value.
     fn skip_object(
         &mut self,
         depth: usize,
-        mut want: Option<(&[&str], &mut [Option<Value>])>,
-    ) -> Result<(), Stop> {
+        mut want: Option<(&[&str], &mut [Option<Member>])>,
+    ) -> Result<usize, JsonError> {
         if self.open(depth, b'}')? {
-            return Ok(());
+            return Ok(0);
         }
         let base = self.names.len();
         loop {
             if self.peek() != Some(b'"') {
-                return Err(Syntax.into());
+                return Err(Syntax);
             }
-            let start = self.i + 1;
-            if self.walk_string(None)? {
-                return Err(Stop::Bail);
-            }
-            let name = (start, self.i - 1);
+            let start = self.i;
+            let name = if self.walk_string(None)? {
+                self.i = start;
+                let mut out = core::mem::take(&mut self.decoded);
+                let from = out.len();
+                self.walk_string(Some(&mut out))?;
+                let end = out.len();
+                self.decoded = out;
+                Name {
+                    decoded: true,
+                    start: from,
+                    end,
+                }
+            } else {
+                Name {
+                    decoded: false,
+                    start: start + 1,
+                    end: self.i - 1,
+                }
+            };
             self.ws();
             if self.peek() != Some(b':') {
-                return Err(Syntax.into());
+                return Err(Syntax);
             }
             self.i += 1;
             self.ws();
-            let slot = want.as_mut().and_then(|(names, found)| {
-                let k = names
-                    .iter()
-                    .position(|n| n.as_bytes() == &self.b[name.0..name.1])?;
-                found.get_mut(k)
-            });
-            match slot {
-                Some(slot) => *slot = Some(self.value(depth)?),
-                None => self.skip(depth)?,
+            let k = want
+                .as_ref()
+                .and_then(|(names, _)| names.iter().position(|n| n.as_bytes() == self.name(name)));
+            match (k, want.as_mut()) {
+                (Some(k), Some((_, found))) => found[k] = Some(self.member(depth)?),
+                _ => self.skip(depth)?,
             }
-            let text = &self.b[name.0..name.1];
-            if self.names[base..]
-                .iter()
-                .any(|&(s, e)| &self.b[s..e] == text)
-            {
-                return Err(JsonError::DuplicateMember.into());
+            // Kept sorted: a repeat is found by binary search, in n log n however many.
+            let at = self.names[base..].binary_search_by(|&n| self.name(n).cmp(self.name(name)));
+            match at {
+                Ok(_) => return Err(JsonError::DuplicateMember),
+                Err(at) => self.names.insert(base + at, name),
             }
-            if self.names.len() - base == SCAN_MAX_MEMBERS {
-                return Err(Stop::Bail);
-            }
-            self.names.push(name);
             if !self.next(b'}')? {
+                let count = self.names.len() - base;
                 self.names.truncate(base);
-                return Ok(());
+                return Ok(count);
             }
         }
     }
@@ -491,7 +536,7 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn number(&mut self) -> Result<Value, JsonError> {
+    fn number(&mut self) -> Result<Number, JsonError> {
         let start = self.i;
         let negative = self.peek() == Some(b'-');
         if negative {
@@ -521,11 +566,11 @@ impl<'a> Parser<'a> {
         if integer {
             // As serde_json: integers that fit are exact; -0 and the rest become floats.
             if let Ok(u) = text.parse::<u64>() {
-                return Ok(Value::Number(u.into()));
+                return Ok(u.into());
             }
             if let Ok(i) = text.parse::<i64>() {
                 if i != 0 {
-                    return Ok(Value::Number(i.into()));
+                    return Ok(i.into());
                 }
             }
         }
@@ -543,7 +588,7 @@ impl<'a> Parser<'a> {
             }
         };
         // Out of range (1e400) is an error, never infinity.
-        Number::from_f64(f).map(Value::Number).ok_or(Syntax)
+        Number::from_f64(f).ok_or(Syntax)
     }
 }
 
@@ -1064,10 +1109,11 @@ pub(crate) mod tests {
             };
             let bytes = gen.mutate(text);
             let ours = json_members(&bytes, ["exp", "iat"]);
-            let full = json_object(&bytes).map(|m| [m.get("exp").cloned(), m.get("iat").cloned()]);
+            let full = json_object(&bytes)
+                .map(|m| (["exp", "iat"].map(|n| m.get(n).map(Member::of)), m.len()));
             assert_eq!(ours, full, "{}", String::from_utf8_lossy(&bytes));
             match ours {
-                Ok([Some(_), _]) => found += 1,
+                Ok(([Some(_), _], _)) => found += 1,
                 Ok(_) => absent += 1,
                 Err(JsonError::DuplicateMember) => duplicates += 1,
                 Err(_) => refused += 1,
@@ -1096,6 +1142,37 @@ pub(crate) mod tests {
         assert_eq!(json_object(b"{\"a\":\"\\ud800\"}"), Err(JsonError::Syntax));
         let deep = format!("{{\"a\":{}1{}}}", "[".repeat(5000), "]".repeat(5000));
         assert_eq!(json_object(deep.as_bytes()), Err(JsonError::Syntax));
+    }
+
+    #[test]
+    fn the_scanner_decides_alone_escaped_names_and_many_members_included() {
+        let members = |text: &str| json_members(text.as_bytes(), ["exp"]);
+        // The same name escaped is the same name, in the object the scan reads and below it.
+        for text in [
+            r#"{"exp":1,"\u0065xp":2}"#,
+            r#"{"a":{"\u0062":1,"b":2}}"#,
+            r#"{"\ud83d\ude00":1,"😀":2}"#,
+        ] {
+            assert_eq!(members(text), Err(JsonError::DuplicateMember), "{text}");
+        }
+        assert_eq!(
+            members(r#"{"\u0065xp":7,"e\u0078":1}"#),
+            Ok(([Some(Member::Number(7.0))], 2))
+        );
+        // Far past any pairwise limit: a repeat at the end is found, a clean set is counted.
+        let many: Vec<String> = (0..3000).map(|i| format!("\"m{i}\":{i}")).collect();
+        let clean = format!("{{{},\"exp\":\"soon\"}}", many.join(","));
+        assert_eq!(
+            members(&clean),
+            Ok(([Some(Member::String("soon".into()))], 3001))
+        );
+        let repeated = format!("{{{},\"m1500\":0}}", many.join(","));
+        assert_eq!(members(&repeated), Err(JsonError::DuplicateMember));
+        // Not an object: the full parser's verdicts, Syntax before shape.
+        assert_eq!(members("[1]"), Err(JsonError::NotAnObject));
+        assert_eq!(members("[1"), Err(JsonError::Syntax));
+        assert_eq!(members("1e400"), Err(JsonError::Syntax));
+        assert_eq!(members(r#"{"exp":1e400}"#), Err(JsonError::Syntax));
     }
 
     #[test]

@@ -234,76 +234,215 @@ impl Error {
     }
 }
 
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Error::Malformed(m) => write!(f, "malformed token: {m}"),
-            Error::TooLarge { limit } => write!(f, "token longer than {limit} bytes"),
-            Error::AlgorithmNotAllowed(a) => write!(f, "algorithm not allowed: {a}"),
-            Error::UnknownKey => f.write_str("no key in the key set matches the token"),
-            Error::InvalidSignature => f.write_str("signature does not verify"),
-            Error::Expired => f.write_str("token expired"),
-            Error::NotYetValid => f.write_str("token not yet valid"),
-            Error::InvalidIssuer => f.write_str("issuer not accepted"),
-            Error::InvalidAudience => f.write_str("audience not accepted"),
-            Error::MissingClaim(c) => write!(f, "missing required claim `{c}`"),
-            Error::InvalidClaim(c) => write!(f, "claim `{c}` has an invalid value"),
-            Error::Revoked => f.write_str("token revoked"),
-            Error::JwksUnavailable(e) => write!(f, "no usable key set: {e}"),
-            Error::MissingToken => f.write_str("no token in the request"),
-            Error::InsufficientClaims(c) => write!(f, "claim `{c}` does not have a required value"),
-            Error::RevocationUnavailable => f.write_str("revocation store unavailable"),
-        }
+// The messages are written without `core::fmt`: the npm package's wasm then carries none of
+// the formatting machinery for them. `Display` gives the same text.
+
+impl Error {
+    /// The message, as `Display` writes it.
+    #[cfg(feature = "web-client")]
+    pub(crate) fn message(&self) -> String {
+        let mut out = String::new();
+        self.write(&mut out);
+        out
+    }
+
+    fn write(&self, out: &mut String) {
+        let text = match self {
+            Error::Malformed(m) => {
+                out.push_str("malformed token: ");
+                return m.write(out);
+            }
+            Error::TooLarge { limit } => {
+                return pieces(
+                    out,
+                    &["token longer than ", &decimal(*limit as u64), " bytes"],
+                );
+            }
+            Error::AlgorithmNotAllowed(a) => {
+                out.push_str("algorithm not allowed: ");
+                return a.write(out);
+            }
+            Error::UnknownKey => "no key in the key set matches the token",
+            Error::InvalidSignature => "signature does not verify",
+            Error::Expired => "token expired",
+            Error::NotYetValid => "token not yet valid",
+            Error::InvalidIssuer => "issuer not accepted",
+            Error::InvalidAudience => "audience not accepted",
+            Error::MissingClaim(c) => return pieces(out, &["missing required claim `", c, "`"]),
+            Error::InvalidClaim(c) => {
+                return pieces(out, &["claim `", c, "` has an invalid value"])
+            }
+            Error::Revoked => "token revoked",
+            Error::JwksUnavailable(e) => {
+                out.push_str("no usable key set: ");
+                return e.write(out);
+            }
+            Error::MissingToken => "no token in the request",
+            Error::InsufficientClaims(c) => {
+                return pieces(out, &["claim `", c, "` does not have a required value"]);
+            }
+            Error::RevocationUnavailable => "revocation store unavailable",
+        };
+        out.push_str(text);
     }
 }
 
-impl fmt::Display for Part {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+fn pieces(out: &mut String, pieces: &[&str]) {
+    for piece in pieces {
+        out.push_str(piece);
+    }
+}
+
+/// `n` in decimal, without `core::fmt`.
+pub(crate) fn decimal(n: u64) -> String {
+    let mut digits = Vec::new();
+    let mut n = n;
+    loop {
+        digits.push(b'0' + (n % 10) as u8);
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    digits.reverse();
+    String::from_utf8(digits).unwrap_or_default()
+}
+
+impl Part {
+    fn name(self) -> &'static str {
+        match self {
             Part::Header => "header",
             Part::Payload => "payload",
             Part::Signature => "signature",
-        })
-    }
-}
-
-impl fmt::Display for Malformed {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Malformed::PartCount(n) => write!(f, "expected 3 dot-separated parts, found {n}"),
-            Malformed::Base64(p) => write!(f, "{p} is not base64url without padding"),
-            Malformed::Json(p) => write!(f, "{p} is not valid JSON"),
-            Malformed::NotAnObject(p) => write!(f, "{p} is not a JSON object"),
-            Malformed::DuplicateMember(p) => write!(f, "{p} repeats a member name"),
-            Malformed::HeaderParameter(name) => write!(f, "header parameter `{name}` is invalid"),
-            Malformed::UnsupportedCritical => f.write_str("unsupported `crit` header"),
-            Malformed::UnencodedPayload => f.write_str("`b64: false` is not supported"),
         }
     }
 }
 
-impl fmt::Display for AlgorithmError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Malformed {
+    fn write(&self, out: &mut String) {
         match self {
-            AlgorithmError::None => f.write_str("unsecured (`none`) tokens are never accepted"),
-            AlgorithmError::Unsupported => f.write_str("unsupported algorithm"),
-            AlgorithmError::NotAllowed(a) => write!(f, "{a} is not allowed by the policy"),
-            AlgorithmError::KeyMismatch(a) => write!(f, "the key named by `kid` is not for {a}"),
+            Malformed::PartCount(n) => pieces(
+                out,
+                &[
+                    "expected 3 dot-separated parts, found ",
+                    &decimal(*n as u64),
+                ],
+            ),
+            Malformed::Base64(p) => pieces(out, &[p.name(), " is not base64url without padding"]),
+            Malformed::Json(p) => pieces(out, &[p.name(), " is not valid JSON"]),
+            Malformed::NotAnObject(p) => pieces(out, &[p.name(), " is not a JSON object"]),
+            Malformed::DuplicateMember(p) => pieces(out, &[p.name(), " repeats a member name"]),
+            Malformed::HeaderParameter(name) => {
+                pieces(out, &["header parameter `", name, "` is invalid"])
+            }
+            Malformed::UnsupportedCritical => out.push_str("unsupported `crit` header"),
+            Malformed::UnencodedPayload => out.push_str("`b64: false` is not supported"),
         }
     }
 }
 
-impl fmt::Display for JwksError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl AlgorithmError {
+    fn write(&self, out: &mut String) {
         match self {
-            JwksError::Json => f.write_str("key set is not valid JSON"),
-            JwksError::NotAKeySet => f.write_str("key set is not an object with a `keys` array"),
-            JwksError::TooLarge { limit } => write!(f, "key set larger than {limit} bytes"),
-            JwksError::TooManyKeys { limit } => write!(f, "key set has more than {limit} keys"),
-            JwksError::NoUsableKey => f.write_str("key set has no usable key"),
-            JwksError::Fetch(reason) => write!(f, "key set could not be fetched: {reason}"),
+            AlgorithmError::None => out.push_str("unsecured (`none`) tokens are never accepted"),
+            AlgorithmError::Unsupported => out.push_str("unsupported algorithm"),
+            AlgorithmError::NotAllowed(a) => {
+                pieces(out, &[a.name(), " is not allowed by the policy"])
+            }
+            AlgorithmError::KeyMismatch(a) => {
+                pieces(out, &["the key named by `kid` is not for ", a.name()])
+            }
         }
+    }
+}
+
+impl JwksError {
+    fn write(&self, out: &mut String) {
+        match self {
+            JwksError::Json => out.push_str("key set is not valid JSON"),
+            JwksError::NotAKeySet => out.push_str("key set is not an object with a `keys` array"),
+            JwksError::TooLarge { limit } => pieces(
+                out,
+                &["key set larger than ", &decimal(*limit as u64), " bytes"],
+            ),
+            JwksError::TooManyKeys { limit } => pieces(
+                out,
+                &["key set has more than ", &decimal(*limit as u64), " keys"],
+            ),
+            JwksError::NoUsableKey => out.push_str("key set has no usable key"),
+            JwksError::Fetch(reason) => pieces(out, &["key set could not be fetched: ", reason]),
+        }
+    }
+}
+
+/// `Display` for the error types, from their fmt-free `write`.
+macro_rules! display_by_write {
+    ($($t:ty),*) => {$(
+        impl fmt::Display for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                let mut out = String::new();
+                self.write(&mut out);
+                f.write_str(&out)
+            }
+        }
+    )*};
+}
+
+display_by_write!(Error, Malformed, AlgorithmError, JwksError);
+
+impl fmt::Display for Part {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
     }
 }
 
 impl std::error::Error for Error {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_are_the_texts_display_always_gave() {
+        let cases: &[(Error, &str)] = &[
+            (
+                Error::Malformed(Malformed::PartCount(12)),
+                "malformed token: expected 3 dot-separated parts, found 12",
+            ),
+            (
+                Error::Malformed(Malformed::Base64(Part::Signature)),
+                "malformed token: signature is not base64url without padding",
+            ),
+            (
+                Error::Malformed(Malformed::HeaderParameter("kid")),
+                "malformed token: header parameter `kid` is invalid",
+            ),
+            (
+                Error::TooLarge { limit: 16384 },
+                "token longer than 16384 bytes",
+            ),
+            (Error::TooLarge { limit: 0 }, "token longer than 0 bytes"),
+            (Error::RevocationUnavailable, "revocation store unavailable"),
+            (
+                Error::AlgorithmNotAllowed(AlgorithmError::NotAllowed(Algorithm::ES256)),
+                "algorithm not allowed: ES256 is not allowed by the policy",
+            ),
+            (
+                Error::InvalidClaim("exp".into()),
+                "claim `exp` has an invalid value",
+            ),
+            (
+                Error::JwksUnavailable(JwksError::TooManyKeys { limit: 256 }),
+                "no usable key set: key set has more than 256 keys",
+            ),
+            (
+                Error::JwksUnavailable(JwksError::Fetch("HTTP 503".into())),
+                "no usable key set: key set could not be fetched: HTTP 503",
+            ),
+        ];
+        for (e, text) in cases {
+            assert_eq!(e.to_string(), *text);
+        }
+        assert_eq!(decimal(u64::MAX), u64::MAX.to_string());
+    }
+}

@@ -10,9 +10,7 @@
 //! Tokens are read, never verified: a client holds them for a server that verifies them. Only
 //! `exp` and `iat` matter here.
 
-use serde_json::Value;
-
-use crate::encoding::{json_object, push_json_string};
+use crate::encoding::{json_members, push_json_string, Member};
 use crate::error::Error;
 use crate::token::times;
 
@@ -318,27 +316,26 @@ impl Session {
     /// not exactly that shape, or whose access token cannot be read, is refused: the front
     /// door then drops it rather than throw at the app. Returns whether the tokens changed.
     pub fn restore(&mut self, text: &str, now: f64) -> bool {
-        let Ok(object) = json_object(text.as_bytes()) else {
+        let Ok(([access, refresh, received], count)) = json_members(
+            text.as_bytes(),
+            ["accessToken", "refreshToken", "receivedAt"],
+        ) else {
             return false;
         };
-        let string = |name: &str| match object.get(name) {
-            Some(Value::String(s)) => Some(s.clone()),
+        let string = |m: Option<Member>| match m {
+            Some(Member::String(s)) => Some(s),
             _ => None,
         };
-        let (Some(access), refresh) = (string("accessToken"), string("refreshToken")) else {
+        let has_received = received.is_some();
+        let (Some(access), refresh) = (string(access), string(refresh)) else {
             return false;
         };
-        if object.len()
-            != 1 + usize::from(refresh.is_some()) + usize::from(object.contains_key("receivedAt"))
-        {
+        if count != 1 + usize::from(refresh.is_some()) + usize::from(has_received) {
             return false;
         }
-        let received = match object.get("receivedAt") {
+        let received = match received {
             None => now,
-            Some(Value::Number(n)) => match n.as_f64() {
-                Some(r) if r.is_finite() && r >= 0.0 && r <= now + 1.0 => r,
-                _ => return false,
-            },
+            Some(Member::Number(r)) if r.is_finite() && r >= 0.0 && r <= now + 1.0 => r,
             Some(_) => return false,
         };
         if self.access_token() == Some(access.as_str())
@@ -369,7 +366,7 @@ impl Session {
         out.push_str(",\"receivedAt\":");
         // Whole seconds: an integer prints without a float formatter, and a second is
         // finer than any refresh margin.
-        out.push_str(&(t.received.max(0.0) as u64).to_string());
+        out.push_str(&crate::error::decimal(t.received.max(0.0) as u64));
         out.push('}');
         Some(out)
     }

@@ -3,7 +3,7 @@
 use serde_json::{Map, Value};
 
 use crate::alg::Algorithm;
-use crate::encoding::{b64_decode, json_members, json_object, JsonError};
+use crate::encoding::{b64_decode, json_members, json_object, JsonError, Member};
 use crate::error::{Error, Malformed, Part};
 
 /// The default limit on a token's length in bytes.
@@ -17,29 +17,39 @@ pub struct Header {
     members: Map<String, Value>,
 }
 
+/// The header members jwtgate reads, in the order [`header_rules`] takes them.
+const HEADER_NAMES: [&str; 4] = ["alg", "kid", "crit", "b64"];
+
+/// The header's rules, on the members [`HEADER_NAMES`] lists: its `alg` and `kid`, or why it
+/// is refused. One place for both the parsed header and `jwtgate/client`'s scan.
+fn header_rules(
+    [alg, kid, crit, b64]: [Option<Member>; 4],
+) -> Result<(String, Option<String>), Error> {
+    let bad = |name| Error::Malformed(Malformed::HeaderParameter(name));
+    let Some(Member::String(alg)) = alg else {
+        return Err(bad("alg"));
+    };
+    let kid = match kid {
+        None => None,
+        Some(Member::String(kid)) => Some(kid),
+        Some(_) => return Err(bad("kid")),
+    };
+    // RFC 7515 4.1.11: a recipient must refuse a `crit` it does not understand, and jwtgate
+    // implements no extension; an empty or ill-typed `crit` is invalid on its own.
+    if crit.is_some() {
+        return Err(Error::Malformed(Malformed::UnsupportedCritical));
+    }
+    // RFC 7797: `b64: false` changes what is signed. Refuse it even without `crit`, so that
+    // no reading of the token differs from another verifier's.
+    match b64 {
+        None | Some(Member::True) => Ok((alg, kid)),
+        Some(_) => Err(Error::Malformed(Malformed::UnencodedPayload)),
+    }
+}
+
 impl Header {
     fn from_members(members: Map<String, Value>) -> Result<Header, Error> {
-        let bad = |name| Error::Malformed(Malformed::HeaderParameter(name));
-        let alg = match members.get("alg") {
-            Some(Value::String(alg)) => alg.clone(),
-            _ => return Err(bad("alg")),
-        };
-        let kid = match members.get("kid") {
-            None => None,
-            Some(Value::String(kid)) => Some(kid.clone()),
-            Some(_) => return Err(bad("kid")),
-        };
-        // RFC 7515 4.1.11: a recipient must refuse a `crit` it does not understand, and jwtgate
-        // implements no extension; an empty or ill-typed `crit` is invalid on its own.
-        if members.contains_key("crit") {
-            return Err(Error::Malformed(Malformed::UnsupportedCritical));
-        }
-        // RFC 7797: `b64: false` changes what is signed. Refuse it even without `crit`, so that
-        // no reading of the token differs from another verifier's.
-        match members.get("b64") {
-            None | Some(Value::Bool(true)) => {}
-            Some(_) => return Err(Error::Malformed(Malformed::UnencodedPayload)),
-        }
+        let (alg, kid) = header_rules(HEADER_NAMES.map(|n| members.get(n).map(Member::of)))?;
         Ok(Header { alg, kid, members })
     }
 
@@ -100,12 +110,7 @@ impl<'a> UntrustedToken<'a> {
 
     /// Parses a token of at most `max_bytes` bytes; the length is checked before anything else.
     pub fn parse_with_limit(token: &'a str, max_bytes: usize) -> Result<Self, Error> {
-        let [h, p, s] = split(token, max_bytes)?;
-        let decode =
-            |text: &str, part| b64_decode(text).ok_or(Error::Malformed(Malformed::Base64(part)));
-        let header_bytes = decode(h, Part::Header)?;
-        let payload = decode(p, Part::Payload)?;
-        let signature = decode(s, Part::Signature)?;
+        let ([h, p, _], [header_bytes, payload, signature]) = decoded(token, max_bytes)?;
         let header = Header::from_members(object(&header_bytes, Part::Header)?)?;
         Ok(UntrustedToken {
             signing_input: &token[..h.len() + 1 + p.len()],
@@ -157,6 +162,40 @@ pub(crate) fn split(token: &str, max_bytes: usize) -> Result<[&str; 3], Error> {
     }
 }
 
+/// The three parts of a compact JWS of at most `max_bytes` bytes, as text and decoded.
+#[allow(clippy::type_complexity)]
+fn decoded(token: &str, max_bytes: usize) -> Result<([&str; 3], [Vec<u8>; 3]), Error> {
+    let parts = split(token, max_bytes)?;
+    let decode =
+        |i: usize, part| b64_decode(parts[i]).ok_or(Error::Malformed(Malformed::Base64(part)));
+    let bytes = [
+        decode(0, Part::Header)?,
+        decode(1, Part::Payload)?,
+        decode(2, Part::Signature)?,
+    ];
+    Ok((parts, bytes))
+}
+
+/// The header and payload JSON of a token that [`UntrustedToken::parse`] would accept and
+/// whose payload is a strict JSON object: the same checks, without building the header's
+/// map or the claims, for `jwtgate/client`'s `decode`, which hands JS the text.
+#[cfg(feature = "web-client")]
+pub(crate) fn unverified_parts(token: &str) -> Result<[Vec<u8>; 2], Error> {
+    let (_, [header, payload, _]) = decoded(token, DEFAULT_MAX_TOKEN_BYTES)?;
+    // The full package builds header maps for verify anyway: there, the same parse as verify's
+    // costs less code than the scan.
+    let members = if cfg!(feature = "web") {
+        object(&header, Part::Header).map(|m| HEADER_NAMES.map(|n| m.get(n).map(Member::of)))?
+    } else {
+        json_members(&header, HEADER_NAMES)
+            .map_err(|e| json_error(e, Part::Header))?
+            .0
+    };
+    header_rules(members)?;
+    check_object(&payload, Part::Payload)?;
+    Ok([header, payload])
+}
+
 /// Whether one part of the token is a strict JSON object, with [`object`]'s verdict, without
 /// building it: `decode` hands JS the text, so the map would be built only to be dropped.
 #[cfg(feature = "web-client")]
@@ -192,11 +231,11 @@ pub(crate) struct Times {
 pub(crate) fn times(token: &str) -> Result<Times, Error> {
     let [_, payload, _] = split(token, DEFAULT_MAX_TOKEN_BYTES)?;
     let bytes = b64_decode(payload).ok_or(Error::Malformed(Malformed::Base64(Part::Payload)))?;
-    let [exp, iat] =
+    let ([exp, iat], _) =
         json_members(&bytes, ["exp", "iat"]).map_err(|e| json_error(e, Part::Payload))?;
-    let time = |name: &str, v: Option<Value>| match v {
+    let time = |name: &str, v: Option<Member>| match v {
         None => Ok(None),
-        Some(Value::Number(n)) => Ok(n.as_f64()),
+        Some(Member::Number(n)) => Ok(Some(n)),
         Some(_) => Err(Error::InvalidClaim(name.into())),
     };
     Ok(Times {

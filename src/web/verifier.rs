@@ -65,7 +65,7 @@ impl RawVerifier {
             .verify_untrusted(&untrusted, now)
             .map_err(|e| jwt_error(&e))?;
         // The very text that was verified: JS reads what the checks read.
-        Ok(text(untrusted.payload()))
+        Ok(text(untrusted.payload().to_vec()))
     }
 
     /// The first half of a verification by the platform's primitive: everything up to the
@@ -103,7 +103,7 @@ impl RawVerifier {
         let mut out = String::from(alg.name());
         for i in candidates {
             out.push(',');
-            out.push_str(&i.to_string());
+            out.push_str(&crate::error::decimal(i as u64));
         }
         Ok(out)
     }
@@ -117,7 +117,7 @@ impl RawVerifier {
         pending
             .finish(usize::try_from(verified).ok(), now)
             .map_err(|e| jwt_error(&e))?;
-        Ok(text(untrusted.payload()))
+        Ok(text(untrusted.payload().to_vec()))
     }
 
     /// The key at position `index`, as a minimal JWK (JSON text) for the platform to import.

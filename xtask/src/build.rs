@@ -97,8 +97,10 @@ fn web_wasm(features: &str, dir: &str, name: &str) -> Result<(), String> {
     let wasm = out.join(format!("{name}_bg.wasm"));
     cmd(
         wasm_opt().to_str().unwrap(),
+        // --converge: -Oz again until nothing shrinks (a few dozen bytes, each build).
         &[
             "-Oz",
+            "--converge",
             "--strip-debug",
             "--strip-producers",
             wasm.to_str().unwrap(),
@@ -171,20 +173,20 @@ pub struct Sizes {
 
 /// The ceilings the size test holds, gzipped: `jwtgate/client` for an SPA, and the whole
 /// browser entry. Issue 16 asks for 18 KB and 30 KB ([`CLIENT_TARGET`], [`FULL_TARGET`]); not
-/// reached yet, so these are the sizes as built with a little room, to stop growth meanwhile.
-/// The whole entry's was 58 KB (57,545 bytes built); issue 17's `authenticate` and `refusal`
-/// (about 1.2 KB of JS, 2.9 KB of wasm: the HTTP answer and claim values) took it to 61,673.
-pub const CLIENT_BUDGET: u64 = 40 * 1024;
-pub const FULL_BUDGET: u64 = 61 * 1024;
+/// reached yet, so these are the sizes as built (31,198 and 62,369, the latter with issue 17's
+/// `authenticate` and `refusal`) with under 700 bytes of room: growth stops here, and each
+/// reduction lowers them.
+pub const CLIENT_BUDGET: u64 = 31 * 1024;
+pub const FULL_BUDGET: u64 = 61 * 1024 + 512;
 /// Issue 16's budgets: printed beside the sizes until the ceilings come down to them.
 pub const CLIENT_TARGET: u64 = 18 * 1024;
 pub const FULL_TARGET: u64 = 30 * 1024;
 
-/// The size budget of the full package's wasm and glue, gzipped: 56 KB. It was 87 KB with the
+/// The size budget of the full package's wasm and glue, gzipped: 56.5 KB. It was 87 KB with the
 /// signature primitives in the wasm; without them (issue 16) and with `authenticate`'s core side
-/// (issue 17: the HTTP answer by code, `requiredClaims` values, the per-call check) 56,485 bytes
+/// (issue 17: the HTTP answer by code, `requiredClaims` values, the per-call check) 57,181 bytes
 /// were measured, and this is that with a little room, so the core's share cannot grow unnoticed.
-pub const WEB_BUDGET: u64 = 56 * 1024;
+pub const WEB_BUDGET: u64 = 56 * 1024 + 512;
 
 pub fn bundle_sizes() -> Result<Sizes, String> {
     let dir = root().join("target/size");
