@@ -1,5 +1,6 @@
-// A KV service for workerd's own KV binding (`kvNamespace = "kv"`), in the test process, so a
-// Worker's namespace is real to it and the test can read, write and break what it holds.
+// A stand-in KV store for workerd's own KV binding (`kvNamespace = "kv"`), in the test process,
+// kept only for what Miniflare's local KV (the real one, in hono.test.mjs) cannot do: fail. The
+// fail-closed cases (503 `revocation_unavailable`) in hono.test.mjs and edge.test.mjs break it.
 import { createServer } from 'node:http';
 
 /**

@@ -7,13 +7,13 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { freePort, start, waitForPort } from './net.mjs';
 
-const packageDir = dirname(createRequire(import.meta.url).resolve('jwtgate/package.json'));
+export const packageDir = dirname(createRequire(import.meta.url).resolve('jwtgate/package.json'));
 
 /**
  * The installed package as workerd modules: the `workerd` entries of `jwtgate` and
  * `jwtgate/client` under those names, and what they import.
  */
-function packageModules() {
+export function packageModules() {
   const pkg = JSON.parse(readFileSync(join(packageDir, 'package.json'), 'utf8'));
   const named = { '.': 'jwtgate', './client': 'jwtgate/client' };
   const entries = Object.keys(named).flatMap((path) => Object.values(pkg.exports[path]));

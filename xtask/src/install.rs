@@ -40,12 +40,15 @@ pub fn axios() -> PathBuf {
 /// The frameworks and client the middleware and revocation tests run against, and the bundler:
 /// the size budgets are measured with it (`esbuild --bundle --minify`, as an app bundles the
 /// package) and it hands Hono to workerd as a Worker's bundle would. One install, beside the
-/// other npm tools, whose JS API the tests load from there too.
+/// other npm tools, whose JS API the tests load from there too. Miniflare runs a Worker with
+/// Workers KV's own local storage (it brings its own workerd from npm, 1.20260730.1 for this
+/// version), so the KV revocation tests hit the real local KV rather than a stand-in.
 const HONO_VERSION: &str = "4.13.19";
 const EXPRESS_VERSION: &str = "5.3.0";
 const REDIS_CLIENT_VERSION: &str = "6.3.1";
 const IOREDIS_VERSION: &str = "6.0.0";
 pub const ESBUILD_VERSION: &str = "0.28.2";
+const MINIFLARE_VERSION: &str = "4.20260730.0";
 
 /// An npm package the tests use, installed under `.tools/node`.
 pub fn node_module(name: &str) -> PathBuf {
@@ -173,13 +176,14 @@ const NEEDS: &[Need] = &[
         },
     },
     Need {
-        what: "npm tools for the middleware tests and the size budgets: hono, express, redis, ioredis and esbuild",
+        what: "npm tools for the middleware tests and the size budgets: hono, express, redis, ioredis, esbuild and miniflare",
         present: || {
             has_version("hono", HONO_VERSION)
                 && has_version("express", EXPRESS_VERSION)
                 && has_version("redis", REDIS_CLIENT_VERSION)
                 && has_version("ioredis", IOREDIS_VERSION)
                 && has_version("esbuild", ESBUILD_VERSION)
+                && has_version("miniflare", MINIFLARE_VERSION)
         },
         install: || {
             let prefix = tools().join("node");
@@ -189,6 +193,7 @@ const NEEDS: &[Need] = &[
                 format!("redis@{REDIS_CLIENT_VERSION}"),
                 format!("ioredis@{IOREDIS_VERSION}"),
                 format!("esbuild@{ESBUILD_VERSION}"),
+                format!("miniflare@{MINIFLARE_VERSION}"),
             ];
             let mut args = vec!["install", "--no-audit", "--no-fund", "--prefix"];
             args.push(prefix.to_str().unwrap());
