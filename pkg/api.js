@@ -3,7 +3,7 @@
 // decides everything about a token; the platform (crypto-node.js, crypto-web.js) only says
 // whether a signature verifies under the key the core chose.
 import { AUTH_OPTIONS, authenticate, configure } from './authenticate.js';
-import { JwtError, MAX_TIMER_SECONDS, abortable, call, coreOptions, crypto, deadline, reader, seconds, wasm } from './state.js';
+import { JwtError, MAX_TIMER_SECONDS, abortable, call, coreOptions, crypto, deadline, reader, seconds, wasm, within } from './state.js';
 import { asToken, nowSeconds } from './token.js';
 
 export { JwtError };
@@ -355,32 +355,24 @@ export class RemoteVerifier {
    * refused, not followed to wherever they point ('manual', not 'error': workerd has no
    * 'error'; a browser answers 'manual' with an opaque redirect, which is not ok either).
    */
-  async #download() {
-    const timeout = deadline(this.#timeoutMs, 'the key set fetch');
-    try {
-      return await abortable(
-        (async () => {
-          const init = { headers: { accept: 'application/json' }, redirect: 'manual', signal: timeout.signal };
-          const response = await this.#fetch(this.#uri, init);
-          // A fetch of the app's own that drops `init` follows redirects: what it followed
-          // one to is refused all the same.
-          if (response.redirected === true || (response.url && response.url !== this.#href)) {
-            response.body?.cancel().catch(() => {});
-            throw new Error(`a redirect (to ${response.url || 'elsewhere'}) is not followed`);
-          }
-          if (!response.ok) {
-            // Not awaited: a cancel can wait on the other branch of a tee()d body.
-            response.body?.cancel().catch(() => {});
-            const redirect = response.type === 'opaqueredirect' || (response.status >= 300 && response.status < 400);
-            throw new Error(redirect ? `a redirect (HTTP ${response.status}) is not followed` : `HTTP ${response.status}`);
-          }
-          return await readCapped(response, timeout.signal);
-        })(),
-        timeout.signal,
-      );
-    } finally {
-      timeout.clear();
-    }
+  #download() {
+    return within(deadline(this.#timeoutMs, 'the key set fetch'), async (signal) => {
+      const init = { headers: { accept: 'application/json' }, redirect: 'manual', signal };
+      const response = await this.#fetch(this.#uri, init);
+      // A fetch of the app's own that drops `init` follows redirects: what it followed
+      // one to is refused all the same.
+      if (response.redirected === true || (response.url && response.url !== this.#href)) {
+        response.body?.cancel().catch(() => {});
+        throw new Error(`a redirect (to ${response.url || 'elsewhere'}) is not followed`);
+      }
+      if (!response.ok) {
+        // Not awaited: a cancel can wait on the other branch of a tee()d body.
+        response.body?.cancel().catch(() => {});
+        const redirect = response.type === 'opaqueredirect' || (response.status >= 300 && response.status < 400);
+        throw new Error(redirect ? `a redirect (HTTP ${response.status}) is not followed` : `HTTP ${response.status}`);
+      }
+      return readCapped(response, signal);
+    });
   }
 
   #setKeys(text) {
@@ -430,13 +422,10 @@ export class RemoteVerifier {
    * does not answer within the fetch timeout has failed.
    */
   async #cached(method, ...args) {
-    const timeout = deadline(this.#timeoutMs, 'the cache');
     try {
-      return await abortable(Promise.resolve().then(() => this.#cache[method](...args)), timeout.signal);
+      return await within(deadline(this.#timeoutMs, 'the cache'), () => this.#cache[method](...args));
     } catch {
       return undefined;
-    } finally {
-      timeout.clear();
     }
   }
 }

@@ -1,7 +1,7 @@
 // Deny lists of `jti`s in a key-value store, for the `revoked` option of a verifier: an entry
 // lives until the token's `exp`, after which the token is refused as expired anyway. Each
 // adapter keeps a small local cache so a hot path does not ask the store on every request.
-import { abortable, deadline, seconds } from './state.js';
+import { deadline, seconds, within } from './state.js';
 
 const MAX_CACHE_SIZE = 100000;
 
@@ -56,23 +56,13 @@ function target(jtiOrClaims, exp) {
   return { jti, exp: Math.ceil(until) };
 }
 
-/** A store call within the timeout: one that hangs has failed, and the caller refuses. */
-async function bounded(timeoutMs, what, f) {
-  const timeout = deadline(timeoutMs, what);
-  try {
-    return await abortable(Promise.resolve().then(f), timeout.signal);
-  } finally {
-    timeout.clear();
-  }
-}
-
 function adapter({ cache, prefix, timeoutMs }, read, write) {
   return {
     /** For the `revoked` option: whether `jti` is on the list; throws when the store cannot say. */
     async revoked(jti) {
       const cached = cache.get(jti);
       if (cached !== undefined) return cached;
-      const revoked = await bounded(timeoutMs, 'the revocation store', () => read(prefix + jti));
+      const revoked = await within(deadline(timeoutMs, 'the revocation store'), () => read(prefix + jti));
       cache.set(jti, revoked);
       return revoked;
     },
@@ -80,7 +70,7 @@ function adapter({ cache, prefix, timeoutMs }, read, write) {
     async revoke(jtiOrClaims, exp) {
       const t = target(jtiOrClaims, exp);
       // Past its exp a token is refused as expired: nothing to keep.
-      if (t.exp > Date.now() / 1000) await bounded(timeoutMs, 'the revocation store', () => write(prefix + t.jti, t.exp));
+      if (t.exp > Date.now() / 1000) await within(deadline(timeoutMs, 'the revocation store'), () => write(prefix + t.jti, t.exp));
       cache.set(t.jti, true);
     },
   };

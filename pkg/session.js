@@ -2,7 +2,7 @@
 // decides when to refresh, which call refreshes, and what an answer, a stored copy or another
 // tab's result is worth; this file waits, calls the app's refresh, stores, locks and talks to
 // the other tabs.
-import { JwtError, MAX_TIMER_SECONDS, abortable, call, deadline, onlyKnown, reader, seconds, wasm } from './state.js';
+import { JwtError, MAX_TIMER_SECONDS, abortable, call, deadline, onlyKnown, reader, seconds, wasm, within } from './state.js';
 
 // RawSession.next()'s answers.
 const USE = 0;
@@ -336,9 +336,8 @@ export class TokenSession extends EventTarget {
       const timeout = deadline(this.#refreshMs, 'the refresh');
       this.#timeouts.add(timeout);
       try {
-        return await abortable(Promise.resolve().then(() => g(timeout.signal)), timeout.signal);
+        return await within(timeout, g);
       } finally {
-        timeout.clear();
         this.#timeouts.delete(timeout);
       }
     };

@@ -217,3 +217,15 @@ export function deadline(ms, what) {
   const timer = setTimeout(() => controller.abort(new DOMException(`${what} took more than ${ms / 1000} s`, 'TimeoutError')), ms);
   return { signal: controller.signal, clear: () => clearTimeout(timer), abort: (reason) => controller.abort(reason) };
 }
+
+/**
+ * `f(signal)` bounded by `timeout` (a `deadline`): its result, or the deadline's TimeoutError
+ * even when `f` ignores the signal. The timer is cleared either way.
+ */
+export async function within(timeout, f) {
+  try {
+    return await abortable(Promise.resolve().then(() => f(timeout.signal)), timeout.signal);
+  } finally {
+    timeout.clear();
+  }
+}
