@@ -323,11 +323,7 @@ enum HeaderRule {
 impl HeaderMatcher {
     fn parse(value: &Value, at: &str) -> Result<HeaderMatcher> {
         let mut f = Fields::new(value, at)?;
-        let name = f
-            .string("name")?
-            .filter(|n| !n.is_empty())
-            .ok_or_else(|| ConfigError(format!("{at}.name is required")))?
-            .to_ascii_lowercase();
+        let name = f.required("name")?.to_ascii_lowercase();
         let mut rules = Vec::new();
         if let Some(v) = f.get("string_match") {
             rules.push(HeaderRule::Value(StringMatcher::parse(
@@ -435,10 +431,7 @@ pub struct QueryMatcher {
 impl QueryMatcher {
     fn parse(value: &Value, at: &str) -> Result<QueryMatcher> {
         let mut f = Fields::new(value, at)?;
-        let name = f
-            .string("name")?
-            .filter(|n| !n.is_empty())
-            .ok_or_else(|| ConfigError(format!("{at}.name is required")))?;
+        let name = f.required("name")?;
         let matcher = match f.get("string_match") {
             Some(v) => Some(StringMatcher::parse(v, &f.path("string_match"))?),
             None => None,
@@ -590,6 +583,13 @@ impl<'a> Fields<'a> {
             Some(Value::String(s)) => Ok(Some(s.clone())),
             Some(_) => err(format!("{} must be a string", self.path(name))),
         }
+    }
+
+    /// A string that must be there and not empty: a name, a key, a cluster.
+    fn required(&mut self, name: &str) -> Result<String> {
+        self.string(name)?
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| ConfigError(format!("{} is required", self.path(name))))
     }
 
     fn boolean(&mut self, name: &str) -> Result<bool> {
@@ -953,10 +953,7 @@ impl Provider {
         let mut locations = Vec::new();
         for (i, h) in f.list("from_headers")?.iter().enumerate() {
             let mut hf = Fields::new(h, format!("{at}.from_headers[{i}]"))?;
-            let name = hf
-                .string("name")?
-                .filter(|n| !n.is_empty())
-                .ok_or_else(|| ConfigError(format!("{at}.from_headers[{i}].name is required")))?;
+            let name = hf.required("name")?;
             let prefix = hf.string("value_prefix")?.unwrap_or_default();
             hf.finish()?;
             locations.push(Location::Header {
@@ -985,20 +982,14 @@ impl Provider {
         for (i, c) in f.list("claim_to_headers")?.iter().enumerate() {
             let at = format!("{at}.claim_to_headers[{i}]");
             let mut cf = Fields::new(c, at.clone())?;
-            let header = cf
-                .string("header_name")?
-                .filter(|s| !s.is_empty())
-                .ok_or_else(|| ConfigError(format!("{at}.header_name is required")))?;
+            let header = cf.required("header_name")?;
             // A dotted claim_name is a path; claim_path (1.40) names each key as it is, dots
             // and all. Exactly one of them, as jwt_authn requires.
             let name = cf.string("claim_name")?.filter(|s| !s.is_empty());
             let mut path = Vec::new();
             for (j, seg) in cf.list("claim_path")?.iter().enumerate() {
                 let mut sf = Fields::new(seg, format!("{at}.claim_path[{j}]"))?;
-                let key = sf
-                    .string("key")?
-                    .filter(|k| !k.is_empty())
-                    .ok_or_else(|| ConfigError(format!("{at}.claim_path[{j}].key is required")))?;
+                let key = sf.required("key")?;
                 sf.finish()?;
                 path.push(key);
             }
@@ -1124,10 +1115,7 @@ impl HttpUri {
         let uri = f
             .string("uri")?
             .ok_or_else(|| ConfigError(format!("{at}.uri is required")))?;
-        let cluster = f
-            .string("cluster")?
-            .filter(|c| !c.is_empty())
-            .ok_or_else(|| ConfigError(format!("{at}.cluster is required")))?;
+        let cluster = f.required("cluster")?;
         let timeout = f.duration("timeout")?.unwrap_or(DEFAULT_TIMEOUT);
         f.finish()?;
         let rest = uri
