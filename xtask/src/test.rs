@@ -1,6 +1,7 @@
 //! `cargo xtask test`: every check and test suite, with one tally at the end.
 
 use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
 use std::process::{Command, ExitStatus, Stdio};
 
 use crate::install::{self, cmd};
@@ -200,13 +201,25 @@ fn node_suite(tally: &mut Tally, filters: &[String]) {
                 filters.iter().any(|x| name.contains(x.as_str()))
             });
         }
-        crate::web::node_tests(&scratch, &files, &crate::web::fixtures())
+        Ok((scratch, files))
     }) {
-        Ok(run) => {
-            tally.passed += run.passed;
-            tally.failed += run.failed;
-            if !run.ok && run.failed == 0 {
-                tally.broken.push("node tests".into());
+        Ok((scratch, files)) => {
+            // The machine's Node (20, the oldest the package's `engines` claims) and the
+            // current LTS: every suite on both.
+            for runtime in [PathBuf::from("node"), crate::install::node_lts()] {
+                let version = install::output(runtime.to_str().unwrap(), &["--version"]);
+                let name = format!("Node {}", version.trim());
+                println!("xtask: the Node suites on {name}");
+                match crate::web::node_tests(&runtime, &scratch, &files, &crate::web::fixtures()) {
+                    Ok(run) => {
+                        tally.passed += run.passed;
+                        tally.failed += run.failed;
+                        if !run.ok && run.failed == 0 {
+                            tally.broken.push(format!("node tests on {name}"));
+                        }
+                    }
+                    Err(e) => tally.step(&format!("node tests on {name}"), Err(e)),
+                }
             }
         }
         Err(e) => tally.step("node tests", Err(e)),

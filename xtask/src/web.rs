@@ -59,9 +59,15 @@ pub struct NodeRun {
     pub ok: bool,
 }
 
-/// Runs `node --test` (TAP, so the counts can be read) on `files` inside `dir`.
-pub fn node_tests(dir: &Path, files: &[PathBuf], fixtures: &Path) -> Result<NodeRun, String> {
-    let mut node = Command::new("node");
+/// Runs `node --test` (TAP, so the counts can be read) on `files` inside `dir`, with the Node
+/// at `runtime`.
+pub fn node_tests(
+    runtime: &Path,
+    dir: &Path,
+    files: &[PathBuf],
+    fixtures: &Path,
+) -> Result<NodeRun, String> {
+    let mut node = Command::new(runtime);
     node.arg("--test")
         .arg("--test-reporter=tap")
         .args(files)
