@@ -81,6 +81,8 @@ pub fn node_tests(
         .env("NODE_TOOLS", crate::install::node_module(""))
         .env("REDIS_SERVER", crate::install::REDIS_SERVER)
         .env("ENVOY", crate::install::envoy())
+        // Node 24 for what needs a current Node whichever Node runs the suite (oidc-provider).
+        .env("NODE_LTS", crate::install::node_lts())
         .env("JWTGATE_ENVOY_WASM", crate::build::envoy_wasm())
         .env("JWTGATE_ROOT", root());
     let mut text = String::new();
