@@ -173,20 +173,19 @@ pub struct Sizes {
 
 /// The ceilings the size test holds, gzipped: `jwtgate/client` for an SPA, and the whole
 /// browser entry. Issue 16 asks for 18 KB and 30 KB ([`CLIENT_TARGET`], [`FULL_TARGET`]); not
-/// reached yet, so these are the sizes as built (31,198 and 62,369, the latter with issue 17's
-/// `authenticate` and `refusal`) with under 700 bytes of room: growth stops here, and each
-/// reduction lowers them.
-pub const CLIENT_BUDGET: u64 = 31 * 1024;
-pub const FULL_BUDGET: u64 = 61 * 1024 + 512;
+/// reached yet, so these are the sizes as built with a little room: growth stops here, and each
+/// reduction lowers them. With talc for dlmalloc: 28,690 and 59,861 (from 31,198 and 62,369).
+pub const CLIENT_BUDGET: u64 = 28 * 1024 + 512;
+pub const FULL_BUDGET: u64 = 59 * 1024;
 /// Issue 16's budgets: printed beside the sizes until the ceilings come down to them.
 pub const CLIENT_TARGET: u64 = 18 * 1024;
 pub const FULL_TARGET: u64 = 30 * 1024;
 
-/// The size budget of the full package's wasm and glue, gzipped: 56.5 KB. It was 87 KB with the
-/// signature primitives in the wasm; without them (issue 16) and with `authenticate`'s core side
-/// (issue 17: the HTTP answer by code, `requiredClaims` values, the per-call check) 57,181 bytes
-/// were measured, and this is that with a little room, so the core's share cannot grow unnoticed.
-pub const WEB_BUDGET: u64 = 56 * 1024 + 512;
+/// The size budget of the full package's wasm and glue, gzipped. It was 87 KB with the
+/// signature primitives in the wasm; without them (issue 16), with `authenticate`'s core side
+/// (issue 17) and with talc as the allocator 54,684 bytes were measured, and this is that with
+/// a little room, so the core's share cannot grow unnoticed.
+pub const WEB_BUDGET: u64 = 53 * 1024 + 768;
 
 pub fn bundle_sizes() -> Result<Sizes, String> {
     let dir = root().join("target/size");
