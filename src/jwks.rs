@@ -5,8 +5,9 @@ use std::fmt;
 use serde_json::{Map, Value};
 
 use crate::alg::Algorithm;
+use crate::crypto::base64::b64_decode;
+use crate::crypto::json::{json_object, JsonError};
 use crate::crypto::{KeyError, KeyMaterial, SignatureCheck};
-use crate::encoding::{b64_decode, json_object, JsonError};
 use crate::error::{AlgorithmError, Error, JwksError};
 
 /// A public key (or, for HMAC, a shared secret) from a key set, ready to verify.

@@ -44,16 +44,8 @@
 mod alg;
 mod claims;
 mod crypto;
-// With the in-wasm primitives their own decoding checks points; tests hold the two together.
-#[cfg_attr(feature = "rust-crypto", allow(dead_code))]
-mod curves;
-mod encoding;
 mod error;
 mod jwks;
-#[cfg(feature = "rust-crypto")]
-mod nistp256;
-#[cfg(feature = "rust-crypto")]
-mod rsa;
 pub mod session;
 mod token;
 mod verify;
@@ -66,10 +58,10 @@ pub mod web;
 
 pub use alg::{Algorithm, AlgorithmSet};
 pub use claims::{claim_holds, claim_requirement_holds, Claims};
+pub use crypto::base64::b64_encode;
 #[cfg(feature = "rust-crypto")]
 pub use crypto::RustCrypto;
 pub use crypto::SignatureCheck;
-pub use encoding::b64_encode;
 pub use error::{AlgorithmError, Error, JwksError, Malformed, Part};
 pub use jwks::{Jwk, JwkSet, SkipReason, Skipped};
 pub use serde_json::{Map, Value};

@@ -10,7 +10,7 @@
 //! Tokens are read, never verified: a client holds them for a server that verifies them. Only
 //! `exp` and `iat` matter here.
 
-use crate::encoding::{json_members, push_json_string, Member};
+use crate::crypto::json::{json_members, push_json_string, Member};
 use crate::error::Error;
 use crate::token::times;
 
@@ -384,7 +384,7 @@ impl Session {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::encoding::b64_encode;
+    use crate::crypto::base64::b64_encode;
 
     fn token(claims: &str) -> String {
         format!(

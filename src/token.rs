@@ -3,7 +3,8 @@
 use serde_json::{Map, Value};
 
 use crate::alg::Algorithm;
-use crate::encoding::{b64_decode, json_members, json_object, JsonError, Member};
+use crate::crypto::base64::b64_decode;
+use crate::crypto::json::{json_members, json_object, JsonError, Member};
 use crate::error::{Error, Malformed, Part};
 
 /// The default limit on a token's length in bytes.

@@ -1,4 +1,4 @@
-//! jwtgate's own P-256 verifier (src/nistp256.rs) against the RustCrypto `p256` crate it
+//! jwtgate's own P-256 verifier (src/crypto/ecdsa/) against the RustCrypto `p256` crate it
 //! replaced: random keys sign random messages, and both must give the same answer on every
 //! signature, valid or mutated, through jwtgate's public path (`Jwk::from_json`, then
 //! `Jwk::verify` with ES256).

@@ -349,7 +349,7 @@ mod independent_base64 {
     }
 }
 
-/// jwtgate's own P-256 (`src/nistp256.rs`) against the RustCrypto `p256` crate it replaced:
+/// jwtgate's own P-256 (`src/crypto/ecdsa/`) against the RustCrypto `p256` crate it replaced:
 /// both must accept the same keys and the same signatures. Bytes 0..32 and byte 32 (the
 /// case) steer it; the rest is the message. By the case, modulo 4:
 ///

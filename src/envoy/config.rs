@@ -758,7 +758,7 @@ const MAX_JWT_CACHE_SIZE: usize = 100_000;
 impl Config {
     /// Parses the plugin configuration.
     pub fn from_json(bytes: &[u8]) -> Result<Config> {
-        let root = crate::encoding::json_value(bytes)
+        let root = crate::crypto::json::json_value(bytes)
             .map_err(|e| ConfigError(format!("not valid JSON: {e}")))?;
         let mut f = Fields::new(&root, "configuration")?;
 
@@ -1087,7 +1087,7 @@ fn local_jwks(value: &Value, at: &str) -> Result<JwkSet> {
                     c => c,
                 })
                 .collect();
-            Some(crate::encoding::b64_decode(&url).ok_or_else(|| {
+            Some(crate::crypto::base64::b64_decode(&url).ok_or_else(|| {
                 ConfigError(format!("{at}.local_jwks.inline_bytes is not base64"))
             })?)
         }

@@ -826,7 +826,7 @@ impl Runtime {
 
 /// A revocation list: a JSON array of `jti` strings, or `{"revoked": [...]}`.
 fn parse_revoked(body: &[u8]) -> Result<HashSet<String>, String> {
-    let value = crate::encoding::json_value(body).map_err(|e| format!("not JSON: {e}"))?;
+    let value = crate::crypto::json::json_value(body).map_err(|e| format!("not JSON: {e}"))?;
     let list = match &value {
         Value::Array(items) => items,
         Value::Object(m) => m

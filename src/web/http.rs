@@ -5,7 +5,7 @@ use wasm_bindgen::prelude::*;
 
 use super::type_error;
 use super::verifier::parse_options;
-use crate::encoding::json_object;
+use crate::crypto::json::json_object;
 use crate::Error;
 
 /// The status and `WWW-Authenticate` challenge for a refusal with `code` (one of

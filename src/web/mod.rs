@@ -15,7 +15,7 @@ mod verifier;
 
 use wasm_bindgen::prelude::*;
 
-use crate::encoding::push_json_string;
+use crate::crypto::json::push_json_string;
 use crate::{Error, DEFAULT_MAX_TOKEN_BYTES};
 
 #[cfg(feature = "web")]

@@ -5,7 +5,7 @@ use wasm_bindgen::prelude::*;
 
 use super::options::{policy, KNOWN};
 use super::{check_units, jwt_error, text, time, type_error};
-use crate::encoding::json_object;
+use crate::crypto::json::json_object;
 use crate::{Error, JwkSet, JwksError, UntrustedToken};
 
 /// Throws `jwks_unavailable` once a key set body has passed `bytes` over the limit, so the JS

@@ -267,7 +267,7 @@ pub fn signature_arithmetic(wasm: &[u8]) -> Option<String> {
     }
     for name in [
         "rsa.rs",
-        "nistp256.rs",
+        "crypto/ecdsa",
         "ed25519",
         "curve25519",
         "p384",

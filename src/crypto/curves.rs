@@ -3,7 +3,7 @@
 //! set is loaded, so that it refuses the keys the in-wasm build refuses. Public data only, once
 //! per key: plain schoolbook arithmetic on 32-bit limbs, neither fast nor constant-time.
 
-use crate::crypto::hex;
+use super::hex;
 
 /// Little-endian 32-bit limbs, without high zero limbs.
 type Num = Vec<u32>;
@@ -152,7 +152,7 @@ impl Weierstrass {
 /// Whether `y` (an Ed25519 encoding with its sign bit cleared, little-endian, below 2^255 - 19)
 /// is the y of a point on the curve: whether (y² - 1) / (d·y² + 1) is a square mod p.
 pub(crate) fn ed25519_y_on_curve(y_le: &[u8; 32]) -> bool {
-    let p = from_be(&crate::crypto::ED25519_P);
+    let p = from_be(&super::ED25519_P);
     let d = from_be(&hex::<32>(
         "52036cee2b6ffe738cc740797779e89800700a4d4141d8ab75eb4dca135978a3",
     ));

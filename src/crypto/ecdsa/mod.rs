@@ -673,7 +673,7 @@ impl PublicKey {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::encoding::tests::Gen;
+    use crate::crypto::json::tests::Gen;
 
     /// The JSON tests' small deterministic generator, 32 bits at a time: the tests need many
     /// values, not quality.
@@ -1022,7 +1022,7 @@ mod tests {
         assert!(!key.verify(&[0; 32], &sig));
     }
 
-    /// Not a test: `cargo test --release --lib nistp256 -- --ignored --nocapture` prints the
+    /// Not a test: `cargo test --release --lib ecdsa -- --ignored --nocapture` prints the
     /// time of one verification and of its parts (the fastest of 20 batches: the machine may
     /// be busy).
     #[test]

@@ -1,3 +1,18 @@
+//! The primitives, apart from the JWT layer (token, key set, policy, claims, errors) and the
+//! front doors, so that the code which is cryptography is in one place:
+//!
+//! | module | what | hand-written? |
+//! |---|---|---|
+//! | this one | the [`SignatureCheck`] boundary, key and signature form checks, [`RustCrypto`] | — |
+//! | `rsa` | RSASSA-PKCS1-v1_5 and PSS verification | yes: 3-5× the `rsa` crate's speed in wasm |
+//! | `ecdsa` | ECDSA P-256 verification | yes: about 10× the `p256` crate's speed in wasm |
+//! | `curves` | whether a point is on its curve, for builds without the primitives | yes: tiny, no dependency |
+//! | `base64` | strict base64url | yes |
+//! | `json` | strict JSON, duplicate members refused | yes: serde_json costs 15 KB gzipped more |
+//!
+//! P-384 (the `p384` crate), Ed25519 (`ed25519-dalek`), SHA-2 and HMAC are RustCrypto's.
+//! SECURITY.md says what holds each hand-written module to a reference.
+//!
 //! The crypto boundary. Everything a JWT layer decides stays here, in the core: which keys are
 //! valid (RSA size and exponent, EC points on their curve, Ed25519 encodings canonical and of
 //! large order) and whether a signature has the length and form its algorithm and key allow
@@ -8,9 +23,20 @@
 //! a front door's platform (`node:crypto`, WebCrypto in the npm package). Because the checks
 //! above run before either, a primitive laxer than the policy cannot change an answer.
 
+pub(crate) mod base64;
+// With the in-wasm primitives their own decoding checks points; tests hold the two together.
+#[cfg_attr(feature = "rust-crypto", allow(dead_code))]
+pub(crate) mod curves;
+#[cfg(feature = "rust-crypto")]
+mod ecdsa;
+pub(crate) mod json;
+#[cfg(feature = "rust-crypto")]
+mod rsa;
+
 use crate::alg::Algorithm;
-use crate::encoding::{b64_encode, push_json_string};
 use crate::Jwk;
+use base64::b64_encode;
+use json::push_json_string;
 
 /// Smallest RSA modulus accepted, in bits (NIST SP 800-131A).
 pub(crate) const MIN_RSA_BITS: usize = 2048;
@@ -193,11 +219,11 @@ impl KeyMaterial {
     }
 
     pub(crate) fn p256(x: &[u8], y: &[u8]) -> Result<KeyMaterial, KeyError> {
-        Self::ec(x, y, 32, &crate::curves::P256, |x, y| Public::P256 { x, y })
+        Self::ec(x, y, 32, &curves::P256, |x, y| Public::P256 { x, y })
     }
 
     pub(crate) fn p384(x: &[u8], y: &[u8]) -> Result<KeyMaterial, KeyError> {
-        Self::ec(x, y, 48, &crate::curves::P384, |x, y| Public::P384 { x, y })
+        Self::ec(x, y, 48, &curves::P384, |x, y| Public::P384 { x, y })
     }
 
     #[cfg_attr(feature = "rust-crypto", allow(unused_variables))]
@@ -205,7 +231,7 @@ impl KeyMaterial {
         x: &[u8],
         y: &[u8],
         len: usize,
-        curve: &crate::curves::Weierstrass,
+        curve: &curves::Weierstrass,
         public: fn(Box<[u8]>, Box<[u8]>) -> Public,
     ) -> Result<KeyMaterial, KeyError> {
         // RFC 7518 6.2.1.2: coordinates are full length, leading zeros kept.
@@ -229,7 +255,7 @@ impl KeyMaterial {
             return Err(KeyError::NotOnCurve);
         }
         #[cfg(not(feature = "rust-crypto"))]
-        if !crate::curves::ed25519_y_on_curve(&y) {
+        if !curves::ed25519_y_on_curve(&y) {
             return Err(KeyError::NotOnCurve);
         }
         KeyMaterial::new(Public::Ed25519(*x))
@@ -360,14 +386,14 @@ mod native {
     use sha2::{Digest as _, Sha256, Sha384, Sha512};
     use signature::Verifier as _;
 
+    use super::{ecdsa, rsa};
     use super::{KeyError, Public};
     use crate::alg::{Algorithm, Hash};
-    use crate::{nistp256, rsa};
 
     #[derive(Clone)]
     pub(super) enum Key {
         Rsa(Box<rsa::PublicKey>),
-        P256(nistp256::PublicKey),
+        P256(ecdsa::PublicKey),
         P384(p384::ecdsa::VerifyingKey),
         Ed25519(ed25519_dalek::VerifyingKey),
         Oct(Box<[u8]>),
@@ -386,9 +412,7 @@ mod native {
                     let (Ok(x), Ok(y)) = ((**x).try_into(), (**y).try_into()) else {
                         return Err(KeyError::Length);
                     };
-                    Key::P256(
-                        nistp256::PublicKey::from_coordinates(x, y).ok_or(KeyError::NotOnCurve)?,
-                    )
+                    Key::P256(ecdsa::PublicKey::from_coordinates(x, y).ok_or(KeyError::NotOnCurve)?)
                 }
                 Public::P384 { x, y } => {
                     let mut point = Vec::with_capacity(97);
@@ -510,12 +534,12 @@ mod tests {
                 continue;
             }
             let dalek = curve25519_on_curve(&enc);
-            assert_eq!(crate::curves::ed25519_y_on_curve(&enc), dalek, "{enc:02x?}");
+            assert_eq!(curves::ed25519_y_on_curve(&enc), dalek, "{enc:02x?}");
             on += usize::from(dalek);
         }
         assert!(on > 50 && on < 150, "{on} of 200 random y on the curve");
         for y in ED25519_SMALL_ORDER_Y {
-            assert!(crate::curves::ed25519_y_on_curve(&y));
+            assert!(curves::ed25519_y_on_curve(&y));
         }
 
         let g256 = (
@@ -531,8 +555,8 @@ mod tests {
             if flip > 0 {
                 y[flip % 32] ^= 1 << (flip % 8);
             }
-            let native = nistp256::PublicKey::from_coordinates(&g256.0, &y).is_some();
-            assert_eq!(crate::curves::P256.on_curve(&g256.0, &y), native);
+            let native = ecdsa::PublicKey::from_coordinates(&g256.0, &y).is_some();
+            assert_eq!(curves::P256.on_curve(&g256.0, &y), native);
             assert_eq!(native, flip == 0);
             let mut y = g384.1;
             if flip > 0 {
@@ -542,12 +566,12 @@ mod tests {
             point.extend_from_slice(&g384.0);
             point.extend_from_slice(&y);
             let native = p384::ecdsa::VerifyingKey::from_sec1_bytes(&point).is_ok();
-            assert_eq!(crate::curves::P384.on_curve(&g384.0, &y), native);
+            assert_eq!(curves::P384.on_curve(&g384.0, &y), native);
             assert_eq!(native, flip == 0);
         }
     }
 
-    use crate::nistp256;
+    use super::ecdsa;
 
     fn curve25519_on_curve(y: &[u8; 32]) -> bool {
         // Both signs: decompression fails only when the y has no x at all.
