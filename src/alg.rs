@@ -1,6 +1,6 @@
 //! The signature algorithms jwtgate implements, and sets of them for a policy.
 
-use std::fmt;
+use core::fmt;
 
 use crate::error::{AlgorithmError, Error};
 
@@ -133,7 +133,7 @@ impl fmt::Display for Algorithm {
     }
 }
 
-impl std::str::FromStr for Algorithm {
+impl core::str::FromStr for Algorithm {
     type Err = Error;
 
     fn from_str(s: &str) -> Result<Self, Error> {

@@ -1,6 +1,7 @@
 //! Registered-claim checks (RFC 7519 section 4.1) and access to verified claims.
 
-use std::ops::Index;
+use crate::prelude::*;
+use core::ops::Index;
 
 use serde_json::{Map, Value};
 

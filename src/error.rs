@@ -1,6 +1,7 @@
 //! One error type for every refusal, each with a stable code and one wire response.
 
-use std::fmt;
+use crate::prelude::*;
+use core::fmt;
 
 use crate::alg::Algorithm;
 
@@ -396,7 +397,7 @@ impl fmt::Display for Part {
     }
 }
 
-impl std::error::Error for Error {}
+impl core::error::Error for Error {}
 
 #[cfg(test)]
 mod tests {

@@ -1,6 +1,7 @@
 //! JSON Web Keys (RFC 7517): parsing a key set and choosing the keys for a token.
 
-use std::fmt;
+use crate::prelude::*;
+use core::fmt;
 
 use serde_json::{Map, Value};
 

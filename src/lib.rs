@@ -40,6 +40,24 @@
 //! | `web-client` | only decode, expiry and the token session's exports: the wasm of `jwtgate/client` |
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
+// The npm package's wasm (built without `std`): std's panic runtime and the formatting it pulls
+// in were a tenth of what an SPA downloads. Host builds keep std, for the tests.
+#![cfg_attr(all(target_arch = "wasm32", not(feature = "std")), no_std)]
+
+extern crate alloc;
+
+/// What std's prelude gives and `no_std` does not: every module takes it, so the same source
+/// builds both ways.
+mod prelude {
+    pub use alloc::borrow::ToOwned;
+    pub use alloc::boxed::Box;
+    pub use alloc::string::{String, ToString};
+    pub use alloc::vec::Vec;
+    // Not every build formats (the client's does not).
+    #[allow(unused_imports)]
+    pub use alloc::format;
+    pub use alloc::vec;
+}
 
 mod alg;
 mod claims;

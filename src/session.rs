@@ -10,6 +10,8 @@
 //! Tokens are read, never verified: a client holds them for a server that verifies them. Only
 //! `exp` and `iat` matter here.
 
+use crate::prelude::*;
+
 use crate::crypto::json::{json_members, push_json_string, Member};
 use crate::error::Error;
 use crate::token::times;

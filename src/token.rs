@@ -1,5 +1,6 @@
 //! Compact JWS parsing: the untrusted start of the type-state chain.
 
+use crate::prelude::*;
 use serde_json::{Map, Value};
 
 use crate::alg::Algorithm;

@@ -5,6 +5,7 @@ use crate::claims::{self, Claims};
 use crate::crypto::SignatureCheck;
 use crate::error::{AlgorithmError, Error, Part};
 use crate::jwks::{Jwk, JwkSet};
+use crate::prelude::*;
 use crate::token::{self, Header, UntrustedToken, DEFAULT_MAX_TOKEN_BYTES};
 
 /// What a token must satisfy besides its signature.

@@ -4,6 +4,8 @@
 //! What holds it: `tests::base64url_agrees_with_base64ct` (every one-character change of
 //! encodings of random bytes, against the `base64ct` crate) and the token fuzz targets.
 
+use crate::prelude::*;
+
 /// The base64url alphabet (RFC 4648 5).
 const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 

@@ -3,6 +3,8 @@
 //! set is loaded, so that it refuses the keys the in-wasm build refuses. Public data only, once
 //! per key: plain schoolbook arithmetic on 32-bit limbs, neither fast nor constant-time.
 
+use crate::prelude::*;
+
 use super::hex;
 
 /// Little-endian 32-bit limbs, without high zero limbs.

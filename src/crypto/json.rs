@@ -7,6 +7,8 @@
 //! broken, against serde_json), the `json` fuzz target (`cargo xtask fuzz json`) and its seeds
 //! in `tests/fuzz.rs`.
 
+use crate::prelude::*;
+
 use serde_json::{Map, Number, Value};
 
 /// Why bytes are not strict JSON of the expected shape.

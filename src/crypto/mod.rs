@@ -23,6 +23,8 @@
 //! a front door's platform (`node:crypto`, WebCrypto in the npm package). Because the checks
 //! above run before either, a primitive laxer than the policy cannot change an answer.
 
+use crate::prelude::*;
+
 pub(crate) mod base64;
 // With the in-wasm primitives their own decoding checks points; tests hold the two together.
 #[cfg_attr(feature = "rust-crypto", allow(dead_code))]

@@ -1,6 +1,7 @@
 //! What `authenticate` and the middleware answer over HTTP, decided by the core: the refusal's
 //! status and challenge ([`Error::http_response`]) and the per-call claim requirements.
 
+use crate::prelude::*;
 use wasm_bindgen::prelude::*;
 
 use super::type_error;

@@ -5,6 +5,8 @@
 //! serializes, so no serializer or float printing is compiled into the package. Errors cross as
 //! JSON too and become a `JwtError` (or a `TypeError` for a caller's mistake) on the JS side.
 
+use crate::prelude::*;
+
 #[cfg(feature = "web")]
 mod http;
 #[cfg(feature = "web")]
@@ -31,6 +33,14 @@ pub use verifier::{check_jwks_length, check_options, option_names, RawVerifier};
 #[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
 #[global_allocator]
 static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+
+// Without std, a panic traps (`unreachable`), as panic = "abort" did with it: the JS side sees
+// a RuntimeError, never a half-made answer.
+#[cfg(all(target_arch = "wasm32", not(feature = "std")))]
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo) -> ! {
+    core::arch::wasm32::unreachable()
+}
 
 fn thrown(name: &str, code: Option<&str>, message: &str, claim: Option<&str>) -> JsValue {
     let mut out = String::from("{\"name\":");

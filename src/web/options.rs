@@ -1,5 +1,6 @@
 //! The JavaScript `Verifier` options, as JSON, to a core [`Policy`].
 
+use crate::prelude::*;
 use serde_json::{Map, Value};
 
 use crate::{Algorithm, AlgorithmSet, Policy};
@@ -157,7 +158,7 @@ fn strings(v: Option<&Value>, one: bool) -> Option<Vec<String>> {
 fn whole(v: &Value) -> Option<u64> {
     v.as_u64().or_else(|| {
         v.as_f64()
-            .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f < 1e15)
+            .filter(|f| *f >= 0.0 && *f < 1e15 && *f % 1.0 == 0.0)
             .map(|f| f as u64)
     })
 }

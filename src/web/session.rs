@@ -1,6 +1,7 @@
 //! The token session's state machine for `pkg/session.js`, which does the waiting, fetching,
 //! storing and messaging. Times are seconds since the epoch, from the JS clock.
 
+use crate::prelude::*;
 use wasm_bindgen::prelude::*;
 
 use super::{jwt_error, seconds};

@@ -1,6 +1,7 @@
 //! The verifier half of the web front door (feature `web`; `web-client` leaves it out): the
 //! core plans a verification and judges it, the JS side's platform checks the signature.
 
+use crate::prelude::*;
 use wasm_bindgen::prelude::*;
 
 use super::options::{policy, KNOWN};
