@@ -28,3 +28,20 @@ test('with both entries loaded, one JwtError class', async () => {
   assert.equal(client.JwtError, full.JwtError);
   assert.equal(client.decode(fx.tokens.ES256).header.alg, 'ES256');
 });
+
+test('decode of the token it decoded last: equal objects, never the same ones, and the next token its own', () => {
+  const [es, rs] = [fx.tokens.ES256, fx.tokens.RS256];
+  const first = full.decode(es);
+  first.payload.sub = 'mallory';
+  first.header.alg = 'none';
+  const again = full.decode(es);
+  assert.notEqual(again, first);
+  assert.notEqual(again.payload, first.payload);
+  assert.equal(again.header.alg, 'ES256');
+  assert.notEqual(again.payload.sub, 'mallory');
+  assert.equal(full.decode(rs).header.alg, 'RS256');
+  // A bad token after a good one is still refused, and the good one still decodes.
+  assert.throws(() => full.decode(`${es}x`), (e) => e instanceof full.JwtError && e.code === 'malformed');
+  assert.throws(() => full.decode({ toString: () => es }), (e) => e instanceof full.JwtError);
+  assert.equal(full.decode(es).header.alg, 'ES256');
+});
