@@ -1,15 +1,16 @@
-// `cargo xtask demo` runs this: the whole demo on loopback until Ctrl-C.
-// usage: node www/server/demo.mjs ENVOY FILTER PACKAGE_DIR [PORT]
+// `cargo xtask demo` runs this (on the Node 24 it installs: oidc-provider needs Node 22 or
+// later): the whole demo on loopback until Ctrl-C.
+// usage: node www/server/demo.mjs ENVOY FILTER PACKAGE_DIR NODE_MODULES [PORT]
 import { startStack } from './stack.mjs';
 
-const [envoy, filter, packageDir, port = '8080'] = process.argv.slice(2);
-if (!packageDir) {
-  console.error('usage: node www/server/demo.mjs ENVOY FILTER PACKAGE_DIR [PORT]');
+const [envoy, filter, packageDir, nodeModules, port = '8080'] = process.argv.slice(2);
+if (!nodeModules) {
+  console.error('usage: node www/server/demo.mjs ENVOY FILTER PACKAGE_DIR NODE_MODULES [PORT]');
   process.exit(2);
 }
 let stack;
 try {
-  stack = await startStack({ envoy, filter, packageDir, port: Number(port) });
+  stack = await startStack({ envoy, filter, packageDir, node: process.execPath, nodeModules, port: Number(port) });
 } catch (e) {
   console.error(`the demo did not start: ${e.message}`);
   process.exit(1);
@@ -17,8 +18,11 @@ try {
 console.log(`
 jwtgate demo: ${stack.url}
 
-  sign in as alice / wonderland; access tokens live 20 s and refresh 10 s before expiry
-  issuer     ${stack.url}auth/jwks · /auth/login · /auth/refresh (rotating refresh tokens)
+  sign in as alice / wonderland (a popup: the provider's login and consent pages)
+  access tokens live 20 s and refresh 10 s before expiry; refresh tokens rotate
+  provider   oidc-provider, issuer ${stack.issuer}
+             ${stack.issuer}/.well-known/openid-configuration · ${stack.issuer}/jwks
+             ${stack.issuer}/revoked (the jtis of revoked grants' access tokens, for Envoy)
   API        ${stack.url}api/items, behind Envoy with the jwtgate filter
   Envoy      admin at ${stack.admin}
 
