@@ -17,7 +17,7 @@ const { default: Provider } = await import(pathToFileURL(join(nodeModules, 'oidc
 const { createMemoryAdapter } = await import(pathToFileURL(join(nodeModules, 'oidc-provider', 'lib', 'adapters', 'memory_adapter.js')));
 const adapter = createMemoryAdapter();
 
-export const CLIENT_ID = 'demo-app';
+const CLIENT_ID = 'demo-app';
 const USERS = { alice: 'wonderland' };
 const MOUNT = new URL(issuer).pathname.replace(/\/$/, '');
 const origin = new URL(issuer).origin;
