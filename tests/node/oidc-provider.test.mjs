@@ -2,8 +2,8 @@
 // test on loopback on Node 24 (NODE_LTS), with Envoy and the jwtgate filter in front of the
 // demo API, and RemoteVerifier. Its access tokens are JWTs for the API (resource indicators),
 // verified by the provider's jwks_uri; a key rotation at the provider is followed without a
-// restart; a grant revoked at the provider (its revocation endpoint, or a refresh token used
-// twice) puts the grant's access tokens on the deny lists: Envoy's, read from the provider,
+// restart; a grant revoked at the provider (its revocation endpoint, a refresh token used
+// twice, or a sign-out there) puts the grant's access tokens on the deny lists: Envoy's, read from the provider,
 // and the npm package's, in redis-server.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,7 +16,7 @@ import { redisServer } from './net.mjs';
 
 const root = process.env.JWTGATE_ROOT;
 const { startStack, AUDIENCE } = await import(pathToFileURL(join(root, 'www/server/stack.mjs')));
-const { signIn, CLIENT_ID } = await import(pathToFileURL(join(root, 'www/server/oidc.mjs')));
+const { signIn, endSession, CLIENT_ID } = await import(pathToFileURL(join(root, 'www/server/oidc.mjs')));
 const packageDir = dirname(createRequire(import.meta.url).resolve('jwtgate/package.json'));
 const tools = createRequire(join(process.env.NODE_TOOLS, 'x.js'));
 
@@ -51,7 +51,7 @@ async function refresh(s, refreshToken) {
   return { status: response.status, body: await response.json() };
 }
 
-test("Envoy: oidc-provider's access tokens by jwks_uri, a key rotation without a restart, revoked grants refused", LIMIT, async (t) => {
+test("Envoy: oidc-provider's access tokens by jwks_uri, a key rotation without a restart, revoked grants refused (revocation endpoint, refresh token reuse, end-session)", LIMIT, async (t) => {
   const s = await stack(t);
   const api = async (token) => {
     const r = await fetch(new URL('api/items', s.url), { headers: { authorization: `Bearer ${token}` } });
@@ -110,6 +110,14 @@ test("Envoy: oidc-provider's access tokens by jwks_uri, a key rotation without a
   assert.match(r.challenge ?? '', /error_description="revoked"/);
   assert.equal((await api(first.accessToken)).status, 401);
   assert.equal((await refresh(s, next.body.refresh_token)).status, 400, 'the rotated refresh token went with the grant');
+
+  // Signing out at the provider (an end-session) revokes the session's grant: the same.
+  const third = await signIn(s.url);
+  assert.equal((await api(third.accessToken)).status, 200);
+  await endSession(s.url, third.cookie);
+  r = await eventually(() => api(third.accessToken), (x) => x.status === 401);
+  assert.match(r.challenge ?? '', /error_description="revoked"/);
+  assert.equal((await refresh(s, third.refreshToken)).status, 400);
 });
 
 test("RemoteVerifier: oidc-provider's access tokens by jwksUri, after a key rotation, and a revoked grant through redis", LIMIT, async (t) => {

@@ -19,8 +19,8 @@ const REDIRECT_URI = new URL('/callback.html', location.href).href;
 const provider = await (await fetch('/auth/.well-known/openid-configuration')).json();
 
 /** The token endpoint (a public client: no secret), answering { accessToken, refreshToken }. */
-async function token(params, signal) {
-  const response = await fetch(provider.token_endpoint, { method: 'POST', body: new URLSearchParams({ ...params, client_id: CLIENT_ID }), signal });
+async function token(fields, signal) {
+  const response = await fetch(provider.token_endpoint, { method: 'POST', body: new URLSearchParams({ ...fields, client_id: CLIENT_ID }), signal });
   if (!response.ok) throw new Error(`the provider refused (${response.status})`);
   const answer = await response.json();
   return { accessToken: answer.access_token, refreshToken: answer.refresh_token };

@@ -77,12 +77,9 @@ export async function signIn(origin, { username = 'alice', password = 'wonderlan
   const discovery = await (await fetch(new URL('auth/.well-known/openid-configuration', origin))).json();
   const redirectUri = new URL('callback.html', origin).href;
   const cookies = new Map();
+  const jar = () => [...cookies].map(([k, v]) => `${k}=${v}`).join('; ');
   const go = async (url, init = {}) => {
-    const response = await fetch(url, {
-      ...init,
-      redirect: 'manual',
-      headers: { ...init.headers, cookie: [...cookies].map(([k, v]) => `${k}=${v}`).join('; ') },
-    });
+    const response = await fetch(url, { ...init, redirect: 'manual', headers: { ...init.headers, cookie: jar() } });
     for (const line of response.headers.getSetCookie()) {
       const [pair] = line.split(';');
       const at = pair.indexOf('=');
@@ -116,7 +113,8 @@ export async function signIn(origin, { username = 'alice', password = 'wonderlan
       });
       const t = await tokens.json();
       if (!tokens.ok) throw new Error(`sign-in: token endpoint ${tokens.status}: ${JSON.stringify(t)}`);
-      return { accessToken: t.access_token, refreshToken: t.refresh_token, expiresIn: t.expires_in };
+      // `cookie`: the provider's session, for endSession.
+      return { accessToken: t.access_token, refreshToken: t.refresh_token, expiresIn: t.expires_in, cookie: jar() };
     }
     // A login or consent page: its one form, filled in as the user would.
     const html = await response.text();
@@ -126,4 +124,24 @@ export async function signIn(origin, { username = 'alice', password = 'wonderlan
     body = action.endsWith('/login') ? new URLSearchParams({ username, password }).toString() : '';
   }
   throw new Error('sign-in: too many steps');
+}
+
+/**
+ * Signs out at the provider as a browser would: its end-session page, confirmed. `cookie` is
+ * the session a `signIn` answered with. The provider revokes the session's grants.
+ */
+export async function endSession(origin, cookie) {
+  const discovery = await (await fetch(new URL('auth/.well-known/openid-configuration', origin))).json();
+  const html = await (await fetch(discovery.end_session_endpoint, { headers: { cookie } })).text();
+  const action = html.match(/<form id="op.logoutForm" method="post" action="([^"]+)"/)?.[1];
+  const xsrf = html.match(/name="xsrf" value="([^"]+)"/)?.[1];
+  if (!action || !xsrf) throw new Error(`sign-out: no form on the end-session page: ${html.slice(0, 800)}`);
+  const response = await fetch(new URL(action, discovery.end_session_endpoint), {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ xsrf, logout: 'yes' }).toString(),
+  });
+  await response.arrayBuffer();
+  if (response.status !== 303) throw new Error(`sign-out: the provider answered ${response.status}`);
 }

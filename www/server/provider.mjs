@@ -69,7 +69,8 @@ function build() {
       client_id: CLIENT_ID,
       // A public client (a browser app holds no secret): PKCE, and refresh tokens that rotate.
       token_endpoint_auth_method: 'none',
-      redirect_uris: [`${origin}/callback.html`],
+      // The demo prints its 127.0.0.1 URL; a browser may be pointed at localhost instead.
+      redirect_uris: [...new Set([origin, origin.replace('//127.0.0.1:', '//localhost:')])].map((o) => `${o}/callback.html`),
       grant_types: ['authorization_code', 'refresh_token'],
       response_types: ['code'],
       id_token_signed_response_alg: 'ES256',
@@ -82,6 +83,15 @@ function build() {
     scopes: ['openid', 'notes'],
     features: {
       devInteractions: { enabled: false },
+      // Sign-out at the provider (an end-session): its pages in the look of the others.
+      rpInitiatedLogout: {
+        logoutSource: (ctx, form) => {
+          ctx.body = page('Sign out?', `${form}<button id="sign-out" type="submit" form="op.logoutForm" name="logout" value="yes">Sign out</button>`);
+        },
+        postLogoutSuccessSource: (ctx) => {
+          ctx.body = page('Signed out', '<p>You are signed out of the jwtgate demo.</p>');
+        },
+      },
       revocation: { enabled: true },
       // The access token is a JWT for the demo API: the audience Envoy and the npm package check.
       resourceIndicators: {
