@@ -27,7 +27,14 @@ jwtgate demo: ${stack.url}
   Envoy      admin at ${stack.admin}
 
 Type in the notes box, wait for the token to expire, press Reload: nothing is lost.
-Ctrl-C stops everything.`);
+Type r and Enter here to rotate the provider's signing key; Ctrl-C stops everything.`);
+// A key rotation while the app runs: Envoy fetches the new key on the first token signed with
+// it, and nobody is signed out.
+process.stdin.setEncoding('utf8').on('data', async (line) => {
+  if (line.trim() !== 'r') return;
+  const kid = await stack.provider.rotate();
+  console.log(`signing with the new key ${kid}; the previous one stays published`);
+});
 const stop = async () => {
   await stack.stop();
   process.exit(0);
