@@ -1,6 +1,8 @@
 // The demo app: a draft you have not saved and a list from the API, kept working across token
-// expiry by jwtgate's TokenSession. When a sign-in is needed it happens in a dialog on this
-// page, so nothing on screen is lost, and the calls that were waiting complete afterwards.
+// expiry by jwtgate's TokenSession. When a sign-in is needed it happens from a dialog on this
+// page: the authorization code flow with PKCE at the identity provider (oidc-provider, under
+// /auth) in a popup, so this page never navigates, nothing on screen is lost, and the calls
+// that were waiting complete afterwards.
 // jwtgate/client: decode, expiry and the session, without key sets or signature verification.
 import init, { TokenSession, expiresIn } from '/jwtgate/client.js';
 
@@ -11,17 +13,24 @@ const params = new URLSearchParams(location.search);
 let current = null;
 let refreshes = 0;
 
-const post = (path, body, signal) =>
-  fetch(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal });
+const CLIENT_ID = 'demo-app';
+const REDIRECT_URI = new URL('/callback.html', location.href).href;
+// The provider's endpoints, from its discovery document.
+const provider = await (await fetch('/auth/.well-known/openid-configuration')).json();
+
+/** The token endpoint (a public client: no secret), answering { accessToken, refreshToken }. */
+async function token(fields, signal) {
+  const response = await fetch(provider.token_endpoint, { method: 'POST', body: new URLSearchParams({ ...fields, client_id: CLIENT_ID }), signal });
+  if (!response.ok) throw new Error(`the provider refused (${response.status})`);
+  const answer = await response.json();
+  return { accessToken: answer.access_token, refreshToken: answer.refresh_token };
+}
 
 const session = new TokenSession({
   // `signal` aborts when the refresh takes longer than refreshTimeoutSeconds (10 s) or the
-  // session is cleared. The API is this page's origin, so no `origins` are listed.
-  async refresh(refreshToken, { signal }) {
-    const response = await post('/auth/refresh', { refreshToken }, signal);
-    if (!response.ok) throw new Error(`the issuer refused the refresh (${response.status})`);
-    return response.json();
-  },
+  // session is cleared. The API is this page's origin, so no `origins` are listed. Each
+  // refresh token works once: the provider answers with the next one.
+  refresh: (refreshToken, { signal }) => token({ grant_type: 'refresh_token', refresh_token: refreshToken }, signal),
   storage: params.get('storage') ?? 'session',
   storageKey: 'jwtgate-demo',
   onAuthRequired: () => {
@@ -36,19 +45,53 @@ session.addEventListener('refreshed', (e) => {
 });
 session.addEventListener('cleared', () => (current = null));
 
+const b64url = (bytes) => btoa(String.fromCharCode(...new Uint8Array(bytes))).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+
+/**
+ * The authorization code flow with PKCE in a popup: the provider's login and consent pages
+ * open there, and callback.html hands the code back to this page, which never navigates.
+ */
+async function signIn() {
+  const verifier = b64url(crypto.getRandomValues(new Uint8Array(32)));
+  const state = b64url(crypto.getRandomValues(new Uint8Array(16)));
+  const challenge = b64url(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(verifier)));
+  const url = new URL(provider.authorization_endpoint);
+  url.search = new URLSearchParams({
+    client_id: CLIENT_ID, response_type: 'code', redirect_uri: REDIRECT_URI, scope: 'openid notes', state,
+    code_challenge: challenge, code_challenge_method: 'S256',
+  });
+  const popup = window.open(url, 'jwtgate-sign-in', 'popup,width=480,height=640');
+  if (!popup) throw new Error('the browser blocked the sign-in window');
+  const params = await new Promise((resolve, reject) => {
+    const closed = setInterval(() => popup.closed && (cleanup(), reject(new Error('the sign-in window was closed'))), 500);
+    const onMessage = (e) => {
+      if (e.origin !== location.origin || e.source !== popup || e.data?.type !== 'jwtgate-sign-in') return;
+      cleanup();
+      resolve(new URLSearchParams(e.data.search));
+    };
+    const cleanup = () => {
+      clearInterval(closed);
+      removeEventListener('message', onMessage);
+    };
+    addEventListener('message', onMessage);
+  });
+  popup.close();
+  if (params.get('state') !== state) throw new Error('the sign-in answer is not for this request');
+  if (!params.has('code')) throw new Error(params.get('error_description') ?? params.get('error') ?? 'no code');
+  return token({ grant_type: 'authorization_code', code: params.get('code'), redirect_uri: REDIRECT_URI, code_verifier: verifier });
+}
+
 $('login-form').addEventListener('submit', async (e) => {
   e.preventDefault();
-  const response = await post('/auth/login', { username: $('username').value, password: $('password').value });
-  if (!response.ok) {
-    $('login-error').textContent = 'Wrong user or password.';
-    return;
-  }
-  const tokens = await response.json();
-  current = tokens.accessToken;
   $('login-error').textContent = '';
-  $('password').value = '';
-  $('login').close();
-  session.setTokens(tokens);
+  try {
+    const tokens = await signIn();
+    current = tokens.accessToken;
+    $('login').close();
+    session.setTokens(tokens);
+  } catch (error) {
+    $('login-error').textContent = `Not signed in: ${error.message}.`;
+  }
 });
 
 async function load() {
@@ -83,5 +126,5 @@ $('save').addEventListener('click', () => save());
 setInterval(status, 1000);
 status();
 // The tests drive the app through this.
-window.demo = { session, load, save, post, get token() { return current; } };
+window.demo = { session, load, save, get token() { return current; } };
 load().catch((e) => ($('items').textContent = e.message));

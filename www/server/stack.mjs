@@ -1,16 +1,19 @@
-// The whole demo on loopback: the issuer, the API and the app's files, each on a port of its
-// own, and Envoy with the jwtgate filter in front of all three on one origin. Used by
-// `cargo xtask demo` and by the browser tests, which start and stop it themselves.
+// The whole demo on loopback: the identity provider (oidc-provider, in a child process), the
+// API and the app's files, each on a port of its own, and Envoy with the jwtgate filter in
+// front of all three on one origin. Used by `cargo xtask demo` and by the browser tests, which
+// start and stop it themselves.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { extname, join, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createApi } from './api.mjs';
-import { createIssuer } from './issuer.mjs';
+import { startProvider } from './oidc.mjs';
 
-export const ISSUER = 'https://issuer.jwtgate.demo';
+/** The demo API's resource indicator: the audience of its access tokens. */
+export const AUDIENCE = 'https://api.jwtgate.demo';
 const APP_DIR = fileURLToPath(new URL('../app/', import.meta.url));
 const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.wasm': 'application/wasm', '.json': 'application/json' };
 
@@ -47,15 +50,29 @@ async function until(what, ms, check) {
   }
 }
 
+/** A port nothing listens on right now (Envoy's, which the issuer's URL names before it starts). */
+const freePort = () =>
+  new Promise((resolve) => {
+    const s = createNetServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+
 /**
  * Starts everything. `envoy` is the binary, `filter` the jwtgate .wasm, `packageDir` the npm
- * package the app imports (served at /jwtgate/). Resolves to { url, issuer, api, envoyLog, stop }.
+ * package the app imports (served at /jwtgate/), `node` a Node for oidc-provider (22 or later)
+ * and `nodeModules` where it is installed; `onRevoked` hears of revoked access tokens' jtis.
+ * Resolves to { url, issuer, provider, api, envoyLog, stop }.
  */
-export async function startStack({ envoy, filter, packageDir, port = 0, tokenSeconds = 20 }) {
-  const issuer = createIssuer({ issuer: ISSUER, audience: 'demo-api', tokenSeconds });
+export async function startStack({ envoy, filter, packageDir, node, nodeModules, port = 0, tokenSeconds = 20, onRevoked }) {
+  // The issuer's identifier is its URL as the browser sees it, behind Envoy: so Envoy's port
+  // is chosen first.
+  const envoyPort = port || (await freePort());
+  const issuer = `http://127.0.0.1:${envoyPort}/auth`;
+  const provider = await startProvider({ node, nodeModules, issuer, audience: AUDIENCE, tokenSeconds, onRevoked });
   const api = createApi();
   const servers = [
-    await listen(issuer.handle),
     await listen(api.handle),
     await listen((req, res) => {
       const path = new URL(req.url, 'http://localhost').pathname;
@@ -63,9 +80,9 @@ export async function startStack({ envoy, filter, packageDir, port = 0, tokenSec
       return serveFile(APP_DIR, path === '/' ? 'index.html' : path.slice(1), res);
     }),
   ];
-  const [issuerPort, apiPort, appPort] = servers.map((s) => s.address().port);
+  const [apiPort, appPort] = servers.map((s) => s.address().port);
   const dir = mkdtempSync(join(tmpdir(), 'jwtgate-demo-'));
-  const fill = { PORT: port, FILTER: filter, ISSUER, ISSUER_PORT: issuerPort, API_PORT: apiPort, APP_PORT: appPort };
+  const fill = { PORT: envoyPort, FILTER: filter, ISSUER: issuer, AUDIENCE, ISSUER_PORT: provider.port, API_PORT: apiPort, APP_PORT: appPort };
   const template = readFileSync(new URL('../envoy.yaml', import.meta.url), 'utf8');
   writeFileSync(join(dir, 'envoy.yaml'), template.replace(/\{\{(\w+)\}\}/g, (_, k) => String(fill[k])));
   const adminPath = join(dir, 'admin');
@@ -76,10 +93,10 @@ export async function startStack({ envoy, filter, packageDir, port = 0, tokenSec
   child.stderr.on('data', (d) => (envoyLog += d));
   const stop = async () => {
     child.kill();
-    await Promise.all(servers.map((s) => new Promise((r) => {
+    await Promise.all([provider.stop(), ...servers.map((s) => new Promise((r) => {
       s.close(r);
       s.closeAllConnections();
-    })));
+    }))]);
     rmSync(dir, { recursive: true, force: true });
   };
   try {
@@ -87,11 +104,11 @@ export async function startStack({ envoy, filter, packageDir, port = 0, tokenSec
     exited.catch(() => {});
     const admin = await Promise.race([exited, until('Envoy admin', 60_000, async () => existsSync(adminPath) && readFileSync(adminPath, 'utf8').trim())]);
     await Promise.race([exited, until('Envoy ready', 60_000, async () => (await fetch(`http://${admin}/ready`)).ok)]);
-    // With port 0, Envoy picks the port; its admin says which.
-    const listeners = await (await fetch(`http://${admin}/listeners?format=json`)).json();
-    const bound = listeners.listener_statuses[0].local_address.socket_address.port_value;
-    const url = `http://127.0.0.1:${bound}/`;
-    return { url, admin: `http://${admin}`, issuer, api, envoyLog: () => envoyLog, stop };
+    // Until the filter has its first deny list it answers 503 to tokens with a jti (fail
+    // closed). It reads the list every second: a second read means the first was taken in.
+    await Promise.race([exited, until('Envoy reading the revocation list', 30_000, async () => (await provider.stats()).listReads >= 2)]);
+    const url = `http://127.0.0.1:${envoyPort}/`;
+    return { url, admin: `http://${admin}`, issuer, provider, api, envoyLog: () => envoyLog, stop };
   } catch (e) {
     await stop();
     throw new Error(`${e.message}\n${envoyLog}`);

@@ -1,4 +1,4 @@
-//! `cargo xtask demo`: the demo app, issuer and API behind Envoy, on loopback; and
+//! `cargo xtask demo`: the demo app, identity provider and API behind Envoy, on loopback; and
 //! `cargo xtask demo verify`: verify a token against a JWKS file and print the claims or the code.
 
 use std::io::Read;
@@ -44,8 +44,9 @@ pub fn main(args: &[String]) -> ExitCode {
 const STACK_HELP: &str = "\
 usage: cargo xtask demo [--port PORT]
 
-Builds both front doors and starts the demo on loopback (default port 8080): a token issuer
-(login, rotating refresh tokens, JWKS, revocation list), an API behind Envoy with the jwtgate
+Builds both front doors and starts the demo on loopback (default port 8080): an identity
+provider (oidc-provider: sign-in in a popup with PKCE, JWT access tokens, rotating refresh
+tokens, JWKS, and a list of revoked access tokens), an API behind Envoy with the jwtgate
 filter, and the demo app using TokenSession. Prints the URL; Ctrl-C stops everything.
 ";
 
@@ -64,11 +65,13 @@ fn stack(port: u16) -> ExitCode {
         return ExitCode::FAILURE;
     }
     let root = crate::install::root();
-    let status = std::process::Command::new("node")
+    // On Node 24: oidc-provider, the demo's identity provider, needs Node 22 or later.
+    let status = std::process::Command::new(crate::install::node_lts())
         .arg(root.join("www/server/demo.mjs"))
         .arg(crate::install::envoy())
         .arg(crate::build::envoy_wasm())
         .arg(root.join("pkg"))
+        .arg(crate::install::node_module(""))
         .arg(port.to_string())
         .status();
     match status {
