@@ -38,6 +38,7 @@ mod rsa;
 pub(crate) mod oracle {
     pub use super::ecdsa::oracle::Ops;
     pub use super::ecdsa::{P256, P384};
+    pub use super::rsa::oracle::RsaModulus;
 }
 
 use crate::alg::Algorithm;

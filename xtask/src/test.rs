@@ -110,7 +110,7 @@ pub fn run() -> Result<(), String> {
             "test",
             "--workspace",
             "--features",
-            "envoy",
+            "envoy,oracle-tests",
             "--",
             "--include-ignored",
         ],
