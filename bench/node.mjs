@@ -1,6 +1,6 @@
 // jwtgate against what Node users would pick instead, run by `cargo xtask bench`.
 //
-//   node bench/node.mjs keys OUT.json   keys, a JWKS and tokens (RS256, ES256, EdDSA), for every contender
+//   node bench/node.mjs keys OUT.json   keys, a JWKS and tokens (RS256, ES256, ES384, EdDSA), for every contender
 //   node bench/node.mjs run FIXTURES    operations per second, as JSON on stdout
 //
 // The modules come from the environment, so the script needs no install of its own: JWTGATE
@@ -29,6 +29,7 @@ function keys(out) {
   const pairs = {
     RS256: generateKeyPairSync('rsa', { modulusLength: 2048 }),
     ES256: generateKeyPairSync('ec', { namedCurve: 'P-256' }),
+    ES384: generateKeyPairSync('ec', { namedCurve: 'P-384' }),
     EdDSA: generateKeyPairSync('ed25519'),
   };
   const jwks = { keys: [] };
@@ -45,6 +46,7 @@ function keys(out) {
     const input = Buffer.from(`${header}.${payload}`);
     const signature = alg === 'RS256' ? sign('sha256', input, privateKey)
       : alg === 'ES256' ? sign('sha256', input, { key: privateKey, dsaEncoding: 'ieee-p1363' })
+      : alg === 'ES384' ? sign('sha384', input, { key: privateKey, dsaEncoding: 'ieee-p1363' })
       : sign(null, input, privateKey);
     tokens[alg] = `${header}.${payload}.${b64url(signature)}`;
   }

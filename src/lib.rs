@@ -74,6 +74,14 @@ pub mod envoy;
 #[cfg(feature = "web-client")]
 pub mod web;
 
+/// The hand-written primitives' operations for the oracle tests and fuzz targets (feature
+/// `oracle-tests`): not API, never in a release.
+#[cfg(feature = "oracle-tests")]
+#[doc(hidden)]
+pub mod __oracle {
+    pub use crate::crypto::oracle::*;
+}
+
 pub use alg::{Algorithm, AlgorithmSet};
 pub use claims::{claim_holds, claim_requirement_holds, Claims};
 pub use crypto::base64::b64_encode;

@@ -18,13 +18,15 @@ mod harness;
 
 type Target = fn(&[u8]);
 
-const TARGETS: [(&str, Target); 6] = [
+const TARGETS: [(&str, Target); 8] = [
     ("token", harness::token),
     ("json", harness::json),
     ("jwks", harness::jwks),
     ("envoy_config", harness::envoy_config),
     ("verify", harness::verify),
     ("es256", harness::es256),
+    ("ecdsa_field", harness::ecdsa_field),
+    ("rsa_montgomery", harness::rsa_montgomery),
 ];
 
 fn root() -> &'static Path {

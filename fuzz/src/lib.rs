@@ -10,6 +10,19 @@ use std::sync::OnceLock;
 use hmac::{Hmac, KeyInit, Mac};
 use jwtgate::{b64_encode, Algorithm, Error, JwkSet, Policy, UntrustedToken, Value, Verifier};
 
+/// The oracle targets, `ecdsa_field` and `rsa_montgomery`: the hand-written arithmetic against
+/// fiat-crypto and num-bigint (jwtgate's feature `oracle-tests`).
+#[cfg(feature = "oracle-tests")]
+pub mod oracles;
+#[cfg(feature = "oracle-tests")]
+pub use oracles::{ecdsa_field, rsa_montgomery};
+/// Without jwtgate's `oracle-tests` the arithmetic is not reachable: `cargo xtask test` and
+/// the fuzz crate turn it on.
+#[cfg(not(feature = "oracle-tests"))]
+pub fn ecdsa_field(_data: &[u8]) {}
+#[cfg(not(feature = "oracle-tests"))]
+pub fn rsa_montgomery(_data: &[u8]) {}
+
 /// The time every target verifies at: the seed tokens are valid then.
 pub const NOW: u64 = 1_800_000_000;
 /// The issuer and audience the `verify` target's policy requires.

@@ -5,12 +5,12 @@
 //! |---|---|---|
 //! | this one | the [`SignatureCheck`] boundary, key and signature form checks, [`RustCrypto`] | — |
 //! | `rsa` | RSASSA-PKCS1-v1_5 and PSS verification | yes: 3-5× the `rsa` crate's speed in wasm |
-//! | `ecdsa` | ECDSA P-256 verification | yes: about 10× the `p256` crate's speed in wasm |
+//! | `ecdsa` | ECDSA P-256 and P-384 verification, one generic code | yes: about 10× the `p256` and `p384` crates' speed in wasm |
 //! | `curves` | whether a point is on its curve, for builds without the primitives | yes: tiny, no dependency |
 //! | `base64` | strict base64url | yes |
 //! | `json` | strict JSON, duplicate members refused | yes: serde_json costs 15 KB gzipped more |
 //!
-//! P-384 (the `p384` crate), Ed25519 (`ed25519-dalek`), SHA-2 and HMAC are RustCrypto's.
+//! Ed25519 (`ed25519-dalek`), SHA-2 and HMAC are RustCrypto's.
 //! SECURITY.md says what holds each hand-written module to a reference.
 //!
 //! The crypto boundary. Everything a JWT layer decides stays here, in the core: which keys are
@@ -35,6 +35,14 @@ pub(crate) mod json;
 #[cfg(feature = "rust-crypto")]
 mod rsa;
 
+/// What `jwtgate::__oracle` exposes (feature `oracle-tests`).
+#[cfg(feature = "oracle-tests")]
+pub(crate) mod oracle {
+    pub use super::ecdsa::oracle::Ops;
+    pub use super::ecdsa::{P256, P384};
+    pub use super::rsa::oracle::RsaModulus;
+}
+
 use crate::alg::Algorithm;
 use crate::Jwk;
 use base64::b64_encode;
@@ -55,8 +63,7 @@ pub trait SignatureCheck {
     fn verify(&self, alg: Algorithm, key: &Jwk, message: &[u8], signature: &[u8]) -> bool;
 }
 
-/// The in-wasm primitives: jwtgate's RSA and P-256, the RustCrypto P-384, ed25519-dalek and
-/// HMAC-SHA-2. What `Verifier::verify_at` uses.
+/// The in-wasm primitives: jwtgate's RSA, P-256 and P-384, ed25519-dalek and HMAC-SHA-2. What `Verifier::verify_at` uses.
 #[cfg(feature = "rust-crypto")]
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RustCrypto;
@@ -386,7 +393,6 @@ fn bit_len(be: &[u8]) -> usize {
 mod native {
     use hmac::{Hmac, KeyInit, Mac};
     use sha2::{Digest as _, Sha256, Sha384, Sha512};
-    use signature::Verifier as _;
 
     use super::{ecdsa, rsa};
     use super::{KeyError, Public};
@@ -395,8 +401,8 @@ mod native {
     #[derive(Clone)]
     pub(super) enum Key {
         Rsa(Box<rsa::PublicKey>),
-        P256(ecdsa::PublicKey),
-        P384(p384::ecdsa::VerifyingKey),
+        P256(ecdsa::P256Key),
+        P384(ecdsa::P384Key),
         Ed25519(ed25519_dalek::VerifyingKey),
         Oct(Box<[u8]>),
     }
@@ -411,20 +417,10 @@ mod native {
                     ))
                 }
                 Public::P256 { x, y } => {
-                    let (Ok(x), Ok(y)) = ((**x).try_into(), (**y).try_into()) else {
-                        return Err(KeyError::Length);
-                    };
-                    Key::P256(ecdsa::PublicKey::from_coordinates(x, y).ok_or(KeyError::NotOnCurve)?)
+                    Key::P256(ecdsa::P256Key::from_coordinates(x, y).ok_or(KeyError::NotOnCurve)?)
                 }
                 Public::P384 { x, y } => {
-                    let mut point = Vec::with_capacity(97);
-                    point.push(0x04);
-                    point.extend_from_slice(x);
-                    point.extend_from_slice(y);
-                    Key::P384(
-                        p384::ecdsa::VerifyingKey::from_sec1_bytes(&point)
-                            .map_err(|_| KeyError::NotOnCurve)?,
-                    )
+                    Key::P384(ecdsa::P384Key::from_coordinates(x, y).ok_or(KeyError::NotOnCurve)?)
                 }
                 Public::Ed25519(x) => Key::Ed25519(
                     ed25519_dalek::VerifyingKey::from_bytes(x).map_err(|_| KeyError::NotOnCurve)?,
@@ -439,13 +435,8 @@ mod native {
                 Key::Rsa(key) => {
                     signature.len() == key.size() && verify_rsa(key, alg, message, signature)
                 }
-                Key::P256(key) => <&[u8; 64]>::try_from(signature)
-                    .is_ok_and(|sig| key.verify(&Sha256::digest(message).into(), sig)),
-                Key::P384(key) => {
-                    signature.len() == 96
-                        && p384::ecdsa::Signature::from_slice(signature)
-                            .is_ok_and(|sig| key.verify(message, &sig).is_ok())
-                }
+                Key::P256(key) => key.verify(&Sha256::digest(message), signature),
+                Key::P384(key) => key.verify(&Sha384::digest(message), signature),
                 Key::Ed25519(key) => {
                     let Ok(sig) = <&[u8; 64]>::try_from(signature) else {
                         return false;
@@ -557,7 +548,7 @@ mod tests {
             if flip > 0 {
                 y[flip % 32] ^= 1 << (flip % 8);
             }
-            let native = ecdsa::PublicKey::from_coordinates(&g256.0, &y).is_some();
+            let native = ecdsa::P256Key::from_coordinates(&g256.0, &y).is_some();
             assert_eq!(curves::P256.on_curve(&g256.0, &y), native);
             assert_eq!(native, flip == 0);
             let mut y = g384.1;
@@ -568,6 +559,10 @@ mod tests {
             point.extend_from_slice(&g384.0);
             point.extend_from_slice(&y);
             let native = p384::ecdsa::VerifyingKey::from_sec1_bytes(&point).is_ok();
+            assert_eq!(
+                ecdsa::P384Key::from_coordinates(&g384.0, &y).is_some(),
+                native
+            );
             assert_eq!(curves::P384.on_curve(&g384.0, &y), native);
             assert_eq!(native, flip == 0);
         }

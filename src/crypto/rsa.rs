@@ -309,6 +309,66 @@ impl PublicKey {
     }
 }
 
+/// The Montgomery arithmetic on big-endian bytes, exposed (feature `oracle-tests`, never in a
+/// release) for `tests/rsa_oracles.rs` and the `rsa_montgomery` fuzz target to hold against
+/// num-bigint. R = 2^(32k) for a modulus of k 32-bit limbs.
+#[cfg(feature = "oracle-tests")]
+pub mod oracle {
+    use super::{limbs_from_be, limbs_to_be, PublicKey};
+
+    /// An odd modulus n and exponent e (as RSA keys take them, before the size policy).
+    pub struct RsaModulus(PublicKey);
+
+    impl RsaModulus {
+        /// `None` for what is no RSA key at all (even n, e even, 1, or not below n).
+        pub fn new(n: &[u8], e: &[u8]) -> Option<RsaModulus> {
+            PublicKey::new(n, e).map(RsaModulus)
+        }
+
+        /// Limbs of n.
+        pub fn limbs(&self) -> usize {
+            self.0.n.len()
+        }
+
+        fn limbs_of(&self, a: &[u8]) -> Vec<u32> {
+            let mut v = limbs_from_be(a);
+            v.resize(self.limbs(), 0);
+            v
+        }
+
+        fn bytes(&self, a: &[u32]) -> Vec<u8> {
+            limbs_to_be(a, 4 * self.limbs())
+        }
+
+        /// a·b/R mod n, for a < R and b < n (4k bytes each).
+        pub fn mont_mul(&self, a: &[u8], b: &[u8]) -> Vec<u8> {
+            self.bytes(&self.0.mont_mul(&self.limbs_of(a), &self.limbs_of(b)))
+        }
+
+        /// a²/R mod n, for a < n.
+        pub fn mont_sqr(&self, a: &[u8]) -> Vec<u8> {
+            self.bytes(&self.0.mont_sqr(&self.limbs_of(a)))
+        }
+
+        /// t/R mod n, for t < nR (8k bytes).
+        pub fn redc(&self, t: &[u8]) -> Vec<u8> {
+            let mut t = limbs_from_be(t);
+            t.resize(2 * self.limbs() + 2, 0);
+            self.bytes(&self.0.redc(t))
+        }
+
+        /// R² mod n.
+        pub fn r_squared(&self) -> Vec<u8> {
+            self.bytes(self.0.rr())
+        }
+
+        /// s^e mod n, for s of n's length in bytes and below n; `None` otherwise.
+        pub fn public_op(&self, s: &[u8]) -> Option<Vec<u8>> {
+            self.0.public_op(s)
+        }
+    }
+}
+
 /// t[..=y.len()] += (x0 + x1·2^32)·y + carry_in (carry_in < 2^32), returning the carry out of
 /// t[y.len()]. Two carries, since t_j + x0·y_j + c and then x1·y_(j-1) + c' each fit in 64
 /// bits but not their sum.

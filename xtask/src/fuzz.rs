@@ -11,7 +11,16 @@ use std::process::{Command, Stdio};
 use crate::install::{self, root};
 
 /// The targets, as in fuzz/Cargo.toml and fuzz/src/lib.rs.
-const TARGETS: [&str; 6] = ["token", "json", "jwks", "envoy_config", "verify", "es256"];
+const TARGETS: [&str; 8] = [
+    "token",
+    "json",
+    "jwks",
+    "envoy_config",
+    "verify",
+    "es256",
+    "ecdsa_field",
+    "rsa_montgomery",
+];
 const DEFAULT_SECONDS: u64 = 60;
 
 pub fn run(args: &[String]) -> Result<(), String> {

@@ -111,7 +111,7 @@ pub fn run() -> Result<(), String> {
             "test",
             "--workspace",
             "--features",
-            "envoy",
+            "envoy,oracle-tests",
             "--",
             "--include-ignored",
         ],
