@@ -67,7 +67,8 @@ pub struct Provider {
     pub pad_forward_payload_header: bool,
     /// Claims copied to request headers: (header, claim path).
     pub claim_to_headers: Vec<(String, Vec<String>)>,
-    /// Verified tokens kept per worker; 0 disables the cache.
+    /// Verified tokens kept per worker (default 100, also without `jwt_cache_config`); 0 when
+    /// `jwt_cache_config.disabled`.
     pub jwt_cache_size: usize,
     /// The longest token the cache keeps (`jwt_cache_config.jwt_max_token_size`, default
     /// 4096 as in jwt_authn); longer ones are verified on every request.
@@ -748,7 +749,12 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
 const DEFAULT_MAX_STALE: Duration = Duration::from_secs(86_400);
 /// jwt_authn's default wait before fetching again after a failure.
 const DEFAULT_RETRY_INTERVAL: Duration = Duration::from_secs(1);
-/// jwt_authn's default JWT cache size, when `jwt_cache_config` is present without a size.
+/// Verified tokens kept per worker and provider when `jwt_cache_config` is absent or gives no
+/// size: jwt_authn's default when its cache is on. It bounds what a flood of distinct valid
+/// tokens can make a worker hold at 100 tokens of at most `jwt_max_token_size` (4 KiB) and
+/// their claims: a couple of MiB per worker and provider at the very worst, a few hundred KiB
+/// for tokens of a kilobyte. An eviction scans the entries (a hundred: well under a
+/// microsecond), paid only by a token just verified, which cost tens of microseconds.
 const DEFAULT_JWT_CACHE_SIZE: usize = 100;
 /// jwt_authn's default for `jwt_max_token_size`: the longest token its cache keeps.
 const DEFAULT_JWT_CACHE_MAX_TOKEN_BYTES: usize = 4096;
@@ -1007,7 +1013,10 @@ impl Provider {
         }
         let mut jwt_cache_max_token_bytes = DEFAULT_JWT_CACHE_MAX_TOKEN_BYTES;
         let jwt_cache_size = match f.get("jwt_cache_config") {
-            None => 0,
+            // Unlike jwt_authn, which verifies every request unless told to cache: a cached
+            // token is still held to its exp, nbf, the deny list and the provider's current
+            // keys, so caching decides as verifying would, at a fraction of the cost.
+            None => DEFAULT_JWT_CACHE_SIZE,
             Some(v) => {
                 let mut cf = Fields::new(v, format!("{at}.jwt_cache_config"))?;
                 // jwt_authn reads 0 as "not set": the default size.
@@ -1019,13 +1028,20 @@ impl Provider {
                 if let Some(max) = cf.uint("jwt_max_token_size")?.filter(|m| *m > 0) {
                     jwt_cache_max_token_bytes = usize::try_from(max).unwrap_or(usize::MAX);
                 }
+                // jwtgate's addition: the cache is on by default, so a way to turn it off
+                // (to measure, or to hold no token text in memory at all).
+                let disabled = cf.boolean("disabled")?;
                 cf.finish()?;
                 if size > MAX_JWT_CACHE_SIZE {
                     return err(format!(
                         "{at}.jwt_cache_config.jwt_cache_size is over {MAX_JWT_CACHE_SIZE}"
                     ));
                 }
-                size
+                if disabled {
+                    0
+                } else {
+                    size
+                }
             }
         };
         f.finish()?;

@@ -315,6 +315,9 @@ struct Metrics {
     fetch_unusable: u32,
     cache_hit: Counter,
     cache_miss: Counter,
+    /// Tokens held in the caches of every worker: each worker adds what changed in its own.
+    cache_entries: u32,
+    cache_entries_sent: Cell<i64>,
 }
 
 /// A per-request counter, counted in the VM and sent to Envoy at each tick: a host call per
@@ -340,13 +343,14 @@ impl Counter {
 impl Metrics {
     fn new(prefix: &str) -> Metrics {
         // `stat_prefix` goes after `jwtgate.`: jwtgate.<stat_prefix>.allowed.
-        let id = |name: &str| {
+        let define = |kind: MetricType, name: &str| {
             let name = match (prefix, name.strip_prefix("jwtgate.")) {
                 ("", _) | (_, None) => name.to_owned(),
                 (p, Some(rest)) => format!("jwtgate.{p}.{rest}"),
             };
-            hostcalls::define_metric(MetricType::Counter, &name).unwrap_or(0)
+            hostcalls::define_metric(kind, &name).unwrap_or(0)
         };
+        let id = |name: &str| define(MetricType::Counter, name);
         let counter = |name: &str| Counter {
             id: id(name),
             pending: Cell::new(0),
@@ -362,12 +366,24 @@ impl Metrics {
             fetch_unusable: id("jwtgate.jwks_fetch.unusable"),
             cache_hit: counter("jwtgate.jwt_cache.hit"),
             cache_miss: counter("jwtgate.jwt_cache.miss"),
+            cache_entries: define(MetricType::Gauge, "jwtgate.jwt_cache.entries"),
+            cache_entries_sent: Cell::new(0),
         }
     }
 
     /// Sends a fetch's outcome at once: rare, and what operators watch when an issuer fails.
     fn bump(id: u32) {
         let _ = hostcalls::increment_metric(id, 1);
+    }
+
+    /// Sends this worker's share of the gauge: what its caches now hold, less what it sent.
+    fn cache_entries(&self, held: usize) {
+        let held = held as i64;
+        let delta = held - self.cache_entries_sent.replace(held);
+        if delta != 0 {
+            // Envoy adds a positive offset to a gauge and subtracts a negative one.
+            let _ = hostcalls::increment_metric(self.cache_entries, delta);
+        }
     }
 
     fn flush(&self) {
@@ -764,6 +780,8 @@ impl Runtime {
 
     fn on_tick(&self, ctx: &dyn Context, home: u32) {
         self.metrics.flush();
+        self.metrics
+            .cache_entries(self.providers.iter().map(|p| p.cache.borrow().len()).sum());
         self.now.set(now_ms());
         let now = self.now.get();
         for i in 0..self.sources.len() {
