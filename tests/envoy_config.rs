@@ -662,3 +662,52 @@ fn the_jwt_cache_is_on_by_default_and_off_only_when_disabled() {
     assert_eq!(size(Some(json!({"disabled": true}))), 0);
     assert_eq!(size(Some(json!({"disabled": false}))), 100);
 }
+
+#[test]
+fn discovery_names_the_document_in_place_of_the_key_set() {
+    let discovery = json!({"discovery": {"http_uri": {
+        "uri": "https://issuer.example/.well-known/openid-configuration", "cluster": "idp"}}});
+    let config = parse(one(
+        json!({"issuer": ISSUER, "remote_jwks": discovery}),
+        json!({"match": {"prefix": "/"}}),
+    ))
+    .unwrap();
+    match &config.providers[0].jwks {
+        JwksSource::Remote(r) => {
+            assert_eq!(r.discovery.as_deref(), Some(ISSUER));
+            assert_eq!(r.http_uri.cluster, "idp");
+            assert_eq!(r.http_uri.path, "/.well-known/openid-configuration");
+        }
+        other => panic!("{other:?}"),
+    }
+    // Without discovery, as jwt_authn has it.
+    match &parse(one(
+        json!({"issuer": ISSUER, "remote_jwks": remote()}),
+        json!({"match": {"prefix": "/"}}),
+    ))
+    .unwrap()
+    .providers[0]
+        .jwks
+    {
+        JwksSource::Remote(r) => assert_eq!(r.discovery, None),
+        other => panic!("{other:?}"),
+    }
+    for (remote, why) in [
+        (json!({"discovery": {}}), "discovery.http_uri is required"),
+        (
+            json!({"discovery": {"http_uri": {"uri": "issuer.example", "cluster": "idp"}}}),
+            "must start with http",
+        ),
+        (
+            json!({"discovery": {"http_uri": {"uri": "https://x/", "cluster": "idp"}, "issuer": "x"}}),
+            "discovery.issuer is not a field",
+        ),
+    ] {
+        let e = parse(one(
+            json!({"issuer": ISSUER, "remote_jwks": remote}),
+            json!({"match": {"prefix": "/"}}),
+        ))
+        .unwrap_err();
+        assert!(e.contains(why), "{why}: {e}");
+    }
+}

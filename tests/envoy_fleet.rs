@@ -11,104 +11,21 @@
 mod common;
 
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::envoy::{eventually, Envoy, Setup};
 use common::http::{get, Resp, Server};
+use common::issuer::{Fetch, Issuer};
 use common::*;
 use jwtgate::Algorithm;
 use serde_json::{json, Value};
 
-/// One request the issuer answered: who asked, when, what, and whether in full.
-#[derive(Clone, Debug)]
-struct Fetch {
-    peer: IpAddr,
-    at: Instant,
-    path: String,
-    full: bool,
-}
-
-/// A document the issuer serves, with its validator.
-struct Doc {
-    body: String,
-    etag: String,
-}
-
-/// An issuer serving a key set at `/jwks` and a deny list at `/revoked`, each with an `ETag`
-/// and `Last-Modified`, answering `304` to a request that names the current `ETag`.
-struct Issuer {
-    server: Server,
-    docs: Arc<Mutex<Vec<(String, Doc)>>>,
-    log: Arc<Mutex<Vec<Fetch>>>,
-}
-
-impl Issuer {
-    fn start(max_age: Option<u64>) -> Issuer {
-        let docs = Arc::new(Mutex::new(vec![
-            (
-                "/jwks".to_owned(),
-                Doc {
-                    body: json!({"keys": [p256_jwk()]}).to_string(),
-                    etag: "\"k1\"".into(),
-                },
-            ),
-            (
-                "/revoked".to_owned(),
-                Doc {
-                    body: r#"{"revoked":["gone"]}"#.into(),
-                    etag: "\"r1\"".into(),
-                },
-            ),
-        ]));
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let (d, l) = (docs.clone(), log.clone());
-        let server = Server::start(move |req| {
-            let docs = d.lock().unwrap();
-            let Some((_, doc)) = docs.iter().find(|(path, _)| *path == req.path) else {
-                return Resp::new(404, "");
-            };
-            let full = req.header("if-none-match") != Some(doc.etag.as_str());
-            l.lock().unwrap().push(Fetch {
-                peer: req.peer.expect("the peer").ip(),
-                at: Instant::now(),
-                path: req.path.clone(),
-                full,
-            });
-            let mut r = if full {
-                Resp::new(200, doc.body.clone())
-            } else {
-                Resp::new(304, "")
-            };
-            r.headers.push(("etag".into(), doc.etag.clone()));
-            r.headers.push((
-                "last-modified".into(),
-                "Sun, 29 Nov 2026 00:00:00 GMT".into(),
-            ));
-            if let Some(age) = max_age {
-                r.headers
-                    .push(("cache-control".into(), format!("public, max-age={age}")));
-            }
-            r
-        });
-        Issuer { server, docs, log }
-    }
-
-    fn replace(&self, path: &str, body: String, etag: &str) {
-        let mut docs = self.docs.lock().unwrap();
-        let doc = &mut docs.iter_mut().find(|(p, _)| p == path).unwrap().1;
-        doc.body = body;
-        doc.etag = etag.into();
-    }
-
-    fn fetches(&self, path: &str) -> Vec<Fetch> {
-        let log = self.log.lock().unwrap();
-        log.iter().filter(|f| f.path == path).cloned().collect()
-    }
-
-    fn count(&self, path: &str, full: bool) -> usize {
-        self.fetches(path).iter().filter(|f| f.full == full).count()
-    }
+/// A key set at `/jwks` and a deny list at `/revoked`.
+fn documents() -> Vec<(&'static str, String)> {
+    vec![
+        ("/jwks", json!({"keys": [p256_jwk()]}).to_string()),
+        ("/revoked", r#"{"revoked":["gone"]}"#.to_owned()),
+    ]
 }
 
 fn config(remote: Value, revocation: bool) -> Value {
@@ -175,7 +92,7 @@ const MISSES: &str = "wasmcustom.jwtgate.jwt_cache.miss";
 fn a_304_keeps_the_keys_and_renews_their_age_and_a_new_etag_replaces_them() {
     use_live_clock();
     let upstream = Server::start(|_| Resp::new(200, "upstream"));
-    let issuer = Issuer::start(None);
+    let issuer = Issuer::start(None, documents());
     // Keys dropped 2 s after their last fetch unless a 304 renews their age.
     let config = config(json!({"cache_duration": "1s", "max_stale": "1s"}), true);
     // One worker: each token misses the cache once, on its first call, and never again.
@@ -216,11 +133,7 @@ fn a_304_keeps_the_keys_and_renews_their_age_and_a_new_etag_replaces_them() {
     assert_eq!(envoy.counter(MISSES), misses, "no 304 emptied the cache");
 
     // A new ETag: the new keys replace the old ones, and the cache goes with them.
-    issuer.replace(
-        "/jwks",
-        json!({"keys": [ed25519_jwk()]}).to_string(),
-        "\"k2\"",
-    );
+    issuer.replace("/jwks", json!({"keys": [ed25519_jwk()]}).to_string());
     let ed = token(Algorithm::EdDSA, &claims());
     assert!(eventually(Duration::from_secs(10), || call(&envoy, &ed)
         .status
@@ -239,7 +152,7 @@ fn a_fleet_started_together_fetches_once_per_sidecar_and_spreads_its_refreshes()
     let upstream = Server::start(|_| Resp::new(200, "upstream"));
     // The issuer asks for a refresh every 4 s: shorter than cache_duration, longer than the
     // 1 s floor (refetch_cooldown), so it is what the sidecars follow.
-    let issuer = Issuer::start(Some(MAX_AGE));
+    let issuer = Issuer::start(Some(MAX_AGE), documents());
     let config = config(
         json!({"cache_duration": "300s", "refetch_cooldown": "1s"}),
         false,

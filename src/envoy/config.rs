@@ -102,8 +102,11 @@ pub struct HttpUri {
 /// `remote_jwks`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Remote {
-    /// Where to fetch the set.
+    /// Where to fetch the set; with `discovery`, where to fetch the discovery document whose
+    /// `jwks_uri` names the set.
     pub http_uri: HttpUri,
+    /// `discovery` (jwtgate's addition): the issuer the discovery document must name, exactly.
+    pub discovery: Option<String>,
     /// How long a fetched set is fresh (`cache_duration`, default 10 minutes).
     pub cache_duration: Duration,
     /// The least time between two fetches caused by an unknown `kid` (default 30 s).
@@ -949,9 +952,11 @@ impl Provider {
 
         let jwks = match (f.get("local_jwks"), f.get("remote_jwks")) {
             (Some(local), None) => JwksSource::Local(local_jwks(local, &at)?),
-            (None, Some(remote)) => {
-                JwksSource::Remote(Remote::parse(remote, &format!("{at}.remote_jwks"))?)
-            }
+            (None, Some(remote)) => JwksSource::Remote(Remote::parse(
+                remote,
+                &format!("{at}.remote_jwks"),
+                issuer.as_deref(),
+            )?),
             (Some(_), Some(_)) => return err(format!("{at} has both local_jwks and remote_jwks")),
             (None, None) => return err(format!("{at} needs local_jwks or remote_jwks")),
         };
@@ -1125,6 +1130,22 @@ fn local_jwks(value: &Value, at: &str) -> Result<JwkSet> {
     JwkSet::from_json(&text).map_err(|e| ConfigError(format!("{at}.local_jwks: {e}")))
 }
 
+/// The authority and path of an `http://` or `https://` URI (`/` when it has none).
+pub fn split_uri(uri: &str) -> std::result::Result<(&str, &str), &'static str> {
+    let rest = uri
+        .strip_prefix("https://")
+        .or_else(|| uri.strip_prefix("http://"))
+        .ok_or("must start with http:// or https://")?;
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    if authority.is_empty() {
+        return Err("has no host");
+    }
+    Ok((authority, path))
+}
+
 impl HttpUri {
     fn parse(value: &Value, at: &str) -> Result<HttpUri> {
         let mut f = Fields::new(value, at)?;
@@ -1134,17 +1155,8 @@ impl HttpUri {
         let cluster = f.required("cluster")?;
         let timeout = f.duration("timeout")?.unwrap_or(DEFAULT_TIMEOUT);
         f.finish()?;
-        let rest = uri
-            .strip_prefix("https://")
-            .or_else(|| uri.strip_prefix("http://"))
-            .ok_or_else(|| ConfigError(format!("{at}.uri must start with http:// or https://")))?;
-        let (authority, path) = match rest.find('/') {
-            Some(i) => (&rest[..i], &rest[i..]),
-            None => (rest, "/"),
-        };
-        if authority.is_empty() {
-            return err(format!("{at}.uri has no host"));
-        }
+        let (authority, path) =
+            split_uri(&uri).map_err(|why| ConfigError(format!("{at}.uri {why}")))?;
         if timeout.is_zero() {
             return err(format!("{at}.timeout must be more than zero"));
         }
@@ -1159,12 +1171,38 @@ impl HttpUri {
 }
 
 impl Remote {
-    fn parse(value: &Value, at: &str) -> Result<Remote> {
+    fn parse(value: &Value, at: &str, issuer: Option<&str>) -> Result<Remote> {
         let mut f = Fields::new(value, at)?;
-        let http_uri = match f.get("http_uri") {
-            Some(v) => HttpUri::parse(v, &format!("{at}.http_uri"))?,
-            None => return err(format!("{at}.http_uri is required")),
+        let discovery = match f.message("discovery")? {
+            None => None,
+            Some(mut df) => {
+                let uri = match df.get("http_uri") {
+                    Some(v) => HttpUri::parse(v, &format!("{at}.discovery.http_uri"))?,
+                    None => return err(format!("{at}.discovery.http_uri is required")),
+                };
+                df.finish()?;
+                // The document is trusted for its keys only if it names this issuer.
+                let Some(issuer) = issuer else {
+                    return err(format!(
+                        "{at}.discovery needs the provider's issuer: a discovery document is \
+                         used only when its issuer is exactly the provider's"
+                    ));
+                };
+                Some((uri, issuer.to_owned()))
+            }
         };
+        let http_uri = match (f.get("http_uri"), discovery.as_ref()) {
+            (Some(v), None) => HttpUri::parse(v, &format!("{at}.http_uri"))?,
+            (None, Some((uri, _))) => uri.clone(),
+            (Some(_), Some(_)) => {
+                return err(format!(
+                    "{at} has both http_uri and discovery: name the key set or the discovery \
+                     document, not both"
+                ))
+            }
+            (None, None) => return err(format!("{at}.http_uri is required")),
+        };
+        let discovery = discovery.map(|(_, issuer)| issuer);
         let cache_duration = f
             .duration("cache_duration")?
             .unwrap_or(DEFAULT_CACHE_DURATION);
@@ -1215,6 +1253,7 @@ impl Remote {
         }
         Ok(Remote {
             http_uri,
+            discovery,
             cache_duration,
             refetch_cooldown,
             max_stale,

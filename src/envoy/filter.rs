@@ -17,7 +17,7 @@ use proxy_wasm::types::{Action, BufferType, ContextType, LogLevel, MapType, Metr
 use serde_json::Value;
 
 use super::cache::JwtCache;
-use super::config::{usable, Config, HttpUri, JwksSource};
+use super::config::{split_uri, usable, Config, HttpUri, JwksSource};
 use super::request::{decide, Env, HeaderOp, Keys, Outcome, Request, RouteChoice};
 use crate::{Claims, Error, JwkSet, JwksError, Verifier};
 
@@ -257,6 +257,26 @@ struct Source {
     version: Cell<u64>,
     fetched_at: Cell<u64>,
     refresh_at: Cell<u64>,
+    /// With OIDC discovery: `uri` is the discovery document's, and the key set is at its
+    /// `jwks_uri`.
+    discovery: Option<Discovery>,
+}
+
+/// A key set found through an OIDC discovery document.
+struct Discovery {
+    /// What the document's `issuer` must be, exactly.
+    issuer: String,
+    /// The shared copy of the document, kept and revalidated like the keys.
+    data_key: String,
+}
+
+/// Which request of a fetch a call is.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// The discovery document, before the key set it names.
+    Discovery,
+    /// The document itself: the key set or the deny list.
+    Document,
 }
 
 /// The shared state of a source: `"version busy_until failed_at refetched_at fetched_at
@@ -372,19 +392,27 @@ fn max_age(cache_control: &str) -> Option<u64> {
 }
 
 impl Source {
+    #[allow(clippy::too_many_arguments)]
     fn new(
         kind: Kind,
         uri: &HttpUri,
+        discovery: Option<&str>,
         interval: Duration,
         floor: Duration,
         cooldown: Duration,
         retry: Duration,
         stale_after: Duration,
     ) -> Source {
-        let id = format!("{}|{}", uri.cluster, uri.uri);
-        let tag = match kind {
-            Kind::Jwks => "jwks",
-            Kind::Revocation => "revoked",
+        let id = format!(
+            "{}|{}|{}",
+            uri.cluster,
+            uri.uri,
+            discovery.unwrap_or_default()
+        );
+        let tag = match (kind, discovery) {
+            (Kind::Jwks, None) => "jwks",
+            (Kind::Jwks, Some(_)) => "discovered",
+            (Kind::Revocation, _) => "revoked",
         };
         let interval = interval.as_millis() as u64;
         Source {
@@ -402,6 +430,10 @@ impl Source {
             version: Cell::new(0),
             fetched_at: Cell::new(0),
             refresh_at: Cell::new(0),
+            discovery: discovery.map(|issuer| Discovery {
+                issuer: issuer.to_owned(),
+                data_key: format!("jwtgate/{tag}/document2/{id}"),
+            }),
         }
     }
 
@@ -415,9 +447,55 @@ impl Source {
         now + (interval as f64 * (0.6 + 0.3 * spread(seed, &self.state_key, n))) as u64
     }
 
-    /// The shared copy's bytes, if any.
-    fn data(&self) -> Option<Vec<u8>> {
-        hostcalls::get_shared_data(&self.data_key).ok()?.0
+    /// The shared copy's bytes, if any: of the document, or of the discovery document.
+    fn data(&self, stage: Stage) -> Option<Vec<u8>> {
+        let key = match (stage, &self.discovery) {
+            (Stage::Discovery, Some(d)) => &d.data_key,
+            _ => &self.data_key,
+        };
+        hostcalls::get_shared_data(key).ok()?.0
+    }
+
+    /// Where the document is: the configured URI, or the discovery document's `jwks_uri`.
+    fn target(&self, stage: Stage) -> Result<(String, String), String> {
+        if stage == Stage::Discovery || self.discovery.is_none() {
+            return Ok((self.uri.authority.clone(), self.uri.path.clone()));
+        }
+        let data = self
+            .data(Stage::Discovery)
+            .ok_or("no discovery document was had")?;
+        let copy = Copy::parse(&data).ok_or("the discovery document's copy is unreadable")?;
+        self.jwks_uri(copy.body)
+    }
+
+    /// The `jwks_uri` of a discovery document, if it may be used: a JSON object whose
+    /// `issuer` is exactly the provider's, naming a key set on the discovery document's own
+    /// scheme and host. Fail closed on anything else: the cluster is the one configured for
+    /// that host, and a document must not send the key fetch elsewhere.
+    fn jwks_uri(&self, document: &[u8]) -> Result<(String, String), String> {
+        let d = self.discovery.as_ref().ok_or("no discovery")?;
+        let value = crate::encoding::json_value(document).map_err(|e| format!("not JSON: {e}"))?;
+        let field = |name: &str| value.get(name).and_then(Value::as_str);
+        match field("issuer") {
+            Some(issuer) if issuer == d.issuer => {}
+            Some(issuer) => {
+                return Err(format!(
+                    "its issuer {issuer:?} is not the provider's {:?}",
+                    d.issuer
+                ))
+            }
+            None => return Err("it names no issuer".into()),
+        }
+        let uri = field("jwks_uri").ok_or("it names no jwks_uri")?;
+        let (authority, path) = split_uri(uri).map_err(|why| format!("its jwks_uri {why}"))?;
+        let scheme = |u: &str| u.split_once("://").map(|(s, _)| s.to_owned());
+        if authority != self.uri.authority || scheme(uri) != scheme(&self.uri.uri) {
+            return Err(format!(
+                "its jwks_uri {uri:?} is not on {}, the discovery document's host",
+                self.uri.authority
+            ));
+        }
+        Ok((authority.to_owned(), path.to_owned()))
     }
 
     fn state(&self) -> (SharedState, Option<u32>) {
@@ -554,7 +632,7 @@ struct Runtime {
     revocation: Option<usize>,
     revoked: RefCell<Option<HashSet<String>>>,
     waiters: RefCell<Vec<Waiter>>,
-    calls: RefCell<HashMap<u32, usize>>,
+    calls: RefCell<HashMap<u32, (usize, Stage)>>,
     metrics: Metrics,
     now: Cell<u64>,
     /// Set while deciding for a request that has waited its turn: no more waiting.
@@ -576,11 +654,15 @@ impl Runtime {
                 JwksSource::Remote(r) => {
                     let i = sources
                         .iter()
-                        .position(|s| s.uri == r.http_uri)
+                        .position(|s| {
+                            s.uri == r.http_uri
+                                && s.discovery.as_ref().map(|d| &d.issuer) == r.discovery.as_ref()
+                        })
                         .unwrap_or_else(|| {
                             sources.push(Source::new(
                                 Kind::Jwks,
                                 &r.http_uri,
+                                r.discovery.as_deref(),
                                 r.cache_duration,
                                 r.refetch_cooldown.max(MIN_REFRESH),
                                 r.refetch_cooldown,
@@ -602,6 +684,7 @@ impl Runtime {
             sources.push(Source::new(
                 Kind::Revocation,
                 &r.http_uri,
+                None,
                 r.refresh_interval,
                 MIN_REFRESH,
                 Duration::ZERO,
@@ -761,16 +844,31 @@ impl Runtime {
         if !won {
             return;
         }
+        let stage = if s.discovery.is_some() {
+            Stage::Discovery
+        } else {
+            Stage::Document
+        };
+        self.dispatch(ctx, home, source, stage);
+    }
+
+    /// Sends one request of a fetch: the discovery document, or the document.
+    fn dispatch(&self, ctx: &dyn Context, home: u32, source: usize, stage: Stage) {
+        let s = &self.sources[source];
+        let (authority, path) = match s.target(stage) {
+            Ok(target) => target,
+            Err(why) => return self.fetch_done(ctx, home, source, Err(why)),
+        };
         let mut headers = vec![
             (":method", "GET"),
-            (":path", s.uri.path.as_str()),
-            (":authority", s.uri.authority.as_str()),
+            (":path", path.as_str()),
+            (":authority", authority.as_str()),
             ("accept", "application/json"),
             ("user-agent", "jwtgate"),
         ];
         // A conditional request for the shared copy: an issuer that supports it answers 304
         // without a body when nothing changed.
-        let data = s.data();
+        let data = s.data(stage);
         let copy = data.as_deref().and_then(Copy::parse);
         let validators = copy.as_ref().map(|c| {
             (
@@ -788,7 +886,7 @@ impl Runtime {
         }
         match ctx.dispatch_http_call(&s.uri.cluster, headers, None, vec![], s.uri.timeout) {
             Ok(token) => {
-                self.calls.borrow_mut().insert(token, source);
+                self.calls.borrow_mut().insert(token, (source, stage));
             }
             Err(status) => self.fetch_done(
                 ctx,
@@ -808,7 +906,7 @@ impl Runtime {
         body_size: usize,
     ) {
         self.now.set(now_ms());
-        let Some(source) = self.calls.borrow_mut().remove(&token) else {
+        let Some((source, stage)) = self.calls.borrow_mut().remove(&token) else {
             return;
         };
         // A call that fails once the response has begun (the connection reset, or the
@@ -842,19 +940,70 @@ impl Runtime {
                 .flatten()
                 .unwrap_or_default();
             let (etag, last_modified) = validators();
-            self.validate(source, &body).map(|()| Fetched::Body {
+            self.validate(source, stage, &body).map(|()| Fetched::Body {
                 body,
                 etag,
                 last_modified,
             })
         };
         let max_age = max_age(&header("cache-control"));
-        self.fetch_done(ctx, home, source, result.map(|f| (f, max_age)));
+        match stage {
+            Stage::Discovery => self.discovery_done(ctx, home, source, result),
+            Stage::Document => self.fetch_done(ctx, home, source, result.map(|f| (f, max_age))),
+        }
+    }
+
+    /// The discovery document came (or did not): keep it and fetch the key set it names, or
+    /// end the fetch as failed.
+    fn discovery_done(
+        &self,
+        ctx: &dyn Context,
+        home: u32,
+        source: usize,
+        result: Result<Fetched, String>,
+    ) {
+        let s = &self.sources[source];
+        let Some(d) = &s.discovery else {
+            return;
+        };
+        let data = s.data(Stage::Discovery);
+        let copy = data.as_deref().and_then(Copy::parse);
+        let result = match result {
+            Ok(Fetched::NotModified) if copy.is_none() => {
+                Err("304 Not Modified, but no copy was ever had".to_owned())
+            }
+            Ok(Fetched::NotModified) => Ok(()),
+            Ok(Fetched::Body {
+                body,
+                etag,
+                last_modified,
+            }) => {
+                let bytes = Copy::bytes(0, &etag, &last_modified, &body);
+                if data.as_deref() != Some(bytes.as_slice()) {
+                    let _ = hostcalls::set_shared_data(&d.data_key, Some(&bytes), None);
+                }
+                Ok(())
+            }
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(()) => self.dispatch(ctx, home, source, Stage::Document),
+            Err(why) => self.fetch_done(
+                ctx,
+                home,
+                source,
+                Err(format!("the discovery document {}: {why}", s.uri.uri)),
+            ),
+        }
     }
 
     /// Whether a fetched document is usable, before it replaces the shared copy.
-    fn validate(&self, source: usize, body: &[u8]) -> Result<(), String> {
-        match self.sources[source].kind {
+    fn validate(&self, source: usize, stage: Stage, body: &[u8]) -> Result<(), String> {
+        let s = &self.sources[source];
+        if stage == Stage::Discovery {
+            return s.jwks_uri(body).map(drop);
+        }
+        match s.kind {
             Kind::Jwks => JwkSet::from_json(body)
                 .map(|_| ())
                 .map_err(|e| e.to_string()),
@@ -871,7 +1020,7 @@ impl Runtime {
     ) {
         let s = &self.sources[source];
         let now = self.now.get();
-        let data = s.data();
+        let data = s.data(Stage::Document);
         let copy = data.as_deref().and_then(Copy::parse);
         // A 304 confirms the shared copy, as does a 200 bringing the same document (an issuer
         // without validators): either way the keys, and the token caches, stay as they are.
@@ -945,12 +1094,20 @@ impl Runtime {
     fn sync(&self, source: usize) {
         let s = &self.sources[source];
         let (state, _) = s.state();
-        if state.version == s.version.get() {
-            s.fetched_at.set(state.fetched_at);
-            s.refresh_at.set(state.refresh_at);
+        s.fetched_at.set(state.fetched_at);
+        s.refresh_at.set(state.refresh_at);
+        // Keys dropped past max_stale come back from the same copy once a fetch (a 304, or
+        // the same document) has renewed its age: no new version says so.
+        let renewed = s.kind == Kind::Jwks
+            && !self.stale_at(source)
+            && self
+                .providers
+                .iter()
+                .any(|p| p.source == Some(source) && p.verifier.borrow().is_none());
+        if state.version == s.version.get() && !renewed {
             return;
         }
-        let Some(data) = s.data() else {
+        let Some(data) = s.data(Stage::Document) else {
             return;
         };
         let Some(copy) = Copy::parse(&data) else {
@@ -995,8 +1152,6 @@ impl Runtime {
         };
         if ok {
             s.version.set(copy.version);
-            s.fetched_at.set(state.fetched_at);
-            s.refresh_at.set(state.refresh_at);
         }
     }
 
@@ -1056,9 +1211,13 @@ impl Runtime {
     /// Whether a provider's remote keys were fetched longer ago than `cache_duration +
     /// max_stale`: the issuer has been unreachable past the bound, and they must not serve.
     fn stale(&self, provider: usize) -> bool {
-        let Some(source) = self.providers[provider].source else {
-            return false;
-        };
+        self.providers[provider]
+            .source
+            .is_some_and(|source| self.stale_at(source))
+    }
+
+    /// Whether this worker's copy of a source is older than its bound.
+    fn stale_at(&self, source: usize) -> bool {
         let s = &self.sources[source];
         s.version.get() > 0 && self.now.get() >= s.fetched_at.get().saturating_add(s.stale_after)
     }
