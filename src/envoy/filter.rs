@@ -447,6 +447,13 @@ impl Source {
         now + (interval as f64 * (0.6 + 0.3 * spread(seed, &self.state_key, n))) as u64
     }
 
+    /// The longest a fetch may take, ms: each of its requests' timeout (two with discovery),
+    /// and a second for the rest.
+    fn fetch_time(&self) -> u64 {
+        let requests = if self.discovery.is_some() { 2 } else { 1 };
+        self.uri.timeout.as_millis() as u64 * requests + 1_000
+    }
+
     /// The shared copy's bytes, if any: of the document, or of the discovery document.
     fn data(&self, stage: Stage) -> Option<Vec<u8>> {
         let key = match (stage, &self.discovery) {
@@ -820,7 +827,6 @@ impl Runtime {
     fn fetch(&self, ctx: &dyn Context, home: u32, source: usize, reason: Reason) {
         let s = &self.sources[source];
         let now = self.now.get();
-        let timeout = s.uri.timeout.as_millis() as u64;
         let won = s.update(|st| {
             if st.busy_until > now {
                 return false;
@@ -834,7 +840,7 @@ impl Runtime {
                 }
             };
             if due {
-                st.busy_until = now + timeout + 1_000;
+                st.busy_until = now + s.fetch_time();
                 if reason == Reason::UnknownKid {
                     st.refetched_at = now;
                 }
@@ -1179,7 +1185,7 @@ impl Runtime {
         let s = &self.sources[source];
         let (state, _) = s.state();
         let now = self.now.get();
-        let deadline = s.uri.timeout.as_millis() as u64 + 1_000;
+        let deadline = s.fetch_time();
         let busy = state.busy_until > now;
         let ready: Vec<Waiter> = {
             let mut waiters = self.waiters.borrow_mut();
