@@ -121,6 +121,11 @@ impl Policy {
         self
     }
 
+    /// The longest token this policy reads, in bytes.
+    pub fn token_size_limit(&self) -> usize {
+        self.max_token_bytes
+    }
+
     /// Requires a claim to be present.
     #[must_use]
     pub fn require_claim(mut self, name: impl Into<String>) -> Policy {
@@ -275,6 +280,17 @@ impl Verifier {
         now: u64,
     ) -> Result<VerifiedToken, Error> {
         self.verify_untrusted_with(&crate::RustCrypto, untrusted, now)
+    }
+
+    /// [`Verifier::verify_untrusted`] with `audiences` in place of the policy's.
+    #[cfg(feature = "rust-crypto")]
+    pub fn verify_untrusted_with_audiences(
+        &self,
+        untrusted: &UntrustedToken<'_>,
+        now: u64,
+        audiences: &[String],
+    ) -> Result<VerifiedToken, Error> {
+        self.verify_parsed(&crate::RustCrypto, untrusted, now, audiences)
     }
 
     /// [`Verifier::verify_untrusted`] with the primitive supplied by `crypto`.

@@ -73,6 +73,8 @@ fn a_jwt_authn_configuration_moves_over() {
     );
     assert_eq!(p.jwt_cache_size, 500);
     assert!(matches!(p.jwks, JwksSource::Local(ref k) if k.len() == 5));
+    // Without jwt_cache_config jwtgate caches all the same, within jwt_authn's default bound.
+    assert_eq!(config.providers[1].jwt_cache_size, 100);
     match &config.providers[1].jwks {
         JwksSource::Remote(r) => {
             assert_eq!(r.http_uri.cluster, "issuer");
@@ -352,6 +354,11 @@ fn what_cannot_be_honoured_is_refused_with_its_reason() {
                 one(json!({"remote_jwks": r}), json!({"match": {"prefix": "/"}}))
             },
             "must start with http",
+        ),
+        (
+            "cache switch of the wrong type",
+            with("jwt_cache_config", json!({"disabled": "yes"})),
+            "disabled must be true or false",
         ),
         (
             "cache size over the bound",
@@ -634,4 +641,73 @@ fn data_sources_and_grpc_matches_are_refused() {
     ))
     .unwrap_err();
     assert!(e.contains("jwt_authn ignores it"), "{e}");
+}
+
+#[test]
+fn the_jwt_cache_is_on_by_default_and_off_only_when_disabled() {
+    let size = |cache: Option<Value>| {
+        let mut p = json!({"issuer": ISSUER, "local_jwks": local()});
+        if let Some(c) = cache {
+            p["jwt_cache_config"] = c;
+        }
+        parse(one(p, json!({"match": {"prefix": "/"}})))
+            .unwrap()
+            .providers[0]
+            .jwt_cache_size
+    };
+    assert_eq!(size(None), 100);
+    assert_eq!(size(Some(json!({}))), 100);
+    assert_eq!(size(Some(json!({"jwt_cache_size": 0}))), 100);
+    assert_eq!(size(Some(json!({"jwt_cache_size": 7}))), 7);
+    assert_eq!(size(Some(json!({"disabled": true}))), 0);
+    assert_eq!(size(Some(json!({"disabled": false}))), 100);
+}
+
+#[test]
+fn discovery_names_the_document_in_place_of_the_key_set() {
+    let discovery = json!({"discovery": {"http_uri": {
+        "uri": "https://issuer.example/.well-known/openid-configuration", "cluster": "idp"}}});
+    let config = parse(one(
+        json!({"issuer": ISSUER, "remote_jwks": discovery}),
+        json!({"match": {"prefix": "/"}}),
+    ))
+    .unwrap();
+    match &config.providers[0].jwks {
+        JwksSource::Remote(r) => {
+            assert_eq!(r.discovery.as_deref(), Some(ISSUER));
+            assert_eq!(r.http_uri.cluster, "idp");
+            assert_eq!(r.http_uri.path, "/.well-known/openid-configuration");
+        }
+        other => panic!("{other:?}"),
+    }
+    // Without discovery, as jwt_authn has it.
+    match &parse(one(
+        json!({"issuer": ISSUER, "remote_jwks": remote()}),
+        json!({"match": {"prefix": "/"}}),
+    ))
+    .unwrap()
+    .providers[0]
+        .jwks
+    {
+        JwksSource::Remote(r) => assert_eq!(r.discovery, None),
+        other => panic!("{other:?}"),
+    }
+    for (remote, why) in [
+        (json!({"discovery": {}}), "discovery.http_uri is required"),
+        (
+            json!({"discovery": {"http_uri": {"uri": "issuer.example", "cluster": "idp"}}}),
+            "must start with http",
+        ),
+        (
+            json!({"discovery": {"http_uri": {"uri": "https://x/", "cluster": "idp"}, "issuer": "x"}}),
+            "discovery.issuer is not a field",
+        ),
+    ] {
+        let e = parse(one(
+            json!({"issuer": ISSUER, "remote_jwks": remote}),
+            json!({"match": {"prefix": "/"}}),
+        ))
+        .unwrap_err();
+        assert!(e.contains(why), "{why}: {e}");
+    }
 }

@@ -6,7 +6,7 @@
 mod common;
 
 use std::thread::sleep;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::catalog::{catalog, variant, VARIANTS};
 use common::envoy::{eventually, jwtgate_filter, keyset, Envoy, Listener, Setup};
@@ -278,19 +278,30 @@ fn one_provider(p: Value) -> Value {
     json!({"providers": {"main": p}, "rules": [{"match": {"prefix": "/"}, "requires": {"provider_name": "main"}}]})
 }
 
-#[test]
-#[ignore = "needs Envoy: `cargo xtask test` runs it"]
-fn remote_keys_rotate_without_a_restart_and_refetch_is_rate_limited() {
+/// Envoy with two workers and one remote provider (`remote_jwks` changed by `remote`) whose
+/// issuer serves the P-256 key until the test swaps the answer.
+fn remote_keys(
+    remote: Value,
+) -> (
+    std::sync::Arc<std::sync::Mutex<Resp>>,
+    Server,
+    Server,
+    Envoy,
+) {
     use_live_clock();
     let upstream = echo();
     let (answer, handler) = swappable(keyset(&[p256_jwk()]));
     let jwks = Server::start(handler);
-    let config = one_provider(remote_provider(
-        "jwks",
-        json!({"remote_jwks": {"refetch_cooldown": "2s"}}),
-    ));
-    // Two workers and the main thread: three root contexts that could each fetch.
+    let config = one_provider(remote_provider("jwks", json!({ "remote_jwks": remote })));
     let envoy = start_with(&upstream, config, vec![("jwks", jwks.port)], 2);
+    (answer, jwks, upstream, envoy)
+}
+
+#[test]
+#[ignore = "needs Envoy: `cargo xtask test` runs it"]
+fn remote_keys_rotate_without_a_restart_and_refetch_is_rate_limited() {
+    // Two workers and the main thread: three root contexts that could each fetch.
+    let (answer, jwks, _upstream, envoy) = remote_keys(json!({"refetch_cooldown": "2s"}));
     let call = |alg: Algorithm, kid: &str| {
         let t = token_raw(
             alg,
@@ -502,10 +513,8 @@ fn a_revocation_list_never_had_refuses_with_503() {
 fn the_jwt_cache_hits_and_never_serves_an_expired_token() {
     use_live_clock();
     let upstream = echo();
-    let config = one_provider(provider(
-        all_keys(),
-        json!({"jwt_cache_config": {"jwt_cache_size": 10}, "clock_skew_seconds": 0}),
-    ));
+    // No jwt_cache_config: jwtgate caches by default.
+    let config = one_provider(provider(all_keys(), json!({"clock_skew_seconds": 0})));
     let envoy = start(&upstream, config, vec![]);
     let t = bearer(&token(Algorithm::RS256, &claims()));
     for _ in 0..3 {
@@ -516,8 +525,8 @@ fn the_jwt_cache_hits_and_never_serves_an_expired_token() {
         == 2));
     assert_eq!(envoy.counter("wasmcustom.jwtgate.jwt_cache.miss"), 1);
     // A token two seconds from expiry: cached, then refused once exp has passed.
-    let exp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
+    let exp = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_secs()
         + 2;
@@ -526,10 +535,95 @@ fn the_jwt_cache_hits_and_never_serves_an_expired_token() {
         get(envoy.port, "/", &[("authorization", &short)]).status,
         200
     );
-    assert!(eventually(Duration::from_secs(5), || {
-        let r = get(envoy.port, "/", &[("authorization", &short)]);
-        r.status == 401 && code_of(&r) == "expired"
+    assert_eq!(
+        get(envoy.port, "/", &[("authorization", &short)]).status,
+        200
+    );
+    // Past exp by the clock Envoy reads too: the very next request is refused, never served
+    // from the cache where the token still sits.
+    let past = UNIX_EPOCH + Duration::from_secs(exp) + Duration::from_millis(200);
+    if let Ok(wait) = past.duration_since(SystemTime::now()) {
+        sleep(wait);
+    }
+    let r = get(envoy.port, "/", &[("authorization", &short)]);
+    assert_eq!((r.status, code_of(&r).as_str()), (401, "expired"));
+}
+
+const HITS: &str = "wasmcustom.jwtgate.jwt_cache.hit";
+const MISSES: &str = "wasmcustom.jwtgate.jwt_cache.miss";
+const ENTRIES: &str = "wasmcustom.jwtgate.jwt_cache.entries";
+
+#[test]
+#[ignore = "needs Envoy: `cargo xtask test` runs it"]
+fn a_revoked_jti_is_refused_on_a_cache_hit() {
+    use_live_clock();
+    let upstream = echo();
+    let (list, handler) = swappable(Resp::new(200, r#"{"revoked":[]}"#));
+    let deny = Server::start(handler);
+    // The configuration as jwt_authn users write it: no jwt_cache_config.
+    let mut config = one_provider(provider(all_keys(), json!({})));
+    config["revocation"] = json!({"http_uri": {"uri": "http://deny.test/revoked", "cluster": "deny", "timeout": "1s"},
+                                  "refresh_interval": "1s"});
+    let envoy = start(&upstream, config, vec![("deny", deny.port)]);
+    let t = bearer(&token(
+        Algorithm::ES256,
+        &claims_with(json!({"jti": "t-1"})),
+    ));
+    assert!(eventually(Duration::from_secs(5), || get(
+        envoy.port,
+        "/",
+        &[("authorization", &t)]
+    )
+    .status
+        == 200));
+    assert_eq!(get(envoy.port, "/", &[("authorization", &t)]).status, 200);
+    assert!(eventually(Duration::from_secs(5), || envoy.counter(HITS) >= 1));
+    let misses = envoy.counter(MISSES);
+    *list.lock().unwrap() = Resp::new(200, r#"["t-1"]"#);
+    assert!(eventually(Duration::from_secs(5), || code_of(&get(
+        envoy.port,
+        "/",
+        &[("authorization", &t)]
+    )) == "revoked"));
+    // Refused from the cache: the token is still there, and was not verified again.
+    let hits = envoy.counter(HITS);
+    let r = get(envoy.port, "/", &[("authorization", &t)]);
+    assert_eq!((r.status, code_of(&r).as_str()), (401, "revoked"));
+    assert!(eventually(Duration::from_secs(5), || envoy.counter(HITS) > hits));
+    assert_eq!(
+        envoy.counter(MISSES),
+        misses,
+        "every refusal was a cache hit"
+    );
+}
+
+#[test]
+#[ignore = "needs Envoy: `cargo xtask test` runs it"]
+fn a_key_rotation_empties_the_cache() {
+    let (answer, _jwks, _upstream, envoy) = remote_keys(json!({"cache_duration": "1s"}));
+    let t = bearer(&token(Algorithm::ES256, &claims()));
+    for _ in 0..4 {
+        assert_eq!(get(envoy.port, "/", &[("authorization", &t)]).status, 200);
+    }
+    assert!(eventually(Duration::from_secs(5), || envoy.counter(HITS)
+        >= 1
+        && envoy.counter(ENTRIES) >= 1));
+    // The issuer withdraws the key: once the refresh brings the new set, each worker empties
+    // its cache at its next tick (within 100 ms), and the token is verified again, and refused.
+    *answer.lock().unwrap() = keyset(&[ed25519_jwk()]);
+    assert!(eventually(Duration::from_secs(10), || {
+        let r = get(envoy.port, "/", &[("authorization", &t)]);
+        r.status == 401 && code_of(&r) == "unknown_key"
     }));
+    assert!(
+        eventually(Duration::from_secs(5), || envoy.counter(ENTRIES) == 0),
+        "{} tokens still cached",
+        envoy.counter(ENTRIES)
+    );
+    for _ in 0..4 {
+        let r = get(envoy.port, "/", &[("authorization", &t)]);
+        assert_eq!((r.status, code_of(&r).as_str()), (401, "unknown_key"));
+    }
 }
 
 #[test]

@@ -674,3 +674,58 @@ fn a_remote_set_with_no_key_for_the_providers_algorithms_is_logged_and_counted()
         .contains("hold no key for an algorithm provider main accepts")));
     assert_healthy(&envoy);
 }
+
+#[test]
+#[ignore = "needs Envoy: `cargo xtask test` runs it"]
+fn a_flood_of_distinct_valid_tokens_keeps_the_default_cache_bounded() {
+    use_live_clock();
+    let upstream = upstream();
+    // The default cache (no jwt_cache_config), one worker, local keys: every token verifies.
+    let jwks = json!({"keys": [ed25519_jwk()]}).to_string();
+    let config = json!({"providers": {"main": {"issuer": ISSUER, "audiences": [AUDIENCE],
+                                                "local_jwks": {"inline_string": jwks}}},
+                        "rules": [{"match": {"prefix": "/"}, "requires": {"provider_name": "main"}}]});
+    let envoy = Envoy::start(Setup {
+        jwtgate: config,
+        jwt_authn: None,
+        clusters: vec![],
+        upstream: upstream.port,
+        workers: 1,
+    })
+    .unwrap_or_else(|log| panic!("{log}"));
+    // Tokens of about 3 KiB (under jwt_max_token_size, so each is cached): a cache without a
+    // bound would hold 1,500 of them and their claims, over 8 MiB.
+    let padding = "x".repeat(2200);
+    let flood = |from: usize, to: usize| {
+        for i in from..to {
+            let t = token(
+                Algorithm::EdDSA,
+                &claims_with(json!({"jti": format!("flood-{i}"), "pad": padding})),
+            );
+            assert!(t.len() < 4096);
+            let r = get(
+                envoy.port,
+                "/api",
+                &[("authorization", &format!("Bearer {t}"))],
+            );
+            assert_eq!(r.status, 200, "{}", r.text());
+        }
+    };
+    const ENTRIES: &str = "wasmcustom.jwtgate.jwt_cache.entries";
+    // Warm up past the bound: the cache is full, the VM's memory has grown to hold it.
+    flood(0, 300);
+    assert!(eventually(Duration::from_secs(5), || envoy
+        .counter(ENTRIES)
+        == 100));
+    let (_, rss_before) = memory(&envoy);
+    flood(300, 1800);
+    assert!(eventually(Duration::from_secs(5), || envoy
+        .counter("wasmcustom.jwtgate.allowed")
+        == 1800));
+    assert_eq!(envoy.counter(ENTRIES), 100, "the cache holds its bound");
+    let (_, rss_after) = memory(&envoy);
+    assert!(
+        rss_after < rss_before + 4 * MB,
+        "resident memory grew from {rss_before} to {rss_after} bytes over 1,500 distinct tokens"
+    );
+}

@@ -571,6 +571,33 @@ fn jwt_cache_is_bounded_and_honours_exp() {
 }
 
 #[test]
+fn jwt_cache_never_serves_before_nbf_and_stays_bounded_under_a_flood() {
+    use jwtgate::envoy::JwtCache;
+    let v = verifier();
+    let mut cache = JwtCache::new(100, 60);
+    // Verified with the clock ahead; served only while `now` is past nbf - skew, as the
+    // verifier would decide (the clock stepping back must not open a window).
+    let early = token(Algorithm::ES256, &claims_with(json!({"nbf": NOW + 10})));
+    cache.put(
+        &early,
+        Rc::new(v.verify_at(&early, NOW + 10).unwrap().into_claims()),
+    );
+    assert!(cache.get(&early, NOW + 10).is_some());
+    assert!(cache.get(&early, NOW - 50).is_some());
+    assert!(cache.get(&early, NOW - 51).is_none());
+    assert_eq!(cache.len(), 1, "a token not yet valid stays for later");
+    // Ten thousand distinct verified tokens: the cache never holds more than its bound, and
+    // the most recent ones are what it holds.
+    let claims = Rc::new(v.verify_at(&early, NOW + 10).unwrap().into_claims());
+    for i in 0..10_000 {
+        cache.put(&format!("token-{i}"), claims.clone());
+        assert!(cache.len() <= 100);
+    }
+    assert_eq!(cache.len(), 100);
+    assert!(cache.get("token-9999", NOW).is_some() && cache.get("token-9899", NOW).is_none());
+}
+
+#[test]
 fn an_unknown_kid_is_looked_up_in_the_shared_copy_before_a_refetch() {
     // This worker holds only the P-256 key; another worker already fetched the rotated set.
     let c = standard();

@@ -1,5 +1,5 @@
 //! A bounded cache of verified tokens, per worker and provider, that never serves a token past
-//! its `exp`.
+//! its `exp` nor before its `nbf`.
 
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -17,6 +17,11 @@ pub struct JwtCache {
 struct Entry {
     claims: Rc<Claims>,
     used: u64,
+    /// The first second the token may be served (`nbf - skew`); a token only enters once it
+    /// verified, so this matters only if the clock goes back.
+    from: f64,
+    /// The first second it may no longer be served (`exp + skew`).
+    until: f64,
 }
 
 impl JwtCache {
@@ -33,12 +38,12 @@ impl JwtCache {
     /// The claims of a cached token still valid at `now`; an expired one is dropped.
     pub fn get(&mut self, token: &str, now: u64) -> Option<Rc<Claims>> {
         let entry = self.entries.get_mut(token)?;
-        if entry
-            .claims
-            .expiration()
-            .is_some_and(|exp| now as f64 >= exp + self.skew)
-        {
+        let now = now as f64;
+        if now >= entry.until {
             self.entries.remove(token);
+            return None;
+        }
+        if now < entry.from {
             return None;
         }
         self.tick += 1;
@@ -63,11 +68,18 @@ impl JwtCache {
             }
         }
         self.tick += 1;
+        let number = |name: &str| claims.get(name).and_then(serde_json::Value::as_f64);
+        let from = number("nbf").map_or(f64::NEG_INFINITY, |nbf| nbf - self.skew);
+        let until = claims
+            .expiration()
+            .map_or(f64::INFINITY, |exp| exp + self.skew);
         self.entries.insert(
             token.into(),
             Entry {
                 claims,
                 used: self.tick,
+                from,
+                until,
             },
         );
     }

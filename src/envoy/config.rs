@@ -67,7 +67,8 @@ pub struct Provider {
     pub pad_forward_payload_header: bool,
     /// Claims copied to request headers: (header, claim path).
     pub claim_to_headers: Vec<(String, Vec<String>)>,
-    /// Verified tokens kept per worker; 0 disables the cache.
+    /// Verified tokens kept per worker (default 100, also without `jwt_cache_config`); 0 when
+    /// `jwt_cache_config.disabled`.
     pub jwt_cache_size: usize,
     /// The longest token the cache keeps (`jwt_cache_config.jwt_max_token_size`, default
     /// 4096 as in jwt_authn); longer ones are verified on every request.
@@ -101,8 +102,11 @@ pub struct HttpUri {
 /// `remote_jwks`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Remote {
-    /// Where to fetch the set.
+    /// Where to fetch the set; with `discovery`, where to fetch the discovery document whose
+    /// `jwks_uri` names the set.
     pub http_uri: HttpUri,
+    /// `discovery` (jwtgate's addition): the issuer the discovery document must name, exactly.
+    pub discovery: Option<String>,
     /// How long a fetched set is fresh (`cache_duration`, default 10 minutes).
     pub cache_duration: Duration,
     /// The least time between two fetches caused by an unknown `kid` (default 30 s).
@@ -748,7 +752,12 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
 const DEFAULT_MAX_STALE: Duration = Duration::from_secs(86_400);
 /// jwt_authn's default wait before fetching again after a failure.
 const DEFAULT_RETRY_INTERVAL: Duration = Duration::from_secs(1);
-/// jwt_authn's default JWT cache size, when `jwt_cache_config` is present without a size.
+/// Verified tokens kept per worker and provider when `jwt_cache_config` is absent or gives no
+/// size: jwt_authn's default when its cache is on. It bounds what a flood of distinct valid
+/// tokens can make a worker hold at 100 tokens of at most `jwt_max_token_size` (4 KiB) and
+/// their claims: a couple of MiB per worker and provider at the very worst, a few hundred KiB
+/// for tokens of a kilobyte. An eviction scans the entries (a hundred: well under a
+/// microsecond), paid only by a token just verified, which cost tens of microseconds.
 const DEFAULT_JWT_CACHE_SIZE: usize = 100;
 /// jwt_authn's default for `jwt_max_token_size`: the longest token its cache keeps.
 const DEFAULT_JWT_CACHE_MAX_TOKEN_BYTES: usize = 4096;
@@ -943,9 +952,11 @@ impl Provider {
 
         let jwks = match (f.get("local_jwks"), f.get("remote_jwks")) {
             (Some(local), None) => JwksSource::Local(local_jwks(local, &at)?),
-            (None, Some(remote)) => {
-                JwksSource::Remote(Remote::parse(remote, &format!("{at}.remote_jwks"))?)
-            }
+            (None, Some(remote)) => JwksSource::Remote(Remote::parse(
+                remote,
+                &format!("{at}.remote_jwks"),
+                issuer.as_deref(),
+            )?),
             (Some(_), Some(_)) => return err(format!("{at} has both local_jwks and remote_jwks")),
             (None, None) => return err(format!("{at} needs local_jwks or remote_jwks")),
         };
@@ -1007,7 +1018,10 @@ impl Provider {
         }
         let mut jwt_cache_max_token_bytes = DEFAULT_JWT_CACHE_MAX_TOKEN_BYTES;
         let jwt_cache_size = match f.get("jwt_cache_config") {
-            None => 0,
+            // Unlike jwt_authn, which verifies every request unless told to cache: a cached
+            // token is still held to its exp, nbf, the deny list and the provider's current
+            // keys, so caching decides as verifying would, at a fraction of the cost.
+            None => DEFAULT_JWT_CACHE_SIZE,
             Some(v) => {
                 let mut cf = Fields::new(v, format!("{at}.jwt_cache_config"))?;
                 // jwt_authn reads 0 as "not set": the default size.
@@ -1019,13 +1033,20 @@ impl Provider {
                 if let Some(max) = cf.uint("jwt_max_token_size")?.filter(|m| *m > 0) {
                     jwt_cache_max_token_bytes = usize::try_from(max).unwrap_or(usize::MAX);
                 }
+                // jwtgate's addition: the cache is on by default, so a way to turn it off
+                // (to measure, or to hold no token text in memory at all).
+                let disabled = cf.boolean("disabled")?;
                 cf.finish()?;
                 if size > MAX_JWT_CACHE_SIZE {
                     return err(format!(
                         "{at}.jwt_cache_config.jwt_cache_size is over {MAX_JWT_CACHE_SIZE}"
                     ));
                 }
-                size
+                if disabled {
+                    0
+                } else {
+                    size
+                }
             }
         };
         f.finish()?;
@@ -1109,6 +1130,22 @@ fn local_jwks(value: &Value, at: &str) -> Result<JwkSet> {
     JwkSet::from_json(&text).map_err(|e| ConfigError(format!("{at}.local_jwks: {e}")))
 }
 
+/// The authority and path of an `http://` or `https://` URI (`/` when it has none).
+pub fn split_uri(uri: &str) -> std::result::Result<(&str, &str), &'static str> {
+    let rest = uri
+        .strip_prefix("https://")
+        .or_else(|| uri.strip_prefix("http://"))
+        .ok_or("must start with http:// or https://")?;
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    if authority.is_empty() {
+        return Err("has no host");
+    }
+    Ok((authority, path))
+}
+
 impl HttpUri {
     fn parse(value: &Value, at: &str) -> Result<HttpUri> {
         let mut f = Fields::new(value, at)?;
@@ -1118,17 +1155,8 @@ impl HttpUri {
         let cluster = f.required("cluster")?;
         let timeout = f.duration("timeout")?.unwrap_or(DEFAULT_TIMEOUT);
         f.finish()?;
-        let rest = uri
-            .strip_prefix("https://")
-            .or_else(|| uri.strip_prefix("http://"))
-            .ok_or_else(|| ConfigError(format!("{at}.uri must start with http:// or https://")))?;
-        let (authority, path) = match rest.find('/') {
-            Some(i) => (&rest[..i], &rest[i..]),
-            None => (rest, "/"),
-        };
-        if authority.is_empty() {
-            return err(format!("{at}.uri has no host"));
-        }
+        let (authority, path) =
+            split_uri(&uri).map_err(|why| ConfigError(format!("{at}.uri {why}")))?;
         if timeout.is_zero() {
             return err(format!("{at}.timeout must be more than zero"));
         }
@@ -1143,12 +1171,38 @@ impl HttpUri {
 }
 
 impl Remote {
-    fn parse(value: &Value, at: &str) -> Result<Remote> {
+    fn parse(value: &Value, at: &str, issuer: Option<&str>) -> Result<Remote> {
         let mut f = Fields::new(value, at)?;
-        let http_uri = match f.get("http_uri") {
-            Some(v) => HttpUri::parse(v, &format!("{at}.http_uri"))?,
-            None => return err(format!("{at}.http_uri is required")),
+        let discovery = match f.message("discovery")? {
+            None => None,
+            Some(mut df) => {
+                let uri = match df.get("http_uri") {
+                    Some(v) => HttpUri::parse(v, &format!("{at}.discovery.http_uri"))?,
+                    None => return err(format!("{at}.discovery.http_uri is required")),
+                };
+                df.finish()?;
+                // The document is trusted for its keys only if it names this issuer.
+                let Some(issuer) = issuer else {
+                    return err(format!(
+                        "{at}.discovery needs the provider's issuer: a discovery document is \
+                         used only when its issuer is exactly the provider's"
+                    ));
+                };
+                Some((uri, issuer.to_owned()))
+            }
         };
+        let http_uri = match (f.get("http_uri"), discovery.as_ref()) {
+            (Some(v), None) => HttpUri::parse(v, &format!("{at}.http_uri"))?,
+            (None, Some((uri, _))) => uri.clone(),
+            (Some(_), Some(_)) => {
+                return err(format!(
+                    "{at} has both http_uri and discovery: name the key set or the discovery \
+                     document, not both"
+                ))
+            }
+            (None, None) => return err(format!("{at}.http_uri is required")),
+        };
+        let discovery = discovery.map(|(_, issuer)| issuer);
         let cache_duration = f
             .duration("cache_duration")?
             .unwrap_or(DEFAULT_CACHE_DURATION);
@@ -1199,6 +1253,7 @@ impl Remote {
         }
         Ok(Remote {
             http_uri,
+            discovery,
             cache_duration,
             refetch_cooldown,
             max_stale,

@@ -17,7 +17,7 @@ use proxy_wasm::types::{Action, BufferType, ContextType, LogLevel, MapType, Metr
 use serde_json::Value;
 
 use super::cache::JwtCache;
-use super::config::{usable, Config, HttpUri, JwksSource};
+use super::config::{split_uri, usable, Config, HttpUri, JwksSource};
 use super::request::{decide, Env, HeaderOp, Keys, Outcome, Request, RouteChoice};
 use crate::{Claims, Error, JwkSet, JwksError, Verifier};
 
@@ -47,6 +47,36 @@ fn log(level: LogLevel, message: &str) {
     let _ = hostcalls::log(level, message);
 }
 
+/// What tells this sidecar apart from the rest of a fleet: its node's `id` and `cluster`,
+/// or, where neither is set, the time this plugin started, in ns from the host clock.
+fn sidecar_seed() -> u64 {
+    let property = |name: &str| {
+        // Envoy's `xds.node`: its `node` attribute is empty in a root context.
+        hostcalls::get_property(vec!["xds", "node", name])
+            .ok()
+            .flatten()
+            .unwrap_or_default()
+    };
+    let mut node = property("id");
+    node.push(0);
+    node.extend(property("cluster"));
+    if node.len() == 1 {
+        let started = hostcalls::get_current_time()
+            .ok()
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos() as u64);
+        node.extend(started.to_le_bytes());
+    }
+    fnv1a(&node)
+}
+
+/// FNV-1a, 64 bits: a few bytes into a number, no randomness.
+fn fnv1a<'a>(bytes: impl IntoIterator<Item = &'a u8>) -> u64 {
+    bytes.into_iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
 struct Root {
     id: u32,
     runtime: Option<Rc<Runtime>>,
@@ -65,7 +95,7 @@ impl RootContext for Root {
         let bytes = self.get_plugin_configuration().unwrap_or_default();
         match Config::from_json(&bytes) {
             Ok(config) => {
-                self.runtime = Some(Rc::new(Runtime::new(config)));
+                self.runtime = Some(Rc::new(Runtime::new(config, sidecar_seed())));
                 self.set_tick_period(TICK);
                 true
             }
@@ -195,78 +225,284 @@ enum Reason {
     Refresh,
 }
 
+/// What a good fetch brought.
+enum Fetched {
+    /// A document, and the validators to send back next time (empty when absent).
+    Body {
+        body: Vec<u8>,
+        etag: String,
+        last_modified: String,
+    },
+    /// `304 Not Modified`: the shared copy is still the issuer's.
+    NotModified,
+}
+
 /// A document fetched through a cluster and shared between workers.
 struct Source {
     kind: Kind,
     uri: HttpUri,
     state_key: String,
     data_key: String,
-    refresh_after: u64,
+    /// The longest time between two refreshes (`cache_duration`, `refresh_interval`), ms.
+    interval: u64,
+    /// The shortest an issuer's `Cache-Control: max-age` may make it, ms.
+    floor: u64,
     cooldown: u64,
     /// After a failed fetch, wait this long before the next try (ms).
     retry: u64,
     /// Past `fetched_at` plus this, the copy is dropped: `cache_duration + max_stale` (ms).
     stale_after: u64,
-    /// The version this worker has parsed, and when that version was fetched.
+    /// The version this worker has parsed; when the shared copy was last fetched or confirmed
+    /// (a 304), and when it is due for a refresh, as this worker last read them.
     version: Cell<u64>,
     fetched_at: Cell<u64>,
+    refresh_at: Cell<u64>,
+    /// With OIDC discovery: `uri` is the discovery document's, and the key set is at its
+    /// `jwks_uri`.
+    discovery: Option<Discovery>,
 }
 
-/// The shared state of a source, `"version busy_until failed_at refetched_at"` in ms.
+/// A key set found through an OIDC discovery document.
+struct Discovery {
+    /// What the document's `issuer` must be, exactly.
+    issuer: String,
+    /// The shared copy of the document, kept and revalidated like the keys.
+    data_key: String,
+}
+
+/// Which request of a fetch a call is.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// The discovery document, before the key set it names.
+    Discovery,
+    /// The document itself: the key set or the deny list.
+    Document,
+}
+
+/// The shared state of a source: `"version busy_until failed_at refetched_at fetched_at
+/// refresh_at refreshes"`, times in ms.
 #[derive(Default, Clone, Copy)]
 struct SharedState {
     version: u64,
     busy_until: u64,
     failed_at: u64,
     refetched_at: u64,
+    /// When the copy was last fetched or confirmed unchanged: its age counts from here.
+    fetched_at: u64,
+    /// When the next background refresh is due, spread over the fleet (see [`spread`]).
+    refresh_at: u64,
+    /// Good fetches so far: each refresh draws its own point in the window.
+    refreshes: u64,
 }
 
 impl SharedState {
     fn parse(bytes: &[u8]) -> SharedState {
         let text = std::str::from_utf8(bytes).unwrap_or_default();
         let mut n = text.split(' ').map(|s| s.parse().unwrap_or(0));
+        let mut next = || n.next().unwrap_or(0);
         SharedState {
-            version: n.next().unwrap_or(0),
-            busy_until: n.next().unwrap_or(0),
-            failed_at: n.next().unwrap_or(0),
-            refetched_at: n.next().unwrap_or(0),
+            version: next(),
+            busy_until: next(),
+            failed_at: next(),
+            refetched_at: next(),
+            fetched_at: next(),
+            refresh_at: next(),
+            refreshes: next(),
         }
     }
 
     fn text(&self) -> String {
         format!(
-            "{} {} {} {}",
-            self.version, self.busy_until, self.failed_at, self.refetched_at
+            "{} {} {} {} {} {} {}",
+            self.version,
+            self.busy_until,
+            self.failed_at,
+            self.refetched_at,
+            self.fetched_at,
+            self.refresh_at,
+            self.refreshes
         )
     }
 }
 
+/// The shared copy of a document: `"version\netag\nlast_modified\nbody"`. The validators
+/// are what the next fetch sends back (`If-None-Match`, `If-Modified-Since`).
+struct Copy<'a> {
+    version: u64,
+    etag: &'a [u8],
+    last_modified: &'a [u8],
+    body: &'a [u8],
+}
+
+impl<'a> Copy<'a> {
+    fn parse(data: &'a [u8]) -> Option<Copy<'a>> {
+        let mut parts = data.splitn(4, |b| *b == b'\n');
+        let version = std::str::from_utf8(parts.next()?).ok()?.parse().ok()?;
+        Some(Copy {
+            version,
+            etag: parts.next()?,
+            last_modified: parts.next()?,
+            body: parts.next()?,
+        })
+    }
+
+    fn bytes(version: u64, etag: &str, last_modified: &str, body: &[u8]) -> Vec<u8> {
+        let mut data = format!("{version}\n{etag}\n{last_modified}\n").into_bytes();
+        data.extend_from_slice(body);
+        data
+    }
+}
+
+/// Where in `[0, 1)` this sidecar's `n`-th refresh of `key` falls. No randomness: a hash of
+/// what tells sidecars apart (`seed`: Envoy's `node.id` and `node.cluster`, unique per sidecar
+/// where a control plane names them; the plugin's start time in ns from the host clock where
+/// they are empty), of the document and of `n`. Every worker of a sidecar shares one fetch,
+/// so the spread is needed between sidecars, not between workers.
+fn spread(seed: u64, key: &str, n: u64) -> f64 {
+    let seed = seed.to_le_bytes();
+    let n = n.to_le_bytes();
+    let mut h = fnv1a(seed.iter().chain(key.as_bytes()).chain(&n));
+    // splitmix64's finaliser: FNV's high bits alone are poorly mixed for short inputs.
+    h = (h ^ (h >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    h = (h ^ (h >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    h ^= h >> 31;
+    (h >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// The shortest refresh an issuer's `max-age` may ask for the key set, beside
+/// `refetch_cooldown`: once a second.
+const MIN_REFRESH: Duration = Duration::from_secs(1);
+
+/// The seconds of `Cache-Control: max-age`; `no-cache` and `no-store` count as 0.
+fn max_age(cache_control: &str) -> Option<u64> {
+    let mut age = None;
+    for directive in cache_control.split(',') {
+        let (name, value) = directive
+            .trim()
+            .split_once('=')
+            .unwrap_or((directive.trim(), ""));
+        if name.eq_ignore_ascii_case("no-cache") || name.eq_ignore_ascii_case("no-store") {
+            return Some(0);
+        }
+        if name.eq_ignore_ascii_case("max-age") {
+            age = value.trim_matches('"').parse().ok();
+        }
+    }
+    age
+}
+
 impl Source {
+    #[allow(clippy::too_many_arguments)]
     fn new(
         kind: Kind,
         uri: &HttpUri,
-        refresh_after: Duration,
+        discovery: Option<&str>,
+        interval: Duration,
+        floor: Duration,
         cooldown: Duration,
         retry: Duration,
         stale_after: Duration,
     ) -> Source {
-        let id = format!("{}|{}", uri.cluster, uri.uri);
-        let tag = match kind {
-            Kind::Jwks => "jwks",
-            Kind::Revocation => "revoked",
+        let id = format!(
+            "{}|{}|{}",
+            uri.cluster,
+            uri.uri,
+            discovery.unwrap_or_default()
+        );
+        let tag = match (kind, discovery) {
+            (Kind::Jwks, None) => "jwks",
+            (Kind::Jwks, Some(_)) => "discovered",
+            (Kind::Revocation, _) => "revoked",
         };
+        let interval = interval.as_millis() as u64;
         Source {
             kind,
             uri: uri.clone(),
-            state_key: format!("jwtgate/{tag}/state/{id}"),
-            data_key: format!("jwtgate/{tag}/data/{id}"),
-            refresh_after: refresh_after.as_millis() as u64,
+            // `2`: the layout with validators and the refresh time. Shared data outlives a
+            // module reloaded in the same VM id; an older layout is never misread.
+            state_key: format!("jwtgate/{tag}/state2/{id}"),
+            data_key: format!("jwtgate/{tag}/data2/{id}"),
+            interval,
+            floor: (floor.as_millis() as u64).min(interval),
             cooldown: cooldown.as_millis() as u64,
             retry: retry.as_millis() as u64,
             stale_after: u64::try_from(stale_after.as_millis()).unwrap_or(u64::MAX),
             version: Cell::new(0),
             fetched_at: Cell::new(0),
+            refresh_at: Cell::new(0),
+            discovery: discovery.map(|issuer| Discovery {
+                issuer: issuer.to_owned(),
+                data_key: format!("jwtgate/{tag}/document2/{id}"),
+            }),
         }
+    }
+
+    /// When a copy fetched or confirmed `now` is next refreshed: the issuer's `max-age` held
+    /// between `floor` and `interval`, and the refresh drawn between 60% and 90% of it, so a fleet started together does not ask in step, and the copy is renewed
+    /// before `interval` runs out.
+    fn next_refresh(&self, seed: u64, now: u64, max_age: Option<u64>, n: u64) -> u64 {
+        let interval = max_age.map_or(self.interval, |secs| {
+            secs.saturating_mul(1000).clamp(self.floor, self.interval)
+        });
+        now + (interval as f64 * (0.6 + 0.3 * spread(seed, &self.state_key, n))) as u64
+    }
+
+    /// The longest a fetch may take, ms: each of its requests' timeout (two with discovery),
+    /// and a second for the rest.
+    fn fetch_time(&self) -> u64 {
+        let requests = if self.discovery.is_some() { 2 } else { 1 };
+        self.uri.timeout.as_millis() as u64 * requests + 1_000
+    }
+
+    /// The shared copy's bytes, if any: of the document, or of the discovery document.
+    fn data(&self, stage: Stage) -> Option<Vec<u8>> {
+        let key = match (stage, &self.discovery) {
+            (Stage::Discovery, Some(d)) => &d.data_key,
+            _ => &self.data_key,
+        };
+        hostcalls::get_shared_data(key).ok()?.0
+    }
+
+    /// Where the document is: the configured URI, or the discovery document's `jwks_uri`.
+    fn target(&self, stage: Stage) -> Result<(String, String), String> {
+        if stage == Stage::Discovery || self.discovery.is_none() {
+            return Ok((self.uri.authority.clone(), self.uri.path.clone()));
+        }
+        let data = self
+            .data(Stage::Discovery)
+            .ok_or("no discovery document was had")?;
+        let copy = Copy::parse(&data).ok_or("the discovery document's copy is unreadable")?;
+        self.jwks_uri(copy.body)
+    }
+
+    /// The `jwks_uri` of a discovery document, if it may be used: a JSON object whose
+    /// `issuer` is exactly the provider's, naming a key set on the discovery document's own
+    /// scheme and host. Fail closed on anything else: the cluster is the one configured for
+    /// that host, and a document must not send the key fetch elsewhere.
+    fn jwks_uri(&self, document: &[u8]) -> Result<(String, String), String> {
+        let d = self.discovery.as_ref().ok_or("no discovery")?;
+        let value = crate::encoding::json_value(document).map_err(|e| format!("not JSON: {e}"))?;
+        let field = |name: &str| value.get(name).and_then(Value::as_str);
+        match field("issuer") {
+            Some(issuer) if issuer == d.issuer => {}
+            Some(issuer) => {
+                return Err(format!(
+                    "its issuer {issuer:?} is not the provider's {:?}",
+                    d.issuer
+                ))
+            }
+            None => return Err("it names no issuer".into()),
+        }
+        let uri = field("jwks_uri").ok_or("it names no jwks_uri")?;
+        let (authority, path) = split_uri(uri).map_err(|why| format!("its jwks_uri {why}"))?;
+        let scheme = |u: &str| u.split_once("://").map(|(s, _)| s.to_owned());
+        if authority != self.uri.authority || scheme(uri) != scheme(&self.uri.uri) {
+            return Err(format!(
+                "its jwks_uri {uri:?} is not on {}, the discovery document's host",
+                self.uri.authority
+            ));
+        }
+        Ok((authority.to_owned(), path.to_owned()))
     }
 
     fn state(&self) -> (SharedState, Option<u32>) {
@@ -313,8 +549,12 @@ struct Metrics {
     fetch_ok: u32,
     fetch_failed: u32,
     fetch_unusable: u32,
+    fetch_not_modified: u32,
     cache_hit: Counter,
     cache_miss: Counter,
+    /// Tokens held in the caches of every worker: each worker adds what changed in its own.
+    cache_entries: u32,
+    cache_entries_sent: Cell<i64>,
 }
 
 /// A per-request counter, counted in the VM and sent to Envoy at each tick: a host call per
@@ -340,13 +580,14 @@ impl Counter {
 impl Metrics {
     fn new(prefix: &str) -> Metrics {
         // `stat_prefix` goes after `jwtgate.`: jwtgate.<stat_prefix>.allowed.
-        let id = |name: &str| {
+        let define = |kind: MetricType, name: &str| {
             let name = match (prefix, name.strip_prefix("jwtgate.")) {
                 ("", _) | (_, None) => name.to_owned(),
                 (p, Some(rest)) => format!("jwtgate.{p}.{rest}"),
             };
-            hostcalls::define_metric(MetricType::Counter, &name).unwrap_or(0)
+            hostcalls::define_metric(kind, &name).unwrap_or(0)
         };
+        let id = |name: &str| define(MetricType::Counter, name);
         let counter = |name: &str| Counter {
             id: id(name),
             pending: Cell::new(0),
@@ -360,14 +601,27 @@ impl Metrics {
             fetch_ok: id("jwtgate.jwks_fetch.success"),
             fetch_failed: id("jwtgate.jwks_fetch.failure"),
             fetch_unusable: id("jwtgate.jwks_fetch.unusable"),
+            fetch_not_modified: id("jwtgate.jwks_fetch.not_modified"),
             cache_hit: counter("jwtgate.jwt_cache.hit"),
             cache_miss: counter("jwtgate.jwt_cache.miss"),
+            cache_entries: define(MetricType::Gauge, "jwtgate.jwt_cache.entries"),
+            cache_entries_sent: Cell::new(0),
         }
     }
 
     /// Sends a fetch's outcome at once: rare, and what operators watch when an issuer fails.
     fn bump(id: u32) {
         let _ = hostcalls::increment_metric(id, 1);
+    }
+
+    /// Sends this worker's share of the gauge: what its caches now hold, less what it sent.
+    fn cache_entries(&self, held: usize) {
+        let held = held as i64;
+        let delta = held - self.cache_entries_sent.replace(held);
+        if delta != 0 {
+            // Envoy adds a positive offset to a gauge and subtracts a negative one.
+            let _ = hostcalls::increment_metric(self.cache_entries, delta);
+        }
     }
 
     fn flush(&self) {
@@ -385,15 +639,17 @@ struct Runtime {
     revocation: Option<usize>,
     revoked: RefCell<Option<HashSet<String>>>,
     waiters: RefCell<Vec<Waiter>>,
-    calls: RefCell<HashMap<u32, usize>>,
+    calls: RefCell<HashMap<u32, (usize, Stage)>>,
     metrics: Metrics,
     now: Cell<u64>,
     /// Set while deciding for a request that has waited its turn: no more waiting.
     last_chance: Cell<bool>,
+    /// What tells this sidecar apart, to spread its refreshes (see [`spread`]).
+    seed: u64,
 }
 
 impl Runtime {
-    fn new(config: Config) -> Runtime {
+    fn new(config: Config, seed: u64) -> Runtime {
         let mut sources: Vec<Source> = Vec::new();
         let mut providers = Vec::new();
         for p in &config.providers {
@@ -405,15 +661,17 @@ impl Runtime {
                 JwksSource::Remote(r) => {
                     let i = sources
                         .iter()
-                        .position(|s| s.uri == r.http_uri)
+                        .position(|s| {
+                            s.uri == r.http_uri
+                                && s.discovery.as_ref().map(|d| &d.issuer) == r.discovery.as_ref()
+                        })
                         .unwrap_or_else(|| {
-                            // Refresh at 90% of cache_duration so the copy never goes stale while the
-                            // issuer is up.
-                            let refresh = r.cache_duration.mul_f64(0.9);
                             sources.push(Source::new(
                                 Kind::Jwks,
                                 &r.http_uri,
-                                refresh,
+                                r.discovery.as_deref(),
+                                r.cache_duration,
+                                r.refetch_cooldown.max(MIN_REFRESH),
                                 r.refetch_cooldown,
                                 r.retry_interval,
                                 r.cache_duration.saturating_add(r.max_stale),
@@ -433,7 +691,9 @@ impl Runtime {
             sources.push(Source::new(
                 Kind::Revocation,
                 &r.http_uri,
+                None,
                 r.refresh_interval,
+                MIN_REFRESH,
                 Duration::ZERO,
                 RETRY_REVOCATION,
                 Duration::MAX,
@@ -452,6 +712,7 @@ impl Runtime {
             metrics,
             now: Cell::new(now_ms()),
             last_chance: Cell::new(false),
+            seed,
         };
         for (i, s) in rt.sources.iter().enumerate() {
             // Compare-and-swap cannot guard a key that does not exist yet, so create it here,
@@ -566,7 +827,6 @@ impl Runtime {
     fn fetch(&self, ctx: &dyn Context, home: u32, source: usize, reason: Reason) {
         let s = &self.sources[source];
         let now = self.now.get();
-        let timeout = s.uri.timeout.as_millis() as u64;
         let won = s.update(|st| {
             if st.busy_until > now {
                 return false;
@@ -574,10 +834,13 @@ impl Runtime {
             let due = match reason {
                 Reason::Initial => st.version == 0 && st.failed_at + s.retry <= now,
                 Reason::UnknownKid => st.refetched_at + s.cooldown <= now,
-                Reason::Refresh => st.failed_at + s.retry.max(RETRY_REFRESH) <= now,
+                // Another worker may have refreshed since this one last looked.
+                Reason::Refresh => {
+                    st.refresh_at <= now && st.failed_at + s.retry.max(RETRY_REFRESH) <= now
+                }
             };
             if due {
-                st.busy_until = now + timeout + 1_000;
+                st.busy_until = now + s.fetch_time();
                 if reason == Reason::UnknownKid {
                     st.refetched_at = now;
                 }
@@ -587,16 +850,49 @@ impl Runtime {
         if !won {
             return;
         }
-        let headers = vec![
+        let stage = if s.discovery.is_some() {
+            Stage::Discovery
+        } else {
+            Stage::Document
+        };
+        self.dispatch(ctx, home, source, stage);
+    }
+
+    /// Sends one request of a fetch: the discovery document, or the document.
+    fn dispatch(&self, ctx: &dyn Context, home: u32, source: usize, stage: Stage) {
+        let s = &self.sources[source];
+        let (authority, path) = match s.target(stage) {
+            Ok(target) => target,
+            Err(why) => return self.fetch_done(ctx, home, source, Err(why)),
+        };
+        let mut headers = vec![
             (":method", "GET"),
-            (":path", s.uri.path.as_str()),
-            (":authority", s.uri.authority.as_str()),
+            (":path", path.as_str()),
+            (":authority", authority.as_str()),
             ("accept", "application/json"),
             ("user-agent", "jwtgate"),
         ];
+        // A conditional request for the shared copy: an issuer that supports it answers 304
+        // without a body when nothing changed.
+        let data = s.data(stage);
+        let copy = data.as_deref().and_then(Copy::parse);
+        let validators = copy.as_ref().map(|c| {
+            (
+                std::str::from_utf8(c.etag).unwrap_or_default(),
+                std::str::from_utf8(c.last_modified).unwrap_or_default(),
+            )
+        });
+        if let Some((etag, last_modified)) = validators {
+            if !etag.is_empty() {
+                headers.push(("if-none-match", etag));
+            }
+            if !last_modified.is_empty() {
+                headers.push(("if-modified-since", last_modified));
+            }
+        }
         match ctx.dispatch_http_call(&s.uri.cluster, headers, None, vec![], s.uri.timeout) {
             Ok(token) => {
-                self.calls.borrow_mut().insert(token, source);
+                self.calls.borrow_mut().insert(token, (source, stage));
             }
             Err(status) => self.fetch_done(
                 ctx,
@@ -616,7 +912,7 @@ impl Runtime {
         body_size: usize,
     ) {
         self.now.set(now_ms());
-        let Some(source) = self.calls.borrow_mut().remove(&token) else {
+        let Some((source, stage)) = self.calls.borrow_mut().remove(&token) else {
             return;
         };
         // A call that fails once the response has begun (the connection reset, or the
@@ -629,11 +925,17 @@ impl Runtime {
             self.fetch_done(ctx, home, source, Err(reason.into()));
             return;
         }
-        let status = hostcalls::get_map_value(MapType::HttpCallResponseHeaders, ":status")
-            .ok()
-            .flatten()
-            .unwrap_or_default();
-        let result = if status != "200" {
+        let header = |name: &str| {
+            hostcalls::get_map_value(MapType::HttpCallResponseHeaders, name)
+                .ok()
+                .flatten()
+                .unwrap_or_default()
+        };
+        let status = header(":status");
+        let validators = || (header("etag"), header("last-modified"));
+        let result = if status == "304" {
+            Ok(Fetched::NotModified)
+        } else if status != "200" {
             // A cluster that is down answers too: with a 503 and no body, or no status at all.
             Err(format!("HTTP status {:?}", status))
         } else if body_size > MAX_BODY {
@@ -643,14 +945,71 @@ impl Runtime {
                 .ok()
                 .flatten()
                 .unwrap_or_default();
-            self.validate(source, &body).map(|()| body)
+            let (etag, last_modified) = validators();
+            self.validate(source, stage, &body).map(|()| Fetched::Body {
+                body,
+                etag,
+                last_modified,
+            })
         };
-        self.fetch_done(ctx, home, source, result);
+        let max_age = max_age(&header("cache-control"));
+        match stage {
+            Stage::Discovery => self.discovery_done(ctx, home, source, result),
+            Stage::Document => self.fetch_done(ctx, home, source, result.map(|f| (f, max_age))),
+        }
+    }
+
+    /// The discovery document came (or did not): keep it and fetch the key set it names, or
+    /// end the fetch as failed.
+    fn discovery_done(
+        &self,
+        ctx: &dyn Context,
+        home: u32,
+        source: usize,
+        result: Result<Fetched, String>,
+    ) {
+        let s = &self.sources[source];
+        let Some(d) = &s.discovery else {
+            return;
+        };
+        let data = s.data(Stage::Discovery);
+        let copy = data.as_deref().and_then(Copy::parse);
+        let result = match result {
+            Ok(Fetched::NotModified) if copy.is_none() => {
+                Err("304 Not Modified, but no copy was ever had".to_owned())
+            }
+            Ok(Fetched::NotModified) => Ok(()),
+            Ok(Fetched::Body {
+                body,
+                etag,
+                last_modified,
+            }) => {
+                let bytes = Copy::bytes(0, &etag, &last_modified, &body);
+                if data.as_deref() != Some(bytes.as_slice()) {
+                    let _ = hostcalls::set_shared_data(&d.data_key, Some(&bytes), None);
+                }
+                Ok(())
+            }
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(()) => self.dispatch(ctx, home, source, Stage::Document),
+            Err(why) => self.fetch_done(
+                ctx,
+                home,
+                source,
+                Err(format!("the discovery document {}: {why}", s.uri.uri)),
+            ),
+        }
     }
 
     /// Whether a fetched document is usable, before it replaces the shared copy.
-    fn validate(&self, source: usize, body: &[u8]) -> Result<(), String> {
-        match self.sources[source].kind {
+    fn validate(&self, source: usize, stage: Stage, body: &[u8]) -> Result<(), String> {
+        let s = &self.sources[source];
+        if stage == Stage::Discovery {
+            return s.jwks_uri(body).map(drop);
+        }
+        match s.kind {
             Kind::Jwks => JwkSet::from_json(body)
                 .map(|_| ())
                 .map_err(|e| e.to_string()),
@@ -663,23 +1022,60 @@ impl Runtime {
         ctx: &dyn Context,
         home: u32,
         source: usize,
-        result: Result<Vec<u8>, String>,
+        result: Result<(Fetched, Option<u64>), String>,
     ) {
         let s = &self.sources[source];
         let now = self.now.get();
+        let data = s.data(Stage::Document);
+        let copy = data.as_deref().and_then(Copy::parse);
+        // A 304 confirms the shared copy, as does a 200 bringing the same document (an issuer
+        // without validators): either way the keys, and the token caches, stay as they are.
+        let result = match result {
+            Ok((Fetched::NotModified, _)) if copy.is_none() => {
+                Err("304 Not Modified, but no copy was ever had".to_owned())
+            }
+            Ok((Fetched::NotModified, max_age)) => {
+                Metrics::bump(self.metrics.fetch_not_modified);
+                Ok((None, max_age))
+            }
+            Ok((
+                Fetched::Body {
+                    body,
+                    etag,
+                    last_modified,
+                },
+                max_age,
+            )) => {
+                let same = copy.as_ref().is_some_and(|c| c.body == body.as_slice());
+                let version = match &copy {
+                    Some(c) if same => c.version,
+                    _ => s.state().0.version + 1,
+                };
+                let unchanged = copy.as_ref().is_some_and(|c| {
+                    same && c.etag == etag.as_bytes() && c.last_modified == last_modified.as_bytes()
+                });
+                if !unchanged {
+                    let bytes = Copy::bytes(version, &etag, &last_modified, &body);
+                    let _ = hostcalls::set_shared_data(&s.data_key, Some(&bytes), None);
+                }
+                Metrics::bump(self.metrics.fetch_ok);
+                Ok((Some(version), max_age))
+            }
+            Err(reason) => Err(reason),
+        };
         match result {
-            Ok(body) => {
-                let version = s.state().0.version + 1;
-                let mut data = format!("{version}\n{now}\n").into_bytes();
-                data.extend_from_slice(&body);
-                let _ = hostcalls::set_shared_data(&s.data_key, Some(&data), None);
+            Ok((version, max_age)) => {
                 s.update(|st| {
-                    st.version = st.version.max(version);
+                    if let Some(v) = version {
+                        st.version = st.version.max(v);
+                    }
                     st.busy_until = 0;
                     st.failed_at = 0;
+                    st.fetched_at = now;
+                    st.refreshes += 1;
+                    st.refresh_at = s.next_refresh(self.seed, now, max_age, st.refreshes);
                     true
                 });
-                Metrics::bump(self.metrics.fetch_ok);
             }
             Err(reason) => {
                 // Stale-if-error: the last good copy, if any, keeps serving.
@@ -699,27 +1095,31 @@ impl Runtime {
         self.wake(ctx, home, source);
     }
 
-    /// Brings this worker's parsed copy up to the shared version.
+    /// Brings this worker's parsed copy up to the shared version, and its age to the shared
+    /// one (a 304 renews the age without a new version).
     fn sync(&self, source: usize) {
         let s = &self.sources[source];
         let (state, _) = s.state();
-        if state.version == s.version.get() {
+        s.fetched_at.set(state.fetched_at);
+        s.refresh_at.set(state.refresh_at);
+        // Keys dropped past max_stale come back from the same copy once a fetch (a 304, or
+        // the same document) has renewed its age: no new version says so.
+        let renewed = s.kind == Kind::Jwks
+            && !self.stale_at(source)
+            && self
+                .providers
+                .iter()
+                .any(|p| p.source == Some(source) && p.verifier.borrow().is_none());
+        if state.version == s.version.get() && !renewed {
             return;
         }
-        let Ok((Some(data), _)) = hostcalls::get_shared_data(&s.data_key) else {
+        let Some(data) = s.data(Stage::Document) else {
             return;
         };
-        let mut parts = data.splitn(3, |b| *b == b'\n');
-        let (Some(version), Some(fetched), Some(body)) = (parts.next(), parts.next(), parts.next())
-        else {
+        let Some(copy) = Copy::parse(&data) else {
             return;
         };
-        let number = |b: &[u8]| {
-            std::str::from_utf8(b)
-                .ok()
-                .and_then(|s| s.parse::<u64>().ok())
-                .unwrap_or(0)
-        };
+        let body = copy.body;
         let ok = match s.kind {
             Kind::Jwks => match JwkSet::from_json(body) {
                 Ok(keys) => {
@@ -757,13 +1157,14 @@ impl Runtime {
             },
         };
         if ok {
-            s.version.set(number(version));
-            s.fetched_at.set(number(fetched));
+            s.version.set(copy.version);
         }
     }
 
     fn on_tick(&self, ctx: &dyn Context, home: u32) {
         self.metrics.flush();
+        self.metrics
+            .cache_entries(self.providers.iter().map(|p| p.cache.borrow().len()).sum());
         self.now.set(now_ms());
         let now = self.now.get();
         for i in 0..self.sources.len() {
@@ -771,7 +1172,7 @@ impl Runtime {
             let s = &self.sources[i];
             if s.version.get() == 0 {
                 self.fetch(ctx, home, i, Reason::Initial);
-            } else if now >= s.fetched_at.get() + s.refresh_after {
+            } else if now >= s.refresh_at.get() {
                 self.fetch(ctx, home, i, Reason::Refresh);
             }
             self.wake(ctx, home, i);
@@ -784,7 +1185,7 @@ impl Runtime {
         let s = &self.sources[source];
         let (state, _) = s.state();
         let now = self.now.get();
-        let deadline = s.uri.timeout.as_millis() as u64 + 1_000;
+        let deadline = s.fetch_time();
         let busy = state.busy_until > now;
         let ready: Vec<Waiter> = {
             let mut waiters = self.waiters.borrow_mut();
@@ -816,9 +1217,13 @@ impl Runtime {
     /// Whether a provider's remote keys were fetched longer ago than `cache_duration +
     /// max_stale`: the issuer has been unreachable past the bound, and they must not serve.
     fn stale(&self, provider: usize) -> bool {
-        let Some(source) = self.providers[provider].source else {
-            return false;
-        };
+        self.providers[provider]
+            .source
+            .is_some_and(|source| self.stale_at(source))
+    }
+
+    /// Whether this worker's copy of a source is older than its bound.
+    fn stale_at(&self, source: usize) -> bool {
         let s = &self.sources[source];
         s.version.get() > 0 && self.now.get() >= s.fetched_at.get().saturating_add(s.stale_after)
     }

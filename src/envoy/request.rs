@@ -3,7 +3,7 @@
 //! an [`Env`] and carries out the [`Outcome`].
 
 use std::borrow::Cow;
-use std::cell::RefCell;
+use std::cell::{OnceCell, RefCell};
 use std::rc::Rc;
 
 use serde_json::Value;
@@ -160,10 +160,12 @@ pub fn decide(config: &Config, env: &dyn Env, req: &Request<'_>) -> Outcome {
             (requirement, Some(rule))
         }
     };
+    let entries = extract(config, req);
     let eval = Eval {
         config,
         env,
-        entries: extract(config, req),
+        parsed: entries.iter().map(|_| OnceCell::new()).collect(),
+        entries: &entries,
         issuers: RefCell::new(Vec::new()),
         memo: RefCell::new(Vec::new()),
     };
@@ -278,10 +280,13 @@ fn cookies<'v>(header: &'v str, name: &str) -> Vec<&'v str> {
 
 /// One request's evaluation: the tokens found, and what each verification gave, so that a
 /// token is verified at most once per provider however many requirements look at it.
-struct Eval<'c, 'r> {
+struct Eval<'c, 'e, 'r> {
     config: &'c Config,
     env: &'c dyn Env,
-    entries: Vec<Entry<'r>>,
+    entries: &'e [Entry<'r>],
+    /// Each token parsed once, when first needed: for its `iss`, for why it names no provider,
+    /// and for its verification by each provider.
+    parsed: Vec<OnceCell<Result<UntrustedToken<'e>, Error>>>,
     issuers: RefCell<Vec<(usize, Issuer)>>,
     memo: RefCell<Vec<(Key<'c>, Verdict)>>,
 }
@@ -305,7 +310,7 @@ fn same_key(a: &Key<'_>, b: &Key<'_>) -> bool {
         }
 }
 
-impl<'c> Eval<'c, '_> {
+impl<'c, 'e> Eval<'c, 'e, '_> {
     fn requirement(&self, requirement: &'c Requirement) -> Result<Vec<Used>, Failure> {
         match requirement {
             Requirement::Provider(p) => self.leaf(*p, None),
@@ -540,12 +545,17 @@ impl<'c> Eval<'c, '_> {
             .collect()
     }
 
+    /// Entry `e`'s token, parsed (with the default size limit, every provider's).
+    fn parsed(&self, e: usize) -> &Result<UntrustedToken<'e>, Error> {
+        self.parsed[e].get_or_init(|| UntrustedToken::parse(&self.entries[e].token))
+    }
+
     /// The token's `iss`, unverified: only to pick the provider, before any key is looked at.
     fn issuer(&self, e: usize) -> Result<Option<String>, Error> {
         if let Some((_, r)) = self.issuers.borrow().iter().find(|(i, _)| *i == e) {
             return r.clone();
         }
-        let r = UntrustedToken::parse(&self.entries[e].token).and_then(|t| {
+        let r = self.parsed(e).clone().and_then(|t| {
             Ok(t.claims_unverified()?
                 .get("iss")
                 .and_then(Value::as_str)
@@ -557,9 +567,10 @@ impl<'c> Eval<'c, '_> {
 
     /// Why a token's `iss` names no provider: absent, not a string, or another issuer.
     fn issuer_error(&self, e: usize) -> Error {
-        let iss = UntrustedToken::parse(&self.entries[e].token)
-            .and_then(|t| t.claims_unverified())
-            .map(|c| c.get("iss").cloned());
+        let iss = match self.parsed(e) {
+            Ok(t) => t.claims_unverified().map(|c| c.get("iss").cloned()),
+            Err(err) => Err(err.clone()),
+        };
         match iss {
             Ok(None) => Error::MissingClaim("iss".into()),
             Ok(Some(Value::String(_))) => Error::InvalidIssuer,
@@ -621,9 +632,21 @@ impl<'c> Eval<'c, '_> {
                     }
                     Keys::Unavailable(e) => return Err(e.into()),
                 };
+                // The token as parsed for its issuer, not parsed again, unless this provider
+                // reads fewer bytes than the parse allowed.
+                let limit = provider.policy.token_size_limit();
+                let reparsed;
+                let untrusted = match self.parsed(e) {
+                    Ok(t) if token.len() <= limit => t,
+                    Ok(_) => {
+                        reparsed = UntrustedToken::parse_with_limit(token, limit)?;
+                        &reparsed
+                    }
+                    Err(err) => return Err(err.clone().into()),
+                };
                 let run = |v: &Verifier| match audiences {
-                    Some(auds) => v.verify_at_with_audiences(token, env.now(), auds),
-                    None => v.verify_at(token, env.now()),
+                    Some(auds) => v.verify_untrusted_with_audiences(untrusted, env.now(), auds),
+                    None => v.verify_untrusted(untrusted, env.now()),
                 };
                 let mut result = run(&verifier);
                 // An unknown kid may be known already to the shared copy: look there before

@@ -124,6 +124,12 @@ fn cluster(name: &str, port: u16) -> Value {
 impl Envoy {
     /// Starts Envoy and waits until it is ready; `Err` carries its log when it never is.
     pub fn start(setup: Setup) -> Result<Envoy, String> {
+        Envoy::start_edited(setup, |_| {})
+    }
+
+    /// [`Envoy::start`] with the bootstrap changed by `edit` before Envoy reads it (a node
+    /// name, a cluster's source address).
+    pub fn start_edited(setup: Setup, edit: impl FnOnce(&mut Value)) -> Result<Envoy, String> {
         let dir = TempDir::new();
         let (port, admin) = (free_port(), free_port());
         let mut listeners = vec![listener("jwtgate", port, wasm_filter(&setup.jwtgate))];
@@ -139,6 +145,7 @@ impl Envoy {
             setup.upstream,
             setup.workers,
             admin,
+            edit,
         )?;
         envoy.port = port;
         envoy.native_port = native_port;
@@ -195,7 +202,7 @@ impl Envoy {
                 listener_with_routes(&format!("listener_{i}"), *port, l.filters.clone(), &routes)
             })
             .collect();
-        let mut envoy = launch(dir, config, clusters, upstream, workers, admin)?;
+        let mut envoy = launch(dir, config, clusters, upstream, workers, admin, |_| {})?;
         envoy.ports = ports;
         Ok(envoy)
     }
@@ -269,6 +276,7 @@ fn launch(
     upstream: u16,
     workers: u32,
     admin: u16,
+    edit: impl FnOnce(&mut Value),
 ) -> Result<Envoy, String> {
     assert!(
         binary().exists(),
@@ -282,10 +290,11 @@ fn launch(
     );
     let mut all = vec![cluster("upstream", upstream)];
     all.extend(clusters.iter().map(|(name, port)| cluster(name, *port)));
-    let bootstrap = json!({
+    let mut bootstrap = json!({
         "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": admin}}},
         "static_resources": {"listeners": listeners, "clusters": all}
     });
+    edit(&mut bootstrap);
     let config = dir.0.join("envoy.json");
     std::fs::write(&config, bootstrap.to_string()).unwrap();
     let log = dir.0.join("envoy.log");

@@ -9,6 +9,8 @@ use std::time::Duration;
 
 #[derive(Debug, Clone)]
 pub struct Req {
+    /// The client's address: which of several Envoys asked, when each binds its own.
+    pub peer: Option<std::net::SocketAddr>,
     pub method: String,
     pub path: String,
     pub headers: Vec<(String, String)>,
@@ -152,9 +154,10 @@ impl Drop for Server {
 fn serve(conn: TcpStream, handler: &(dyn Fn(&Req) -> Answer + Send + Sync), hits: &AtomicUsize) {
     let _ = conn.set_read_timeout(Some(Duration::from_secs(10)));
     let mut reader = BufReader::new(conn.try_clone().expect("clone"));
-    let Some((req, body_len)) = read_head(&mut reader) else {
+    let Some((mut req, body_len)) = read_head(&mut reader) else {
         return;
     };
+    req.peer = conn.peer_addr().ok();
     let mut body = vec![0; body_len];
     let _ = reader.read_exact(&mut body);
     hits.fetch_add(1, Ordering::SeqCst);
@@ -203,6 +206,7 @@ fn read_head(reader: &mut impl BufRead) -> Option<(Req, usize)> {
         headers.push((k.trim().to_ascii_lowercase(), v.trim().to_owned()));
     }
     let req = Req {
+        peer: None,
         method,
         path,
         headers,

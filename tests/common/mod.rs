@@ -316,3 +316,4 @@ pub fn outcome(verifier: &jwtgate::Verifier, token: &str) -> &'static str {
 pub mod catalog;
 pub mod envoy;
 pub mod http;
+pub mod issuer;

@@ -2,10 +2,10 @@
 //! same tokens, written to `bench/RESULTS.md`.
 //!
 //! - Envoy: no filter, native `jwt_authn` with and without `jwt_cache_config`, jwtgate's filter
-//!   with and without its cache, on RS256, ES256 and ES384 tokens, one provider configuration for
-//!   both filters; beside them a proxy-wasm filter that does nothing (`bench/noop-filter`), the
-//!   floor any such filter stands on. Envoy (one worker) on core 0, `wrk` on core 1,
-//!   round-robin, medians.
+//!   with its cache on, off, and as it comes (no `jwt_cache_config`: on by default), on RS256,
+//!   ES256 and ES384 tokens, one provider configuration for both filters; beside them a
+//!   proxy-wasm filter that does nothing (`bench/noop-filter`), the floor any such filter stands
+//!   on. Envoy (one worker) on core 0, `wrk` on core 1, round-robin, medians.
 //! - Node: `jose` and `jwt-decode` against the npm package (`bench/node.mjs`).
 //! - Size: gzipped bytes of each, and of the Envoy filter.
 //!
@@ -27,11 +27,14 @@ const JOSE_VERSION: &str = "6.2.18";
 const JWT_DECODE_VERSION: &str = "4.0.0";
 
 /// The Envoy configurations compared, in the order they run within a round.
-const CONFIGS: [(&str, &str); 7] = [
+const CONFIGS: [(&str, &str); 8] = [
     ("none", "no filter"),
     ("native", "jwt_authn"),
     ("native_cache", "jwt_authn + jwt_cache_config"),
-    ("jwtgate", "jwtgate"),
+    (
+        "jwtgate",
+        "jwtgate, cache off (`jwt_cache_config.disabled`)",
+    ),
     ("jwtgate_cache", "jwtgate + jwt_cache_config"),
     // Not contenders: what a proxy-wasm filter costs before it does anything, and jwtgate
     // with nothing to check (it still reads the headers and the clock).
@@ -42,6 +45,12 @@ const CONFIGS: [(&str, &str); 7] = [
     (
         "jwtgate_floor",
         "jwtgate, a rule without `requires` (the floor)",
+    ),
+    // The configuration most users have: no jwt_cache_config, given to both (`native` is
+    // jwt_authn's side of it).
+    (
+        "jwtgate_defaults",
+        "jwtgate, no `jwt_cache_config` (its cache is on by default)",
     ),
 ];
 const ENVOY_ALGS: [&str; 3] = ["RS256", "ES256", "ES384"];
@@ -176,7 +185,8 @@ struct EnvoyResults {
     wrk_version: String,
 }
 
-fn provider_config(fx: &Value, cache: bool, requires: bool) -> Value {
+/// The bench's provider; `cache` is its `jwt_cache_config`, if any.
+fn provider_config(fx: &Value, cache: Option<Value>, requires: bool) -> Value {
     // The key set without the Ed25519 key: only RS256, ES256 and ES384 tokens go through Envoy.
     let keys: Vec<&Value> = fx["jwks"]["keys"]
         .as_array()
@@ -189,8 +199,8 @@ fn provider_config(fx: &Value, cache: bool, requires: bool) -> Value {
         "audiences": [fx["audience"]],
         "local_jwks": {"inline_string": json!({"keys": keys}).to_string()},
     });
-    if cache {
-        provider["jwt_cache_config"] = json!({"jwt_cache_size": 100});
+    if let Some(cache) = cache {
+        provider["jwt_cache_config"] = cache;
     }
     let rule = if requires {
         json!({"match": {"prefix": "/"}, "requires": {"provider_name": "bench"}})
@@ -267,14 +277,17 @@ fn envoy_config(fx: &Value, ports: &[u16], admin: u16) -> Value {
         );
         json!({"name": "envoy.filters.http.jwt_authn", "typed_config": typed})
     };
+    let on = || Some(json!({"jwt_cache_size": 100}));
+    let off = Some(json!({"disabled": true}));
     let filters = [
         None,
-        Some(native(provider_config(fx, false, true))),
-        Some(native(provider_config(fx, true, true))),
-        Some(wasm("jwtgate", provider_config(fx, false, true))),
-        Some(wasm("jwtgate_cache", provider_config(fx, true, true))),
+        Some(native(provider_config(fx, None, true))),
+        Some(native(provider_config(fx, on(), true))),
+        Some(wasm("jwtgate", provider_config(fx, off, true))),
+        Some(wasm("jwtgate_cache", provider_config(fx, on(), true))),
         Some(module("noop", noop_filter_wasm(), json!({}))),
-        Some(wasm("jwtgate_floor", provider_config(fx, false, false))),
+        Some(wasm("jwtgate_floor", provider_config(fx, None, false))),
+        Some(wasm("jwtgate_defaults", provider_config(fx, None, true))),
     ];
     let listeners: Vec<Value> = CONFIGS
         .iter()
@@ -708,7 +721,9 @@ fn report(m: &Machine, plan: &Plan, e: &EnvoyResults, n: &Value, sizes: &[Size])
         "Envoy {} with one worker (`--concurrency 1`) pinned to core 0 (`taskset -c 0`), wrk on \
          core 1, on loopback. Routes answer with a `direct_response`, so no upstream is measured: \
          only Envoy and the filter. One provider configuration (a local JWKS, issuer, audience) \
-         for both filters; `jwt_cache_config` is `{{\"jwt_cache_size\": 100}}` where on. \
+         for both filters; `jwt_cache_config` is `{{\"jwt_cache_size\": 100}}` where on, \
+         `{{\"disabled\": true}}` for jwtgate's cache-off row (its cache is on by default), and \
+         absent in the defaults row, which is compared with `jwt_authn` given the same. \
          Throughput: `wrk -t1 -c32 -d{}s`; latency: `wrk -t1 -c1 -d{}s --latency` (one connection, \
          so no queueing), the added latency is against the no-filter run of the same round. Each \
          of the {} configurations × {} algorithms runs once per round, round-robin, {} rounds; \
@@ -741,7 +756,7 @@ fn report(m: &Machine, plan: &Plan, e: &EnvoyResults, n: &Value, sizes: &[Size])
                 )
             };
             let vs_native = match i {
-                3 => format!("**{:.2}**", ratio_to(1)),
+                3 | 7 => format!("**{:.2}**", ratio_to(1)),
                 4 => format!("**{:.2}**", ratio_to(2)),
                 _ => "".into(),
             };
@@ -876,18 +891,29 @@ fn report(m: &Machine, plan: &Plan, e: &EnvoyResults, n: &Value, sizes: &[Size])
         };
     let ratio = |i, j, a| pairwise(i, j, a, &|x, y| x / y, &|r| r.rps);
     let cpu_ratio = |i, j, a| pairwise(i, j, a, &|x, y| y / x, &|r| r.cpu);
+    // The goals of issue 20.
     for (a, alg) in ENVOY_ALGS.iter().enumerate() {
         let on = ratio(4, 2, a);
         let off = ratio(3, 1, a);
+        let defaults = ratio(7, 1, a);
         line(&format!(
-            "| filter ≥ 1× `jwt_authn`, both caches on, {alg} | {on:.2}× | {:.2}× | {} |",
+            "| filter ≥ 0.95× `jwt_authn`, both caches on, {alg} | {on:.2}× | {:.2}× | {} |",
             cpu_ratio(4, 2, a),
-            met(on >= 1.0)
+            met(on >= 0.95)
         ));
         line(&format!(
-            "| filter ≥ 0.8× `jwt_authn`, both caches off, {alg} | {off:.2}× | {:.2}× | {} |",
+            "| filter ≥ 1.5× `jwt_authn`, the same configuration without `jwt_cache_config`, {alg} | {defaults:.2}× | {:.2}× | {} |",
+            cpu_ratio(7, 1, a),
+            met(defaults >= 1.5)
+        ));
+        // RS256 without a cache: reported, not a goal (wasm has no 64×64→128-bit product).
+        let (goal, verdict) = match *alg {
+            "ES256" => ("≥ 0.85× ", met(off >= 0.85)),
+            _ => ("", "reported"),
+        };
+        line(&format!(
+            "| filter {goal}`jwt_authn`, both caches off, {alg} | {off:.2}× | {:.2}× | {verdict} |",
             cpu_ratio(3, 1, a),
-            met(off >= 0.8)
         ));
         // Not a target: how close any proxy-wasm filter can come to the first one.
         line(&format!(
