@@ -51,16 +51,43 @@ async function refresh(s, refreshToken) {
   return { status: response.status, body: await response.json() };
 }
 
-test("Envoy: oidc-provider's access tokens by jwks_uri, a key rotation without a restart, revoked grants refused (revocation endpoint, refresh token reuse, end-session)", LIMIT, async (t) => {
+const api = async (s, token) => {
+  const r = await fetch(new URL('api/items', s.url), { headers: { authorization: `Bearer ${token}` } });
+  return { status: r.status, challenge: r.headers.get('www-authenticate'), body: await r.text() };
+};
+const jwksFetches = async (s) => {
+  const text = await (await fetch(`${s.admin}/stats?filter=jwtgate.jwks_fetch.success`)).text();
+  return Number(text.match(/jwtgate\.jwks_fetch\.success: (\d+)/)?.[1] ?? 0);
+};
+
+test("Envoy: oidc-provider's access tokens by OIDC discovery (the demo's configuration), and a key rotation followed without a restart", LIMIT, async (t) => {
   const s = await stack(t);
-  const api = async (token) => {
-    const r = await fetch(new URL('api/items', s.url), { headers: { authorization: `Bearer ${token}` } });
-    return { status: r.status, challenge: r.headers.get('www-authenticate'), body: await r.text() };
-  };
-  const fetches = async () => {
-    const text = await (await fetch(`${s.admin}/stats?filter=jwtgate.jwks_fetch.success`)).text();
-    return Number(text.match(/jwtgate\.jwks_fetch\.success: (\d+)/)?.[1] ?? 0);
-  };
+  const doc = await (await fetch(new URL('auth/.well-known/openid-configuration', s.url))).json();
+  assert.equal(doc.issuer, s.issuer);
+  assert.equal(doc.jwks_uri, `${s.issuer}/jwks`);
+  const first = await signIn(s.url);
+  let r = await api(s, first.accessToken);
+  assert.equal(r.status, 200, `${r.challenge} ${r.body}`);
+  assert.equal(JSON.parse(r.body).user, 'alice');
+  const before = await jwksFetches(s);
+  const rotated = await s.provider.rotate();
+  const second = await signIn(s.url);
+  assert.equal(part(second.accessToken, 0).kid, rotated);
+  r = await api(s, second.accessToken);
+  assert.equal(r.status, 200, `${r.challenge} ${r.body}`);
+  assert.ok((await jwksFetches(s)) > before, 'the unknown kid made Envoy read the document and the key set again');
+  assert.equal((await api(s, first.accessToken)).status, 200, 'the old key still verifies its tokens');
+  // A token the provider did not sign (its header and payload, another signature) is refused.
+  const [h, p] = second.accessToken.split('.');
+  r = await api(s, `${h}.${p}.${first.accessToken.split('.')[2]}`);
+  assert.equal(r.status, 401);
+  assert.match(r.challenge, /error_description="invalid_signature"/);
+});
+
+test("Envoy: oidc-provider's access tokens by jwks_uri, a key rotation without a restart, revoked grants refused (revocation endpoint, refresh token reuse, end-session)", LIMIT, async (t) => {
+  const s = await stack(t, { keys: 'jwks_uri' });
+  const fetches = () => jwksFetches(s);
+  const call = (token) => api(s, token);
   const first = await signIn(s.url);
   const { keys: [kid] } = await s.provider.stats();
   assert.deepEqual(part(first.accessToken, 0), { alg: 'ES256', typ: 'at+jwt', kid });
@@ -71,7 +98,7 @@ test("Envoy: oidc-provider's access tokens by jwks_uri, a key rotation without a
   assert.equal(claims.client_id, CLIENT_ID);
   assert.equal(claims.scope, 'notes');
   assert.equal(claims.exp - claims.iat, 20);
-  let r = await api(first.accessToken);
+  let r = await call(first.accessToken);
   assert.equal(r.status, 200, r.body);
   assert.equal(JSON.parse(r.body).user, 'alice');
   const before = await fetches();
@@ -82,40 +109,40 @@ test("Envoy: oidc-provider's access tokens by jwks_uri, a key rotation without a
   assert.deepEqual((await s.provider.stats()).keys, [rotated, kid]);
   const second = await signIn(s.url);
   assert.equal(part(second.accessToken, 0).kid, rotated);
-  r = await api(second.accessToken);
+  r = await call(second.accessToken);
   assert.equal(r.status, 200, `${r.challenge} ${r.body}`);
   assert.ok((await fetches()) > before, 'the unknown kid made Envoy fetch the key set again');
-  assert.equal((await api(first.accessToken)).status, 200, 'the old key still verifies its tokens');
+  assert.equal((await call(first.accessToken)).status, 200, 'the old key still verifies its tokens');
 
   // The second grant revoked at the provider's revocation endpoint: its token is refused within
   // Envoy's list refresh (1 s), its refresh token at the provider; the first grant is untouched.
   await s.provider.revokeGrantOf(part(second.accessToken, 1).jti);
-  r = await eventually(() => api(second.accessToken), (x) => x.status === 401);
+  r = await eventually(() => call(second.accessToken), (x) => x.status === 401);
   assert.equal(r.status, 401);
   assert.match(r.challenge, /error_description="revoked"/);
   assert.deepEqual((await refresh(s, second.refreshToken)).status, 400);
-  assert.equal((await api(first.accessToken)).status, 200);
+  assert.equal((await call(first.accessToken)).status, 200);
 
   // The first grant's refresh token rotates; presented a second time, the provider takes it as
   // stolen and revokes the grant, and the access token it had just issued is refused too.
   const next = await refresh(s, first.refreshToken);
   assert.equal(next.status, 200);
   assert.notEqual(next.body.refresh_token, first.refreshToken);
-  assert.equal((await api(next.body.access_token)).status, 200);
+  assert.equal((await call(next.body.access_token)).status, 200);
   const again = await refresh(s, first.refreshToken);
   assert.equal(again.status, 400);
   assert.equal(again.body.error, 'invalid_grant');
   assert.equal((await s.provider.stats()).reuses, 1);
-  r = await eventually(() => api(next.body.access_token), (x) => x.status === 401);
+  r = await eventually(() => call(next.body.access_token), (x) => x.status === 401);
   assert.match(r.challenge ?? '', /error_description="revoked"/);
-  assert.equal((await api(first.accessToken)).status, 401);
+  assert.equal((await call(first.accessToken)).status, 401);
   assert.equal((await refresh(s, next.body.refresh_token)).status, 400, 'the rotated refresh token went with the grant');
 
   // Signing out at the provider (an end-session) revokes the session's grant: the same.
   const third = await signIn(s.url);
-  assert.equal((await api(third.accessToken)).status, 200);
+  assert.equal((await call(third.accessToken)).status, 200);
   await endSession(s.url, third.cookie);
-  r = await eventually(() => api(third.accessToken), (x) => x.status === 401);
+  r = await eventually(() => call(third.accessToken), (x) => x.status === 401);
   assert.match(r.challenge ?? '', /error_description="revoked"/);
   assert.equal((await refresh(s, third.refreshToken)).status, 400);
 });

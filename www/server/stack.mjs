@@ -63,9 +63,11 @@ const freePort = () =>
  * Starts everything. `envoy` is the binary, `filter` the jwtgate .wasm, `packageDir` the npm
  * package the app imports (served at /jwtgate/), `node` a Node for oidc-provider (22 or later)
  * and `nodeModules` where it is installed; `onRevoked` hears of revoked access tokens' jtis.
+ * Envoy finds the provider's keys by OIDC discovery, or with `keys: 'jwks_uri'` at the
+ * `jwks_uri` named in its configuration, as jwt_authn would.
  * Resolves to { url, issuer, provider, api, envoyLog, stop }.
  */
-export async function startStack({ envoy, filter, packageDir, node, nodeModules, port = 0, tokenSeconds = 20, onRevoked }) {
+export async function startStack({ envoy, filter, packageDir, node, nodeModules, port = 0, tokenSeconds = 20, onRevoked, keys = 'discovery' }) {
   // The issuer's identifier is its URL as the browser sees it, behind Envoy: so Envoy's port
   // is chosen first.
   const envoyPort = port || (await freePort());
@@ -83,7 +85,14 @@ export async function startStack({ envoy, filter, packageDir, node, nodeModules,
   const [apiPort, appPort] = servers.map((s) => s.address().port);
   const dir = mkdtempSync(join(tmpdir(), 'jwtgate-demo-'));
   const fill = { PORT: envoyPort, FILTER: filter, ISSUER: issuer, AUDIENCE, ISSUER_PORT: provider.port, API_PORT: apiPort, APP_PORT: appPort };
-  const template = readFileSync(new URL('../envoy.yaml', import.meta.url), 'utf8');
+  let template = readFileSync(new URL('../envoy.yaml', import.meta.url), 'utf8');
+  if (keys === 'jwks_uri') {
+    const discovery = '"discovery": {"http_uri": {"uri": "{{ISSUER}}/.well-known/openid-configuration", "cluster": "issuer", "timeout": "2s"}}';
+    if (!template.includes(discovery)) throw new Error('www/envoy.yaml no longer names the keys by discovery');
+    template = template.replace(discovery, '"http_uri": {"uri": "{{ISSUER}}/jwks", "cluster": "issuer", "timeout": "2s"}');
+  } else if (keys !== 'discovery') {
+    throw new TypeError(`keys must be 'discovery' or 'jwks_uri', not ${keys}`);
+  }
   writeFileSync(join(dir, 'envoy.yaml'), template.replace(/\{\{(\w+)\}\}/g, (_, k) => String(fill[k])));
   const adminPath = join(dir, 'admin');
   const child = spawn(envoy, ['-c', join(dir, 'envoy.yaml'), '--concurrency', '1', '--disable-hot-restart',
