@@ -6,6 +6,8 @@
 //! is one of jwtgate's documented refusals, listed in `DOCUMENTED` with the README's reason.
 //! jwt-compact has no key sets and no `iss`/`aud` checks: the test does that part for it.
 
+#![cfg(not(target_arch = "wasm32"))]
+
 mod common;
 
 use std::collections::BTreeMap;
