@@ -1274,7 +1274,13 @@ mod tests {
             let mont = fastest(20, 20000, || {
                 black_box(mont_mul_n::<L, C>(black_box(&a), &b));
             });
-            println!("  {L} limbs: field mul {mul:?}, square {sqr:?}, inversion mod n {inv:?}, Montgomery mod n {mont:?}");
+            let add = fastest(20, 20000, || {
+                black_box(fsub::<L, C>(&fadd::<L, C>(black_box(&a), &b), &a));
+            });
+            println!(
+                "  {L} limbs: field mul {mul:?}, square {sqr:?}, add + sub {add:?}, \
+                 inversion mod n {inv:?}, Montgomery mod n {mont:?}"
+            );
         }
         parts::<8, P256>();
         parts::<12, P384>();
