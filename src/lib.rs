@@ -38,6 +38,7 @@
 //! | `rust-crypto` *(default)* | the in-wasm signature primitives ([`RustCrypto`]); without it a front door supplies a [`SignatureCheck`] |
 //! | `web` | the wasm-bindgen exports behind the npm package `jwtgate` (see `pkg/`); built without `rust-crypto`, the platform verifies |
 //! | `web-client` | only decode, expiry and the token session's exports: the wasm of `jwtgate/client` |
+//! | `oracle-tests` | exposes the hand-written arithmetic to the oracle tests and fuzz targets (SECURITY.md); never for a release |
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 // The npm package's wasm (built without `std`): std's panic runtime and the formatting it pulls

@@ -42,6 +42,37 @@ macro_rules! unroll {
     }};
 }
 
+/// The columns (see below) of a·b, `$w` = 2L of them, the limb loops written out by `$unroll`.
+macro_rules! product_columns {
+    ($unroll:ident, $w:literal, $a:expr, $b:expr) => {{
+        let (a, b) = ($a, $b);
+        let mut col = [0u64; $w];
+        $unroll!(i => $unroll!(j => {
+            let t = u64::from(a[i]) * u64::from(b[j]);
+            col[i + j] += t & 0xffff_ffff;
+            col[i + j + 1] += t >> 32;
+        }));
+        col
+    }};
+}
+
+/// The columns of a², computing each cross product once (L(L + 1)/2 limb products).
+macro_rules! square_columns {
+    ($unroll:ident, $w:literal, $a:expr) => {{
+        let a = $a;
+        let mut col = [0u64; $w];
+        $unroll!(i => $unroll!(j => {
+            if j >= i {
+                let t = u64::from(a[i]) * u64::from(a[j]);
+                let twice = if j > i { 1 } else { 0 };
+                col[i + j] += (t & 0xffff_ffff) << twice;
+                col[i + j + 1] += (t >> 32) << twice;
+            }
+        }));
+        col
+    }};
+}
+
 mod p256;
 mod p384;
 
@@ -1274,7 +1305,13 @@ mod tests {
             let mont = fastest(20, 20000, || {
                 black_box(mont_mul_n::<L, C>(black_box(&a), &b));
             });
-            println!("  {L} limbs: field mul {mul:?}, square {sqr:?}, inversion mod n {inv:?}, Montgomery mod n {mont:?}");
+            let add = fastest(20, 20000, || {
+                black_box(fsub::<L, C>(&fadd::<L, C>(black_box(&a), &b), &a));
+            });
+            println!(
+                "  {L} limbs: field mul {mul:?}, square {sqr:?}, add + sub {add:?}, \
+                 inversion mod n {inv:?}, Montgomery mod n {mont:?}"
+            );
         }
         parts::<8, P256>();
         parts::<12, P384>();

@@ -26,27 +26,12 @@ impl Curve<8> for P256 {
     const GY: Limbs = limbs("4fe342e2fe1a7f9b8ee7eb4a7c0f9e162bce33576b315ececbb6406837bf51f5");
 
     fn mul(a: &Limbs, b: &Limbs) -> Limbs {
-        let mut col = [0u64; 16];
-        unroll8!(i => unroll8!(j => {
-            let t = u64::from(a[i]) * u64::from(b[j]);
-            col[i + j] += t & 0xffff_ffff;
-            col[i + j + 1] += t >> 32;
-        }));
-        reduce(&col)
+        reduce(&product_columns!(unroll8, 16, a, b))
     }
 
-    /// a², computing each cross product once: 36 limb products instead of 64.
+    /// a²: 36 limb products instead of 64.
     fn sqr(a: &Limbs) -> Limbs {
-        let mut col = [0u64; 16];
-        unroll8!(i => unroll8!(j => {
-            if j >= i {
-                let t = u64::from(a[i]) * u64::from(a[j]);
-                let twice = if j > i { 1 } else { 0 };
-                col[i + j] += (t & 0xffff_ffff) << twice;
-                col[i + j + 1] += (t >> 32) << twice;
-            }
-        }));
-        reduce(&col)
+        reduce(&square_columns!(unroll8, 16, a))
     }
 
     fn g_tables() -> &'static [Affine<8, P256>] {
