@@ -1,5 +1,7 @@
 // jwtgate/client in browsers and bundlers: `await init()` fetches and compiles the wasm once.
-import * as core from './wasm-client/jwtgate_client.js';
+// Named, not `import * as`: a namespace handed on keeps every export of the glue in an app's
+// bundle (initSync among them); these are the ones the client's modules call.
+import initWasm, { RawSession, checkTokenLength, decode, expiresIn } from './wasm-client/jwtgate_client.js';
 import { setReady } from './state.js';
 
 export * from './client-api.js';
@@ -11,8 +13,8 @@ let loading;
  * be a URL, a Response, bytes or a WebAssembly.Module; by default the .wasm beside this file.
  */
 export default function init(input) {
-  loading ??= core.default(input === undefined ? undefined : { module_or_path: input }).then(() => {
-    setReady(core);
+  loading ??= initWasm(input === undefined ? undefined : { module_or_path: input }).then(() => {
+    setReady({ RawSession, checkTokenLength, decode, expiresIn });
   });
   return loading;
 }

@@ -259,6 +259,12 @@ impl Error {
                     &["token longer than ", &decimal(*limit as u64), " bytes"],
                 );
             }
+            // `jwtgate/client`'s wasm (decode, expiry, the session) refuses no algorithm and
+            // reads no key set: these texts and their writers would be bytes every SPA
+            // downloads and never shows.
+            #[cfg(all(feature = "web-client", not(feature = "web")))]
+            Error::AlgorithmNotAllowed(_) => "algorithm not allowed",
+            #[cfg(not(all(feature = "web-client", not(feature = "web"))))]
             Error::AlgorithmNotAllowed(a) => {
                 out.push_str("algorithm not allowed: ");
                 return a.write(out);
@@ -274,6 +280,9 @@ impl Error {
                 return pieces(out, &["claim `", c, "` has an invalid value"])
             }
             Error::Revoked => "token revoked",
+            #[cfg(all(feature = "web-client", not(feature = "web")))]
+            Error::JwksUnavailable(_) => "no usable key set",
+            #[cfg(not(all(feature = "web-client", not(feature = "web"))))]
             Error::JwksUnavailable(e) => {
                 out.push_str("no usable key set: ");
                 return e.write(out);

@@ -493,14 +493,19 @@ impl<'a> Parser<'a> {
         // ASCII by construction.
         let text = core::str::from_utf8(&self.b[start..self.i]).map_err(|_| Syntax)?;
         if integer {
-            // As serde_json: integers that fit are exact; -0 and the rest become floats.
-            if let Ok(u) = text.parse::<u64>() {
-                return Ok(u.into());
-            }
-            if let Ok(i) = text.parse::<i64>() {
-                if i != 0 {
-                    return Ok(i.into());
+            // As serde_json: integers that fit are exact; -0 and the rest become floats. Read
+            // here rather than by `str::parse`, whose general code (signs, radixes) was bytes
+            // in every npm wasm.
+            let digits = text.strip_prefix('-');
+            let magnitude = digits.unwrap_or(text).bytes().try_fold(0u64, |n, c| {
+                n.checked_mul(10)?.checked_add(u64::from(c - b'0'))
+            });
+            match (magnitude, digits.is_some()) {
+                (Some(u), false) => return Ok(u.into()),
+                (Some(u), true) if u != 0 && u <= 1 << 63 => {
+                    return Ok((u as i64).wrapping_neg().into())
                 }
+                _ => {}
             }
         }
         let f = match clinger(text) {
