@@ -47,6 +47,7 @@ mod crypto;
 // With the in-wasm primitives their own decoding checks points; tests hold the two together.
 #[cfg_attr(feature = "rust-crypto", allow(dead_code))]
 mod curves;
+pub mod discovery;
 mod encoding;
 mod error;
 mod jwks;

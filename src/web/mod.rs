@@ -24,7 +24,10 @@ pub use http::{check_claims, http_answer};
 pub use options::{policy, OptionsError, KNOWN};
 pub use session::RawSession;
 #[cfg(feature = "web")]
-pub use verifier::{check_jwks_length, check_options, option_names, RawVerifier};
+pub use verifier::{
+    check_jwks_length, check_options, discovered_jwks_uri, discovery_urls, option_names,
+    RawVerifier,
+};
 
 fn thrown(name: &str, code: Option<&str>, message: &str, claim: Option<&str>) -> JsValue {
     let mut out = String::from("{\"name\":");

@@ -49,6 +49,9 @@ const REDIS_CLIENT_VERSION: &str = "6.3.1";
 const IOREDIS_VERSION: &str = "6.0.0";
 pub const ESBUILD_VERSION: &str = "0.28.2";
 const MINIFLARE_VERSION: &str = "4.20260730.0";
+/// `jose`, what Node services sign tokens with: the interop and discovery tests sign theirs
+/// with it. The benchmarks' copy, in `.tools/bench`, is the same version.
+pub const JOSE_VERSION: &str = "6.2.18";
 
 /// An npm package the tests use, installed under `.tools/node`.
 pub fn node_module(name: &str) -> PathBuf {
@@ -185,7 +188,7 @@ const NEEDS: &[Need] = &[
         },
     },
     Need {
-        what: "npm tools for the middleware tests and the size budgets: hono, express, redis, ioredis, esbuild and miniflare",
+        what: "npm tools for the middleware tests and the size budgets: hono, express, redis, ioredis, esbuild, miniflare and jose",
         present: || {
             has_version("hono", HONO_VERSION)
                 && has_version("express", EXPRESS_VERSION)
@@ -193,6 +196,7 @@ const NEEDS: &[Need] = &[
                 && has_version("ioredis", IOREDIS_VERSION)
                 && has_version("esbuild", ESBUILD_VERSION)
                 && has_version("miniflare", MINIFLARE_VERSION)
+                && has_version("jose", JOSE_VERSION)
         },
         install: || {
             let prefix = tools().join("node");
@@ -203,6 +207,7 @@ const NEEDS: &[Need] = &[
                 format!("ioredis@{IOREDIS_VERSION}"),
                 format!("esbuild@{ESBUILD_VERSION}"),
                 format!("miniflare@{MINIFLARE_VERSION}"),
+                format!("jose@{JOSE_VERSION}"),
             ];
             let mut args = vec!["install", "--no-audit", "--no-fund", "--prefix"];
             args.push(prefix.to_str().unwrap());
