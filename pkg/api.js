@@ -170,10 +170,17 @@ const MAX_STALE_LIMIT = 30 * 86400;
 const MAX_RETRY_SECONDS = 30;
 const REMOTE_OPTIONS = ['jwksUri', 'cacheSeconds', 'cooldownSeconds', 'fetchTimeoutSeconds', 'retrySeconds', 'maxStaleSeconds', 'fetch', 'cache', ...AUTH_OPTIONS];
 
-/** Verifies tokens against a key set fetched from `jwksUri`, cached and re-fetched as needed. */
+/**
+ * Verifies tokens against a key set fetched from `jwksUri`, or from the `jwks_uri` of the
+ * issuer's discovery document, cached and re-fetched as needed.
+ */
 export class RemoteVerifier {
-  #uri;
-  #href;
+  #uri = null;
+  // Without jwksUri: the issuer, and where its discovery document is ([OIDC's, RFC 8414's]).
+  #issuer = null;
+  #discovery = null;
+  // The key set URL the last discovery document named, and when that document was fetched.
+  #document = null;
   #policy;
   #fetch;
   #cache;
@@ -194,8 +201,16 @@ export class RemoteVerifier {
   constructor(options = {}) {
     const get = reader(options);
     const jwksUri = get('jwksUri');
-    if (typeof jwksUri !== 'string' && !(jwksUri instanceof URL)) {
-      throw new TypeError('RemoteVerifier needs jwksUri');
+    if (jwksUri === undefined) {
+      // jwksUri wins; without it the issuer's discovery document names the key set.
+      const issuer = get('issuer');
+      if (typeof issuer !== 'string') throw new TypeError('RemoteVerifier needs jwksUri, or an issuer to discover it from');
+      this.#discovery = call(() => wasm().discoveryUrls(issuer)).split('\n');
+      this.#issuer = issuer;
+    } else if (typeof jwksUri === 'string' || jwksUri instanceof URL) {
+      this.#uri = String(jwksUri);
+    } else {
+      throw new TypeError('option jwksUri must be a URL (leave it out to discover it from issuer)');
     }
     const fetch = get('fetch') === undefined ? globalThis.fetch : get('fetch');
     if (typeof fetch !== 'function') throw new TypeError('no fetch here: pass one as the fetch option');
@@ -208,9 +223,7 @@ export class RemoteVerifier {
     this.#timeoutMs = seconds('fetchTimeoutSeconds', get('fetchTimeoutSeconds'), 5, true, MAX_TIMER_SECONDS) * 1000;
     this.#retryMs = seconds('retrySeconds', get('retrySeconds'), 1, false, MAX_RETRY_SECONDS) * 1000;
     this.#keepMs = this.#cacheMs + seconds('maxStaleSeconds', get('maxStaleSeconds'), MAX_STALE_SECONDS, false, MAX_STALE_LIMIT) * 1000;
-    this.#uri = String(jwksUri);
-    this.#href = responseUrl(this.#uri);
-    this.#policy = coreOptions(options, REMOTE_OPTIONS);
+    this.#policy = coreOptions(options, REMOTE_OPTIONS, get);
     // Called bare: workerd's fetch throws "Illegal invocation" when called on another object.
     this.#fetch = (...args) => fetch(...args);
     this.#cache = cache || null;
@@ -280,7 +293,7 @@ export class RemoteVerifier {
     let running = this.#inflight;
     // Every step of a load is bounded; one that outlived them all was dropped by its runtime
     // (a Worker ends a request's pending I/O with it) and will never settle.
-    if (running !== null && Date.now() - running.started > 8 * this.#timeoutMs) running = null;
+    if (running !== null && Date.now() - running.started > 16 * this.#timeoutMs) running = null;
     if (running === null && !force && Date.now() < this.#retryAt) return Promise.reject(this.#lastError);
     if (running === null || (force && !running.force)) {
       if (force) this.#refetchedAt = Date.now();
@@ -317,51 +330,106 @@ export class RemoteVerifier {
 
   /** Loads keys; false when they came from a stale shared copy because the issuer failed. */
   async #load(force) {
-    let shared = force ? null : await this.#read();
+    const uri = this.#discovery === null ? this.#uri : await this.#discover();
+    let shared = force ? null : await this.#read(uri);
     if (shared && Date.now() - shared.at < this.#cacheMs) {
-      if (await this.#use(shared)) return true;
+      if (await this.#use(shared, uri)) return true;
       shared = null;
     }
     let text;
     try {
-      text = await this.#download();
+      text = await this.#download(uri, 'the key set');
       this.#setKeys(text);
     } catch (e) {
       const failure = e instanceof JwtError ? e : new JwtError('jwks_unavailable', `key set could not be fetched: ${e.message}`);
       // The issuer is down or sent junk: a copy another isolate saved beats older keys or none,
       // but the issuer still failed, and is retried only after the back-off.
-      if (shared && shared.at > this.#fetchedAt && (await this.#use(shared))) {
+      if (shared && shared.at > this.#fetchedAt && (await this.#use(shared, uri))) {
         this.#failed(failure);
         return false;
       }
       throw failure;
     }
     this.#fetchedAt = Date.now();
-    if (this.#cache) {
-      const headers = {
-        'content-type': 'application/json',
-        'cache-control': `max-age=${Math.ceil(this.#keepMs / 1000)}`,
-        [FETCHED_AT]: String(this.#fetchedAt),
-      };
-      // Not waited for: a cache that is slow to store costs this verification nothing. The
-      // put is bounded like every cache call, and one that fails is a copy not shared.
-      this.#saving = this.#cached('put', this.#uri, new Response(text, { headers }));
-    }
+    this.#save(uri, text, this.#fetchedAt);
     return true;
   }
 
   /**
-   * The key set's text from the issuer, within the fetch timeout, body included. Redirects are
-   * refused, not followed to wherever they point ('manual', not 'error': workerd has no
-   * 'error'; a browser answers 'manual' with an opaque redirect, which is not ok either).
+   * The key set URL, from the issuer's discovery document, which is kept as the keys are: the
+   * one in hand while it is fresh; then a fresh shared copy; then the issuer (OIDC's URL, then
+   * RFC 8414's if that answers 404); and when the issuer fails or sends a document that is not
+   * its own, the newer of a stale shared copy and the one in hand, within maxStaleSeconds.
    */
-  #download() {
-    return within(deadline(this.#timeoutMs, 'the key set fetch'), async (signal) => {
+  async #discover() {
+    const known = this.#document;
+    if (known !== null && Date.now() - known.at < this.#cacheMs) return known.uri;
+    const [oidc, oauth] = this.#discovery;
+    const what = "the issuer's discovery document";
+    let shared = await this.#read(oidc);
+    if (shared && Date.now() - shared.at < this.#cacheMs) {
+      if (await this.#useDocument(shared, oidc)) return this.#document.uri;
+      shared = null;
+    }
+    let text;
+    let uri;
+    try {
+      text = await this.#download(oidc, what).catch((e) => {
+        if (e.status === 404) return this.#download(oauth, what);
+        throw e;
+      });
+      uri = call(() => wasm().discoveredJwksUri(text, this.#issuer));
+    } catch (e) {
+      if (shared && shared.at > (known?.at ?? 0) && (await this.#useDocument(shared, oidc))) return this.#document.uri;
+      if (known !== null && Date.now() - known.at < this.#keepMs) return known.uri;
+      this.#document = null;
+      throw e instanceof JwtError ? e : new JwtError('jwks_unavailable', `${what} could not be fetched: ${e.message}`);
+    }
+    this.#document = { uri, at: Date.now() };
+    this.#save(oidc, text, this.#document.at);
+    return uri;
+  }
+
+  /** Takes the key set URL of a shared discovery document; one the core refuses is dropped. */
+  async #useDocument({ text, at }, key) {
+    try {
+      this.#document = { uri: call(() => wasm().discoveredJwksUri(text, this.#issuer)), at: Math.min(at, Date.now()) };
+      return true;
+    } catch {
+      await this.#cached('delete', key);
+      return false;
+    }
+  }
+
+  /**
+   * Shares what was fetched, with its fetch time. Not waited for: a cache that is slow to
+   * store costs this verification nothing. The put is bounded like every cache call, and one
+   * that fails is a copy not shared.
+   */
+  #save(uri, text, at) {
+    if (!this.#cache) return;
+    const headers = {
+      'content-type': 'application/json',
+      'cache-control': `max-age=${Math.ceil(this.#keepMs / 1000)}`,
+      [FETCHED_AT]: String(at),
+    };
+    const put = this.#cached('put', uri, new Response(text, { headers }));
+    this.#saving = this.#saving === null ? put : Promise.all([this.#saving, put]);
+  }
+
+  /**
+   * A document's text from the issuer, within the fetch timeout, body included. Redirects are
+   * refused, not followed to wherever they point ('manual', not 'error': workerd has no
+   * 'error'; a browser answers 'manual' with an opaque redirect, which is not ok either). An
+   * error status is thrown with the status as `status`.
+   */
+  #download(uri, what) {
+    return within(deadline(this.#timeoutMs, `${what} fetch`), async (signal) => {
       const init = { headers: { accept: 'application/json' }, redirect: 'manual', signal };
-      const response = await this.#fetch(this.#uri, init);
+      const response = await this.#fetch(uri, init);
       // A fetch of the app's own that drops `init` follows redirects: what it followed
       // one to is refused all the same.
-      if (response.redirected === true || (response.url && response.url !== this.#href)) {
+      if (response.redirected === true || (response.url && response.url !== responseUrl(uri))) {
         response.body?.cancel().catch(() => {});
         throw new Error(`a redirect (to ${response.url || 'elsewhere'}) is not followed`);
       }
@@ -369,7 +437,9 @@ export class RemoteVerifier {
         // Not awaited: a cancel can wait on the other branch of a tee()d body.
         response.body?.cancel().catch(() => {});
         const redirect = response.type === 'opaqueredirect' || (response.status >= 300 && response.status < 400);
-        throw new Error(redirect ? `a redirect (HTTP ${response.status}) is not followed` : `HTTP ${response.status}`);
+        throw Object.assign(new Error(redirect ? `a redirect (HTTP ${response.status}) is not followed` : `HTTP ${response.status}`), {
+          status: response.status,
+        });
       }
       return readCapped(response, signal);
     });
@@ -385,11 +455,11 @@ export class RemoteVerifier {
    * The shared copy, as `{ text, at }`, or null; one without a usable fetch time, or older
    * than cacheSeconds plus maxStaleSeconds by it, is dropped.
    */
-  async #read() {
-    const hit = this.#cache && (await this.#cached('match', this.#uri));
+  async #read(uri) {
+    const hit = this.#cache && (await this.#cached('match', uri));
     if (!hit) return null;
     // The copy's body is read under the fetch timeout too: one that never ends is a miss.
-    const timeout = deadline(this.#timeoutMs, 'reading the cached key set');
+    const timeout = deadline(this.#timeoutMs, 'reading a cached copy');
     try {
       const at = Number(hit.headers.get(FETCHED_AT) ?? NaN);
       const kept = Date.now() - at < this.#keepMs;
@@ -400,16 +470,16 @@ export class RemoteVerifier {
     } finally {
       timeout.clear();
     }
-    await this.#cached('delete', this.#uri);
+    await this.#cached('delete', uri);
     return null;
   }
 
   /** Takes the keys of a shared copy; one that does not parse is dropped, never trusted. */
-  async #use({ text, at }) {
+  async #use({ text, at }, uri) {
     try {
       this.#setKeys(text);
     } catch {
-      await this.#cached('delete', this.#uri);
+      await this.#cached('delete', uri);
       return false;
     }
     // A clock ahead of ours, or a forged time, must not stretch the copy's freshness.

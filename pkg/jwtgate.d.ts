@@ -152,12 +152,22 @@ export interface VerifierOptions extends VerifyOptions, AuthenticateSettings {
   jwks: Jwks | string;
 }
 
-export interface RemoteVerifierOptions extends VerifyOptions, AuthenticateSettings {
-  /** Where the key set is published. */
-  jwksUri: string | URL;
+/**
+ * Where the keys are: `jwksUri`, or, without it, the `jwks_uri` of the issuer's discovery
+ * document (`<issuer>/.well-known/openid-configuration`, then RFC 8414's
+ * `/.well-known/oauth-authorization-server<path>` if that is 404), read only from a document
+ * whose `issuer` is exactly `issuer`, and only an https `jwks_uri` (http only on a loopback
+ * host, for an http issuer there).
+ */
+export type RemoteVerifierOptions = RemoteVerifierSettings &
+  ({ jwksUri: string | URL } | { jwksUri?: undefined; issuer: string });
+
+export interface RemoteVerifierSettings extends VerifyOptions, AuthenticateSettings {
+  /** Where the key set is published; leave it out to discover it from `issuer`. */
+  jwksUri?: string | URL;
   /**
-   * How long a fetched key set is fresh, in seconds (default 600). Once stale, it keeps serving
-   * while a refresh runs in the background.
+   * How long a fetched key set (and discovery document) is fresh, in seconds (default 600).
+   * Once stale, it keeps serving while a refresh runs in the background.
    */
   cacheSeconds?: number;
   /** The least time between two re-fetches caused by an unknown `kid`, in seconds (default 30). */
@@ -186,7 +196,8 @@ export interface RemoteVerifierOptions extends VerifyOptions, AuthenticateSettin
    */
   fetch?: (input: string, init?: RequestInit) => Promise<Response>;
   /**
-   * Where fetched key sets are shared beyond this verifier, keyed by `jwksUri`: by default
+   * Where fetched key sets are shared beyond this verifier, keyed by their URL (a discovery
+   * document by its OIDC URL): by default
    * `caches.default` where there is one (Cloudflare Workers, workerd), so a new isolate starts
    * with the keys; elsewhere none. Any Cache API object will do (`await caches.open('jwks')`);
    * `false` keeps the keys in this verifier's memory only.
@@ -240,7 +251,10 @@ export class Verifier {
   authenticate(request: Request, options?: AuthenticateOptions): Promise<Authenticated>;
 }
 
-/** Verifies tokens against a key set fetched from `jwksUri`: cached, refreshed, re-fetched on rotation. */
+/**
+ * Verifies tokens against a key set fetched from `jwksUri` or found by OIDC discovery: cached,
+ * refreshed, re-fetched on rotation.
+ */
 export class RemoteVerifier {
   /** Throws TypeError for bad options. */
   constructor(options: RemoteVerifierOptions);

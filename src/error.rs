@@ -122,6 +122,9 @@ pub enum JwksError {
     NoUsableKey,
     /// A front door could not fetch the set (the reason, for logs).
     Fetch(String),
+    /// An OIDC discovery (metadata) document that names no usable key set for the issuer:
+    /// another issuer's, or a `jwks_uri` that is missing or not https (the reason, for logs).
+    Discovery(String),
 }
 
 impl Error {
@@ -303,6 +306,14 @@ fn pieces(out: &mut String, pieces: &[&str]) {
     }
 }
 
+/// `pieces` joined into a new string: `[…].concat()` without its overflow panic, whose
+/// formatting code the npm package's wasm would carry.
+pub(crate) fn joined(parts: &[&str]) -> String {
+    let mut out = String::new();
+    pieces(&mut out, parts);
+    out
+}
+
 /// `n` in decimal, without `core::fmt`.
 pub(crate) fn decimal(n: u64) -> String {
     let mut digits = Vec::new();
@@ -381,6 +392,10 @@ impl JwksError {
             ),
             JwksError::NoUsableKey => out.push_str("key set has no usable key"),
             JwksError::Fetch(reason) => pieces(out, &["key set could not be fetched: ", reason]),
+            JwksError::Discovery(reason) => pieces(
+                out,
+                &["the issuer's discovery document is refused: ", reason],
+            ),
         }
     }
 }

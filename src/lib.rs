@@ -63,6 +63,7 @@ mod prelude {
 mod alg;
 mod claims;
 mod crypto;
+pub mod discovery;
 mod error;
 mod jwks;
 pub mod session;

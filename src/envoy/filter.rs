@@ -481,7 +481,8 @@ impl Source {
     /// that host, and a document must not send the key fetch elsewhere.
     fn jwks_uri(&self, document: &[u8]) -> Result<(String, String), String> {
         let d = self.discovery.as_ref().ok_or("no discovery")?;
-        let value = crate::crypto::json::json_value(document).map_err(|e| format!("not JSON: {e}"))?;
+        let value =
+            crate::crypto::json::json_value(document).map_err(|e| format!("not JSON: {e}"))?;
         let field = |name: &str| value.get(name).and_then(Value::as_str);
         match field("issuer") {
             Some(issuer) if issuer == d.issuer => {}

@@ -26,7 +26,10 @@ pub use http::{check_claims, http_answer};
 pub use options::{policy, OptionsError, KNOWN};
 pub use session::RawSession;
 #[cfg(feature = "web")]
-pub use verifier::{check_jwks_length, check_options, option_names, RawVerifier};
+pub use verifier::{
+    check_jwks_length, check_options, discovered_jwks_uri, discovery_urls, option_names,
+    RawVerifier,
+};
 
 // Rust's default wasm allocator (dlmalloc) was 9 KB of the client's 56 KB wasm; talc does the
 // same job in a fraction of that (sizes in xtask/src/build.rs).

@@ -7,6 +7,7 @@ use wasm_bindgen::prelude::*;
 use super::options::{policy, KNOWN};
 use super::{check_units, jwt_error, text, time, type_error};
 use crate::crypto::json::json_object;
+use crate::error::joined;
 use crate::{Error, JwkSet, JwksError, UntrustedToken};
 
 /// Throws `jwks_unavailable` once a key set body has passed `bytes` over the limit, so the JS
@@ -41,6 +42,28 @@ pub(super) fn parse_options(options: &str) -> Result<crate::Policy, JsValue> {
 #[wasm_bindgen(js_name = checkOptions)]
 pub fn check_options(options: &str) -> Result<(), JsValue> {
     parse_options(options).map(|_| ())
+}
+
+/// Where `issuer`'s discovery document is read from: OIDC's URL, then RFC 8414's (read only
+/// when the first answers 404), separated by a newline, which neither can contain. A
+/// `TypeError` for an issuer that cannot be discovered.
+#[wasm_bindgen(js_name = discoveryUrls)]
+pub fn discovery_urls(issuer: &str) -> Result<String, JsValue> {
+    let [oidc, oauth] = crate::discovery::metadata_urls(issuer).map_err(|reason| {
+        type_error(&joined(&[
+            "option issuer (discovered, as there is no jwksUri): ",
+            reason,
+        ]))
+    })?;
+    Ok(joined(&[&oidc, "\n", &oauth]))
+}
+
+/// The `jwks_uri` a discovery document names for `issuer`; `jwks_unavailable` thrown for a
+/// document that is another issuer's, or names no usable key set URL.
+#[wasm_bindgen(js_name = discoveredJwksUri)]
+pub fn discovered_jwks_uri(document: &str, issuer: &str) -> Result<String, JsValue> {
+    crate::discovery::jwks_uri(document.as_bytes(), issuer)
+        .map_err(|e| jwt_error(&Error::JwksUnavailable(e)))
 }
 
 /// The core verifier behind the JS `Verifier` and `RemoteVerifier`.

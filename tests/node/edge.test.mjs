@@ -6,7 +6,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { RemoteVerifier, JwtError } from 'jwtgate';
 import { fx, keyset } from './fixtures.mjs';
 import { kvService } from './kv-service.mjs';
@@ -339,4 +341,66 @@ test('RemoteVerifier: a failing cache is a miss; a corrupt copy is dropped and n
   await jwks.down();
   await assert.rejects(verifyAt(remote(jwks, { cache: corrupt }), fx.tokens.ES256), (e) => e instanceof JwtError && e.code === 'jwks_unavailable');
   assert.equal(corrupt.store.size, 0);
+});
+
+// OIDC discovery in workerd: a Worker that names only its issuer. The document and the keys
+// are fetched over workerd's own network and shared through its Cache API.
+const DISCOVERING = `import { RemoteVerifier } from 'jwtgate';
+let verifier;
+export default {
+  async fetch(request, env, ctx) {
+    verifier ??= new RemoteVerifier({ issuer: env.ISSUER, audiences: ['api'] });
+    const { claims, response } = await verifier.authenticate(request, { waitUntil: ctx.waitUntil.bind(ctx) });
+    return response ?? new Response(claims.sub);
+  },
+};`;
+
+test('discovery in workerd: the document and keys are found, shared across isolates, and another issuer’s refused', async (t) => {
+  const jose = await import(pathToFileURL(createRequire(join(process.env.NODE_TOOLS, 'x.js')).resolve('jose')).href);
+  const { privateKey, publicKey } = await jose.generateKeyPair('ES256', { extractable: true });
+  const jwk = { ...(await jose.exportJWK(publicKey)), kid: 'k1' };
+  const hits = { doc: 0, keys: 0 };
+  const state = { issuer: null };
+  const idp = await listen((req, res) => {
+    if (req.url === '/.well-known/openid-configuration') {
+      hits.doc += 1;
+      return res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ issuer: state.issuer, jwks_uri: `${iss}/jwks` }));
+    }
+    hits.keys += 1;
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [jwk] }));
+  });
+  t.after(() => idp.close());
+  const iss = `http://127.0.0.1:${idp.port}`;
+  state.issuer = iss;
+  const token = await new jose.SignJWT({ sub: 'alice' }).setProtectedHeader({ alg: 'ES256', kid: 'k1' }).setIssuer(iss).setAudience('api').setExpirationTime('10m').sign(privateKey);
+  const cache = await cacheService(t);
+  const run = () =>
+    serveWorker(t, { 'main.js': DISCOVERING }, {
+      services: ['(name = "internet", network = (allow = ["local"]))', `(name = "cache", external = (address = "127.0.0.1:${cache.port}", http = ()))`].join(', '),
+      worker: `cacheApiOutbound = "cache",
+  bindings = [(name = "ISSUER", text = ${JSON.stringify(iss)})],`,
+    });
+  let worker = await run();
+  const ask = async (port) => {
+    const r = await fetch(`http://127.0.0.1:${port}/`, { headers: { authorization: `Bearer ${token}` } });
+    return `${r.status} ${r.headers.get('www-authenticate') ?? (await r.text())}`;
+  };
+  assert.equal(await ask(worker.port), '200 alice', worker.workerd.log);
+  assert.deepEqual(hits, { doc: 1, keys: 1 });
+  // Saved in the background (waitUntil): both copies, the document under its OIDC URL.
+  while (cache.ops.PUT < 2) await new Promise((r) => setTimeout(r, 10));
+  assert.ok(cache.entries.has(`127.0.0.1:${idp.port}/.well-known/openid-configuration`));
+
+  await worker.stop();
+  worker = await run();
+  assert.equal(await ask(worker.port), '200 alice');
+  assert.deepEqual(hits, { doc: 1, keys: 1 }, 'a new isolate, and no fetch');
+
+  // A new isolate with no copies and an issuer whose document names another: refused, fail closed.
+  await worker.stop();
+  cache.entries.clear();
+  state.issuer = 'https://accounts.example';
+  worker = await run();
+  assert.match(await ask(worker.port), /^503 jwks_unavailable/);
+  assert.equal(hits.keys, 1, 'no key set fetched for it');
 });

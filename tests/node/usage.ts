@@ -21,6 +21,11 @@ const remote = new RemoteVerifier({ jwksUri: new URL('https://x/jwks'), cacheSec
 const later: Promise<Claims> = remote.verify('t', { waitUntil: (p: Promise<unknown>) => void p });
 new RemoteVerifier({ jwksUri: 'https://x/jwks', cache: await caches.open('jwks') });
 new RemoteVerifier({ jwksUri: 'https://x/jwks', cache: false });
+// Without jwksUri, the key set is found by OIDC discovery from the issuer.
+const discovered = new RemoteVerifier({ issuer: 'https://id.example', audiences: ['api'], cacheSeconds: 60 });
+console.log(discovered);
+// @ts-expect-error: discovery needs the issuer
+new RemoteVerifier({ audiences: ['api'] });
 try { v.verifySync('t'); } catch (e) { if (e instanceof JwtError) { const c: JwtErrorCode = e.code; const claim: string | undefined = e.claim; console.log(c, claim, alg, sub, left, expired, claims, later); } }
 // @ts-expect-error: verify resolves asynchronously
 const notYet: Claims = v.verify('t');

@@ -21,9 +21,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::install::{self, cmd, root};
+use crate::install::{self, cmd, root, JOSE_VERSION};
 
-const JOSE_VERSION: &str = "6.2.18";
 const JWT_DECODE_VERSION: &str = "4.0.0";
 
 /// The Envoy configurations compared, in the order they run within a round.

