@@ -138,12 +138,12 @@ fn refused(doc: String, why: &str) {
 fn a_discovery_document_naming_another_issuer_is_refused() {
     refused(
         document("https://issuer.example.evil", "https://issuer.example/keys"),
-        "is not the provider's",
+        "it names issuer \"https://issuer.example.evil\"",
     );
     // Not even a trailing slash.
     refused(
         document(&format!("{ISSUER}/"), "https://issuer.example/keys"),
-        "is not the provider's",
+        "it names issuer",
     );
 }
 
@@ -156,7 +156,7 @@ fn a_jwks_uri_on_another_host_is_refused() {
     );
     refused(
         document(ISSUER, "http://issuer.example/keys"),
-        "not on issuer.example",
+        "must be https",
     );
 }
 
