@@ -185,3 +185,20 @@ test("RemoteVerifier: oidc-provider's access tokens by jwksUri, after a key rota
   assert.ok(Number(await client.sendCommand(['EXPIRETIME', `revoked:${jti}`])) >= part(second.accessToken, 1).exp, 'kept until the token expires');
   assert.equal((await call(first.accessToken)).claims?.sub, 'alice', 'another grant is untouched');
 });
+
+test("RemoteVerifier by OIDC discovery of oidc-provider: its document names the keys, a rotation is followed, and a document naming another issuer is refused", LIMIT, async (t) => {
+  const s = await stack(t);
+  const verifier = new RemoteVerifier({ issuer: s.issuer, audiences: [AUDIENCE] });
+  const first = await signIn(s.url);
+  assert.equal((await verifier.verify(first.accessToken)).sub, 'alice');
+  const rotated = await s.provider.rotate();
+  const second = await signIn(s.url);
+  assert.equal(part(second.accessToken, 0).kid, rotated);
+  assert.equal((await verifier.verify(second.accessToken)).sub, 'alice', 'the new key, through the document, on its first token');
+
+  // The same document, read for the issuer written with a trailing "/": discovery drops it to
+  // find the document, and the document names the issuer without it, so nothing is trusted.
+  const slash = new RemoteVerifier({ issuer: `${s.issuer}/`, audiences: [AUDIENCE] });
+  await assert.rejects(slash.verify(first.accessToken), (e) => e instanceof JwtError && e.code === 'jwks_unavailable'
+    && e.message.includes(`it names issuer "${s.issuer}"`));
+});
