@@ -927,13 +927,13 @@ fn report(m: &Machine, plan: &Plan, e: &EnvoyResults, n: &Value, sizes: &[Size])
             / r[theirs]["median"].as_f64().unwrap_or(f64::NAN)
     };
     // Issue 16's goals: the platform's signatures make verify 1.5× jose's on ES256 and RS256,
-    // 1.2× on EdDSA; decode and expiresIn at least jose's decodeJwt.
-    // ES384 (issue 19) is held to ES256's goal: the same platform path.
+    // 1.2× on EdDSA; decode and expiresIn at least jose's decodeJwt. ES384 (issue 19) has no
+    // goal here: reported beside them.
     for (alg, goal) in [
-        ("ES256", 1.5),
-        ("RS256", 1.5),
-        ("ES384", 1.5),
-        ("EdDSA", 1.2),
+        ("ES256", Some(1.5)),
+        ("RS256", Some(1.5)),
+        ("EdDSA", Some(1.2)),
+        ("ES384", None),
     ] {
         for call in ["verify", "verifySync"] {
             let x = node_ratio(
@@ -941,10 +941,15 @@ fn report(m: &Machine, plan: &Plan, e: &EnvoyResults, n: &Value, sizes: &[Size])
                 &format!("jwtgate Verifier.{call}"),
                 "jose jwtVerify",
             );
-            line(&format!(
-                "| `Verifier.{call}` ≥ {goal}× `jose` `jwtVerify`, {alg} | {x:.2}× | | {} |",
-                met(x >= goal)
-            ));
+            line(&match goal {
+                Some(goal) => format!(
+                    "| `Verifier.{call}` ≥ {goal}× `jose` `jwtVerify`, {alg} | {x:.2}× | | {} |",
+                    met(x >= goal)
+                ),
+                None => format!(
+                    "| *(reported)* `Verifier.{call}` ÷ `jose` `jwtVerify`, {alg} | {x:.2}× | | |"
+                ),
+            });
         }
     }
     for (case, what) in [
