@@ -327,18 +327,18 @@ impl SharedState {
 
 /// The shared copy of a document: `"version\netag\nlast_modified\nbody"`. The validators
 /// are what the next fetch sends back (`If-None-Match`, `If-Modified-Since`).
-struct Copy<'a> {
+struct SharedCopy<'a> {
     version: u64,
     etag: &'a [u8],
     last_modified: &'a [u8],
     body: &'a [u8],
 }
 
-impl<'a> Copy<'a> {
-    fn parse(data: &'a [u8]) -> Option<Copy<'a>> {
+impl<'a> SharedCopy<'a> {
+    fn parse(data: &'a [u8]) -> Option<SharedCopy<'a>> {
         let mut parts = data.splitn(4, |b| *b == b'\n');
         let version = std::str::from_utf8(parts.next()?).ok()?.parse().ok()?;
-        Some(Copy {
+        Some(SharedCopy {
             version,
             etag: parts.next()?,
             last_modified: parts.next()?,
@@ -471,7 +471,7 @@ impl Source {
         let data = self
             .data(Stage::Discovery)
             .ok_or("no discovery document was had")?;
-        let copy = Copy::parse(&data).ok_or("the discovery document's copy is unreadable")?;
+        let copy = SharedCopy::parse(&data).ok_or("the discovery document's copy is unreadable")?;
         self.jwks_uri(copy.body)
     }
 
@@ -865,7 +865,7 @@ impl Runtime {
         // A conditional request for the shared copy: an issuer that supports it answers 304
         // without a body when nothing changed.
         let data = s.data(stage);
-        let copy = data.as_deref().and_then(Copy::parse);
+        let copy = data.as_deref().and_then(SharedCopy::parse);
         let validators = copy.as_ref().map(|c| {
             (
                 std::str::from_utf8(c.etag).unwrap_or_default(),
@@ -924,7 +924,12 @@ impl Runtime {
         let status = header(":status");
         let validators = || (header("etag"), header("last-modified"));
         let result = if status == "304" {
-            Ok(Fetched::NotModified)
+            // A 304 answers for the shared copy this request named: without one, no answer.
+            let s = &self.sources[source];
+            match s.data(stage).as_deref().and_then(SharedCopy::parse) {
+                Some(_) => Ok(Fetched::NotModified),
+                None => Err("304 Not Modified, but no copy was ever had".to_owned()),
+            }
         } else if status != "200" {
             // A cluster that is down answers too: with a 503 and no body, or no status at all.
             Err(format!("HTTP status {:?}", status))
@@ -963,18 +968,14 @@ impl Runtime {
             return;
         };
         let data = s.data(Stage::Discovery);
-        let copy = data.as_deref().and_then(Copy::parse);
         let result = match result {
-            Ok(Fetched::NotModified) if copy.is_none() => {
-                Err("304 Not Modified, but no copy was ever had".to_owned())
-            }
             Ok(Fetched::NotModified) => Ok(()),
             Ok(Fetched::Body {
                 body,
                 etag,
                 last_modified,
             }) => {
-                let bytes = Copy::bytes(0, &etag, &last_modified, &body);
+                let bytes = SharedCopy::bytes(0, &etag, &last_modified, &body);
                 if data.as_deref() != Some(bytes.as_slice()) {
                     let _ = hostcalls::set_shared_data(&d.data_key, Some(&bytes), None);
                 }
@@ -1017,13 +1018,10 @@ impl Runtime {
         let s = &self.sources[source];
         let now = self.now.get();
         let data = s.data(Stage::Document);
-        let copy = data.as_deref().and_then(Copy::parse);
+        let copy = data.as_deref().and_then(SharedCopy::parse);
         // A 304 confirms the shared copy, as does a 200 bringing the same document (an issuer
         // without validators): either way the keys, and the token caches, stay as they are.
         let result = match result {
-            Ok((Fetched::NotModified, _)) if copy.is_none() => {
-                Err("304 Not Modified, but no copy was ever had".to_owned())
-            }
             Ok((Fetched::NotModified, max_age)) => {
                 Metrics::bump(self.metrics.fetch_not_modified);
                 Ok((None, max_age))
@@ -1045,7 +1043,7 @@ impl Runtime {
                     same && c.etag == etag.as_bytes() && c.last_modified == last_modified.as_bytes()
                 });
                 if !unchanged {
-                    let bytes = Copy::bytes(version, &etag, &last_modified, &body);
+                    let bytes = SharedCopy::bytes(version, &etag, &last_modified, &body);
                     let _ = hostcalls::set_shared_data(&s.data_key, Some(&bytes), None);
                 }
                 Metrics::bump(self.metrics.fetch_ok);
@@ -1106,7 +1104,7 @@ impl Runtime {
         let Some(data) = s.data(Stage::Document) else {
             return;
         };
-        let Some(copy) = Copy::parse(&data) else {
+        let Some(copy) = SharedCopy::parse(&data) else {
             return;
         };
         let body = copy.body;
