@@ -76,7 +76,7 @@ pub struct Request<'a> {
     /// `:path`, query included.
     pub path: &'a str,
     /// Every header, names in lower case as Envoy gives them.
-    pub headers: &'a [(String, String)],
+    pub headers: &'a [(&'a str, &'a str)],
     /// What the route's metadata chose, in place of `rules` (jwt_authn's per-route config).
     pub route: Option<&'a RouteChoice>,
 }
@@ -97,7 +97,7 @@ impl Request<'_> {
         self.headers
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| *v)
     }
 }
 
@@ -336,8 +336,8 @@ impl<'c, 'e> Eval<'c, 'e, '_> {
     /// One provider: it needs a token, and every token at its locations must verify with it
     /// (jwt_authn's authenticator: a good token beside a bad one is refused).
     fn leaf(&self, p: usize, audiences: Option<&'c [String]>) -> Result<Vec<Used>, Failure> {
-        let ids = self.at_provider(p);
-        if ids.is_empty() {
+        let mut ids = self.at_provider(p).peekable();
+        if ids.peek().is_none() {
             return Err(Error::MissingToken.into());
         }
         let mut used = Vec::new();
@@ -538,11 +538,9 @@ impl<'c, 'e> Eval<'c, 'e, '_> {
         wait.map_or(Ok(used), Err)
     }
 
-    fn at_provider(&self, p: usize) -> Vec<usize> {
+    fn at_provider(&self, p: usize) -> impl Iterator<Item = usize> + use<'_, 'c, 'e> {
         let ids = &self.config.providers[p].location_ids;
-        (0..self.entries.len())
-            .filter(|e| ids.contains(&self.entries[*e].location))
-            .collect()
+        (0..self.entries.len()).filter(move |e| ids.contains(&self.entries[*e].location))
     }
 
     /// Entry `e`'s token, parsed (with the default size limit, every provider's).
@@ -702,25 +700,20 @@ impl<'c, 'e> Eval<'c, 'e, '_> {
         };
         let mut params: Vec<&str> = Vec::new();
         let mut cookie_names: Vec<&str> = Vec::new();
+        let strips = |p: usize| !self.config.providers[p].forward;
         for (e, entry) in self.entries.iter().enumerate() {
-            let owners: Vec<usize> = leaves
-                .iter()
-                .map(|(p, _)| *p)
-                .filter(|p| {
+            let owners = || {
+                leaves.iter().map(|(p, _)| *p).filter(|p| {
                     self.config.providers[*p]
                         .location_ids
                         .contains(&entry.location)
                 })
-                .collect();
-            let verified: Vec<usize> = owners
-                .iter()
-                .copied()
-                .filter(|p| verified_by(e, *p))
-                .collect();
-            let strip = if verified.is_empty() {
-                owners.iter().any(|p| !self.config.providers[*p].forward)
+            };
+            // The providers it verified with decide; if none, any provider looking there.
+            let strip = if owners().any(|p| verified_by(e, p)) {
+                owners().filter(|p| verified_by(e, *p)).any(strips)
             } else {
-                verified.iter().any(|p| !self.config.providers[*p].forward)
+                owners().any(strips)
             };
             if !strip {
                 continue;
