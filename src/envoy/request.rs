@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use std::cell::{OnceCell, RefCell};
 use std::rc::Rc;
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::config::{percent_decode, query_values, Config, Location, Requirement, Rule};
 use crate::{claim_requirement_holds, Claims, Error, UntrustedToken, Verifier};
@@ -167,6 +167,7 @@ pub fn decide(config: &Config, env: &dyn Env, req: &Request<'_>) -> Outcome {
         parsed: entries.iter().map(|_| OnceCell::new()).collect(),
         entries: &entries,
         issuers: RefCell::new(Vec::new()),
+        payloads: RefCell::new(Vec::new()),
         memo: RefCell::new(Vec::new()),
     };
     let used = match eval.requirement(requirement) {
@@ -288,6 +289,9 @@ struct Eval<'c, 'e, 'r> {
     /// and for its verification by each provider.
     parsed: Vec<OnceCell<Result<UntrustedToken<'e>, Error>>>,
     issuers: RefCell<Vec<(usize, Issuer)>>,
+    /// A token's payload parsed for its `iss`, kept for its verification, which takes it
+    /// rather than parsing the payload again.
+    payloads: RefCell<Vec<(usize, Map<String, Value>)>>,
     memo: RefCell<Vec<(Key<'c>, Verdict)>>,
 }
 
@@ -553,12 +557,14 @@ impl<'c, 'e> Eval<'c, 'e, '_> {
         if let Some((_, r)) = self.issuers.borrow().iter().find(|(i, _)| *i == e) {
             return r.clone();
         }
-        let r = self.parsed(e).clone().and_then(|t| {
-            Ok(t.claims_unverified()?
-                .get("iss")
-                .and_then(Value::as_str)
-                .map(str::to_owned))
-        });
+        let r = match self.parsed(e) {
+            Ok(t) => t.claims_unverified().map(|claims| {
+                let iss = claims.get("iss").and_then(Value::as_str).map(str::to_owned);
+                self.payloads.borrow_mut().push((e, claims));
+                iss
+            }),
+            Err(err) => Err(err.clone()),
+        };
         self.issuers.borrow_mut().push((e, r.clone()));
         r
     }
@@ -642,21 +648,27 @@ impl<'c, 'e> Eval<'c, 'e, '_> {
                     }
                     Err(err) => return Err(err.clone().into()),
                 };
-                let run = |v: &Verifier| match audiences {
-                    Some(auds) => v.verify_untrusted_with_audiences(untrusted, env.now(), auds),
-                    None => v.verify_untrusted(untrusted, env.now()),
+                let run = |v: &Verifier, payload| {
+                    v.verify_untrusted_parsed(untrusted, payload, env.now(), audiences)
                 };
-                let mut result = run(&verifier);
+                // The payload as parsed for the issuer, if it was: the first verification by
+                // any provider takes it.
+                let payload = {
+                    let mut payloads = self.payloads.borrow_mut();
+                    let at = payloads.iter().position(|(i, _)| *i == e);
+                    at.map(|at| payloads.swap_remove(at).1)
+                };
+                let mut result = run(&verifier, payload);
                 // An unknown kid may be known already to the shared copy: look there before
                 // asking for a fetch.
                 if matches!(result, Err(Error::UnknownKey)) && env.resync(p) {
                     if let Keys::Ready(fresh) = env.keys(p) {
-                        result = run(&fresh);
+                        result = run(&fresh, None);
                     }
                 }
                 match result {
-                    Ok(v) => {
-                        let claims = Rc::new(v.into_claims());
+                    Ok(claims) => {
+                        let claims = Rc::new(claims);
                         if cacheable {
                             env.remember(p, token, claims.clone());
                         }
