@@ -154,12 +154,14 @@ pub(crate) fn split(token: &str, max_bytes: usize) -> Result<[&str; 3], Error> {
     if token.len() > max_bytes {
         return Err(Error::TooLarge { limit: max_bytes });
     }
-    let mut parts = token.splitn(4, '.');
-    match (parts.next(), parts.next(), parts.next(), parts.next()) {
-        (Some(h), Some(p), Some(s), None) => Ok([h, p, s]),
+    let parts = token
+        .split_once('.')
+        .and_then(|(h, rest)| rest.split_once('.').map(|(p, s)| [h, p, s]));
+    match parts {
+        Some(parts) if !parts[2].contains('.') => Ok(parts),
         _ => {
-            let count = token.split('.').take(6).count();
-            Err(Error::Malformed(Malformed::PartCount(count)))
+            let count = token.bytes().filter(|&b| b == b'.').count() + 1;
+            Err(Error::Malformed(Malformed::PartCount(count.min(6))))
         }
     }
 }

@@ -281,7 +281,7 @@ impl<'a> Parser<'a> {
 
     fn name(&self, n: Name) -> &[u8] {
         let from = if n.decoded { &self.decoded } else { self.b };
-        &from[n.start..n.end]
+        from.get(n.start..n.end).unwrap_or_default()
     }
 
     /// Checks an object without building it, keeping the members `want` names; returns how
@@ -330,14 +330,28 @@ impl<'a> Parser<'a> {
                 .as_ref()
                 .and_then(|(names, _)| names.iter().position(|n| n.as_bytes() == self.name(name)));
             match (k, want.as_mut()) {
-                (Some(k), Some((_, found))) => found[k] = Some(self.member(depth)?),
+                (Some(k), Some((_, found))) => {
+                    let member = self.member(depth)?;
+                    if let Some(slot) = found.get_mut(k) {
+                        *slot = Some(member);
+                    }
+                }
                 _ => self.skip(depth)?,
             }
-            // Kept sorted: a repeat is found by binary search, in n log n however many.
-            let at = self.names[base..].binary_search_by(|&n| self.name(n).cmp(self.name(name)));
-            match at {
+            // Kept sorted: a repeat is found by binary search, in n log n however many. Read
+            // and placed through `get`: the indices are in range, and no bounds check is left
+            // to panic, so the npm package's wasm carries no panic formatting for one.
+            let open = self.names.get(base..).unwrap_or_default();
+            match open.binary_search_by(|&n| self.name(n).cmp(self.name(name))) {
                 Ok(_) => return Err(JsonError::DuplicateMember),
-                Err(at) => self.names.insert(base + at, name),
+                Err(at) => {
+                    // Each name after it moves up one place, the last one pushed.
+                    let mut carried = name;
+                    for slot in self.names.get_mut(base + at..).unwrap_or_default() {
+                        core::mem::swap(slot, &mut carried);
+                    }
+                    self.names.push(carried);
+                }
             }
             if !self.next(b'}')? {
                 let count = self.names.len() - base;
@@ -380,7 +394,7 @@ impl<'a> Parser<'a> {
                 }
                 self.i += 1;
             }
-            let run = &self.b[start..self.i];
+            let run = self.b.get(start..self.i).unwrap_or_default();
             match out.as_deref_mut() {
                 Some(out) => out.extend_from_slice(run),
                 // A run ends at ASCII, so no character spans two runs.
@@ -491,7 +505,8 @@ impl<'a> Parser<'a> {
             self.digits()?;
         }
         // ASCII by construction.
-        let text = core::str::from_utf8(&self.b[start..self.i]).map_err(|_| Syntax)?;
+        let text = self.b.get(start..self.i).unwrap_or_default();
+        let text = core::str::from_utf8(text).map_err(|_| Syntax)?;
         if integer {
             // As serde_json: integers that fit are exact; -0 and the rest become floats. Read
             // here rather than by `str::parse`, whose general code (signs, radixes) was bytes
@@ -565,18 +580,20 @@ fn clinger(text: &str) -> Option<f64> {
             i += 1;
         }
         let mut x: i64 = 0;
-        for &c in &b[i..] {
+        for &c in b.get(i..).unwrap_or_default() {
             // Saturates far beyond any exponent the fast path takes.
             x = (x * 10 + i64::from(c - b'0')).min(100_000);
         }
         e += if minus { -x } else { x };
     }
+    // Powers read through `get`: no bounds check left to panic (see `skip_object`).
+    let pow10 = |e: i64| usize::try_from(e).ok().and_then(|e| POW10.get(e));
     let f = if m == 0 {
         0.0
-    } else if (0..=22).contains(&e) {
-        m as f64 * POW10[e as usize]
-    } else if (-22..0).contains(&e) {
-        m as f64 / POW10[-e as usize]
+    } else if let Some(p) = pow10(e) {
+        m as f64 * p
+    } else if let Some(p) = pow10(-e) {
+        m as f64 / p
     } else if (23..=22 + 15).contains(&e) {
         // Shift the excess power into the significand while it stays exact.
         let m = m
@@ -623,7 +640,12 @@ fn exact(text: &str) -> f64 {
     if let Some(b'e' | b'E') = b.get(i) {
         let minus = b.get(i + 1) == Some(&b'-');
         let mut x: i64 = 0;
-        for &c in b[i + 1..].iter().filter(|c| c.is_ascii_digit()) {
+        for &c in b
+            .get(i + 1..)
+            .unwrap_or_default()
+            .iter()
+            .filter(|c| c.is_ascii_digit())
+        {
             x = (x * 10 + i64::from(c - b'0')).min(100_000);
         }
         e += if minus { -x } else { x };
