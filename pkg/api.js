@@ -331,28 +331,14 @@ export class RemoteVerifier {
   /** Loads keys; false when they came from a stale shared copy because the issuer failed. */
   async #load(force) {
     const uri = this.#discovery === null ? this.#uri : await this.#discover();
-    let shared = force ? null : await this.#read(uri);
-    if (shared && Date.now() - shared.at < this.#cacheMs) {
-      if (await this.#use(shared, uri)) return true;
-      shared = null;
-    }
-    let text;
-    try {
-      text = await this.#download(uri, 'the key set');
+    const take = (text, at) => {
       this.#setKeys(text);
-    } catch (e) {
-      const failure = e instanceof JwtError ? e : new JwtError('jwks_unavailable', `key set could not be fetched: ${e.message}`);
-      // The issuer is down or sent junk: a copy another isolate saved beats older keys or none,
-      // but the issuer still failed, and is retried only after the back-off.
-      if (shared && shared.at > this.#fetchedAt && (await this.#use(shared, uri))) {
-        this.#failed(failure);
-        return false;
-      }
-      throw failure;
-    }
-    this.#fetchedAt = Date.now();
-    this.#save(uri, text, this.#fetchedAt);
-    return true;
+      this.#fetchedAt = at;
+    };
+    const failure = await this.#keep(uri, force, this.#fetchedAt, 'key set', () => this.#download(uri, 'the key set'), take);
+    // The issuer still failed, and is retried only after the back-off.
+    if (failure) this.#failed(failure);
+    return !failure;
   }
 
   /**
@@ -366,34 +352,57 @@ export class RemoteVerifier {
     if (known !== null && Date.now() - known.at < this.#cacheMs) return known.uri;
     const [oidc, oauth] = this.#discovery;
     const what = "the issuer's discovery document";
-    let shared = await this.#read(oidc);
-    if (shared && Date.now() - shared.at < this.#cacheMs) {
-      if (await this.#useDocument(shared, oidc)) return this.#document.uri;
-      shared = null;
-    }
-    let text;
-    let uri;
-    try {
-      text = await this.#download(oidc, what).catch((e) => {
+    const download = () =>
+      this.#download(oidc, what).catch((e) => {
         if (e.status === 404) return this.#download(oauth, what);
         throw e;
       });
-      uri = call(() => wasm().discoveredJwksUri(text, this.#issuer));
+    const take = (text, at) => {
+      this.#document = { uri: call(() => wasm().discoveredJwksUri(text, this.#issuer)), at };
+    };
+    try {
+      await this.#keep(oidc, false, known?.at ?? 0, what, download, take);
     } catch (e) {
-      if (shared && shared.at > (known?.at ?? 0) && (await this.#useDocument(shared, oidc))) return this.#document.uri;
       if (known !== null && Date.now() - known.at < this.#keepMs) return known.uri;
       this.#document = null;
-      throw e instanceof JwtError ? e : new JwtError('jwks_unavailable', `${what} could not be fetched: ${e.message}`);
+      throw e;
     }
-    this.#document = { uri, at: Date.now() };
-    this.#save(oidc, text, this.#document.at);
-    return uri;
+    return this.#document.uri;
   }
 
-  /** Takes the key set URL of a shared discovery document; one the core refuses is dropped. */
-  async #useDocument({ text, at }, key) {
+  /**
+   * One document kept under `key`, the key set or the discovery document: a fresh shared copy
+   * (unless `force`); else `download()`, shared once taken; and when that fails or `take`
+   * refuses it, a shared copy newer than `heldAt` (a copy another isolate saved beats older
+   * ones or none). `take(text, at)` puts a text to use, throwing when it is unusable. Resolves
+   * to null, or to the issuer's failure when a stale shared copy was taken in its place.
+   */
+  async #keep(key, force, heldAt, what, download, take) {
+    let shared = force ? null : await this.#read(key);
+    if (shared && Date.now() - shared.at < this.#cacheMs) {
+      if (await this.#takeShared(shared, key, take)) return null;
+      shared = null;
+    }
+    let text;
+    let at;
     try {
-      this.#document = { uri: call(() => wasm().discoveredJwksUri(text, this.#issuer)), at: Math.min(at, Date.now()) };
+      text = await download();
+      at = Date.now();
+      take(text, at);
+    } catch (e) {
+      const failure = e instanceof JwtError ? e : new JwtError('jwks_unavailable', `${what} could not be fetched: ${e.message}`);
+      if (shared && shared.at > heldAt && (await this.#takeShared(shared, key, take))) return failure;
+      throw failure;
+    }
+    this.#save(key, text, at);
+    return null;
+  }
+
+  /** Takes a shared copy; one that `take` refuses is dropped, never trusted. */
+  async #takeShared({ text, at }, key, take) {
+    try {
+      // A clock ahead of ours, or a forged time, must not stretch the copy's freshness.
+      take(text, Math.min(at, Date.now()));
       return true;
     } catch {
       await this.#cached('delete', key);
@@ -472,19 +481,6 @@ export class RemoteVerifier {
     }
     await this.#cached('delete', uri);
     return null;
-  }
-
-  /** Takes the keys of a shared copy; one that does not parse is dropped, never trusted. */
-  async #use({ text, at }, uri) {
-    try {
-      this.#setKeys(text);
-    } catch {
-      await this.#cached('delete', uri);
-      return false;
-    }
-    // A clock ahead of ours, or a forged time, must not stretch the copy's freshness.
-    this.#fetchedAt = Math.min(at, Date.now());
-    return true;
   }
 
   /**

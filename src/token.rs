@@ -115,7 +115,9 @@ impl<'a> UntrustedToken<'a> {
         let ([h, p, _], [header_bytes, payload, signature]) = decoded(token, max_bytes)?;
         let header = Header::from_members(object(&header_bytes, Part::Header)?)?;
         Ok(UntrustedToken {
-            signing_input: &token[..h.len() + 1 + p.len()],
+            // Always there (the token is `h.p.s`); `get` because a slice that can fail links
+            // `core`'s panic formatting, Unicode tables included, into the npm package.
+            signing_input: token.get(..h.len() + 1 + p.len()).unwrap_or_default(),
             header,
             payload,
             signature,
@@ -154,12 +156,14 @@ pub(crate) fn split(token: &str, max_bytes: usize) -> Result<[&str; 3], Error> {
     if token.len() > max_bytes {
         return Err(Error::TooLarge { limit: max_bytes });
     }
-    let mut parts = token.splitn(4, '.');
-    match (parts.next(), parts.next(), parts.next(), parts.next()) {
-        (Some(h), Some(p), Some(s), None) => Ok([h, p, s]),
+    let parts = token
+        .split_once('.')
+        .and_then(|(h, rest)| rest.split_once('.').map(|(p, s)| [h, p, s]));
+    match parts {
+        Some(parts) if !parts[2].contains('.') => Ok(parts),
         _ => {
-            let count = token.split('.').take(6).count();
-            Err(Error::Malformed(Malformed::PartCount(count)))
+            let count = token.bytes().filter(|&b| b == b'.').count() + 1;
+            Err(Error::Malformed(Malformed::PartCount(count.min(6))))
         }
     }
 }
@@ -184,15 +188,9 @@ fn decoded(token: &str, max_bytes: usize) -> Result<([&str; 3], [Vec<u8>; 3]), E
 #[cfg(feature = "web-client")]
 pub(crate) fn unverified_parts(token: &str) -> Result<[Vec<u8>; 2], Error> {
     let (_, [header, payload, _]) = decoded(token, DEFAULT_MAX_TOKEN_BYTES)?;
-    // The full package builds header maps for verify anyway: there, the same parse as verify's
-    // costs less code than the scan.
-    let members = if cfg!(feature = "web") {
-        object(&header, Part::Header).map(|m| HEADER_NAMES.map(|n| m.get(n).map(Member::of)))?
-    } else {
-        json_members(&header, HEADER_NAMES)
-            .map_err(|e| json_error(e, Part::Header))?
-            .0
-    };
+    let members = json_members(&header, HEADER_NAMES)
+        .map_err(|e| json_error(e, Part::Header))?
+        .0;
     header_rules(members)?;
     check_object(&payload, Part::Payload)?;
     Ok([header, payload])

@@ -28,29 +28,27 @@ const B64_VALUE: [u8; 256] = {
 /// constant-time decoder it replaces was half the time of `expiresIn`.
 pub(crate) fn b64_decode(input: &str) -> Option<Vec<u8>> {
     let input = input.as_bytes();
-    let whole = input.len() / 4;
-    let extra = match input.len() % 4 {
-        0 => 0,
-        1 => return None,
-        r => r - 1,
-    };
-    let mut out = vec![0; whole * 3 + extra];
-    // Plain indexing with no closures: the npm package is built for size (opt-level "s"),
-    // which leaves iterator adapters uninlined in this, the hottest loop of `expiresIn`.
-    let value = |c: u8| u32::from(B64_VALUE[c as usize]);
-    for k in 0..whole {
-        let (c, o) = (&input[4 * k..4 * k + 4], &mut out[3 * k..3 * k + 3]);
-        let (a, b, d, e) = (value(c[0]), value(c[1]), value(c[2]), value(c[3]));
+    let value = |c: u8| u32::from(B64_VALUE[usize::from(c)]);
+    let chunks = input.chunks_exact(4);
+    let rest = chunks.remainder();
+    if rest.len() == 1 {
+        return None;
+    }
+    let mut out = vec![0; input.len() / 4 * 3];
+    // Slices matched whole, never indexed: no bounds check is left to panic, so the npm
+    // package's wasm carries no panic formatting for one (xtask/src/build.rs).
+    for (c, o) in chunks.zip(out.chunks_exact_mut(3)) {
+        let (&[a, b, d, e], [x, y, z]) = (c, o) else {
+            return None;
+        };
+        let (a, b, d, e) = (value(a), value(b), value(d), value(e));
         if (a | b | d | e) > 63 {
             return None;
         }
         let n = a << 18 | b << 12 | d << 6 | e;
-        o[0] = (n >> 16) as u8;
-        o[1] = (n >> 8) as u8;
-        o[2] = n as u8;
+        (*x, *y, *z) = ((n >> 16) as u8, (n >> 8) as u8, n as u8);
     }
-    if extra > 0 {
-        let rest = &input[whole * 4..];
+    if !rest.is_empty() {
         let mut n = 0u32;
         for (i, &c) in rest.iter().enumerate() {
             let v = value(c);
@@ -59,13 +57,14 @@ pub(crate) fn b64_decode(input: &str) -> Option<Vec<u8>> {
             }
             n |= v << (18 - 6 * i);
         }
+        let extra = rest.len() - 1;
         // The bits after the last whole byte must be zero: one encoding per byte string.
         if (n >> (16 - 8 * extra)) & 0xff != 0 {
             return None;
         }
-        out[whole * 3] = (n >> 16) as u8;
+        out.push((n >> 16) as u8);
         if extra == 2 {
-            out[whole * 3 + 1] = (n >> 8) as u8;
+            out.push((n >> 8) as u8);
         }
     }
     Some(out)

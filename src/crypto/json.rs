@@ -99,9 +99,20 @@ pub(crate) fn json_members<const N: usize>(
 /// name has escapes.
 #[derive(Clone, Copy)]
 struct Name {
+    /// The name's FNV-1a hash: names are ordered by it first, so finding a repeat compares
+    /// bytes only for names that hash alike (comparing bytes was a third of a token's parse).
+    hash: u32,
     decoded: bool,
     start: usize,
     end: usize,
+}
+
+/// FNV-1a, 32 bits: cheap on short names; an order, not a defence (equal hashes compare
+/// their bytes).
+fn fnv1a(bytes: &[u8]) -> u32 {
+    bytes.iter().fold(0x811c_9dc5, |h, &b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    })
 }
 
 /// Parses strict JSON of any shape into a `serde_json::Value`.
@@ -281,7 +292,7 @@ impl<'a> Parser<'a> {
 
     fn name(&self, n: Name) -> &[u8] {
         let from = if n.decoded { &self.decoded } else { self.b };
-        &from[n.start..n.end]
+        from.get(n.start..n.end).unwrap_or_default()
     }
 
     /// Checks an object without building it, keeping the members `want` names; returns how
@@ -296,6 +307,8 @@ impl<'a> Parser<'a> {
             return Ok(0);
         }
         let base = self.names.len();
+        // Room for a token's usual claims at once, not regrown from four.
+        self.names.reserve(16);
         loop {
             if self.peek() != Some(b'"') {
                 return Err(Syntax);
@@ -309,16 +322,22 @@ impl<'a> Parser<'a> {
                 let end = out.len();
                 self.decoded = out;
                 Name {
+                    hash: 0,
                     decoded: true,
                     start: from,
                     end,
                 }
             } else {
                 Name {
+                    hash: 0,
                     decoded: false,
                     start: start + 1,
                     end: self.i - 1,
                 }
+            };
+            let name = Name {
+                hash: fnv1a(self.name(name)),
+                ..name
             };
             self.ws();
             if self.peek() != Some(b':') {
@@ -330,14 +349,29 @@ impl<'a> Parser<'a> {
                 .as_ref()
                 .and_then(|(names, _)| names.iter().position(|n| n.as_bytes() == self.name(name)));
             match (k, want.as_mut()) {
-                (Some(k), Some((_, found))) => found[k] = Some(self.member(depth)?),
+                (Some(k), Some((_, found))) => {
+                    let member = self.member(depth)?;
+                    if let Some(slot) = found.get_mut(k) {
+                        *slot = Some(member);
+                    }
+                }
                 _ => self.skip(depth)?,
             }
-            // Kept sorted: a repeat is found by binary search, in n log n however many.
-            let at = self.names[base..].binary_search_by(|&n| self.name(n).cmp(self.name(name)));
-            match at {
+            // Kept sorted: a repeat is found by binary search, in n log n however many. Read
+            // and placed through `get`: the indices are in range, and no bounds check is left
+            // to panic, so the npm package's wasm carries no panic formatting for one.
+            let open = self.names.get(base..).unwrap_or_default();
+            let key = |n: Name| (n.hash, self.name(n));
+            match open.binary_search_by(|&n| key(n).cmp(&key(name))) {
                 Ok(_) => return Err(JsonError::DuplicateMember),
-                Err(at) => self.names.insert(base + at, name),
+                Err(at) => {
+                    // Each name after it moves up one place, the last one pushed.
+                    let mut carried = name;
+                    for slot in self.names.get_mut(base + at..).unwrap_or_default() {
+                        core::mem::swap(slot, &mut carried);
+                    }
+                    self.names.push(carried);
+                }
             }
             if !self.next(b'}')? {
                 let count = self.names.len() - base;
@@ -374,19 +408,23 @@ impl<'a> Parser<'a> {
         let mut escaped = false;
         loop {
             let start = self.i;
+            // Whether any byte of the run is not ASCII: most runs are, and need no UTF-8 check.
+            let mut high = 0;
             while let Some(c) = self.peek() {
                 if c == b'"' || c == b'\\' || c < 0x20 {
                     break;
                 }
+                high |= c;
                 self.i += 1;
             }
-            let run = &self.b[start..self.i];
+            let run = self.b.get(start..self.i).unwrap_or_default();
             match out.as_deref_mut() {
                 Some(out) => out.extend_from_slice(run),
                 // A run ends at ASCII, so no character spans two runs.
-                None => {
+                None if high >= 0x80 => {
                     core::str::from_utf8(run).map_err(|_| Syntax)?;
                 }
+                None => {}
             }
             match self.peek() {
                 Some(b'"') => {
@@ -491,7 +529,8 @@ impl<'a> Parser<'a> {
             self.digits()?;
         }
         // ASCII by construction.
-        let text = core::str::from_utf8(&self.b[start..self.i]).map_err(|_| Syntax)?;
+        let text = self.b.get(start..self.i).unwrap_or_default();
+        let text = core::str::from_utf8(text).map_err(|_| Syntax)?;
         if integer {
             // As serde_json: integers that fit are exact; -0 and the rest become floats. Read
             // here rather than by `str::parse`, whose general code (signs, radixes) was bytes
@@ -565,18 +604,20 @@ fn clinger(text: &str) -> Option<f64> {
             i += 1;
         }
         let mut x: i64 = 0;
-        for &c in &b[i..] {
+        for &c in b.get(i..).unwrap_or_default() {
             // Saturates far beyond any exponent the fast path takes.
             x = (x * 10 + i64::from(c - b'0')).min(100_000);
         }
         e += if minus { -x } else { x };
     }
+    // Powers read through `get`: no bounds check left to panic (see `skip_object`).
+    let pow10 = |e: i64| usize::try_from(e).ok().and_then(|e| POW10.get(e));
     let f = if m == 0 {
         0.0
-    } else if (0..=22).contains(&e) {
-        m as f64 * POW10[e as usize]
-    } else if (-22..0).contains(&e) {
-        m as f64 / POW10[-e as usize]
+    } else if let Some(p) = pow10(e) {
+        m as f64 * p
+    } else if let Some(p) = pow10(-e) {
+        m as f64 / p
     } else if (23..=22 + 15).contains(&e) {
         // Shift the excess power into the significand while it stays exact.
         let m = m
@@ -623,7 +664,12 @@ fn exact(text: &str) -> f64 {
     if let Some(b'e' | b'E') = b.get(i) {
         let minus = b.get(i + 1) == Some(&b'-');
         let mut x: i64 = 0;
-        for &c in b[i + 1..].iter().filter(|c| c.is_ascii_digit()) {
+        for &c in b
+            .get(i + 1..)
+            .unwrap_or_default()
+            .iter()
+            .filter(|c| c.is_ascii_digit())
+        {
             x = (x * 10 + i64::from(c - b'0')).min(100_000);
         }
         e += if minus { -x } else { x };

@@ -23,6 +23,14 @@ const MAX_TOKEN_BYTES_LIMIT: u64 = 1 << 20;
 pub const KNOWN: &str =
     "issuer,audiences,algorithms,clockSkewSeconds,requireExpiration,maxTokenBytes,requiredClaims,spaceDelimitedClaims";
 
+/// A name as the caller wrote it, quoted as JSON quotes it: `Debug`'s quoting would link
+/// `core`'s Unicode tables and escaping into the npm package's wasm for two messages.
+fn quoted(name: &str) -> String {
+    let mut out = String::new();
+    crate::crypto::json::push_json_string(&mut out, name);
+    out
+}
+
 /// Reads `{issuer, audiences, algorithms, clockSkewSeconds, requireExpiration, maxTokenBytes,
 /// requiredClaims}`. Unknown names are refused: a misspelt `audience` must not silently turn
 /// the audience check off.
@@ -37,7 +45,10 @@ pub fn policy(options: &Map<String, Value>) -> Result<Policy, OptionsError> {
             "clockSkew" | "clockTolerance" => " (did you mean clockSkewSeconds?)",
             _ => "",
         };
-        return Err(OptionsError(format!("unknown option {unknown:?}{hint}")));
+        return Err(OptionsError(format!(
+            "unknown option {}{hint}",
+            quoted(unknown)
+        )));
     }
     let bad = |name: &str, what: &str| OptionsError(format!("option {name} must be {what}"));
     let mut policy = Policy::new();
@@ -72,7 +83,8 @@ pub fn policy(options: &Map<String, Value>) -> Result<Policy, OptionsError> {
         for name in names {
             let alg = Algorithm::from_name(&name).map_err(|_| {
                 OptionsError(format!(
-                    "option algorithms: {name:?} is not an algorithm jwtgate implements"
+                    "option algorithms: {} is not an algorithm jwtgate implements",
+                    quoted(&name)
                 ))
             })?;
             set = set.with(alg);

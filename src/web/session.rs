@@ -1,5 +1,9 @@
 //! The token session's state machine for `pkg/session.js`, which does the waiting, fetching,
 //! storing and messaging. Times are seconds since the epoch, from the JS clock.
+//!
+//! Two methods carry every operation, by number: each exported method cost its own wrapper in
+//! the wasm and its own function in the glue, about 0.5 KB of `jwtgate/client` apiece
+//! (xtask/src/build.rs). `pkg/session.js` gives them back their names.
 
 use crate::prelude::*;
 use wasm_bindgen::prelude::*;
@@ -11,6 +15,43 @@ use crate::session::Session;
 #[wasm_bindgen(js_name = RawSession)]
 pub struct RawSession(Session);
 
+/// The operations of [`RawSession::op`]; `pkg/session.js` holds the same numbers.
+mod op {
+    /// `now` → 0 use the token, 1 refresh now, 2 wait, 3 announce a sign-in is needed.
+    pub const NEXT: u8 = 0;
+    /// The epoch a refresh starts in, to report back with the answer.
+    pub const EPOCH: u8 = 1;
+    /// Tokens from a sign-in: `a` access, `c` refresh, `now`.
+    pub const SET: u8 = 2;
+    /// A refresh of `a` answered with `b` and `c` in `epoch`; 0 when too late to count.
+    pub const REFRESHED: u8 = 3;
+    /// A refresh of `a` in `epoch` failed; 1 when it still mattered.
+    pub const FAILED: u8 = 4;
+    /// Another tab's refresh of `a` failed; 1 when this tab now needs a sign-in.
+    pub const SPENT: u8 = 5;
+    /// Under the lock: 1 when the refresh token ([`super::text::REFRESH`]) is still to be
+    /// presented, 0 when nothing is left to do.
+    pub const STILL_NEEDED: u8 = 6;
+    /// The server answered 401 to a call made with access token `a`.
+    pub const REJECTED: u8 = 7;
+    /// Another tab refreshed `a` into `b` and `c`; 1 when taken.
+    pub const ADOPT: u8 = 8;
+    /// Tokens `a` saved by [`super::text::STORED`]; 1 when taken (0 unchanged or unusable).
+    pub const RESTORE: u8 = 9;
+    /// Forget everything.
+    pub const CLEAR: u8 = 10;
+}
+
+/// The texts of [`RawSession::text`].
+mod text {
+    /// The access token, fresh or not.
+    pub const ACCESS: u8 = 0;
+    /// The refresh token to refresh with.
+    pub const REFRESH: u8 = 1;
+    /// The tokens as JSON text, for storage and other tabs.
+    pub const STORED: u8 = 2;
+}
+
 #[wasm_bindgen(js_class = RawSession)]
 impl RawSession {
     /// A session refreshing `ahead` seconds before expiry.
@@ -19,95 +60,59 @@ impl RawSession {
         Ok(RawSession(Session::new(seconds(ahead)?)))
     }
 
-    /// 0 use the token, 1 refresh now, 2 wait, 3 announce that a sign-in is needed, then wait.
-    pub fn next(&mut self, now: f64) -> Result<u8, JsValue> {
-        Ok(self.0.next(seconds(now)?) as u8)
-    }
-
-    /// The access token, fresh or not.
-    pub fn access(&self) -> Option<String> {
-        self.0.access_token().map(str::to_owned)
-    }
-
-    /// The refresh token to refresh with.
-    #[wasm_bindgen(js_name = refreshToken)]
-    pub fn refresh_token(&self) -> Option<String> {
-        self.0.refresh_token().map(str::to_owned)
-    }
-
-    /// The epoch a refresh starts in; report it back with the answer.
-    pub fn epoch(&self) -> u32 {
-        self.0.epoch()
-    }
-
-    /// Tokens from a sign-in.
-    pub fn set(&mut self, access: &str, refresh: Option<String>, now: f64) -> Result<(), JsValue> {
-        let now = seconds(now)?;
-        self.0.set(access, refresh, now).map_err(|e| jwt_error(&e))
-    }
-
-    /// A refresh answered; `false` when the answer came too late to count.
-    pub fn refreshed(
+    /// Operation `op` (see the `op` module) with the arguments it reads; its answer as a
+    /// number (booleans as 0 and 1). An unknown operation is a `TypeError`.
+    pub fn op(
         &mut self,
+        op: u8,
         epoch: u32,
-        from: &str,
-        access: &str,
-        refresh: Option<String>,
         now: f64,
-    ) -> Result<bool, JsValue> {
-        let now = seconds(now)?;
-        self.0
-            .refreshed(epoch, from, access, refresh, now)
-            .map_err(|e| jwt_error(&e))
+        a: Option<String>,
+        b: Option<String>,
+        c: Option<String>,
+    ) -> Result<f64, JsValue> {
+        let s = &mut self.0;
+        let a = a.unwrap_or_default();
+        let b = b.unwrap_or_default();
+        let flag = |yes: bool| f64::from(u8::from(yes));
+        Ok(match op {
+            op::NEXT => f64::from(s.next(seconds(now)?) as u8),
+            op::EPOCH => f64::from(s.epoch()),
+            op::SET => {
+                s.set(&a, c, seconds(now)?).map_err(|e| jwt_error(&e))?;
+                0.0
+            }
+            op::REFRESHED => flag(
+                s.refreshed(epoch, &a, &b, c, seconds(now)?)
+                    .map_err(|e| jwt_error(&e))?,
+            ),
+            op::FAILED => flag(s.failed(epoch, &a)),
+            op::SPENT => flag(s.spent(&a)),
+            op::STILL_NEEDED => flag(s.still_needed(epoch, seconds(now)?).is_some()),
+            op::REJECTED => {
+                s.rejected(&a);
+                0.0
+            }
+            op::ADOPT => flag(
+                s.adopt(&a, &b, c, seconds(now)?)
+                    .map_err(|e| jwt_error(&e))?,
+            ),
+            op::RESTORE => flag(s.restore(&a, seconds(now)?)),
+            op::CLEAR => {
+                s.clear();
+                0.0
+            }
+            _ => return Err(super::type_error("unknown session operation")),
+        })
     }
 
-    /// A refresh of `from` failed; `true` when it still mattered.
-    pub fn failed(&mut self, epoch: u32, from: &str) -> bool {
-        self.0.failed(epoch, from)
-    }
-
-    /// Another tab's refresh of `from` failed; `true` when this tab now needs a sign-in.
-    pub fn spent(&mut self, from: &str) -> bool {
-        self.0.spent(from)
-    }
-
-    /// Under the lock: the refresh token to present, or nothing left to do.
-    #[wasm_bindgen(js_name = stillNeeded)]
-    pub fn still_needed(&mut self, epoch: u32, now: f64) -> Result<Option<String>, JsValue> {
-        Ok(self.0.still_needed(epoch, seconds(now)?))
-    }
-
-    /// The server answered 401 to a call made with `access`.
-    pub fn rejected(&mut self, access: &str) {
-        self.0.rejected(access)
-    }
-
-    /// Another tab refreshed `from`; take its tokens if they are ours.
-    pub fn adopt(
-        &mut self,
-        from: &str,
-        access: &str,
-        refresh: Option<String>,
-        now: f64,
-    ) -> Result<bool, JsValue> {
-        let now = seconds(now)?;
-        self.0
-            .adopt(from, access, refresh, now)
-            .map_err(|e| jwt_error(&e))
-    }
-
-    /// Tokens saved by `stored`; `false` when unchanged or unusable.
-    pub fn restore(&mut self, text: &str, now: f64) -> Result<bool, JsValue> {
-        Ok(self.0.restore(text, seconds(now)?))
-    }
-
-    /// The tokens as JSON text, for storage and other tabs.
-    pub fn stored(&self) -> Option<String> {
-        self.0.stored()
-    }
-
-    /// Forget everything.
-    pub fn clear(&mut self) {
-        self.0.clear()
+    /// Text `which` (see the `text` module), if the session holds it.
+    pub fn text(&self, which: u8) -> Option<String> {
+        match which {
+            text::ACCESS => self.0.access_token().map(str::to_owned),
+            text::REFRESH => self.0.refresh_token().map(str::to_owned),
+            text::STORED => self.0.stored(),
+            _ => None,
+        }
     }
 }

@@ -121,7 +121,8 @@ pub fn run(args: &[String]) -> Result<(), String> {
         node_ms: 1000,
     };
     let mut build = true;
-    for arg in args {
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
         match arg.as_str() {
             "--quick" => {
                 plan = Plan {
@@ -133,7 +134,18 @@ pub fn run(args: &[String]) -> Result<(), String> {
                 }
             }
             "--no-build" => build = false,
-            _ => return Err("usage: cargo xtask bench [--quick] [--no-build]".into()),
+            // Fewer (or more) rounds of the full durations: a medium run when 33 minutes of
+            // five rounds do not fit; medians of fewer rounds are looser, and say so.
+            "--rounds" => {
+                let n = args
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .filter(|n| *n > 0)
+                    .ok_or("--rounds takes a number of rounds, 1 or more")?;
+                plan.rounds = n;
+                plan.node_rounds = n;
+            }
+            _ => return Err("usage: cargo xtask bench [--quick] [--rounds N] [--no-build]".into()),
         }
     }
     install::run()?;
