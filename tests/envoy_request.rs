@@ -131,7 +131,7 @@ fn run(config: &Config, env: &Fake, path: &str, headers: &[(&str, &str)]) -> Out
         &Request {
             method: "GET",
             path,
-            headers: &headers,
+            headers,
             route: None,
         },
     )
