@@ -298,7 +298,7 @@ impl Verifier {
     /// is `None`) for a token whose payload the caller has parsed already, with
     /// [`UntrustedToken::claims_unverified`] on this same token, to read its issuer: those
     /// claims are checked, not parsed a second time. Only the claims come back.
-    #[cfg(feature = "rust-crypto")]
+    #[cfg(feature = "envoy")]
     pub(crate) fn verify_untrusted_parsed(
         &self,
         untrusted: &UntrustedToken<'_>,
