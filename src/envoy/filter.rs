@@ -140,8 +140,8 @@ impl HttpContext for Http {
     fn on_http_request_headers(&mut self, _: usize, _: bool) -> Action {
         let rt = self.rt.clone();
         rt.now.set(now_ms());
-        let Some(headers) = HeaderMap::from_bytes(request_header_bytes()) else {
-            // Envoy always hands over a well-formed map: this is never expected, and never a pass.
+        let Some(headers) = request_header_bytes().and_then(HeaderMap::from_bytes) else {
+            // Envoy always hands a well-formed map over here: never expected, and never a pass.
             log(
                 LogLevel::Critical,
                 "jwtgate: the request headers could not be read",
@@ -155,8 +155,9 @@ impl HttpContext for Http {
 }
 
 /// The request headers as Envoy serializes them, with one host call and no copy per header
-/// (see [`HeaderMap`]).
-fn request_header_bytes() -> Vec<u8> {
+/// (see [`HeaderMap`]); `None` if Envoy would not give them, which must not read as "no
+/// token" (the SDK panicked there).
+fn request_header_bytes() -> Option<Vec<u8>> {
     #[link(wasm_import_module = "env")]
     extern "C" {
         fn proxy_get_header_map_pairs(
@@ -172,8 +173,9 @@ fn request_header_bytes() -> Vec<u8> {
     // as the SDK's own `get_map` takes it back), and they are ours.
     unsafe {
         match proxy_get_header_map_pairs(MapType::HttpRequestHeaders, &mut data, &mut size) {
-            Status::Ok if !data.is_null() => Vec::from_raw_parts(data, size, size),
-            _ => Vec::new(),
+            Status::Ok if data.is_null() => Some(Vec::new()),
+            Status::Ok => Some(Vec::from_raw_parts(data, size, size)),
+            _ => None,
         }
     }
 }
