@@ -7,6 +7,7 @@ use crate::error::{AlgorithmError, Error, Part};
 use crate::jwks::{Jwk, JwkSet};
 use crate::prelude::*;
 use crate::token::{self, Header, UntrustedToken, DEFAULT_MAX_TOKEN_BYTES};
+use serde_json::{Map, Value};
 
 /// What a token must satisfy besides its signature.
 ///
@@ -293,6 +294,24 @@ impl Verifier {
         self.verify_parsed(&crate::RustCrypto, untrusted, now, audiences)
     }
 
+    /// [`Verifier::verify_untrusted_with_audiences`] (the policy's audiences when `audiences`
+    /// is `None`) for a token whose payload the caller has parsed already, with
+    /// [`UntrustedToken::claims_unverified`] on this same token, to read its issuer: those
+    /// claims are checked, not parsed a second time. Only the claims come back.
+    #[cfg(feature = "envoy")]
+    pub(crate) fn verify_untrusted_parsed(
+        &self,
+        untrusted: &UntrustedToken<'_>,
+        claims: Option<Map<String, Value>>,
+        now: u64,
+        audiences: Option<&[String]>,
+    ) -> Result<Claims, Error> {
+        let pending = self.prepare(untrusted)?;
+        let verified = pending.find(&crate::RustCrypto);
+        let audiences = audiences.unwrap_or(&self.policy.audiences);
+        pending.checked(verified, now, audiences, claims)
+    }
+
     /// [`Verifier::verify_untrusted`] with the primitive supplied by `crypto`.
     pub fn verify_untrusted_with(
         &self,
@@ -417,15 +436,31 @@ impl<'a> Pending<'a> {
         now: u64,
         audiences: &[String],
     ) -> Result<VerifiedToken, Error> {
-        let token = self.token;
+        let header = self.token.header();
+        let claims = self.checked(verified, now, audiences, None)?;
+        Ok(VerifiedToken {
+            header: header.clone(),
+            claims,
+        })
+    }
+
+    /// The claims, if the signature verified (see [`Pending::finish`]) and they pass at
+    /// `now`: `parsed` if given (the payload already parsed), otherwise parsed here.
+    fn checked(
+        self,
+        verified: Option<usize>,
+        now: u64,
+        audiences: &[String],
+        parsed: Option<Map<String, Value>>,
+    ) -> Result<Claims, Error> {
         if !verified.is_some_and(|i| self.candidates.contains(&i)) {
             return Err(self.fail);
         }
-        let claims = token::object(token.payload(), Part::Payload)?;
+        let claims = match parsed {
+            Some(claims) => claims,
+            None => token::object(self.token.payload(), Part::Payload)?,
+        };
         claims::check_with(&claims, &self.verifier.policy, audiences, now)?;
-        Ok(VerifiedToken {
-            header: token.header().clone(),
-            claims: Claims::new(claims),
-        })
+        Ok(Claims::new(claims))
     }
 }

@@ -716,6 +716,74 @@ fn same_status_as_native_jwt_authn_on_the_same_tokens() {
     assert!(differ.is_empty(), "{}", differ.join("\n"));
 }
 
+/// The status Envoy on `port` answers to a GET of `/` with these raw header lines.
+fn status_of_raw(port: u16, lines: &[&[u8]]) -> u16 {
+    use std::io::{BufRead, BufReader, Write};
+    let mut conn = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut out =
+        format!("GET / HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\nconnection: close\r\n").into_bytes();
+    for line in lines {
+        out.extend_from_slice(line);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    conn.write_all(&out).unwrap();
+    let mut status = String::new();
+    BufReader::new(conn).read_line(&mut status).unwrap();
+    status
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+#[ignore = "needs Envoy: `cargo xtask test` runs it"]
+fn a_header_value_that_is_not_utf8_is_decided_as_jwt_authn_decides_it() {
+    // Envoy passes bytes over 0x7f in a value (obs-text). The SDK's header read panicked on
+    // one, and the VM then answered 503 to every request on that worker.
+    use_live_clock();
+    let upstream = echo();
+    let config = json!({"providers": {"main": {"issuer": ISSUER, "audiences": [AUDIENCE],
+                            "local_jwks": {"inline_string": jwks()}}},
+                        "rules": [{"match": {"prefix": "/"}, "requires": {"provider_name": "main"}}]});
+    let envoy = Envoy::start(Setup {
+        jwtgate: config.clone(),
+        jwt_authn: Some(config),
+        clusters: vec![],
+        upstream: upstream.port,
+        workers: 1,
+    })
+    .unwrap_or_else(|log| panic!("{log}"));
+    let native = envoy.native_port.unwrap();
+    let auth = format!(
+        "authorization: {}",
+        bearer(&token(Algorithm::ES256, &claims()))
+    );
+    // The first goes through to the test's upstream, which cannot read the byte either and
+    // drops the connection (a 503 from both): what counts is the same answer, and that the
+    // filter still decides the requests after it.
+    let cases: [(&[&[u8]], Option<u16>); 4] = [
+        (&[auth.as_bytes(), b"x-note: caf\xe9"], None),
+        (&[b"authorization: Bearer eyJ\xff.eyJ.c2ln"], Some(401)),
+        (
+            &[auth.as_bytes(), b"authorization: Bearer \xe9t\xe9"],
+            Some(401),
+        ),
+        (&[auth.as_bytes()], Some(200)),
+    ];
+    for (lines, want) in cases {
+        let shown: Vec<_> = lines.iter().map(|l| String::from_utf8_lossy(l)).collect();
+        let theirs = status_of_raw(native, lines);
+        assert_eq!(status_of_raw(envoy.port, lines), theirs, "{shown:?}");
+        if let Some(want) = want {
+            assert_eq!(theirs, want, "{shown:?}");
+        }
+    }
+}
+
 #[test]
 #[ignore = "needs Envoy: `cargo xtask test` runs it"]
 fn the_example_configuration_runs_as_documented() {

@@ -125,17 +125,13 @@ fn standard() -> Config {
 }
 
 fn run(config: &Config, env: &Fake, path: &str, headers: &[(&str, &str)]) -> Outcome {
-    let headers: Vec<(String, String)> = headers
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
     decide(
         config,
         env,
         &Request {
             method: "GET",
             path,
-            headers: &headers,
+            headers,
             route: None,
         },
     )
@@ -509,13 +505,10 @@ fn revocation_and_cache() {
 #[test]
 fn cors_preflight_bypass() {
     let (c, env) = (standard(), Fake::new(&standard()));
-    let headers: Vec<(String, String)> = [
+    let headers = [
         ("origin", "https://app.example"),
         ("access-control-request-method", "POST"),
-    ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
+    ];
     let outcome = decide(
         &c,
         &env,
@@ -568,6 +561,36 @@ fn jwt_cache_is_bounded_and_honours_exp() {
     let mut off = JwtCache::new(0, 60);
     off.put("a", claims_of(NOW + 100));
     assert!(off.is_empty());
+}
+
+#[test]
+fn jwt_cache_serves_only_the_same_whole_token() {
+    use jwtgate::envoy::JwtCache;
+    let v = verifier();
+    let t = token(Algorithm::ES256, &claims());
+    let claims = Rc::new(v.verify_at(&t, NOW).unwrap().into_claims());
+    let mut cache = JwtCache::new(100, 60);
+    // The table places a token by its length and its end: these share a place, and differ
+    // anywhere else, a byte at a time, in each of the eight-byte words compared.
+    cache.put(&t, claims.clone());
+    for at in 0..t.len() - 16 {
+        let mut other = t.clone().into_bytes();
+        other[at] = if other[at] == b'A' { b'B' } else { b'A' };
+        let other = String::from_utf8(other).unwrap();
+        assert!(cache.get(&other, NOW).is_none(), "byte {at}");
+    }
+    assert!(cache.get(&format!("{t}A"), NOW).is_none());
+    assert!(cache.get(&t[..t.len() - 1], NOW).is_none());
+    assert!(Rc::ptr_eq(&cache.get(&t, NOW).unwrap(), &claims));
+    // Another token in the same place takes it: the first is then a miss, never the other's.
+    let mut twin = t.clone().into_bytes();
+    twin[0] = b'X';
+    let twin = String::from_utf8(twin).unwrap();
+    let twin_claims = Rc::new(v.verify_at(&t, NOW).unwrap().into_claims());
+    cache.put(&twin, twin_claims.clone());
+    assert_eq!(cache.len(), 1);
+    assert!(cache.get(&t, NOW).is_none());
+    assert!(Rc::ptr_eq(&cache.get(&twin, NOW).unwrap(), &twin_claims));
 }
 
 #[test]
@@ -1078,8 +1101,8 @@ fn the_route_can_choose_the_requirement() {
         Algorithm::ES256,
         &claims_with(json!({"iss": "https://q.example"})),
     );
-    let headers: Vec<(String, String)> = vec![("x-q".into(), q)];
-    let go = |route: Option<&RouteChoice>, headers: &[(String, String)]| {
+    let headers = [("x-q", q.as_str())];
+    let go = |route: Option<&RouteChoice>, headers: &[(&str, &str)]| {
         decide(
             &c,
             &env,
@@ -1091,7 +1114,7 @@ fn the_route_can_choose_the_requirement() {
             },
         )
     };
-    let only_p: Vec<(String, String)> = vec![("authorization".into(), p)];
+    let only_p = [("authorization", p.as_str())];
     allowed(go(None, &only_p));
     assert_eq!(denied(go(None, &headers)), Error::MissingToken);
     let q_only = RouteChoice::Requirement("q_only".into());

@@ -195,7 +195,7 @@ pub fn envoy_config(data: &[u8]) {
                     p.name
                 );
             }
-            let headers = [("x-a".to_string(), "b".to_string())];
+            let headers = [("x-a", "b")];
             let _ = config.rule_for("/a/b?c=d", &headers);
             let _ = config.rule_for("", &[]);
         }

@@ -396,11 +396,11 @@ impl HeaderMatcher {
 
     /// Whether the request's headers match: several values of the header are joined by `,`,
     /// and a missing header matches only a presence rule that asks for absence.
-    pub fn matches(&self, headers: &[(String, String)]) -> bool {
+    pub fn matches(&self, headers: &[(&str, &str)]) -> bool {
         let values: Vec<&str> = headers
             .iter()
             .filter(|(n, _)| n.eq_ignore_ascii_case(&self.name))
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| *v)
             .collect();
         let joined = if values.is_empty() {
             if !self.missing_as_empty {
@@ -875,7 +875,7 @@ impl Config {
 
     /// The first rule whose match fits the request: `path` is the whole `:path`, query
     /// included, and `headers` every request header (pseudo-headers too).
-    pub fn rule_for(&self, path: &str, headers: &[(String, String)]) -> Option<&Rule> {
+    pub fn rule_for(&self, path: &str, headers: &[(&str, &str)]) -> Option<&Rule> {
         self.rules.iter().find(|r| {
             r.matcher.matches(path)
                 && r.headers.iter().all(|h| h.matches(headers))

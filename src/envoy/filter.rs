@@ -18,6 +18,7 @@ use serde_json::Value;
 
 use super::cache::JwtCache;
 use super::config::{split_uri, usable, Config, HttpUri, JwksSource};
+use super::headers::HeaderMap;
 use super::request::{decide, Env, HeaderOp, Keys, Outcome, Request, RouteChoice};
 use crate::{Claims, Error, JwkSet, JwksError, Verifier};
 
@@ -139,9 +140,43 @@ impl HttpContext for Http {
     fn on_http_request_headers(&mut self, _: usize, _: bool) -> Action {
         let rt = self.rt.clone();
         rt.now.set(now_ms());
+        let Some(headers) = request_header_bytes().and_then(HeaderMap::from_bytes) else {
+            // Envoy always hands a well-formed map over here: never expected, and never a pass.
+            log(
+                LogLevel::Critical,
+                "jwtgate: the request headers could not be read",
+            );
+            let _ = hostcalls::send_http_response(500, vec![], None);
+            return Action::Pause;
+        };
         let route = route_choice(&rt.config);
-        let req = OwnedRequest::from_headers(self.get_http_request_headers(), route);
-        rt.handle(self, self.id, req, false)
+        rt.handle(self, self.id, OwnedRequest { headers, route }, false)
+    }
+}
+
+/// The request headers as Envoy serializes them, with one host call and no copy per header
+/// (see [`HeaderMap`]); `None` if Envoy would not give them, which must not read as "no
+/// token" (the SDK panicked there).
+fn request_header_bytes() -> Option<Vec<u8>> {
+    #[link(wasm_import_module = "env")]
+    extern "C" {
+        fn proxy_get_header_map_pairs(
+            map_type: MapType,
+            return_map_data: *mut *mut u8,
+            return_map_size: *mut usize,
+        ) -> Status;
+    }
+    let mut data: *mut u8 = std::ptr::null_mut();
+    let mut size: usize = 0;
+    // SAFETY: the proxy-wasm ABI: on success Envoy has allocated `size` bytes at `data`
+    // through this module's `proxy_on_memory_allocate` (a boxed slice of exactly that length,
+    // as the SDK's own `get_map` takes it back), and they are ours.
+    unsafe {
+        match proxy_get_header_map_pairs(MapType::HttpRequestHeaders, &mut data, &mut size) {
+            Status::Ok if data.is_null() => Some(Vec::new()),
+            Status::Ok => Some(Vec::from_raw_parts(data, size, size)),
+            _ => None,
+        }
     }
 }
 
@@ -180,33 +215,30 @@ fn route_choice(config: &Config) -> Option<RouteChoice> {
         .map(|b| RouteChoice::Requirement(String::from_utf8_lossy(&b).into_owned()))
 }
 
+/// A request as the filter keeps it: its headers' bytes, so that one that waits for keys can
+/// be decided again later.
 struct OwnedRequest {
-    headers: Vec<(String, String)>,
+    headers: HeaderMap,
     route: Option<RouteChoice>,
 }
 
-impl OwnedRequest {
-    fn from_headers(headers: Vec<(String, String)>, route: Option<RouteChoice>) -> Self {
-        OwnedRequest { headers, route }
-    }
+/// The first value of a (pseudo-)header, or "".
+fn pseudo<'a>(headers: &[(&'a str, &'a str)], name: &str) -> &'a str {
+    headers
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map_or("", |(_, v)| v)
+}
 
-    fn pseudo(&self, name: &str) -> &str {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map_or("", |(_, v)| v.as_str())
-    }
-
-    /// The realm of the challenge, as `jwt_authn` writes it: the request URL without query.
-    fn realm(&self) -> String {
-        let path = self.pseudo(":path");
-        let path = path.split_once('?').map_or(path, |(p, _)| p);
-        let scheme = match self.pseudo(":scheme") {
-            "" => "http",
-            scheme => scheme,
-        };
-        format!("{scheme}://{}{path}", self.pseudo(":authority"))
-    }
+/// The realm of the challenge, as `jwt_authn` writes it: the request URL without query.
+fn realm(headers: &[(&str, &str)]) -> String {
+    let path = pseudo(headers, ":path");
+    let path = path.split_once('?').map_or(path, |(p, _)| p);
+    let scheme = match pseudo(headers, ":scheme") {
+        "" => "http",
+        scheme => scheme,
+    };
+    format!("{scheme}://{}{path}", pseudo(headers, ":authority"))
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -728,15 +760,17 @@ impl Runtime {
         waited: bool,
     ) -> Action {
         self.last_chance.set(waited);
-        let outcome = {
-            let request = Request {
-                method: req.pseudo(":method"),
-                path: req.pseudo(":path"),
-                headers: &req.headers,
+        let headers = req.headers.pairs();
+        let outcome = decide(
+            &self.config,
+            self,
+            &Request {
+                method: pseudo(&headers, ":method"),
+                path: pseudo(&headers, ":path"),
+                headers: &headers,
                 route: req.route.as_ref(),
-            };
-            decide(&self.config, self, &request)
-        };
+            },
+        );
         self.last_chance.set(false);
         match outcome {
             Outcome::Allow(ops) => {
@@ -763,7 +797,7 @@ impl Runtime {
                 Action::Continue
             }
             Outcome::Deny(e) => {
-                self.deny(&e, &req.realm());
+                self.deny(&e, &realm(&headers));
                 Action::Pause
             }
             Outcome::Wait {

@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use std::cell::{OnceCell, RefCell};
 use std::rc::Rc;
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::config::{percent_decode, query_values, Config, Location, Requirement, Rule};
 use crate::{claim_requirement_holds, Claims, Error, UntrustedToken, Verifier};
@@ -76,7 +76,7 @@ pub struct Request<'a> {
     /// `:path`, query included.
     pub path: &'a str,
     /// Every header, names in lower case as Envoy gives them.
-    pub headers: &'a [(String, String)],
+    pub headers: &'a [(&'a str, &'a str)],
     /// What the route's metadata chose, in place of `rules` (jwt_authn's per-route config).
     pub route: Option<&'a RouteChoice>,
 }
@@ -97,7 +97,7 @@ impl Request<'_> {
         self.headers
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| *v)
     }
 }
 
@@ -167,6 +167,7 @@ pub fn decide(config: &Config, env: &dyn Env, req: &Request<'_>) -> Outcome {
         parsed: entries.iter().map(|_| OnceCell::new()).collect(),
         entries: &entries,
         issuers: RefCell::new(Vec::new()),
+        payloads: RefCell::new(Vec::new()),
         memo: RefCell::new(Vec::new()),
     };
     let used = match eval.requirement(requirement) {
@@ -288,6 +289,9 @@ struct Eval<'c, 'e, 'r> {
     /// and for its verification by each provider.
     parsed: Vec<OnceCell<Result<UntrustedToken<'e>, Error>>>,
     issuers: RefCell<Vec<(usize, Issuer)>>,
+    /// A token's payload parsed for its `iss`, kept for its verification, which takes it
+    /// rather than parsing the payload again.
+    payloads: RefCell<Vec<(usize, Map<String, Value>)>>,
     memo: RefCell<Vec<(Key<'c>, Verdict)>>,
 }
 
@@ -336,8 +340,8 @@ impl<'c, 'e> Eval<'c, 'e, '_> {
     /// One provider: it needs a token, and every token at its locations must verify with it
     /// (jwt_authn's authenticator: a good token beside a bad one is refused).
     fn leaf(&self, p: usize, audiences: Option<&'c [String]>) -> Result<Vec<Used>, Failure> {
-        let ids = self.at_provider(p);
-        if ids.is_empty() {
+        let mut ids = self.at_provider(p).peekable();
+        if ids.peek().is_none() {
             return Err(Error::MissingToken.into());
         }
         let mut used = Vec::new();
@@ -538,11 +542,9 @@ impl<'c, 'e> Eval<'c, 'e, '_> {
         wait.map_or(Ok(used), Err)
     }
 
-    fn at_provider(&self, p: usize) -> Vec<usize> {
+    fn at_provider(&self, p: usize) -> impl Iterator<Item = usize> + use<'_, 'c, 'e> {
         let ids = &self.config.providers[p].location_ids;
-        (0..self.entries.len())
-            .filter(|e| ids.contains(&self.entries[*e].location))
-            .collect()
+        (0..self.entries.len()).filter(move |e| ids.contains(&self.entries[*e].location))
     }
 
     /// Entry `e`'s token, parsed (with the default size limit, every provider's).
@@ -555,12 +557,14 @@ impl<'c, 'e> Eval<'c, 'e, '_> {
         if let Some((_, r)) = self.issuers.borrow().iter().find(|(i, _)| *i == e) {
             return r.clone();
         }
-        let r = self.parsed(e).clone().and_then(|t| {
-            Ok(t.claims_unverified()?
-                .get("iss")
-                .and_then(Value::as_str)
-                .map(str::to_owned))
-        });
+        let r = match self.parsed(e) {
+            Ok(t) => t.claims_unverified().map(|claims| {
+                let iss = claims.get("iss").and_then(Value::as_str).map(str::to_owned);
+                self.payloads.borrow_mut().push((e, claims));
+                iss
+            }),
+            Err(err) => Err(err.clone()),
+        };
         self.issuers.borrow_mut().push((e, r.clone()));
         r
     }
@@ -644,21 +648,27 @@ impl<'c, 'e> Eval<'c, 'e, '_> {
                     }
                     Err(err) => return Err(err.clone().into()),
                 };
-                let run = |v: &Verifier| match audiences {
-                    Some(auds) => v.verify_untrusted_with_audiences(untrusted, env.now(), auds),
-                    None => v.verify_untrusted(untrusted, env.now()),
+                let run = |v: &Verifier, payload| {
+                    v.verify_untrusted_parsed(untrusted, payload, env.now(), audiences)
                 };
-                let mut result = run(&verifier);
+                // The payload as parsed for the issuer, if it was: the first verification by
+                // any provider takes it.
+                let payload = {
+                    let mut payloads = self.payloads.borrow_mut();
+                    let at = payloads.iter().position(|(i, _)| *i == e);
+                    at.map(|at| payloads.swap_remove(at).1)
+                };
+                let mut result = run(&verifier, payload);
                 // An unknown kid may be known already to the shared copy: look there before
                 // asking for a fetch.
                 if matches!(result, Err(Error::UnknownKey)) && env.resync(p) {
                     if let Keys::Ready(fresh) = env.keys(p) {
-                        result = run(&fresh);
+                        result = run(&fresh, None);
                     }
                 }
                 match result {
-                    Ok(v) => {
-                        let claims = Rc::new(v.into_claims());
+                    Ok(claims) => {
+                        let claims = Rc::new(claims);
                         if cacheable {
                             env.remember(p, token, claims.clone());
                         }
@@ -702,25 +712,20 @@ impl<'c, 'e> Eval<'c, 'e, '_> {
         };
         let mut params: Vec<&str> = Vec::new();
         let mut cookie_names: Vec<&str> = Vec::new();
+        let strips = |p: usize| !self.config.providers[p].forward;
         for (e, entry) in self.entries.iter().enumerate() {
-            let owners: Vec<usize> = leaves
-                .iter()
-                .map(|(p, _)| *p)
-                .filter(|p| {
+            let owners = || {
+                leaves.iter().map(|(p, _)| *p).filter(|p| {
                     self.config.providers[*p]
                         .location_ids
                         .contains(&entry.location)
                 })
-                .collect();
-            let verified: Vec<usize> = owners
-                .iter()
-                .copied()
-                .filter(|p| verified_by(e, *p))
-                .collect();
-            let strip = if verified.is_empty() {
-                owners.iter().any(|p| !self.config.providers[*p].forward)
+            };
+            // The providers it verified with decide; if none, any provider looking there.
+            let strip = if owners().any(|p| verified_by(e, p)) {
+                owners().filter(|p| verified_by(e, *p)).any(strips)
             } else {
-                verified.iter().any(|p| !self.config.providers[*p].forward)
+                owners().any(strips)
             };
             if !strip {
                 continue;

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use crate::exports::{self, leb};
 use crate::install::{cmd, root, wasm_bindgen, wasm_opt};
 
 /// Where `envoy()` puts the filter.
@@ -28,6 +29,11 @@ pub fn envoy() -> Result<PathBuf, String> {
     let built = root().join("target/wasm32-wasip1/release/jwtgate.wasm");
     let out = envoy_wasm();
     std::fs::create_dir_all(out.parent().unwrap()).map_err(|e| e.to_string())?;
+    // Only the callbacks the filter implements: Envoy calls every one exported.
+    let lean = root().join("target/wasm32-wasip1/release/jwtgate_envoy_exports.wasm");
+    let wasm = std::fs::read(&built).map_err(|e| e.to_string())?;
+    std::fs::write(&lean, exports::keep(&wasm, exports::ENVOY_FILTER)?)
+        .map_err(|e| e.to_string())?;
     // -O3, not -Oz: the filter is on every request's path; size matters less there.
     cmd(
         wasm_opt().to_str().unwrap(),
@@ -35,7 +41,7 @@ pub fn envoy() -> Result<PathBuf, String> {
             "-O3",
             "--strip-debug",
             "--strip-producers",
-            built.to_str().unwrap(),
+            lean.to_str().unwrap(),
             "-o",
             out.to_str().unwrap(),
         ],
@@ -355,18 +361,6 @@ pub fn run() -> Result<(), String> {
 
 /// The module names in a wasm binary's import section.
 pub fn import_modules(wasm: &[u8]) -> Result<Vec<String>, String> {
-    fn leb(bytes: &[u8], at: &mut usize) -> Result<usize, String> {
-        let (mut value, mut shift) = (0usize, 0);
-        loop {
-            let b = *bytes.get(*at).ok_or("truncated wasm")?;
-            *at += 1;
-            value |= ((b & 0x7f) as usize) << shift;
-            if b & 0x80 == 0 {
-                return Ok(value);
-            }
-            shift += 7;
-        }
-    }
     fn name(bytes: &[u8], at: &mut usize) -> Result<String, String> {
         let len = leb(bytes, at)?;
         let s = bytes.get(*at..*at + len).ok_or("truncated wasm")?;

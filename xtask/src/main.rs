@@ -3,6 +3,7 @@
 mod bench;
 mod build;
 mod demo;
+mod exports;
 mod fuzz;
 mod install;
 mod test;
