@@ -83,6 +83,18 @@ fn start_with(
     .unwrap_or_else(|log| panic!("{log}"))
 }
 
+/// Envoy with jwtgate on one listener and native `jwt_authn` on another, given the same JSON.
+fn beside_jwt_authn(upstream: &Server, config: Value) -> Envoy {
+    Envoy::start(Setup {
+        jwtgate: config.clone(),
+        jwt_authn: Some(config),
+        clusters: vec![],
+        upstream: upstream.port,
+        workers: 1,
+    })
+    .unwrap_or_else(|log| panic!("{log}"))
+}
+
 #[test]
 #[ignore = "needs Envoy: `cargo xtask test` runs it"]
 fn valid_tokens_reach_the_upstream_with_their_claims() {
@@ -638,14 +650,7 @@ fn same_status_as_native_jwt_authn_on_the_same_tokens() {
     let config = json!({"providers": {"main": provider},
                         "rules": [{"match": {"prefix": "/open"}},
                                   {"match": {"prefix": "/"}, "requires": {"provider_name": "main"}}]});
-    let envoy = Envoy::start(Setup {
-        jwtgate: config.clone(),
-        jwt_authn: Some(config),
-        clusters: vec![],
-        upstream: upstream.port,
-        workers: 1,
-    })
-    .unwrap_or_else(|log| panic!("{log}"));
+    let envoy = beside_jwt_authn(&upstream, config);
     let native = envoy.native_port.unwrap();
     let now = now();
     let signed = |alg: Algorithm, c: Value| token(alg, &c);
@@ -749,14 +754,7 @@ fn a_header_value_that_is_not_utf8_is_decided_as_jwt_authn_decides_it() {
     let config = json!({"providers": {"main": {"issuer": ISSUER, "audiences": [AUDIENCE],
                             "local_jwks": {"inline_string": jwks()}}},
                         "rules": [{"match": {"prefix": "/"}, "requires": {"provider_name": "main"}}]});
-    let envoy = Envoy::start(Setup {
-        jwtgate: config.clone(),
-        jwt_authn: Some(config),
-        clusters: vec![],
-        upstream: upstream.port,
-        workers: 1,
-    })
-    .unwrap_or_else(|log| panic!("{log}"));
+    let envoy = beside_jwt_authn(&upstream, config);
     let native = envoy.native_port.unwrap();
     let auth = format!(
         "authorization: {}",
