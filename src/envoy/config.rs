@@ -394,6 +394,11 @@ impl HeaderMatcher {
         }
     }
 
+    /// The header's name, in lower case.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     /// Whether the request's headers match: several values of the header are joined by `,`,
     /// and a missing header matches only a presence rule that asks for absence.
     pub fn matches(&self, headers: &[(&str, &str)]) -> bool {

@@ -20,6 +20,8 @@ pub struct HeaderMap {
     text: String,
     /// Where each name and value is in `text`, in Envoy's order.
     spans: Vec<(Range<usize>, Range<usize>)>,
+    /// The names of the headers whose name or value was not UTF-8, as read (lossily).
+    lossy: Vec<String>,
 }
 
 impl HeaderMap {
@@ -32,13 +34,24 @@ impl HeaderMap {
         bytes.drain(..start);
         match String::from_utf8(bytes) {
             // Every span ends before a NUL and starts after one (or at 0): on char boundaries.
-            Ok(text) => Some(HeaderMap { text, spans }),
+            Ok(text) => Some(HeaderMap {
+                text,
+                spans,
+                lossy: Vec::new(),
+            }),
             Err(e) => {
                 let bytes = e.into_bytes();
                 let mut map = HeaderMap {
                     text: String::with_capacity(bytes.len()),
                     spans: Vec::with_capacity(spans.len()),
+                    lossy: Vec::new(),
                 };
+                let invalid = |r: &Range<usize>| std::str::from_utf8(&bytes[r.clone()]).is_err();
+                let lossy_names: Vec<String> = spans
+                    .iter()
+                    .filter(|(n, v)| invalid(n) || invalid(v))
+                    .map(|(n, _)| String::from_utf8_lossy(&bytes[n.clone()]).into_owned())
+                    .collect();
                 let mut push = |b: &[u8]| {
                     let at = map.text.len();
                     map.text.push_str(&String::from_utf8_lossy(b));
@@ -51,9 +64,17 @@ impl HeaderMap {
                     .map(|(n, v)| (push(&bytes[n]), push(&bytes[v])))
                     .collect();
                 map.spans = lossy;
+                map.lossy = lossy_names;
                 Some(map)
             }
         }
+    }
+
+    /// The names of headers whose name or value was not UTF-8 and was read with U+FFFD in
+    /// place of each invalid sequence: a route's header matcher must not decide on those
+    /// (Envoy's compares the bytes).
+    pub fn lossy(&self) -> &[String] {
+        &self.lossy
     }
 
     /// Every header, names in lower case as Envoy gives them, a repeated header once per value.
@@ -159,6 +180,7 @@ mod tests {
                 ("x-after", "ok"),
             ]
         );
+        assert_eq!(map.lossy(), ["x-name", "authorization"]);
     }
 
     #[test]
