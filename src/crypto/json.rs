@@ -357,7 +357,8 @@ impl<'a> Parser<'a> {
                 }
                 _ => self.skip(depth)?,
             }
-            // Kept sorted: a repeat is found by binary search, in n log n however many. Read
+            // Kept sorted: a repeat is found by binary search; a new name moves the ones after
+            // it up a place (a token's size bounds how many). Read
             // and placed through `get`: the indices are in range, and no bounds check is left
             // to panic, so the npm package's wasm carries no panic formatting for one.
             let open = self.names.get(base..).unwrap_or_default();

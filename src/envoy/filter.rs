@@ -149,15 +149,17 @@ impl HttpContext for Http {
             let _ = hostcalls::send_http_response(500, vec![], None);
             return Action::Pause;
         };
-        // A rule's header matcher would compare a value read lossily where Envoy's compares
-        // its bytes, and could choose another rule than jwt_authn: such a request is refused,
-        // never routed on a guess (stricter than jwt_authn, in examples/envoy/README.md).
+        // A rule's path, regex, query or header matcher would compare a value read lossily
+        // where Envoy's compares its bytes, and could choose another rule than jwt_authn: such
+        // a request is refused, never routed on a guess (stricter than jwt_authn, in
+        // examples/envoy/README.md). Every rule reads `:path`.
         let named = |name: &String| {
-            rt.config.rules.iter().any(|r| {
-                r.headers
-                    .iter()
-                    .any(|m| m.name().eq_ignore_ascii_case(name))
-            })
+            name == ":path"
+                || rt.config.rules.iter().any(|r| {
+                    r.headers
+                        .iter()
+                        .any(|m| m.name().eq_ignore_ascii_case(name))
+                })
         };
         if headers.lossy().iter().any(named) {
             let body = b"malformed request header\n";
