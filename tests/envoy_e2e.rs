@@ -83,6 +83,15 @@ fn start_with(
     .unwrap_or_else(|log| panic!("{log}"))
 }
 
+/// One provider, `main`, with the local keys; `open` rules first, then every path requiring it.
+fn guarded(open: Vec<Value>) -> Value {
+    let mut rules = open;
+    rules.push(json!({"match": {"prefix": "/"}, "requires": {"provider_name": "main"}}));
+    json!({"providers": {"main": {"issuer": ISSUER, "audiences": [AUDIENCE],
+                                  "local_jwks": {"inline_string": jwks()}}},
+           "rules": rules})
+}
+
 /// Envoy with jwtgate on one listener and native `jwt_authn` on another, given the same JSON.
 fn beside_jwt_authn(upstream: &Server, config: Value) -> Envoy {
     Envoy::start(Setup {
@@ -759,9 +768,7 @@ fn a_header_value_that_is_not_utf8_is_decided_as_jwt_authn_decides_it() {
     // one, and the VM then answered 503 to every request on that worker.
     use_live_clock();
     let upstream = echo();
-    let config = json!({"providers": {"main": {"issuer": ISSUER, "audiences": [AUDIENCE],
-                            "local_jwks": {"inline_string": jwks()}}},
-                        "rules": [{"match": {"prefix": "/"}, "requires": {"provider_name": "main"}}]});
+    let config = guarded(vec![]);
     let envoy = beside_jwt_authn(&upstream, config);
     let native = envoy.native_port.unwrap();
     let auth = format!(
@@ -798,11 +805,10 @@ fn a_rule_never_matches_a_header_value_read_lossily() {
     // through without a token. Such a request is refused instead (stricter); a value that is
     // not UTF-8 in a header no matcher names changes nothing.
     let upstream = echo();
-    let config = json!({"providers": {"main": {"issuer": ISSUER, "audiences": [AUDIENCE],
-                            "local_jwks": {"inline_string": jwks()}}},
-                        "rules": [{"match": {"prefix": "/", "headers": [{"name": "x-tenant",
-                                     "string_match": {"exact": "\u{fffd}"}}]}},
-                                  {"match": {"prefix": "/"}, "requires": {"provider_name": "main"}}]});
+    let config = guarded(vec![
+        json!({"match": {"prefix": "/", "headers": [{"name": "x-tenant",
+        "string_match": {"exact": "\u{fffd}"}}]}}),
+    ]);
     let envoy = beside_jwt_authn(&upstream, config);
     let native = envoy.native_port.unwrap();
     let tenant: &[&[u8]] = &[b"x-tenant: \xff"];
@@ -822,10 +828,9 @@ fn a_path_that_is_not_utf8_never_reaches_the_upstream_without_a_token() {
     // `:path` it had to read lossily too, for a codec that lets one through, which this test
     // cannot send.
     let upstream = echo();
-    let config = json!({"providers": {"main": {"issuer": ISSUER, "audiences": [AUDIENCE],
-                            "local_jwks": {"inline_string": jwks()}}},
-                        "rules": [{"match": {"safe_regex": {"regex": "^/pub/.$"}}},
-                                  {"match": {"prefix": "/"}, "requires": {"provider_name": "main"}}]});
+    let config = guarded(vec![
+        json!({"match": {"safe_regex": {"regex": "^/pub/.$"}}}),
+    ]);
     let envoy = beside_jwt_authn(&upstream, config);
     assert_eq!(status_of_raw_path(envoy.port, b"/pub/a", &[]), 200);
     for port in [envoy.port, envoy.native_port.unwrap()] {
