@@ -45,12 +45,13 @@ pub fn policy(options: &Map<String, Value>) -> Result<Policy, OptionsError> {
             "clockSkew" | "clockTolerance" => " (did you mean clockSkewSeconds?)",
             _ => "",
         };
-        return Err(OptionsError(format!(
-            "unknown option {}{hint}",
-            quoted(unknown)
-        )));
+        return Err(OptionsError(
+            ["unknown option ", &quoted(unknown), hint].concat(),
+        ));
     }
-    let bad = |name: &str, what: &str| OptionsError(format!("option {name} must be {what}"));
+    // Joined, not `format!`: the formatting machinery is kilobytes of the npm wasm, and these
+    // messages are its only use there.
+    let bad = |name: &str, what: &str| OptionsError(["option ", name, " must be ", what].concat());
     let mut policy = Policy::new();
     // Left out, the issuer is not checked. null is refused, not read as left out: it is what
     // `config.issuer ?? null` gives for a missing setting, and must not switch the check off.
@@ -82,10 +83,14 @@ pub fn policy(options: &Map<String, Value>) -> Result<Policy, OptionsError> {
         let mut set = AlgorithmSet::EMPTY;
         for name in names {
             let alg = Algorithm::from_name(&name).map_err(|_| {
-                OptionsError(format!(
-                    "option algorithms: {} is not an algorithm jwtgate implements",
-                    quoted(&name)
-                ))
+                OptionsError(
+                    [
+                        "option algorithms: ",
+                        &quoted(&name),
+                        " is not an algorithm jwtgate implements",
+                    ]
+                    .concat(),
+                )
             })?;
             set = set.with(alg);
         }
