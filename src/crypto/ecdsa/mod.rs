@@ -8,11 +8,11 @@
 //! a call to `__multi3`. Here the field uses 32-bit limbs, where each limb product is a single
 //! `i64.mul`, the special form of p (Solinas reduction), a dedicated squaring, and a
 //! verification split into 32-bit scalar multiplications with precomputed tables, so that only
-//! 32 doublings remain (64 until issue 20, when 64-bit parts took the time 32-bit parts now
-//! take with the reduction's fast paths and a multi-bit inversion besides). Measured when P-256 replaced the `p256` crate (one ES256 check,
-//! fastest of several batches on a busy 2-core machine): natively about 370 µs there against
-//! 66-73 µs here; in wasm under Node, about 1,300-1,900 µs against 150-235 µs. SECURITY.md
-//! keeps the current figures, P-384's included.
+//! 32 doublings remain (64-bit parts and 64 doublings until issue 20). Measured when P-256
+//! replaced the `p256` crate (one ES256 check, fastest of several batches on a busy 2-core
+//! machine): natively about 370 µs there against 66-73 µs here; in wasm under Node, about
+//! 1,300-1,900 µs against 150-235 µs. SECURITY.md keeps the current figures, P-384's included,
+//! and what issue 20 tried.
 //!
 //! Variable time on purpose: this only verifies, and everything it sees (the key, the
 //! message, the signature) is public. It must never be used with secret scalars.
@@ -162,7 +162,7 @@ const NAF_LEN: usize = PART_BITS + 1;
 /// measured no more than 2% faster.
 const G_WINDOW: u32 = 8;
 /// wNAF window for a key: its tables are built on its first verification and kept with the
-/// key, 16 points per part (P-256: 8 KiB; P-384: 18 KiB). 7 measured about 3% faster a
+/// key, 16 points per part (P-256: 8 KiB; P-384: 18 KiB). 7 measured 2-3% faster a
 /// verification for a first verification half as costly again and twice the memory.
 const Q_WINDOW: u32 = 6;
 
