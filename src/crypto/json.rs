@@ -81,10 +81,19 @@ pub(crate) fn json_members<const N: usize>(
     bytes: &[u8],
     names: [&str; N],
 ) -> Result<([Option<Member>; N], usize), JsonError> {
-    let mut p = Parser::new(bytes);
     let mut found = [const { None }; N];
+    members_into(bytes, &names, &mut found).map(|count| (found, count))
+}
+
+/// [`json_members`] for any number of names: one copy in the wasm, not one per caller.
+fn members_into(
+    bytes: &[u8],
+    names: &[&str],
+    found: &mut [Option<Member>],
+) -> Result<usize, JsonError> {
+    let mut p = Parser::new(bytes);
     let count = match p.peek() {
-        Some(b'{') => p.skip_object(1, Some((&names, &mut found)))?,
+        Some(b'{') => p.skip_object(1, Some((names, found)))?,
         _ => {
             // JSON of another shape is NotAnObject, after the full parser's checks.
             p.skip(0)?;
@@ -92,7 +101,7 @@ pub(crate) fn json_members<const N: usize>(
             return Err(JsonError::NotAnObject);
         }
     };
-    p.end().map(|()| (found, count))
+    p.end().map(|()| count)
 }
 
 /// A member name the scanner keeps: a span of the document, or of its decoded names when the
@@ -697,26 +706,29 @@ fn exact(text: &str) -> f64 {
         for _ in 0..e.unsigned_abs() {
             mul_small(if e > 0 { &mut num } else { &mut den }, 10, 0);
         }
-        // Scale by 2^s so that q = num * 2^s / den is in [2^62, 2^64).
-        let s = 63 - (bits(&num) as i64 - bits(&den) as i64);
-        let (mut n, d) = if s >= 0 {
-            (shl(&num, s as usize), den)
-        } else {
-            (num, shl(&den, (-s) as usize))
-        };
-        let mut q: u128 = 0;
-        for bit in (0..64).rev() {
-            let shifted = shl(&d, bit);
-            if !less(&n, &shifted) {
-                sub(&mut n, &shifted);
-                q |= 1 << bit;
-            }
+        // Double one side until num / den is in [1, 2): the value is that times 2^t.
+        let mut t = bits(&num) as i64 - bits(&den) as i64;
+        for _ in 0..t.unsigned_abs() {
+            mul_small(if t > 0 { &mut den } else { &mut num }, 2, 0);
         }
-        let sticky = n.iter().any(|&l| l != 0);
-        let top = 127 - q.leading_zeros() as i64; // 62 or 63
-        let exp = top - s; // the value is in [2^exp, 2^(exp + 1))
-        let keep = if exp >= -1022 { 53 } else { exp + 1075 }; // significant bits an f64 has there
-        let drop = (top + 1 - keep) as u32; // 10 to 69
+        if less(&num, &den) {
+            mul_small(&mut num, 2, 0);
+            t -= 1;
+        }
+        // The quotient's first 64 bits, by long division: q is in [2^63, 2^64).
+        let mut q: u128 = 0;
+        for _ in 0..64 {
+            q <<= 1;
+            if !less(&num, &den) {
+                sub(&mut num, &den);
+                q |= 1;
+            }
+            mul_small(&mut num, 2, 0);
+        }
+        let sticky = num.iter().any(|&l| l != 0);
+        let s = 63 - t; // the value is q * 2^-s, in [2^t, 2^(t + 1))
+        let keep = if t >= -1022 { 53 } else { t + 1075 }; // significant bits an f64 has there
+        let drop = (64 - keep) as u32; // 11 to 69
         let mut mant = q >> drop;
         let rest = q & ((1 << drop) - 1);
         let half = 1 << (drop - 1);
@@ -762,18 +774,6 @@ fn bits(a: &[u32]) -> usize {
     } else {
         used * 32 - a[used - 1].leading_zeros() as usize
     }
-}
-
-fn shl(a: &[u32], n: usize) -> Vec<u32> {
-    let (limbs, bits) = (n / 32, n % 32);
-    let mut out = vec![0u32; limbs];
-    let mut carry = 0u32;
-    for &l in a {
-        out.push(if bits == 0 { l } else { (l << bits) | carry });
-        carry = if bits == 0 { 0 } else { l >> (32 - bits) };
-    }
-    out.push(carry);
-    out
 }
 
 /// `a < b`, whatever their lengths.
