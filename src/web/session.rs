@@ -95,10 +95,7 @@ impl RawSession {
                 s.rejected(&a);
                 0.0
             }
-            op::ADOPT => flag(
-                s.adopt(&a, &b, c, now)
-                    .map_err(|e| jwt_error(&e))?,
-            ),
+            op::ADOPT => flag(s.adopt(&a, &b, c, now).map_err(|e| jwt_error(&e))?),
             op::RESTORE => flag(s.restore(&a, now)),
             op::CLEAR => {
                 s.clear();
