@@ -546,8 +546,11 @@ impl<'a> Parser<'a> {
             // here rather than by `str::parse`, whose general code (signs, radixes) was bytes
             // in every npm wasm.
             let digits = text.strip_prefix('-');
+            // Overflow found by a comparison: `checked_mul` links a 128-bit multiplication.
             let magnitude = digits.unwrap_or(text).bytes().try_fold(0u64, |n, c| {
-                n.checked_mul(10)?.checked_add(u64::from(c - b'0'))
+                (n <= u64::MAX / 10)
+                    .then(|| n * 10)?
+                    .checked_add(u64::from(c - b'0'))
             });
             match (magnitude, digits.is_some()) {
                 (Some(u), false) => return Ok(u.into()),
@@ -596,7 +599,8 @@ fn clinger(text: &str) -> Option<f64> {
     while let Some(&c) = b.get(i) {
         match c {
             b'0'..=b'9' => {
-                m = m.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
+                // No overflow: m was at most 2^53.
+                m = m * 10 + u64::from(c - b'0');
                 if m > MAX {
                     return None;
                 }
@@ -630,10 +634,11 @@ fn clinger(text: &str) -> Option<f64> {
         m as f64 / p
     } else if (23..=22 + 15).contains(&e) {
         // Shift the excess power into the significand while it stays exact.
-        let m = m
-            .checked_mul(10u64.pow((e - 22) as u32))
-            .filter(|m| *m <= MAX)?;
-        m as f64 * 1e22
+        let p = 10u64.pow((e - 22) as u32);
+        if m > MAX / p {
+            return None;
+        }
+        (m * p) as f64 * 1e22
     } else {
         return None;
     };
@@ -646,7 +651,9 @@ fn clinger(text: &str) -> Option<f64> {
 fn exact(text: &str) -> f64 {
     let b = text.as_bytes();
     let negative = b.first() == Some(&b'-');
-    let mut digits: Vec<u8> = Vec::new();
+    // The significand, read into a big integer as it goes: value = num * 10^e.
+    let mut num = vec![0u32];
+    let mut significant = 0;
     let mut e: i64 = 0;
     let mut i = usize::from(negative);
     let mut fraction = false;
@@ -655,10 +662,10 @@ fn exact(text: &str) -> f64 {
         match c {
             b'.' => fraction = true,
             b'0'..=b'9' => {
-                if digits.is_empty() && c == b'0' {
-                    // A leading zero: no significant digit yet.
-                } else if digits.len() < 800 {
-                    digits.push(c - b'0');
+                if significant < 800 {
+                    mul_small(&mut num, 10, u32::from(c - b'0'));
+                    // Leading zeros are not significant.
+                    significant += usize::from(significant > 0 || c != b'0');
                 } else {
                     // Beyond 800 digits only whether any is nonzero can matter: a tie between
                     // two f64s has at most 767 significant digits.
@@ -685,39 +692,33 @@ fn exact(text: &str) -> f64 {
         e += if minus { -x } else { x };
     }
     if truncated {
-        digits.push(1);
+        mul_small(&mut num, 10, 1);
         e -= 1;
     }
-    while digits.last() == Some(&0) {
-        digits.pop();
-        e += 1;
-    }
-    let magnitude = digits.len() as i64 + e; // the value is below 10^magnitude
-    let f = if digits.is_empty() || magnitude < -324 {
+    let magnitude = significant as i64 + e; // the value is below 10^magnitude
+    let f = if significant == 0 || magnitude < -324 {
         0.0
     } else if magnitude > 310 {
         f64::INFINITY
     } else {
-        let mut num = vec![0u32];
         let mut den = vec![1u32];
-        for &d in &digits {
-            mul_small(&mut num, 10, u32::from(d));
-        }
-        for _ in 0..e.unsigned_abs() {
-            mul_small(if e > 0 { &mut num } else { &mut den }, 10, 0);
-        }
+        scale(
+            if e > 0 { &mut num } else { &mut den },
+            10,
+            e.unsigned_abs(),
+        );
         // Double one side until num / den is in [1, 2): the value is that times 2^t.
         let mut t = bits(&num) as i64 - bits(&den) as i64;
-        for _ in 0..t.unsigned_abs() {
-            mul_small(if t > 0 { &mut den } else { &mut num }, 2, 0);
-        }
+        scale(if t > 0 { &mut den } else { &mut num }, 2, t.unsigned_abs());
         if less(&num, &den) {
             mul_small(&mut num, 2, 0);
             t -= 1;
         }
-        // The quotient's first 64 bits, by long division: q is in [2^63, 2^64).
-        let mut q: u128 = 0;
-        for _ in 0..64 {
+        // The significant bits an f64 has at 2^t (fewer below the normal range), and one more
+        // to round by: the quotient's first bits by long division, the remainder the rest.
+        let keep = if t >= -1022 { 53 } else { t + 1075 };
+        let mut q: u64 = 0;
+        for _ in 0..keep + 1 {
             q <<= 1;
             if !less(&num, &den) {
                 sub(&mut num, &den);
@@ -726,17 +727,13 @@ fn exact(text: &str) -> f64 {
             mul_small(&mut num, 2, 0);
         }
         let sticky = num.iter().any(|&l| l != 0);
-        let s = 63 - t; // the value is q * 2^-s, in [2^t, 2^(t + 1))
-        let keep = if t >= -1022 { 53 } else { t + 1075 }; // significant bits an f64 has there
-        let drop = (64 - keep) as u32; // 11 to 69
-        let mut mant = q >> drop;
-        let rest = q & ((1 << drop) - 1);
-        let half = 1 << (drop - 1);
-        if rest > half || (rest == half && (sticky || mant & 1 == 1)) {
+        let mut mant = q >> 1;
+        if q & 1 == 1 && (sticky || mant & 1 == 1) {
             mant += 1;
         }
-        let scale = i64::from(drop) - s; // -1074 or more
-        if scale + 52 > 1023 {
+        // The value is mant * 2^(t - keep + 1); 2^-1074 at the least.
+        let scale = t - keep + 1;
+        if t > 1023 {
             f64::INFINITY
         } else {
             let pow2 = if scale >= -1022 {
@@ -744,13 +741,27 @@ fn exact(text: &str) -> f64 {
             } else {
                 f64::from_bits(1 << (scale + 1074))
             };
-            mant as f64 * pow2 // exact: mant has at most 53 bits, and the scale is in range
+            // Exact: mant has at most 53 bits (2^53 after rounding up), and the scale is in
+            // range; a product past the largest f64 is infinity, as it should be.
+            mant as f64 * pow2
         }
     };
     if negative {
         -f
     } else {
         f
+    }
+}
+
+/// `a = a * base^n`, in steps that fit a limb multiplier.
+fn scale(a: &mut Vec<u32>, base: u32, n: u64) {
+    // base^9 and 2^31 both fit in 32 bits (base is 10 or 2).
+    let most = if base == 10 { 9 } else { 31 };
+    let mut left = n;
+    while left > 0 {
+        let k = left.min(most);
+        mul_small(a, base.pow(k as u32), 0);
+        left -= k;
     }
 }
 
