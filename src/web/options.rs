@@ -3,6 +3,7 @@
 use crate::prelude::*;
 use serde_json::{Map, Value};
 
+use crate::error::joined;
 use crate::{Algorithm, AlgorithmSet, Policy};
 
 /// Options that are not a policy: mistakes in them are the caller's, reported as `TypeError`.
@@ -24,7 +25,9 @@ pub const KNOWN: &str =
     "issuer,audiences,algorithms,clockSkewSeconds,requireExpiration,maxTokenBytes,requiredClaims,spaceDelimitedClaims";
 
 /// A name as the caller wrote it, quoted as JSON quotes it: `Debug`'s quoting would link
-/// `core`'s Unicode tables and escaping into the npm package's wasm for two messages.
+/// `core`'s Unicode tables and escaping into the npm package's wasm for two messages. (The
+/// messages are `joined`, not `format!`ted: that linked `core::fmt`'s padding and writer,
+/// 1 KB gzipped of the full wasm.)
 fn quoted(name: &str) -> String {
     let mut out = String::new();
     crate::crypto::json::push_json_string(&mut out, name);
@@ -45,12 +48,13 @@ pub fn policy(options: &Map<String, Value>) -> Result<Policy, OptionsError> {
             "clockSkew" | "clockTolerance" => " (did you mean clockSkewSeconds?)",
             _ => "",
         };
-        return Err(OptionsError(format!(
-            "unknown option {}{hint}",
-            quoted(unknown)
-        )));
+        return Err(OptionsError(joined(&[
+            "unknown option ",
+            &quoted(unknown),
+            hint,
+        ])));
     }
-    let bad = |name: &str, what: &str| OptionsError(format!("option {name} must be {what}"));
+    let bad = |name: &str, what: &str| OptionsError(joined(&["option ", name, " must be ", what]));
     let mut policy = Policy::new();
     // Left out, the issuer is not checked. null is refused, not read as left out: it is what
     // `config.issuer ?? null` gives for a missing setting, and must not switch the check off.
@@ -82,10 +86,11 @@ pub fn policy(options: &Map<String, Value>) -> Result<Policy, OptionsError> {
         let mut set = AlgorithmSet::EMPTY;
         for name in names {
             let alg = Algorithm::from_name(&name).map_err(|_| {
-                OptionsError(format!(
-                    "option algorithms: {} is not an algorithm jwtgate implements",
-                    quoted(&name)
-                ))
+                OptionsError(joined(&[
+                    "option algorithms: ",
+                    &quoted(&name),
+                    " is not an algorithm jwtgate implements",
+                ]))
             })?;
             set = set.with(alg);
         }
