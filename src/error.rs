@@ -229,11 +229,11 @@ impl Error {
             "invalid_audience" => (403, "invalid_token"),
             _ => (401, "invalid_token"),
         };
-        challenge.push_str(", error=\"");
-        challenge.push_str(error);
-        challenge.push_str("\", error_description=\"");
-        challenge.push_str(code);
-        challenge.push('"');
+        // One `pieces`, not a `push_str` apiece: each inlined its own growth code in the wasm.
+        pieces(
+            &mut challenge,
+            &[", error=\"", error, "\", error_description=\"", code, "\""],
+        );
         (status, Some(challenge))
     }
 }

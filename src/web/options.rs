@@ -54,7 +54,6 @@ pub fn policy(options: &Map<String, Value>) -> Result<Policy, OptionsError> {
             hint,
         ])));
     }
-    let bad = |name: &str, what: &str| OptionsError(joined(&["option ", name, " must be ", what]));
     let mut policy = Policy::new();
     // Left out, the issuer is not checked. null is refused, not read as left out: it is what
     // `config.issuer ?? null` gives for a missing setting, and must not switch the check off.
@@ -170,6 +169,12 @@ fn strings(v: Option<&Value>, one: bool) -> Option<Vec<String>> {
             .collect(),
         Some(_) => None,
     }
+}
+
+/// `option NAME must be WHAT`. Out of line: each message built in place was bytes of the wasm.
+#[inline(never)]
+fn bad(name: &str, what: &str) -> OptionsError {
+    OptionsError(joined(&["option ", name, " must be ", what]))
 }
 
 fn whole(v: &Value) -> Option<u64> {
