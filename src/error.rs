@@ -311,7 +311,8 @@ impl Error {
     }
 }
 
-fn pieces(out: &mut String, pieces: &[&str]) {
+/// `pieces` appended to `out`: one loop where a `push_str` apiece inlines its own growth code.
+pub(crate) fn pieces(out: &mut String, pieces: &[&str]) {
     for piece in pieces {
         out.push_str(piece);
     }

@@ -369,11 +369,10 @@ impl Session {
             out.push_str(",\"refreshToken\":");
             push_json_string(&mut out, refresh);
         }
-        out.push_str(",\"receivedAt\":");
         // Whole seconds: an integer prints without a float formatter, and a second is
         // finer than any refresh margin.
-        out.push_str(&crate::error::decimal(t.received.max(0.0) as u64));
-        out.push('}');
+        let received = crate::error::decimal(t.received.max(0.0) as u64);
+        crate::error::pieces(&mut out, &[",\"receivedAt\":", &received, "}"]);
         Some(out)
     }
 

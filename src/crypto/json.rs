@@ -836,6 +836,23 @@ pub(crate) mod tests {
     use super::*;
 
     #[test]
+    fn strings_are_written_as_json_reads_them() {
+        for text in [
+            "",
+            "plain",
+            "q\"b\\s/",
+            "\u{0}\n\t\u{1f}\u{7f}",
+            "é€😀\"\u{1}é",
+            "\\",
+        ] {
+            let mut out = String::new();
+            push_json_string(&mut out, text);
+            assert_eq!(serde_json::from_str::<String>(&out).unwrap(), text, "{out}");
+            assert!(!out[1..out.len() - 1].bytes().any(|b| b < 0x20));
+        }
+    }
+
+    #[test]
     fn json_duplicates_refused_at_any_depth() {
         assert!(json_object(br#"{"a":1,"b":{"c":[{"d":1}]}}"#).is_ok());
         for bad in [

@@ -18,6 +18,7 @@ mod verifier;
 use wasm_bindgen::prelude::*;
 
 use crate::crypto::json::push_json_string;
+use crate::error::pieces;
 use crate::{Error, DEFAULT_MAX_TOKEN_BYTES};
 
 #[cfg(feature = "web")]
@@ -50,9 +51,7 @@ fn thrown(name: &str, code: Option<&str>, message: &str, claim: Option<&str>) ->
     push_json_string(&mut out, name);
     for (key, value) in [("code", code), ("message", Some(message)), ("claim", claim)] {
         if let Some(value) = value {
-            out.push_str(",\"");
-            out.push_str(key);
-            out.push_str("\":");
+            pieces(&mut out, &[",\"", key, "\":"]);
             push_json_string(&mut out, value);
         }
     }
