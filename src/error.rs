@@ -328,17 +328,14 @@ pub(crate) fn joined(parts: &[&str]) -> String {
 
 /// `n` in decimal, without `core::fmt`.
 pub(crate) fn decimal(n: u64) -> String {
-    let mut digits = Vec::new();
-    let mut n = n;
-    loop {
-        digits.push(b'0' + (n % 10) as u8);
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    digits.reverse();
-    String::from_utf8(digits).unwrap_or_default()
+    // The higher digits first, by recursion: at most 20 deep, and less code than a reversal.
+    let mut out = if n >= 10 {
+        decimal(n / 10)
+    } else {
+        String::new()
+    };
+    out.push(char::from(b'0' + (n % 10) as u8));
+    out
 }
 
 impl Part {
