@@ -32,7 +32,9 @@ export function decode(token) {
 
 /** Seconds until `exp` (negative once past), or null when the token has no `exp`. */
 export function expiresIn(token, now = nowSeconds()) {
-  const left = call(() => wasm().expiresIn(smallToken(token), now));
+  // Only a number is a time: anything else goes in as NaN, which the core refuses (passed as
+  // it is, '' or false would reach the wasm as 0).
+  const left = call(() => wasm().expiresIn(smallToken(token), typeof now === 'number' ? now : NaN));
   return left ?? null;
 }
 

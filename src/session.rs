@@ -76,6 +76,12 @@ impl Tokens {
             waived: false,
         })
     }
+
+    /// The tokens a refresh of `from` answered with: without a new refresh token, `from`
+    /// stays valid.
+    fn after(from: &str, access: &str, refresh: Option<String>, now: f64) -> Result<Tokens, Error> {
+        Tokens::new(access, refresh.or_else(|| Some(from.to_owned())), now)
+    }
 }
 
 /// The session's state. One per tab (or per process); tabs reach agreement through the front
@@ -180,11 +186,8 @@ impl Session {
     /// Tokens from the app (after a sign-in): they replace everything, end an
     /// authentication wait, and void any refresh in flight.
     pub fn set(&mut self, access: &str, refresh: Option<String>, now: f64) -> Result<(), Error> {
-        let tokens = Tokens::new(access, refresh, now)?;
-        self.tokens = Some(tokens);
+        self.install(Tokens::new(access, refresh, now)?);
         self.refreshing = false;
-        self.auth_required = false;
-        self.stale = false;
         self.epoch = self.epoch.wrapping_add(1);
         Ok(())
     }
@@ -205,8 +208,7 @@ impl Session {
         if !self.answers(epoch, from) {
             return Ok(false);
         }
-        let refresh = refresh.or_else(|| Some(from.to_owned()));
-        let tokens = Tokens::new(access, refresh, now).and_then(|t| match t.expires {
+        let tokens = Tokens::after(from, access, refresh, now).and_then(|t| match t.expires {
             Some(e) if e <= now => Err(Error::Expired),
             _ => Ok(t),
         });
@@ -236,12 +238,17 @@ impl Session {
         false
     }
 
-    /// Takes new tokens from a refresh, here or in another tab. One that arrives already
-    /// inside its margin is sent until it expires instead of refreshed at once.
-    fn take(&mut self, tokens: Tokens, now: f64) {
+    /// Holds `tokens` from now on: they are not known to be refused, and calls need no sign-in.
+    fn install(&mut self, tokens: Tokens) {
         self.tokens = Some(tokens);
         self.stale = false;
         self.auth_required = false;
+    }
+
+    /// Takes new tokens from a refresh, here or in another tab. One that arrives already
+    /// inside its margin is sent until it expires instead of refreshed at once.
+    fn take(&mut self, tokens: Tokens, now: f64) {
+        self.install(tokens);
         if !self.fresh(now) {
             if let Some(t) = &mut self.tokens {
                 t.waived = true;
@@ -309,8 +316,7 @@ impl Session {
         if self.refresh_token() != Some(from) || self.access_token() == Some(access) {
             return Ok(false);
         }
-        let refresh = refresh.or_else(|| Some(from.to_owned()));
-        self.take(Tokens::new(access, refresh, now)?, now);
+        self.take(Tokens::after(from, access, refresh, now)?, now);
         Ok(true)
     }
 
@@ -347,9 +353,7 @@ impl Session {
         }
         match Tokens::new(&access, refresh, received) {
             Ok(tokens) => {
-                self.tokens = Some(tokens);
-                self.stale = false;
-                self.auth_required = false;
+                self.install(tokens);
                 true
             }
             Err(_) => false,
@@ -365,11 +369,10 @@ impl Session {
             out.push_str(",\"refreshToken\":");
             push_json_string(&mut out, refresh);
         }
-        out.push_str(",\"receivedAt\":");
         // Whole seconds: an integer prints without a float formatter, and a second is
         // finer than any refresh margin.
-        out.push_str(&crate::error::decimal(t.received.max(0.0) as u64));
-        out.push('}');
+        let received = crate::error::decimal(t.received.max(0.0) as u64);
+        crate::error::pieces(&mut out, &[",\"receivedAt\":", &received, "}"]);
         Some(out)
     }
 

@@ -81,10 +81,19 @@ pub(crate) fn json_members<const N: usize>(
     bytes: &[u8],
     names: [&str; N],
 ) -> Result<([Option<Member>; N], usize), JsonError> {
-    let mut p = Parser::new(bytes);
     let mut found = [const { None }; N];
+    members_into(bytes, &names, &mut found).map(|count| (found, count))
+}
+
+/// [`json_members`] for any number of names: one copy in the wasm, not one per caller.
+fn members_into(
+    bytes: &[u8],
+    names: &[&str],
+    found: &mut [Option<Member>],
+) -> Result<usize, JsonError> {
+    let mut p = Parser::new(bytes);
     let count = match p.peek() {
-        Some(b'{') => p.skip_object(1, Some((&names, &mut found)))?,
+        Some(b'{') => p.skip_object(1, Some((names, found)))?,
         _ => {
             // JSON of another shape is NotAnObject, after the full parser's checks.
             p.skip(0)?;
@@ -92,7 +101,7 @@ pub(crate) fn json_members<const N: usize>(
             return Err(JsonError::NotAnObject);
         }
     };
-    p.end().map(|()| (found, count))
+    p.end().map(|()| count)
 }
 
 /// A member name the scanner keeps: a span of the document, or of its decoded names when the
@@ -537,8 +546,11 @@ impl<'a> Parser<'a> {
             // here rather than by `str::parse`, whose general code (signs, radixes) was bytes
             // in every npm wasm.
             let digits = text.strip_prefix('-');
+            // Overflow found by a comparison: `checked_mul` links a 128-bit multiplication.
             let magnitude = digits.unwrap_or(text).bytes().try_fold(0u64, |n, c| {
-                n.checked_mul(10)?.checked_add(u64::from(c - b'0'))
+                (n <= u64::MAX / 10)
+                    .then(|| n * 10)?
+                    .checked_add(u64::from(c - b'0'))
             });
             match (magnitude, digits.is_some()) {
                 (Some(u), false) => return Ok(u.into()),
@@ -587,7 +599,8 @@ fn clinger(text: &str) -> Option<f64> {
     while let Some(&c) = b.get(i) {
         match c {
             b'0'..=b'9' => {
-                m = m.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
+                // No overflow: m was at most 2^53.
+                m = m * 10 + u64::from(c - b'0');
                 if m > MAX {
                     return None;
                 }
@@ -621,10 +634,11 @@ fn clinger(text: &str) -> Option<f64> {
         m as f64 / p
     } else if (23..=22 + 15).contains(&e) {
         // Shift the excess power into the significand while it stays exact.
-        let m = m
-            .checked_mul(10u64.pow((e - 22) as u32))
-            .filter(|m| *m <= MAX)?;
-        m as f64 * 1e22
+        let p = 10u64.pow((e - 22) as u32);
+        if m > MAX / p {
+            return None;
+        }
+        (m * p) as f64 * 1e22
     } else {
         return None;
     };
@@ -637,7 +651,9 @@ fn clinger(text: &str) -> Option<f64> {
 fn exact(text: &str) -> f64 {
     let b = text.as_bytes();
     let negative = b.first() == Some(&b'-');
-    let mut digits: Vec<u8> = Vec::new();
+    // The significand, read into a big integer as it goes: value = num * 10^e.
+    let mut num = vec![0u32];
+    let mut significant = 0;
     let mut e: i64 = 0;
     let mut i = usize::from(negative);
     let mut fraction = false;
@@ -646,10 +662,10 @@ fn exact(text: &str) -> f64 {
         match c {
             b'.' => fraction = true,
             b'0'..=b'9' => {
-                if digits.is_empty() && c == b'0' {
-                    // A leading zero: no significant digit yet.
-                } else if digits.len() < 800 {
-                    digits.push(c - b'0');
+                if significant < 800 {
+                    mul_small(&mut num, 10, u32::from(c - b'0'));
+                    // Leading zeros are not significant.
+                    significant += usize::from(significant > 0 || c != b'0');
                 } else {
                     // Beyond 800 digits only whether any is nonzero can matter: a tie between
                     // two f64s has at most 767 significant digits.
@@ -676,55 +692,48 @@ fn exact(text: &str) -> f64 {
         e += if minus { -x } else { x };
     }
     if truncated {
-        digits.push(1);
+        mul_small(&mut num, 10, 1);
         e -= 1;
     }
-    while digits.last() == Some(&0) {
-        digits.pop();
-        e += 1;
-    }
-    let magnitude = digits.len() as i64 + e; // the value is below 10^magnitude
-    let f = if digits.is_empty() || magnitude < -324 {
+    let magnitude = significant as i64 + e; // the value is below 10^magnitude
+    let f = if significant == 0 || magnitude < -324 {
         0.0
     } else if magnitude > 310 {
         f64::INFINITY
     } else {
-        let mut num = vec![0u32];
         let mut den = vec![1u32];
-        for &d in &digits {
-            mul_small(&mut num, 10, u32::from(d));
+        scale(
+            if e > 0 { &mut num } else { &mut den },
+            10,
+            e.unsigned_abs(),
+        );
+        // Double one side until num / den is in [1, 2): the value is that times 2^t.
+        let mut t = bits(&num) as i64 - bits(&den) as i64;
+        scale(if t > 0 { &mut den } else { &mut num }, 2, t.unsigned_abs());
+        if less(&num, &den) {
+            mul_small(&mut num, 2, 0);
+            t -= 1;
         }
-        for _ in 0..e.unsigned_abs() {
-            mul_small(if e > 0 { &mut num } else { &mut den }, 10, 0);
-        }
-        // Scale by 2^s so that q = num * 2^s / den is in [2^62, 2^64).
-        let s = 63 - (bits(&num) as i64 - bits(&den) as i64);
-        let (mut n, d) = if s >= 0 {
-            (shl(&num, s as usize), den)
-        } else {
-            (num, shl(&den, (-s) as usize))
-        };
-        let mut q: u128 = 0;
-        for bit in (0..64).rev() {
-            let shifted = shl(&d, bit);
-            if !less(&n, &shifted) {
-                sub(&mut n, &shifted);
-                q |= 1 << bit;
+        // The significant bits an f64 has at 2^t (fewer below the normal range), and one more
+        // to round by: the quotient's first bits by long division, the remainder the rest.
+        let keep = if t >= -1022 { 53 } else { t + 1075 };
+        let mut q: u64 = 0;
+        for _ in 0..keep + 1 {
+            q <<= 1;
+            if !less(&num, &den) {
+                sub(&mut num, &den);
+                q |= 1;
             }
+            mul_small(&mut num, 2, 0);
         }
-        let sticky = n.iter().any(|&l| l != 0);
-        let top = 127 - q.leading_zeros() as i64; // 62 or 63
-        let exp = top - s; // the value is in [2^exp, 2^(exp + 1))
-        let keep = if exp >= -1022 { 53 } else { exp + 1075 }; // significant bits an f64 has there
-        let drop = (top + 1 - keep) as u32; // 10 to 69
-        let mut mant = q >> drop;
-        let rest = q & ((1 << drop) - 1);
-        let half = 1 << (drop - 1);
-        if rest > half || (rest == half && (sticky || mant & 1 == 1)) {
+        let sticky = num.iter().any(|&l| l != 0);
+        let mut mant = q >> 1;
+        if q & 1 == 1 && (sticky || mant & 1 == 1) {
             mant += 1;
         }
-        let scale = i64::from(drop) - s; // -1074 or more
-        if scale + 52 > 1023 {
+        // The value is mant * 2^(t - keep + 1); 2^-1074 at the least.
+        let scale = t - keep + 1;
+        if t > 1023 {
             f64::INFINITY
         } else {
             let pow2 = if scale >= -1022 {
@@ -732,13 +741,27 @@ fn exact(text: &str) -> f64 {
             } else {
                 f64::from_bits(1 << (scale + 1074))
             };
-            mant as f64 * pow2 // exact: mant has at most 53 bits, and the scale is in range
+            // Exact: mant has at most 53 bits (2^53 after rounding up), and the scale is in
+            // range; a product past the largest f64 is infinity, as it should be.
+            mant as f64 * pow2
         }
     };
     if negative {
         -f
     } else {
         f
+    }
+}
+
+/// `a = a * base^n`, in steps that fit a limb multiplier.
+fn scale(a: &mut Vec<u32>, base: u32, n: u64) {
+    // base^9 and 2^31 both fit in 32 bits (base is 10 or 2).
+    let most = if base == 10 { 9 } else { 31 };
+    let mut left = n;
+    while left > 0 {
+        let k = left.min(most);
+        mul_small(a, base.pow(k as u32), 0);
+        left -= k;
     }
 }
 
@@ -762,18 +785,6 @@ fn bits(a: &[u32]) -> usize {
     } else {
         used * 32 - a[used - 1].leading_zeros() as usize
     }
-}
-
-fn shl(a: &[u32], n: usize) -> Vec<u32> {
-    let (limbs, bits) = (n / 32, n % 32);
-    let mut out = vec![0u32; limbs];
-    let mut carry = 0u32;
-    for &l in a {
-        out.push(if bits == 0 { l } else { (l << bits) | carry });
-        carry = if bits == 0 { 0 } else { l >> (32 - bits) };
-    }
-    out.push(carry);
-    out
 }
 
 /// `a < b`, whatever their lengths.
@@ -823,6 +834,23 @@ pub(crate) fn push_json_string(out: &mut String, s: &str) {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    #[test]
+    fn strings_are_written_as_json_reads_them() {
+        for text in [
+            "",
+            "plain",
+            "q\"b\\s/",
+            "\u{0}\n\t\u{1f}\u{7f}",
+            "é€😀\"\u{1}é",
+            "\\",
+        ] {
+            let mut out = String::new();
+            push_json_string(&mut out, text);
+            assert_eq!(serde_json::from_str::<String>(&out).unwrap(), text, "{out}");
+            assert!(!out[1..out.len() - 1].bytes().any(|b| b < 0x20));
+        }
+    }
 
     #[test]
     fn json_duplicates_refused_at_any_depth() {

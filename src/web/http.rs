@@ -7,6 +7,7 @@ use wasm_bindgen::prelude::*;
 use super::type_error;
 use super::verifier::parse_options;
 use crate::crypto::json::json_object;
+use crate::error::joined;
 use crate::Error;
 
 /// The status and `WWW-Authenticate` challenge for a refusal with `code` (one of
@@ -16,13 +17,12 @@ use crate::Error;
 pub fn http_answer(code: &str, realm: &str) -> String {
     let (status, challenge) = Error::http_response_for_code(code, realm);
     // Three digits by hand: `to_string` would pull the formatting machinery into the package.
-    let mut out: String = [status / 100, status / 10 % 10, status % 10]
-        .iter()
-        .map(|d| char::from(b'0' + *d as u8))
-        .collect();
-    out.push('\n');
-    out.push_str(challenge.as_deref().unwrap_or_default());
-    out
+    let digits = [status / 100, status / 10 % 10, status % 10].map(|d| b'0' + d as u8);
+    joined(&[
+        core::str::from_utf8(&digits).unwrap_or_default(),
+        "\n",
+        challenge.as_deref().unwrap_or_default(),
+    ])
 }
 
 /// Checks verified claims (the payload's JSON text) against requirements, as a `Verifier`

@@ -18,6 +18,7 @@ mod verifier;
 use wasm_bindgen::prelude::*;
 
 use crate::crypto::json::push_json_string;
+use crate::error::pieces;
 use crate::{Error, DEFAULT_MAX_TOKEN_BYTES};
 
 #[cfg(feature = "web")]
@@ -50,9 +51,7 @@ fn thrown(name: &str, code: Option<&str>, message: &str, claim: Option<&str>) ->
     push_json_string(&mut out, name);
     for (key, value) in [("code", code), ("message", Some(message)), ("claim", claim)] {
         if let Some(value) = value {
-            out.push_str(",\"");
-            out.push_str(key);
-            out.push_str("\":");
+            pieces(&mut out, &[",\"", key, "\":"]);
             push_json_string(&mut out, value);
         }
     }
@@ -87,8 +86,11 @@ pub fn decode(token: &str) -> Result<String, JsValue> {
 /// Seconds from `now` until the token's `exp` (negative once past), or `undefined` without
 /// `exp`. Reads only the payload: this runs before every request.
 #[wasm_bindgen(js_name = expiresIn)]
-pub fn expires_in(token: &str, now: JsValue) -> Result<Option<f64>, JsValue> {
-    let now = time(&now)?;
+pub fn expires_in(token: &str, now: f64) -> Result<Option<f64>, JsValue> {
+    // A number, unlike the verifier's `JsValue`: `pkg/token.js` passes anything that is not a
+    // JS number as NaN, refused here, so the glue's coercion (`''` to 0) never applies. The
+    // `JsValue` cost `jwtgate/client` an import, its glue and an externref shim (0.2 KB).
+    let now = seconds(now)?;
     exp_of(token)
         .map(|exp| exp.map(|exp| exp - now))
         .map_err(|e| jwt_error(&e))
@@ -108,6 +110,7 @@ fn seconds(now: f64) -> Result<f64, JsValue> {
 
 /// A time as the caller gave it: only a JS number is one. Taken as a `JsValue` because an
 /// `f64` parameter would let the glue coerce it, and `''`, `false` or `[]` would become 0.
+#[cfg(feature = "web")]
 fn time(now: &JsValue) -> Result<f64, JsValue> {
     now.as_f64().map_or_else(|| seconds(f64::NAN), seconds)
 }

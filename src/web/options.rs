@@ -3,6 +3,7 @@
 use crate::prelude::*;
 use serde_json::{Map, Value};
 
+use crate::error::joined;
 use crate::{Algorithm, AlgorithmSet, Policy};
 
 /// Options that are not a policy: mistakes in them are the caller's, reported as `TypeError`.
@@ -24,7 +25,9 @@ pub const KNOWN: &str =
     "issuer,audiences,algorithms,clockSkewSeconds,requireExpiration,maxTokenBytes,requiredClaims,spaceDelimitedClaims";
 
 /// A name as the caller wrote it, quoted as JSON quotes it: `Debug`'s quoting would link
-/// `core`'s Unicode tables and escaping into the npm package's wasm for two messages.
+/// `core`'s Unicode tables and escaping into the npm package's wasm for two messages. (The
+/// messages are `joined`, not `format!`ted: that linked `core::fmt`'s padding and writer,
+/// 1 KB gzipped of the full wasm.)
 fn quoted(name: &str) -> String {
     let mut out = String::new();
     crate::crypto::json::push_json_string(&mut out, name);
@@ -45,13 +48,12 @@ pub fn policy(options: &Map<String, Value>) -> Result<Policy, OptionsError> {
             "clockSkew" | "clockTolerance" => " (did you mean clockSkewSeconds?)",
             _ => "",
         };
-        return Err(OptionsError(
-            ["unknown option ", &quoted(unknown), hint].concat(),
-        ));
+        return Err(OptionsError(joined(&[
+            "unknown option ",
+            &quoted(unknown),
+            hint,
+        ])));
     }
-    // Joined, not `format!`: the formatting machinery is kilobytes of the npm wasm, and these
-    // messages are its only use there.
-    let bad = |name: &str, what: &str| OptionsError(["option ", name, " must be ", what].concat());
     let mut policy = Policy::new();
     // Left out, the issuer is not checked. null is refused, not read as left out: it is what
     // `config.issuer ?? null` gives for a missing setting, and must not switch the check off.
@@ -83,14 +85,11 @@ pub fn policy(options: &Map<String, Value>) -> Result<Policy, OptionsError> {
         let mut set = AlgorithmSet::EMPTY;
         for name in names {
             let alg = Algorithm::from_name(&name).map_err(|_| {
-                OptionsError(
-                    [
-                        "option algorithms: ",
-                        &quoted(&name),
-                        " is not an algorithm jwtgate implements",
-                    ]
-                    .concat(),
-                )
+                OptionsError(joined(&[
+                    "option algorithms: ",
+                    &quoted(&name),
+                    " is not an algorithm jwtgate implements",
+                ]))
             })?;
             set = set.with(alg);
         }
@@ -170,6 +169,12 @@ fn strings(v: Option<&Value>, one: bool) -> Option<Vec<String>> {
             .collect(),
         Some(_) => None,
     }
+}
+
+/// `option NAME must be WHAT`. Out of line: each message built in place was bytes of the wasm.
+#[inline(never)]
+fn bad(name: &str, what: &str) -> OptionsError {
+    OptionsError(joined(&["option ", name, " must be ", what]))
 }
 
 fn whole(v: &Value) -> Option<u64> {

@@ -71,33 +71,32 @@ impl RawSession {
         b: Option<String>,
         c: Option<String>,
     ) -> Result<f64, JsValue> {
+        // Checked once for every operation: those that read no time are given 0.
+        let now = seconds(now)?;
         let s = &mut self.0;
         let a = a.unwrap_or_default();
         let b = b.unwrap_or_default();
         let flag = |yes: bool| f64::from(u8::from(yes));
         Ok(match op {
-            op::NEXT => f64::from(s.next(seconds(now)?) as u8),
+            op::NEXT => f64::from(s.next(now) as u8),
             op::EPOCH => f64::from(s.epoch()),
             op::SET => {
-                s.set(&a, c, seconds(now)?).map_err(|e| jwt_error(&e))?;
+                s.set(&a, c, now).map_err(|e| jwt_error(&e))?;
                 0.0
             }
             op::REFRESHED => flag(
-                s.refreshed(epoch, &a, &b, c, seconds(now)?)
+                s.refreshed(epoch, &a, &b, c, now)
                     .map_err(|e| jwt_error(&e))?,
             ),
             op::FAILED => flag(s.failed(epoch, &a)),
             op::SPENT => flag(s.spent(&a)),
-            op::STILL_NEEDED => flag(s.still_needed(epoch, seconds(now)?).is_some()),
+            op::STILL_NEEDED => flag(s.still_needed(epoch, now).is_some()),
             op::REJECTED => {
                 s.rejected(&a);
                 0.0
             }
-            op::ADOPT => flag(
-                s.adopt(&a, &b, c, seconds(now)?)
-                    .map_err(|e| jwt_error(&e))?,
-            ),
-            op::RESTORE => flag(s.restore(&a, seconds(now)?)),
+            op::ADOPT => flag(s.adopt(&a, &b, c, now).map_err(|e| jwt_error(&e))?),
+            op::RESTORE => flag(s.restore(&a, now)),
             op::CLEAR => {
                 s.clear();
                 0.0
