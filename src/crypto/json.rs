@@ -538,7 +538,10 @@ impl<'a> Parser<'a> {
             // in every npm wasm.
             let digits = text.strip_prefix('-');
             let magnitude = digits.unwrap_or(text).bytes().try_fold(0u64, |n, c| {
-                n.checked_mul(10)?.checked_add(u64::from(c - b'0'))
+                // Not `checked_mul`: a 128-bit multiply in wasm, a sixth of a token's parse.
+                (n <= u64::MAX / 10)
+                    .then(|| n * 10)?
+                    .checked_add(u64::from(c - b'0'))
             });
             match (magnitude, digits.is_some()) {
                 (Some(u), false) => return Ok(u.into()),
