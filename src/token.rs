@@ -5,6 +5,8 @@ use serde_json::{Map, Value};
 
 use crate::alg::Algorithm;
 use crate::crypto::base64::b64_decode;
+#[cfg(any(feature = "web-client", test))]
+use crate::crypto::base64::b64_decode_into;
 use crate::crypto::json::{json_members, json_object, JsonError, Member};
 use crate::error::{Error, Malformed, Part};
 
@@ -182,23 +184,47 @@ fn decoded(token: &str, max_bytes: usize) -> Result<([&str; 3], [Vec<u8>; 3]), E
     Ok((parts, bytes))
 }
 
-/// The header and payload JSON of a token that [`UntrustedToken::parse`] would accept and
-/// whose payload is a strict JSON object: the same checks, without building the header's
-/// map or the claims, for `jwtgate/client`'s `decode`, which hands JS the text.
-#[cfg(feature = "web-client")]
-pub(crate) fn unverified_parts(token: &str) -> Result<[Vec<u8>; 2], Error> {
-    let (_, [header, payload, _]) = decoded(token, DEFAULT_MAX_TOKEN_BYTES)?;
-    let members = json_members(&header, HEADER_NAMES)
+/// Appends the header JSON of a token that [`UntrustedToken::parse`] would accept and whose
+/// payload is a strict JSON object, then `between`, then the payload JSON, to `out`: the same
+/// checks in the same order, without building the header's map, the claims or the signature's
+/// bytes, for `jwtgate/client`'s `decode`, which hands JS the text in one piece.
+#[cfg(any(feature = "web-client", test))]
+pub(crate) fn unverified_parts(
+    token: &str,
+    between: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<(), Error> {
+    let [h, p, s] = split(token, DEFAULT_MAX_TOKEN_BYTES)?;
+    let bad = |part| Err(Error::Malformed(Malformed::Base64(part)));
+    let header_start = out.len();
+    if !b64_decode_into(h, out) {
+        return bad(Part::Header);
+    }
+    let header_end = out.len();
+    out.extend_from_slice(between);
+    let payload_start = out.len();
+    if !b64_decode_into(p, out) {
+        return bad(Part::Payload);
+    }
+    // Checked as verify would decode it, in the room the buffer has left (the decoded
+    // parts are shorter than the token), then dropped: nothing is allocated for it.
+    let payload_end = out.len();
+    let signature = b64_decode_into(s, out);
+    out.truncate(payload_end);
+    if !signature {
+        return bad(Part::Signature);
+    }
+    let part = |from, to| out.get(from..to).unwrap_or_default();
+    let members = json_members(part(header_start, header_end), HEADER_NAMES)
         .map_err(|e| json_error(e, Part::Header))?
         .0;
     header_rules(members)?;
-    check_object(&payload, Part::Payload)?;
-    Ok([header, payload])
+    check_object(part(payload_start, payload_end), Part::Payload)
 }
 
 /// Whether one part of the token is a strict JSON object, with [`object`]'s verdict, without
 /// building it: `decode` hands JS the text, so the map would be built only to be dropped.
-#[cfg(feature = "web-client")]
+#[cfg(any(feature = "web-client", test))]
 pub(crate) fn check_object(bytes: &[u8], part: Part) -> Result<(), Error> {
     json_members(bytes, [])
         .map(drop)
@@ -242,4 +268,92 @@ pub(crate) fn times(token: &str) -> Result<Times, Error> {
         exp: time("exp", exp)?,
         iat: time("iat", iat)?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::base64::b64_encode;
+    use crate::crypto::json::tests::Gen;
+
+    /// `decode`'s path (one buffer, the signature checked in the room left) gives the verdict
+    /// and error `UntrustedToken::parse` and `claims_unverified` give, and their bytes.
+    #[test]
+    fn unverified_parts_agree_with_parse() {
+        let part = |json: &str| b64_encode(json.as_bytes());
+        let headers = [
+            r#"{"alg":"ES256","typ":"JWT","kid":"k1"}"#,
+            r#"{"alg":"RS256"}"#,
+            r#"{"alg":"ES256","alg":"ES256"}"#,
+            r#"{"alg":"ES256","crit":["x"]}"#,
+            r#"{"alg":"ES256","b64":false}"#,
+            r#"{"alg":1}"#,
+            r#"{"kid":"k1"}"#,
+            r#"["alg"]"#,
+            r#"{"alg":"ES256""#,
+        ];
+        let payloads = [
+            r#"{"sub":"a","exp":1800000000,"n":{"x":[1,2.5,"é"]}}"#,
+            r#"{"a":1,"a":2}"#,
+            "[]",
+            "{",
+            "{}",
+        ];
+        let signatures = [
+            "", "c2ln", "c2lnbg", "c2lnbmE", "c2lnbh", "c2lnbmF", "c2l", "c2!n",
+        ];
+        let mut tokens = Vec::new();
+        for h in headers {
+            for p in payloads {
+                for s in signatures {
+                    tokens.push(format!("{}.{}.{s}", part(h), part(p)));
+                }
+            }
+        }
+        // Every kind of one-character change of a good token, dots and bad bytes included.
+        let good = tokens[1].clone();
+        let mut gen = Gen(0x16d);
+        for _ in 0..3000 {
+            let mut t = good.clone().into_bytes();
+            let at = (gen.next() % t.len() as u64) as usize;
+            match gen.next() % 3 {
+                0 => {
+                    t[at] = *b"A_-=+/ .{\x7fa9Qw"
+                        .get((gen.next() % 14) as usize)
+                        .unwrap()
+                }
+                1 => {
+                    t.remove(at);
+                }
+                _ => t.insert(at, *b"A.=_".get((gen.next() % 4) as usize).unwrap()),
+            }
+            tokens.extend(String::from_utf8(t));
+        }
+        tokens.extend(["".into(), "a.b".into(), "a.b.c.d".into(), "..".into()]);
+        tokens.push(format!(
+            "{}.{}.",
+            part(headers[0]),
+            "e".repeat(DEFAULT_MAX_TOKEN_BYTES)
+        ));
+        let (mut accepted, mut refused) = (0, 0);
+        for t in &tokens {
+            let theirs = UntrustedToken::parse(t).and_then(|u| {
+                u.claims_unverified()?;
+                let header = b64_decode(t.split('.').next().unwrap_or_default());
+                Ok([header.unwrap_or_default(), vec![0], u.payload().to_vec()].concat())
+            });
+            let mut out = b"room".to_vec();
+            let ours = unverified_parts(t, b"\0", &mut out).map(|()| out.split_off(4));
+            assert_eq!(ours, theirs, "{t}");
+            if ours.is_ok() {
+                accepted += 1;
+            } else {
+                refused += 1;
+            }
+        }
+        assert!(
+            accepted > 10 && refused > 1000,
+            "{accepted} accepted, {refused} refused"
+        );
+    }
 }

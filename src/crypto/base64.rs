@@ -27,47 +27,66 @@ const B64_VALUE: [u8; 256] = {
 /// reads in the clear anyway, not keys it must keep. Measured in the npm package, the
 /// constant-time decoder it replaces was half the time of `expiresIn`.
 pub(crate) fn b64_decode(input: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(input.len() / 4 * 3 + 2);
+    b64_decode_into(input, &mut out).then_some(out)
+}
+
+/// [`b64_decode`], appending to `out` (left partly written when false): `decode` writes a
+/// token's header and payload into the one buffer it hands JS, with no copy between.
+pub(crate) fn b64_decode_into(input: &str, out: &mut Vec<u8>) -> bool {
     let input = input.as_bytes();
-    let value = |c: u8| u32::from(B64_VALUE[usize::from(c)]);
     let chunks = input.chunks_exact(4);
     let rest = chunks.remainder();
-    if rest.len() == 1 {
-        return None;
-    }
-    let mut out = vec![0; input.len() / 4 * 3];
+    let Some(n) = tail(rest) else {
+        return false;
+    };
+    let start = out.len();
+    out.resize(start + input.len() / 4 * 3, 0);
     // Slices matched whole, never indexed: no bounds check is left to panic, so the npm
     // package's wasm carries no panic formatting for one (xtask/src/build.rs).
-    for (c, o) in chunks.zip(out.chunks_exact_mut(3)) {
+    for (c, o) in chunks.zip(out.get_mut(start..).unwrap_or_default().chunks_exact_mut(3)) {
         let (&[a, b, d, e], [x, y, z]) = (c, o) else {
-            return None;
+            return false;
         };
         let (a, b, d, e) = (value(a), value(b), value(d), value(e));
         if (a | b | d | e) > 63 {
-            return None;
+            return false;
         }
         let n = a << 18 | b << 12 | d << 6 | e;
         (*x, *y, *z) = ((n >> 16) as u8, (n >> 8) as u8, n as u8);
     }
-    if !rest.is_empty() {
-        let mut n = 0u32;
-        for (i, &c) in rest.iter().enumerate() {
-            let v = value(c);
-            if v > 63 {
-                return None;
-            }
-            n |= v << (18 - 6 * i);
-        }
-        let extra = rest.len() - 1;
-        // The bits after the last whole byte must be zero: one encoding per byte string.
-        if (n >> (16 - 8 * extra)) & 0xff != 0 {
+    let whole = rest.len().saturating_sub(1);
+    out.extend_from_slice(
+        [(n >> 16) as u8, (n >> 8) as u8]
+            .get(..whole)
+            .unwrap_or_default(),
+    );
+    true
+}
+
+/// Each byte's 6-bit value, or 0xff (more than 63) outside the alphabet.
+fn value(c: u8) -> u32 {
+    u32::from(B64_VALUE[usize::from(c)])
+}
+
+/// The characters after the last whole group of four (`rest`, at most three) as bits, if they
+/// are valid: never one alone, each in the alphabet, and the bits after the last whole byte
+/// zero (one encoding per byte string).
+fn tail(rest: &[u8]) -> Option<u32> {
+    let mut n = 0;
+    for (i, &c) in rest.iter().enumerate() {
+        let v = value(c);
+        if v > 63 {
             return None;
         }
-        out.push((n >> 16) as u8);
-        if extra == 2 {
-            out.push((n >> 8) as u8);
-        }
+        n |= v << (18 - 6 * i);
     }
-    Some(out)
+    let spare = match rest.len() {
+        0 => 0,
+        1 => return None,
+        extra => (n >> (16 - 8 * (extra - 1))) & 0xff,
+    };
+    (spare == 0).then_some(n)
 }
 
 /// Encodes as base64url without padding.
@@ -99,6 +118,10 @@ mod tests {
             let text = b64_encode(&bytes);
             assert_eq!(text, Base64UrlUnpadded::encode_string(&bytes));
             assert_eq!(b64_decode(&text).as_deref(), Some(&bytes[..]));
+            // Appended after what the buffer holds, as `decode` writes header then payload.
+            let mut out = b"{".to_vec();
+            assert!(b64_decode_into(&text, &mut out));
+            assert_eq!((out.first(), out.get(1..)), (Some(&b'{'), Some(&bytes[..])));
             // Every one-character change, including to bytes outside the alphabet.
             for _ in 0..20 {
                 let mut t = text.clone().into_bytes();

@@ -546,7 +546,8 @@ impl<'a> Parser<'a> {
             // here rather than by `str::parse`, whose general code (signs, radixes) was bytes
             // in every npm wasm.
             let digits = text.strip_prefix('-');
-            // Overflow found by a comparison: `checked_mul` links a 128-bit multiplication.
+            // Overflow found by a comparison: `checked_mul` is a 128-bit multiplication, in wasm
+            // a call, and was a sixth of a token's parse.
             let magnitude = digits.unwrap_or(text).bytes().try_fold(0u64, |n, c| {
                 (n <= u64::MAX / 10)
                     .then(|| n * 10)?
