@@ -25,6 +25,15 @@ pub fn http_answer(code: &str, realm: &str) -> String {
     ])
 }
 
+/// [`super::decode`] for a token a verifier has accepted but for its claim requirements, for
+/// `authenticate` (which checks per-call requirements on its payload and reads `jti` for
+/// revocation): not held to `decode`'s default 16 KiB, since the verifier held the token to its
+/// own `maxTokenBytes` (up to 1 MiB), and a token it took must not be refused here for its size.
+#[wasm_bindgen(js_name = decodeAccepted)]
+pub fn decode_accepted(token: &str) -> Result<String, JsValue> {
+    super::parts_text(token, token.len())
+}
+
 /// Checks verified claims (the payload's JSON text) against requirements, as a `Verifier`
 /// with those options (`{ requiredClaims, spaceDelimitedClaims }`, JSON text) would:
 /// `missing_claim` or `insufficient_claims` when unmet.

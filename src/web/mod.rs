@@ -77,10 +77,16 @@ fn text(bytes: Vec<u8>) -> String {
 /// text cannot contain).
 #[wasm_bindgen]
 pub fn decode(token: &str) -> Result<String, JsValue> {
+    parts_text(token, DEFAULT_MAX_TOKEN_BYTES)
+}
+
+/// [`decode`] under a given size limit: one copy in the wasm for it and `decodeAccepted`.
+#[inline(never)]
+fn parts_text(token: &str, max_bytes: usize) -> Result<String, JsValue> {
     // Both written straight into the string JS gets, which has room for them at once: base64
     // is a third longer than what it decodes to.
     let mut out = Vec::with_capacity(token.len());
-    crate::token::unverified_parts(token, b"\0", &mut out).map_err(|e| jwt_error(&e))?;
+    crate::token::unverified_parts(token, max_bytes, b"\0", &mut out).map_err(|e| jwt_error(&e))?;
     Ok(text(out))
 }
 

@@ -1,6 +1,7 @@
 // `authenticate`: a Fetch Request in, the claims or the Envoy filter's refusal out. The answers
 // it must give are the core's own (`Error::http_response`), which tests/attacks.rs writes for
 // the same tokens, in the filter's order: verification, the deny list, then the requirements.
+import { generateKeyPairSync, sign } from 'node:crypto';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Verifier, RemoteVerifier, JwtError, refusal } from 'jwtgate';
@@ -101,6 +102,33 @@ test('requiredClaims as an object: verify refuses an unmet value with insufficie
     assert.throws(() => new Verifier({ jwks: fx.jwks, requiredClaims: bad }), TypeError, JSON.stringify(bad));
   }
   assert.throws(() => new Verifier({ jwks: fx.jwks, spaceDelimitedClaims: 'perms' }), TypeError);
+});
+
+test('a token over 16 KiB that a verifier with a larger maxTokenBytes takes meets requirements and is revoked as any other', async () => {
+  // authenticate reads the accepted token's payload again for per-call requirements and for a
+  // requirement the verifier found unmet: under the verifier's limit, not decode's 16 KiB.
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const jwk = { ...publicKey.export({ format: 'jwk' }), kid: 'big', alg: 'ES256' };
+  const b64 = (value) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  const claims = { iss: fx.issuer, aud: fx.audience, sub: 'alice', jti: 'big-1', exp: fx.now + 600, role: 'admin', pad: 'x'.repeat(20000) };
+  const input = `${b64({ alg: 'ES256', kid: 'big' })}.${b64(claims)}`;
+  const signature = sign('sha256', Buffer.from(input), { key: privateKey, dsaEncoding: 'ieee-p1363' });
+  const token = `${input}.${signature.toString('base64url')}`;
+  assert.ok(token.length > 16 * 1024);
+  const big = { jwks: { keys: [jwk] }, ...options, maxTokenBytes: 65536 };
+  const v = new Verifier(big);
+  assert.equal((await v.authenticate(bearer(token), { now: fx.now, requiredClaims: { role: 'admin' } })).claims.sub, 'alice');
+  const unmetPerCall = await seen(await v.authenticate(bearer(token), { now: fx.now, requiredClaims: { role: 'ops' } }));
+  assert.deepEqual([unmetPerCall.status, unmetPerCall.code], [403, 'insufficient_claims']);
+  const unmet = new Verifier({ ...big, requiredClaims: { role: 'ops' } });
+  const refused = await seen(await unmet.authenticate(bearer(token), { now: fx.now }));
+  assert.deepEqual([refused.status, refused.code], [403, 'insufficient_claims']);
+  // Revocation is decided first, on the claims read so.
+  const revoked = await seen(await unmet.authenticate(bearer(token), { now: fx.now, revoked: (jti) => jti === 'big-1' }));
+  assert.deepEqual([revoked.status, revoked.code], [401, 'revoked']);
+  // The default limit still stands for a verifier without one.
+  const small = await seen(await new Verifier({ jwks: { keys: [jwk] }, ...options }).authenticate(bearer(token), { now: fx.now }));
+  assert.equal(small.code, 'too_large');
 });
 
 test('a revocation store that fails refuses with 503, never lets the token through', async () => {
