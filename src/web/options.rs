@@ -27,7 +27,7 @@ pub const KNOWN: &str =
 /// A name as the caller wrote it, quoted as JSON quotes it: `Debug`'s quoting would link
 /// `core`'s Unicode tables and escaping into the npm package's wasm for two messages. (The
 /// messages are `joined`, not `format!`ted: that linked `core::fmt`'s padding and writer,
-/// 1 KB gzipped of the full wasm.)
+/// 1.7 KB gzipped of the whole browser entry.)
 fn quoted(name: &str) -> String {
     let mut out = String::new();
     crate::crypto::json::push_json_string(&mut out, name);
