@@ -974,6 +974,15 @@ fn report(m: &Machine, plan: &Plan, e: &EnvoyResults, n: &Value, sizes: &[Size])
             "| `decode` ≥ `jose` `decodeJwt`, {what} | {x:.2}× | | {} |",
             met(x >= 1.0)
         ));
+        // Not a goal: jose's calls for the same two objects (decodeJwt gives the payload only).
+        let both = node_ratio(
+            case,
+            "jwtgate decode",
+            "jose decodeProtectedHeader + decodeJwt",
+        );
+        line(&format!(
+            "| *(reported)* `decode` ÷ `jose` `decodeProtectedHeader` + `decodeJwt` (header and payload, as `decode` gives), {what} | {both:.2}× | | |"
+        ));
     }
     let x = node_ratio("seconds until exp", "jwtgate expiresIn", "jose decodeJwt");
     line(&format!(
