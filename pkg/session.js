@@ -2,7 +2,7 @@
 // decides when to refresh, which call refreshes, and what an answer, a stored copy or another
 // tab's result is worth; this file waits, calls the app's refresh, stores, locks and talks to
 // the other tabs.
-import { JwtError, MAX_TIMER_SECONDS, abortable, call, deadline, onlyKnown, reader, seconds, wasm, within } from './state.js';
+import { JwtError, MAX_TIMER_SECONDS, abortable, deadline, fits, onlyKnown, raise, reader, seconds, wasm, within } from './state.js';
 
 // RawSession.next()'s answers.
 const USE = 0;
@@ -12,12 +12,17 @@ const AUTH_REQUIRED = 3;
 /**
  * The Rust core's session under its methods' names. The wasm exports two methods, `op` and
  * `text`, taking an operation's number (src/web/session.rs, whose `op` and `text` modules
- * hold the same numbers): a method apiece cost about 0.5 KB of the client's size each.
+ * hold the same numbers): a method apiece cost about 0.5 KB of the client's size each. An
+ * operation that fails answers NaN, and its error is text 3.
  */
 function rawSession(ahead) {
   const raw = new (wasm().RawSession)(ahead);
-  const op = (code, epoch, t, a, b, c) => raw.op(code, epoch, t, a, b, c);
   const text = (which) => raw.text(which);
+  const op = (code, epoch, t, a, b, c) => {
+    const answer = raw.op(code, epoch, t, a, b, c);
+    if (answer !== answer) raise(text(3));
+    return answer;
+  };
   return {
     next: (t) => op(0, 0, t),
     epoch: () => op(1, 0, 0),
@@ -49,16 +54,12 @@ const STORED_TOKENS = 4;
 /**
  * Every string copied into the core is measured first, as wasm memory never shrinks: a token
  * (access or refresh, from a sign-in, a refresh, another tab or a server's refusal) at most
- * the core's token limit, stored text `STORED_TOKENS` times that. Throws `too_large`.
+ * the core's token limit, stored text `STORED_TOKENS` times that. `fits` throws `too_large`;
+ * this is it as a yes or no, for strings that are dropped, not refused, when too long.
  */
-function measure(text, tokens = 1) {
-  call(() => wasm().checkTokenLength(text.length / tokens));
-}
-
-/** `measure`, as a yes or no: for strings that are dropped, not refused, when too long. */
 function crosses(text, tokens = 1) {
   try {
-    measure(text, tokens);
+    fits(text, tokens);
     return true;
   } catch {
     return false;
@@ -157,7 +158,7 @@ export class TokenSession extends EventTarget {
       throw new TypeError('onAuthRequired must be a function');
     }
     if (typeof fetch !== 'function') throw new TypeError('no fetch here: pass one as the fetch option');
-    this.#core = call(() => rawSession(refreshAheadSeconds));
+    this.#core = rawSession(refreshAheadSeconds);
     this.#refresh = refresh;
     this.#fetch = fetch;
     this.#storage = storageOf(storage);
@@ -196,9 +197,9 @@ export class TokenSession extends EventTarget {
   setTokens({ accessToken, refreshToken } = {}) {
     if (typeof accessToken !== 'string') throw new TypeError('setTokens needs { accessToken, refreshToken? }');
     if (refreshToken != null && typeof refreshToken !== 'string') throw new TypeError('refreshToken must be a string');
-    measure(accessToken);
-    if (refreshToken != null) measure(refreshToken);
-    call(() => this.#core.set(accessToken, refreshToken ?? undefined, now()));
+    fits(accessToken);
+    if (refreshToken != null) fits(refreshToken);
+    this.#core.set(accessToken, refreshToken ?? undefined, now());
     this.#save();
     this.#wake();
   }
@@ -207,7 +208,7 @@ export class TokenSession extends EventTarget {
   async accessToken() {
     for (;;) {
       const changed = this.#changed.promise;
-      const next = call(() => this.#core.next(now()));
+      const next = this.#core.next(now());
       if (next === USE) return this.#core.access();
       if (next === REFRESH) this.#run();
       else if (next === AUTH_REQUIRED) {
@@ -328,9 +329,9 @@ export class TokenSession extends EventTarget {
           if (answer.refreshToken != null && typeof answer.refreshToken !== 'string') {
             throw new TypeError('refresh() gave a refreshToken that is not a string');
           }
-          measure(answer.accessToken);
-          if (answer.refreshToken != null) measure(answer.refreshToken);
-          taken = call(() => this.#core.refreshed(epoch, from, answer.accessToken, answer.refreshToken ?? undefined, now()));
+          fits(answer.accessToken);
+          if (answer.refreshToken != null) fits(answer.refreshToken);
+          taken = this.#core.refreshed(epoch, from, answer.accessToken, answer.refreshToken ?? undefined, now());
         } catch (e) {
           fail(e);
           // `from` may be spent at the issuer: tabs holding it must not present it again.
@@ -446,8 +447,8 @@ export class TokenSession extends EventTarget {
     if (m.t === 'refreshed' && typeof m.accessToken === 'string') {
       let adopted = false;
       try {
-        measure(m.accessToken);
-        if (typeof m.refreshToken === 'string') measure(m.refreshToken);
+        fits(m.accessToken);
+        if (typeof m.refreshToken === 'string') fits(m.refreshToken);
         adopted = this.#core.adopt(m.from, m.accessToken, typeof m.refreshToken === 'string' ? m.refreshToken : undefined, now());
       } catch {
         // Another tab's unreadable token is not ours to fail on.
