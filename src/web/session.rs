@@ -79,39 +79,7 @@ impl RawSession {
         b: Option<String>,
         c: Option<String>,
     ) -> f64 {
-        let answer = (|| -> Result<f64, String> {
-            // Checked once for every operation: those that read no time are given 0.
-            let now = seconds(now)?;
-            let s = &mut self.0;
-            let a = a.unwrap_or_default();
-            let b = b.unwrap_or_default();
-            let flag = |yes: bool| f64::from(u8::from(yes));
-            let error = |e| jwt_json(&e);
-            Ok(match op {
-                op::NEXT => f64::from(s.next(now) as u8),
-                op::EPOCH => f64::from(s.epoch()),
-                op::SET => {
-                    s.set(&a, c, now).map_err(error)?;
-                    0.0
-                }
-                op::REFRESHED => flag(s.refreshed(epoch, &a, &b, c, now).map_err(error)?),
-                op::FAILED => flag(s.failed(epoch, &a)),
-                op::SPENT => flag(s.spent(&a)),
-                op::STILL_NEEDED => flag(s.still_needed(epoch, now).is_some()),
-                op::REJECTED => {
-                    s.rejected(&a);
-                    0.0
-                }
-                op::ADOPT => flag(s.adopt(&a, &b, c, now).map_err(error)?),
-                op::RESTORE => flag(s.restore(&a, now)),
-                op::CLEAR => {
-                    s.clear();
-                    0.0
-                }
-                op::EXPIRY => super::expiry(&a, now)?,
-                _ => return Err(type_json("unknown session operation")),
-            })
-        })();
+        let answer = self.run(op, epoch, now, [a, b, c]);
         answer.unwrap_or_else(|e| {
             self.1 = Some(e);
             f64::NAN
@@ -127,5 +95,48 @@ impl RawSession {
             text::ERROR => self.1.take(),
             _ => None,
         }
+    }
+}
+
+impl RawSession {
+    fn run(
+        &mut self,
+        op: u8,
+        epoch: u32,
+        now: f64,
+        texts: [Option<String>; 3],
+    ) -> Result<f64, String> {
+        let [a, b, c] = texts;
+        // Checked once for every operation: those that read no time are given 0.
+        let now = seconds(now)?;
+        let s = &mut self.0;
+        let a = a.unwrap_or_default();
+        let b = b.unwrap_or_default();
+        let flag = |yes: bool| f64::from(u8::from(yes));
+        let error = |e| jwt_json(&e);
+        Ok(match op {
+            op::NEXT => f64::from(s.next(now) as u8),
+            op::EPOCH => f64::from(s.epoch()),
+            op::SET => {
+                s.set(&a, c, now).map_err(error)?;
+                0.0
+            }
+            op::REFRESHED => flag(s.refreshed(epoch, &a, &b, c, now).map_err(error)?),
+            op::FAILED => flag(s.failed(epoch, &a)),
+            op::SPENT => flag(s.spent(&a)),
+            op::STILL_NEEDED => flag(s.still_needed(epoch, now).is_some()),
+            op::REJECTED => {
+                s.rejected(&a);
+                0.0
+            }
+            op::ADOPT => flag(s.adopt(&a, &b, c, now).map_err(error)?),
+            op::RESTORE => flag(s.restore(&a, now)),
+            op::CLEAR => {
+                s.clear();
+                0.0
+            }
+            op::EXPIRY => super::expiry(&a, now)?,
+            _ => return Err(type_json("unknown session operation")),
+        })
     }
 }
