@@ -13,14 +13,14 @@ const AUTH_REQUIRED = 3;
  * The Rust core's session under its methods' names. The wasm exports two methods, `op` and
  * `text`, taking an operation's number (src/web/session.rs, whose `op` and `text` modules
  * hold the same numbers): a method apiece cost about 0.5 KB of the client's size each. An
- * operation that fails answers NaN, and its error is text 3.
+ * operation that fails answers NaN, and its error is text 2.
  */
 function rawSession(ahead) {
   const raw = new (wasm().RawSession)(ahead);
   const text = (which) => raw.text(which);
-  const op = (code, epoch, t, a, b, c) => {
-    const answer = raw.op(code, epoch, t, a, b, c);
-    if (answer !== answer) raise(text(3));
+  const op = (code, epoch, t, a, b, c, at = 0) => {
+    const answer = raw.op(code, epoch, t, at, a, b, c);
+    if (answer !== answer) raise(text(2));
     return answer;
   };
   return {
@@ -33,11 +33,11 @@ function rawSession(ahead) {
     stillNeeded: (epoch, t) => (op(6, epoch, t) === 1 ? text(1) : undefined),
     rejected: (access) => op(7, 0, 0, access),
     adopt: (from, access, refresh, t) => op(8, 0, t, from, access, refresh) === 1,
-    restore: (stored, t) => op(9, 0, t, stored) === 1,
+    restore: (access, refresh, received, t) => op(9, 0, t, access, undefined, refresh, received) === 1,
     clear: () => op(10, 0, 0),
+    received: () => op(12, 0, 0),
     access: () => text(0),
     refreshToken: () => text(1),
-    stored: () => text(2),
   };
 }
 
@@ -50,6 +50,33 @@ const now = () => Date.now() / 1000;
 
 // Stored text holds two tokens and a time: it may be this many tokens long, and no longer.
 const STORED_TOKENS = 4;
+
+/** The stored copy of the tokens (for storage and other tabs), as `storedTokens` reads it. */
+const storedText = (accessToken, refreshToken, receivedAt) => JSON.stringify({ accessToken, refreshToken, receivedAt });
+
+/**
+ * The tokens of a stored copy, or null for one that is not exactly what `storedText` writes:
+ * JSON.parse would take a member given twice, or one too many, so the copy is written again
+ * and compared. The core judges the rest (times, a readable access token). Each token is
+ * measured, as any is before it crosses into the core; nothing here throws.
+ */
+function storedTokens(text) {
+  if (!crosses(text, STORED_TOKENS)) return null;
+  let stored;
+  try {
+    stored = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  const { accessToken, refreshToken, receivedAt } = stored ?? {};
+  const ok =
+    typeof accessToken === 'string' &&
+    (refreshToken === undefined || (typeof refreshToken === 'string' && crosses(refreshToken))) &&
+    (receivedAt === undefined || typeof receivedAt === 'number') &&
+    crosses(accessToken) &&
+    storedText(accessToken, refreshToken, receivedAt) === text;
+  return ok ? stored : null;
+}
 
 /**
  * Every string copied into the core is measured first, as wasm memory never shrinks: a token
@@ -495,7 +522,9 @@ export class TokenSession extends EventTarget {
   // Loads stored tokens; a copy the core refuses is dropped, never thrown.
   #restore(text, dropBad) {
     if (text === null) return false;
-    if (crosses(text, STORED_TOKENS) && this.#core.restore(text, now())) {
+    const stored = storedTokens(text);
+    const t = now();
+    if (stored && this.#core.restore(stored.accessToken, stored.refreshToken, stored.receivedAt ?? t, t)) {
       this.#wake();
       return true;
     }
@@ -505,10 +534,10 @@ export class TokenSession extends EventTarget {
 
   #save() {
     if (this.#storage === null) return;
-    const text = this.#core.stored();
+    const access = this.#core.access();
     try {
-      if (text === undefined) this.#storage.removeItem(this.#key);
-      else this.#storage.setItem(this.#key, text);
+      if (access === undefined) this.#storage.removeItem(this.#key);
+      else this.#storage.setItem(this.#key, storedText(access, this.#core.refreshToken(), this.#core.received()));
     } catch {
       // A full or blocked storage: the tokens still live in memory.
     }

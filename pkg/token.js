@@ -37,8 +37,8 @@ let explainer;
 /** Throws the error behind `expiresIn(token, time)`'s NaN. */
 function explain(token, time) {
   explainer ??= new (wasm().RawSession)(0);
-  explainer.op(11, 0, time, token);
-  raise(explainer.text(3));
+  explainer.op(11, 0, time, 0, token);
+  raise(explainer.text(2));
 }
 
 /** Seconds until `exp` (negative once past), or null when the token has no `exp`. */

@@ -12,7 +12,6 @@
 
 use crate::prelude::*;
 
-use crate::crypto::json::{json_members, push_json_string, Member};
 use crate::error::Error;
 use crate::token::times;
 
@@ -320,38 +319,23 @@ impl Session {
         Ok(true)
     }
 
-    /// Loads tokens saved by [`Session::stored`] (here or in another tab). Anything that is
-    /// not exactly that shape, or whose access token cannot be read, is refused: the front
-    /// door then drops it rather than throw at the app. Returns whether the tokens changed.
-    pub fn restore(&mut self, text: &str, now: f64) -> bool {
-        let Ok(([access, refresh, received], count)) = json_members(
-            text.as_bytes(),
-            ["accessToken", "refreshToken", "receivedAt"],
-        ) else {
-            return false;
-        };
-        let string = |m: Option<Member>| match m {
-            Some(Member::String(s)) => Some(s),
-            _ => None,
-        };
-        let has_received = received.is_some();
-        let (Some(access), refresh) = (string(access), string(refresh)) else {
-            return false;
-        };
-        if count != 1 + usize::from(refresh.is_some()) + usize::from(has_received) {
-            return false;
-        }
-        let received = match received {
-            None => now,
-            Some(Member::Number(r)) if r.is_finite() && r >= 0.0 && r <= now + 1.0 => r,
-            Some(_) => return false,
-        };
-        if self.access_token() == Some(access.as_str())
-            && self.refresh_token() == refresh.as_deref()
+    /// Loads tokens the front door stored (here or in another tab), received at `received` on
+    /// this machine's clock. A `received` that is not a time up to a second past `now`, or an
+    /// access token that cannot be read, is refused: the front door then drops the copy rather
+    /// than throw at the app. Returns whether the tokens changed.
+    pub fn restore(
+        &mut self,
+        access: &str,
+        refresh: Option<String>,
+        received: f64,
+        now: f64,
+    ) -> bool {
+        if !(received.is_finite() && received >= 0.0 && received <= now + 1.0)
+            || (self.access_token() == Some(access) && self.refresh_token() == refresh.as_deref())
         {
             return false;
         }
-        match Tokens::new(&access, refresh, received) {
+        match Tokens::new(access, refresh, received) {
             Ok(tokens) => {
                 self.install(tokens);
                 true
@@ -360,20 +344,10 @@ impl Session {
         }
     }
 
-    /// The tokens as JSON text for storage or another tab, or `None` without tokens.
-    pub fn stored(&self) -> Option<String> {
-        let t = self.tokens.as_ref()?;
-        let mut out = String::from("{\"accessToken\":");
-        push_json_string(&mut out, &t.access);
-        if let Some(refresh) = &t.refresh {
-            out.push_str(",\"refreshToken\":");
-            push_json_string(&mut out, refresh);
-        }
-        // Whole seconds: an integer prints without a float formatter, and a second is
-        // finer than any refresh margin.
-        let received = crate::error::decimal(t.received.max(0.0) as u64);
-        crate::error::pieces(&mut out, &[",\"receivedAt\":", &received, "}"]);
-        Some(out)
+    /// When the tokens were received, in whole seconds (a second is finer than any refresh
+    /// margin), for the front door's stored copy; `None` without tokens.
+    pub fn received(&self) -> Option<f64> {
+        Some(self.tokens.as_ref()?.received.max(0.0) as u64 as f64)
     }
 
     /// Forgets everything (sign-out). A refresh in flight is voided.
@@ -517,31 +491,35 @@ mod tests {
     }
 
     #[test]
-    fn stored_tokens_round_trip_and_corrupt_ones_are_refused() {
+    fn restored_tokens_are_taken_once_and_bad_ones_refused() {
         let mut s = Session::new(30.0);
-        s.set(&lasting(0, 100), Some("r\"1\n".into()), 7.0).unwrap();
-        let text = s.stored().unwrap();
+        s.set(&lasting(0, 100), Some("r\"1\n".into()), 7.5).unwrap();
+        assert_eq!(s.received(), Some(7.0), "whole seconds");
         let mut t = Session::new(30.0);
-        assert!(t.restore(&text, 8.0));
+        let access = s.access_token().unwrap().to_owned();
+        assert!(t.restore(&access, Some("r\"1\n".into()), 7.0, 8.0));
         assert_eq!(
             (t.access_token(), t.refresh_token()),
             (s.access_token(), Some("r\"1\n"))
         );
-        assert!(!t.restore(&text, 8.0), "unchanged");
-        for bad in [
-            "",
-            "null",
-            "[]",
-            "{}",
-            r#"{"accessToken":1}"#,
-            r#"{"accessToken":"x.y.z"}"#,
-            r#"{"accessToken":"a","extra":1}"#,
-            r#"{"accessToken":"a","accessToken":"a"}"#,
-            &text.replace("receivedAt\":7", "receivedAt\":-1"),
-            &text.replace("receivedAt\":7", "receivedAt\":99999"),
+        assert!(
+            !t.restore(&access, Some("r\"1\n".into()), 7.0, 8.0),
+            "unchanged"
+        );
+        for (access, received) in [
+            ("", 7.0),
+            ("x.y.z", 7.0),
+            (access.as_str(), -1.0),
+            (access.as_str(), 9.5),
+            (access.as_str(), f64::NAN),
+            (access.as_str(), f64::INFINITY),
         ] {
-            assert!(!Session::new(30.0).restore(bad, 8.0), "{bad}");
+            assert!(
+                !Session::new(30.0).restore(access, None, received, 8.0),
+                "{access} {received}"
+            );
         }
+        assert_eq!(Session::new(30.0).received(), None);
     }
 
     #[test]
@@ -580,8 +558,7 @@ mod tests {
         assert_eq!(s.next(9.0), Next::Refresh);
         let epoch = s.epoch();
         // Bob signed in in another tab; shared storage brought his tokens here.
-        let bob = stored_copy(&lasting(9, 100), "bob");
-        assert!(s.restore(&bob, 9.0));
+        assert!(s.restore(&lasting(9, 100), Some("bob".into()), 9.0, 9.0));
         assert_eq!(
             s.refreshed(epoch, "r0", &lasting(9, 100), Some("alice".into()), 9.0),
             Ok(false)
@@ -604,12 +581,5 @@ mod tests {
         assert!(s.spent("r0"));
         assert_eq!(s.still_needed(epoch, 9.0), None);
         assert_eq!(s.next(9.0), Next::Wait);
-    }
-
-    /// What `stored` gives for these tokens.
-    fn stored_copy(access: &str, refresh: &str) -> String {
-        let mut s = Session::new(0.0);
-        s.set(access, Some(refresh.into()), 0.0).unwrap();
-        s.stored().unwrap()
     }
 }

@@ -36,8 +36,10 @@ fn decode_error(token: &str) -> Value {
 fn expiry_error(token: &str, now: f64) -> Value {
     assert!(expires_in(token, now).is_nan());
     let mut s = RawSession::new(0.0);
-    assert!(s.op(11, 0, now, Some(token.into()), None, None).is_nan());
-    json(&s.text(3).expect("the error"))
+    assert!(s
+        .op(11, 0, now, 0.0, Some(token.into()), None, None)
+        .is_nan());
+    json(&s.text(2).expect("the error"))
 }
 
 /// A time as JS passes it.
