@@ -4,42 +4,30 @@
 // the other tabs.
 import { JwtError, MAX_TIMER_SECONDS, abortable, deadline, fits, onlyKnown, raise, reader, seconds, wasm, within } from './state.js';
 
-// RawSession.next()'s answers.
+// The Rust core's session (RawSession) exports two methods, `op` and `text`, taking an
+// operation's number (src/web/session.rs, whose `op` and `text` modules hold the same numbers):
+// a method apiece cost about 0.5 KB of the client's size each. An operation that fails answers
+// NaN, and its error is the text ERROR. `#op` and `#text` below call them.
+const NEXT = 0;
+const EPOCH = 1;
+const SET = 2;
+const REFRESHED = 3;
+const FAILED = 4;
+const SPENT = 5;
+const STILL_NEEDED = 6;
+const REJECTED = 7;
+const ADOPT = 8;
+const RESTORE = 9;
+const CLEAR = 10;
+const RECEIVED = 12;
+const ACCESS = 0;
+const REFRESH_TOKEN = 1;
+const ERROR = 2;
+
+// NEXT's answers.
 const USE = 0;
 const REFRESH = 1;
 const AUTH_REQUIRED = 3;
-
-/**
- * The Rust core's session under its methods' names. The wasm exports two methods, `op` and
- * `text`, taking an operation's number (src/web/session.rs, whose `op` and `text` modules
- * hold the same numbers): a method apiece cost about 0.5 KB of the client's size each. An
- * operation that fails answers NaN, and its error is text 2.
- */
-function rawSession(ahead) {
-  const raw = new (wasm().RawSession)(ahead);
-  const text = (which) => raw.text(which);
-  const op = (code, epoch, t, a, b, c, at = 0) => {
-    const answer = raw.op(code, epoch, t, at, a, b, c);
-    if (answer !== answer) raise(text(2));
-    return answer;
-  };
-  return {
-    next: (t) => op(0, 0, t),
-    epoch: () => op(1, 0, 0),
-    set: (access, refresh, t) => op(2, 0, t, access, undefined, refresh),
-    refreshed: (epoch, from, access, refresh, t) => op(3, epoch, t, from, access, refresh) === 1,
-    failed: (epoch, from) => op(4, epoch, 0, from) === 1,
-    spent: (from) => op(5, 0, 0, from) === 1,
-    stillNeeded: (epoch, t) => (op(6, epoch, t) === 1 ? text(1) : undefined),
-    rejected: (access) => op(7, 0, 0, access),
-    adopt: (from, access, refresh, t) => op(8, 0, t, from, access, refresh) === 1,
-    restore: (access, refresh, received, t) => op(9, 0, t, access, undefined, refresh, received) === 1,
-    clear: () => op(10, 0, 0),
-    received: () => op(12, 0, 0),
-    access: () => text(0),
-    refreshToken: () => text(1),
-  };
-}
 
 // Without Web Locks, tabs elect a refresher: claims within this window compete.
 const ELECTION_MS = 100;
@@ -185,7 +173,7 @@ export class TokenSession extends EventTarget {
       throw new TypeError('onAuthRequired must be a function');
     }
     if (typeof fetch !== 'function') throw new TypeError('no fetch here: pass one as the fetch option');
-    this.#core = rawSession(refreshAheadSeconds);
+    this.#core = new (wasm().RawSession)(refreshAheadSeconds);
     this.#refresh = refresh;
     this.#fetch = fetch;
     this.#storage = storageOf(storage);
@@ -211,9 +199,9 @@ export class TokenSession extends EventTarget {
         if (e.key !== this.#key) return;
         const text = this.#read();
         if (text === null) {
-          if (this.#core.access() !== undefined) this.#forget();
+          if (this.#text(ACCESS) !== undefined) this.#forget();
         } else if (this.#restore(text, false)) {
-          this.#emit('refreshed', { accessToken: this.#core.access() });
+          this.#emit('refreshed', { accessToken: this.#text(ACCESS) });
         }
       };
       globalThis.addEventListener?.('storage', this.#onStorage);
@@ -226,7 +214,7 @@ export class TokenSession extends EventTarget {
     if (refreshToken != null && typeof refreshToken !== 'string') throw new TypeError('refreshToken must be a string');
     fits(accessToken);
     if (refreshToken != null) fits(refreshToken);
-    this.#core.set(accessToken, refreshToken ?? undefined, now());
+    this.#op(SET, 0, now(), accessToken, undefined, refreshToken ?? undefined);
     this.#save();
     this.#wake();
   }
@@ -235,8 +223,8 @@ export class TokenSession extends EventTarget {
   async accessToken() {
     for (;;) {
       const changed = this.#changed.promise;
-      const next = this.#core.next(now());
-      if (next === USE) return this.#core.access();
+      const next = this.#op(NEXT, 0, now());
+      if (next === USE) return this.#text(ACCESS);
       if (next === REFRESH) this.#run();
       else if (next === AUTH_REQUIRED) {
         this.#emit('authrequired', { error: new JwtError('missing_token', 'no token: sign in') });
@@ -294,22 +282,33 @@ export class TokenSession extends EventTarget {
    * token, the next call refreshes. For HTTP clients other than `fetch`; see `jwtgate/axios`.
    */
   tokenRejected(accessToken) {
-    if (typeof accessToken === 'string' && crosses(accessToken)) this.#core.rejected(accessToken);
+    if (typeof accessToken === 'string' && crosses(accessToken)) this.#op(REJECTED, 0, 0, accessToken);
   }
 
   /** Signs out: forgets the tokens here and in tabs that shared them; waiting calls reject. */
   clear() {
-    const [from, access] = [this.#core.refreshToken(), this.#core.access()];
+    const [from, access] = [this.#text(REFRESH_TOKEN), this.#text(ACCESS)];
     this.#forget();
     // Tabs holding the same tokens sign out too: matched by refresh token, or without one
     // by access token.
     if (access !== undefined) this.#post({ t: 'cleared', from: from ?? '', access });
   }
 
+  // Operation `code` of the core (see the numbers above), its error thrown.
+  #op(code, epoch, t, a, b, c, at = 0) {
+    const answer = this.#core.op(code, epoch, t, at, a, b, c);
+    if (answer !== answer) raise(this.#text(ERROR));
+    return answer;
+  }
+
+  #text(which) {
+    return this.#core.text(which);
+  }
+
   #forget() {
     // A refresh still running is for tokens that are gone: it ends now, and so does its lock.
     for (const timeout of this.#timeouts) timeout.abort(new JwtError('missing_token', 'the session was cleared'));
-    this.#core.clear();
+    this.#op(CLEAR, 0, 0);
     this.#save();
     this.#wake(new JwtError('missing_token', 'the session was cleared'));
     this.#emit('cleared', {});
@@ -329,21 +328,21 @@ export class TokenSession extends EventTarget {
 
   // The refresh, by whichever call `next()` chose. Every outcome wakes the waiting calls.
   async #run() {
-    const epoch = this.#core.epoch();
+    const epoch = this.#op(EPOCH, 0, 0);
     // The refresh token this run presents, once it knows; until then the one it started with.
-    let from = this.#core.refreshToken();
+    let from = this.#text(REFRESH_TOKEN);
     // Once per run: a timeout rejects both the refresh and the turn that holds it.
     let failed = false;
     const fail = (error) => {
       if (failed) return;
       failed = true;
-      if (this.#core.failed(epoch, from)) this.#emit('authrequired', { error });
+      if (this.#op(FAILED, epoch, 0, from) === 1) this.#emit('authrequired', { error });
     };
     try {
       await this.#exclusive(async (signal) => {
         // While this tab waited for its turn, another may have refreshed, failed or signed in.
         if (this.#shared) this.#restore(this.#read(), false);
-        const needed = this.#core.stillNeeded(epoch, now());
+        const needed = this.#op(STILL_NEEDED, epoch, now()) === 1 ? this.#text(REFRESH_TOKEN) : undefined;
         if (needed === undefined) return;
         from = needed;
         let answer;
@@ -358,7 +357,7 @@ export class TokenSession extends EventTarget {
           }
           fits(answer.accessToken);
           if (answer.refreshToken != null) fits(answer.refreshToken);
-          taken = this.#core.refreshed(epoch, from, answer.accessToken, answer.refreshToken ?? undefined, now());
+          taken = this.#op(REFRESHED, epoch, now(), from, answer.accessToken, answer.refreshToken ?? undefined) === 1;
         } catch (e) {
           fail(e);
           // `from` may be spent at the issuer: tabs holding it must not present it again.
@@ -438,7 +437,7 @@ export class TokenSession extends EventTarget {
   // A tab already refreshing answers any claim with -1, so a late claimer always loses.
   async #elect(f) {
     for (;;) {
-      const from = this.#core.refreshToken();
+      const from = this.#text(REFRESH_TOKEN);
       const id = Math.random();
       this.#claim(from, id);
       this.#post({ t: 'claim', from, id });
@@ -456,11 +455,11 @@ export class TokenSession extends EventTarget {
       // Lost: the winner's result arrives as a 'refreshed' message and changes our refresh
       // token; a 'done' without one means it failed, and the election starts again.
       const deadline = Date.now() + LOSER_WAIT_MS;
-      while (this.#core.refreshToken() === from && this.#claims.has(from) && Date.now() < deadline) {
+      while (this.#text(REFRESH_TOKEN) === from && this.#claims.has(from) && Date.now() < deadline) {
         await sleep(ELECTION_MS / 4);
       }
       this.#claims.delete(from);
-      if (this.#core.refreshToken() !== from) return f();
+      if (this.#text(REFRESH_TOKEN) !== from) return f();
     }
   }
 
@@ -470,13 +469,13 @@ export class TokenSession extends EventTarget {
 
   #message(m) {
     if (!m || typeof m !== 'object' || typeof m.from !== 'string' || !crosses(m.from)) return;
-    const ours = this.#core.refreshToken();
+    const ours = this.#text(REFRESH_TOKEN);
     if (m.t === 'refreshed' && typeof m.accessToken === 'string') {
       let adopted = false;
       try {
         fits(m.accessToken);
         if (typeof m.refreshToken === 'string') fits(m.refreshToken);
-        adopted = this.#core.adopt(m.from, m.accessToken, typeof m.refreshToken === 'string' ? m.refreshToken : undefined, now());
+        adopted = this.#op(ADOPT, 0, now(), m.from, m.accessToken, typeof m.refreshToken === 'string' ? m.refreshToken : undefined) === 1;
       } catch {
         // Another tab's unreadable token is not ours to fail on.
       }
@@ -485,9 +484,9 @@ export class TokenSession extends EventTarget {
         this.#emit('refreshed', { accessToken: m.accessToken });
         this.#wake();
       }
-    } else if (m.t === 'cleared' && (m.from ? m.from === ours : m.access === this.#core.access())) {
+    } else if (m.t === 'cleared' && (m.from ? m.from === ours : m.access === this.#text(ACCESS))) {
       this.#forget();
-    } else if (m.t === 'failed' && this.#core.spent(m.from)) {
+    } else if (m.t === 'failed' && this.#op(SPENT, 0, 0, m.from) === 1) {
       this.#emit('authrequired', { error: new JwtError('missing_token', 'the refresh failed in another tab: sign in') });
     } else if (m.t === 'claim' && typeof m.id === 'number') {
       if (this.#leading === m.from) this.#post({ t: 'claim', from: m.from, id: -1 });
@@ -524,7 +523,7 @@ export class TokenSession extends EventTarget {
     if (text === null) return false;
     const stored = storedTokens(text);
     const t = now();
-    if (stored && this.#core.restore(stored.accessToken, stored.refreshToken, stored.receivedAt ?? t, t)) {
+    if (stored && this.#op(RESTORE, 0, t, stored.accessToken, undefined, stored.refreshToken, stored.receivedAt ?? t) === 1) {
       this.#wake();
       return true;
     }
@@ -534,10 +533,10 @@ export class TokenSession extends EventTarget {
 
   #save() {
     if (this.#storage === null) return;
-    const access = this.#core.access();
+    const access = this.#text(ACCESS);
     try {
       if (access === undefined) this.#storage.removeItem(this.#key);
-      else this.#storage.setItem(this.#key, storedText(access, this.#core.refreshToken(), this.#core.received()));
+      else this.#storage.setItem(this.#key, storedText(access, this.#text(REFRESH_TOKEN), this.#op(RECEIVED, 0, 0)));
     } catch {
       // A full or blocked storage: the tokens still live in memory.
     }

@@ -117,7 +117,6 @@ pub fn expires_in(token: &str, now: f64) -> f64 {
 }
 
 /// [`expires_in`]'s answer, or the error's JSON text: one copy for it and `RawSession`.
-#[inline(never)]
 pub(super) fn expiry(token: &str, now: f64) -> Result<f64, String> {
     let now = seconds(now)?;
     match exp_of(token) {
@@ -165,9 +164,10 @@ fn check_units(units: f64, limit: usize) -> Result<(), Error> {
 /// `check_units` with the default limit, for `decode`, `expiresIn` and the session.
 #[wasm_bindgen(js_name = checkTokenLength)]
 pub fn check_token_length(units: f64) -> Option<String> {
-    check_units(units, DEFAULT_MAX_TOKEN_BYTES)
-        .err()
-        .map(|e| jwt_json(&e))
+    match check_units(units, DEFAULT_MAX_TOKEN_BYTES) {
+        Ok(()) => None,
+        Err(e) => Some(jwt_json(&e)),
+    }
 }
 
 /// The `exp` of a token, checking only what finding it needs: three parts and a strict JSON
