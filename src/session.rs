@@ -52,7 +52,7 @@ struct Tokens {
 }
 
 impl Tokens {
-    fn new(access: &str, refresh: Option<String>, received: f64) -> Result<Tokens, Error> {
+    fn new(access: &str, refresh: Option<&str>, received: f64) -> Result<Tokens, Error> {
         let t = times(access)?;
         // A client whose clock is off from the issuer's would see new tokens as expired, or
         // inside the margin (and refresh in a loop), or as good for too long. Past a minute,
@@ -68,7 +68,7 @@ impl Tokens {
         };
         Ok(Tokens {
             access: access.to_owned(),
-            refresh: refresh.filter(|r| !r.is_empty()),
+            refresh: refresh.filter(|r| !r.is_empty()).map(str::to_owned),
             expires,
             lifetime: expires.map(|e| e - received),
             received,
@@ -78,8 +78,8 @@ impl Tokens {
 
     /// The tokens a refresh of `from` answered with: without a new refresh token, `from`
     /// stays valid.
-    fn after(from: &str, access: &str, refresh: Option<String>, now: f64) -> Result<Tokens, Error> {
-        Tokens::new(access, refresh.or_else(|| Some(from.to_owned())), now)
+    fn after(from: &str, access: &str, refresh: Option<&str>, now: f64) -> Result<Tokens, Error> {
+        Tokens::new(access, refresh.or(Some(from)), now)
     }
 }
 
@@ -184,7 +184,7 @@ impl Session {
 
     /// Tokens from the app (after a sign-in): they replace everything, end an
     /// authentication wait, and void any refresh in flight.
-    pub fn set(&mut self, access: &str, refresh: Option<String>, now: f64) -> Result<(), Error> {
+    pub fn set(&mut self, access: &str, refresh: Option<&str>, now: f64) -> Result<(), Error> {
         self.install(Tokens::new(access, refresh, now)?);
         self.refreshing = false;
         self.epoch = self.epoch.wrapping_add(1);
@@ -201,7 +201,7 @@ impl Session {
         epoch: u32,
         from: &str,
         access: &str,
-        refresh: Option<String>,
+        refresh: Option<&str>,
         now: f64,
     ) -> Result<bool, Error> {
         if !self.answers(epoch, from) {
@@ -309,7 +309,7 @@ impl Session {
         &mut self,
         from: &str,
         access: &str,
-        refresh: Option<String>,
+        refresh: Option<&str>,
         now: f64,
     ) -> Result<bool, Error> {
         if self.refresh_token() != Some(from) || self.access_token() == Some(access) {
@@ -326,12 +326,12 @@ impl Session {
     pub fn restore(
         &mut self,
         access: &str,
-        refresh: Option<String>,
+        refresh: Option<&str>,
         received: f64,
         now: f64,
     ) -> bool {
         if !(received.is_finite() && received >= 0.0 && received <= now + 1.0)
-            || (self.access_token() == Some(access) && self.refresh_token() == refresh.as_deref())
+            || (self.access_token() == Some(access) && self.refresh_token() == refresh)
         {
             return false;
         }

@@ -117,6 +117,7 @@ pub fn expires_in(token: &str, now: f64) -> f64 {
 }
 
 /// [`expires_in`]'s answer, or the error's JSON text: one copy for it and `RawSession`.
+#[inline(never)]
 pub(super) fn expiry(token: &str, now: f64) -> Result<f64, String> {
     let now = seconds(now)?;
     match exp_of(token) {

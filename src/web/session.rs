@@ -84,7 +84,12 @@ impl RawSession {
         b: Option<String>,
         c: Option<String>,
     ) -> f64 {
-        let answer = self.run(op, epoch, [now, at], [a, b, c]);
+        // Lent, so that they are dropped here once, not on every way out of `run`.
+        let texts = [
+            a.as_deref().unwrap_or_default(),
+            b.as_deref().unwrap_or_default(),
+        ];
+        let answer = self.run(op, epoch, [now, at], texts, c.as_deref());
         answer.unwrap_or_else(|e| {
             self.1 = Some(e);
             f64::NAN
@@ -108,40 +113,38 @@ impl RawSession {
         op: u8,
         epoch: u32,
         times: [f64; 2],
-        texts: [Option<String>; 3],
+        [a, b]: [&str; 2],
+        c: Option<&str>,
     ) -> Result<f64, String> {
         let [now, at] = times;
-        let [a, b, c] = texts;
         // Checked once for every operation: those that read no time are given 0.
         let now = seconds(now)?;
         let s = &mut self.0;
-        let a = a.unwrap_or_default();
-        let b = b.unwrap_or_default();
         let flag = |yes: bool| f64::from(u8::from(yes));
         let error = |e| jwt_json(&e);
         Ok(match op {
             op::NEXT => f64::from(s.next(now) as u8),
             op::EPOCH => f64::from(s.epoch()),
             op::SET => {
-                s.set(&a, c, now).map_err(error)?;
+                s.set(a, c, now).map_err(error)?;
                 0.0
             }
-            op::REFRESHED => flag(s.refreshed(epoch, &a, &b, c, now).map_err(error)?),
-            op::FAILED => flag(s.failed(epoch, &a)),
-            op::SPENT => flag(s.spent(&a)),
+            op::REFRESHED => flag(s.refreshed(epoch, a, b, c, now).map_err(error)?),
+            op::FAILED => flag(s.failed(epoch, a)),
+            op::SPENT => flag(s.spent(a)),
             op::STILL_NEEDED => flag(s.still_needed(epoch, now).is_some()),
             op::REJECTED => {
-                s.rejected(&a);
+                s.rejected(a);
                 0.0
             }
-            op::ADOPT => flag(s.adopt(&a, &b, c, now).map_err(error)?),
-            op::RESTORE => flag(s.restore(&a, c, at, now)),
+            op::ADOPT => flag(s.adopt(a, b, c, now).map_err(error)?),
+            op::RESTORE => flag(s.restore(a, c, at, now)),
             op::RECEIVED => s.received().unwrap_or(0.0),
             op::CLEAR => {
                 s.clear();
                 0.0
             }
-            op::EXPIRY => super::expiry(&a, now)?,
+            op::EXPIRY => super::expiry(a, now)?,
             _ => return Err(type_json("unknown session operation")),
         })
     }
