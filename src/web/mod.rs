@@ -113,18 +113,18 @@ pub fn expires_in(token: &str, now: f64) -> f64 {
     // A number, unlike the verifier's `JsValue`: `pkg/token.js` passes anything that is not a
     // JS number as NaN, refused here, so the glue's coercion (`''` to 0) never applies. The
     // `JsValue` cost `jwtgate/client` an import, its glue and an externref shim (0.2 KB).
-    expiry(token, now).unwrap_or(f64::NAN)
+    if is_time(now) {
+        left(token, now).unwrap_or(f64::NAN)
+    } else {
+        f64::NAN
+    }
 }
 
-/// [`expires_in`]'s answer, or the error's JSON text: one copy for it and `RawSession`.
+/// Seconds from `now` (a time) until the token's `exp`, `Infinity` without: for it and
+/// `RawSession`, which gives the error.
 #[inline(never)]
-pub(super) fn expiry(token: &str, now: f64) -> Result<f64, String> {
-    let now = seconds(now)?;
-    match exp_of(token) {
-        Ok(Some(exp)) => Ok(exp - now),
-        Ok(None) => Ok(f64::INFINITY),
-        Err(e) => Err(jwt_json(&e)),
-    }
+pub(super) fn left(token: &str, now: f64) -> Result<f64, Error> {
+    Ok(exp_of(token)?.map_or(f64::INFINITY, |exp| exp - now))
 }
 
 /// Whether `now` is a time: NaN, infinities and negative numbers are refused, never read as the

@@ -121,31 +121,29 @@ impl RawSession {
         let now = seconds(now)?;
         let s = &mut self.0;
         let flag = |yes: bool| f64::from(u8::from(yes));
-        let error = |e| jwt_json(&e);
-        Ok(match op {
-            op::NEXT => f64::from(s.next(now) as u8),
-            op::EPOCH => f64::from(s.epoch()),
-            op::SET => {
-                s.set(a, c, now).map_err(error)?;
-                0.0
-            }
-            op::REFRESHED => flag(s.refreshed(epoch, a, b, c, now).map_err(error)?),
-            op::FAILED => flag(s.failed(epoch, a)),
-            op::SPENT => flag(s.spent(a)),
-            op::STILL_NEEDED => flag(s.still_needed(epoch, now).is_some()),
+        // One way out for the core's errors, so that their JSON is written in one place.
+        let answer = match op {
+            op::NEXT => Ok(f64::from(s.next(now) as u8)),
+            op::EPOCH => Ok(f64::from(s.epoch())),
+            op::SET => s.set(a, c, now).map(|()| 0.0),
+            op::REFRESHED => s.refreshed(epoch, a, b, c, now).map(flag),
+            op::FAILED => Ok(flag(s.failed(epoch, a))),
+            op::SPENT => Ok(flag(s.spent(a))),
+            op::STILL_NEEDED => Ok(flag(s.still_needed(epoch, now).is_some())),
             op::REJECTED => {
                 s.rejected(a);
-                0.0
+                Ok(0.0)
             }
-            op::ADOPT => flag(s.adopt(a, b, c, now).map_err(error)?),
-            op::RESTORE => flag(s.restore(a, c, at, now)),
-            op::RECEIVED => s.received().unwrap_or(0.0),
+            op::ADOPT => s.adopt(a, b, c, now).map(flag),
+            op::RESTORE => Ok(flag(s.restore(a, c, at, now))),
+            op::RECEIVED => Ok(s.received().unwrap_or(0.0)),
             op::CLEAR => {
                 s.clear();
-                0.0
+                Ok(0.0)
             }
-            op::EXPIRY => super::expiry(a, now)?,
+            op::EXPIRY => super::left(a, now),
             _ => return Err(type_json("unknown session operation")),
-        })
+        };
+        answer.map_err(|e| jwt_json(&e))
     }
 }
