@@ -165,19 +165,4 @@ impl RawVerifier {
             .err()
             .map(|e| jwt_json(&e))
     }
-
-    /// Replaces the keys (rotation); the old ones stay if the new set is unusable.
-    #[wasm_bindgen(js_name = setKeys)]
-    pub fn set_keys(&mut self, jwks: &str) -> Option<String> {
-        JwkSet::from_json(jwks.as_bytes())
-            .map(|keys| self.0.set_keys(keys))
-            .map_err(|e| jwt_json(&e))
-            .err()
-    }
-
-    /// Whether some key carries this `kid`.
-    #[wasm_bindgen(js_name = hasKid)]
-    pub fn has_kid(&self, kid: &str) -> bool {
-        self.0.keys().contains_kid(kid)
-    }
 }
