@@ -281,16 +281,15 @@ impl Session {
     /// Under the lock, just before calling the issuer: the refresh token to present, or
     /// `None` (and the refresh is over) when there is nothing left to do, because another
     /// tab refreshed, or failed, or the user signed in meanwhile.
-    pub fn still_needed(&mut self, epoch: u32, now: f64) -> Option<String> {
-        if epoch == self.epoch && !self.auth_required && !self.fresh(now) {
-            if let Some(from) = self.refresh_token() {
-                return Some(from.to_owned());
+    pub fn still_needed(&mut self, epoch: u32, now: f64) -> Option<&str> {
+        let needed = epoch == self.epoch && !self.auth_required && !self.fresh(now);
+        if !needed || self.refresh_token().is_none() {
+            if epoch == self.epoch {
+                self.refreshing = false;
             }
+            return None;
         }
-        if epoch == self.epoch {
-            self.refreshing = false;
-        }
-        None
+        self.refresh_token()
     }
 
     /// The server answered 401 to a call made with `access`. If that is still the current
