@@ -73,12 +73,7 @@ function storedTokens(text) {
  * this is it as a yes or no, for strings that are dropped, not refused, when too long.
  */
 function crosses(text, tokens = 1) {
-  try {
-    fits(text, tokens);
-    return true;
-  } catch {
-    return false;
-  }
+  return wasm().checkTokenLength(text.length / tokens) === undefined;
 }
 
 const OPTIONS = ['refresh', 'refreshAheadSeconds', 'refreshTimeoutSeconds', 'storage', 'storageKey', 'onAuthRequired', 'fetch', 'origins', 'allowAnyOrigin'];
