@@ -382,8 +382,7 @@ mod tests {
     #[test]
     fn one_refresh_for_many_callers_then_all_use_the_new_token() {
         let mut s = Session::new(30.0);
-        s.set(&lasting(1000, 300), Some("r1".into()), 1000.0)
-            .unwrap();
+        s.set(&lasting(1000, 300), Some("r1"), 1000.0).unwrap();
         assert_eq!(s.next(1100.0), Next::Use);
         assert_eq!(s.next(1280.0), Next::Refresh, "inside the margin");
         for _ in 0..20 {
@@ -391,7 +390,7 @@ mod tests {
         }
         let epoch = s.epoch();
         assert_eq!(
-            s.refreshed(epoch, "r1", &lasting(1280, 300), Some("r2".into()), 1280.0),
+            s.refreshed(epoch, "r1", &lasting(1280, 300), Some("r2"), 1280.0),
             Ok(true)
         );
         assert_eq!(s.next(1280.0), Next::Use);
@@ -401,7 +400,7 @@ mod tests {
     #[test]
     fn short_tokens_get_half_their_lifetime_as_margin() {
         let mut s = Session::new(30.0);
-        s.set(&lasting(5000, 20), Some("r".into()), 100.0).unwrap();
+        s.set(&lasting(5000, 20), Some("r"), 100.0).unwrap();
         // Clocks differ (issuer at 5000, here at 100): expiry counts from receipt.
         assert_eq!(s.next(105.0), Next::Use);
         assert_eq!(s.next(111.0), Next::Refresh);
@@ -410,7 +409,7 @@ mod tests {
     #[test]
     fn failure_needs_a_sign_in_and_a_late_answer_is_dropped() {
         let mut s = Session::new(30.0);
-        s.set(&lasting(0, 10), Some("r".into()), 0.0).unwrap();
+        s.set(&lasting(0, 10), Some("r"), 0.0).unwrap();
         assert_eq!(s.next(9.0), Next::Refresh);
         let epoch = s.epoch();
         assert!(s.failed(epoch, "r"));
@@ -419,11 +418,11 @@ mod tests {
             Next::Wait,
             "the failure itself is reported by the front door"
         );
-        s.set(&lasting(9, 100), Some("r9".into()), 9.0).unwrap();
+        s.set(&lasting(9, 100), Some("r9"), 9.0).unwrap();
         assert_eq!(s.next(9.0), Next::Use);
         // An answer to the refresh before the sign-in changes nothing.
         assert_eq!(
-            s.refreshed(epoch, "r", &lasting(9, 100), Some("old".into()), 9.0),
+            s.refreshed(epoch, "r", &lasting(9, 100), Some("old"), 9.0),
             Ok(false)
         );
         assert_eq!(s.refresh_token(), Some("r9"));
@@ -441,7 +440,7 @@ mod tests {
     #[test]
     fn an_expired_or_unreadable_refresh_answer_fails_instead_of_looping() {
         let mut s = Session::new(30.0);
-        s.set(&lasting(0, 10), Some("r".into()), 0.0).unwrap();
+        s.set(&lasting(0, 10), Some("r"), 0.0).unwrap();
         assert_eq!(s.next(9.0), Next::Refresh);
         let e = s.epoch();
         assert_eq!(
@@ -449,7 +448,7 @@ mod tests {
             Err(Error::Expired)
         );
         assert!(s.auth_required());
-        s.set(&lasting(0, 10), Some("r".into()), 0.0).unwrap();
+        s.set(&lasting(0, 10), Some("r"), 0.0).unwrap();
         assert_eq!(s.next(9.0), Next::Refresh);
         assert!(s.refreshed(s.epoch(), "r", "nope", None, 9.0).is_err());
         assert_eq!(s.next(9.0), Next::Wait);
@@ -459,7 +458,7 @@ mod tests {
     fn a_401_makes_the_current_token_stale_but_not_a_newer_one() {
         let mut s = Session::new(30.0);
         let old = lasting(0, 300);
-        s.set(&old, Some("r".into()), 0.0).unwrap();
+        s.set(&old, Some("r"), 0.0).unwrap();
         s.rejected(&old);
         assert_eq!(s.next(1.0), Next::Refresh);
         let new = lasting(1, 300);
@@ -476,15 +475,12 @@ mod tests {
     #[test]
     fn tabs_adopt_only_the_refresh_of_their_own_refresh_token() {
         let mut s = Session::new(30.0);
-        s.set(&lasting(0, 10), Some("r1".into()), 0.0).unwrap();
+        s.set(&lasting(0, 10), Some("r1"), 0.0).unwrap();
         assert_eq!(
-            s.adopt("other", &lasting(5, 100), Some("x".into()), 5.0),
+            s.adopt("other", &lasting(5, 100), Some("x"), 5.0),
             Ok(false)
         );
-        assert_eq!(
-            s.adopt("r1", &lasting(5, 100), Some("r2".into()), 5.0),
-            Ok(true)
-        );
+        assert_eq!(s.adopt("r1", &lasting(5, 100), Some("r2"), 5.0), Ok(true));
         assert_eq!(s.next(6.0), Next::Use);
         assert_eq!(s.refresh_token(), Some("r2"));
     }
@@ -492,19 +488,16 @@ mod tests {
     #[test]
     fn restored_tokens_are_taken_once_and_bad_ones_refused() {
         let mut s = Session::new(30.0);
-        s.set(&lasting(0, 100), Some("r\"1\n".into()), 7.5).unwrap();
+        s.set(&lasting(0, 100), Some("r\"1\n"), 7.5).unwrap();
         assert_eq!(s.received(), Some(7.0), "whole seconds");
         let mut t = Session::new(30.0);
         let access = s.access_token().unwrap().to_owned();
-        assert!(t.restore(&access, Some("r\"1\n".into()), 7.0, 8.0));
+        assert!(t.restore(&access, Some("r\"1\n"), 7.0, 8.0));
         assert_eq!(
             (t.access_token(), t.refresh_token()),
             (s.access_token(), Some("r\"1\n"))
         );
-        assert!(
-            !t.restore(&access, Some("r\"1\n".into()), 7.0, 8.0),
-            "unchanged"
-        );
+        assert!(!t.restore(&access, Some("r\"1\n"), 7.0, 8.0), "unchanged");
         for (access, received) in [
             ("", 7.0),
             ("x.y.z", 7.0),
@@ -527,11 +520,11 @@ mod tests {
         // 5 s left by `exp`, inside the 10 s margin. Measured from receipt instead.
         let mut s = Session::new(30.0);
         let issued = |at: u64| lasting(at, 20);
-        s.set(&issued(1000), Some("r".into()), 1015.0).unwrap();
+        s.set(&issued(1000), Some("r"), 1015.0).unwrap();
         assert_eq!(s.next(1016.0), Next::Use);
         assert_eq!(s.next(1026.0), Next::Refresh);
         assert_eq!(
-            s.refreshed(s.epoch(), "r", &issued(1011), Some("r2".into()), 1026.0),
+            s.refreshed(s.epoch(), "r", &issued(1011), Some("r2"), 1026.0),
             Ok(true)
         );
         assert_eq!(s.next(1027.0), Next::Use);
@@ -541,8 +534,7 @@ mod tests {
     fn a_token_that_arrives_inside_its_margin_is_used_until_it_expires() {
         // No iat, so no receipt-based expiry: 5 s left against a 30 s margin.
         let mut s = Session::new(30.0);
-        s.set(&token(r#"{"exp":100}"#), Some("r".into()), 0.0)
-            .unwrap();
+        s.set(&token(r#"{"exp":100}"#), Some("r"), 0.0).unwrap();
         assert_eq!(s.next(90.0), Next::Refresh);
         let answer = token(r#"{"exp":200}"#);
         assert_eq!(s.refreshed(s.epoch(), "r", &answer, None, 195.0), Ok(true));
@@ -553,13 +545,13 @@ mod tests {
     #[test]
     fn an_answer_for_tokens_replaced_by_another_tab_is_dropped() {
         let mut s = Session::new(30.0);
-        s.set(&lasting(0, 10), Some("r0".into()), 0.0).unwrap();
+        s.set(&lasting(0, 10), Some("r0"), 0.0).unwrap();
         assert_eq!(s.next(9.0), Next::Refresh);
         let epoch = s.epoch();
         // Bob signed in in another tab; shared storage brought his tokens here.
-        assert!(s.restore(&lasting(9, 100), Some("bob".into()), 9.0, 9.0));
+        assert!(s.restore(&lasting(9, 100), Some("bob"), 9.0, 9.0));
         assert_eq!(
-            s.refreshed(epoch, "r0", &lasting(9, 100), Some("alice".into()), 9.0),
+            s.refreshed(epoch, "r0", &lasting(9, 100), Some("alice"), 9.0),
             Ok(false)
         );
         assert_eq!(s.refresh_token(), Some("bob"));
@@ -573,7 +565,7 @@ mod tests {
     #[test]
     fn a_refresh_token_spent_in_another_tab_is_not_presented_again() {
         let mut s = Session::new(30.0);
-        s.set(&lasting(0, 10), Some("r0".into()), 0.0).unwrap();
+        s.set(&lasting(0, 10), Some("r0"), 0.0).unwrap();
         assert_eq!(s.next(9.0), Next::Refresh);
         let epoch = s.epoch();
         assert!(!s.spent("other"));
