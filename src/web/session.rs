@@ -98,12 +98,14 @@ impl RawSession {
 
     /// Text `which` (see the `text` module), if the session holds it.
     pub fn text(&mut self, which: u8) -> Option<String> {
-        match which {
-            text::ACCESS => self.0.access_token().map(str::to_owned),
-            text::REFRESH => self.0.refresh_token().map(str::to_owned),
-            text::ERROR => self.1.take(),
+        let text = match which {
+            text::ACCESS => self.0.access_token(),
+            text::REFRESH => self.0.refresh_token(),
+            text::ERROR => return self.1.take(),
             _ => None,
-        }
+        };
+        // One copy for both tokens: each `to_owned` inlined its allocation.
+        text.map(str::to_owned)
     }
 }
 
