@@ -3,7 +3,7 @@
 // decides everything about a token; the platform (crypto-node.js, crypto-web.js) only says
 // whether a signature verifies under the key the core chose.
 import { AUTH_OPTIONS, authenticate, configure } from './authenticate.js';
-import { JwtError, MAX_TIMER_SECONDS, abortable, call, coreOptions, crypto, deadline, reader, seconds, wasm, within } from './state.js';
+import { JwtError, MAX_TIMER_SECONDS, abortable, answer, call, coreOptions, crypto, deadline, raise, reader, seconds, wasm, within } from './state.js';
 import { asToken, nowSeconds } from './token.js';
 
 export { JwtError };
@@ -53,8 +53,8 @@ function plan(platform, keys, token, now) {
     throw new Error('jwtgate: no signature primitive here (WebCrypto needs a secure context: https or localhost)');
   }
   // Measured before the copy into wasm memory, against this verifier's maxTokenBytes.
-  call(() => keys.core.checkLength(asToken(token).length));
-  const [alg, ...at] = call(() => keys.core.prepare(token, now)).split(',');
+  raise(keys.core.checkLength(asToken(token).length));
+  const [alg, ...at] = answer(keys.core.prepare(token, now)).split(',');
   // The core checked the token's structure: the last dot ends the signing input, and what
   // follows is strict base64url.
   const dot = token.lastIndexOf('.');
@@ -78,7 +78,7 @@ async function checkAsync(platform, alg, key, data, signature) {
 }
 
 function finish(keys, token, hit, now) {
-  return JSON.parse(call(() => keys.core.finish(token, hit, now)));
+  return JSON.parse(answer(keys.core.finish(token, hit, now)));
 }
 
 /** `verify` where the platform verifies synchronously (node:crypto). */
@@ -121,7 +121,7 @@ export async function _checkSignature(jwk, alg, data, signature) {
   }
   let at;
   try {
-    at = Number(call(() => keys.core.candidates(alg, signature)).split(',')[1]);
+    at = Number(answer(keys.core.candidates(alg, signature)).split(',')[1]);
   } catch (e) {
     if (e instanceof JwtError) return false;
     throw e;
@@ -205,7 +205,7 @@ export class RemoteVerifier {
       // jwksUri wins; without it the issuer's discovery document names the key set.
       const issuer = get('issuer');
       if (typeof issuer !== 'string') throw new TypeError('RemoteVerifier needs jwksUri, or an issuer to discover it from');
-      this.#discovery = call(() => wasm().discoveryUrls(issuer)).split('\n');
+      this.#discovery = answer(wasm().discoveryUrls(issuer)).split('\n');
       this.#issuer = issuer;
     } else if (typeof jwksUri === 'string' || jwksUri instanceof URL) {
       this.#uri = String(jwksUri);
@@ -228,7 +228,7 @@ export class RemoteVerifier {
     this.#fetch = (...args) => fetch(...args);
     this.#cache = cache || null;
     // Check the options now, not at the first request: a typo should fail where it is made.
-    call(() => wasm().checkOptions(this.#policy));
+    raise(wasm().checkOptions(this.#policy));
     configure(this, options);
   }
 
@@ -358,7 +358,7 @@ export class RemoteVerifier {
         throw e;
       });
     const take = (text, at) => {
-      this.#document = { uri: call(() => wasm().discoveredJwksUri(text, this.#issuer)), at };
+      this.#document = { uri: answer(wasm().discoveredJwksUri(text, this.#issuer)), at };
     };
     try {
       await this.#keep(oidc, false, known?.at ?? 0, what, download, take);
@@ -516,7 +516,7 @@ async function readCapped(response, signal) {
   const length = response.headers?.get?.('content-length');
   const body = response.body;
   try {
-    if (length != null) call(() => wasm().checkJwksLength(Number(length)));
+    if (length != null) raise(wasm().checkJwksLength(Number(length)));
   } catch (e) {
     body?.cancel().catch(() => {});
     throw e;
@@ -525,7 +525,7 @@ async function readCapped(response, signal) {
     // A Response-like object from a custom fetch, without a stream: its text is in JS memory
     // already, and still kept out of wasm's (UTF-16 units never outnumber UTF-8 bytes).
     const text = await response.text();
-    call(() => wasm().checkJwksLength(text.length));
+    raise(wasm().checkJwksLength(text.length));
     return text;
   }
   const reader = body.getReader();
@@ -538,7 +538,7 @@ async function readCapped(response, signal) {
       const { done, value } = await reader.read();
       if (done) break;
       size += value.byteLength;
-      call(() => wasm().checkJwksLength(size));
+      raise(wasm().checkJwksLength(size));
       chunks.push(value);
     }
   } catch (e) {

@@ -1,7 +1,7 @@
 // From a Fetch API Request to verified claims or the refusal jwtgate's Envoy filter would send.
 // The checks are the verifier's and the core's; the answer's status and challenge come from the
 // core's one mapping (Error::http_response). Nothing here decides what a refusal looks like.
-import { JwtError, call, coreOptions, reader, wasm } from './state.js';
+import { JwtError, answer, coreOptions, raise, reader, wasm } from './state.js';
 
 /** Options `authenticate` reads, on a verifier or per call; never handed to the core's policy. */
 export const AUTH_OPTIONS = ['revoked', 'realm', 'cookie', 'query'];
@@ -35,7 +35,7 @@ function readAuth(get, what) {
 export function requirements(requiredClaims, spaceDelimitedClaims) {
   if (requiredClaims === undefined && spaceDelimitedClaims === undefined) return null;
   const text = coreOptions({ requiredClaims, spaceDelimitedClaims }, []);
-  call(() => wasm().checkOptions(text));
+  raise(wasm().checkOptions(text));
   return text;
 }
 
@@ -90,7 +90,7 @@ export async function authenticate(verifier, request, options = {}) {
   if (unmet) return refuse(unmet.code);
   if (required !== null) {
     try {
-      call(() => wasm().checkClaims(payload(token), required));
+      raise(wasm().checkClaims(payload(token), required));
     } catch (e) {
       if (!(e instanceof JwtError)) throw e;
       return refuse(e.code);
@@ -104,7 +104,7 @@ export async function authenticate(verifier, request, options = {}) {
  * default size limit, since the verifier held it to its own `maxTokenBytes`.
  */
 function payload(token) {
-  const text = call(() => wasm().decodeAccepted(token));
+  const text = answer(wasm().decodeAccepted(token));
   return text.slice(text.indexOf('\0') + 1);
 }
 
@@ -138,10 +138,11 @@ function tokens(request, url, { cookie, query }) {
 export function refusal(code, realm) {
   if (typeof code !== 'string' || !/^[a-z_]+$/.test(code)) throw new TypeError('refusal needs a jwtgate error code');
   if (typeof realm !== 'string') throw new TypeError('refusal needs a realm (a string)');
-  const answer = call(() => wasm().httpAnswer(code, realm));
-  const cut = answer.indexOf('\n');
-  const challenge = answer.slice(cut + 1);
+  // httpAnswer throws nothing: every code has its answer.
+  const http = wasm().httpAnswer(code, realm);
+  const cut = http.indexOf('\n');
+  const challenge = http.slice(cut + 1);
   const headers = { 'content-type': 'text/plain' };
   if (challenge) headers['www-authenticate'] = challenge;
-  return new Response(`${code}\n`, { status: Number(answer.slice(0, cut)), headers });
+  return new Response(`${code}\n`, { status: Number(http.slice(0, cut)), headers });
 }

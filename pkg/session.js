@@ -2,39 +2,32 @@
 // decides when to refresh, which call refreshes, and what an answer, a stored copy or another
 // tab's result is worth; this file waits, calls the app's refresh, stores, locks and talks to
 // the other tabs.
-import { JwtError, MAX_TIMER_SECONDS, abortable, call, deadline, onlyKnown, reader, seconds, wasm, within } from './state.js';
+import { JwtError, MAX_TIMER_SECONDS, abortable, deadline, fits, onlyKnown, raise, reader, seconds, wasm, within } from './state.js';
 
-// RawSession.next()'s answers.
+// The Rust core's session (RawSession) exports two methods, `op` and `text`, taking an
+// operation's number (src/web/session.rs, whose `op` and `text` modules hold the same numbers):
+// a method apiece cost about 0.5 KB of the client's size each. An operation that fails answers
+// NaN, and its error is the text ERROR. `#op` and `#text` below call them.
+const NEXT = 0;
+const EPOCH = 1;
+const SET = 2;
+const REFRESHED = 3;
+const FAILED = 4;
+const SPENT = 5;
+const STILL_NEEDED = 6;
+const REJECTED = 7;
+const ADOPT = 8;
+const RESTORE = 9;
+const CLEAR = 10;
+const RECEIVED = 12;
+const ACCESS = 0;
+const REFRESH_TOKEN = 1;
+const ERROR = 2;
+
+// NEXT's answers.
 const USE = 0;
 const REFRESH = 1;
 const AUTH_REQUIRED = 3;
-
-/**
- * The Rust core's session under its methods' names. The wasm exports two methods, `op` and
- * `text`, taking an operation's number (src/web/session.rs, whose `op` and `text` modules
- * hold the same numbers): a method apiece cost about 0.5 KB of the client's size each.
- */
-function rawSession(ahead) {
-  const raw = new (wasm().RawSession)(ahead);
-  const op = (code, epoch, t, a, b, c) => raw.op(code, epoch, t, a, b, c);
-  const text = (which) => raw.text(which);
-  return {
-    next: (t) => op(0, 0, t),
-    epoch: () => op(1, 0, 0),
-    set: (access, refresh, t) => op(2, 0, t, access, undefined, refresh),
-    refreshed: (epoch, from, access, refresh, t) => op(3, epoch, t, from, access, refresh) === 1,
-    failed: (epoch, from) => op(4, epoch, 0, from) === 1,
-    spent: (from) => op(5, 0, 0, from) === 1,
-    stillNeeded: (epoch, t) => (op(6, epoch, t) === 1 ? text(1) : undefined),
-    rejected: (access) => op(7, 0, 0, access),
-    adopt: (from, access, refresh, t) => op(8, 0, t, from, access, refresh) === 1,
-    restore: (stored, t) => op(9, 0, t, stored) === 1,
-    clear: () => op(10, 0, 0),
-    access: () => text(0),
-    refreshToken: () => text(1),
-    stored: () => text(2),
-  };
-}
 
 // Without Web Locks, tabs elect a refresher: claims within this window compete.
 const ELECTION_MS = 100;
@@ -46,23 +39,41 @@ const now = () => Date.now() / 1000;
 // Stored text holds two tokens and a time: it may be this many tokens long, and no longer.
 const STORED_TOKENS = 4;
 
+/** The stored copy of the tokens (for storage and other tabs), as `storedTokens` reads it. */
+const storedText = (accessToken, refreshToken, receivedAt) => JSON.stringify({ accessToken, refreshToken, receivedAt });
+
+/**
+ * The tokens of a stored copy, or null for one that is not exactly what `storedText` writes:
+ * JSON.parse would take a member given twice, or one too many, so the copy is written again
+ * and compared. The core judges the rest (times, a readable access token). Each token is
+ * measured, as any is before it crosses into the core; nothing here throws.
+ */
+function storedTokens(text) {
+  if (!crosses(text, STORED_TOKENS)) return null;
+  let stored;
+  try {
+    stored = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  const { accessToken, refreshToken, receivedAt } = stored ?? {};
+  const ok =
+    typeof accessToken === 'string' &&
+    (refreshToken === undefined || (typeof refreshToken === 'string' && crosses(refreshToken))) &&
+    (receivedAt === undefined || typeof receivedAt === 'number') &&
+    crosses(accessToken) &&
+    storedText(accessToken, refreshToken, receivedAt) === text;
+  return ok ? stored : null;
+}
+
 /**
  * Every string copied into the core is measured first, as wasm memory never shrinks: a token
  * (access or refresh, from a sign-in, a refresh, another tab or a server's refusal) at most
- * the core's token limit, stored text `STORED_TOKENS` times that. Throws `too_large`.
+ * the core's token limit, stored text `STORED_TOKENS` times that. `fits` throws `too_large`;
+ * this is it as a yes or no, for strings that are dropped, not refused, when too long.
  */
-function measure(text, tokens = 1) {
-  call(() => wasm().checkTokenLength(text.length / tokens));
-}
-
-/** `measure`, as a yes or no: for strings that are dropped, not refused, when too long. */
 function crosses(text, tokens = 1) {
-  try {
-    measure(text, tokens);
-    return true;
-  } catch {
-    return false;
-  }
+  return wasm().checkTokenLength(text.length / tokens) === undefined;
 }
 
 const OPTIONS = ['refresh', 'refreshAheadSeconds', 'refreshTimeoutSeconds', 'storage', 'storageKey', 'onAuthRequired', 'fetch', 'origins', 'allowAnyOrigin'];
@@ -157,7 +168,7 @@ export class TokenSession extends EventTarget {
       throw new TypeError('onAuthRequired must be a function');
     }
     if (typeof fetch !== 'function') throw new TypeError('no fetch here: pass one as the fetch option');
-    this.#core = call(() => rawSession(refreshAheadSeconds));
+    this.#core = new (wasm().RawSession)(refreshAheadSeconds);
     this.#refresh = refresh;
     this.#fetch = fetch;
     this.#storage = storageOf(storage);
@@ -183,9 +194,9 @@ export class TokenSession extends EventTarget {
         if (e.key !== this.#key) return;
         const text = this.#read();
         if (text === null) {
-          if (this.#core.access() !== undefined) this.#forget();
+          if (this.#text(ACCESS) !== undefined) this.#forget();
         } else if (this.#restore(text, false)) {
-          this.#emit('refreshed', { accessToken: this.#core.access() });
+          this.#emit('refreshed', { accessToken: this.#text(ACCESS) });
         }
       };
       globalThis.addEventListener?.('storage', this.#onStorage);
@@ -196,9 +207,9 @@ export class TokenSession extends EventTarget {
   setTokens({ accessToken, refreshToken } = {}) {
     if (typeof accessToken !== 'string') throw new TypeError('setTokens needs { accessToken, refreshToken? }');
     if (refreshToken != null && typeof refreshToken !== 'string') throw new TypeError('refreshToken must be a string');
-    measure(accessToken);
-    if (refreshToken != null) measure(refreshToken);
-    call(() => this.#core.set(accessToken, refreshToken ?? undefined, now()));
+    fits(accessToken);
+    if (refreshToken != null) fits(refreshToken);
+    this.#op(SET, 0, now(), accessToken, undefined, refreshToken ?? undefined);
     this.#save();
     this.#wake();
   }
@@ -207,8 +218,8 @@ export class TokenSession extends EventTarget {
   async accessToken() {
     for (;;) {
       const changed = this.#changed.promise;
-      const next = call(() => this.#core.next(now()));
-      if (next === USE) return this.#core.access();
+      const next = this.#op(NEXT, 0, now());
+      if (next === USE) return this.#text(ACCESS);
       if (next === REFRESH) this.#run();
       else if (next === AUTH_REQUIRED) {
         this.#emit('authrequired', { error: new JwtError('missing_token', 'no token: sign in') });
@@ -266,22 +277,33 @@ export class TokenSession extends EventTarget {
    * token, the next call refreshes. For HTTP clients other than `fetch`; see `jwtgate/axios`.
    */
   tokenRejected(accessToken) {
-    if (typeof accessToken === 'string' && crosses(accessToken)) this.#core.rejected(accessToken);
+    if (typeof accessToken === 'string' && crosses(accessToken)) this.#op(REJECTED, 0, 0, accessToken);
   }
 
   /** Signs out: forgets the tokens here and in tabs that shared them; waiting calls reject. */
   clear() {
-    const [from, access] = [this.#core.refreshToken(), this.#core.access()];
+    const [from, access] = [this.#text(REFRESH_TOKEN), this.#text(ACCESS)];
     this.#forget();
     // Tabs holding the same tokens sign out too: matched by refresh token, or without one
     // by access token.
     if (access !== undefined) this.#post({ t: 'cleared', from: from ?? '', access });
   }
 
+  // Operation `code` of the core (see the numbers above), its error thrown.
+  #op(code, epoch, t, a, b, c, at = 0) {
+    const answer = this.#core.op(code, epoch, t, at, a, b, c);
+    if (answer !== answer) raise(this.#text(ERROR));
+    return answer;
+  }
+
+  #text(which) {
+    return this.#core.text(which);
+  }
+
   #forget() {
     // A refresh still running is for tokens that are gone: it ends now, and so does its lock.
     for (const timeout of this.#timeouts) timeout.abort(new JwtError('missing_token', 'the session was cleared'));
-    this.#core.clear();
+    this.#op(CLEAR, 0, 0);
     this.#save();
     this.#wake(new JwtError('missing_token', 'the session was cleared'));
     this.#emit('cleared', {});
@@ -301,21 +323,21 @@ export class TokenSession extends EventTarget {
 
   // The refresh, by whichever call `next()` chose. Every outcome wakes the waiting calls.
   async #run() {
-    const epoch = this.#core.epoch();
+    const epoch = this.#op(EPOCH, 0, 0);
     // The refresh token this run presents, once it knows; until then the one it started with.
-    let from = this.#core.refreshToken();
+    let from = this.#text(REFRESH_TOKEN);
     // Once per run: a timeout rejects both the refresh and the turn that holds it.
     let failed = false;
     const fail = (error) => {
       if (failed) return;
       failed = true;
-      if (this.#core.failed(epoch, from)) this.#emit('authrequired', { error });
+      if (this.#op(FAILED, epoch, 0, from) === 1) this.#emit('authrequired', { error });
     };
     try {
       await this.#exclusive(async (signal) => {
         // While this tab waited for its turn, another may have refreshed, failed or signed in.
         if (this.#shared) this.#restore(this.#read(), false);
-        const needed = this.#core.stillNeeded(epoch, now());
+        const needed = this.#op(STILL_NEEDED, epoch, now()) === 1 ? this.#text(REFRESH_TOKEN) : undefined;
         if (needed === undefined) return;
         from = needed;
         let answer;
@@ -328,9 +350,9 @@ export class TokenSession extends EventTarget {
           if (answer.refreshToken != null && typeof answer.refreshToken !== 'string') {
             throw new TypeError('refresh() gave a refreshToken that is not a string');
           }
-          measure(answer.accessToken);
-          if (answer.refreshToken != null) measure(answer.refreshToken);
-          taken = call(() => this.#core.refreshed(epoch, from, answer.accessToken, answer.refreshToken ?? undefined, now()));
+          fits(answer.accessToken);
+          if (answer.refreshToken != null) fits(answer.refreshToken);
+          taken = this.#op(REFRESHED, epoch, now(), from, answer.accessToken, answer.refreshToken ?? undefined) === 1;
         } catch (e) {
           fail(e);
           // `from` may be spent at the issuer: tabs holding it must not present it again.
@@ -410,7 +432,7 @@ export class TokenSession extends EventTarget {
   // A tab already refreshing answers any claim with -1, so a late claimer always loses.
   async #elect(f) {
     for (;;) {
-      const from = this.#core.refreshToken();
+      const from = this.#text(REFRESH_TOKEN);
       const id = Math.random();
       this.#claim(from, id);
       this.#post({ t: 'claim', from, id });
@@ -428,11 +450,11 @@ export class TokenSession extends EventTarget {
       // Lost: the winner's result arrives as a 'refreshed' message and changes our refresh
       // token; a 'done' without one means it failed, and the election starts again.
       const deadline = Date.now() + LOSER_WAIT_MS;
-      while (this.#core.refreshToken() === from && this.#claims.has(from) && Date.now() < deadline) {
+      while (this.#text(REFRESH_TOKEN) === from && this.#claims.has(from) && Date.now() < deadline) {
         await sleep(ELECTION_MS / 4);
       }
       this.#claims.delete(from);
-      if (this.#core.refreshToken() !== from) return f();
+      if (this.#text(REFRESH_TOKEN) !== from) return f();
     }
   }
 
@@ -442,13 +464,13 @@ export class TokenSession extends EventTarget {
 
   #message(m) {
     if (!m || typeof m !== 'object' || typeof m.from !== 'string' || !crosses(m.from)) return;
-    const ours = this.#core.refreshToken();
+    const ours = this.#text(REFRESH_TOKEN);
     if (m.t === 'refreshed' && typeof m.accessToken === 'string') {
       let adopted = false;
       try {
-        measure(m.accessToken);
-        if (typeof m.refreshToken === 'string') measure(m.refreshToken);
-        adopted = this.#core.adopt(m.from, m.accessToken, typeof m.refreshToken === 'string' ? m.refreshToken : undefined, now());
+        fits(m.accessToken);
+        if (typeof m.refreshToken === 'string') fits(m.refreshToken);
+        adopted = this.#op(ADOPT, 0, now(), m.from, m.accessToken, typeof m.refreshToken === 'string' ? m.refreshToken : undefined) === 1;
       } catch {
         // Another tab's unreadable token is not ours to fail on.
       }
@@ -457,9 +479,9 @@ export class TokenSession extends EventTarget {
         this.#emit('refreshed', { accessToken: m.accessToken });
         this.#wake();
       }
-    } else if (m.t === 'cleared' && (m.from ? m.from === ours : m.access === this.#core.access())) {
+    } else if (m.t === 'cleared' && (m.from ? m.from === ours : m.access === this.#text(ACCESS))) {
       this.#forget();
-    } else if (m.t === 'failed' && this.#core.spent(m.from)) {
+    } else if (m.t === 'failed' && this.#op(SPENT, 0, 0, m.from) === 1) {
       this.#emit('authrequired', { error: new JwtError('missing_token', 'the refresh failed in another tab: sign in') });
     } else if (m.t === 'claim' && typeof m.id === 'number') {
       if (this.#leading === m.from) this.#post({ t: 'claim', from: m.from, id: -1 });
@@ -494,7 +516,9 @@ export class TokenSession extends EventTarget {
   // Loads stored tokens; a copy the core refuses is dropped, never thrown.
   #restore(text, dropBad) {
     if (text === null) return false;
-    if (crosses(text, STORED_TOKENS) && this.#core.restore(text, now())) {
+    const stored = storedTokens(text);
+    const t = now();
+    if (stored && this.#op(RESTORE, 0, t, stored.accessToken, undefined, stored.refreshToken, stored.receivedAt ?? t) === 1) {
       this.#wake();
       return true;
     }
@@ -504,10 +528,10 @@ export class TokenSession extends EventTarget {
 
   #save() {
     if (this.#storage === null) return;
-    const text = this.#core.stored();
+    const access = this.#text(ACCESS);
     try {
-      if (text === undefined) this.#storage.removeItem(this.#key);
-      else this.#storage.setItem(this.#key, text);
+      if (access === undefined) this.#storage.removeItem(this.#key);
+      else this.#storage.setItem(this.#key, storedText(access, this.#text(REFRESH_TOKEN), this.#op(RECEIVED, 0, 0)));
     } catch {
       // A full or blocked storage: the tokens still live in memory.
     }

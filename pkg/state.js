@@ -35,30 +35,39 @@ export class JwtError extends Error {
   }
 }
 
-/** Runs `f`, turning an error from the core into its JavaScript error. */
+/** Runs `f`, turning an error the core throws into its JavaScript error. */
 export function call(f) {
   try {
     return f();
   } catch (e) {
-    return rethrow(e);
+    if (typeof e === 'string' && e.startsWith('{')) raise(e);
+    throw e;
   }
-}
-
-function rethrow(e) {
-  if (typeof e === 'string' && e.startsWith('{')) {
-    const info = JSON.parse(e);
-    if (info.name === 'TypeError') throw new TypeError(info.message);
-    throw new JwtError(info.code, info.message, info.claim);
-  }
-  throw e;
 }
 
 /**
- * Throws `too_large` for a token string the core would refuse at its default limit, before the
- * string is copied into wasm memory (which never shrinks).
+ * Throws the core's error given in band, as its JSON text (the exports `jwtgate/client` shares
+ * answer so, src/web/mod.rs); nothing for `undefined`, the answer when there is none.
  */
-export function fits(token) {
-  call(() => wasm().checkTokenLength(token.length));
+export function raise(error) {
+  if (error === undefined) return;
+  const info = JSON.parse(error);
+  if (info.name === 'TypeError') throw new TypeError(info.message);
+  throw new JwtError(info.code, info.message, info.claim);
+}
+
+/** The core's answer (text), or its error in band (a NUL, then its JSON text) thrown. */
+export function answer(text) {
+  if (text.charCodeAt(0) === 0) raise(text.slice(1));
+  return text;
+}
+
+/**
+ * Throws `too_large` for a string of `tokens` tokens the core would refuse at its default
+ * limit, before the string is copied into wasm memory (which never shrinks).
+ */
+export function fits(text, tokens = 1) {
+  raise(wasm().checkTokenLength(text.length / tokens));
 }
 
 // A prototype chain deeper than this is no options object but a trap (a Proxy that is its own

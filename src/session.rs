@@ -12,7 +12,6 @@
 
 use crate::prelude::*;
 
-use crate::crypto::json::{json_members, push_json_string, Member};
 use crate::error::Error;
 use crate::token::times;
 
@@ -53,7 +52,7 @@ struct Tokens {
 }
 
 impl Tokens {
-    fn new(access: &str, refresh: Option<String>, received: f64) -> Result<Tokens, Error> {
+    fn new(access: &str, refresh: Option<&str>, received: f64) -> Result<Tokens, Error> {
         let t = times(access)?;
         // A client whose clock is off from the issuer's would see new tokens as expired, or
         // inside the margin (and refresh in a loop), or as good for too long. Past a minute,
@@ -69,7 +68,7 @@ impl Tokens {
         };
         Ok(Tokens {
             access: access.to_owned(),
-            refresh: refresh.filter(|r| !r.is_empty()),
+            refresh: refresh.filter(|r| !r.is_empty()).map(str::to_owned),
             expires,
             lifetime: expires.map(|e| e - received),
             received,
@@ -79,8 +78,8 @@ impl Tokens {
 
     /// The tokens a refresh of `from` answered with: without a new refresh token, `from`
     /// stays valid.
-    fn after(from: &str, access: &str, refresh: Option<String>, now: f64) -> Result<Tokens, Error> {
-        Tokens::new(access, refresh.or_else(|| Some(from.to_owned())), now)
+    fn after(from: &str, access: &str, refresh: Option<&str>, now: f64) -> Result<Tokens, Error> {
+        Tokens::new(access, refresh.or(Some(from)), now)
     }
 }
 
@@ -185,7 +184,7 @@ impl Session {
 
     /// Tokens from the app (after a sign-in): they replace everything, end an
     /// authentication wait, and void any refresh in flight.
-    pub fn set(&mut self, access: &str, refresh: Option<String>, now: f64) -> Result<(), Error> {
+    pub fn set(&mut self, access: &str, refresh: Option<&str>, now: f64) -> Result<(), Error> {
         self.install(Tokens::new(access, refresh, now)?);
         self.refreshing = false;
         self.epoch = self.epoch.wrapping_add(1);
@@ -202,7 +201,7 @@ impl Session {
         epoch: u32,
         from: &str,
         access: &str,
-        refresh: Option<String>,
+        refresh: Option<&str>,
         now: f64,
     ) -> Result<bool, Error> {
         if !self.answers(epoch, from) {
@@ -282,16 +281,15 @@ impl Session {
     /// Under the lock, just before calling the issuer: the refresh token to present, or
     /// `None` (and the refresh is over) when there is nothing left to do, because another
     /// tab refreshed, or failed, or the user signed in meanwhile.
-    pub fn still_needed(&mut self, epoch: u32, now: f64) -> Option<String> {
-        if epoch == self.epoch && !self.auth_required && !self.fresh(now) {
-            if let Some(from) = self.refresh_token() {
-                return Some(from.to_owned());
+    pub fn still_needed(&mut self, epoch: u32, now: f64) -> Option<&str> {
+        let needed = epoch == self.epoch && !self.auth_required && !self.fresh(now);
+        if !needed || self.refresh_token().is_none() {
+            if epoch == self.epoch {
+                self.refreshing = false;
             }
+            return None;
         }
-        if epoch == self.epoch {
-            self.refreshing = false;
-        }
-        None
+        self.refresh_token()
     }
 
     /// The server answered 401 to a call made with `access`. If that is still the current
@@ -310,7 +308,7 @@ impl Session {
         &mut self,
         from: &str,
         access: &str,
-        refresh: Option<String>,
+        refresh: Option<&str>,
         now: f64,
     ) -> Result<bool, Error> {
         if self.refresh_token() != Some(from) || self.access_token() == Some(access) {
@@ -320,38 +318,23 @@ impl Session {
         Ok(true)
     }
 
-    /// Loads tokens saved by [`Session::stored`] (here or in another tab). Anything that is
-    /// not exactly that shape, or whose access token cannot be read, is refused: the front
-    /// door then drops it rather than throw at the app. Returns whether the tokens changed.
-    pub fn restore(&mut self, text: &str, now: f64) -> bool {
-        let Ok(([access, refresh, received], count)) = json_members(
-            text.as_bytes(),
-            ["accessToken", "refreshToken", "receivedAt"],
-        ) else {
-            return false;
-        };
-        let string = |m: Option<Member>| match m {
-            Some(Member::String(s)) => Some(s),
-            _ => None,
-        };
-        let has_received = received.is_some();
-        let (Some(access), refresh) = (string(access), string(refresh)) else {
-            return false;
-        };
-        if count != 1 + usize::from(refresh.is_some()) + usize::from(has_received) {
-            return false;
-        }
-        let received = match received {
-            None => now,
-            Some(Member::Number(r)) if r.is_finite() && r >= 0.0 && r <= now + 1.0 => r,
-            Some(_) => return false,
-        };
-        if self.access_token() == Some(access.as_str())
-            && self.refresh_token() == refresh.as_deref()
+    /// Loads tokens the front door stored (here or in another tab), received at `received` on
+    /// this machine's clock. A `received` that is not a time up to a second past `now`, or an
+    /// access token that cannot be read, is refused: the front door then drops the copy rather
+    /// than throw at the app. Returns whether the tokens changed.
+    pub fn restore(
+        &mut self,
+        access: &str,
+        refresh: Option<&str>,
+        received: f64,
+        now: f64,
+    ) -> bool {
+        if !(received.is_finite() && received >= 0.0 && received <= now + 1.0)
+            || (self.access_token() == Some(access) && self.refresh_token() == refresh)
         {
             return false;
         }
-        match Tokens::new(&access, refresh, received) {
+        match Tokens::new(access, refresh, received) {
             Ok(tokens) => {
                 self.install(tokens);
                 true
@@ -360,20 +343,10 @@ impl Session {
         }
     }
 
-    /// The tokens as JSON text for storage or another tab, or `None` without tokens.
-    pub fn stored(&self) -> Option<String> {
-        let t = self.tokens.as_ref()?;
-        let mut out = String::from("{\"accessToken\":");
-        push_json_string(&mut out, &t.access);
-        if let Some(refresh) = &t.refresh {
-            out.push_str(",\"refreshToken\":");
-            push_json_string(&mut out, refresh);
-        }
-        // Whole seconds: an integer prints without a float formatter, and a second is
-        // finer than any refresh margin.
-        let received = crate::error::decimal(t.received.max(0.0) as u64);
-        crate::error::pieces(&mut out, &[",\"receivedAt\":", &received, "}"]);
-        Some(out)
+    /// When the tokens were received, in whole seconds (a second is finer than any refresh
+    /// margin), for the front door's stored copy; `None` without tokens.
+    pub fn received(&self) -> Option<f64> {
+        Some(self.tokens.as_ref()?.received.max(0.0) as u64 as f64)
     }
 
     /// Forgets everything (sign-out). A refresh in flight is voided.
@@ -409,8 +382,7 @@ mod tests {
     #[test]
     fn one_refresh_for_many_callers_then_all_use_the_new_token() {
         let mut s = Session::new(30.0);
-        s.set(&lasting(1000, 300), Some("r1".into()), 1000.0)
-            .unwrap();
+        s.set(&lasting(1000, 300), Some("r1"), 1000.0).unwrap();
         assert_eq!(s.next(1100.0), Next::Use);
         assert_eq!(s.next(1280.0), Next::Refresh, "inside the margin");
         for _ in 0..20 {
@@ -418,7 +390,7 @@ mod tests {
         }
         let epoch = s.epoch();
         assert_eq!(
-            s.refreshed(epoch, "r1", &lasting(1280, 300), Some("r2".into()), 1280.0),
+            s.refreshed(epoch, "r1", &lasting(1280, 300), Some("r2"), 1280.0),
             Ok(true)
         );
         assert_eq!(s.next(1280.0), Next::Use);
@@ -428,7 +400,7 @@ mod tests {
     #[test]
     fn short_tokens_get_half_their_lifetime_as_margin() {
         let mut s = Session::new(30.0);
-        s.set(&lasting(5000, 20), Some("r".into()), 100.0).unwrap();
+        s.set(&lasting(5000, 20), Some("r"), 100.0).unwrap();
         // Clocks differ (issuer at 5000, here at 100): expiry counts from receipt.
         assert_eq!(s.next(105.0), Next::Use);
         assert_eq!(s.next(111.0), Next::Refresh);
@@ -437,7 +409,7 @@ mod tests {
     #[test]
     fn failure_needs_a_sign_in_and_a_late_answer_is_dropped() {
         let mut s = Session::new(30.0);
-        s.set(&lasting(0, 10), Some("r".into()), 0.0).unwrap();
+        s.set(&lasting(0, 10), Some("r"), 0.0).unwrap();
         assert_eq!(s.next(9.0), Next::Refresh);
         let epoch = s.epoch();
         assert!(s.failed(epoch, "r"));
@@ -446,11 +418,11 @@ mod tests {
             Next::Wait,
             "the failure itself is reported by the front door"
         );
-        s.set(&lasting(9, 100), Some("r9".into()), 9.0).unwrap();
+        s.set(&lasting(9, 100), Some("r9"), 9.0).unwrap();
         assert_eq!(s.next(9.0), Next::Use);
         // An answer to the refresh before the sign-in changes nothing.
         assert_eq!(
-            s.refreshed(epoch, "r", &lasting(9, 100), Some("old".into()), 9.0),
+            s.refreshed(epoch, "r", &lasting(9, 100), Some("old"), 9.0),
             Ok(false)
         );
         assert_eq!(s.refresh_token(), Some("r9"));
@@ -468,7 +440,7 @@ mod tests {
     #[test]
     fn an_expired_or_unreadable_refresh_answer_fails_instead_of_looping() {
         let mut s = Session::new(30.0);
-        s.set(&lasting(0, 10), Some("r".into()), 0.0).unwrap();
+        s.set(&lasting(0, 10), Some("r"), 0.0).unwrap();
         assert_eq!(s.next(9.0), Next::Refresh);
         let e = s.epoch();
         assert_eq!(
@@ -476,7 +448,7 @@ mod tests {
             Err(Error::Expired)
         );
         assert!(s.auth_required());
-        s.set(&lasting(0, 10), Some("r".into()), 0.0).unwrap();
+        s.set(&lasting(0, 10), Some("r"), 0.0).unwrap();
         assert_eq!(s.next(9.0), Next::Refresh);
         assert!(s.refreshed(s.epoch(), "r", "nope", None, 9.0).is_err());
         assert_eq!(s.next(9.0), Next::Wait);
@@ -486,7 +458,7 @@ mod tests {
     fn a_401_makes_the_current_token_stale_but_not_a_newer_one() {
         let mut s = Session::new(30.0);
         let old = lasting(0, 300);
-        s.set(&old, Some("r".into()), 0.0).unwrap();
+        s.set(&old, Some("r"), 0.0).unwrap();
         s.rejected(&old);
         assert_eq!(s.next(1.0), Next::Refresh);
         let new = lasting(1, 300);
@@ -503,45 +475,43 @@ mod tests {
     #[test]
     fn tabs_adopt_only_the_refresh_of_their_own_refresh_token() {
         let mut s = Session::new(30.0);
-        s.set(&lasting(0, 10), Some("r1".into()), 0.0).unwrap();
+        s.set(&lasting(0, 10), Some("r1"), 0.0).unwrap();
         assert_eq!(
-            s.adopt("other", &lasting(5, 100), Some("x".into()), 5.0),
+            s.adopt("other", &lasting(5, 100), Some("x"), 5.0),
             Ok(false)
         );
-        assert_eq!(
-            s.adopt("r1", &lasting(5, 100), Some("r2".into()), 5.0),
-            Ok(true)
-        );
+        assert_eq!(s.adopt("r1", &lasting(5, 100), Some("r2"), 5.0), Ok(true));
         assert_eq!(s.next(6.0), Next::Use);
         assert_eq!(s.refresh_token(), Some("r2"));
     }
 
     #[test]
-    fn stored_tokens_round_trip_and_corrupt_ones_are_refused() {
+    fn restored_tokens_are_taken_once_and_bad_ones_refused() {
         let mut s = Session::new(30.0);
-        s.set(&lasting(0, 100), Some("r\"1\n".into()), 7.0).unwrap();
-        let text = s.stored().unwrap();
+        s.set(&lasting(0, 100), Some("r\"1\n"), 7.5).unwrap();
+        assert_eq!(s.received(), Some(7.0), "whole seconds");
         let mut t = Session::new(30.0);
-        assert!(t.restore(&text, 8.0));
+        let access = s.access_token().unwrap().to_owned();
+        assert!(t.restore(&access, Some("r\"1\n"), 7.0, 8.0));
         assert_eq!(
             (t.access_token(), t.refresh_token()),
             (s.access_token(), Some("r\"1\n"))
         );
-        assert!(!t.restore(&text, 8.0), "unchanged");
-        for bad in [
-            "",
-            "null",
-            "[]",
-            "{}",
-            r#"{"accessToken":1}"#,
-            r#"{"accessToken":"x.y.z"}"#,
-            r#"{"accessToken":"a","extra":1}"#,
-            r#"{"accessToken":"a","accessToken":"a"}"#,
-            &text.replace("receivedAt\":7", "receivedAt\":-1"),
-            &text.replace("receivedAt\":7", "receivedAt\":99999"),
+        assert!(!t.restore(&access, Some("r\"1\n"), 7.0, 8.0), "unchanged");
+        for (access, received) in [
+            ("", 7.0),
+            ("x.y.z", 7.0),
+            (access.as_str(), -1.0),
+            (access.as_str(), 9.5),
+            (access.as_str(), f64::NAN),
+            (access.as_str(), f64::INFINITY),
         ] {
-            assert!(!Session::new(30.0).restore(bad, 8.0), "{bad}");
+            assert!(
+                !Session::new(30.0).restore(access, None, received, 8.0),
+                "{access} {received}"
+            );
         }
+        assert_eq!(Session::new(30.0).received(), None);
     }
 
     #[test]
@@ -550,11 +520,11 @@ mod tests {
         // 5 s left by `exp`, inside the 10 s margin. Measured from receipt instead.
         let mut s = Session::new(30.0);
         let issued = |at: u64| lasting(at, 20);
-        s.set(&issued(1000), Some("r".into()), 1015.0).unwrap();
+        s.set(&issued(1000), Some("r"), 1015.0).unwrap();
         assert_eq!(s.next(1016.0), Next::Use);
         assert_eq!(s.next(1026.0), Next::Refresh);
         assert_eq!(
-            s.refreshed(s.epoch(), "r", &issued(1011), Some("r2".into()), 1026.0),
+            s.refreshed(s.epoch(), "r", &issued(1011), Some("r2"), 1026.0),
             Ok(true)
         );
         assert_eq!(s.next(1027.0), Next::Use);
@@ -564,8 +534,7 @@ mod tests {
     fn a_token_that_arrives_inside_its_margin_is_used_until_it_expires() {
         // No iat, so no receipt-based expiry: 5 s left against a 30 s margin.
         let mut s = Session::new(30.0);
-        s.set(&token(r#"{"exp":100}"#), Some("r".into()), 0.0)
-            .unwrap();
+        s.set(&token(r#"{"exp":100}"#), Some("r"), 0.0).unwrap();
         assert_eq!(s.next(90.0), Next::Refresh);
         let answer = token(r#"{"exp":200}"#);
         assert_eq!(s.refreshed(s.epoch(), "r", &answer, None, 195.0), Ok(true));
@@ -576,14 +545,13 @@ mod tests {
     #[test]
     fn an_answer_for_tokens_replaced_by_another_tab_is_dropped() {
         let mut s = Session::new(30.0);
-        s.set(&lasting(0, 10), Some("r0".into()), 0.0).unwrap();
+        s.set(&lasting(0, 10), Some("r0"), 0.0).unwrap();
         assert_eq!(s.next(9.0), Next::Refresh);
         let epoch = s.epoch();
         // Bob signed in in another tab; shared storage brought his tokens here.
-        let bob = stored_copy(&lasting(9, 100), "bob");
-        assert!(s.restore(&bob, 9.0));
+        assert!(s.restore(&lasting(9, 100), Some("bob"), 9.0, 9.0));
         assert_eq!(
-            s.refreshed(epoch, "r0", &lasting(9, 100), Some("alice".into()), 9.0),
+            s.refreshed(epoch, "r0", &lasting(9, 100), Some("alice"), 9.0),
             Ok(false)
         );
         assert_eq!(s.refresh_token(), Some("bob"));
@@ -597,19 +565,12 @@ mod tests {
     #[test]
     fn a_refresh_token_spent_in_another_tab_is_not_presented_again() {
         let mut s = Session::new(30.0);
-        s.set(&lasting(0, 10), Some("r0".into()), 0.0).unwrap();
+        s.set(&lasting(0, 10), Some("r0"), 0.0).unwrap();
         assert_eq!(s.next(9.0), Next::Refresh);
         let epoch = s.epoch();
         assert!(!s.spent("other"));
         assert!(s.spent("r0"));
         assert_eq!(s.still_needed(epoch, 9.0), None);
         assert_eq!(s.next(9.0), Next::Wait);
-    }
-
-    /// What `stored` gives for these tokens.
-    fn stored_copy(access: &str, refresh: &str) -> String {
-        let mut s = Session::new(0.0);
-        s.set(access, Some(refresh.into()), 0.0).unwrap();
-        s.stored().unwrap()
     }
 }

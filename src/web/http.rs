@@ -4,7 +4,7 @@
 use crate::prelude::*;
 use wasm_bindgen::prelude::*;
 
-use super::type_error;
+use super::type_json;
 use super::verifier::parse_options;
 use crate::crypto::json::json_object;
 use crate::error::joined;
@@ -29,18 +29,25 @@ pub fn http_answer(code: &str, realm: &str) -> String {
 /// `authenticate` (which checks per-call requirements on its payload and reads `jti` for
 /// revocation): not held to `decode`'s default 16 KiB, since the verifier held the token to its
 /// own `maxTokenBytes` (up to 1 MiB), and a token it took must not be refused here for its size.
+/// An error comes as `decode`'s does, in band.
 #[wasm_bindgen(js_name = decodeAccepted)]
-pub fn decode_accepted(token: &str) -> Result<String, JsValue> {
+pub fn decode_accepted(token: &str) -> String {
     super::parts_text(token, token.len())
 }
 
 /// Checks verified claims (the payload's JSON text) against requirements, as a `Verifier`
 /// with those options (`{ requiredClaims, spaceDelimitedClaims }`, JSON text) would:
-/// `missing_claim` or `insufficient_claims` when unmet.
+/// `missing_claim` or `insufficient_claims` (in band) when unmet.
 #[wasm_bindgen(js_name = checkClaims)]
-pub fn check_claims(payload: &str, requirements: &str) -> Result<(), JsValue> {
-    let policy = parse_options(requirements)?;
-    let claims = json_object(payload.as_bytes())
-        .map_err(|_| type_error("claims must be the JSON text of an object"))?;
-    crate::claims::check_required(&claims, &policy).map_err(|e| super::jwt_error(&e))
+pub fn check_claims(payload: &str, requirements: &str) -> Option<String> {
+    let policy = match parse_options(requirements) {
+        Ok(policy) => policy,
+        Err(e) => return Some(e),
+    };
+    let Ok(claims) = json_object(payload.as_bytes()) else {
+        return Some(type_json("claims must be the JSON text of an object"));
+    };
+    crate::claims::check_required(&claims, &policy)
+        .err()
+        .map(|e| super::jwt_json(&e))
 }

@@ -8,12 +8,13 @@
 use crate::prelude::*;
 use wasm_bindgen::prelude::*;
 
-use super::{jwt_error, seconds};
+use super::{jwt_json, seconds, type_json};
 use crate::session::Session;
 
-/// The core [`Session`] behind the JS `TokenSession`.
+/// The core [`Session`] behind the JS `TokenSession`, and the error of its last operation that
+/// answered NaN, for [`text::ERROR`]: errors pass in band (see `super::thrown`).
 #[wasm_bindgen(js_name = RawSession)]
-pub struct RawSession(Session);
+pub struct RawSession(Session, Option<String>);
 
 /// The operations of [`RawSession::op`]; `pkg/session.js` holds the same numbers.
 mod op {
@@ -36,10 +37,17 @@ mod op {
     pub const REJECTED: u8 = 7;
     /// Another tab refreshed `a` into `b` and `c`; 1 when taken.
     pub const ADOPT: u8 = 8;
-    /// Tokens `a` saved by [`super::text::STORED`]; 1 when taken (0 unchanged or unusable).
+    /// Stored tokens, `a` access and `c` refresh, received at `at`; 1 when taken (0 unchanged
+    /// or unusable). `pkg/session.js` writes and reads the stored JSON: `JSON.stringify` and
+    /// `JSON.parse` cost the client nothing, a writer and reader here 0.4 KB gzipped.
     pub const RESTORE: u8 = 9;
     /// Forget everything.
     pub const CLEAR: u8 = 10;
+    /// `expiresIn(a, now)` with its error, when it is one, kept for [`super::text::ERROR`]:
+    /// how `pkg/token.js` learns why `expiresIn` answered NaN, without an export of its own.
+    pub const EXPIRY: u8 = 11;
+    /// When the tokens were received, in whole seconds (0 without tokens), for the stored copy.
+    pub const RECEIVED: u8 = 12;
 }
 
 /// The texts of [`RawSession::text`].
@@ -48,70 +56,96 @@ mod text {
     pub const ACCESS: u8 = 0;
     /// The refresh token to refresh with.
     pub const REFRESH: u8 = 1;
-    /// The tokens as JSON text, for storage and other tabs.
-    pub const STORED: u8 = 2;
+    /// The error (JSON text) of the last operation that answered NaN; once.
+    pub const ERROR: u8 = 2;
 }
 
 #[wasm_bindgen(js_class = RawSession)]
 impl RawSession {
-    /// A session refreshing `ahead` seconds before expiry.
+    /// A session refreshing `ahead` seconds before expiry (`Session::new` reads anything but a
+    /// time of 0 or more as 0; `pkg/session.js` refuses it first).
     #[wasm_bindgen(constructor)]
-    pub fn new(ahead: f64) -> Result<RawSession, JsValue> {
-        Ok(RawSession(Session::new(seconds(ahead)?)))
+    pub fn new(ahead: f64) -> RawSession {
+        RawSession(Session::new(ahead), None)
     }
 
     /// Operation `op` (see the `op` module) with the arguments it reads; its answer as a
-    /// number (booleans as 0 and 1). An unknown operation is a `TypeError`.
+    /// number (booleans as 0 and 1), or NaN for an error, which [`text::ERROR`] then gives. An
+    /// unknown operation is a `TypeError`.
+    // Its parameters are what every operation may cross with: one method, not one apiece.
+    #[allow(clippy::too_many_arguments)]
     pub fn op(
         &mut self,
         op: u8,
         epoch: u32,
         now: f64,
+        at: f64,
         a: Option<String>,
         b: Option<String>,
         c: Option<String>,
-    ) -> Result<f64, JsValue> {
-        // Checked once for every operation: those that read no time are given 0.
-        let now = seconds(now)?;
-        let s = &mut self.0;
-        let a = a.unwrap_or_default();
-        let b = b.unwrap_or_default();
-        let flag = |yes: bool| f64::from(u8::from(yes));
-        Ok(match op {
-            op::NEXT => f64::from(s.next(now) as u8),
-            op::EPOCH => f64::from(s.epoch()),
-            op::SET => {
-                s.set(&a, c, now).map_err(|e| jwt_error(&e))?;
-                0.0
-            }
-            op::REFRESHED => flag(
-                s.refreshed(epoch, &a, &b, c, now)
-                    .map_err(|e| jwt_error(&e))?,
-            ),
-            op::FAILED => flag(s.failed(epoch, &a)),
-            op::SPENT => flag(s.spent(&a)),
-            op::STILL_NEEDED => flag(s.still_needed(epoch, now).is_some()),
-            op::REJECTED => {
-                s.rejected(&a);
-                0.0
-            }
-            op::ADOPT => flag(s.adopt(&a, &b, c, now).map_err(|e| jwt_error(&e))?),
-            op::RESTORE => flag(s.restore(&a, now)),
-            op::CLEAR => {
-                s.clear();
-                0.0
-            }
-            _ => return Err(super::type_error("unknown session operation")),
+    ) -> f64 {
+        // Lent, so that they are dropped here once, not on every way out of `run`.
+        let texts = [
+            a.as_deref().unwrap_or_default(),
+            b.as_deref().unwrap_or_default(),
+        ];
+        let answer = self.run(op, epoch, [now, at], texts, c.as_deref());
+        answer.unwrap_or_else(|e| {
+            self.1 = Some(e);
+            f64::NAN
         })
     }
 
     /// Text `which` (see the `text` module), if the session holds it.
-    pub fn text(&self, which: u8) -> Option<String> {
-        match which {
-            text::ACCESS => self.0.access_token().map(str::to_owned),
-            text::REFRESH => self.0.refresh_token().map(str::to_owned),
-            text::STORED => self.0.stored(),
+    pub fn text(&mut self, which: u8) -> Option<String> {
+        let text = match which {
+            text::ACCESS => self.0.access_token(),
+            text::REFRESH => self.0.refresh_token(),
+            text::ERROR => return self.1.take(),
             _ => None,
-        }
+        };
+        // One copy for both tokens: each `to_owned` inlined its allocation.
+        text.map(str::to_owned)
+    }
+}
+
+impl RawSession {
+    fn run(
+        &mut self,
+        op: u8,
+        epoch: u32,
+        times: [f64; 2],
+        [a, b]: [&str; 2],
+        c: Option<&str>,
+    ) -> Result<f64, String> {
+        let [now, at] = times;
+        // Checked once for every operation: those that read no time are given 0.
+        let now = seconds(now)?;
+        let s = &mut self.0;
+        let flag = |yes: bool| f64::from(u8::from(yes));
+        // One way out for the core's errors, so that their JSON is written in one place.
+        let answer = match op {
+            op::NEXT => Ok(f64::from(s.next(now) as u8)),
+            op::EPOCH => Ok(f64::from(s.epoch())),
+            op::SET => s.set(a, c, now).map(|()| 0.0),
+            op::REFRESHED => s.refreshed(epoch, a, b, c, now).map(flag),
+            op::FAILED => Ok(flag(s.failed(epoch, a))),
+            op::SPENT => Ok(flag(s.spent(a))),
+            op::STILL_NEEDED => Ok(flag(s.still_needed(epoch, now).is_some())),
+            op::REJECTED => {
+                s.rejected(a);
+                Ok(0.0)
+            }
+            op::ADOPT => s.adopt(a, b, c, now).map(flag),
+            op::RESTORE => Ok(flag(s.restore(a, c, at, now))),
+            op::RECEIVED => Ok(s.received().unwrap_or(0.0)),
+            op::CLEAR => {
+                s.clear();
+                Ok(0.0)
+            }
+            op::EXPIRY => super::left(a, now),
+            _ => return Err(type_json("unknown session operation")),
+        };
+        answer.map_err(|e| jwt_json(&e))
     }
 }

@@ -5,23 +5,17 @@ use crate::prelude::*;
 use wasm_bindgen::prelude::*;
 
 use super::options::{policy, KNOWN};
-use super::{check_units, jwt_error, text, time, type_error};
+use super::{check_units, in_band, jwt_json, text, time, type_json};
 use crate::crypto::json::json_object;
 use crate::error::joined;
 use crate::{Error, JwkSet, JwksError, UntrustedToken};
 
-/// Throws `jwks_unavailable` once a key set body has passed `bytes` over the limit, so the JS
-/// side stops reading it there.
+/// `jwks_unavailable` (its JSON text) once a key set body has passed `bytes` over the limit, so
+/// the JS side stops reading it there.
 #[wasm_bindgen(js_name = checkJwksLength)]
-pub fn check_jwks_length(bytes: f64) -> Result<(), JsValue> {
+pub fn check_jwks_length(bytes: f64) -> Option<String> {
     let limit = JwkSet::MAX_BYTES;
-    if bytes > limit as f64 {
-        Err(jwt_error(&Error::JwksUnavailable(JwksError::TooLarge {
-            limit,
-        })))
-    } else {
-        Ok(())
-    }
+    (bytes > limit as f64).then(|| jwt_json(&Error::JwksUnavailable(JwksError::TooLarge { limit })))
 }
 
 /// The option names `Verifier` reads, comma-separated: the JS side reads each by property
@@ -31,39 +25,44 @@ pub fn option_names() -> String {
     KNOWN.into()
 }
 
-pub(super) fn parse_options(options: &str) -> Result<crate::Policy, JsValue> {
+pub(super) fn parse_options(options: &str) -> Result<crate::Policy, String> {
     let options =
-        json_object(options.as_bytes()).map_err(|_| type_error("options must be an object"))?;
-    policy(&options).map_err(|e| type_error(&e.0))
+        json_object(options.as_bytes()).map_err(|_| type_json("options must be an object"))?;
+    policy(&options).map_err(|e| type_json(&e.0))
 }
 
-/// Throws a `TypeError` for options a `Verifier` would refuse: lets `RemoteVerifier` fail at
-/// construction, before it has any keys.
+/// The `TypeError` (its JSON text) for options a `Verifier` would refuse: lets `RemoteVerifier`
+/// fail at construction, before it has any keys.
 #[wasm_bindgen(js_name = checkOptions)]
-pub fn check_options(options: &str) -> Result<(), JsValue> {
-    parse_options(options).map(|_| ())
+pub fn check_options(options: &str) -> Option<String> {
+    parse_options(options).err()
 }
 
 /// Where `issuer`'s discovery document is read from: OIDC's URL, then RFC 8414's (read only
 /// when the first answers 404), separated by a newline, which neither can contain. A
-/// `TypeError` for an issuer that cannot be discovered.
+/// `TypeError` (in band) for an issuer that cannot be discovered.
 #[wasm_bindgen(js_name = discoveryUrls)]
-pub fn discovery_urls(issuer: &str) -> Result<String, JsValue> {
-    let [oidc, oauth] = crate::discovery::metadata_urls(issuer).map_err(|reason| {
-        type_error(&joined(&[
-            "option issuer (discovered, as there is no jwksUri): ",
-            reason,
-        ]))
-    })?;
-    Ok(joined(&[&oidc, "\n", &oauth]))
+pub fn discovery_urls(issuer: &str) -> String {
+    in_band(
+        crate::discovery::metadata_urls(issuer)
+            .map(|[oidc, oauth]| joined(&[&oidc, "\n", &oauth]))
+            .map_err(|reason| {
+                type_json(&joined(&[
+                    "option issuer (discovered, as there is no jwksUri): ",
+                    reason,
+                ]))
+            }),
+    )
 }
 
-/// The `jwks_uri` a discovery document names for `issuer`; `jwks_unavailable` thrown for a
+/// The `jwks_uri` a discovery document names for `issuer`; `jwks_unavailable` (in band) for a
 /// document that is another issuer's, or names no usable key set URL.
 #[wasm_bindgen(js_name = discoveredJwksUri)]
-pub fn discovered_jwks_uri(document: &str, issuer: &str) -> Result<String, JsValue> {
-    crate::discovery::jwks_uri(document.as_bytes(), issuer)
-        .map_err(|e| jwt_error(&Error::JwksUnavailable(e)))
+pub fn discovered_jwks_uri(document: &str, issuer: &str) -> String {
+    in_band(
+        crate::discovery::jwks_uri(document.as_bytes(), issuer)
+            .map_err(|e| jwt_json(&Error::JwksUnavailable(e))),
+    )
 }
 
 /// The core verifier behind the JS `Verifier` and `RemoteVerifier`.
@@ -76,7 +75,7 @@ impl RawVerifier {
     #[wasm_bindgen(constructor)]
     pub fn new(jwks: &str, options: &str) -> Result<RawVerifier, JsValue> {
         let policy = parse_options(options)?;
-        let keys = JwkSet::from_json(jwks.as_bytes()).map_err(|e| jwt_error(&e))?;
+        let keys = JwkSet::from_json(jwks.as_bytes()).map_err(|e| jwt_json(&e))?;
         Ok(RawVerifier(crate::Verifier::new(keys, policy)))
     }
 
@@ -87,28 +86,33 @@ impl RawVerifier {
         let untrusted = self.parse(token)?;
         self.0
             .verify_untrusted(&untrusted, now)
-            .map_err(|e| jwt_error(&e))?;
+            .map_err(|e| jwt_json(&e))?;
         // The very text that was verified: JS reads what the checks read.
         Ok(text(untrusted.payload().to_vec()))
     }
 
     /// The first half of a verification by the platform's primitive: everything up to the
     /// signature check. Returns `"ALG,i,j,…"`, the algorithm and the positions of the keys to
-    /// try in order (see `publicKey`); throws the verdict when no key can have made the
+    /// try in order (see `publicKey`); the verdict (in band) when no key can have made the
     /// signature, or when the token fails before that.
-    pub fn prepare(&self, token: &str, now: JsValue) -> Result<String, JsValue> {
-        // The time is judged by finish; a bad one is the caller's mistake before any other.
-        time(&now)?;
-        let untrusted = self.parse(token)?;
-        let alg = untrusted.header().algorithm().map_err(|e| jwt_error(&e))?;
-        self.plan(alg, untrusted.header().kid(), untrusted.signature())
+    pub fn prepare(&self, token: &str, now: JsValue) -> String {
+        in_band((|| {
+            // The time is judged by finish; a bad one is the caller's mistake before any other.
+            time(&now)?;
+            let untrusted = self.parse(token)?;
+            let alg = untrusted.header().algorithm().map_err(|e| jwt_json(&e))?;
+            self.plan(alg, untrusted.header().kid(), untrusted.signature())
+        })())
     }
 
     /// `prepare` for a signature that is not a token's, made with `alg` by a key without
     /// `kid`: how the Wycheproof suites reach the package's signature path.
-    pub fn candidates(&self, alg: &str, signature: &[u8]) -> Result<String, JsValue> {
-        let alg = crate::Algorithm::from_name(alg).map_err(|e| jwt_error(&e))?;
-        self.plan(alg, None, signature)
+    pub fn candidates(&self, alg: &str, signature: &[u8]) -> String {
+        in_band(
+            crate::Algorithm::from_name(alg)
+                .map_err(|e| jwt_json(&e))
+                .and_then(|alg| self.plan(alg, None, signature)),
+        )
     }
 
     fn plan(
@@ -116,13 +120,10 @@ impl RawVerifier {
         alg: crate::Algorithm,
         kid: Option<&str>,
         signature: &[u8],
-    ) -> Result<String, JsValue> {
-        let (candidates, fail) = self
-            .0
-            .plan(alg, kid, signature)
-            .map_err(|e| jwt_error(&e))?;
+    ) -> Result<String, String> {
+        let (candidates, fail) = self.0.plan(alg, kid, signature).map_err(|e| jwt_json(&e))?;
         if candidates.is_empty() {
-            return Err(jwt_error(&fail));
+            return Err(jwt_json(&fail));
         }
         let mut out = String::from(alg.name());
         for i in candidates {
@@ -133,15 +134,17 @@ impl RawVerifier {
     }
 
     /// The second half: `verified` is the position of the key the platform verified the
-    /// signature with, or -1 for none. The verified payload's JSON text, or a thrown error.
-    pub fn finish(&self, token: &str, verified: i32, now: JsValue) -> Result<String, JsValue> {
-        let now = time(&now)? as u64;
-        let untrusted = self.parse(token)?;
-        let pending = self.0.prepare(&untrusted).map_err(|e| jwt_error(&e))?;
-        pending
-            .finish(usize::try_from(verified).ok(), now)
-            .map_err(|e| jwt_error(&e))?;
-        Ok(text(untrusted.payload().to_vec()))
+    /// signature with, or -1 for none. The verified payload's JSON text, or the error in band.
+    pub fn finish(&self, token: &str, verified: i32, now: JsValue) -> String {
+        in_band((|| {
+            let now = time(&now)? as u64;
+            let untrusted = self.parse(token)?;
+            let pending = self.0.prepare(&untrusted).map_err(|e| jwt_json(&e))?;
+            pending
+                .finish(usize::try_from(verified).ok(), now)
+                .map_err(|e| jwt_json(&e))?;
+            Ok(text(untrusted.payload().to_vec()))
+        })())
     }
 
     /// The key at position `index`, as a minimal JWK (JSON text) for the platform to import.
@@ -150,28 +153,16 @@ impl RawVerifier {
         self.0.keys().keys().get(index).map(crate::Jwk::public_jwk)
     }
 
-    fn parse<'t>(&self, token: &'t str) -> Result<UntrustedToken<'t>, JsValue> {
+    fn parse<'t>(&self, token: &'t str) -> Result<UntrustedToken<'t>, String> {
         UntrustedToken::parse_with_limit(token, self.0.policy().max_token_bytes)
-            .map_err(|e| jwt_error(&e))
+            .map_err(|e| jwt_json(&e))
     }
 
     /// `check_units` with this verifier's `maxTokenBytes`.
     #[wasm_bindgen(js_name = checkLength)]
-    pub fn check_length(&self, units: f64) -> Result<(), JsValue> {
+    pub fn check_length(&self, units: f64) -> Option<String> {
         check_units(units, self.0.policy().max_token_bytes)
-    }
-
-    /// Replaces the keys (rotation); the old ones stay if the new set is unusable.
-    #[wasm_bindgen(js_name = setKeys)]
-    pub fn set_keys(&mut self, jwks: &str) -> Result<(), JsValue> {
-        let keys = JwkSet::from_json(jwks.as_bytes()).map_err(|e| jwt_error(&e))?;
-        self.0.set_keys(keys);
-        Ok(())
-    }
-
-    /// Whether some key carries this `kid`.
-    #[wasm_bindgen(js_name = hasKid)]
-    pub fn has_kid(&self, kid: &str) -> bool {
-        self.0.keys().contains_kid(kid)
+            .err()
+            .map(|e| jwt_json(&e))
     }
 }

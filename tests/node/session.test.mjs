@@ -200,7 +200,22 @@ test('stored tokens are restored; corrupt ones are dropped, never thrown', async
   assert.ok(store.has('app'));
   const second = new TokenSession({ refresh: idp.refresh, storage, storageKey: 'app' });
   assert.equal(await second.accessToken(), tk);
-  for (const corrupt of ['{', 'null', '{"accessToken":"x"}', '{"accessToken":5}', `{"accessToken":"${tk}","admin":true}`]) {
+  // Written and read in JS: a member given twice, a null or a time of another type is
+  // refused as the core's reader refused it; so is a time ahead of this clock.
+  const corrupts = [
+    '{',
+    'null',
+    '[]',
+    '{"accessToken":"x"}',
+    '{"accessToken":5}',
+    `{"accessToken":"${tk}","admin":true}`,
+    `{"accessToken":"${tk}","accessToken":"${tk}"}`,
+    `{"accessToken":"${tk}","refreshToken":null}`,
+    `{"accessToken":"${tk}","receivedAt":"1"}`,
+    `{"accessToken":"${tk}","receivedAt":-1}`,
+    `{"accessToken":"${tk}","receivedAt":${Math.floor(Date.now() / 1000) + 60}}`,
+  ];
+  for (const corrupt of corrupts) {
     store.set('app', corrupt);
     const s = new TokenSession({ refresh: idp.refresh, storage, storageKey: 'app' });
     assert.equal(store.has('app'), false, corrupt);
