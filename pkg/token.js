@@ -39,6 +39,9 @@ function explain(token, time) {
   explainer ??= new (wasm().RawSession)(0);
   explainer.op(11, 0, time, 0, token);
   raise(explainer.text(2));
+  // Never reached while both paths run the same core check; if they ever parted, a NaN must
+  // not read as a time left (isExpired would call the token fresh).
+  throw new Error('jwtgate: expiresIn refused a token without a reason');
 }
 
 /** Seconds until `exp` (negative once past), or null when the token has no `exp`. */
