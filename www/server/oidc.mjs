@@ -38,7 +38,15 @@ export async function startProvider({ node, nodeModules, issuer, audience, token
     });
     exited.then((code) => reject(new Error(`the provider exited (${code}) before it listened:\n${log}`)));
   });
+  // A question to a provider that has exited fails rather than waits for ever.
+  let gone = null;
+  exited.then((code) => {
+    gone = new Error(`the provider exited (${code}):\n${log}`);
+    for (const { fail } of waiting.values()) fail(gone);
+    waiting.clear();
+  });
   const call = (op, args) => new Promise((ok, fail) => {
+    if (gone) return fail(gone);
     next += 1;
     waiting.set(next, { ok, fail });
     child.send({ id: next, op, args });

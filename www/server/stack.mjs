@@ -43,7 +43,11 @@ function serveFile(dir, relative, res) {
 async function until(what, ms, check) {
   const deadline = Date.now() + ms;
   for (;;) {
-    const value = await check().catch(() => undefined);
+    // Each check is bounded too: a fetch that never answers, or a question to a provider
+    // process that died, would otherwise wait past the deadline, for ever.
+    let timer;
+    const late = new Promise((r) => (timer = setTimeout(r, Math.max(deadline - Date.now(), 0) + 1000)));
+    const value = await Promise.race([check(), late]).catch(() => undefined).finally(() => clearTimeout(timer));
     if (value) return value;
     if (Date.now() > deadline) throw new Error(`${what}: not within ${ms / 1000} s`);
     await new Promise((r) => setTimeout(r, 50));
