@@ -15,10 +15,9 @@
 
 mod common;
 
-use std::collections::BTreeMap;
-
-use common::envoy::{keyset, Envoy, Pair};
-use common::http::{echo, request, Resp, Server};
+use common::envoy::{keyset, Pair};
+use common::http::{echo, Server};
+use common::parity::*;
 use common::*;
 use jwtgate::envoy::config::Config;
 use jwtgate::Algorithm;
@@ -28,49 +27,12 @@ use serde_json::{json, Value};
 /// and listed in the output, until it is implemented.
 const PENDING: &[&str] = &[];
 
-/// Headers that differ between any two listeners whatever the filter does.
-const PER_LISTENER: &[&str] = &[
-    "host",
-    "x-request-id",
-    "x-forwarded-proto",
-    "x-envoy-expected-rq-timeout-ms",
-    "content-length",
-];
-
-/// What may differ.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Part {
-    Status,
-    Path,
-    Header(String),
-}
-
 /// A difference that is meant: which request, what part, and the words of
 /// `examples/envoy/README.md` that document it.
 struct Deliberate {
     probe: &'static str,
     part: Part,
     readme: &'static str,
-}
-
-/// One request.
-struct Probe {
-    name: String,
-    method: &'static str,
-    path: String,
-    headers: Vec<(String, String)>,
-}
-
-fn probe(name: impl Into<String>, path: impl Into<String>, headers: &[(&str, &str)]) -> Probe {
-    Probe {
-        name: name.into(),
-        method: "GET",
-        path: path.into(),
-        headers: headers
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-    }
 }
 
 /// One configuration and the requests sent to it.
@@ -121,99 +83,6 @@ impl Case {
     }
 }
 
-/// What one listener answered: the status, and when the upstream answered, what reached it.
-#[derive(Debug, PartialEq)]
-struct Seen {
-    status: u16,
-    path: Option<String>,
-    headers: BTreeMap<String, String>,
-}
-
-fn seen(r: &Resp) -> Seen {
-    let echoed = (r.status == 200)
-        .then(|| serde_json::from_slice::<Value>(&r.body).ok())
-        .flatten()
-        .filter(|v| v.get("headers").is_some());
-    let Some(echoed) = echoed else {
-        return Seen {
-            status: r.status,
-            path: None,
-            headers: BTreeMap::new(),
-        };
-    };
-    let headers = echoed["headers"]
-        .as_object()
-        .unwrap()
-        .iter()
-        .filter(|(k, _)| !PER_LISTENER.contains(&k.as_str()))
-        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
-        .collect();
-    Seen {
-        status: r.status,
-        path: echoed["path"].as_str().map(str::to_owned),
-        headers,
-    }
-}
-
-/// Every part in which the two answers differ, with both values.
-fn compare(ours: &Seen, theirs: &Seen) -> Vec<(Part, String)> {
-    // Tokens are long: a value is cut to its first 60 characters and its length.
-    let show = |v: Option<&String>| match v {
-        None => "(absent)".to_owned(),
-        Some(s) if s.chars().count() > 60 => {
-            let head: String = s.chars().take(60).collect();
-            format!("{head:?}… ({} bytes)", s.len())
-        }
-        Some(s) => format!("{s:?}"),
-    };
-    if ours.status != theirs.status {
-        return vec![(
-            Part::Status,
-            format!(
-                "status: jwtgate {}, jwt_authn {}",
-                ours.status, theirs.status
-            ),
-        )];
-    }
-    let mut out = Vec::new();
-    if ours.path != theirs.path {
-        out.push((
-            Part::Path,
-            format!(
-                "path: jwtgate {}, jwt_authn {}",
-                show(ours.path.as_ref()),
-                show(theirs.path.as_ref())
-            ),
-        ));
-    }
-    let names: std::collections::BTreeSet<&String> =
-        ours.headers.keys().chain(theirs.headers.keys()).collect();
-    for name in names {
-        let (a, b) = (ours.headers.get(name), theirs.headers.get(name));
-        if a != b && !same_json_object(a, b) {
-            out.push((
-                Part::Header(name.clone()),
-                format!("header {name}: jwtgate {}, jwt_authn {}", show(a), show(b)),
-            ));
-        }
-    }
-    out
-}
-
-/// Whether both values are the base64 of JSON objects with the same members. jwt_authn writes
-/// a claim that is an object (`claim_to_headers`) with its members in its own map's order,
-/// which changes from one Envoy run to the next, so such values are compared as JSON.
-fn same_json_object(a: Option<&String>, b: Option<&String>) -> bool {
-    use base64ct::{Base64, Encoding};
-    let object = |v: Option<&String>| {
-        let bytes = Base64::decode_vec(v?).ok()?;
-        serde_json::from_slice::<Value>(&bytes)
-            .ok()
-            .filter(Value::is_object)
-    };
-    matches!((object(a), object(b)), (Some(x), Some(y)) if x == y)
-}
-
 /// Names of every object member in `v`, at any depth.
 fn field_names(v: &Value, out: &mut Vec<String>) {
     match v {
@@ -229,64 +98,6 @@ fn field_names(v: &Value, out: &mut Vec<String>) {
 }
 
 // Tokens and configurations.
-
-const ISSUER_B: &str = "https://b.example";
-
-fn bearer(t: &str) -> String {
-    format!("Bearer {t}")
-}
-
-/// A token from provider `a` (RS256, [`ISSUER`], audience `api`) with these claim changes.
-fn a_token(changes: Value) -> String {
-    token(Algorithm::RS256, &claims_with(changes))
-}
-
-/// A token from provider `b` (ES256, [`ISSUER_B`]).
-fn b_token(changes: Value) -> String {
-    let mut c = claims_with(json!({"iss": ISSUER_B, "sub": "bob"}));
-    for (k, v) in changes.as_object().unwrap() {
-        c[k] = v.clone();
-    }
-    token(Algorithm::ES256, &c)
-}
-
-/// A well-formed token whose signature does not fit its payload (claims swapped in).
-fn forged(good: &str) -> String {
-    let parts: Vec<&str> = good.split('.').collect();
-    let payload = jwtgate::b64_encode(
-        claims_with(json!({"sub": "mallory"}))
-            .to_string()
-            .as_bytes(),
-    );
-    format!("{}.{payload}.{}", parts[0], parts[2])
-}
-
-fn keys_of(keys: &[Value]) -> Value {
-    json!({"inline_string": json!({"keys": keys}).to_string()})
-}
-
-/// Provider `a`: the RSA key, [`ISSUER`], audience `api`, `extra` merged in.
-fn provider_a(extra: Value) -> Value {
-    merge(
-        json!({"issuer": ISSUER, "audiences": [AUDIENCE], "local_jwks": keys_of(&[rsa_jwk()])}),
-        extra,
-    )
-}
-
-/// Provider `b`: the P-256 key, [`ISSUER_B`], audience `api`, `extra` merged in.
-fn provider_b(extra: Value) -> Value {
-    merge(
-        json!({"issuer": ISSUER_B, "audiences": [AUDIENCE], "local_jwks": keys_of(&[p256_jwk()])}),
-        extra,
-    )
-}
-
-fn merge(mut base: Value, extra: Value) -> Value {
-    for (k, v) in extra.as_object().unwrap() {
-        base[k] = v.clone();
-    }
-    base
-}
 
 fn sub_header(header: &str) -> Value {
     json!([{"header_name": header, "claim_name": "sub"}])
@@ -1357,15 +1168,7 @@ fn cases() -> Vec<Case> {
 #[ignore = "needs Envoy: `cargo xtask test` runs it"]
 fn the_same_configuration_makes_the_same_decisions_as_jwt_authn() {
     use_live_clock();
-    // Words are compared with line breaks and runs of spaces as one space.
-    let words = |text: &str| text.split_whitespace().collect::<Vec<_>>().join(" ");
-    let readme = words(
-        &std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/examples/envoy/README.md"
-        ))
-        .unwrap(),
-    );
+    let readme = readme_words();
     let mut failures = Vec::new();
     let mut skipped = Vec::new();
     let mut running = Vec::new();
@@ -1411,19 +1214,7 @@ fn the_same_configuration_makes_the_same_decisions_as_jwt_authn() {
             routes: c.routes.clone(),
         })
         .collect();
-    let envoy = Envoy::start_pairs(&pairs, &[("jwks", jwks_server.port)], upstream.port, 1)
-        .unwrap_or_else(|log| {
-            // Envoy's start-up log lists every extension it has: only its complaints matter here.
-            let complaints: Vec<&str> = log
-                .lines()
-                .filter(|l| {
-                    ["critical", "error", "warning"]
-                        .iter()
-                        .any(|w| l.contains(w))
-                })
-                .collect();
-            panic!("Envoy did not start:\n{}", complaints.join("\n"))
-        });
+    let envoy = start_pairs(&pairs, &[("jwks", jwks_server.port)], upstream.port);
 
     let mut probes = 0;
     let mut deliberate_seen = Vec::new();
@@ -1431,18 +1222,7 @@ fn the_same_configuration_makes_the_same_decisions_as_jwt_authn() {
         let mut used = vec![false; case.deliberate.len()];
         for p in &case.probes {
             probes += 1;
-            let headers: Vec<(&str, &str)> = p
-                .headers
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.as_str()))
-                .collect();
-            let send = |port: u16| {
-                seen(
-                    &request(port, p.method, &p.path, &headers)
-                        .unwrap_or_else(|e| panic!("[{}] {}: {e}", case.name, p.name)),
-                )
-            };
-            let (a, b) = (send(*ours), send(*theirs));
+            let (a, b) = (send(*ours, p, case.name), send(*theirs, p, case.name));
             for (part, text) in compare(&a, &b) {
                 let meant = case
                     .deliberate
