@@ -347,6 +347,11 @@ fn extraction() -> Case {
                 &[("cookie", &format!("jwt=\"{good}"))],
             ),
             probe(
+                "a space before the cookie's = where a token may be missing",
+                "/maybe",
+                &[("cookie", &format!("jwt ={good}"))],
+            ),
+            probe(
                 "lower-case bearer",
                 "/",
                 &[("authorization", &format!("bearer {good}"))],
@@ -418,6 +423,11 @@ fn extraction() -> Case {
         "lower-case bearer where a token may be missing",
         Part::Status,
         "`bearer` in lower case is refused",
+    )
+    .deliberate(
+        "a space before the cookie's = where a token may be missing",
+        Part::Status,
+        "a cookie of that name only with whitespace around the name is refused",
     )
     .deliberate(
         "a quoted cookie",
@@ -872,6 +882,11 @@ fn cookies() -> Case {
                 format!("session={good}; session={bad}"),
             ),
             cookie("garbage", "session=garbage".to_owned()),
+            // Envoy's cookie parser skips spaces before a name and takes the rest as it is.
+            cookie("a space before the =", format!("session ={good}")),
+            cookie("a space after the =", format!("session= {good}")),
+            cookie("a tab before the name", format!("a=1;\tsession={good}")),
+            cookie("spaces before the name", format!("a=1;  session={good}")),
             probe(
                 "a bearer header is not looked at",
                 "/",
@@ -880,7 +895,7 @@ fn cookies() -> Case {
         ],
     )
     .deliberate_each(
-        &["valid", "valid among others"],
+        &["valid", "valid among others", "spaces before the name"],
         Part::Header("cookie".into()),
         "removes the token cookie too",
     )

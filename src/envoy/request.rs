@@ -263,18 +263,27 @@ fn token_after(text: &str) -> &str {
     &text[start..]
 }
 
+/// The cookies `name` in one `Cookie` value, as Envoy's cookie parser (jwt_authn's) reads
+/// them: spaces before a name skipped, the name up to `=` and the value after it taken as
+/// they are, only one pair of double quotes around the value removed. `name= <token>` is a
+/// token with a space, which fails. A cookie named so only with other whitespace around
+/// the name (`name =<token>`) is an empty token, which fails: jwt_authn does not see a token
+/// there, and as with `bearer` in lower case, a token there must never pass unverified under
+/// `allow_missing`.
 fn cookies<'v>(header: &'v str, name: &str) -> Vec<&'v str> {
     header
         .split(';')
         .filter_map(|pair| {
-            let (k, v) = pair.trim().split_once('=')?;
-            let v = v.trim();
-            // One pair of double quotes around the value, as Envoy's cookie parser strips.
+            let (k, v) = pair.split_once('=')?;
             let v = v
                 .strip_prefix('"')
                 .and_then(|x| x.strip_suffix('"'))
                 .unwrap_or(v);
-            (k.trim() == name).then_some(v)
+            match k.trim_start_matches(' ') {
+                k if k == name => Some(v),
+                k if k.trim() == name => Some(""),
+                _ => None,
+            }
         })
         .collect()
 }
