@@ -544,6 +544,47 @@ fn requirements() -> Case {
         )
 }
 
+/// `requires_all` whose parts read the same places: a part that verified a token with a
+/// provider that does not forward it takes the token out of the request, and the parts after
+/// it no longer find it.
+fn all_in_one_place() -> Case {
+    let config = json!({"providers": {
+            "f": provider_a(json!({"claim_to_headers": sub_header("x-f-sub")})),
+            "t": provider_a(json!({"forward": true, "claim_to_headers": sub_header("x-t-sub")}))},
+        "rules": [
+            {"match": {"prefix": "/ff"}, "requires": {"requires_all": {"requirements": [
+                {"provider_name": "f"}, {"provider_name": "f"}]}}},
+            {"match": {"prefix": "/ft"}, "requires": {"requires_all": {"requirements": [
+                {"provider_name": "f"}, {"provider_name": "t"}]}}},
+            {"match": {"prefix": "/tf"}, "requires": {"requires_all": {"requirements": [
+                {"provider_name": "t"}, {"provider_name": "f"}]}}},
+            {"match": {"prefix": "/f-missing"}, "requires": {"requires_all": {"requirements": [
+                {"provider_name": "f"}, {"allow_missing": {}}]}}},
+            {"match": {"prefix": "/any-t"}, "requires": {"requires_all": {"requirements": [
+                {"requires_any": {"requirements": [{"provider_name": "f"}, {"provider_name": "t"}]}},
+                {"provider_name": "t"}]}}}]});
+    let good = a_token(json!({}));
+    let g = bearer(&good);
+    let mut probes = Vec::new();
+    for path in ["/ff", "/ft", "/tf", "/f-missing", "/any-t"] {
+        probes.push(probe(
+            format!("in the header on {path}"),
+            path,
+            &[("authorization", &g)],
+        ));
+        probes.push(probe(
+            format!("in the query on {path}"),
+            format!("{path}?a=1&access_token={good}"),
+            &[],
+        ));
+    }
+    Case::new("requires_all over one place", config, probes).deliberate_each(
+        &["in the header on /f-missing", "in the query on /f-missing"],
+        Part::Header("x-f-sub".into()),
+        "jwtgate sends the claim headers of every token that verified",
+    )
+}
+
 /// Rule matches beyond prefix and path.
 fn route_matches() -> Case {
     let good = bearer(&a_token(json!({})));
@@ -1127,6 +1168,7 @@ fn cases() -> Vec<Case> {
         header_and_query(false),
         header_and_query(true),
         requirements(),
+        all_in_one_place(),
         extraction(),
         shared_locations(),
         route_matches(),

@@ -169,6 +169,7 @@ pub fn decide(config: &Config, env: &dyn Env, req: &Request<'_>) -> Outcome {
         issuers: RefCell::new(Vec::new()),
         payloads: RefCell::new(Vec::new()),
         memo: RefCell::new(Vec::new()),
+        removed: RefCell::new(Vec::new()),
     };
     let used = match eval.requirement(requirement) {
         Ok(used) => used,
@@ -302,6 +303,9 @@ struct Eval<'c, 'e, 'r> {
     /// rather than parsing the payload again.
     payloads: RefCell<Vec<(usize, Map<String, Value>)>>,
     memo: RefCell<Vec<(Key<'c>, Verdict)>>,
+    /// Locations an earlier part of a `requires_all` took out of the request: see
+    /// [`Eval::take_out`].
+    removed: RefCell<Vec<usize>>,
 }
 
 /// A token's unverified `iss`: a string, or `None` when absent or of another type; or why the
@@ -333,7 +337,10 @@ impl<'c, 'e> Eval<'c, 'e, '_> {
                 let mut wait = None;
                 for part in parts {
                     match self.requirement(part) {
-                        Ok(u) => used.extend(u),
+                        Ok(u) => {
+                            self.take_out(&u);
+                            used.extend(u)
+                        }
                         Err(Failure::Deny(e)) => return Err(Failure::Deny(e)),
                         Err(w) => wait = wait.or(Some(w)),
                     }
@@ -443,7 +450,7 @@ impl<'c, 'e> Eval<'c, 'e, '_> {
             .flat_map(|(p, _)| self.config.providers[*p].location_ids.iter().copied())
             .collect();
         for (e, entry) in self.entries.iter().enumerate() {
-            if !locations.contains(&entry.location) {
+            if !locations.contains(&entry.location) || !self.present(e) {
                 continue;
             }
             let iss = self.issuer(e)?;
@@ -504,6 +511,9 @@ impl<'c, 'e> Eval<'c, 'e, '_> {
         let mut used = Vec::new();
         let mut wait = None;
         for (e, entry) in self.entries.iter().enumerate() {
+            if !self.present(e) {
+                continue;
+            }
             let iss = match self.issuer(e) {
                 Ok(iss) => iss,
                 Err(_) if failed => continue,
@@ -553,7 +563,38 @@ impl<'c, 'e> Eval<'c, 'e, '_> {
 
     fn at_provider(&self, p: usize) -> impl Iterator<Item = usize> + use<'_, 'c, 'e> {
         let ids = &self.config.providers[p].location_ids;
-        (0..self.entries.len()).filter(move |e| ids.contains(&self.entries[*e].location))
+        (0..self.entries.len())
+            .filter(move |e| ids.contains(&self.entries[*e].location) && self.present(*e))
+    }
+
+    /// Whether entry `e` is still in the request for the requirement looking now.
+    fn present(&self, e: usize) -> bool {
+        !self.removed.borrow().contains(&self.entries[e].location)
+    }
+
+    /// What jwt_authn's authenticator does as a part of `requires_all` passes: each token it
+    /// verified with a provider that does not forward it leaves the request at once, its whole
+    /// header or every value of its parameter (cookies stay), so the parts after it do not
+    /// see it, and one that needs it finds no token. The tokens stay in `entries`, verified,
+    /// for the headers set and taken out at the end.
+    fn take_out(&self, used: &[Used]) {
+        let mut removed = self.removed.borrow_mut();
+        for u in used {
+            if self.config.providers[u.provider].forward {
+                continue;
+            }
+            let gone = &self.config.locations[self.entries[u.entry].location];
+            for (i, at) in self.config.locations.iter().enumerate() {
+                let same = match (gone, at) {
+                    (Location::Header { name: a, .. }, Location::Header { name: b, .. }) => a == b,
+                    (Location::Param(a), Location::Param(b)) => a == b,
+                    _ => false,
+                };
+                if same && !removed.contains(&i) {
+                    removed.push(i);
+                }
+            }
+        }
     }
 
     /// Entry `e`'s token, parsed (with the default size limit, every provider's).
