@@ -158,6 +158,11 @@ fn two_headers() -> Case {
                 &[("authorization", &bb), ("x-token", &good)],
             ),
             probe(
+                "valid on two x-token lines",
+                "/",
+                &[("x-token", &good), ("x-token", &good)],
+            ),
+            probe(
                 "valid + a client's x-jwt-sub",
                 "/",
                 &[("authorization", &g), ("x-jwt-sub", "mallory")],
@@ -174,7 +179,7 @@ fn header_and_query(forward: bool) -> Case {
             "forward": forward, "claim_to_headers": sub_header("x-jwt-sub")}))},
         "rules": everything_to("a")});
     let g = bearer(&good);
-    Case::new(
+    let case = Case::new(
         if forward {
             "header and query, forward: true"
         } else {
@@ -226,12 +231,25 @@ fn header_and_query(forward: bool) -> Case {
                 &[("authorization", &format!("bearer {good}"))],
             ),
             probe("empty query value", "/q?access_token=", &[]),
+            probe(
+                "valid in the query among encoded and bare parameters",
+                format!("/q?b=2&a=%26x%3Dy&flag&access_token={good}"),
+                &[],
+            ),
         ],
     )
     .deliberate(
         "valid query, then forged",
         Part::Status,
         "each value of a repeated query parameter or cookie",
+    );
+    if forward {
+        return case;
+    }
+    case.deliberate(
+        "valid in the query among encoded and bare parameters",
+        Part::Path,
+        "writes the parameters left back percent-decoded, sorted by name",
     )
 }
 
@@ -585,6 +603,48 @@ fn all_in_one_place() -> Case {
     )
 }
 
+/// `allow_missing` and `allow_missing_or_failed` take a token's provider by its issuer, wherever
+/// that provider reads: here `named`, the only provider naming [`ISSUER`], for a token of that
+/// issuer at the default places of `open`, which names none, or at `open-ec`'s header.
+fn allow_missing_by_issuer() -> Case {
+    let config = json!({"providers": {
+            "open": {"audiences": [], "local_jwks": keys_of(&[rsa_jwk()]),
+                     "claim_to_headers": sub_header("x-open-sub")},
+            "open-ec": {"local_jwks": keys_of(&[p256_jwk()]), "from_headers": [{"name": "x-token"}]},
+            "named": provider_a(json!({"from_headers": [{"name": "x-jwt", "value_prefix": "JWT "}],
+                "forward": true, "claim_to_headers": sub_header("x-named-sub")}))},
+        "rules": [
+            {"match": {"prefix": "/missing"}, "requires": {"allow_missing": {}}},
+            {"match": {"prefix": "/failed"}, "requires": {"allow_missing_or_failed": {}}}]});
+    let good = a_token(json!({}));
+    let other_aud = a_token(json!({"aud": "other"}));
+    let mut probes = Vec::new();
+    for path in ["/missing", "/failed"] {
+        probes.extend([
+            probe(
+                format!("valid in the header on {path}"),
+                path,
+                &[("authorization", &bearer(&good))],
+            ),
+            probe(
+                format!("another audience in the query on {path}"),
+                format!("{path}?access_token={other_aud}"),
+                &[],
+            ),
+            probe(
+                format!("valid where only a provider without its key reads on {path}"),
+                path,
+                &[("x-token", &good)],
+            ),
+        ]);
+    }
+    Case::new("allow_missing takes the provider by issuer", config, probes).deliberate(
+        "another audience in the query on /failed",
+        Part::Path,
+        "a token that failed included",
+    )
+}
+
 /// Rule matches beyond prefix and path.
 fn route_matches() -> Case {
     let good = bearer(&a_token(json!({})));
@@ -745,14 +805,40 @@ fn audience_forms() -> Case {
         "ftp://api",
         "https://api/x",
     ];
-    let probes = auds
+    let mut probes: Vec<Probe> = auds
         .iter()
         .map(|aud| {
             let t = bearer(&a_token(json!({ "aud": aud })));
             probe(format!("aud {aud}"), "/", &[("authorization", &t)])
         })
         .collect();
-    Case::new("audience forms", config, probes)
+    // jwt_authn reads the audience of a token before its signature.
+    let other = a_token(json!({"aud": "other"}));
+    let unknown_kid = token_raw(
+        Algorithm::RS256,
+        r#"{"alg":"RS256","kid":"nobody"}"#,
+        &claims_with(json!({"aud": "other"})).to_string(),
+    );
+    probes.extend([
+        probe(
+            "another audience, forged",
+            "/",
+            &[(
+                "authorization",
+                &bearer(&forged_with(&other, json!({"aud": "other"}))),
+            )],
+        ),
+        probe(
+            "another audience, unknown kid",
+            "/",
+            &[("authorization", &bearer(&unknown_kid))],
+        ),
+    ]);
+    Case::new("audience forms", config, probes).deliberate_each(
+        &["another audience, forged", "another audience, unknown kid"],
+        Part::Status,
+        "checks a token's audience before its signature",
+    )
 }
 
 /// claim_to_headers of every JSON type, and the payload header with and without padding.
@@ -1169,6 +1255,7 @@ fn cases() -> Vec<Case> {
         header_and_query(true),
         requirements(),
         all_in_one_place(),
+        allow_missing_by_issuer(),
         extraction(),
         shared_locations(),
         route_matches(),

@@ -205,6 +205,8 @@ pub fn decide(config: &Config, env: &dyn Env, req: &Request<'_>) -> Outcome {
 fn extract<'r>(config: &Config, req: &Request<'r>) -> Vec<Entry<'r>> {
     let mut entries: Vec<Entry<'r>> = Vec::new();
     for (location, at) in config.locations.iter().enumerate() {
+        // The same value twice in a parameter or cookie is one token (jwt_authn reads one),
+        // on two header lines two, as jwt_authn verifies each line and adds its claim headers.
         let mut push = |token: Cow<'r, str>| {
             if !entries
                 .iter()
@@ -219,7 +221,12 @@ fn extract<'r>(config: &Config, req: &Request<'r>) -> Vec<Entry<'r>> {
                 .iter()
                 .filter(|(n, _)| n.eq_ignore_ascii_case(name))
                 .filter_map(|(_, v)| header_token(v, prefix))
-                .for_each(|t| push(Cow::Borrowed(t))),
+                .for_each(|t| {
+                    entries.push(Entry {
+                        location,
+                        token: Cow::Borrowed(t),
+                    })
+                }),
             Location::Param(name) => query_values(req.path, name).for_each(|t| push(Cow::Owned(t))),
             Location::Cookie(name) => req
                 .headers
@@ -503,11 +510,15 @@ impl<'c, 'e> Eval<'c, 'e, '_> {
     }
 
     /// `allow_missing` (`failed` false) and `allow_missing_or_failed` on their own: tokens at
-    /// every provider's locations, each verified by the providers there whose issuer it names
-    /// (or, if none names it, those with no issuer). Under `allow_missing` each must verify
-    /// with every such provider; jwt_authn picks one of them and, stricter here, moves on past
-    /// a bad token to a good one.
+    /// every provider's locations, each taken by the providers jwt_authn may verify it with.
+    /// As jwt_authn: the token's location must take its issuer (a provider reading there
+    /// names it, or names none), and the providers for it are those naming its issuer,
+    /// wherever they read, or if none does, those naming none. jwt_authn verifies with the
+    /// first of them in its hash map's order; jwtgate with each, so it never lets through what
+    /// jwt_authn's choice would refuse. Under `allow_missing` every token must verify; jwt_authn,
+    /// stricter here, moves on past a bad token to a good one.
     fn allow(&self, failed: bool) -> Result<Vec<Used>, Failure> {
+        let providers = &self.config.providers;
         let mut used = Vec::new();
         let mut wait = None;
         for (e, entry) in self.entries.iter().enumerate() {
@@ -519,28 +530,18 @@ impl<'c, 'e> Eval<'c, 'e, '_> {
                 Err(_) if failed => continue,
                 Err(err) => return Err(err.into()),
             };
-            let here: Vec<usize> = (0..self.config.providers.len())
-                .filter(|p| {
-                    self.config.providers[*p]
-                        .location_ids
-                        .contains(&entry.location)
-                })
-                .collect();
-            let named: Vec<usize> = here
-                .iter()
-                .copied()
-                .filter(|p| {
-                    self.config.providers[*p].issuer.is_some()
-                        && self.config.providers[*p].issuer == iss
-                })
-                .collect();
-            let tier = if named.is_empty() {
-                here.into_iter()
-                    .filter(|p| self.config.providers[*p].issuer.is_none())
-                    .collect()
-            } else {
-                named
-            };
+            let names = |p: &usize| providers[*p].issuer.is_some() && providers[*p].issuer == iss;
+            let open = |p: &usize| providers[*p].issuer.is_none();
+            let taken_here = (0..providers.len())
+                .filter(|p| providers[*p].location_ids.contains(&entry.location))
+                .any(|p| names(&p) || open(&p));
+            let mut tier: Vec<usize> = (0..providers.len()).filter(names).collect();
+            if tier.is_empty() {
+                tier = (0..providers.len()).filter(open).collect();
+            }
+            if !taken_here {
+                tier.clear();
+            }
             if tier.is_empty() && !failed {
                 return Err(self.issuer_error(e).into());
             }
@@ -771,11 +772,17 @@ impl<'c, 'e> Eval<'c, 'e, '_> {
                         .contains(&entry.location)
                 })
             };
-            // The providers it verified with decide; if none, any provider looking there.
-            let strip = if owners().any(|p| verified_by(e, p)) {
-                owners().filter(|p| verified_by(e, *p)).any(strips)
-            } else {
+            // The providers it verified with decide, wherever they read (`allow_missing` takes
+            // a token's provider by its issuer); if none, any provider looking there.
+            let verified: Vec<usize> = leaves
+                .iter()
+                .map(|(p, _)| *p)
+                .filter(|p| verified_by(e, *p))
+                .collect();
+            let strip = if verified.is_empty() {
                 owners().any(strips)
+            } else {
+                verified.into_iter().any(strips)
             };
             if !strip {
                 continue;

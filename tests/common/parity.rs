@@ -55,6 +55,9 @@ pub struct Seen {
     pub status: u16,
     pub path: Option<String>,
     pub headers: BTreeMap<String, String>,
+    /// The body of an answer the filter gave itself, which says why: jwtgate's error code,
+    /// `jwt_authn`'s message. Not compared; a rule for a deliberate difference may read it.
+    pub refusal: Option<String>,
 }
 
 pub fn seen(r: &Resp) -> Seen {
@@ -67,6 +70,7 @@ pub fn seen(r: &Resp) -> Seen {
             status: r.status,
             path: None,
             headers: BTreeMap::new(),
+            refusal: Some(r.text().trim().to_owned()),
         };
     };
     let headers = echoed["headers"]
@@ -80,6 +84,7 @@ pub fn seen(r: &Resp) -> Seen {
         status: r.status,
         path: echoed["path"].as_str().map(str::to_owned),
         headers,
+        refusal: None,
     }
 }
 
@@ -164,12 +169,14 @@ pub fn b_token(changes: Value) -> String {
 
 /// A well-formed token whose signature does not fit its payload (claims swapped in).
 pub fn forged(good: &str) -> String {
+    forged_with(good, json!({}))
+}
+
+/// [`forged`] with these claim changes too.
+pub fn forged_with(good: &str, changes: Value) -> String {
     let parts: Vec<&str> = good.split('.').collect();
-    let payload = jwtgate::b64_encode(
-        claims_with(json!({"sub": "mallory"}))
-            .to_string()
-            .as_bytes(),
-    );
+    let claims = claims_with(merge(json!({"sub": "mallory"}), changes));
+    let payload = jwtgate::b64_encode(claims.to_string().as_bytes());
     format!("{}.{payload}.{}", parts[0], parts[2])
 }
 
