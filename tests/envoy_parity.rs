@@ -958,10 +958,12 @@ fn expiration() -> Case {
 fn lifetimes() -> Case {
     let config = json!({"providers": {
             "life": provider_a(json!({"max_lifetime": "300s"})),
-            "skew": provider_a(json!({"clock_skew_seconds": 5}))},
+            "skew": provider_a(json!({"clock_skew_seconds": 5})),
+            "no-skew": provider_a(json!({"clock_skew_seconds": 0, "require_expiration": false}))},
         "rules": [
             {"match": {"prefix": "/life"}, "requires": {"provider_name": "life"}},
-            {"match": {"prefix": "/skew"}, "requires": {"provider_name": "skew"}}]});
+            {"match": {"prefix": "/skew"}, "requires": {"provider_name": "skew"}},
+            {"match": {"prefix": "/no-skew"}, "requires": {"provider_name": "no-skew"}}]});
     let n = now();
     let exps: Vec<(&str, Value)> = vec![
         ("exp in 10 minutes", json!({"exp": n + 600})),
@@ -971,7 +973,7 @@ fn lifetimes() -> Case {
         ("nbf in 30 s", json!({"nbf": n + 30})),
     ];
     let mut probes = Vec::new();
-    for path in ["/life", "/skew"] {
+    for path in ["/life", "/skew", "/no-skew"] {
         for (name, changes) in &exps {
             let t = bearer(&a_token(changes.clone()));
             probes.push(probe(
@@ -981,11 +983,17 @@ fn lifetimes() -> Case {
             ));
         }
     }
-    Case::new("max_lifetime and clock_skew_seconds", config, probes).deliberate(
-        "no exp on /skew",
-        Part::Status,
-        "`require_expiration` defaults to **true**",
-    )
+    Case::new("max_lifetime and clock_skew_seconds", config, probes)
+        .deliberate(
+            "no exp on /skew",
+            Part::Status,
+            "`require_expiration` defaults to **true**",
+        )
+        .deliberate_each(
+            &["expired 30 s ago on /no-skew", "nbf in 30 s on /no-skew"],
+            Part::Status,
+            "`0` is no skew",
+        )
 }
 
 /// Tokens in cookies.
