@@ -454,6 +454,34 @@ fn extraction() -> Case {
     )
 }
 
+/// One header read with its prefix in two cases: a value is the token of the location whose
+/// prefix it holds as it is, never refused as the other's in another case.
+fn prefix_in_two_cases() -> Case {
+    let config = json!({"providers": {"a": provider_a(json!({
+            "from_headers": [{"name": "authorization", "value_prefix": "Bearer "},
+                             {"name": "authorization", "value_prefix": "bearer "}],
+            "claim_to_headers": sub_header("x-jwt-sub")}))},
+        "rules": [
+            {"match": {"prefix": "/maybe"}, "requires": {"allow_missing": {}}},
+            {"match": {"prefix": "/"}, "requires": {"provider_name": "a"}}]});
+    let good = a_token(json!({}));
+    let mut probes = Vec::new();
+    for path in ["/", "/maybe"] {
+        for prefix in ["Bearer ", "bearer ", "BEARER "] {
+            probes.push(probe(
+                format!("{prefix:?} on {path}"),
+                path,
+                &[("authorization", &format!("{prefix}{good}"))],
+            ));
+        }
+    }
+    Case::new("a prefix in two cases", config, probes).deliberate(
+        "\"BEARER \" on /maybe",
+        Part::Status,
+        "a value holding the prefix only in another case is refused",
+    )
+}
+
 /// requires_any, requires_all, allow_missing, allow_missing_or_failed over two providers.
 fn requirements() -> Case {
     let a = a_token(json!({}));
@@ -1263,6 +1291,7 @@ fn cases() -> Vec<Case> {
         header_and_query(true),
         requirements(),
         all_in_one_place(),
+        prefix_in_two_cases(),
         allow_missing_by_issuer(),
         extraction(),
         shared_locations(),

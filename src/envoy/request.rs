@@ -220,7 +220,7 @@ fn extract<'r>(config: &Config, req: &Request<'r>) -> Vec<Entry<'r>> {
                 .headers
                 .iter()
                 .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-                .filter_map(|(_, v)| header_token(v, prefix))
+                .filter_map(|(_, v)| header_token(v, name, prefix, &config.locations))
                 .for_each(|t| {
                     entries.push(Entry {
                         location,
@@ -244,8 +244,15 @@ fn extract<'r>(config: &Config, req: &Request<'r>) -> Vec<Entry<'r>> {
 /// which fails, never a missing one. A value holding the prefix only in another case
 /// (`bearer …`) is also an empty token: jwt_authn does not see a token there and refuses a
 /// request that needs one, while a token there must never pass unverified under
-/// `allow_missing`, so jwtgate refuses both.
-fn header_token<'v>(value: &'v str, prefix: &str) -> Option<&'v str> {
+/// `allow_missing`, so jwtgate refuses both. Unless the value holds, as it is, the prefix of
+/// another location of that header (`Bearer ` beside `bearer `): the token is that
+/// location's, which verifies it.
+fn header_token<'v>(
+    value: &'v str,
+    name: &str,
+    prefix: &str,
+    locations: &[Location],
+) -> Option<&'v str> {
     let value = value.trim();
     // Without a prefix the whole value is the token, as in jwt_authn: `<token> junk` fails.
     if prefix.is_empty() {
@@ -254,10 +261,18 @@ fn header_token<'v>(value: &'v str, prefix: &str) -> Option<&'v str> {
     if let Some(at) = value.find(prefix) {
         return Some(token_after(&value[at + prefix.len()..]));
     }
-    value
+    let another_location = || {
+        locations.iter().any(|l| {
+            matches!(l, Location::Header { name: n, prefix: other }
+                if n == name && !other.is_empty() && other != prefix
+                    && value.contains(other.as_str()))
+        })
+    };
+    (value
         .to_ascii_lowercase()
         .contains(&prefix.to_ascii_lowercase())
-        .then_some("")
+        && !another_location())
+    .then_some("")
 }
 
 /// The token after a prefix, as jwt_authn 1.40 takes it: from the first base64url character
