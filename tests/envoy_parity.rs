@@ -1048,6 +1048,8 @@ fn cookies() -> Case {
             // Envoy's cookie parser skips spaces before a name and takes the rest as it is.
             cookie("a space before the =", format!("session ={good}")),
             cookie("a space after the =", format!("session= {good}")),
+            cookie("spaces after the value", format!("session={good} ; b=2")),
+            cookie("a tab after the value", format!("session={good}\t; b=2")),
             cookie("a tab before the name", format!("a=1;\tsession={good}")),
             cookie("spaces before the name", format!("a=1;  session={good}")),
             probe(
@@ -1058,7 +1060,13 @@ fn cookies() -> Case {
         ],
     )
     .deliberate_each(
-        &["valid", "valid among others", "spaces before the name"],
+        &[
+            "valid",
+            "valid among others",
+            "spaces before the name",
+            "spaces after the value",
+            "a tab after the value",
+        ],
         Part::Header("cookie".into()),
         "removes the token cookie too",
     )

@@ -289,10 +289,11 @@ fn token_after(text: &str) -> &str {
 /// The cookies `name` in one `Cookie` value, as Envoy's cookie parser (jwt_authn's) reads
 /// them: spaces before a name skipped, the name up to `=` and the value after it taken as
 /// they are, only one pair of double quotes around the value removed. `name= <token>` is a
-/// token with a space, which fails. A cookie named so only with other whitespace around
-/// the name (`name =<token>`) is an empty token, which fails: jwt_authn does not see a token
-/// there, and as with `bearer` in lower case, a token there must never pass unverified under
-/// `allow_missing`.
+/// token with a space, which fails. Whitespace after the value (`name=<token> ; b=2`) is not
+/// part of the token: jwt_authn's decoder passes over it. A cookie named so only with other
+/// whitespace around the name (`name =<token>`) is an empty token, which fails: jwt_authn
+/// does not see a token there, and as with `bearer` in lower case, a token there must never
+/// pass unverified under `allow_missing`.
 fn cookies<'v>(header: &'v str, name: &str) -> Vec<&'v str> {
     header
         .split(';')
@@ -301,7 +302,8 @@ fn cookies<'v>(header: &'v str, name: &str) -> Vec<&'v str> {
             let v = v
                 .strip_prefix('"')
                 .and_then(|x| x.strip_suffix('"'))
-                .unwrap_or(v);
+                .unwrap_or(v)
+                .trim_end();
             match k.trim_start_matches(' ') {
                 k if k == name => Some(v),
                 k if k.trim() == name => Some(""),
