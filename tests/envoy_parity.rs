@@ -608,7 +608,9 @@ fn all_in_one_place() -> Case {
                 {"provider_name": "f"}, {"allow_missing": {}}]}}},
             {"match": {"prefix": "/any-t"}, "requires": {"requires_all": {"requirements": [
                 {"requires_any": {"requirements": [{"provider_name": "f"}, {"provider_name": "t"}]}},
-                {"provider_name": "t"}]}}}]});
+                {"provider_name": "t"}]}}},
+            {"match": {"prefix": "/failed-missing"}, "requires": {"requires_all": {"requirements": [
+                {"allow_missing_or_failed": {}}, {"allow_missing": {}}]}}}]});
     let good = a_token(json!({}));
     let g = bearer(&good);
     let mut probes = Vec::new();
@@ -624,11 +626,31 @@ fn all_in_one_place() -> Case {
             &[],
         ));
     }
-    Case::new("requires_all over one place", config, probes).deliberate_each(
-        &["in the header on /f-missing", "in the query on /f-missing"],
-        Part::Header("x-f-sub".into()),
-        "jwtgate sends the claim headers of every token that verified",
-    )
+    // A value of the parameter that did not verify is still there for the next part.
+    let bad = forged(&good);
+    probes.extend([
+        probe(
+            "forged, then valid, in the query on /failed-missing",
+            format!("/failed-missing?access_token={bad}&access_token={good}"),
+            &[],
+        ),
+        probe(
+            "valid, then forged, in the query on /failed-missing",
+            format!("/failed-missing?access_token={good}&access_token={bad}"),
+            &[],
+        ),
+    ]);
+    Case::new("requires_all over one place", config, probes)
+        .deliberate_each(
+            &["in the header on /f-missing", "in the query on /f-missing"],
+            Part::Header("x-f-sub".into()),
+            "jwtgate sends the claim headers of every token that verified",
+        )
+        .deliberate(
+            "valid, then forged, in the query on /failed-missing",
+            Part::Status,
+            "each value of a repeated query parameter or cookie",
+        )
 }
 
 /// `allow_missing` and `allow_missing_or_failed` take a token's provider by its issuer, wherever

@@ -327,7 +327,7 @@ struct Eval<'c, 'e, 'r> {
     /// rather than parsing the payload again.
     payloads: RefCell<Vec<(usize, Map<String, Value>)>>,
     memo: RefCell<Vec<(Key<'c>, Verdict)>>,
-    /// Locations an earlier part of a `requires_all` took out of the request: see
+    /// Entries an earlier part of a `requires_all` took out of the request: see
     /// [`Eval::take_out`].
     removed: RefCell<Vec<usize>>,
 }
@@ -587,29 +587,33 @@ impl<'c, 'e> Eval<'c, 'e, '_> {
 
     /// Whether entry `e` is still in the request for the requirement looking now.
     fn present(&self, e: usize) -> bool {
-        !self.removed.borrow().contains(&self.entries[e].location)
+        !self.removed.borrow().contains(&e)
     }
 
     /// What jwt_authn's authenticator does as a part of `requires_all` passes: each token it
     /// verified with a provider that does not forward it leaves the request at once, its whole
     /// header or every value of its parameter (cookies stay), so the parts after it do not
-    /// see it, and one that needs it finds no token. The tokens stay in `entries`, verified,
-    /// for the headers set and taken out at the end.
+    /// see it, and one that needs it finds no token. Of the tokens that leave with it only
+    /// those that verified leave jwtgate's sight: one that did not (another value of the
+    /// parameter, which jwt_authn never reads) must still verify where a later part looks.
+    /// The tokens stay in `entries`, for the headers set and taken out at the end.
     fn take_out(&self, used: &[Used]) {
+        let memo = self.memo.borrow();
+        let verified = |e: usize| memo.iter().any(|((me, _, _), r)| *me == e && r.is_ok());
         let mut removed = self.removed.borrow_mut();
         for u in used {
             if self.config.providers[u.provider].forward {
                 continue;
             }
             let gone = &self.config.locations[self.entries[u.entry].location];
-            for (i, at) in self.config.locations.iter().enumerate() {
-                let same = match (gone, at) {
+            for (e, entry) in self.entries.iter().enumerate() {
+                let same = match (gone, &self.config.locations[entry.location]) {
                     (Location::Header { name: a, .. }, Location::Header { name: b, .. }) => a == b,
                     (Location::Param(a), Location::Param(b)) => a == b,
                     _ => false,
                 };
-                if same && !removed.contains(&i) {
-                    removed.push(i);
+                if same && verified(e) && !removed.contains(&e) {
+                    removed.push(e);
                 }
             }
         }
