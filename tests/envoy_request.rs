@@ -1212,3 +1212,31 @@ fn jwt_max_token_size_bounds_only_what_is_cached() {
     allowed(run(&c, &env, "/", &[("authorization", &bearer(&t))]));
     assert_eq!(env.cache.borrow().len(), 1);
 }
+
+/// `requires_all [allow_missing_or_failed, allow_missing]` where two providers name the token's
+/// issuer and jwt_authn takes one of them, in its hash map's order: a token that one of them
+/// refuses is not taken out by the first part, since jwt_authn's pick may have left it, and
+/// `allow_missing` then refuses it. With one provider for the issuer, the first part takes it
+/// out as jwt_authn does, and `allow_missing` finds no token.
+#[test]
+fn a_token_two_providers_could_take_stays_for_the_next_part() {
+    let all = json!([{"match": {"prefix": "/"}, "requires": {"requires_all": {"requirements": [
+        {"allow_missing_or_failed": {}}, {"allow_missing": {}}]}}}]);
+    let two = config(json!({"providers": {
+            "fa": provider(json!({"from_headers": [{"name": "x-jwt"}]})),
+            "only-bob": provider(json!({"from_headers": [{"name": "x-token"}],
+                                        "subjects": {"exact": "bob"}}))},
+        "rules": all}));
+    let alice = token(Algorithm::RS256, &claims());
+    let env = Fake::new(&two);
+    assert_eq!(
+        denied(run(&two, &env, "/", &[("x-jwt", &alice)])),
+        Error::InvalidClaim("sub".into())
+    );
+    let one = config(json!({"providers": {
+            "fa": provider(json!({"from_headers": [{"name": "x-jwt"}]}))},
+        "rules": all}));
+    let env = Fake::new(&one);
+    let ops = allowed(run(&one, &env, "/", &[("x-jwt", &alice)]));
+    assert!(removed(&ops, "x-jwt"));
+}

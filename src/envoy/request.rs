@@ -170,6 +170,7 @@ pub fn decide(config: &Config, env: &dyn Env, req: &Request<'_>) -> Outcome {
         payloads: RefCell::new(Vec::new()),
         memo: RefCell::new(Vec::new()),
         removed: RefCell::new(Vec::new()),
+        stays: RefCell::new(Vec::new()),
     };
     let used = match eval.requirement(requirement) {
         Ok(used) => used,
@@ -330,6 +331,8 @@ struct Eval<'c, 'e, 'r> {
     /// Entries an earlier part of a `requires_all` took out of the request: see
     /// [`Eval::take_out`].
     removed: RefCell<Vec<usize>>,
+    /// Entries [`Eval::take_out`] leaves in sight: see [`Eval::allow`].
+    stays: RefCell<Vec<usize>>,
 }
 
 /// A token's unverified `iss`: a string, or `None` when absent or of another type; or why the
@@ -562,17 +565,26 @@ impl<'c, 'e> Eval<'c, 'e, '_> {
             if tier.is_empty() && !failed {
                 return Err(self.issuer_error(e).into());
             }
-            for p in tier {
+            // Where jwt_authn's pick among several could leave the token in the request (one
+            // of them forwards it or refuses it), it stays in sight of the later parts.
+            let mut stays = false;
+            for &p in &tier {
                 match self.verify(e, p, None) {
-                    Ok(claims) => used.push(Used {
-                        entry: e,
-                        provider: p,
-                        claims,
-                    }),
+                    Ok(claims) => {
+                        stays |= providers[p].forward;
+                        used.push(Used {
+                            entry: e,
+                            provider: p,
+                            claims,
+                        })
+                    }
                     Err(w @ Failure::Wait { .. }) => wait = wait.or(Some(w)),
-                    Err(_) if failed => {}
+                    Err(_) if failed => stays = true,
                     Err(f) => return Err(f),
                 }
+            }
+            if stays && tier.len() > 1 {
+                self.stays.borrow_mut().push(e);
             }
         }
         used.reverse();
@@ -595,14 +607,16 @@ impl<'c, 'e> Eval<'c, 'e, '_> {
     /// header or every value of its parameter (cookies stay), so the parts after it do not
     /// see it, and one that needs it finds no token. Of the tokens that leave with it only
     /// those that verified leave jwtgate's sight: one that did not (another value of the
-    /// parameter, which jwt_authn never reads) must still verify where a later part looks.
-    /// The tokens stay in `entries`, for the headers set and taken out at the end.
+    /// parameter, which jwt_authn never reads) must still verify where a later part looks,
+    /// and so must one `allow_missing` could have left (see [`Eval::allow`]). The tokens stay
+    /// in `entries`, for the headers set and taken out at the end.
     fn take_out(&self, used: &[Used]) {
         let memo = self.memo.borrow();
         let verified = |e: usize| memo.iter().any(|((me, _, _), r)| *me == e && r.is_ok());
+        let stays = self.stays.borrow();
         let mut removed = self.removed.borrow_mut();
         for u in used {
-            if self.config.providers[u.provider].forward {
+            if self.config.providers[u.provider].forward || stays.contains(&u.entry) {
                 continue;
             }
             let gone = &self.config.locations[self.entries[u.entry].location];
@@ -612,7 +626,7 @@ impl<'c, 'e> Eval<'c, 'e, '_> {
                     (Location::Param(a), Location::Param(b)) => a == b,
                     _ => false,
                 };
-                if same && verified(e) && !removed.contains(&e) {
+                if same && verified(e) && !stays.contains(&e) && !removed.contains(&e) {
                     removed.push(e);
                 }
             }
