@@ -208,9 +208,20 @@ pub fn merge(mut base: Value, extra: Value) -> Value {
 }
 
 /// One Envoy with a listener pair per configuration (see [`Envoy::start_pairs`]); a failure
-/// to start panics with Envoy's complaints, not the whole start-up log.
+/// to start panics with Envoy's complaints, not the whole start-up log. A listener port taken
+/// between its choice and Envoy's bind (other tests run beside) is a new start on new ports,
+/// up to three.
 pub fn start_pairs(pairs: &[Pair], clusters: &[(&'static str, u16)], upstream: u16) -> Envoy {
-    Envoy::start_pairs(pairs, clusters, upstream, 1).unwrap_or_else(|log| {
+    let mut tries = 0;
+    loop {
+        let log = match Envoy::start_pairs(pairs, clusters, upstream, 1) {
+            Ok(envoy) => return envoy,
+            Err(log) => log,
+        };
+        tries += 1;
+        if tries < 3 && log.contains("Address already in use") {
+            continue;
+        }
         // Envoy's start-up log lists every extension it has: only its complaints matter here.
         let complaints: Vec<&str> = log
             .lines()
@@ -221,7 +232,7 @@ pub fn start_pairs(pairs: &[Pair], clusters: &[(&'static str, u16)], upstream: u
             })
             .collect();
         panic!("Envoy did not start:\n{}", complaints.join("\n"))
-    })
+    }
 }
 
 /// What `port` answered to `p`; an I/O failure panics, naming `context` and the probe.
