@@ -482,6 +482,44 @@ fn prefix_in_two_cases() -> Case {
     )
 }
 
+/// One header read with its prefix in two cases by two providers: a value holding one is
+/// passed over by the other only where the requirement reads both, so a token there is
+/// verified; where it reads only the other, it is refused (jwt_authn lets it through
+/// unverified when tokens may be missing).
+fn prefix_in_two_cases_apart() -> Case {
+    let config = json!({"providers": {
+            "a": provider_a(json!({"from_headers": [{"name": "authorization", "value_prefix": "Bearer "}],
+                                   "forward": true, "claim_to_headers": sub_header("x-jwt-sub")})),
+            "b": provider_b(json!({"from_headers": [{"name": "authorization", "value_prefix": "bearer "}],
+                                   "forward": true, "claim_to_headers": sub_header("x-jwt-sub")}))},
+        "rules": [
+            {"match": {"prefix": "/b-or-none"}, "requires": {"requires_any": {"requirements": [
+                {"provider_name": "b"}, {"allow_missing": {}}]}}},
+            {"match": {"prefix": "/either"}, "requires": {"requires_any": {"requirements": [
+                {"provider_name": "b"}, {"provider_name": "a"}]}}},
+            {"match": {"prefix": "/"}, "requires": {"allow_missing": {}}}]});
+    let good = a_token(json!({}));
+    let bad = forged(&good);
+    let mut probes = Vec::new();
+    for path in ["/", "/either", "/b-or-none"] {
+        for (name, t) in [("good", &good), ("forged", &bad)] {
+            probes.push(probe(
+                format!("{name} after \"Bearer \" on {path}"),
+                path,
+                &[("authorization", &bearer(t))],
+            ));
+        }
+    }
+    Case::new("a prefix in two cases, two providers", config, probes).deliberate_each(
+        &[
+            "good after \"Bearer \" on /b-or-none",
+            "forged after \"Bearer \" on /b-or-none",
+        ],
+        Part::Status,
+        "a value holding the prefix only in another case is refused",
+    )
+}
+
 /// requires_any, requires_all, allow_missing, allow_missing_or_failed over two providers.
 fn requirements() -> Case {
     let a = a_token(json!({}));
@@ -1322,6 +1360,7 @@ fn cases() -> Vec<Case> {
         requirements(),
         all_in_one_place(),
         prefix_in_two_cases(),
+        prefix_in_two_cases_apart(),
         allow_missing_by_issuer(),
         extraction(),
         shared_locations(),

@@ -691,7 +691,13 @@ fn gen_probe(rng: &mut Rng, pool: &Pool, config: &GenConfig, n: usize) -> GenPro
                     name.clone()
                 };
                 let (value, case) = header_value(rng, prefix.as_deref(), &token);
-                facts.prefix_case |= case;
+                // Or another location of that header sees its prefix only in another case.
+                let other_case = locations.iter().any(|l| {
+                    matches!(l, Loc::Header(n, Some(p)) if n.eq_ignore_ascii_case(&name)
+                        && !value.contains(p.as_str())
+                        && value.to_ascii_lowercase().contains(&p.to_ascii_lowercase()))
+                });
+                facts.prefix_case |= case || other_case;
                 shown.push(format!("{name}: {}", value.replace(&token, &label)));
                 headers.push((name, value));
                 if rng.chance(8) {

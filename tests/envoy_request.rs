@@ -1240,3 +1240,73 @@ fn a_token_two_providers_could_take_stays_for_the_next_part() {
     let ops = allowed(run(&one, &env, "/", &[("x-jwt", &alice)]));
     assert!(removed(&ops, "x-jwt"));
 }
+
+/// A value holding a prefix in another case is passed over as another location's token only
+/// where that location's token is looked at too. Providers (forwarding their tokens) reading
+/// `Bearer ` and `bearer ` of `Authorization`: a requirement that reads only `bearer ` and
+/// lets a missing token through must not let a forged `Bearer <token>` reach the upstream
+/// unverified (it refused it before the case exception, with 401); nor may the prefix of
+/// another location (`Tok `) later in the value excuse a `bearer <forged>` in front of it.
+#[test]
+fn a_prefix_in_another_case_is_excused_only_where_its_own_location_is_read() {
+    let rules = json!([
+        {"match": {"prefix": "/lower-or-none"}, "requires": {"requires_any": {"requirements": [
+            {"provider_name": "lower"}, {"allow_missing": {}}]}}},
+        {"match": {"prefix": "/either"}, "requires": {"requires_any": {"requirements": [
+            {"provider_name": "lower"}, {"provider_name": "upper"}]}}},
+        {"match": {"prefix": "/optional"}, "requires": {"allow_missing": {}}}]);
+    let c = config(json!({"providers": {
+            "upper": provider(json!({"from_headers": [{"name": "authorization", "value_prefix": "Bearer "}], "forward": true})),
+            "lower": provider(json!({"from_headers": [{"name": "authorization", "value_prefix": "bearer "}], "forward": true}))},
+        "rules": rules}));
+    let env = Fake::new(&c);
+    let t = token(Algorithm::ES256, &claims());
+    assert_eq!(
+        denied(run(
+            &c,
+            &env,
+            "/lower-or-none",
+            &[("authorization", &bearer(&forged()))]
+        ))
+        .code(),
+        "malformed"
+    );
+    assert_eq!(
+        denied(run(
+            &c,
+            &env,
+            "/lower-or-none",
+            &[("authorization", &bearer(&t))]
+        ))
+        .code(),
+        "malformed"
+    );
+    // Where the `Bearer ` location is read as well, its token is verified there: as jwt_authn.
+    allowed(run(&c, &env, "/either", &[("authorization", &bearer(&t))]));
+    allowed(run(
+        &c,
+        &env,
+        "/optional",
+        &[("authorization", &bearer(&t))],
+    ));
+    assert_eq!(
+        denied(run(
+            &c,
+            &env,
+            "/optional",
+            &[("authorization", &bearer(&forged()))]
+        )),
+        Error::InvalidSignature
+    );
+
+    let c = config(json!({"providers": {
+            "upper": provider(json!({"from_headers": [{"name": "authorization", "value_prefix": "Bearer "}], "forward": true})),
+            "tok": provider(json!({"from_headers": [{"name": "authorization", "value_prefix": "Tok "}], "forward": true}))},
+        "rules": [{"match": {"prefix": "/"}, "requires": {"allow_missing": {}}}]}));
+    let env = Fake::new(&c);
+    let value = format!("bearer {} Tok {t}", forged());
+    assert_eq!(
+        denied(run(&c, &env, "/optional", &[("authorization", &value)])).code(),
+        "malformed"
+    );
+}

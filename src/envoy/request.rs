@@ -105,6 +105,10 @@ impl Request<'_> {
 struct Entry<'r> {
     location: usize,
     token: Cow<'r, str>,
+    /// The locations whose prefix, as it is, stands where this header value holds this
+    /// location's prefix in another case (see [`header_token`]): a check that reads them too
+    /// verifies the token there and passes this entry over; any other refuses it.
+    theirs: Vec<usize>,
 }
 
 /// A token that verified for a provider, with its claims.
@@ -213,7 +217,11 @@ fn extract<'r>(config: &Config, req: &Request<'r>) -> Vec<Entry<'r>> {
                 .iter()
                 .any(|e| e.location == location && e.token == token)
             {
-                entries.push(Entry { location, token });
+                entries.push(Entry {
+                    location,
+                    token,
+                    theirs: Vec::new(),
+                });
             }
         };
         match at {
@@ -222,10 +230,11 @@ fn extract<'r>(config: &Config, req: &Request<'r>) -> Vec<Entry<'r>> {
                 .iter()
                 .filter(|(n, _)| n.eq_ignore_ascii_case(name))
                 .filter_map(|(_, v)| header_token(v, name, prefix, &config.locations))
-                .for_each(|t| {
+                .for_each(|(t, theirs)| {
                     entries.push(Entry {
                         location,
                         token: Cow::Borrowed(t),
+                        theirs,
                     })
                 }),
             Location::Param(name) => query_values(req.path, name).for_each(|t| push(Cow::Owned(t))),
@@ -245,35 +254,44 @@ fn extract<'r>(config: &Config, req: &Request<'r>) -> Vec<Entry<'r>> {
 /// which fails, never a missing one. A value holding the prefix only in another case
 /// (`bearer …`) is also an empty token: jwt_authn does not see a token there and refuses a
 /// request that needs one, while a token there must never pass unverified under
-/// `allow_missing`, so jwtgate refuses both. Unless the value holds, as it is, the prefix of
-/// another location of that header (`Bearer ` beside `bearer `): the token is that
-/// location's, which verifies it.
+/// `allow_missing`, so jwtgate refuses both. Unless each place the value holds the prefix in
+/// another case is where another location of that header finds its own prefix, as it is
+/// (`Bearer ` beside `bearer `): the token is that location's, and the locations returned
+/// with the empty token say so. A check that reads them too verifies the token there and
+/// passes the empty one over; one that does not read them refuses it, as before, since there
+/// the token would reach the upstream unverified.
 fn header_token<'v>(
     value: &'v str,
     name: &str,
     prefix: &str,
     locations: &[Location],
-) -> Option<&'v str> {
+) -> Option<(&'v str, Vec<usize>)> {
     let value = value.trim();
     // Without a prefix the whole value is the token, as in jwt_authn: `<token> junk` fails.
     if prefix.is_empty() {
-        return Some(value);
+        return Some((value, Vec::new()));
     }
     if let Some(at) = value.find(prefix) {
-        return Some(token_after(&value[at + prefix.len()..]));
+        return Some((token_after(&value[at + prefix.len()..]), Vec::new()));
     }
-    let another_location = || {
-        locations.iter().any(|l| {
-            matches!(l, Location::Header { name: n, prefix: other }
-                if n == name && !other.is_empty() && other != prefix
-                    && value.contains(other.as_str()))
-        })
-    };
-    (value
+    // ASCII case changes no byte offsets: `at` is a place in `value` too.
+    let mut theirs = Vec::new();
+    for (at, _) in value
         .to_ascii_lowercase()
-        .contains(&prefix.to_ascii_lowercase())
-        && !another_location())
-    .then_some("")
+        .match_indices(&prefix.to_ascii_lowercase())
+    {
+        let owner = locations.iter().position(|l| {
+            matches!(l, Location::Header { name: n, prefix: other }
+                if n == name && other.eq_ignore_ascii_case(prefix)
+                    && value[at..].starts_with(other.as_str()))
+        });
+        match owner {
+            Some(l) if !theirs.contains(&l) => theirs.push(l),
+            Some(_) => {}
+            None => return Some(("", Vec::new())),
+        }
+    }
+    (!theirs.is_empty()).then_some(("", theirs))
 }
 
 /// The token after a prefix, as jwt_authn 1.40 takes it: from the first base64url character
@@ -472,12 +490,12 @@ impl<'c, 'e> Eval<'c, 'e, '_> {
         for part in parts {
             self.leaves(part, &mut leaves);
         }
-        let locations: Vec<usize> = leaves
-            .iter()
-            .flat_map(|(p, _)| self.config.providers[*p].location_ids.iter().copied())
-            .collect();
+        let locations = self.locations_of(&leaves);
         for (e, entry) in self.entries.iter().enumerate() {
-            if !locations.contains(&entry.location) || !self.present(e) {
+            if !locations.contains(&entry.location)
+                || !self.present(e)
+                || self.theirs(e, &locations)
+            {
                 continue;
             }
             let iss = self.issuer(e)?;
@@ -507,6 +525,14 @@ impl<'c, 'e> Eval<'c, 'e, '_> {
             }
         }
         Ok(())
+    }
+
+    /// The locations these provider requirements read.
+    fn locations_of(&self, leaves: &[(usize, Option<&'c [String]>)]) -> Vec<usize> {
+        leaves
+            .iter()
+            .flat_map(|(p, _)| self.config.providers[*p].location_ids.iter().copied())
+            .collect()
     }
 
     /// The provider requirements in a requirement, with their audience overrides.
@@ -542,7 +568,8 @@ impl<'c, 'e> Eval<'c, 'e, '_> {
         let mut used = Vec::new();
         let mut wait = None;
         for (e, entry) in self.entries.iter().enumerate() {
-            if !self.present(e) {
+            // Every location is read here, the one whose token an entry may be too.
+            if !self.present(e) || !entry.theirs.is_empty() {
                 continue;
             }
             let iss = match self.issuer(e) {
@@ -593,8 +620,16 @@ impl<'c, 'e> Eval<'c, 'e, '_> {
 
     fn at_provider(&self, p: usize) -> impl Iterator<Item = usize> + use<'_, 'c, 'e> {
         let ids = &self.config.providers[p].location_ids;
-        (0..self.entries.len())
-            .filter(move |e| ids.contains(&self.entries[*e].location) && self.present(*e))
+        (0..self.entries.len()).filter(move |e| {
+            ids.contains(&self.entries[*e].location) && self.present(*e) && !self.theirs(*e, ids)
+        })
+    }
+
+    /// Whether entry `e`, for a check reading `locations`, is another location's token (see
+    /// [`Entry::theirs`]) that the check verifies there.
+    fn theirs(&self, e: usize, locations: &[usize]) -> bool {
+        let theirs = &self.entries[e].theirs;
+        !theirs.is_empty() && theirs.iter().all(|l| locations.contains(l))
     }
 
     /// Whether entry `e` is still in the request for the requirement looking now.
@@ -791,6 +826,7 @@ impl<'c, 'e> Eval<'c, 'e, '_> {
     fn strip(&self, requirement: &'c Requirement, req: &Request<'_>, ops: &mut Vec<HeaderOp>) {
         let mut leaves = Vec::new();
         self.leaves(requirement, &mut leaves);
+        let read = self.locations_of(&leaves);
         let memo = self.memo.borrow();
         let verified_by = |e: usize, p: usize| {
             memo.iter()
@@ -800,6 +836,9 @@ impl<'c, 'e> Eval<'c, 'e, '_> {
         let mut cookie_names: Vec<&str> = Vec::new();
         let strips = |p: usize| !self.config.providers[p].forward;
         for (e, entry) in self.entries.iter().enumerate() {
+            if self.theirs(e, &read) {
+                continue;
+            }
             let owners = || {
                 leaves.iter().map(|(p, _)| *p).filter(|p| {
                     self.config.providers[*p]
