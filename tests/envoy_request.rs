@@ -1310,3 +1310,39 @@ fn a_prefix_in_another_case_is_excused_only_where_its_own_location_is_read() {
         "malformed"
     );
 }
+
+/// Only the whitespace Envoy's codec strips around a header value (spaces, tabs), and that
+/// jwt_authn's base64 decoder passes over after a cookie's token, is not part of a token:
+/// other Unicode whitespace (a no-break space, an ideographic space) is, and the token fails,
+/// as in jwt_authn, which refuses it. Trimming it would let through what jwt_authn refuses.
+#[test]
+fn only_ascii_spaces_and_tabs_around_a_token_are_passed_over() {
+    let c = config(json!({"providers": {"p": provider(json!({
+            "from_headers": [{"name": "authorization", "value_prefix": "Bearer "}, {"name": "x-jwt"}],
+            "from_cookies": ["session"]}))},
+        "rules": [{"match": {"prefix": "/"}, "requires": {"provider_name": "p"}}]}));
+    let env = Fake::new(&c);
+    let t = token(Algorithm::ES256, &claims());
+    for space in ["\u{a0}", "\u{3000}", "\u{2009}", "\u{85}"] {
+        for (name, value) in [
+            ("authorization", format!("Bearer {t}{space}")),
+            ("x-jwt", format!("{t}{space}")),
+            ("x-jwt", format!("{space}{t}")),
+            ("cookie", format!("session={t}{space}; b=2")),
+            ("cookie", format!("session={t}{space}")),
+        ] {
+            assert_eq!(
+                denied(run(&c, &env, "/", &[(name, &value)])).code(),
+                "malformed",
+                "{name}: {value:?}"
+            );
+        }
+    }
+    for (name, value) in [
+        ("authorization", format!("Bearer {t} \t")),
+        ("x-jwt", format!(" \t{t}\t ")),
+        ("cookie", format!("session={t} \t; b=2")),
+    ] {
+        allowed(run(&c, &env, "/", &[(name, &value)]));
+    }
+}

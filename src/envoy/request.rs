@@ -249,6 +249,12 @@ fn extract<'r>(config: &Config, req: &Request<'r>) -> Vec<Entry<'r>> {
     entries
 }
 
+/// The whitespace around a token that is not part of it: spaces and tabs, which Envoy's codec
+/// strips from a header value, and which jwt_authn's base64 decoder (absl's) passes over after
+/// a cookie's token. Other whitespace (a no-break space, U+00A0) is part of the token, which
+/// then fails, as in jwt_authn: trimming it would let through what jwt_authn refuses.
+const SPACE: [char; 2] = [' ', '\t'];
+
 /// The token in a header value. With a prefix, as jwt_authn finds one: the prefix anywhere in
 /// the value, case-sensitive. A value that holds the prefix but no token is an empty token,
 /// which fails, never a missing one. A value holding the prefix only in another case
@@ -266,7 +272,7 @@ fn header_token<'v>(
     prefix: &str,
     locations: &[Location],
 ) -> Option<(&'v str, Vec<usize>)> {
-    let value = value.trim();
+    let value = value.trim_matches(SPACE);
     // Without a prefix the whole value is the token, as in jwt_authn: `<token> junk` fails.
     if prefix.is_empty() {
         return Some((value, Vec::new()));
@@ -308,8 +314,8 @@ fn token_after(text: &str) -> &str {
 /// The cookies `name` in one `Cookie` value, as Envoy's cookie parser (jwt_authn's) reads
 /// them: spaces before a name skipped, the name up to `=` and the value after it taken as
 /// they are, only one pair of double quotes around the value removed. `name= <token>` is a
-/// token with a space, which fails. Whitespace after the value (`name=<token> ; b=2`) is not
-/// part of the token: jwt_authn's decoder passes over it. A cookie named so only with other
+/// token with a space, which fails. Spaces and tabs after the value (`name=<token> ; b=2`) are
+/// not part of the token: jwt_authn's decoder passes over them (see [`SPACE`]). A cookie named so only with other
 /// whitespace around the name (`name =<token>`) is an empty token, which fails: jwt_authn
 /// does not see a token there, and as with `bearer` in lower case, a token there must never
 /// pass unverified under `allow_missing`.
@@ -322,7 +328,7 @@ fn cookies<'v>(header: &'v str, name: &str) -> Vec<&'v str> {
                 .strip_prefix('"')
                 .and_then(|x| x.strip_suffix('"'))
                 .unwrap_or(v)
-                .trim_end();
+                .trim_end_matches(SPACE);
             match k.trim_start_matches(' ') {
                 k if k == name => Some(v),
                 k if k.trim() == name => Some(""),
