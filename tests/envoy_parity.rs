@@ -167,6 +167,23 @@ fn two_headers() -> Case {
                 "/",
                 &[("authorization", &g), ("x-jwt-sub", "mallory")],
             ),
+            // Envoy strips spaces and tabs around a value, no other whitespace: a no-break
+            // space is part of the token, which fails.
+            probe(
+                "valid, a no-break space after it",
+                "/",
+                &[("authorization", &format!("{g}\u{a0}"))],
+            ),
+            probe(
+                "valid in x-token, an em space before it",
+                "/",
+                &[("x-token", &format!("\u{2003}{good}"))],
+            ),
+            probe(
+                "valid, spaces and a tab after it",
+                "/",
+                &[("x-token", &format!("{good} \t "))],
+            ),
         ],
     )
 }
@@ -1110,6 +1127,15 @@ fn cookies() -> Case {
             cookie("a space after the =", format!("session= {good}")),
             cookie("spaces after the value", format!("session={good} ; b=2")),
             cookie("a tab after the value", format!("session={good}\t; b=2")),
+            // Other whitespace after it is part of the token, which fails.
+            cookie(
+                "a no-break space after the value",
+                format!("session={good}\u{a0}; b=2"),
+            ),
+            cookie(
+                "an ideographic space at the end",
+                format!("session={good}\u{3000}"),
+            ),
             cookie("a tab before the name", format!("a=1;\tsession={good}")),
             cookie("spaces before the name", format!("a=1;  session={good}")),
             probe(
