@@ -404,13 +404,16 @@ impl<'c, 'e> Eval<'c, 'e, '_> {
     /// One provider: it needs a token, and every token at its locations must verify with it
     /// (jwt_authn's authenticator: a good token beside a bad one is refused).
     fn leaf(&self, p: usize, audiences: Option<&'c [String]>) -> Result<Vec<Used>, Failure> {
-        let mut ids = self.at_provider(p).peekable();
-        if ids.peek().is_none() {
+        let ids: Vec<usize> = self.at_provider(p).collect();
+        if ids.is_empty() {
             return Err(Error::MissingToken.into());
         }
         let mut used = Vec::new();
         let mut wait = None;
-        for e in ids {
+        // From the back, as jwt_authn's authenticator takes them: its claim headers go in that
+        // order, and a token that fails stops it with the ones after it verified and already
+        // taken out (`forward: false`), out of sight of the requirements after this one.
+        for &e in ids.iter().rev() {
             match self.verify(e, p, audiences) {
                 Ok(claims) => used.push(Used {
                     entry: e,
@@ -418,12 +421,13 @@ impl<'c, 'e> Eval<'c, 'e, '_> {
                     claims,
                     either: false,
                 }),
-                Err(Failure::Deny(err)) => return Err(Failure::Deny(err)),
+                Err(Failure::Deny(err)) => {
+                    self.take_out(&used);
+                    return Err(Failure::Deny(err));
+                }
                 Err(w) => wait = wait.or(Some(w)),
             }
         }
-        // jwt_authn's authenticator takes the tokens from the back: its headers go in that order.
-        used.reverse();
         wait.map_or(Ok(used), Err)
     }
 
