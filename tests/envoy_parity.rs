@@ -708,6 +708,37 @@ fn all_in_one_place() -> Case {
         )
 }
 
+/// `requires_any` whose first requirement fails after verifying a token it takes out: the
+/// requirements after it no longer see that token.
+fn any_after_a_failed_part() -> Case {
+    let config = json!({"providers": {
+            "b": provider_b(json!({})),
+            "any-issuer": {"local_jwks": keys_of(&[p256_jwk()]),
+                           "from_headers": [{"name": "authorization", "value_prefix": "Bearer "}]}},
+        "rules": [{"match": {"prefix": "/"}, "requires": {"requires_any": {"requirements": [
+            {"provider_name": "b"},
+            {"requires_all": {"requirements": [
+                {"provider_and_audiences": {"provider_name": "any-issuer", "audiences": ["other"]}},
+                {"provider_name": "b"}]}}]}}}]});
+    let (good, other) = (b_token(json!({})), b_token(json!({"aud": "other"})));
+    Case::new(
+        "requires_any after a failed requirement",
+        config,
+        vec![
+            probe(
+                "another audience in the header, valid in the query",
+                format!("/?access_token={good}"),
+                &[("authorization", &bearer(&other))],
+            ),
+            probe(
+                "valid in the header and the query",
+                format!("/?access_token={good}"),
+                &[("authorization", &bearer(&good))],
+            ),
+        ],
+    )
+}
+
 /// `allow_missing` and `allow_missing_or_failed` take a token's provider by its issuer, wherever
 /// that provider reads: here `named`, the only provider naming [`ISSUER`], for a token of that
 /// issuer at the default places of `open`, which names none, or at `open-ec`'s header.
@@ -1388,6 +1419,7 @@ fn cases() -> Vec<Case> {
         prefix_in_two_cases(),
         prefix_in_two_cases_apart(),
         allow_missing_by_issuer(),
+        any_after_a_failed_part(),
         extraction(),
         shared_locations(),
         route_matches(),

@@ -690,14 +690,7 @@ fn gen_probe(rng: &mut Rng, pool: &Pool, config: &GenConfig, n: usize) -> GenPro
                 } else {
                     name.clone()
                 };
-                let (value, case) = header_value(rng, prefix.as_deref(), &token);
-                // Or another location of that header sees its prefix only in another case.
-                let other_case = locations.iter().any(|l| {
-                    matches!(l, Loc::Header(n, Some(p)) if n.eq_ignore_ascii_case(&name)
-                        && !value.contains(p.as_str())
-                        && value.to_ascii_lowercase().contains(&p.to_ascii_lowercase()))
-                });
-                facts.prefix_case |= case || other_case;
+                let value = header_value(rng, prefix.as_deref(), &token);
                 shown.push(format!("{name}: {}", value.replace(&token, &label)));
                 headers.push((name, value));
                 if rng.chance(8) {
@@ -718,7 +711,7 @@ fn gen_probe(rng: &mut Rng, pool: &Pool, config: &GenConfig, n: usize) -> GenPro
                     token.clone()
                 };
                 let pair = format!("{key}={value}");
-                shown.push(format!("?{}", pair.replace(&token, &label)));
+                shown.push(format!("?{}", pair.replace(&value, &label)));
                 if rng.chance(25) {
                     query.push(format!("x{}=1", query.len()));
                 }
@@ -777,6 +770,9 @@ fn gen_probe(rng: &mut Rng, pool: &Pool, config: &GenConfig, n: usize) -> GenPro
             headers.push(("cookie".into(), cookies.join(sep)));
         }
     }
+    facts.prefix_case = headers
+        .iter()
+        .any(|(name, value)| prefix_in_another_case(config, name, value));
     if rng.chance(10) {
         headers.push((
             "x-mode".into(),
@@ -825,19 +821,17 @@ fn gen_probe(rng: &mut Rng, pool: &Pool, config: &GenConfig, n: usize) -> GenPro
     GenProbe { probe, facts }
 }
 
-/// A header value carrying `token` after `prefix` in one of the ways clients send it; true
-/// when the value holds the prefix only in another case.
-fn header_value(rng: &mut Rng, prefix: Option<&str>, token: &str) -> (String, bool) {
+/// A header value carrying `token` after `prefix` in one of the ways clients send it.
+fn header_value(rng: &mut Rng, prefix: Option<&str>, token: &str) -> String {
     let Some(prefix) = prefix else {
-        let value = match rng.below(8) {
+        return match rng.below(8) {
             0 => format!("Bearer {token}"),
             1 => format!("{token} junk"),
             2 => format!("{token},x"),
             _ => token.to_owned(),
         };
-        return (value, false);
     };
-    let value = match rng.below(16) {
+    match rng.below(16) {
         0 => format!("{}{token}", prefix.to_ascii_lowercase()),
         1 => format!("{}{token}", prefix.to_ascii_uppercase()),
         2 => format!("{}{token}", prefix.trim_end()),
@@ -849,12 +843,24 @@ fn header_value(rng: &mut Rng, prefix: Option<&str>, token: &str) -> (String, bo
         8 => format!("{}\t{token}", prefix.trim_end()),
         9 => prefix.to_owned(),
         _ => format!("{prefix}{token}"),
-    };
-    let case = !value.contains(prefix)
-        && value
-            .to_ascii_lowercase()
-            .contains(&prefix.to_ascii_lowercase());
-    (value, case)
+    }
+}
+
+/// Whether a header value holds a prefix configured for that header only in another case.
+fn prefix_in_another_case(config: &GenConfig, name: &str, value: &str) -> bool {
+    let lower = value.to_ascii_lowercase();
+    config
+        .providers
+        .iter()
+        .flat_map(|p| &p.locations)
+        .any(|l| match l {
+            Loc::Header(n, Some(prefix)) => {
+                n.eq_ignore_ascii_case(name)
+                    && !value.contains(prefix.as_str())
+                    && lower.contains(&prefix.to_ascii_lowercase())
+            }
+            _ => false,
+        })
 }
 
 // What may differ.

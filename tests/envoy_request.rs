@@ -1214,12 +1214,13 @@ fn jwt_max_token_size_bounds_only_what_is_cached() {
 }
 
 /// `requires_all [allow_missing_or_failed, allow_missing]` where two providers name the token's
-/// issuer and jwt_authn takes one of them, in its hash map's order: a token that one of them
-/// refuses is not taken out by the first part, since jwt_authn's pick may have left it, and
-/// `allow_missing` then refuses it. With one provider for the issuer, the first part takes it
-/// out as jwt_authn does, and `allow_missing` finds no token.
+/// issuer and jwt_authn takes one of them, in its hash map's order: whether the first part takes
+/// the token out depends on that pick (one refuses it, the other takes it), so the rest is
+/// judged both ways, and left in, `allow_missing` refuses it. With one provider for the issuer,
+/// the first part takes it out as jwt_authn does, and `allow_missing` finds no token. And
+/// where the pick decides whether a later provider finds its token, it finds none.
 #[test]
-fn a_token_two_providers_could_take_stays_for_the_next_part() {
+fn a_token_two_providers_could_take_is_judged_both_taken_and_left() {
     let all = json!([{"match": {"prefix": "/"}, "requires": {"requires_all": {"requirements": [
         {"allow_missing_or_failed": {}}, {"allow_missing": {}}]}}}]);
     let two = config(json!({"providers": {
@@ -1239,6 +1240,22 @@ fn a_token_two_providers_could_take_stays_for_the_next_part() {
     let env = Fake::new(&one);
     let ops = allowed(run(&one, &env, "/", &[("x-jwt", &alice)]));
     assert!(removed(&ops, "x-jwt"));
+    // What allow_missing leaves, a later provider that does not forward takes out.
+    let later = config(json!({"providers": {
+            "keeps": provider(json!({"forward": true})), "takes": provider(json!({}))},
+        "rules": [{"match": {"prefix": "/"}, "requires": {"requires_all": {"requirements": [
+            {"allow_missing": {}}, {"requires_all": {"requirements": [
+                {"provider_name": "keeps"}, {"provider_name": "takes"}, {"provider_name": "takes"}]}}]}}}]}));
+    let env = Fake::new(&later);
+    assert_eq!(
+        denied(run(
+            &later,
+            &env,
+            "/",
+            &[("authorization", &bearer(&alice))]
+        )),
+        Error::MissingToken
+    );
 }
 
 /// A value holding a prefix in another case is passed over as another location's token only

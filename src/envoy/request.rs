@@ -3,7 +3,7 @@
 //! an [`Env`] and carries out the [`Outcome`].
 
 use std::borrow::Cow;
-use std::cell::{OnceCell, RefCell};
+use std::cell::{Cell, OnceCell, RefCell};
 use std::rc::Rc;
 
 use serde_json::{Map, Value};
@@ -117,6 +117,9 @@ struct Used {
     entry: usize,
     provider: usize,
     claims: Rc<Claims>,
+    /// Whether this verification takes the token out depends on jwt_authn's pick: see
+    /// [`Eval::allow`].
+    either: bool,
 }
 
 #[derive(Clone)]
@@ -174,9 +177,10 @@ pub fn decide(config: &Config, env: &dyn Env, req: &Request<'_>) -> Outcome {
         payloads: RefCell::new(Vec::new()),
         memo: RefCell::new(Vec::new()),
         removed: RefCell::new(Vec::new()),
-        stays: RefCell::new(Vec::new()),
+        either: Cell::new(false),
+        leave_either: Cell::new(false),
     };
-    let used = match eval.requirement(requirement) {
+    let used = match eval.run(requirement) {
         Ok(used) => used,
         Err(Failure::Deny(e)) => return Outcome::Deny(e),
         Err(Failure::Wait {
@@ -355,8 +359,11 @@ struct Eval<'c, 'e, 'r> {
     /// Entries an earlier part of a `requires_all` took out of the request: see
     /// [`Eval::take_out`].
     removed: RefCell<Vec<usize>>,
-    /// Entries [`Eval::take_out`] leaves in sight: see [`Eval::allow`].
-    stays: RefCell<Vec<usize>>,
+    /// Whether a token `allow_missing` verified may or may not have been taken out, as
+    /// jwt_authn's pick among the providers for it decides (see [`Eval::allow`]) ...
+    either: Cell<bool>,
+    /// ... and whether this evaluation leaves such tokens in (else takes them out).
+    leave_either: Cell<bool>,
 }
 
 /// A token's unverified `iss`: a string, or `None` when absent or of another type; or why the
@@ -379,6 +386,20 @@ fn same_key(a: &Key<'_>, b: &Key<'_>) -> bool {
 }
 
 impl<'c, 'e> Eval<'c, 'e, '_> {
+    /// The request's requirement. Where a token `allow_missing` verified leaves the request
+    /// or not as jwt_authn's pick among the providers for it decides, and a later part of a
+    /// `requires_all` looks, jwtgate judges it both ways and lets the request through only if
+    /// it passes both: never what one of jwt_authn's picks refuses.
+    fn run(&self, requirement: &'c Requirement) -> Result<Vec<Used>, Failure> {
+        let used = self.requirement(requirement)?;
+        if self.either.get() {
+            self.removed.borrow_mut().clear();
+            self.leave_either.set(true);
+            self.requirement(requirement)?;
+        }
+        Ok(used)
+    }
+
     fn requirement(&self, requirement: &'c Requirement) -> Result<Vec<Used>, Failure> {
         match requirement {
             Requirement::Provider(p) => self.leaf(*p, None),
@@ -407,25 +428,30 @@ impl<'c, 'e> Eval<'c, 'e, '_> {
     /// One provider: it needs a token, and every token at its locations must verify with it
     /// (jwt_authn's authenticator: a good token beside a bad one is refused).
     fn leaf(&self, p: usize, audiences: Option<&'c [String]>) -> Result<Vec<Used>, Failure> {
-        let mut ids = self.at_provider(p).peekable();
-        if ids.peek().is_none() {
+        let ids: Vec<usize> = self.at_provider(p).collect();
+        if ids.is_empty() {
             return Err(Error::MissingToken.into());
         }
         let mut used = Vec::new();
         let mut wait = None;
-        for e in ids {
+        // From the back, as jwt_authn's authenticator takes them: its claim headers go in that
+        // order, and a token that fails stops it with the ones after it verified and already
+        // taken out (`forward: false`), out of sight of the requirements after this one.
+        for &e in ids.iter().rev() {
             match self.verify(e, p, audiences) {
                 Ok(claims) => used.push(Used {
                     entry: e,
                     provider: p,
                     claims,
+                    either: false,
                 }),
-                Err(Failure::Deny(err)) => return Err(Failure::Deny(err)),
+                Err(Failure::Deny(err)) => {
+                    self.take_out(&used);
+                    return Err(Failure::Deny(err));
+                }
                 Err(w) => wait = wait.or(Some(w)),
             }
         }
-        // jwt_authn's authenticator takes the tokens from the back: its headers go in that order.
-        used.reverse();
         wait.map_or(Ok(used), Err)
     }
 
@@ -598,26 +624,33 @@ impl<'c, 'e> Eval<'c, 'e, '_> {
             if tier.is_empty() && !failed {
                 return Err(self.issuer_error(e).into());
             }
-            // Where jwt_authn's pick among several could leave the token in the request (one
-            // of them forwards it or refuses it), it stays in sight of the later parts.
-            let mut stays = false;
+            // Where jwt_authn's pick among several decides whether the token leaves the
+            // request (one takes it out, another forwards or refuses it), the later parts of
+            // a requires_all are judged both ways: see `run`.
+            let (mut takes, mut leaves) = (false, false);
+            let from = used.len();
             for &p in &tier {
                 match self.verify(e, p, None) {
                     Ok(claims) => {
-                        stays |= providers[p].forward;
+                        if providers[p].forward {
+                            leaves = true;
+                        } else {
+                            takes = true;
+                        }
                         used.push(Used {
                             entry: e,
                             provider: p,
                             claims,
+                            either: false,
                         })
                     }
                     Err(w @ Failure::Wait { .. }) => wait = wait.or(Some(w)),
-                    Err(_) if failed => stays = true,
+                    Err(_) if failed => leaves = true,
                     Err(f) => return Err(f),
                 }
             }
-            if stays && tier.len() > 1 {
-                self.stays.borrow_mut().push(e);
+            if takes && leaves {
+                used[from..].iter_mut().for_each(|u| u.either = true);
             }
         }
         used.reverse();
@@ -648,16 +681,22 @@ impl<'c, 'e> Eval<'c, 'e, '_> {
     /// header or every value of its parameter (cookies stay), so the parts after it do not
     /// see it, and one that needs it finds no token. Of the tokens that leave with it only
     /// those that verified leave jwtgate's sight: one that did not (another value of the
-    /// parameter, which jwt_authn never reads) must still verify where a later part looks,
-    /// and so must one `allow_missing` could have left (see [`Eval::allow`]). The tokens stay
-    /// in `entries`, for the headers set and taken out at the end.
+    /// parameter, which jwt_authn never reads) must still verify where a later part looks.
+    /// One that `allow_missing` verified, whose leaving jwt_authn's pick decides, leaves or
+    /// stays as this evaluation says (see [`Eval::run`]). The tokens stay in `entries`, for
+    /// the headers set and taken out at the end.
     fn take_out(&self, used: &[Used]) {
         let memo = self.memo.borrow();
         let verified = |e: usize| memo.iter().any(|((me, _, _), r)| *me == e && r.is_ok());
-        let stays = self.stays.borrow();
+        let leave: Vec<usize> = used
+            .iter()
+            .filter(|u| u.either && self.leave_either.get())
+            .map(|u| u.entry)
+            .collect();
         let mut removed = self.removed.borrow_mut();
         for u in used {
-            if self.config.providers[u.provider].forward || stays.contains(&u.entry) {
+            self.either.set(self.either.get() || u.either);
+            if self.config.providers[u.provider].forward || leave.contains(&u.entry) {
                 continue;
             }
             let gone = &self.config.locations[self.entries[u.entry].location];
@@ -667,7 +706,7 @@ impl<'c, 'e> Eval<'c, 'e, '_> {
                     (Location::Param(a), Location::Param(b)) => a == b,
                     _ => false,
                 };
-                if same && verified(e) && !stays.contains(&e) && !removed.contains(&e) {
+                if same && verified(e) && !leave.contains(&e) && !removed.contains(&e) {
                     removed.push(e);
                 }
             }
