@@ -739,6 +739,80 @@ fn any_after_a_failed_part() -> Case {
     )
 }
 
+/// A `requires_all` part that takes a token out takes its whole header, every line whatever its
+/// prefix, and its whole parameter when the first value verified: a later part finds no token
+/// there, and is not met by another that left with it.
+fn requires_all_takes_the_whole_place() -> Case {
+    let config = json!({"providers": {
+            "a": provider_a(json!({"from_headers": [{"name": "x-jwt", "value_prefix": "A "}],
+                                   "from_params": ["t"], "claim_to_headers": sub_header("x-a-sub")})),
+            "c": provider_b(json!({"from_headers": [{"name": "x-jwt", "value_prefix": "C "}],
+                                   "forward": true, "claim_to_headers": sub_header("x-c-sub")}))},
+        "rules": [
+            {"match": {"prefix": "/ac"}, "requires": {"requires_all": {"requirements": [
+                {"provider_name": "a"}, {"provider_name": "c"}]}}},
+            {"match": {"prefix": "/a-missing"}, "requires": {"requires_all": {"requirements": [
+                {"provider_name": "a"}, {"allow_missing": {}}]}}},
+            {"match": {"prefix": "/failed-other"}, "requires": {"requires_all": {"requirements": [
+                {"allow_missing_or_failed": {}},
+                {"provider_and_audiences": {"provider_name": "a", "audiences": ["other"]}}]}}}]});
+    let (a, c) = (a_token(json!({})), b_token(json!({})));
+    let other = a_token(json!({"aud": "other"}));
+    let (la, lc, lf) = (
+        format!("A {a}"),
+        format!("C {c}"),
+        format!("C {}", forged(&c)),
+    );
+    let probes = vec![
+        probe(
+            "a and c lines on /ac",
+            "/ac",
+            &[("x-jwt", &la), ("x-jwt", &lc)],
+        ),
+        probe(
+            "c and a lines on /ac",
+            "/ac",
+            &[("x-jwt", &lc), ("x-jwt", &la)],
+        ),
+        probe(
+            "a and c lines on /a-missing",
+            "/a-missing",
+            &[("x-jwt", &la), ("x-jwt", &lc)],
+        ),
+        probe(
+            "a and forged c lines on /a-missing",
+            "/a-missing",
+            &[("x-jwt", &la), ("x-jwt", &lf)],
+        ),
+        probe(
+            "valid, then another audience, on /failed-other",
+            format!("/failed-other?t={a}&t={other}"),
+            &[],
+        ),
+        probe(
+            "another audience, then valid, on /failed-other",
+            format!("/failed-other?t={other}&t={a}"),
+            &[],
+        ),
+    ];
+    Case::new("requires_all takes the whole place", config, probes)
+        .deliberate(
+            "a and forged c lines on /a-missing",
+            Part::Status,
+            "must still verify where a later part looks",
+        )
+        .deliberate(
+            "a and c lines on /a-missing",
+            Part::Header("x-a-sub".into()),
+            "jwtgate sends the claim headers of every token that verified",
+        )
+        .deliberate(
+            "another audience, then valid, on /failed-other",
+            Part::Header("x-a-sub".into()),
+            "each value of a repeated query parameter or cookie",
+        )
+}
+
 /// `allow_missing` and `allow_missing_or_failed` take a token's provider by its issuer, wherever
 /// that provider reads: here `named`, the only provider naming [`ISSUER`], for a token of that
 /// issuer at the default places of `open`, which names none, or at `open-ec`'s header.
@@ -1418,6 +1492,7 @@ fn cases() -> Vec<Case> {
         all_in_one_place(),
         prefix_in_two_cases(),
         prefix_in_two_cases_apart(),
+        requires_all_takes_the_whole_place(),
         allow_missing_by_issuer(),
         any_after_a_failed_part(),
         extraction(),

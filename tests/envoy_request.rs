@@ -1363,3 +1363,65 @@ fn only_ascii_spaces_and_tabs_around_a_token_are_passed_over() {
         allowed(run(&c, &env, "/", &[(name, &value)]));
     }
 }
+
+/// A `requires_all` part that verifies a token with a provider that does not forward it takes
+/// out what jwt_authn's authenticator removes: the whole header, every line of it whatever its
+/// prefix, and the whole parameter when its first value (the one jwt_authn reads) verified.
+/// A later part finds no token there, and so is not met by another token that was there:
+/// jwtgate let through (200) what jwt_authn refuses. One that did not verify must still
+/// verify where a later part looks (stricter than jwt_authn, which removed it unread).
+#[test]
+fn requires_all_takes_out_the_whole_header_and_parameter_as_jwt_authn() {
+    let lines = config(json!({"providers": {
+            "a": provider(json!({"from_headers": [{"name": "x-jwt", "value_prefix": "A "}]})),
+            "c": provider(json!({"from_headers": [{"name": "x-jwt", "value_prefix": "C "}], "forward": true}))},
+        "rules": [
+            {"match": {"prefix": "/a-missing"}, "requires": {"requires_all": {"requirements": [
+                {"provider_name": "a"}, {"allow_missing": {}}]}}},
+            {"match": {"prefix": "/"}, "requires": {"requires_all": {"requirements": [
+                {"provider_name": "a"}, {"provider_name": "c"}]}}}]}));
+    let env = Fake::new(&lines);
+    let t = token(Algorithm::ES256, &claims());
+    let (a, c) = (format!("A {t}"), format!("C {t}"));
+    assert_eq!(
+        denied(run(&lines, &env, "/", &[("x-jwt", &a), ("x-jwt", &c)])),
+        Error::MissingToken
+    );
+    let ops = allowed(run(
+        &lines,
+        &env,
+        "/a-missing",
+        &[("x-jwt", &a), ("x-jwt", &c)],
+    ));
+    assert!(removed(&ops, "x-jwt"));
+    assert_eq!(
+        added(&ops, "x-sub"),
+        ["alice"],
+        "the claims of a's token only"
+    );
+    let forged_c = format!("C {}", forged());
+    assert_eq!(
+        denied(run(
+            &lines,
+            &env,
+            "/a-missing",
+            &[("x-jwt", &a), ("x-jwt", &forged_c)]
+        )),
+        Error::InvalidSignature
+    );
+
+    let param = config(
+        json!({"providers": {"a": provider(json!({"from_params": ["t"]}))},
+        "rules": [{"match": {"prefix": "/"}, "requires": {"requires_all": {"requirements": [
+            {"allow_missing_or_failed": {}},
+            {"provider_and_audiences": {"provider_name": "a", "audiences": ["other"]}}]}}}]}),
+    );
+    let env = Fake::new(&param);
+    let other = token(Algorithm::ES256, &claims_with(json!({"aud": "other"})));
+    assert_eq!(
+        denied(run(&param, &env, &format!("/?t={t}&t={other}"), &[])),
+        Error::MissingToken
+    );
+    // Its first value failed: jwt_authn took nothing out, and the next part reads it.
+    allowed(run(&param, &env, &format!("/?t={other}&t={t}"), &[]));
+}

@@ -177,6 +177,7 @@ pub fn decide(config: &Config, env: &dyn Env, req: &Request<'_>) -> Outcome {
         payloads: RefCell::new(Vec::new()),
         memo: RefCell::new(Vec::new()),
         removed: RefCell::new(Vec::new()),
+        ghosts: RefCell::new(Vec::new()),
         either: Cell::new(false),
         leave_either: Cell::new(false),
     };
@@ -359,6 +360,10 @@ struct Eval<'c, 'e, 'r> {
     /// Entries an earlier part of a `requires_all` took out of the request: see
     /// [`Eval::take_out`].
     removed: RefCell<Vec<usize>>,
+    /// Entries that left the request with a token an earlier part verified, without having
+    /// verified themselves (see [`Eval::take_out`]): a later part that looks where they were
+    /// must still verify them, but is not met by them, as jwt_authn's finds none there.
+    ghosts: RefCell<Vec<usize>>,
     /// Whether a token `allow_missing` verified may or may not have been taken out, as
     /// jwt_authn's pick among the providers for it decides (see [`Eval::allow`]) ...
     either: Cell<bool>,
@@ -394,6 +399,7 @@ impl<'c, 'e> Eval<'c, 'e, '_> {
         let used = self.requirement(requirement)?;
         if self.either.get() {
             self.removed.borrow_mut().clear();
+            self.ghosts.borrow_mut().clear();
             self.leave_either.set(true);
             self.requirement(requirement)?;
         }
@@ -439,6 +445,7 @@ impl<'c, 'e> Eval<'c, 'e, '_> {
         // taken out (`forward: false`), out of sight of the requirements after this one.
         for &e in ids.iter().rev() {
             match self.verify(e, p, audiences) {
+                Ok(_) if self.ghost(e) => {}
                 Ok(claims) => used.push(Used {
                     entry: e,
                     provider: p,
@@ -452,7 +459,11 @@ impl<'c, 'e> Eval<'c, 'e, '_> {
                 Err(w) => wait = wait.or(Some(w)),
             }
         }
-        wait.map_or(Ok(used), Err)
+        match wait {
+            Some(w) => Err(w),
+            None if used.is_empty() => Err(Error::MissingToken.into()),
+            None => Ok(used),
+        }
     }
 
     /// `requires_any`, as jwt_authn has it: the first requirement that passes wins; when none
@@ -631,6 +642,7 @@ impl<'c, 'e> Eval<'c, 'e, '_> {
             let from = used.len();
             for &p in &tier {
                 match self.verify(e, p, None) {
+                    Ok(_) if self.ghost(e) => {}
                     Ok(claims) => {
                         if providers[p].forward {
                             leaves = true;
@@ -676,15 +688,24 @@ impl<'c, 'e> Eval<'c, 'e, '_> {
         !self.removed.borrow().contains(&e)
     }
 
+    /// Whether entry `e` is a ghost: see [`Eval::ghosts`].
+    fn ghost(&self, e: usize) -> bool {
+        self.ghosts.borrow().contains(&e)
+    }
+
     /// What jwt_authn's authenticator does as a part of `requires_all` passes: each token it
-    /// verified with a provider that does not forward it leaves the request at once, its whole
-    /// header or every value of its parameter (cookies stay), so the parts after it do not
-    /// see it, and one that needs it finds no token. Of the tokens that leave with it only
-    /// those that verified leave jwtgate's sight: one that did not (another value of the
-    /// parameter, which jwt_authn never reads) must still verify where a later part looks.
-    /// One that `allow_missing` verified, whose leaving jwt_authn's pick decides, leaves or
-    /// stays as this evaluation says (see [`Eval::run`]). The tokens stay in `entries`, for
-    /// the headers set and taken out at the end.
+    /// verified with a provider that does not forward it leaves the request at once with its
+    /// whole header (every line, whatever its prefix) or its whole parameter (cookies stay),
+    /// so the parts after it do not see them, and one that needs a token there finds none.
+    /// Of what leaves, the tokens that verified leave jwtgate's sight; one that did not is a
+    /// ghost ([`Eval::ghosts`]): a later part that looks there must still verify it, but is
+    /// not met by it. jwt_authn reads a parameter's first value only: where the value that
+    /// verified is not the first, it took nothing out, so only the values that verified
+    /// leave, and the others stay as they were. One that `allow_missing` verified, whose
+    /// leaving jwt_authn's pick decides, leaves or stays as this evaluation says (see
+    /// [`Eval::run`]). What leaves is removed from the request at the end ([`Eval::strip`]:
+    /// a token verified by a provider that does not forward it takes its header or parameter
+    /// with it); the tokens stay in `entries`, for the headers set and taken out then.
     fn take_out(&self, used: &[Used]) {
         let memo = self.memo.borrow();
         let verified = |e: usize| memo.iter().any(|((me, _, _), r)| *me == e && r.is_ok());
@@ -694,20 +715,37 @@ impl<'c, 'e> Eval<'c, 'e, '_> {
             .map(|u| u.entry)
             .collect();
         let mut removed = self.removed.borrow_mut();
+        let mut ghosts = self.ghosts.borrow_mut();
+        let before = removed.len();
         for u in used {
             self.either.set(self.either.get() || u.either);
             if self.config.providers[u.provider].forward || leave.contains(&u.entry) {
                 continue;
             }
-            let gone = &self.config.locations[self.entries[u.entry].location];
+            let at = self.entries[u.entry].location;
+            let gone = &self.config.locations[at];
+            let whole = match gone {
+                Location::Param(_) => {
+                    let first = (0..self.entries.len()).find(|e| {
+                        self.entries[*e].location == at && !removed[..before].contains(e)
+                    });
+                    first == Some(u.entry)
+                }
+                _ => true,
+            };
             for (e, entry) in self.entries.iter().enumerate() {
                 let same = match (gone, &self.config.locations[entry.location]) {
                     (Location::Header { name: a, .. }, Location::Header { name: b, .. }) => a == b,
                     (Location::Param(a), Location::Param(b)) => a == b,
                     _ => false,
                 };
-                if same && verified(e) && !leave.contains(&e) && !removed.contains(&e) {
+                if !same || leave.contains(&e) || removed.contains(&e) {
+                    continue;
+                }
+                if verified(e) {
                     removed.push(e);
+                } else if whole && !ghosts.contains(&e) {
+                    ghosts.push(e);
                 }
             }
         }
