@@ -4,6 +4,7 @@
 
 use std::borrow::Cow;
 use std::cell::{Cell, OnceCell, RefCell};
+use std::collections::HashSet;
 use std::rc::Rc;
 
 use serde_json::{Map, Value};
@@ -173,8 +174,8 @@ pub fn decide(config: &Config, env: &dyn Env, req: &Request<'_>) -> Outcome {
         env,
         parsed: entries.iter().map(|_| OnceCell::new()).collect(),
         entries: &entries,
-        issuers: RefCell::new(Vec::new()),
-        payloads: RefCell::new(Vec::new()),
+        issuers: entries.iter().map(|_| OnceCell::new()).collect(),
+        payloads: RefCell::new(entries.iter().map(|_| None).collect()),
         memo: RefCell::new(Vec::new()),
         removed: RefCell::new(Vec::new()),
         ghosts: RefCell::new(vec![false; entries.len()]),
@@ -217,11 +218,10 @@ fn extract<'r>(config: &Config, req: &Request<'r>) -> Vec<Entry<'r>> {
     for (location, at) in config.locations.iter().enumerate() {
         // The same value twice in a parameter or cookie is one token (jwt_authn reads one),
         // on two header lines two, as jwt_authn verifies each line and adds its claim headers.
+        // Looked up, not searched for: a query may hold thousands of values.
+        let mut seen: HashSet<Cow<'r, str>> = HashSet::new();
         let mut push = |token: Cow<'r, str>| {
-            if !entries
-                .iter()
-                .any(|e| e.location == location && e.token == token)
-            {
+            if seen.insert(token.clone()) {
                 entries.push(Entry {
                     location,
                     token,
@@ -352,10 +352,12 @@ struct Eval<'c, 'e, 'r> {
     /// Each token parsed once, when first needed: for its `iss`, for why it names no provider,
     /// and for its verification by each provider.
     parsed: Vec<OnceCell<Result<UntrustedToken<'e>, Error>>>,
-    issuers: RefCell<Vec<(usize, Issuer)>>,
+    /// Each token's `iss`, by entry (as `parsed`, looked up rather than searched for: a query
+    /// may hold thousands of values).
+    issuers: Vec<OnceCell<Issuer>>,
     /// A token's payload parsed for its `iss`, kept for its verification, which takes it
     /// rather than parsing the payload again.
-    payloads: RefCell<Vec<(usize, Map<String, Value>)>>,
+    payloads: RefCell<Vec<Option<Map<String, Value>>>>,
     memo: RefCell<Vec<(Key<'c>, Verdict)>>,
     /// Entries an earlier part of a `requires_all` took out of the request: see
     /// [`Eval::take_out`].
@@ -759,19 +761,16 @@ impl<'c, 'e> Eval<'c, 'e, '_> {
 
     /// The token's `iss`, unverified: only to pick the provider, before any key is looked at.
     fn issuer(&self, e: usize) -> Result<Option<String>, Error> {
-        if let Some((_, r)) = self.issuers.borrow().iter().find(|(i, _)| *i == e) {
-            return r.clone();
-        }
-        let r = match self.parsed(e) {
-            Ok(t) => t.claims_unverified().map(|claims| {
-                let iss = claims.get("iss").and_then(Value::as_str).map(str::to_owned);
-                self.payloads.borrow_mut().push((e, claims));
-                iss
-            }),
-            Err(err) => Err(err.clone()),
-        };
-        self.issuers.borrow_mut().push((e, r.clone()));
-        r
+        self.issuers[e]
+            .get_or_init(|| match self.parsed(e) {
+                Ok(t) => t.claims_unverified().map(|claims| {
+                    let iss = claims.get("iss").and_then(Value::as_str).map(str::to_owned);
+                    self.payloads.borrow_mut()[e] = Some(claims);
+                    iss
+                }),
+                Err(err) => Err(err.clone()),
+            })
+            .clone()
     }
 
     /// Why a token's `iss` names no provider: absent, not a string, or another issuer.
@@ -858,11 +857,7 @@ impl<'c, 'e> Eval<'c, 'e, '_> {
                 };
                 // The payload as parsed for the issuer, if it was: the first verification by
                 // any provider takes it.
-                let payload = {
-                    let mut payloads = self.payloads.borrow_mut();
-                    let at = payloads.iter().position(|(i, _)| *i == e);
-                    at.map(|at| payloads.swap_remove(at).1)
-                };
+                let payload = self.payloads.borrow_mut()[e].take();
                 let mut result = run(&verifier, payload);
                 // An unknown kid may be known already to the shared copy: look there before
                 // asking for a fetch.
@@ -952,8 +947,12 @@ impl<'c, 'e> Eval<'c, 'e, '_> {
                         ops.push(op);
                     }
                 }
-                Location::Param(name) => params.push(name),
-                Location::Cookie(name) => cookie_names.push(name),
+                // Each name once: every pair of the query is compared with them.
+                Location::Param(name) if !params.contains(&name.as_str()) => params.push(name),
+                Location::Cookie(name) if !cookie_names.contains(&name.as_str()) => {
+                    cookie_names.push(name)
+                }
+                Location::Param(_) | Location::Cookie(_) => {}
             }
         }
         if !params.is_empty() {
