@@ -184,7 +184,29 @@ fn two_headers() -> Case {
                 "/",
                 &[("x-token", &format!("{good} \t "))],
             ),
+            // A bearer token in another case in front of the valid one.
+            probe(
+                "forged after bearer, then valid after Bearer",
+                "/",
+                &[("authorization", &format!("bearer {bad} {g}"))],
+            ),
+            probe(
+                "forged after bearer, valid after Bearer, two lines",
+                "/",
+                &[
+                    ("authorization", &format!("bearer {bad}")),
+                    ("authorization", &g),
+                ],
+            ),
         ],
+    )
+    .deliberate_each(
+        &[
+            "forged after bearer, then valid after Bearer",
+            "forged after bearer, valid after Bearer, two lines",
+        ],
+        Part::Status,
+        "as is one holding it in another case before the prefix as it is",
     )
 }
 

@@ -1425,3 +1425,37 @@ fn requires_all_takes_out_the_whole_header_and_parameter_as_jwt_authn() {
     // Its first value failed: jwt_authn took nothing out, and the next part reads it.
     allowed(run(&param, &env, &format!("/?t={other}&t={t}"), &[]));
 }
+
+/// A value holding the prefix in another case before the prefix as it is is refused: jwt_authn
+/// verifies only the token after `Bearer `, and lets the request through with the token after
+/// `bearer ` in front of it, which an upstream reading the scheme in any case (RFC 7235) takes
+/// for the bearer token. Two `Authorization` lines, which Envoy joins with `,`, the same.
+#[test]
+fn a_prefix_in_another_case_before_the_prefix_is_refused() {
+    let c = config(json!({"providers": {"p": provider(json!({
+            "from_headers": [{"name": "authorization", "value_prefix": "Bearer "}], "forward": true}))},
+        "rules": [{"match": {"prefix": "/optional"}, "requires": {"allow_missing": {}}},
+                  {"match": {"prefix": "/"}, "requires": {"provider_name": "p"}}]}));
+    let env = Fake::new(&c);
+    let t = token(Algorithm::ES256, &claims());
+    for path in ["/", "/optional"] {
+        for value in [
+            format!("bearer {} Bearer {t}", forged()),
+            format!("bearer {},Bearer {t}", forged()),
+            format!("BEARER x, Bearer {t}"),
+        ] {
+            assert_eq!(
+                denied(run(&c, &env, path, &[("authorization", &value)])).code(),
+                "malformed",
+                "{path}: {value}"
+            );
+        }
+        // Another scheme before it is not a bearer token: as jwt_authn.
+        allowed(run(
+            &c,
+            &env,
+            path,
+            &[("authorization", &format!("Basic eA==, Bearer {t}"))],
+        ));
+    }
+}

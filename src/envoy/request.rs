@@ -270,7 +270,10 @@ const SPACE: [char; 2] = [' ', '\t'];
 /// (`Bearer ` beside `bearer `): the token is that location's, and the locations returned
 /// with the empty token say so. A check that reads them too verifies the token there and
 /// passes the empty one over; one that does not read them refuses it, as before, since there
-/// the token would reach the upstream unverified.
+/// the token would reach the upstream unverified. So is a value holding the prefix in another
+/// case before the prefix as it is (`bearer <a> Bearer <b>`, or two `Authorization` lines
+/// joined): jwt_authn verifies `<b>` only, and `<a>`, which an upstream reading the scheme
+/// in any case takes for the token, would pass unverified.
 fn header_token<'v>(
     value: &'v str,
     name: &str,
@@ -283,6 +286,10 @@ fn header_token<'v>(
         return Some((value, Vec::new()));
     }
     if let Some(at) = value.find(prefix) {
+        let before = value[..at].to_ascii_lowercase();
+        if before.contains(&prefix.to_ascii_lowercase()) {
+            return Some(("", Vec::new()));
+        }
         return Some((token_after(&value[at + prefix.len()..]), Vec::new()));
     }
     // ASCII case changes no byte offsets: `at` is a place in `value` too.
