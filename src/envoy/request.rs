@@ -327,10 +327,10 @@ fn token_after(text: &str) -> &str {
 /// them: spaces before a name skipped, the name up to `=` and the value after it taken as
 /// they are, only one pair of double quotes around the value removed. `name= <token>` is a
 /// token with a space, which fails. Spaces and tabs after the value (`name=<token> ; b=2`) are
-/// not part of the token: jwt_authn's decoder passes over them (see [`SPACE`]). A cookie named so only with other
-/// whitespace around the name (`name =<token>`) is an empty token, which fails: jwt_authn
-/// does not see a token there, and as with `bearer` in lower case, a token there must never
-/// pass unverified under `allow_missing`.
+/// not part of the token: jwt_authn's decoder passes over them (see [`SPACE`]). A cookie
+/// named so only with other whitespace around the name (`name =<token>`) is an empty token,
+/// which fails: jwt_authn does not see a token there, and as with `bearer` in lower case, a
+/// token there must never pass unverified under `allow_missing`.
 fn cookies<'v>(header: &'v str, name: &str) -> Vec<&'v str> {
     header
         .split(';')
