@@ -173,6 +173,7 @@ pub fn decide(config: &Config, env: &dyn Env, req: &Request<'_>) -> Outcome {
         payloads: RefCell::new(Vec::new()),
         memo: RefCell::new(Vec::new()),
         removed: RefCell::new(Vec::new()),
+        ghosts: RefCell::new(Vec::new()),
         either: Cell::new(false),
         leave_either: Cell::new(false),
     };
@@ -335,6 +336,8 @@ struct Eval<'c, 'e, 'r> {
     /// Entries an earlier part of a `requires_all` took out of the request: see
     /// [`Eval::take_out`].
     removed: RefCell<Vec<usize>>,
+    /// Values of a parameter taken out that jwtgate still judges: see [`Eval::take_out`].
+    ghosts: RefCell<Vec<usize>>,
     /// Whether a token `allow_missing` verified may or may not have been taken out, as
     /// jwt_authn's pick among the providers for it decides (see [`Eval::allow`]) ...
     either: Cell<bool>,
@@ -370,6 +373,7 @@ impl<'c, 'e> Eval<'c, 'e, '_> {
         let used = self.requirement(requirement)?;
         if self.either.get() {
             self.removed.borrow_mut().clear();
+            self.ghosts.borrow_mut().clear();
             self.leave_either.set(true);
             self.requirement(requirement)?;
         }
@@ -405,7 +409,7 @@ impl<'c, 'e> Eval<'c, 'e, '_> {
     /// (jwt_authn's authenticator: a good token beside a bad one is refused).
     fn leaf(&self, p: usize, audiences: Option<&'c [String]>) -> Result<Vec<Used>, Failure> {
         let ids: Vec<usize> = self.at_provider(p).collect();
-        if ids.is_empty() {
+        if ids.iter().all(|e| self.ghosts.borrow().contains(e)) {
             return Err(Error::MissingToken.into());
         }
         let mut used = Vec::new();
@@ -637,13 +641,13 @@ impl<'c, 'e> Eval<'c, 'e, '_> {
 
     /// What jwt_authn's authenticator does as a part of `requires_all` passes: each token it
     /// verified with a provider that does not forward it leaves the request at once, its whole
-    /// header or every value of its parameter (cookies stay), so the parts after it do not
-    /// see it, and one that needs it finds no token. Of the tokens that leave with it only
-    /// those that verified leave jwtgate's sight: one that did not (another value of the
-    /// parameter, which jwt_authn never reads) must still verify where a later part looks.
-    /// One that `allow_missing` verified, whose leaving jwt_authn's pick decides, leaves or
-    /// stays as this evaluation says (see [`Eval::run`]). The tokens stay in `entries`, for
-    /// the headers set and taken out at the end.
+    /// header (every line, whatever prefix another location reads it with) or every value of
+    /// its parameter (cookies stay), so the parts after it do not see it, and one that needs
+    /// it finds no token. Another value of that parameter that did not verify (jwt_authn never
+    /// reads it) stays in sight, to be refused where a later part looks, but no longer counts
+    /// as a token found there: a ghost. One that `allow_missing` verified, whose leaving
+    /// jwt_authn's pick decides, leaves or stays as this evaluation says (see [`Eval::run`]).
+    /// The tokens stay in `entries`, for the headers set and taken out at the end.
     fn take_out(&self, used: &[Used]) {
         let memo = self.memo.borrow();
         let verified = |e: usize| memo.iter().any(|((me, _, _), r)| *me == e && r.is_ok());
@@ -653,6 +657,7 @@ impl<'c, 'e> Eval<'c, 'e, '_> {
             .map(|u| u.entry)
             .collect();
         let mut removed = self.removed.borrow_mut();
+        let mut ghosts = self.ghosts.borrow_mut();
         for u in used {
             self.either.set(self.either.get() || u.either);
             if self.config.providers[u.provider].forward || leave.contains(&u.entry) {
@@ -660,13 +665,22 @@ impl<'c, 'e> Eval<'c, 'e, '_> {
             }
             let gone = &self.config.locations[self.entries[u.entry].location];
             for (e, entry) in self.entries.iter().enumerate() {
-                let same = match (gone, &self.config.locations[entry.location]) {
-                    (Location::Header { name: a, .. }, Location::Header { name: b, .. }) => a == b,
-                    (Location::Param(a), Location::Param(b)) => a == b,
-                    _ => false,
-                };
-                if same && verified(e) && !leave.contains(&e) && !removed.contains(&e) {
-                    removed.push(e);
+                match (gone, &self.config.locations[entry.location]) {
+                    (Location::Header { name: a, .. }, Location::Header { name: b, .. })
+                        if a == b && !removed.contains(&e) =>
+                    {
+                        removed.push(e)
+                    }
+                    (Location::Param(a), Location::Param(b)) if a == b => {
+                        if verified(e) {
+                            if !removed.contains(&e) {
+                                removed.push(e);
+                            }
+                        } else if !ghosts.contains(&e) {
+                            ghosts.push(e);
+                        }
+                    }
+                    _ => {}
                 }
             }
         }
