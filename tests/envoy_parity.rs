@@ -673,7 +673,9 @@ fn requirements() -> Case {
 fn all_in_one_place() -> Case {
     let config = json!({"providers": {
             "f": provider_a(json!({"claim_to_headers": sub_header("x-f-sub")})),
-            "t": provider_a(json!({"forward": true, "claim_to_headers": sub_header("x-t-sub")}))},
+            "t": provider_a(json!({"forward": true, "claim_to_headers": sub_header("x-t-sub")})),
+            "no-space": provider_a(json!({"forward": true,
+                "from_headers": [{"name": "authorization", "value_prefix": "Bearer"}]}))},
         "rules": [
             {"match": {"prefix": "/ff"}, "requires": {"requires_all": {"requirements": [
                 {"provider_name": "f"}, {"provider_name": "f"}]}}},
@@ -686,12 +688,14 @@ fn all_in_one_place() -> Case {
             {"match": {"prefix": "/any-t"}, "requires": {"requires_all": {"requirements": [
                 {"requires_any": {"requirements": [{"provider_name": "f"}, {"provider_name": "t"}]}},
                 {"provider_name": "t"}]}}},
+            {"match": {"prefix": "/f-no-space"}, "requires": {"requires_all": {"requirements": [
+                {"provider_name": "f"}, {"provider_name": "no-space"}]}}},
             {"match": {"prefix": "/failed-missing"}, "requires": {"requires_all": {"requirements": [
                 {"allow_missing_or_failed": {}}, {"allow_missing": {}}]}}}]});
     let good = a_token(json!({}));
     let g = bearer(&good);
     let mut probes = Vec::new();
-    for path in ["/ff", "/ft", "/tf", "/f-missing", "/any-t"] {
+    for path in ["/ff", "/ft", "/tf", "/f-missing", "/any-t", "/f-no-space"] {
         probes.push(probe(
             format!("in the header on {path}"),
             path,

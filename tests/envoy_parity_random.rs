@@ -1160,6 +1160,8 @@ fn generated_configurations_make_the_same_decisions_as_jwt_authn() {
                     c.config,
                     unexplained.join("\n")
                 ));
+                // At once too: a long run of many seeds may stop before its end.
+                eprintln!("{}", failures.last().unwrap());
             }
         }
     }
