@@ -779,6 +779,9 @@ fn requires_all_takes_the_whole_place() -> Case {
                 {"provider_name": "a"}, {"provider_name": "c"}]}}},
             {"match": {"prefix": "/a-missing"}, "requires": {"requires_all": {"requirements": [
                 {"provider_name": "a"}, {"allow_missing": {}}]}}},
+            {"match": {"prefix": "/a-c-or-none"}, "requires": {"requires_all": {"requirements": [
+                {"provider_name": "a"},
+                {"requires_any": {"requirements": [{"provider_name": "c"}, {"allow_missing": {}}]}}]}}},
             {"match": {"prefix": "/failed-other"}, "requires": {"requires_all": {"requirements": [
                 {"allow_missing_or_failed": {}},
                 {"provider_and_audiences": {"provider_name": "a", "audiences": ["other"]}}]}}}]});
@@ -811,6 +814,16 @@ fn requires_all_takes_the_whole_place() -> Case {
             &[("x-jwt", &la), ("x-jwt", &lf)],
         ),
         probe(
+            "a and c lines on /a-c-or-none",
+            "/a-c-or-none",
+            &[("x-jwt", &la), ("x-jwt", &lc)],
+        ),
+        probe(
+            "a and forged c lines on /a-c-or-none",
+            "/a-c-or-none",
+            &[("x-jwt", &la), ("x-jwt", &lf)],
+        ),
+        probe(
             "valid, then another audience, on /failed-other",
             format!("/failed-other?t={a}&t={other}"),
             &[],
@@ -822,8 +835,11 @@ fn requires_all_takes_the_whole_place() -> Case {
         ),
     ];
     Case::new("requires_all takes the whole place", config, probes)
-        .deliberate(
-            "a and forged c lines on /a-missing",
+        .deliberate_each(
+            &[
+                "a and forged c lines on /a-missing",
+                "a and forged c lines on /a-c-or-none",
+            ],
             Part::Status,
             "must still verify where a later part looks",
         )

@@ -1378,6 +1378,9 @@ fn requires_all_takes_out_the_whole_header_and_parameter_as_jwt_authn() {
         "rules": [
             {"match": {"prefix": "/a-missing"}, "requires": {"requires_all": {"requirements": [
                 {"provider_name": "a"}, {"allow_missing": {}}]}}},
+            {"match": {"prefix": "/a-c-or-none"}, "requires": {"requires_all": {"requirements": [
+                {"provider_name": "a"},
+                {"requires_any": {"requirements": [{"provider_name": "c"}, {"allow_missing": {}}]}}]}}},
             {"match": {"prefix": "/"}, "requires": {"requires_all": {"requirements": [
                 {"provider_name": "a"}, {"provider_name": "c"}]}}}]}));
     let env = Fake::new(&lines);
@@ -1405,6 +1408,22 @@ fn requires_all_takes_out_the_whole_header_and_parameter_as_jwt_authn() {
             &lines,
             &env,
             "/a-missing",
+            &[("x-jwt", &a), ("x-jwt", &forged_c)]
+        )),
+        Error::InvalidSignature
+    );
+    // A provider that finds only a ghost judges it before it finds no token.
+    allowed(run(
+        &lines,
+        &env,
+        "/a-c-or-none",
+        &[("x-jwt", &a), ("x-jwt", &c)],
+    ));
+    assert_eq!(
+        denied(run(
+            &lines,
+            &env,
+            "/a-c-or-none",
             &[("x-jwt", &a), ("x-jwt", &forged_c)]
         )),
         Error::InvalidSignature
