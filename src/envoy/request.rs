@@ -663,7 +663,14 @@ impl<'c, 'e> Eval<'c, 'e, '_> {
             if self.config.providers[u.provider].forward || leave.contains(&u.entry) {
                 continue;
             }
-            let gone = &self.config.locations[self.entries[u.entry].location];
+            let at = self.entries[u.entry].location;
+            let gone = &self.config.locations[at];
+            // jwt_authn reads a parameter's first value only: another value verified takes
+            // nothing out.
+            let first = self.entries.iter().position(|x| x.location == at);
+            if matches!(gone, Location::Param(_)) && first != Some(u.entry) {
+                continue;
+            }
             for (e, entry) in self.entries.iter().enumerate() {
                 match (gone, &self.config.locations[entry.location]) {
                     (Location::Header { name: a, .. }, Location::Header { name: b, .. })
