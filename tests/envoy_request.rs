@@ -1478,3 +1478,34 @@ fn a_prefix_in_another_case_before_the_prefix_is_refused() {
         ));
     }
 }
+
+/// Only a parameter's first value, the one jwt_authn reads, takes the parameter out: where a
+/// later value verified, the first stays as it was, and a later part judges it. A first value
+/// of an unknown issuer is refused under `requires_any` of its provider and `allow_missing`,
+/// as jwt_authn refuses it (an unknown issuer is not a missing token).
+#[test]
+fn a_later_value_that_verified_leaves_the_first_in_place() {
+    let c = config(
+        json!({"providers": {"a": provider(json!({"from_params": ["t"]}))},
+        "rules": [{"match": {"prefix": "/"}, "requires": {"requires_all": {"requirements": [
+            {"allow_missing_or_failed": {}},
+            {"requires_any": {"requirements": [{"provider_name": "a"}, {"allow_missing": {}}]}}]}}}]}),
+    );
+    let env = Fake::new(&c);
+    let t = token(Algorithm::ES256, &claims());
+    let unknown = token(
+        Algorithm::ES256,
+        &claims_with(json!({"iss": "https://unknown.example"})),
+    );
+    assert_eq!(
+        denied(run(&c, &env, &format!("/?t={unknown}&t={t}"), &[])),
+        Error::InvalidIssuer
+    );
+    // The first verified: the parameter leaves, and the unknown one with it (unread by
+    // jwt_authn) is still judged.
+    assert_eq!(
+        denied(run(&c, &env, &format!("/?t={t}&t={unknown}"), &[])),
+        Error::InvalidIssuer
+    );
+    allowed(run(&c, &env, &format!("/?t={t}"), &[]));
+}
