@@ -15,10 +15,9 @@
 
 mod common;
 
-use std::collections::BTreeMap;
-
-use common::envoy::{keyset, Envoy, Pair};
-use common::http::{echo, request, Resp, Server};
+use common::envoy::{keyset, Pair};
+use common::http::{echo, Server};
+use common::parity::*;
 use common::*;
 use jwtgate::envoy::config::Config;
 use jwtgate::Algorithm;
@@ -28,49 +27,12 @@ use serde_json::{json, Value};
 /// and listed in the output, until it is implemented.
 const PENDING: &[&str] = &[];
 
-/// Headers that differ between any two listeners whatever the filter does.
-const PER_LISTENER: &[&str] = &[
-    "host",
-    "x-request-id",
-    "x-forwarded-proto",
-    "x-envoy-expected-rq-timeout-ms",
-    "content-length",
-];
-
-/// What may differ.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Part {
-    Status,
-    Path,
-    Header(String),
-}
-
 /// A difference that is meant: which request, what part, and the words of
 /// `examples/envoy/README.md` that document it.
 struct Deliberate {
     probe: &'static str,
     part: Part,
     readme: &'static str,
-}
-
-/// One request.
-struct Probe {
-    name: String,
-    method: &'static str,
-    path: String,
-    headers: Vec<(String, String)>,
-}
-
-fn probe(name: impl Into<String>, path: impl Into<String>, headers: &[(&str, &str)]) -> Probe {
-    Probe {
-        name: name.into(),
-        method: "GET",
-        path: path.into(),
-        headers: headers
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-    }
 }
 
 /// One configuration and the requests sent to it.
@@ -121,99 +83,6 @@ impl Case {
     }
 }
 
-/// What one listener answered: the status, and when the upstream answered, what reached it.
-#[derive(Debug, PartialEq)]
-struct Seen {
-    status: u16,
-    path: Option<String>,
-    headers: BTreeMap<String, String>,
-}
-
-fn seen(r: &Resp) -> Seen {
-    let echoed = (r.status == 200)
-        .then(|| serde_json::from_slice::<Value>(&r.body).ok())
-        .flatten()
-        .filter(|v| v.get("headers").is_some());
-    let Some(echoed) = echoed else {
-        return Seen {
-            status: r.status,
-            path: None,
-            headers: BTreeMap::new(),
-        };
-    };
-    let headers = echoed["headers"]
-        .as_object()
-        .unwrap()
-        .iter()
-        .filter(|(k, _)| !PER_LISTENER.contains(&k.as_str()))
-        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
-        .collect();
-    Seen {
-        status: r.status,
-        path: echoed["path"].as_str().map(str::to_owned),
-        headers,
-    }
-}
-
-/// Every part in which the two answers differ, with both values.
-fn compare(ours: &Seen, theirs: &Seen) -> Vec<(Part, String)> {
-    // Tokens are long: a value is cut to its first 60 characters and its length.
-    let show = |v: Option<&String>| match v {
-        None => "(absent)".to_owned(),
-        Some(s) if s.chars().count() > 60 => {
-            let head: String = s.chars().take(60).collect();
-            format!("{head:?}… ({} bytes)", s.len())
-        }
-        Some(s) => format!("{s:?}"),
-    };
-    if ours.status != theirs.status {
-        return vec![(
-            Part::Status,
-            format!(
-                "status: jwtgate {}, jwt_authn {}",
-                ours.status, theirs.status
-            ),
-        )];
-    }
-    let mut out = Vec::new();
-    if ours.path != theirs.path {
-        out.push((
-            Part::Path,
-            format!(
-                "path: jwtgate {}, jwt_authn {}",
-                show(ours.path.as_ref()),
-                show(theirs.path.as_ref())
-            ),
-        ));
-    }
-    let names: std::collections::BTreeSet<&String> =
-        ours.headers.keys().chain(theirs.headers.keys()).collect();
-    for name in names {
-        let (a, b) = (ours.headers.get(name), theirs.headers.get(name));
-        if a != b && !same_json_object(a, b) {
-            out.push((
-                Part::Header(name.clone()),
-                format!("header {name}: jwtgate {}, jwt_authn {}", show(a), show(b)),
-            ));
-        }
-    }
-    out
-}
-
-/// Whether both values are the base64 of JSON objects with the same members. jwt_authn writes
-/// a claim that is an object (`claim_to_headers`) with its members in its own map's order,
-/// which changes from one Envoy run to the next, so such values are compared as JSON.
-fn same_json_object(a: Option<&String>, b: Option<&String>) -> bool {
-    use base64ct::{Base64, Encoding};
-    let object = |v: Option<&String>| {
-        let bytes = Base64::decode_vec(v?).ok()?;
-        serde_json::from_slice::<Value>(&bytes)
-            .ok()
-            .filter(Value::is_object)
-    };
-    matches!((object(a), object(b)), (Some(x), Some(y)) if x == y)
-}
-
 /// Names of every object member in `v`, at any depth.
 fn field_names(v: &Value, out: &mut Vec<String>) {
     match v {
@@ -229,64 +98,6 @@ fn field_names(v: &Value, out: &mut Vec<String>) {
 }
 
 // Tokens and configurations.
-
-const ISSUER_B: &str = "https://b.example";
-
-fn bearer(t: &str) -> String {
-    format!("Bearer {t}")
-}
-
-/// A token from provider `a` (RS256, [`ISSUER`], audience `api`) with these claim changes.
-fn a_token(changes: Value) -> String {
-    token(Algorithm::RS256, &claims_with(changes))
-}
-
-/// A token from provider `b` (ES256, [`ISSUER_B`]).
-fn b_token(changes: Value) -> String {
-    let mut c = claims_with(json!({"iss": ISSUER_B, "sub": "bob"}));
-    for (k, v) in changes.as_object().unwrap() {
-        c[k] = v.clone();
-    }
-    token(Algorithm::ES256, &c)
-}
-
-/// A well-formed token whose signature does not fit its payload (claims swapped in).
-fn forged(good: &str) -> String {
-    let parts: Vec<&str> = good.split('.').collect();
-    let payload = jwtgate::b64_encode(
-        claims_with(json!({"sub": "mallory"}))
-            .to_string()
-            .as_bytes(),
-    );
-    format!("{}.{payload}.{}", parts[0], parts[2])
-}
-
-fn keys_of(keys: &[Value]) -> Value {
-    json!({"inline_string": json!({"keys": keys}).to_string()})
-}
-
-/// Provider `a`: the RSA key, [`ISSUER`], audience `api`, `extra` merged in.
-fn provider_a(extra: Value) -> Value {
-    merge(
-        json!({"issuer": ISSUER, "audiences": [AUDIENCE], "local_jwks": keys_of(&[rsa_jwk()])}),
-        extra,
-    )
-}
-
-/// Provider `b`: the P-256 key, [`ISSUER_B`], audience `api`, `extra` merged in.
-fn provider_b(extra: Value) -> Value {
-    merge(
-        json!({"issuer": ISSUER_B, "audiences": [AUDIENCE], "local_jwks": keys_of(&[p256_jwk()])}),
-        extra,
-    )
-}
-
-fn merge(mut base: Value, extra: Value) -> Value {
-    for (k, v) in extra.as_object().unwrap() {
-        base[k] = v.clone();
-    }
-    base
-}
 
 fn sub_header(header: &str) -> Value {
     json!([{"header_name": header, "claim_name": "sub"}])
@@ -347,11 +158,55 @@ fn two_headers() -> Case {
                 &[("authorization", &bb), ("x-token", &good)],
             ),
             probe(
+                "valid on two x-token lines",
+                "/",
+                &[("x-token", &good), ("x-token", &good)],
+            ),
+            probe(
                 "valid + a client's x-jwt-sub",
                 "/",
                 &[("authorization", &g), ("x-jwt-sub", "mallory")],
             ),
+            // Envoy strips spaces and tabs around a value, no other whitespace: a no-break
+            // space is part of the token, which fails.
+            probe(
+                "valid, a no-break space after it",
+                "/",
+                &[("authorization", &format!("{g}\u{a0}"))],
+            ),
+            probe(
+                "valid in x-token, an em space before it",
+                "/",
+                &[("x-token", &format!("\u{2003}{good}"))],
+            ),
+            probe(
+                "valid, spaces and a tab after it",
+                "/",
+                &[("x-token", &format!("{good} \t "))],
+            ),
+            // A bearer token in another case in front of the valid one.
+            probe(
+                "forged after bearer, then valid after Bearer",
+                "/",
+                &[("authorization", &format!("bearer {bad} {g}"))],
+            ),
+            probe(
+                "forged after bearer, valid after Bearer, two lines",
+                "/",
+                &[
+                    ("authorization", &format!("bearer {bad}")),
+                    ("authorization", &g),
+                ],
+            ),
         ],
+    )
+    .deliberate_each(
+        &[
+            "forged after bearer, then valid after Bearer",
+            "forged after bearer, valid after Bearer, two lines",
+        ],
+        Part::Status,
+        "as is one holding it in another case before the prefix as it is",
     )
 }
 
@@ -363,7 +218,7 @@ fn header_and_query(forward: bool) -> Case {
             "forward": forward, "claim_to_headers": sub_header("x-jwt-sub")}))},
         "rules": everything_to("a")});
     let g = bearer(&good);
-    Case::new(
+    let case = Case::new(
         if forward {
             "header and query, forward: true"
         } else {
@@ -415,12 +270,25 @@ fn header_and_query(forward: bool) -> Case {
                 &[("authorization", &format!("bearer {good}"))],
             ),
             probe("empty query value", "/q?access_token=", &[]),
+            probe(
+                "valid in the query among encoded and bare parameters",
+                format!("/q?b=2&a=%26x%3Dy&flag&access_token={good}"),
+                &[],
+            ),
         ],
     )
     .deliberate(
         "valid query, then forged",
         Part::Status,
         "each value of a repeated query parameter or cookie",
+    );
+    if forward {
+        return case;
+    }
+    case.deliberate(
+        "valid in the query among encoded and bare parameters",
+        Part::Path,
+        "writes the parameters left back percent-decoded, sorted by name",
     )
 }
 
@@ -536,6 +404,11 @@ fn extraction() -> Case {
                 &[("cookie", &format!("jwt=\"{good}"))],
             ),
             probe(
+                "a space before the cookie's = where a token may be missing",
+                "/maybe",
+                &[("cookie", &format!("jwt ={good}"))],
+            ),
+            probe(
                 "lower-case bearer",
                 "/",
                 &[("authorization", &format!("bearer {good}"))],
@@ -609,9 +482,80 @@ fn extraction() -> Case {
         "`bearer` in lower case is refused",
     )
     .deliberate(
+        "a space before the cookie's = where a token may be missing",
+        Part::Status,
+        "a cookie of that name only with whitespace around the name is refused",
+    )
+    .deliberate(
         "a quoted cookie",
         Part::Header("cookie".into()),
         "removes the token cookie too",
+    )
+}
+
+/// One header read with its prefix in two cases: a value is the token of the location whose
+/// prefix it holds as it is, never refused as the other's in another case.
+fn prefix_in_two_cases() -> Case {
+    let config = json!({"providers": {"a": provider_a(json!({
+            "from_headers": [{"name": "authorization", "value_prefix": "Bearer "},
+                             {"name": "authorization", "value_prefix": "bearer "}],
+            "claim_to_headers": sub_header("x-jwt-sub")}))},
+        "rules": [
+            {"match": {"prefix": "/maybe"}, "requires": {"allow_missing": {}}},
+            {"match": {"prefix": "/"}, "requires": {"provider_name": "a"}}]});
+    let good = a_token(json!({}));
+    let mut probes = Vec::new();
+    for path in ["/", "/maybe"] {
+        for prefix in ["Bearer ", "bearer ", "BEARER "] {
+            probes.push(probe(
+                format!("{prefix:?} on {path}"),
+                path,
+                &[("authorization", &format!("{prefix}{good}"))],
+            ));
+        }
+    }
+    Case::new("a prefix in two cases", config, probes).deliberate(
+        "\"BEARER \" on /maybe",
+        Part::Status,
+        "a value holding the prefix only in another case is refused",
+    )
+}
+
+/// One header read with its prefix in two cases by two providers: a value holding one is
+/// passed over by the other only where the requirement reads both, so a token there is
+/// verified; where it reads only the other, it is refused (jwt_authn lets it through
+/// unverified when tokens may be missing).
+fn prefix_in_two_cases_apart() -> Case {
+    let config = json!({"providers": {
+            "a": provider_a(json!({"from_headers": [{"name": "authorization", "value_prefix": "Bearer "}],
+                                   "forward": true, "claim_to_headers": sub_header("x-jwt-sub")})),
+            "b": provider_b(json!({"from_headers": [{"name": "authorization", "value_prefix": "bearer "}],
+                                   "forward": true, "claim_to_headers": sub_header("x-jwt-sub")}))},
+        "rules": [
+            {"match": {"prefix": "/b-or-none"}, "requires": {"requires_any": {"requirements": [
+                {"provider_name": "b"}, {"allow_missing": {}}]}}},
+            {"match": {"prefix": "/either"}, "requires": {"requires_any": {"requirements": [
+                {"provider_name": "b"}, {"provider_name": "a"}]}}},
+            {"match": {"prefix": "/"}, "requires": {"allow_missing": {}}}]});
+    let good = a_token(json!({}));
+    let bad = forged(&good);
+    let mut probes = Vec::new();
+    for path in ["/", "/either", "/b-or-none"] {
+        for (name, t) in [("good", &good), ("forged", &bad)] {
+            probes.push(probe(
+                format!("{name} after \"Bearer \" on {path}"),
+                path,
+                &[("authorization", &bearer(t))],
+            ));
+        }
+    }
+    Case::new("a prefix in two cases, two providers", config, probes).deliberate_each(
+        &[
+            "good after \"Bearer \" on /b-or-none",
+            "forged after \"Bearer \" on /b-or-none",
+        ],
+        Part::Status,
+        "a value holding the prefix only in another case is refused",
     )
 }
 
@@ -721,6 +665,236 @@ fn requirements() -> Case {
             Part::Header("authorization".into()),
             "a token that failed included",
         )
+}
+
+/// `requires_all` whose parts read the same places: a part that verified a token with a
+/// provider that does not forward it takes the token out of the request, and the parts after
+/// it no longer find it.
+fn all_in_one_place() -> Case {
+    let config = json!({"providers": {
+            "f": provider_a(json!({"claim_to_headers": sub_header("x-f-sub")})),
+            "t": provider_a(json!({"forward": true, "claim_to_headers": sub_header("x-t-sub")})),
+            "no-space": provider_a(json!({"forward": true,
+                "from_headers": [{"name": "authorization", "value_prefix": "Bearer"}]}))},
+        "rules": [
+            {"match": {"prefix": "/ff"}, "requires": {"requires_all": {"requirements": [
+                {"provider_name": "f"}, {"provider_name": "f"}]}}},
+            {"match": {"prefix": "/ft"}, "requires": {"requires_all": {"requirements": [
+                {"provider_name": "f"}, {"provider_name": "t"}]}}},
+            {"match": {"prefix": "/tf"}, "requires": {"requires_all": {"requirements": [
+                {"provider_name": "t"}, {"provider_name": "f"}]}}},
+            {"match": {"prefix": "/f-missing"}, "requires": {"requires_all": {"requirements": [
+                {"provider_name": "f"}, {"allow_missing": {}}]}}},
+            {"match": {"prefix": "/any-t"}, "requires": {"requires_all": {"requirements": [
+                {"requires_any": {"requirements": [{"provider_name": "f"}, {"provider_name": "t"}]}},
+                {"provider_name": "t"}]}}},
+            {"match": {"prefix": "/f-no-space"}, "requires": {"requires_all": {"requirements": [
+                {"provider_name": "f"}, {"provider_name": "no-space"}]}}},
+            {"match": {"prefix": "/failed-missing"}, "requires": {"requires_all": {"requirements": [
+                {"allow_missing_or_failed": {}}, {"allow_missing": {}}]}}}]});
+    let good = a_token(json!({}));
+    let g = bearer(&good);
+    let mut probes = Vec::new();
+    for path in ["/ff", "/ft", "/tf", "/f-missing", "/any-t", "/f-no-space"] {
+        probes.push(probe(
+            format!("in the header on {path}"),
+            path,
+            &[("authorization", &g)],
+        ));
+        probes.push(probe(
+            format!("in the query on {path}"),
+            format!("{path}?a=1&access_token={good}"),
+            &[],
+        ));
+    }
+    // A value of the parameter that did not verify is still there for the next part.
+    let bad = forged(&good);
+    probes.extend([
+        probe(
+            "forged, then valid, in the query on /failed-missing",
+            format!("/failed-missing?access_token={bad}&access_token={good}"),
+            &[],
+        ),
+        probe(
+            "valid, then forged, in the query on /failed-missing",
+            format!("/failed-missing?access_token={good}&access_token={bad}"),
+            &[],
+        ),
+    ]);
+    Case::new("requires_all over one place", config, probes)
+        .deliberate_each(
+            &["in the header on /f-missing", "in the query on /f-missing"],
+            Part::Header("x-f-sub".into()),
+            "jwtgate sends the claim headers of every token that verified",
+        )
+        .deliberate(
+            "valid, then forged, in the query on /failed-missing",
+            Part::Status,
+            "each value of a repeated query parameter or cookie",
+        )
+}
+
+/// `requires_any` whose first requirement fails after verifying a token it takes out: the
+/// requirements after it no longer see that token.
+fn any_after_a_failed_part() -> Case {
+    let config = json!({"providers": {
+            "b": provider_b(json!({})),
+            "any-issuer": {"local_jwks": keys_of(&[p256_jwk()]),
+                           "from_headers": [{"name": "authorization", "value_prefix": "Bearer "}]}},
+        "rules": [{"match": {"prefix": "/"}, "requires": {"requires_any": {"requirements": [
+            {"provider_name": "b"},
+            {"requires_all": {"requirements": [
+                {"provider_and_audiences": {"provider_name": "any-issuer", "audiences": ["other"]}},
+                {"provider_name": "b"}]}}]}}}]});
+    let (good, other) = (b_token(json!({})), b_token(json!({"aud": "other"})));
+    Case::new(
+        "requires_any after a failed requirement",
+        config,
+        vec![
+            probe(
+                "another audience in the header, valid in the query",
+                format!("/?access_token={good}"),
+                &[("authorization", &bearer(&other))],
+            ),
+            probe(
+                "valid in the header and the query",
+                format!("/?access_token={good}"),
+                &[("authorization", &bearer(&good))],
+            ),
+        ],
+    )
+}
+
+/// A `requires_all` part that takes a token out takes its whole header, every line whatever its
+/// prefix, and its whole parameter when the first value verified: a later part finds no token
+/// there, and is not met by another that left with it.
+fn requires_all_takes_the_whole_place() -> Case {
+    let config = json!({"providers": {
+            "a": provider_a(json!({"from_headers": [{"name": "x-jwt", "value_prefix": "A "}],
+                                   "from_params": ["t"], "claim_to_headers": sub_header("x-a-sub")})),
+            "c": provider_b(json!({"from_headers": [{"name": "x-jwt", "value_prefix": "C "}],
+                                   "forward": true, "claim_to_headers": sub_header("x-c-sub")}))},
+        "rules": [
+            {"match": {"prefix": "/ac"}, "requires": {"requires_all": {"requirements": [
+                {"provider_name": "a"}, {"provider_name": "c"}]}}},
+            {"match": {"prefix": "/a-missing"}, "requires": {"requires_all": {"requirements": [
+                {"provider_name": "a"}, {"allow_missing": {}}]}}},
+            {"match": {"prefix": "/a-c-or-none"}, "requires": {"requires_all": {"requirements": [
+                {"provider_name": "a"},
+                {"requires_any": {"requirements": [{"provider_name": "c"}, {"allow_missing": {}}]}}]}}},
+            {"match": {"prefix": "/failed-other"}, "requires": {"requires_all": {"requirements": [
+                {"allow_missing_or_failed": {}},
+                {"provider_and_audiences": {"provider_name": "a", "audiences": ["other"]}}]}}}]});
+    let (a, c) = (a_token(json!({})), b_token(json!({})));
+    let other = a_token(json!({"aud": "other"}));
+    let (la, lc, lf) = (
+        format!("A {a}"),
+        format!("C {c}"),
+        format!("C {}", forged(&c)),
+    );
+    let probes = vec![
+        probe(
+            "a and c lines on /ac",
+            "/ac",
+            &[("x-jwt", &la), ("x-jwt", &lc)],
+        ),
+        probe(
+            "c and a lines on /ac",
+            "/ac",
+            &[("x-jwt", &lc), ("x-jwt", &la)],
+        ),
+        probe(
+            "a and c lines on /a-missing",
+            "/a-missing",
+            &[("x-jwt", &la), ("x-jwt", &lc)],
+        ),
+        probe(
+            "a and forged c lines on /a-missing",
+            "/a-missing",
+            &[("x-jwt", &la), ("x-jwt", &lf)],
+        ),
+        probe(
+            "a and c lines on /a-c-or-none",
+            "/a-c-or-none",
+            &[("x-jwt", &la), ("x-jwt", &lc)],
+        ),
+        probe(
+            "a and forged c lines on /a-c-or-none",
+            "/a-c-or-none",
+            &[("x-jwt", &la), ("x-jwt", &lf)],
+        ),
+        probe(
+            "valid, then another audience, on /failed-other",
+            format!("/failed-other?t={a}&t={other}"),
+            &[],
+        ),
+        probe(
+            "another audience, then valid, on /failed-other",
+            format!("/failed-other?t={other}&t={a}"),
+            &[],
+        ),
+    ];
+    Case::new("requires_all takes the whole place", config, probes)
+        .deliberate_each(
+            &[
+                "a and forged c lines on /a-missing",
+                "a and forged c lines on /a-c-or-none",
+            ],
+            Part::Status,
+            "must still verify where a later part looks",
+        )
+        .deliberate(
+            "a and c lines on /a-missing",
+            Part::Header("x-a-sub".into()),
+            "jwtgate sends the claim headers of every token that verified",
+        )
+        .deliberate(
+            "another audience, then valid, on /failed-other",
+            Part::Header("x-a-sub".into()),
+            "each value of a repeated query parameter or cookie",
+        )
+}
+
+/// `allow_missing` and `allow_missing_or_failed` take a token's provider by its issuer, wherever
+/// that provider reads: here `named`, the only provider naming [`ISSUER`], for a token of that
+/// issuer at the default places of `open`, which names none, or at `open-ec`'s header.
+fn allow_missing_by_issuer() -> Case {
+    let config = json!({"providers": {
+            "open": {"audiences": [], "local_jwks": keys_of(&[rsa_jwk()]),
+                     "claim_to_headers": sub_header("x-open-sub")},
+            "open-ec": {"local_jwks": keys_of(&[p256_jwk()]), "from_headers": [{"name": "x-token"}]},
+            "named": provider_a(json!({"from_headers": [{"name": "x-jwt", "value_prefix": "JWT "}],
+                "forward": true, "claim_to_headers": sub_header("x-named-sub")}))},
+        "rules": [
+            {"match": {"prefix": "/missing"}, "requires": {"allow_missing": {}}},
+            {"match": {"prefix": "/failed"}, "requires": {"allow_missing_or_failed": {}}}]});
+    let good = a_token(json!({}));
+    let other_aud = a_token(json!({"aud": "other"}));
+    let mut probes = Vec::new();
+    for path in ["/missing", "/failed"] {
+        probes.extend([
+            probe(
+                format!("valid in the header on {path}"),
+                path,
+                &[("authorization", &bearer(&good))],
+            ),
+            probe(
+                format!("another audience in the query on {path}"),
+                format!("{path}?access_token={other_aud}"),
+                &[],
+            ),
+            probe(
+                format!("valid where only a provider without its key reads on {path}"),
+                path,
+                &[("x-token", &good)],
+            ),
+        ]);
+    }
+    Case::new("allow_missing takes the provider by issuer", config, probes).deliberate(
+        "another audience in the query on /failed",
+        Part::Path,
+        "a token that failed included",
+    )
 }
 
 /// Rule matches beyond prefix and path.
@@ -883,14 +1057,40 @@ fn audience_forms() -> Case {
         "ftp://api",
         "https://api/x",
     ];
-    let probes = auds
+    let mut probes: Vec<Probe> = auds
         .iter()
         .map(|aud| {
             let t = bearer(&a_token(json!({ "aud": aud })));
             probe(format!("aud {aud}"), "/", &[("authorization", &t)])
         })
         .collect();
-    Case::new("audience forms", config, probes)
+    // jwt_authn reads the audience of a token before its signature.
+    let other = a_token(json!({"aud": "other"}));
+    let unknown_kid = token_raw(
+        Algorithm::RS256,
+        r#"{"alg":"RS256","kid":"nobody"}"#,
+        &claims_with(json!({"aud": "other"})).to_string(),
+    );
+    probes.extend([
+        probe(
+            "another audience, forged",
+            "/",
+            &[(
+                "authorization",
+                &bearer(&forged_with(&other, json!({"aud": "other"}))),
+            )],
+        ),
+        probe(
+            "another audience, unknown kid",
+            "/",
+            &[("authorization", &bearer(&unknown_kid))],
+        ),
+    ]);
+    Case::new("audience forms", config, probes).deliberate_each(
+        &["another audience, forged", "another audience, unknown kid"],
+        Part::Status,
+        "checks a token's audience before its signature",
+    )
 }
 
 /// claim_to_headers of every JSON type, and the payload header with and without padding.
@@ -1010,10 +1210,12 @@ fn expiration() -> Case {
 fn lifetimes() -> Case {
     let config = json!({"providers": {
             "life": provider_a(json!({"max_lifetime": "300s"})),
-            "skew": provider_a(json!({"clock_skew_seconds": 5}))},
+            "skew": provider_a(json!({"clock_skew_seconds": 5})),
+            "no-skew": provider_a(json!({"clock_skew_seconds": 0, "require_expiration": false}))},
         "rules": [
             {"match": {"prefix": "/life"}, "requires": {"provider_name": "life"}},
-            {"match": {"prefix": "/skew"}, "requires": {"provider_name": "skew"}}]});
+            {"match": {"prefix": "/skew"}, "requires": {"provider_name": "skew"}},
+            {"match": {"prefix": "/no-skew"}, "requires": {"provider_name": "no-skew"}}]});
     let n = now();
     let exps: Vec<(&str, Value)> = vec![
         ("exp in 10 minutes", json!({"exp": n + 600})),
@@ -1023,7 +1225,7 @@ fn lifetimes() -> Case {
         ("nbf in 30 s", json!({"nbf": n + 30})),
     ];
     let mut probes = Vec::new();
-    for path in ["/life", "/skew"] {
+    for path in ["/life", "/skew", "/no-skew"] {
         for (name, changes) in &exps {
             let t = bearer(&a_token(changes.clone()));
             probes.push(probe(
@@ -1033,11 +1235,17 @@ fn lifetimes() -> Case {
             ));
         }
     }
-    Case::new("max_lifetime and clock_skew_seconds", config, probes).deliberate(
-        "no exp on /skew",
-        Part::Status,
-        "`require_expiration` defaults to **true**",
-    )
+    Case::new("max_lifetime and clock_skew_seconds", config, probes)
+        .deliberate(
+            "no exp on /skew",
+            Part::Status,
+            "`require_expiration` defaults to **true**",
+        )
+        .deliberate_each(
+            &["expired 30 s ago on /no-skew", "nbf in 30 s on /no-skew"],
+            Part::Status,
+            "`0` is no skew",
+        )
 }
 
 /// Tokens in cookies.
@@ -1061,6 +1269,22 @@ fn cookies() -> Case {
                 format!("session={good}; session={bad}"),
             ),
             cookie("garbage", "session=garbage".to_owned()),
+            // Envoy's cookie parser skips spaces before a name and takes the rest as it is.
+            cookie("a space before the =", format!("session ={good}")),
+            cookie("a space after the =", format!("session= {good}")),
+            cookie("spaces after the value", format!("session={good} ; b=2")),
+            cookie("a tab after the value", format!("session={good}\t; b=2")),
+            // Other whitespace after it is part of the token, which fails.
+            cookie(
+                "a no-break space after the value",
+                format!("session={good}\u{a0}; b=2"),
+            ),
+            cookie(
+                "an ideographic space at the end",
+                format!("session={good}\u{3000}"),
+            ),
+            cookie("a tab before the name", format!("a=1;\tsession={good}")),
+            cookie("spaces before the name", format!("a=1;  session={good}")),
             probe(
                 "a bearer header is not looked at",
                 "/",
@@ -1069,7 +1293,13 @@ fn cookies() -> Case {
         ],
     )
     .deliberate_each(
-        &["valid", "valid among others"],
+        &[
+            "valid",
+            "valid among others",
+            "spaces before the name",
+            "spaces after the value",
+            "a tab after the value",
+        ],
         Part::Header("cookie".into()),
         "removes the token cookie too",
     )
@@ -1301,6 +1531,12 @@ fn cases() -> Vec<Case> {
         header_and_query(false),
         header_and_query(true),
         requirements(),
+        all_in_one_place(),
+        prefix_in_two_cases(),
+        prefix_in_two_cases_apart(),
+        requires_all_takes_the_whole_place(),
+        allow_missing_by_issuer(),
+        any_after_a_failed_part(),
         extraction(),
         shared_locations(),
         route_matches(),
@@ -1357,15 +1593,7 @@ fn cases() -> Vec<Case> {
 #[ignore = "needs Envoy: `cargo xtask test` runs it"]
 fn the_same_configuration_makes_the_same_decisions_as_jwt_authn() {
     use_live_clock();
-    // Words are compared with line breaks and runs of spaces as one space.
-    let words = |text: &str| text.split_whitespace().collect::<Vec<_>>().join(" ");
-    let readme = words(
-        &std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/examples/envoy/README.md"
-        ))
-        .unwrap(),
-    );
+    let readme = readme_words();
     let mut failures = Vec::new();
     let mut skipped = Vec::new();
     let mut running = Vec::new();
@@ -1411,19 +1639,7 @@ fn the_same_configuration_makes_the_same_decisions_as_jwt_authn() {
             routes: c.routes.clone(),
         })
         .collect();
-    let envoy = Envoy::start_pairs(&pairs, &[("jwks", jwks_server.port)], upstream.port, 1)
-        .unwrap_or_else(|log| {
-            // Envoy's start-up log lists every extension it has: only its complaints matter here.
-            let complaints: Vec<&str> = log
-                .lines()
-                .filter(|l| {
-                    ["critical", "error", "warning"]
-                        .iter()
-                        .any(|w| l.contains(w))
-                })
-                .collect();
-            panic!("Envoy did not start:\n{}", complaints.join("\n"))
-        });
+    let envoy = start_pairs(&pairs, &[("jwks", jwks_server.port)], upstream.port);
 
     let mut probes = 0;
     let mut deliberate_seen = Vec::new();
@@ -1431,18 +1647,7 @@ fn the_same_configuration_makes_the_same_decisions_as_jwt_authn() {
         let mut used = vec![false; case.deliberate.len()];
         for p in &case.probes {
             probes += 1;
-            let headers: Vec<(&str, &str)> = p
-                .headers
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.as_str()))
-                .collect();
-            let send = |port: u16| {
-                seen(
-                    &request(port, p.method, &p.path, &headers)
-                        .unwrap_or_else(|e| panic!("[{}] {}: {e}", case.name, p.name)),
-                )
-            };
-            let (a, b) = (send(*ours), send(*theirs));
+            let (a, b) = (send(*ours, p, case.name), send(*theirs, p, case.name));
             for (part, text) in compare(&a, &b) {
                 let meant = case
                     .deliberate

@@ -1212,3 +1212,300 @@ fn jwt_max_token_size_bounds_only_what_is_cached() {
     allowed(run(&c, &env, "/", &[("authorization", &bearer(&t))]));
     assert_eq!(env.cache.borrow().len(), 1);
 }
+
+/// `requires_all [allow_missing_or_failed, allow_missing]` where two providers name the token's
+/// issuer and jwt_authn takes one of them, in its hash map's order: whether the first part takes
+/// the token out depends on that pick (one refuses it, the other takes it), so the rest is
+/// judged both ways, and left in, `allow_missing` refuses it. With one provider for the issuer,
+/// the first part takes it out as jwt_authn does, and `allow_missing` finds no token. And
+/// where the pick decides whether a later provider finds its token, it finds none.
+#[test]
+fn a_token_two_providers_could_take_is_judged_both_taken_and_left() {
+    let all = json!([{"match": {"prefix": "/"}, "requires": {"requires_all": {"requirements": [
+        {"allow_missing_or_failed": {}}, {"allow_missing": {}}]}}}]);
+    let two = config(json!({"providers": {
+            "fa": provider(json!({"from_headers": [{"name": "x-jwt"}]})),
+            "only-bob": provider(json!({"from_headers": [{"name": "x-token"}],
+                                        "subjects": {"exact": "bob"}}))},
+        "rules": all}));
+    let alice = token(Algorithm::RS256, &claims());
+    let env = Fake::new(&two);
+    assert_eq!(
+        denied(run(&two, &env, "/", &[("x-jwt", &alice)])),
+        Error::InvalidClaim("sub".into())
+    );
+    let one = config(json!({"providers": {
+            "fa": provider(json!({"from_headers": [{"name": "x-jwt"}]}))},
+        "rules": all}));
+    let env = Fake::new(&one);
+    let ops = allowed(run(&one, &env, "/", &[("x-jwt", &alice)]));
+    assert!(removed(&ops, "x-jwt"));
+    // What allow_missing leaves, a later provider that does not forward takes out.
+    let later = config(json!({"providers": {
+            "keeps": provider(json!({"forward": true})), "takes": provider(json!({}))},
+        "rules": [{"match": {"prefix": "/"}, "requires": {"requires_all": {"requirements": [
+            {"allow_missing": {}}, {"requires_all": {"requirements": [
+                {"provider_name": "keeps"}, {"provider_name": "takes"}, {"provider_name": "takes"}]}}]}}}]}));
+    let env = Fake::new(&later);
+    assert_eq!(
+        denied(run(
+            &later,
+            &env,
+            "/",
+            &[("authorization", &bearer(&alice))]
+        )),
+        Error::MissingToken
+    );
+}
+
+/// A value holding a prefix in another case is passed over as another location's token only
+/// where that location's token is looked at too. Providers (forwarding their tokens) reading
+/// `Bearer ` and `bearer ` of `Authorization`: a requirement that reads only `bearer ` and
+/// lets a missing token through must not let a forged `Bearer <token>` reach the upstream
+/// unverified (it refused it before the case exception, with 401); nor may the prefix of
+/// another location (`Tok `) later in the value excuse a `bearer <forged>` in front of it.
+#[test]
+fn a_prefix_in_another_case_is_excused_only_where_its_own_location_is_read() {
+    let rules = json!([
+        {"match": {"prefix": "/lower-or-none"}, "requires": {"requires_any": {"requirements": [
+            {"provider_name": "lower"}, {"allow_missing": {}}]}}},
+        {"match": {"prefix": "/either"}, "requires": {"requires_any": {"requirements": [
+            {"provider_name": "lower"}, {"provider_name": "upper"}]}}},
+        {"match": {"prefix": "/optional"}, "requires": {"allow_missing": {}}}]);
+    let c = config(json!({"providers": {
+            "upper": provider(json!({"from_headers": [{"name": "authorization", "value_prefix": "Bearer "}], "forward": true})),
+            "lower": provider(json!({"from_headers": [{"name": "authorization", "value_prefix": "bearer "}], "forward": true}))},
+        "rules": rules}));
+    let env = Fake::new(&c);
+    let t = token(Algorithm::ES256, &claims());
+    assert_eq!(
+        denied(run(
+            &c,
+            &env,
+            "/lower-or-none",
+            &[("authorization", &bearer(&forged()))]
+        ))
+        .code(),
+        "malformed"
+    );
+    assert_eq!(
+        denied(run(
+            &c,
+            &env,
+            "/lower-or-none",
+            &[("authorization", &bearer(&t))]
+        ))
+        .code(),
+        "malformed"
+    );
+    // Where the `Bearer ` location is read as well, its token is verified there: as jwt_authn.
+    allowed(run(&c, &env, "/either", &[("authorization", &bearer(&t))]));
+    allowed(run(
+        &c,
+        &env,
+        "/optional",
+        &[("authorization", &bearer(&t))],
+    ));
+    assert_eq!(
+        denied(run(
+            &c,
+            &env,
+            "/optional",
+            &[("authorization", &bearer(&forged()))]
+        )),
+        Error::InvalidSignature
+    );
+
+    let c = config(json!({"providers": {
+            "upper": provider(json!({"from_headers": [{"name": "authorization", "value_prefix": "Bearer "}], "forward": true})),
+            "tok": provider(json!({"from_headers": [{"name": "authorization", "value_prefix": "Tok "}], "forward": true}))},
+        "rules": [{"match": {"prefix": "/"}, "requires": {"allow_missing": {}}}]}));
+    let env = Fake::new(&c);
+    let value = format!("bearer {} Tok {t}", forged());
+    assert_eq!(
+        denied(run(&c, &env, "/optional", &[("authorization", &value)])).code(),
+        "malformed"
+    );
+}
+
+/// Only the whitespace Envoy's codec strips around a header value (spaces, tabs), and that
+/// jwt_authn's base64 decoder passes over after a cookie's token, is not part of a token:
+/// other Unicode whitespace (a no-break space, an ideographic space) is, and the token fails,
+/// as in jwt_authn, which refuses it. Trimming it would let through what jwt_authn refuses.
+#[test]
+fn only_ascii_spaces_and_tabs_around_a_token_are_passed_over() {
+    let c = config(json!({"providers": {"p": provider(json!({
+            "from_headers": [{"name": "authorization", "value_prefix": "Bearer "}, {"name": "x-jwt"}],
+            "from_cookies": ["session"]}))},
+        "rules": [{"match": {"prefix": "/"}, "requires": {"provider_name": "p"}}]}));
+    let env = Fake::new(&c);
+    let t = token(Algorithm::ES256, &claims());
+    for space in ["\u{a0}", "\u{3000}", "\u{2009}", "\u{85}"] {
+        for (name, value) in [
+            ("authorization", format!("Bearer {t}{space}")),
+            ("x-jwt", format!("{t}{space}")),
+            ("x-jwt", format!("{space}{t}")),
+            ("cookie", format!("session={t}{space}; b=2")),
+            ("cookie", format!("session={t}{space}")),
+        ] {
+            assert_eq!(
+                denied(run(&c, &env, "/", &[(name, &value)])).code(),
+                "malformed",
+                "{name}: {value:?}"
+            );
+        }
+    }
+    for (name, value) in [
+        ("authorization", format!("Bearer {t} \t")),
+        ("x-jwt", format!(" \t{t}\t ")),
+        ("cookie", format!("session={t} \t; b=2")),
+    ] {
+        allowed(run(&c, &env, "/", &[(name, &value)]));
+    }
+}
+
+/// A `requires_all` part that verifies a token with a provider that does not forward it takes
+/// out what jwt_authn's authenticator removes: the whole header, every line of it whatever its
+/// prefix, and the whole parameter when its first value (the one jwt_authn reads) verified.
+/// A later part finds no token there, and so is not met by another token that was there:
+/// jwtgate let through (200) what jwt_authn refuses. One that did not verify must still
+/// verify where a later part looks (stricter than jwt_authn, which removed it unread).
+#[test]
+fn requires_all_takes_out_the_whole_header_and_parameter_as_jwt_authn() {
+    let lines = config(json!({"providers": {
+            "a": provider(json!({"from_headers": [{"name": "x-jwt", "value_prefix": "A "}]})),
+            "c": provider(json!({"from_headers": [{"name": "x-jwt", "value_prefix": "C "}], "forward": true}))},
+        "rules": [
+            {"match": {"prefix": "/a-missing"}, "requires": {"requires_all": {"requirements": [
+                {"provider_name": "a"}, {"allow_missing": {}}]}}},
+            {"match": {"prefix": "/a-c-or-none"}, "requires": {"requires_all": {"requirements": [
+                {"provider_name": "a"},
+                {"requires_any": {"requirements": [{"provider_name": "c"}, {"allow_missing": {}}]}}]}}},
+            {"match": {"prefix": "/"}, "requires": {"requires_all": {"requirements": [
+                {"provider_name": "a"}, {"provider_name": "c"}]}}}]}));
+    let env = Fake::new(&lines);
+    let t = token(Algorithm::ES256, &claims());
+    let (a, c) = (format!("A {t}"), format!("C {t}"));
+    assert_eq!(
+        denied(run(&lines, &env, "/", &[("x-jwt", &a), ("x-jwt", &c)])),
+        Error::MissingToken
+    );
+    let ops = allowed(run(
+        &lines,
+        &env,
+        "/a-missing",
+        &[("x-jwt", &a), ("x-jwt", &c)],
+    ));
+    assert!(removed(&ops, "x-jwt"));
+    assert_eq!(
+        added(&ops, "x-sub"),
+        ["alice"],
+        "the claims of a's token only"
+    );
+    let forged_c = format!("C {}", forged());
+    assert_eq!(
+        denied(run(
+            &lines,
+            &env,
+            "/a-missing",
+            &[("x-jwt", &a), ("x-jwt", &forged_c)]
+        )),
+        Error::InvalidSignature
+    );
+    // A provider that finds only a ghost judges it before it finds no token.
+    allowed(run(
+        &lines,
+        &env,
+        "/a-c-or-none",
+        &[("x-jwt", &a), ("x-jwt", &c)],
+    ));
+    assert_eq!(
+        denied(run(
+            &lines,
+            &env,
+            "/a-c-or-none",
+            &[("x-jwt", &a), ("x-jwt", &forged_c)]
+        )),
+        Error::InvalidSignature
+    );
+
+    let param = config(
+        json!({"providers": {"a": provider(json!({"from_params": ["t"]}))},
+        "rules": [{"match": {"prefix": "/"}, "requires": {"requires_all": {"requirements": [
+            {"allow_missing_or_failed": {}},
+            {"provider_and_audiences": {"provider_name": "a", "audiences": ["other"]}}]}}}]}),
+    );
+    let env = Fake::new(&param);
+    let other = token(Algorithm::ES256, &claims_with(json!({"aud": "other"})));
+    assert_eq!(
+        denied(run(&param, &env, &format!("/?t={t}&t={other}"), &[])),
+        Error::MissingToken
+    );
+    // Its first value failed: jwt_authn took nothing out, and the next part reads it.
+    allowed(run(&param, &env, &format!("/?t={other}&t={t}"), &[]));
+}
+
+/// A value holding the prefix in another case before the prefix as it is is refused: jwt_authn
+/// verifies only the token after `Bearer `, and lets the request through with the token after
+/// `bearer ` in front of it, which an upstream reading the scheme in any case (RFC 7235) takes
+/// for the bearer token. Two `Authorization` lines, which Envoy joins with `,`, the same.
+#[test]
+fn a_prefix_in_another_case_before_the_prefix_is_refused() {
+    let c = config(json!({"providers": {"p": provider(json!({
+            "from_headers": [{"name": "authorization", "value_prefix": "Bearer "}], "forward": true}))},
+        "rules": [{"match": {"prefix": "/optional"}, "requires": {"allow_missing": {}}},
+                  {"match": {"prefix": "/"}, "requires": {"provider_name": "p"}}]}));
+    let env = Fake::new(&c);
+    let t = token(Algorithm::ES256, &claims());
+    for path in ["/", "/optional"] {
+        for value in [
+            format!("bearer {} Bearer {t}", forged()),
+            format!("bearer {},Bearer {t}", forged()),
+            format!("BEARER x, Bearer {t}"),
+        ] {
+            assert_eq!(
+                denied(run(&c, &env, path, &[("authorization", &value)])).code(),
+                "malformed",
+                "{path}: {value}"
+            );
+        }
+        // Another scheme before it is not a bearer token: as jwt_authn.
+        allowed(run(
+            &c,
+            &env,
+            path,
+            &[("authorization", &format!("Basic eA==, Bearer {t}"))],
+        ));
+    }
+}
+
+/// Only a parameter's first value, the one jwt_authn reads, takes the parameter out: where a
+/// later value verified, the first stays as it was, and a later part judges it. A first value
+/// of an unknown issuer is refused under `requires_any` of its provider and `allow_missing`,
+/// as jwt_authn refuses it (an unknown issuer is not a missing token).
+#[test]
+fn a_later_value_that_verified_leaves_the_first_in_place() {
+    let c = config(
+        json!({"providers": {"a": provider(json!({"from_params": ["t"]}))},
+        "rules": [{"match": {"prefix": "/"}, "requires": {"requires_all": {"requirements": [
+            {"allow_missing_or_failed": {}},
+            {"requires_any": {"requirements": [{"provider_name": "a"}, {"allow_missing": {}}]}}]}}}]}),
+    );
+    let env = Fake::new(&c);
+    let t = token(Algorithm::ES256, &claims());
+    let unknown = token(
+        Algorithm::ES256,
+        &claims_with(json!({"iss": "https://unknown.example"})),
+    );
+    assert_eq!(
+        denied(run(&c, &env, &format!("/?t={unknown}&t={t}"), &[])),
+        Error::InvalidIssuer
+    );
+    // The first verified: the parameter leaves, and the unknown one with it (unread by
+    // jwt_authn) is still judged.
+    assert_eq!(
+        denied(run(&c, &env, &format!("/?t={t}&t={unknown}"), &[])),
+        Error::InvalidIssuer
+    );
+    allowed(run(&c, &env, &format!("/?t={t}"), &[]));
+}

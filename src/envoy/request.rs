@@ -3,7 +3,8 @@
 //! an [`Env`] and carries out the [`Outcome`].
 
 use std::borrow::Cow;
-use std::cell::{OnceCell, RefCell};
+use std::cell::{Cell, OnceCell, RefCell};
+use std::collections::HashSet;
 use std::rc::Rc;
 
 use serde_json::{Map, Value};
@@ -105,6 +106,10 @@ impl Request<'_> {
 struct Entry<'r> {
     location: usize,
     token: Cow<'r, str>,
+    /// The locations whose prefix, as it is, stands where this header value holds this
+    /// location's prefix in another case (see [`header_token`]): a check that reads them too
+    /// verifies the token there and passes this entry over; any other refuses it.
+    theirs: Vec<usize>,
 }
 
 /// A token that verified for a provider, with its claims.
@@ -113,6 +118,9 @@ struct Used {
     entry: usize,
     provider: usize,
     claims: Rc<Claims>,
+    /// Whether this verification takes the token out depends on jwt_authn's pick: see
+    /// [`Eval::allow`].
+    either: bool,
 }
 
 #[derive(Clone)]
@@ -166,11 +174,15 @@ pub fn decide(config: &Config, env: &dyn Env, req: &Request<'_>) -> Outcome {
         env,
         parsed: entries.iter().map(|_| OnceCell::new()).collect(),
         entries: &entries,
-        issuers: RefCell::new(Vec::new()),
-        payloads: RefCell::new(Vec::new()),
+        issuers: entries.iter().map(|_| OnceCell::new()).collect(),
+        payloads: RefCell::new(entries.iter().map(|_| None).collect()),
         memo: RefCell::new(Vec::new()),
+        removed: RefCell::new(Vec::new()),
+        ghosts: RefCell::new(vec![false; entries.len()]),
+        either: Cell::new(false),
+        leave_either: Cell::new(false),
     };
-    let used = match eval.requirement(requirement) {
+    let used = match eval.run(requirement) {
         Ok(used) => used,
         Err(Failure::Deny(e)) => return Outcome::Deny(e),
         Err(Failure::Wait {
@@ -204,12 +216,17 @@ pub fn decide(config: &Config, env: &dyn Env, req: &Request<'_>) -> Outcome {
 fn extract<'r>(config: &Config, req: &Request<'r>) -> Vec<Entry<'r>> {
     let mut entries: Vec<Entry<'r>> = Vec::new();
     for (location, at) in config.locations.iter().enumerate() {
+        // The same value twice in a parameter or cookie is one token (jwt_authn reads one),
+        // on two header lines two, as jwt_authn verifies each line and adds its claim headers.
+        // Looked up, not searched for: a query may hold thousands of values.
+        let mut seen: HashSet<Cow<'r, str>> = HashSet::new();
         let mut push = |token: Cow<'r, str>| {
-            if !entries
-                .iter()
-                .any(|e| e.location == location && e.token == token)
-            {
-                entries.push(Entry { location, token });
+            if seen.insert(token.clone()) {
+                entries.push(Entry {
+                    location,
+                    token,
+                    theirs: Vec::new(),
+                });
             }
         };
         match at {
@@ -217,8 +234,14 @@ fn extract<'r>(config: &Config, req: &Request<'r>) -> Vec<Entry<'r>> {
                 .headers
                 .iter()
                 .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-                .filter_map(|(_, v)| header_token(v, prefix))
-                .for_each(|t| push(Cow::Borrowed(t))),
+                .filter_map(|(_, v)| header_token(v, name, prefix, &config.locations))
+                .for_each(|(t, theirs)| {
+                    entries.push(Entry {
+                        location,
+                        token: Cow::Borrowed(t),
+                        theirs,
+                    })
+                }),
             Location::Param(name) => query_values(req.path, name).for_each(|t| push(Cow::Owned(t))),
             Location::Cookie(name) => req
                 .headers
@@ -231,25 +254,62 @@ fn extract<'r>(config: &Config, req: &Request<'r>) -> Vec<Entry<'r>> {
     entries
 }
 
+/// The whitespace around a token that is not part of it: spaces and tabs, which Envoy's codec
+/// strips from a header value, and which jwt_authn's base64 decoder (absl's) passes over after
+/// a cookie's token. Other whitespace (a no-break space, U+00A0) is part of the token, which
+/// then fails, as in jwt_authn: trimming it would let through what jwt_authn refuses.
+const SPACE: [char; 2] = [' ', '\t'];
+
 /// The token in a header value. With a prefix, as jwt_authn finds one: the prefix anywhere in
 /// the value, case-sensitive. A value that holds the prefix but no token is an empty token,
 /// which fails, never a missing one. A value holding the prefix only in another case
 /// (`bearer …`) is also an empty token: jwt_authn does not see a token there and refuses a
 /// request that needs one, while a token there must never pass unverified under
-/// `allow_missing`, so jwtgate refuses both.
-fn header_token<'v>(value: &'v str, prefix: &str) -> Option<&'v str> {
-    let value = value.trim();
+/// `allow_missing`, so jwtgate refuses both. Unless each place the value holds the prefix in
+/// another case is where another location of that header finds its own prefix, as it is
+/// (`Bearer ` beside `bearer `): the token is that location's, and the locations returned
+/// with the empty token say so. A check that reads them too verifies the token there and
+/// passes the empty one over; one that does not read them refuses it, as before, since there
+/// the token would reach the upstream unverified. So is a value holding the prefix in another
+/// case before the prefix as it is (`bearer <a> Bearer <b>`, or two `Authorization` lines
+/// joined): jwt_authn verifies `<b>` only, and `<a>`, which an upstream reading the scheme
+/// in any case takes for the token, would pass unverified.
+fn header_token<'v>(
+    value: &'v str,
+    name: &str,
+    prefix: &str,
+    locations: &[Location],
+) -> Option<(&'v str, Vec<usize>)> {
+    let value = value.trim_matches(SPACE);
     // Without a prefix the whole value is the token, as in jwt_authn: `<token> junk` fails.
     if prefix.is_empty() {
-        return Some(value);
+        return Some((value, Vec::new()));
     }
     if let Some(at) = value.find(prefix) {
-        return Some(token_after(&value[at + prefix.len()..]));
+        let before = value[..at].to_ascii_lowercase();
+        if before.contains(&prefix.to_ascii_lowercase()) {
+            return Some(("", Vec::new()));
+        }
+        return Some((token_after(&value[at + prefix.len()..]), Vec::new()));
     }
-    value
+    // ASCII case changes no byte offsets: `at` is a place in `value` too.
+    let mut theirs = Vec::new();
+    for (at, _) in value
         .to_ascii_lowercase()
-        .contains(&prefix.to_ascii_lowercase())
-        .then_some("")
+        .match_indices(&prefix.to_ascii_lowercase())
+    {
+        let owner = locations.iter().position(|l| {
+            matches!(l, Location::Header { name: n, prefix: other }
+                if n == name && other.eq_ignore_ascii_case(prefix)
+                    && value[at..].starts_with(other.as_str()))
+        });
+        match owner {
+            Some(l) if !theirs.contains(&l) => theirs.push(l),
+            Some(_) => {}
+            None => return Some(("", Vec::new())),
+        }
+    }
+    (!theirs.is_empty()).then_some(("", theirs))
 }
 
 /// The token after a prefix, as jwt_authn 1.40 takes it: from the first base64url character
@@ -263,18 +323,29 @@ fn token_after(text: &str) -> &str {
     &text[start..]
 }
 
+/// The cookies `name` in one `Cookie` value, as Envoy's cookie parser (jwt_authn's) reads
+/// them: spaces before a name skipped, the name up to `=` and the value after it taken as
+/// they are, only one pair of double quotes around the value removed. `name= <token>` is a
+/// token with a space, which fails. Spaces and tabs after the value (`name=<token> ; b=2`) are
+/// not part of the token: jwt_authn's decoder passes over them (see [`SPACE`]). A cookie
+/// named so only with other whitespace around the name (`name =<token>`) is an empty token,
+/// which fails: jwt_authn does not see a token there, and as with `bearer` in lower case, a
+/// token there must never pass unverified under `allow_missing`.
 fn cookies<'v>(header: &'v str, name: &str) -> Vec<&'v str> {
     header
         .split(';')
         .filter_map(|pair| {
-            let (k, v) = pair.trim().split_once('=')?;
-            let v = v.trim();
-            // One pair of double quotes around the value, as Envoy's cookie parser strips.
+            let (k, v) = pair.split_once('=')?;
             let v = v
                 .strip_prefix('"')
                 .and_then(|x| x.strip_suffix('"'))
-                .unwrap_or(v);
-            (k.trim() == name).then_some(v)
+                .unwrap_or(v)
+                .trim_end_matches(SPACE);
+            match k.trim_start_matches(' ') {
+                k if k == name => Some(v),
+                k if k.trim() == name => Some(""),
+                _ => None,
+            }
         })
         .collect()
 }
@@ -288,11 +359,26 @@ struct Eval<'c, 'e, 'r> {
     /// Each token parsed once, when first needed: for its `iss`, for why it names no provider,
     /// and for its verification by each provider.
     parsed: Vec<OnceCell<Result<UntrustedToken<'e>, Error>>>,
-    issuers: RefCell<Vec<(usize, Issuer)>>,
+    /// Each token's `iss`, by entry (as `parsed`, looked up rather than searched for: a query
+    /// may hold thousands of values).
+    issuers: Vec<OnceCell<Issuer>>,
     /// A token's payload parsed for its `iss`, kept for its verification, which takes it
     /// rather than parsing the payload again.
-    payloads: RefCell<Vec<(usize, Map<String, Value>)>>,
+    payloads: RefCell<Vec<Option<Map<String, Value>>>>,
     memo: RefCell<Vec<(Key<'c>, Verdict)>>,
+    /// Entries an earlier part of a `requires_all` took out of the request: see
+    /// [`Eval::take_out`].
+    removed: RefCell<Vec<usize>>,
+    /// Entries that left the request with a token an earlier part verified, without having
+    /// verified themselves (see [`Eval::take_out`]): a later part that looks where they were
+    /// must still verify them, but is not met by them, as jwt_authn's finds none there. By
+    /// entry, so that a request with thousands of query values costs no search per look.
+    ghosts: RefCell<Vec<bool>>,
+    /// Whether a token `allow_missing` verified may or may not have been taken out, as
+    /// jwt_authn's pick among the providers for it decides (see [`Eval::allow`]) ...
+    either: Cell<bool>,
+    /// ... and whether this evaluation leaves such tokens in (else takes them out).
+    leave_either: Cell<bool>,
 }
 
 /// A token's unverified `iss`: a string, or `None` when absent or of another type; or why the
@@ -315,6 +401,21 @@ fn same_key(a: &Key<'_>, b: &Key<'_>) -> bool {
 }
 
 impl<'c, 'e> Eval<'c, 'e, '_> {
+    /// The request's requirement. Where a token `allow_missing` verified leaves the request
+    /// or not as jwt_authn's pick among the providers for it decides, and a later part of a
+    /// `requires_all` looks, jwtgate judges it both ways and lets the request through only if
+    /// it passes both: never what one of jwt_authn's picks refuses.
+    fn run(&self, requirement: &'c Requirement) -> Result<Vec<Used>, Failure> {
+        let used = self.requirement(requirement)?;
+        if self.either.get() {
+            self.removed.borrow_mut().clear();
+            self.ghosts.borrow_mut().fill(false);
+            self.leave_either.set(true);
+            self.requirement(requirement)?;
+        }
+        Ok(used)
+    }
+
     fn requirement(&self, requirement: &'c Requirement) -> Result<Vec<Used>, Failure> {
         match requirement {
             Requirement::Provider(p) => self.leaf(*p, None),
@@ -324,7 +425,10 @@ impl<'c, 'e> Eval<'c, 'e, '_> {
                 let mut wait = None;
                 for part in parts {
                     match self.requirement(part) {
-                        Ok(u) => used.extend(u),
+                        Ok(u) => {
+                            self.take_out(&u);
+                            used.extend(u)
+                        }
                         Err(Failure::Deny(e)) => return Err(Failure::Deny(e)),
                         Err(w) => wait = wait.or(Some(w)),
                     }
@@ -340,26 +444,36 @@ impl<'c, 'e> Eval<'c, 'e, '_> {
     /// One provider: it needs a token, and every token at its locations must verify with it
     /// (jwt_authn's authenticator: a good token beside a bad one is refused).
     fn leaf(&self, p: usize, audiences: Option<&'c [String]>) -> Result<Vec<Used>, Failure> {
-        let mut ids = self.at_provider(p).peekable();
-        if ids.peek().is_none() {
+        let ids: Vec<usize> = self.at_provider(p).collect();
+        if ids.is_empty() {
             return Err(Error::MissingToken.into());
         }
         let mut used = Vec::new();
         let mut wait = None;
-        for e in ids {
+        // From the back, as jwt_authn's authenticator takes them: its claim headers go in that
+        // order, and a token that fails stops it with the ones after it verified and already
+        // taken out (`forward: false`), out of sight of the requirements after this one.
+        for &e in ids.iter().rev() {
             match self.verify(e, p, audiences) {
+                Ok(_) if self.ghost(e) => {}
                 Ok(claims) => used.push(Used {
                     entry: e,
                     provider: p,
                     claims,
+                    either: false,
                 }),
-                Err(Failure::Deny(err)) => return Err(Failure::Deny(err)),
+                Err(Failure::Deny(err)) => {
+                    self.take_out(&used);
+                    return Err(Failure::Deny(err));
+                }
                 Err(w) => wait = wait.or(Some(w)),
             }
         }
-        // jwt_authn's authenticator takes the tokens from the back: its headers go in that order.
-        used.reverse();
-        wait.map_or(Ok(used), Err)
+        match wait {
+            Some(w) => Err(w),
+            None if used.is_empty() => Err(Error::MissingToken.into()),
+            None => Ok(used),
+        }
     }
 
     /// `requires_any`, as jwt_authn has it: the first requirement that passes wins; when none
@@ -429,12 +543,12 @@ impl<'c, 'e> Eval<'c, 'e, '_> {
         for part in parts {
             self.leaves(part, &mut leaves);
         }
-        let locations: Vec<usize> = leaves
-            .iter()
-            .flat_map(|(p, _)| self.config.providers[*p].location_ids.iter().copied())
-            .collect();
+        let locations = self.locations_of(&leaves);
         for (e, entry) in self.entries.iter().enumerate() {
-            if !locations.contains(&entry.location) {
+            if !locations.contains(&entry.location)
+                || !self.present(e)
+                || self.theirs(e, &locations)
+            {
                 continue;
             }
             let iss = self.issuer(e)?;
@@ -466,6 +580,14 @@ impl<'c, 'e> Eval<'c, 'e, '_> {
         Ok(())
     }
 
+    /// The locations these provider requirements read.
+    fn locations_of(&self, leaves: &[(usize, Option<&'c [String]>)]) -> Vec<usize> {
+        leaves
+            .iter()
+            .flat_map(|(p, _)| self.config.providers[*p].location_ids.iter().copied())
+            .collect()
+    }
+
     /// The provider requirements in a requirement, with their audience overrides.
     fn leaves(&self, r: &'c Requirement, out: &mut Vec<(usize, Option<&'c [String]>)>) {
         match r {
@@ -487,55 +609,70 @@ impl<'c, 'e> Eval<'c, 'e, '_> {
     }
 
     /// `allow_missing` (`failed` false) and `allow_missing_or_failed` on their own: tokens at
-    /// every provider's locations, each verified by the providers there whose issuer it names
-    /// (or, if none names it, those with no issuer). Under `allow_missing` each must verify
-    /// with every such provider; jwt_authn picks one of them and, stricter here, moves on past
-    /// a bad token to a good one.
+    /// every provider's locations, each taken by the providers jwt_authn may verify it with.
+    /// As jwt_authn: the token's location must take its issuer (a provider reading there
+    /// names it, or names none), and the providers for it are those naming its issuer,
+    /// wherever they read, or if none does, those naming none. jwt_authn verifies with the
+    /// first of them in its hash map's order; jwtgate with each, so it never lets through what
+    /// jwt_authn's choice would refuse. Under `allow_missing` every token must verify; jwt_authn,
+    /// stricter here, moves on past a bad token to a good one.
     fn allow(&self, failed: bool) -> Result<Vec<Used>, Failure> {
+        let providers = &self.config.providers;
         let mut used = Vec::new();
         let mut wait = None;
         for (e, entry) in self.entries.iter().enumerate() {
+            // Every location is read here, the one whose token an entry may be too.
+            if !self.present(e) || !entry.theirs.is_empty() {
+                continue;
+            }
             let iss = match self.issuer(e) {
                 Ok(iss) => iss,
                 Err(_) if failed => continue,
                 Err(err) => return Err(err.into()),
             };
-            let here: Vec<usize> = (0..self.config.providers.len())
-                .filter(|p| {
-                    self.config.providers[*p]
-                        .location_ids
-                        .contains(&entry.location)
-                })
-                .collect();
-            let named: Vec<usize> = here
-                .iter()
-                .copied()
-                .filter(|p| {
-                    self.config.providers[*p].issuer.is_some()
-                        && self.config.providers[*p].issuer == iss
-                })
-                .collect();
-            let tier = if named.is_empty() {
-                here.into_iter()
-                    .filter(|p| self.config.providers[*p].issuer.is_none())
-                    .collect()
-            } else {
-                named
-            };
+            let names = |p: &usize| providers[*p].issuer.is_some() && providers[*p].issuer == iss;
+            let open = |p: &usize| providers[*p].issuer.is_none();
+            let taken_here = (0..providers.len())
+                .filter(|p| providers[*p].location_ids.contains(&entry.location))
+                .any(|p| names(&p) || open(&p));
+            let mut tier: Vec<usize> = (0..providers.len()).filter(names).collect();
+            if tier.is_empty() {
+                tier = (0..providers.len()).filter(open).collect();
+            }
+            if !taken_here {
+                tier.clear();
+            }
             if tier.is_empty() && !failed {
                 return Err(self.issuer_error(e).into());
             }
-            for p in tier {
+            // Where jwt_authn's pick among several decides whether the token leaves the
+            // request (one takes it out, another forwards or refuses it), the later parts of
+            // a requires_all are judged both ways: see `run`.
+            let (mut takes, mut leaves) = (false, false);
+            let from = used.len();
+            for &p in &tier {
                 match self.verify(e, p, None) {
-                    Ok(claims) => used.push(Used {
-                        entry: e,
-                        provider: p,
-                        claims,
-                    }),
+                    Ok(_) if self.ghost(e) => {}
+                    Ok(claims) => {
+                        if providers[p].forward {
+                            leaves = true;
+                        } else {
+                            takes = true;
+                        }
+                        used.push(Used {
+                            entry: e,
+                            provider: p,
+                            claims,
+                            either: false,
+                        })
+                    }
                     Err(w @ Failure::Wait { .. }) => wait = wait.or(Some(w)),
-                    Err(_) if failed => {}
+                    Err(_) if failed => leaves = true,
                     Err(f) => return Err(f),
                 }
+            }
+            if takes && leaves {
+                used[from..].iter_mut().for_each(|u| u.either = true);
             }
         }
         used.reverse();
@@ -544,7 +681,84 @@ impl<'c, 'e> Eval<'c, 'e, '_> {
 
     fn at_provider(&self, p: usize) -> impl Iterator<Item = usize> + use<'_, 'c, 'e> {
         let ids = &self.config.providers[p].location_ids;
-        (0..self.entries.len()).filter(move |e| ids.contains(&self.entries[*e].location))
+        (0..self.entries.len()).filter(move |e| {
+            ids.contains(&self.entries[*e].location) && self.present(*e) && !self.theirs(*e, ids)
+        })
+    }
+
+    /// Whether entry `e`, for a check reading `locations`, is another location's token (see
+    /// [`Entry::theirs`]) that the check verifies there.
+    fn theirs(&self, e: usize, locations: &[usize]) -> bool {
+        let theirs = &self.entries[e].theirs;
+        !theirs.is_empty() && theirs.iter().all(|l| locations.contains(l))
+    }
+
+    /// Whether entry `e` is still in the request for the requirement looking now.
+    fn present(&self, e: usize) -> bool {
+        !self.removed.borrow().contains(&e)
+    }
+
+    /// Whether entry `e` is a ghost: see [`Eval::ghosts`].
+    fn ghost(&self, e: usize) -> bool {
+        self.ghosts.borrow()[e]
+    }
+
+    /// What jwt_authn's authenticator does as a part of `requires_all` passes: each token it
+    /// verified with a provider that does not forward it leaves the request at once with its
+    /// whole header (every line, whatever its prefix) or its whole parameter (cookies stay),
+    /// so the parts after it do not see them, and one that needs a token there finds none.
+    /// Of what leaves, the tokens that verified leave jwtgate's sight; one that did not is a
+    /// ghost ([`Eval::ghosts`]): a later part that looks there must still verify it, but is
+    /// not met by it. jwt_authn reads a parameter's first value only: where the value that
+    /// verified is not the first, it took nothing out, so only the values that verified
+    /// leave, and the others stay as they were. One that `allow_missing` verified, whose
+    /// leaving jwt_authn's pick decides, leaves or stays as this evaluation says (see
+    /// [`Eval::run`]). What leaves is removed from the request at the end ([`Eval::strip`]:
+    /// a token verified by a provider that does not forward it takes its header or parameter
+    /// with it); the tokens stay in `entries`, for the headers set and taken out then.
+    fn take_out(&self, used: &[Used]) {
+        let memo = self.memo.borrow();
+        let verified = |e: usize| memo.iter().any(|((me, _, _), r)| *me == e && r.is_ok());
+        let leave: Vec<usize> = used
+            .iter()
+            .filter(|u| u.either && self.leave_either.get())
+            .map(|u| u.entry)
+            .collect();
+        let mut removed = self.removed.borrow_mut();
+        let mut ghosts = self.ghosts.borrow_mut();
+        let before = removed.len();
+        for u in used {
+            self.either.set(self.either.get() || u.either);
+            if self.config.providers[u.provider].forward || leave.contains(&u.entry) {
+                continue;
+            }
+            let at = self.entries[u.entry].location;
+            let gone = &self.config.locations[at];
+            let whole = match gone {
+                Location::Param(_) => {
+                    let first = (0..self.entries.len()).find(|e| {
+                        self.entries[*e].location == at && !removed[..before].contains(e)
+                    });
+                    first == Some(u.entry)
+                }
+                _ => true,
+            };
+            for (e, entry) in self.entries.iter().enumerate() {
+                let same = match (gone, &self.config.locations[entry.location]) {
+                    (Location::Header { name: a, .. }, Location::Header { name: b, .. }) => a == b,
+                    (Location::Param(a), Location::Param(b)) => a == b,
+                    _ => false,
+                };
+                if !same || leave.contains(&e) || removed.contains(&e) {
+                    continue;
+                }
+                if verified(e) {
+                    removed.push(e);
+                } else if whole {
+                    ghosts[e] = true;
+                }
+            }
+        }
     }
 
     /// Entry `e`'s token, parsed (with the default size limit, every provider's).
@@ -554,19 +768,16 @@ impl<'c, 'e> Eval<'c, 'e, '_> {
 
     /// The token's `iss`, unverified: only to pick the provider, before any key is looked at.
     fn issuer(&self, e: usize) -> Result<Option<String>, Error> {
-        if let Some((_, r)) = self.issuers.borrow().iter().find(|(i, _)| *i == e) {
-            return r.clone();
-        }
-        let r = match self.parsed(e) {
-            Ok(t) => t.claims_unverified().map(|claims| {
-                let iss = claims.get("iss").and_then(Value::as_str).map(str::to_owned);
-                self.payloads.borrow_mut().push((e, claims));
-                iss
-            }),
-            Err(err) => Err(err.clone()),
-        };
-        self.issuers.borrow_mut().push((e, r.clone()));
-        r
+        self.issuers[e]
+            .get_or_init(|| match self.parsed(e) {
+                Ok(t) => t.claims_unverified().map(|claims| {
+                    let iss = claims.get("iss").and_then(Value::as_str).map(str::to_owned);
+                    self.payloads.borrow_mut()[e] = Some(claims);
+                    iss
+                }),
+                Err(err) => Err(err.clone()),
+            })
+            .clone()
     }
 
     /// Why a token's `iss` names no provider: absent, not a string, or another issuer.
@@ -653,11 +864,7 @@ impl<'c, 'e> Eval<'c, 'e, '_> {
                 };
                 // The payload as parsed for the issuer, if it was: the first verification by
                 // any provider takes it.
-                let payload = {
-                    let mut payloads = self.payloads.borrow_mut();
-                    let at = payloads.iter().position(|(i, _)| *i == e);
-                    at.map(|at| payloads.swap_remove(at).1)
-                };
+                let payload = self.payloads.borrow_mut()[e].take();
                 let mut result = run(&verifier, payload);
                 // An unknown kid may be known already to the shared copy: look there before
                 // asking for a fetch.
@@ -705,6 +912,7 @@ impl<'c, 'e> Eval<'c, 'e, '_> {
     fn strip(&self, requirement: &'c Requirement, req: &Request<'_>, ops: &mut Vec<HeaderOp>) {
         let mut leaves = Vec::new();
         self.leaves(requirement, &mut leaves);
+        let read = self.locations_of(&leaves);
         let memo = self.memo.borrow();
         let verified_by = |e: usize, p: usize| {
             memo.iter()
@@ -714,6 +922,9 @@ impl<'c, 'e> Eval<'c, 'e, '_> {
         let mut cookie_names: Vec<&str> = Vec::new();
         let strips = |p: usize| !self.config.providers[p].forward;
         for (e, entry) in self.entries.iter().enumerate() {
+            if self.theirs(e, &read) {
+                continue;
+            }
             let owners = || {
                 leaves.iter().map(|(p, _)| *p).filter(|p| {
                     self.config.providers[*p]
@@ -721,11 +932,17 @@ impl<'c, 'e> Eval<'c, 'e, '_> {
                         .contains(&entry.location)
                 })
             };
-            // The providers it verified with decide; if none, any provider looking there.
-            let strip = if owners().any(|p| verified_by(e, p)) {
-                owners().filter(|p| verified_by(e, *p)).any(strips)
-            } else {
+            // The providers it verified with decide, wherever they read (`allow_missing` takes
+            // a token's provider by its issuer); if none, any provider looking there.
+            let verified: Vec<usize> = leaves
+                .iter()
+                .map(|(p, _)| *p)
+                .filter(|p| verified_by(e, *p))
+                .collect();
+            let strip = if verified.is_empty() {
                 owners().any(strips)
+            } else {
+                verified.into_iter().any(strips)
             };
             if !strip {
                 continue;
@@ -737,8 +954,12 @@ impl<'c, 'e> Eval<'c, 'e, '_> {
                         ops.push(op);
                     }
                 }
-                Location::Param(name) => params.push(name),
-                Location::Cookie(name) => cookie_names.push(name),
+                // Each name once: every pair of the query is compared with them.
+                Location::Param(name) if !params.contains(&name.as_str()) => params.push(name),
+                Location::Cookie(name) if !cookie_names.contains(&name.as_str()) => {
+                    cookie_names.push(name)
+                }
+                Location::Param(_) | Location::Cookie(_) => {}
             }
         }
         if !params.is_empty() {

@@ -105,7 +105,10 @@ fn listener_with_routes(name: &str, port: u16, mut filters: Vec<Value>, routes: 
         json!({"name": "envoy.filters.http.router", "typed_config": {
         "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}}),
     );
+    // Without SO_REUSEPORT: another Envoy that took the same port (tests run beside) makes
+    // this one fail to start, rather than share the port's connections with it.
     json!({"name": name, "address": {"socket_address": {"address": "127.0.0.1", "port_value": port}},
+        "enable_reuse_port": false,
         "filter_chains": [{"filters": [{"name": "envoy.filters.network.http_connection_manager",
             "typed_config": {
                 "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",

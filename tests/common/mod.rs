@@ -317,3 +317,4 @@ pub mod catalog;
 pub mod envoy;
 pub mod http;
 pub mod issuer;
+pub mod parity;
