@@ -2,42 +2,33 @@
 // decides when to refresh, which call refreshes, and what an answer, a stored copy or another
 // tab's result is worth; this file waits, calls the app's refresh, stores, locks and talks to
 // the other tabs.
-import { JwtError, MAX_TIMER_SECONDS, abortable, deadline, fits, onlyKnown, raise, reader, seconds, wasm, within } from './state.js';
-
-// The Rust core's session (RawSession) exports two methods, `op` and `text`, taking an
-// operation's number (src/web/session.rs, whose `op` and `text` modules hold the same numbers):
-// a method apiece cost about 0.5 KB of the client's size each. An operation that fails answers
-// NaN, and its error is the text ERROR. `#op` and `#text` below call them.
-const NEXT = 0;
-const EPOCH = 1;
-const SET = 2;
-const REFRESHED = 3;
-const FAILED = 4;
-const SPENT = 5;
-const STILL_NEEDED = 6;
-const REJECTED = 7;
-const ADOPT = 8;
-const RESTORE = 9;
-const CLEAR = 10;
-const RECEIVED = 12;
-const ACCESS = 0;
-const REFRESH_TOKEN = 1;
-const ERROR = 2;
-
-// NEXT's answers.
-const USE = 0;
-const REFRESH = 1;
-const AUTH_REQUIRED = 3;
-
-// Without Web Locks, tabs elect a refresher: claims within this window compete.
-const ELECTION_MS = 100;
-// A tab that lost an election waits this long for the winner's result before it tries again.
-const LOSER_WAIT_MS = 10_000;
+import {
+  ACCESS,
+  ADOPT,
+  AUTH_REQUIRED,
+  CLEAR,
+  ELECTION_MS,
+  EPOCH,
+  ERROR,
+  FAILED,
+  LOSER_WAIT_MS,
+  MAX_TIMER_SECONDS,
+  NEXT,
+  RECEIVED,
+  REFRESH,
+  REFRESHED,
+  REFRESH_TOKEN,
+  REJECTED,
+  RESTORE,
+  SET,
+  SPENT,
+  STILL_NEEDED,
+  STORED_TOKENS,
+  USE,
+} from './constants.js';
+import { JwtError, abortable, deadline, fits, onlyKnown, raise, reader, seconds, wasm, within } from './state.js';
 
 const now = () => Date.now() / 1000;
-
-// Stored text holds two tokens and a time: it may be this many tokens long, and no longer.
-const STORED_TOKENS = 4;
 
 /** The stored copy of the tokens (for storage and other tabs), as `storedTokens` reads it. */
 const storedText = (accessToken, refreshToken, receivedAt) => JSON.stringify({ accessToken, refreshToken, receivedAt });

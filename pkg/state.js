@@ -1,6 +1,7 @@
 // What the modules share: the wasm core once initialised (the entry points set it, the API
 // checks it), the platform's signature primitive, and how the core's errors become JavaScript
 // ones.
+import { MAX_CHAIN } from './constants.js';
 
 let core = null;
 let platform = null;
@@ -69,10 +70,6 @@ export function answer(text) {
 export function fits(text, tokens = 1) {
   raise(wasm().checkTokenLength(text.length / tokens));
 }
-
-// A prototype chain deeper than this is no options object but a trap (a Proxy that is its own
-// prototype would make the walk endless).
-const MAX_CHAIN = 32;
 
 /** The objects a property read on `options` looks at, `options` first; a TypeError when endless. */
 function chain(options) {
@@ -191,9 +188,6 @@ function what(value) {
   if (tag !== 'Object' && tag !== 'Array') return `an object (${tag})`;
   return 'toJSON' in value ? 'an object with toJSON()' : 'an object';
 }
-
-// setTimeout fires at once for a delay it cannot hold (more than 2^31 - 1 ms).
-export const MAX_TIMER_SECONDS = 2147483;
 
 /**
  * A JavaScript-side option in seconds: absent gives `fallback`; anything but a finite number,
