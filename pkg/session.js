@@ -26,9 +26,8 @@ import {
   STORED_TOKENS,
   USE,
 } from './constants.js';
+import { nowSeconds as now } from './token.js';
 import { JwtError, abortable, deadline, fits, onlyKnown, raise, reader, seconds, wasm, within } from './state.js';
-
-const now = () => Date.now() / 1000;
 
 /** The stored copy of the tokens (for storage and other tabs), as `storedTokens` reads it. */
 const storedText = (accessToken, refreshToken, receivedAt) => JSON.stringify({ accessToken, refreshToken, receivedAt });
@@ -119,8 +118,8 @@ export class TokenSession extends EventTarget {
   #core;
   #refresh;
   #refreshMs;
+  // The origins besides the page's that get the token; null for any (allowAnyOrigin).
   #origins;
-  #anyOrigin;
   #timeouts = new Set();
   #fetch;
   #storage;
@@ -152,8 +151,7 @@ export class TokenSession extends EventTarget {
       throw new TypeError("origins must be an array of origins, such as ['https://api.example.com'] (scheme, host and port only)");
     }
     if (typeof allowAnyOrigin !== 'boolean') throw new TypeError('allowAnyOrigin must be true or false');
-    this.#origins = new Set(origins);
-    this.#anyOrigin = allowAnyOrigin;
+    this.#origins = allowAnyOrigin ? null : new Set(origins);
     if (typeof storageKey !== 'string' || storageKey === '') throw new TypeError('storageKey must be a non-empty string');
     if (onAuthRequired !== undefined && typeof onAuthRequired !== 'function') {
       throw new TypeError('onAuthRequired must be a function');
@@ -185,9 +183,9 @@ export class TokenSession extends EventTarget {
         if (e.key !== this.#key) return;
         const text = this.#read();
         if (text === null) {
-          if (this.#text(ACCESS) !== undefined) this.#forget();
+          if (this.#core.text(ACCESS) !== undefined) this.#forget();
         } else if (this.#restore(text, false)) {
-          this.#emit('refreshed', { accessToken: this.#text(ACCESS) });
+          this.#emit('refreshed', { accessToken: this.#core.text(ACCESS) });
         }
       };
       globalThis.addEventListener?.('storage', this.#onStorage);
@@ -196,11 +194,7 @@ export class TokenSession extends EventTarget {
 
   /** Tokens from a sign-in. Calls waiting for one go ahead. */
   setTokens({ accessToken, refreshToken } = {}) {
-    if (typeof accessToken !== 'string') throw new TypeError('setTokens needs { accessToken, refreshToken? }');
-    if (refreshToken != null && typeof refreshToken !== 'string') throw new TypeError('refreshToken must be a string');
-    fits(accessToken);
-    if (refreshToken != null) fits(refreshToken);
-    this.#op(SET, 0, now(), accessToken, undefined, refreshToken ?? undefined);
+    this.#op(SET, 0, now(), accessToken, undefined, pair(accessToken, refreshToken, 'setTokens needs { accessToken, refreshToken? }', 'refreshToken must be a string'));
     this.#save();
     this.#wake();
   }
@@ -210,7 +204,7 @@ export class TokenSession extends EventTarget {
     for (;;) {
       const changed = this.#changed.promise;
       const next = this.#op(NEXT, 0, now());
-      if (next === USE) return this.#text(ACCESS);
+      if (next === USE) return this.#core.text(ACCESS);
       if (next === REFRESH) this.#run();
       else if (next === AUTH_REQUIRED) {
         this.#emit('authrequired', { error: new JwtError('missing_token', 'no token: sign in') });
@@ -226,7 +220,7 @@ export class TokenSession extends EventTarget {
    * origin than the page's.
    */
   sendsTokenTo(url) {
-    if (this.#anyOrigin) return true;
+    if (this.#origins === null) return true;
     let origin;
     try {
       origin = new URL(url, globalThis.document?.baseURI ?? globalThis.location?.href).origin;
@@ -273,22 +267,19 @@ export class TokenSession extends EventTarget {
 
   /** Signs out: forgets the tokens here and in tabs that shared them; waiting calls reject. */
   clear() {
-    const [from, access] = [this.#text(REFRESH_TOKEN), this.#text(ACCESS)];
+    const from = this.#core.text(REFRESH_TOKEN);
+    const access = this.#core.text(ACCESS);
     this.#forget();
     // Tabs holding the same tokens sign out too: matched by refresh token, or without one
     // by access token.
     if (access !== undefined) this.#post({ t: 'cleared', from: from ?? '', access });
   }
 
-  // Operation `code` of the core (see the numbers above), its error thrown.
+  // Operation `code` of the core (the numbers are in constants.js), its error thrown.
   #op(code, epoch, t, a, b, c, at = 0) {
     const answer = this.#core.op(code, epoch, t, at, a, b, c);
-    if (answer !== answer) raise(this.#text(ERROR));
+    if (answer !== answer) raise(this.#core.text(ERROR));
     return answer;
-  }
-
-  #text(which) {
-    return this.#core.text(which);
   }
 
   #forget() {
@@ -316,7 +307,7 @@ export class TokenSession extends EventTarget {
   async #run() {
     const epoch = this.#op(EPOCH, 0, 0);
     // The refresh token this run presents, once it knows; until then the one it started with.
-    let from = this.#text(REFRESH_TOKEN);
+    let from = this.#core.text(REFRESH_TOKEN);
     // Once per run: a timeout rejects both the refresh and the turn that holds it.
     let failed = false;
     const fail = (error) => {
@@ -328,22 +319,18 @@ export class TokenSession extends EventTarget {
       await this.#exclusive(async (signal) => {
         // While this tab waited for its turn, another may have refreshed, failed or signed in.
         if (this.#shared) this.#restore(this.#read(), false);
-        const needed = this.#op(STILL_NEEDED, epoch, now()) === 1 ? this.#text(REFRESH_TOKEN) : undefined;
+        const needed = this.#op(STILL_NEEDED, epoch, now()) === 1 ? this.#core.text(REFRESH_TOKEN) : undefined;
         if (needed === undefined) return;
         from = needed;
-        let answer;
+        let accessToken;
+        let refreshToken;
         let taken;
         try {
-          answer = await abortable(Promise.resolve().then(() => this.#refresh(from, { signal })), signal);
-          if (!answer || typeof answer.accessToken !== 'string') {
-            throw new TypeError('refresh() must resolve to { accessToken, refreshToken? }');
-          }
-          if (answer.refreshToken != null && typeof answer.refreshToken !== 'string') {
-            throw new TypeError('refresh() gave a refreshToken that is not a string');
-          }
-          fits(answer.accessToken);
-          if (answer.refreshToken != null) fits(answer.refreshToken);
-          taken = this.#op(REFRESHED, epoch, now(), from, answer.accessToken, answer.refreshToken ?? undefined) === 1;
+          const answer = await abortable(Promise.resolve().then(() => this.#refresh(from, { signal })), signal);
+          // Each read once: what the core takes is what the other tabs are sent.
+          accessToken = answer?.accessToken;
+          refreshToken = pair(accessToken, answer?.refreshToken, 'refresh() must resolve to { accessToken, refreshToken? }', 'refresh() gave a refreshToken that is not a string');
+          taken = this.#op(REFRESHED, epoch, now(), from, accessToken, refreshToken) === 1;
         } catch (e) {
           fail(e);
           // `from` may be spent at the issuer: tabs holding it must not present it again.
@@ -353,10 +340,10 @@ export class TokenSession extends EventTarget {
         }
         // Posted even when this tab dropped the answer: `from` is spent, and tabs still
         // holding it need what replaced it.
-        this.#post({ t: 'refreshed', from, accessToken: answer.accessToken, refreshToken: answer.refreshToken });
+        this.#post({ t: 'refreshed', from, accessToken, refreshToken });
         if (taken) {
           this.#save();
-          this.#emit('refreshed', { accessToken: answer.accessToken });
+          this.#emit('refreshed', { accessToken });
         }
         await this.#barrier();
       });
@@ -423,7 +410,7 @@ export class TokenSession extends EventTarget {
   // A tab already refreshing answers any claim with -1, so a late claimer always loses.
   async #elect(f) {
     for (;;) {
-      const from = this.#text(REFRESH_TOKEN);
+      const from = this.#core.text(REFRESH_TOKEN);
       const id = Math.random();
       this.#claim(from, id);
       this.#post({ t: 'claim', from, id });
@@ -441,11 +428,11 @@ export class TokenSession extends EventTarget {
       // Lost: the winner's result arrives as a 'refreshed' message and changes our refresh
       // token; a 'done' without one means it failed, and the election starts again.
       const deadline = Date.now() + LOSER_WAIT_MS;
-      while (this.#text(REFRESH_TOKEN) === from && this.#claims.has(from) && Date.now() < deadline) {
+      while (this.#core.text(REFRESH_TOKEN) === from && this.#claims.has(from) && Date.now() < deadline) {
         await sleep(ELECTION_MS / 4);
       }
       this.#claims.delete(from);
-      if (this.#text(REFRESH_TOKEN) !== from) return f();
+      if (this.#core.text(REFRESH_TOKEN) !== from) return f();
     }
   }
 
@@ -455,13 +442,11 @@ export class TokenSession extends EventTarget {
 
   #message(m) {
     if (!m || typeof m !== 'object' || typeof m.from !== 'string' || !crosses(m.from)) return;
-    const ours = this.#text(REFRESH_TOKEN);
+    const ours = this.#core.text(REFRESH_TOKEN);
     if (m.t === 'refreshed' && typeof m.accessToken === 'string') {
       let adopted = false;
       try {
-        fits(m.accessToken);
-        if (typeof m.refreshToken === 'string') fits(m.refreshToken);
-        adopted = this.#op(ADOPT, 0, now(), m.from, m.accessToken, typeof m.refreshToken === 'string' ? m.refreshToken : undefined) === 1;
+        adopted = this.#op(ADOPT, 0, now(), m.from, m.accessToken, pair(m.accessToken, typeof m.refreshToken === 'string' ? m.refreshToken : undefined)) === 1;
       } catch {
         // Another tab's unreadable token is not ours to fail on.
       }
@@ -470,7 +455,7 @@ export class TokenSession extends EventTarget {
         this.#emit('refreshed', { accessToken: m.accessToken });
         this.#wake();
       }
-    } else if (m.t === 'cleared' && (m.from ? m.from === ours : m.access === this.#text(ACCESS))) {
+    } else if (m.t === 'cleared' && (m.from ? m.from === ours : m.access === this.#core.text(ACCESS))) {
       this.#forget();
     } else if (m.t === 'failed' && this.#op(SPENT, 0, 0, m.from) === 1) {
       this.#emit('authrequired', { error: new JwtError('missing_token', 'the refresh failed in another tab: sign in') });
@@ -519,14 +504,27 @@ export class TokenSession extends EventTarget {
 
   #save() {
     if (this.#storage === null) return;
-    const access = this.#text(ACCESS);
+    const access = this.#core.text(ACCESS);
     try {
       if (access === undefined) this.#storage.removeItem(this.#key);
-      else this.#storage.setItem(this.#key, storedText(access, this.#text(REFRESH_TOKEN), this.#op(RECEIVED, 0, 0)));
+      else this.#storage.setItem(this.#key, storedText(access, this.#core.text(REFRESH_TOKEN), this.#op(RECEIVED, 0, 0)));
     } catch {
       // A full or blocked storage: the tokens still live in memory.
     }
   }
+}
+
+/**
+ * A token pair bound for the core: `needs` is the TypeError for an access token that is not a
+ * string, `notString` for a refresh token neither absent nor one; each is measured (`fits`
+ * throws too_large). The refresh token as the core takes it: a string or undefined.
+ */
+function pair(accessToken, refreshToken, needs, notString) {
+  if (typeof accessToken !== 'string') throw new TypeError(needs);
+  if (refreshToken != null && typeof refreshToken !== 'string') throw new TypeError(notString);
+  fits(accessToken);
+  if (refreshToken != null) fits(refreshToken);
+  return refreshToken ?? undefined;
 }
 
 function bearer(request, token) {

@@ -64,11 +64,11 @@ export function answer(text) {
 }
 
 /**
- * Throws `too_large` for a string of `tokens` tokens the core would refuse at its default
- * limit, before the string is copied into wasm memory (which never shrinks).
+ * Throws `too_large` for a token the core would refuse at its default limit, before it is
+ * copied into wasm memory (which never shrinks).
  */
-export function fits(text, tokens = 1) {
-  raise(wasm().checkTokenLength(text.length / tokens));
+export function fits(token) {
+  raise(wasm().checkTokenLength(token.length));
 }
 
 /** The objects a property read on `options` looks at, `options` first; a TypeError when endless. */
