@@ -26,8 +26,9 @@ import {
   STORED_TOKENS,
   USE,
 } from './constants.js';
-import { nowSeconds as now } from './token.js';
 import { JwtError, abortable, deadline, fits, onlyKnown, raise, reader, seconds, wasm, within } from './state.js';
+
+const now = () => Date.now() / 1000;
 
 /** The stored copy of the tokens (for storage and other tabs), as `storedTokens` reads it. */
 const storedText = (accessToken, refreshToken, receivedAt) => JSON.stringify({ accessToken, refreshToken, receivedAt });
@@ -77,24 +78,6 @@ function isOrigin(text) {
   }
 }
 
-/** The page's origin; none outside a browser (or for an opaque origin). */
-function pageOrigin() {
-  const origin = globalThis.location?.origin;
-  return typeof origin === 'string' && origin !== 'null' ? origin : null;
-}
-
-function deferred() {
-  let resolve;
-  let reject;
-  const promise = new Promise((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  // Rejected when the session is cleared; only the calls waiting on it need to hear.
-  promise.catch(() => {});
-  return { promise, resolve, reject };
-}
-
 function storageOf(option) {
   if (option === 'memory') return null;
   if (option === 'session' || option === 'local') {
@@ -127,12 +110,15 @@ export class TokenSession extends EventTarget {
   #onStorage = null;
   #key;
   #channel = null;
-  #changed = deferred();
+  // What calls waiting for a change await, and how the change settles it.
+  #changed;
+  #settle;
   #leading = null;
   #claims = new Map();
 
   constructor(options = {}) {
     super();
+    this.#wake();
     const get = reader(options);
     onlyKnown(get, OPTIONS, 'TokenSession');
     const or = (name, fallback) => (get(name) === undefined ? fallback : get(name));
@@ -202,7 +188,7 @@ export class TokenSession extends EventTarget {
   /** An access token good for at least the refresh margin; refreshes first if it is not. */
   async accessToken() {
     for (;;) {
-      const changed = this.#changed.promise;
+      const changed = this.#changed;
       const next = this.#op(NEXT, 0, now());
       if (next === USE) return this.#core.text(ACCESS);
       if (next === REFRESH) this.#run();
@@ -227,7 +213,8 @@ export class TokenSession extends EventTarget {
     } catch {
       return false;
     }
-    return origin === pageOrigin() || this.#origins.has(origin);
+    // The page's own origin, unless it is opaque ('null'); outside a browser there is none.
+    return (origin === globalThis.location?.origin && origin !== 'null') || this.#origins.has(origin);
   }
 
   /**
@@ -293,10 +280,13 @@ export class TokenSession extends EventTarget {
 
   // Every waiting call looks again at the state; with `error`, they reject with it instead.
   #wake(error) {
-    const waiting = this.#changed;
-    this.#changed = deferred();
-    if (error) waiting.reject(error);
-    else waiting.resolve();
+    const settle = this.#settle;
+    this.#changed = new Promise((resolve, reject) => {
+      this.#settle = (e) => (e ? reject(e) : resolve());
+    });
+    // Rejected when the session is cleared; only the calls waiting on it need to hear.
+    this.#changed.catch(() => {});
+    settle?.(error);
   }
 
   #emit(type, detail) {
@@ -472,19 +462,13 @@ export class TokenSession extends EventTarget {
   }
 
   #read() {
-    let text;
     try {
-      text = this.#storage?.getItem(this.#key);
-    } catch {
-      return null;
-    }
-    if (text == null) return null;
-    if (typeof text === 'string') return text;
-    // An adapter that hands back something else holds nothing readable: corrupt, and dropped.
-    try {
+      const text = this.#storage?.getItem(this.#key);
+      if (text == null || typeof text === 'string') return text ?? null;
+      // An adapter that hands back something else holds nothing readable: corrupt, and dropped.
       this.#storage.removeItem(this.#key);
     } catch {
-      // A blocked storage: nothing is read from it either way.
+      // A blocked storage: nothing is read from it.
     }
     return null;
   }
