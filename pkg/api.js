@@ -127,8 +127,8 @@ export async function _checkSignature(jwk, alg, data, signature) {
     throw e;
   }
   const platform = crypto();
-  const key = platformKey(platform, keys, at, alg);
-  return platform.sync ? check(platform, alg, key, data, signature) : checkAsync(platform, alg, key, data, signature);
+  // Awaits what node:crypto answers at once too.
+  return checkAsync(platform, alg, platformKey(platform, keys, at, alg), data, signature);
 }
 
 /** Verifies tokens against a key set you hold. */

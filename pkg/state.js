@@ -71,17 +71,6 @@ export function fits(token) {
   raise(wasm().checkTokenLength(token.length));
 }
 
-/** The objects a property read on `options` looks at, `options` first; a TypeError when endless. */
-function chain(options) {
-  if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
-  const levels = [];
-  for (let o = options; o !== null; o = Object.getPrototypeOf(o)) {
-    if (levels.length === MAX_CHAIN) throw new TypeError(`options must not have a prototype chain deeper than ${MAX_CHAIN}`);
-    levels.push(o);
-  }
-  return levels;
-}
-
 /**
  * Reads options the way JavaScript reads them: by property access, so class getters and
  * prototypes (`Object.create(defaults)`) count. Names found only on Object.prototype are not
@@ -91,7 +80,13 @@ function chain(options) {
  * lists them.
  */
 export function reader(options) {
-  const levels = chain(options);
+  if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
+  // The objects a property read on `options` looks at, `options` first; a TypeError when endless.
+  const levels = [];
+  for (let o = options; o !== null; o = Object.getPrototypeOf(o)) {
+    if (levels.length === MAX_CHAIN) throw new TypeError(`options must not have a prototype chain deeper than ${MAX_CHAIN}`);
+    levels.push(o);
+  }
   const own = levels.filter((o) => o !== Object.prototype);
   const read = new Map();
   const get = (name) => {
@@ -141,12 +136,12 @@ export function coreOptions(options, taken, get = reader(options)) {
   return `{${members.join(',')}}`;
 }
 
+/** Whether JSON.stringify writes `value` as it is: null, a string, a boolean, a finite number. */
+const plain = (value) => value === null || typeof value === 'string' || typeof value === 'boolean' || Number.isFinite(value);
+
 function optionJson(name, value) {
-  if (value === null || typeof value === 'string' || typeof value === 'boolean') return JSON.stringify(value);
-  if (typeof value === 'number') {
-    if (Number.isFinite(value)) return JSON.stringify(value);
-    throw new TypeError(`option ${name} cannot be ${value}`);
-  }
+  if (plain(value)) return JSON.stringify(value);
+  if (typeof value === 'number') throw new TypeError(`option ${name} cannot be ${value}`);
   if (Array.isArray(value) && !('toJSON' in value)) {
     const items = [];
     // Read once each, holes included (a hole is undefined, not a name).
@@ -171,8 +166,7 @@ function optionJson(name, value) {
  * what it accepts (no null or empty list for a claim).
  */
 function claimValueJson(name, value, depth) {
-  if (value === null || typeof value === 'string' || typeof value === 'boolean') return JSON.stringify(value);
-  if (typeof value === 'number' && Number.isFinite(value)) return JSON.stringify(value);
+  if (plain(value)) return JSON.stringify(value);
   if (Array.isArray(value) && !('toJSON' in value) && depth < MAX_CHAIN) {
     const items = [];
     for (let i = 0, length = value.length; i < length; i += 1) items.push(claimValueJson(name, value[i], depth + 1));
@@ -195,7 +189,7 @@ function what(value) {
  */
 export function seconds(name, value, fallback, positive = false, max = Infinity) {
   if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || (positive && value === 0)) {
+  if (!Number.isFinite(value) || value < 0 || (positive && value === 0)) {
     throw new TypeError(`option ${name} must be a number of seconds, ${positive ? 'more than 0' : '0 or more'}`);
   }
   if (value > max) throw new TypeError(`option ${name} must be at most ${max} seconds`);
