@@ -240,7 +240,8 @@ export class TokenSession extends EventTarget {
   close() {
     this.#channel?.close();
     this.#channel = null;
-    if (this.#onStorage) globalThis.removeEventListener?.('storage', this.#onStorage);
+    // Removing a null listener does nothing.
+    globalThis.removeEventListener?.('storage', this.#onStorage);
     this.#onStorage = null;
   }
 

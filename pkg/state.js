@@ -84,7 +84,7 @@ export function reader(options) {
   // The objects a property read on `options` looks at, `options` first; a TypeError when endless.
   const levels = [];
   for (let o = options; o !== null; o = Object.getPrototypeOf(o)) {
-    if (levels.length === MAX_CHAIN) throw new TypeError(`options must not have a prototype chain deeper than ${MAX_CHAIN}`);
+    if (levels.length === MAX_CHAIN) throw new TypeError('options must not have a prototype chain deeper than ' + MAX_CHAIN);
     levels.push(o);
   }
   const own = levels.filter((o) => o !== Object.prototype);
