@@ -41,20 +41,23 @@ const storedText = (accessToken, refreshToken, receivedAt) => JSON.stringify({ a
  */
 function storedTokens(text) {
   if (!crosses(text, STORED_TOKENS)) return null;
-  let stored;
   try {
-    stored = JSON.parse(text);
+    // Not JSON, or `null` (which has nothing to take apart), is caught.
+    const stored = JSON.parse(text);
+    const { accessToken, refreshToken, receivedAt } = stored;
+    if (
+      typeof accessToken === 'string' &&
+      (refreshToken === undefined || (typeof refreshToken === 'string' && crosses(refreshToken))) &&
+      (receivedAt === undefined || typeof receivedAt === 'number') &&
+      crosses(accessToken) &&
+      storedText(accessToken, refreshToken, receivedAt) === text
+    ) {
+      return stored;
+    }
   } catch {
-    return null;
+    // Not a stored copy.
   }
-  const { accessToken, refreshToken, receivedAt } = stored ?? {};
-  const ok =
-    typeof accessToken === 'string' &&
-    (refreshToken === undefined || (typeof refreshToken === 'string' && crosses(refreshToken))) &&
-    (receivedAt === undefined || typeof receivedAt === 'number') &&
-    crosses(accessToken) &&
-    storedText(accessToken, refreshToken, receivedAt) === text;
-  return ok ? stored : null;
+  return null;
 }
 
 /**
@@ -432,7 +435,7 @@ export class TokenSession extends EventTarget {
   }
 
   #message(m) {
-    if (!m || typeof m !== 'object' || typeof m.from !== 'string' || !crosses(m.from)) return;
+    if (typeof m?.from !== 'string' || !crosses(m.from)) return;
     const ours = this.#core.text(REFRESH_TOKEN);
     if (m.t === 'refreshed' && typeof m.accessToken === 'string') {
       let adopted = false;
