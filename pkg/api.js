@@ -208,7 +208,7 @@ export class RemoteVerifier {
     } else {
       throw new TypeError('option jwksUri must be a URL (leave it out to discover it from issuer)');
     }
-    const fetch = get('fetch') === undefined ? globalThis.fetch : get('fetch');
+    const fetch = get('fetch', globalThis.fetch);
     if (typeof fetch !== 'function') throw new TypeError('no fetch here: pass one as the fetch option');
     const cache = get('cache') === undefined ? (globalThis.caches?.default ?? false) : get('cache');
     if (cache !== false && !['match', 'put', 'delete'].every((m) => typeof cache?.[m] === 'function')) {

@@ -124,16 +124,15 @@ export class TokenSession extends EventTarget {
     this.#wake();
     const get = reader(options);
     onlyKnown(get, OPTIONS, 'TokenSession');
-    const or = (name, fallback) => (get(name) === undefined ? fallback : get(name));
     const refresh = get('refresh');
     const refreshAheadSeconds = seconds('refreshAheadSeconds', get('refreshAheadSeconds'), 30);
-    const storage = or('storage', 'memory');
-    const storageKey = or('storageKey', 'jwtgate');
+    const storage = get('storage', 'memory');
+    const storageKey = get('storageKey', 'jwtgate');
     const onAuthRequired = get('onAuthRequired');
     // Called unbound: `window.fetch` throws when called as a method of something else.
-    const fetch = or('fetch', (...args) => globalThis.fetch(...args));
-    const origins = or('origins', []);
-    const allowAnyOrigin = or('allowAnyOrigin', false);
+    const fetch = get('fetch', (...args) => globalThis.fetch(...args));
+    const origins = get('origins', []);
+    const allowAnyOrigin = get('allowAnyOrigin', false);
     if (typeof refresh !== 'function') throw new TypeError('TokenSession needs refresh(refreshToken)');
     this.#refreshMs = seconds('refreshTimeoutSeconds', get('refreshTimeoutSeconds'), 10, true, MAX_TIMER_SECONDS) * 1000;
     if (!Array.isArray(origins) || !origins.every(isOrigin)) {

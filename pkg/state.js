@@ -76,8 +76,8 @@ export function fits(token) {
  * prototypes (`Object.create(defaults)`) count. Names found only on Object.prototype are not
  * options: a polluted prototype must not configure a verifier. Each name is read once and
  * remembered: a getter or Proxy that answers differently the second time changes nothing.
- * `names` are the enumerable names, own or inherited (Object.prototype's included), as for-in
- * lists them.
+ * `get(name, fallback)` gives `fallback` for an option left undefined. `names` are the
+ * enumerable names, own or inherited (Object.prototype's included), as for-in lists them.
  */
 export function reader(options) {
   if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
@@ -89,9 +89,10 @@ export function reader(options) {
   }
   const own = levels.filter((o) => o !== Object.prototype);
   const read = new Map();
-  const get = (name) => {
+  const get = (name, fallback) => {
     if (!read.has(name)) read.set(name, own.some((o) => Object.hasOwn(o, name)) ? options[name] : undefined);
-    return read.get(name);
+    const value = read.get(name);
+    return value === undefined ? fallback : value;
   };
   const seen = new Set();
   get.names = [];
