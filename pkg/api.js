@@ -3,7 +3,8 @@
 // decides everything about a token; the platform (crypto-node.js, crypto-web.js) only says
 // whether a signature verifies under the key the core chose.
 import { AUTH_OPTIONS, authenticate, configure } from './authenticate.js';
-import { JwtError, MAX_TIMER_SECONDS, abortable, answer, call, coreOptions, crypto, deadline, raise, reader, seconds, wasm, within } from './state.js';
+import { MAX_IMPORTED, MAX_RETRY_SECONDS, MAX_STALE_LIMIT, MAX_STALE_SECONDS, MAX_TIMER_SECONDS } from './constants.js';
+import { JwtError, abortable, answer, call, coreOptions, crypto, deadline, raise, reader, seconds, wasm, within } from './state.js';
 import { asToken, nowSeconds } from './token.js';
 
 export { JwtError };
@@ -23,9 +24,8 @@ function raw(jwks, policy) {
 }
 
 // Keys the platform imported, per JWK and algorithm, shared by every verifier: an import costs
-// more than a verification. The oldest goes when the map is full.
+// more than a verification. The oldest goes when the map is full (MAX_IMPORTED).
 const imported = new Map();
-const MAX_IMPORTED = 256;
 
 function platformKey(platform, keys, index, alg) {
   const jwk = (keys.jwks[index] ??= keys.core.publicKey(index));
@@ -127,8 +127,8 @@ export async function _checkSignature(jwk, alg, data, signature) {
     throw e;
   }
   const platform = crypto();
-  const key = platformKey(platform, keys, at, alg);
-  return platform.sync ? check(platform, alg, key, data, signature) : checkAsync(platform, alg, key, data, signature);
+  // Awaits what node:crypto answers at once too.
+  return checkAsync(platform, alg, platformKey(platform, keys, at, alg), data, signature);
 }
 
 /** Verifies tokens against a key set you hold. */
@@ -161,13 +161,9 @@ export class Verifier {
 // whatever the cache's own HTTP rules. Keys, in memory or in that copy, serve past cacheSeconds
 // only while the issuer cannot be reached, and for maxStaleSeconds (a day by default) at most,
 // counted from their own fetch time whether or not the cache honours max-age (browser cache
-// storage does not): a key the issuer withdrew during an outage is not trusted for ever.
+// storage does not): a key the issuer withdrew during an outage is not trusted for ever
+// (MAX_STALE_SECONDS, MAX_STALE_LIMIT).
 const FETCHED_AT = 'jwtgate-fetched-at';
-const MAX_STALE_SECONDS = 86400;
-// maxStaleSeconds at most: keys the issuer may have withdrawn a month ago are not keys.
-const MAX_STALE_LIMIT = 30 * 86400;
-// Failed fetches are retried after retrySeconds (at most this), doubling with each failure up to this.
-const MAX_RETRY_SECONDS = 30;
 const REMOTE_OPTIONS = ['jwksUri', 'cacheSeconds', 'cooldownSeconds', 'fetchTimeoutSeconds', 'retrySeconds', 'maxStaleSeconds', 'fetch', 'cache', ...AUTH_OPTIONS];
 
 /**
@@ -212,7 +208,7 @@ export class RemoteVerifier {
     } else {
       throw new TypeError('option jwksUri must be a URL (leave it out to discover it from issuer)');
     }
-    const fetch = get('fetch') === undefined ? globalThis.fetch : get('fetch');
+    const fetch = get('fetch', globalThis.fetch);
     if (typeof fetch !== 'function') throw new TypeError('no fetch here: pass one as the fetch option');
     const cache = get('cache') === undefined ? (globalThis.caches?.default ?? false) : get('cache');
     if (cache !== false && !['match', 'put', 'delete'].every((m) => typeof cache?.[m] === 'function')) {

@@ -1,7 +1,7 @@
 // From a Fetch API Request to verified claims or the refusal jwtgate's Envoy filter would send.
 // The checks are the verifier's and the core's; the answer's status and challenge come from the
 // core's one mapping (Error::http_response). Nothing here decides what a refusal looks like.
-import { JwtError, answer, coreOptions, raise, reader, wasm } from './state.js';
+import { JwtError, answer, coreOptions, onlyKnown, raise, reader, wasm } from './state.js';
 
 /** Options `authenticate` reads, on a verifier or per call; never handed to the core's policy. */
 export const AUTH_OPTIONS = ['revoked', 'realm', 'cookie', 'query'];
@@ -45,9 +45,7 @@ export function requirements(requiredClaims, spaceDelimitedClaims) {
  */
 export async function authenticate(verifier, request, options = {}) {
   const get = reader(options);
-  for (const name in options) {
-    if (!PER_CALL.includes(name)) throw new TypeError(`unknown authenticate option ${JSON.stringify(name)}`);
-  }
+  onlyKnown(get, PER_CALL, 'authenticate');
   if (typeof request?.headers?.get !== 'function' || typeof request?.url !== 'string') {
     throw new TypeError('authenticate takes a Fetch API Request');
   }

@@ -2,42 +2,33 @@
 // decides when to refresh, which call refreshes, and what an answer, a stored copy or another
 // tab's result is worth; this file waits, calls the app's refresh, stores, locks and talks to
 // the other tabs.
-import { JwtError, MAX_TIMER_SECONDS, abortable, deadline, fits, onlyKnown, raise, reader, seconds, wasm, within } from './state.js';
-
-// The Rust core's session (RawSession) exports two methods, `op` and `text`, taking an
-// operation's number (src/web/session.rs, whose `op` and `text` modules hold the same numbers):
-// a method apiece cost about 0.5 KB of the client's size each. An operation that fails answers
-// NaN, and its error is the text ERROR. `#op` and `#text` below call them.
-const NEXT = 0;
-const EPOCH = 1;
-const SET = 2;
-const REFRESHED = 3;
-const FAILED = 4;
-const SPENT = 5;
-const STILL_NEEDED = 6;
-const REJECTED = 7;
-const ADOPT = 8;
-const RESTORE = 9;
-const CLEAR = 10;
-const RECEIVED = 12;
-const ACCESS = 0;
-const REFRESH_TOKEN = 1;
-const ERROR = 2;
-
-// NEXT's answers.
-const USE = 0;
-const REFRESH = 1;
-const AUTH_REQUIRED = 3;
-
-// Without Web Locks, tabs elect a refresher: claims within this window compete.
-const ELECTION_MS = 100;
-// A tab that lost an election waits this long for the winner's result before it tries again.
-const LOSER_WAIT_MS = 10_000;
+import {
+  ACCESS,
+  ADOPT,
+  AUTH_REQUIRED,
+  CLEAR,
+  ELECTION_MS,
+  EPOCH,
+  ERROR,
+  FAILED,
+  LOSER_WAIT_MS,
+  MAX_TIMER_SECONDS,
+  NEXT,
+  RECEIVED,
+  REFRESH,
+  REFRESHED,
+  REFRESH_TOKEN,
+  REJECTED,
+  RESTORE,
+  SET,
+  SPENT,
+  STILL_NEEDED,
+  STORED_TOKENS,
+  USE,
+} from './constants.js';
+import { JwtError, abortable, deadline, fits, onlyKnown, raise, reader, seconds, wasm, within } from './state.js';
 
 const now = () => Date.now() / 1000;
-
-// Stored text holds two tokens and a time: it may be this many tokens long, and no longer.
-const STORED_TOKENS = 4;
 
 /** The stored copy of the tokens (for storage and other tabs), as `storedTokens` reads it. */
 const storedText = (accessToken, refreshToken, receivedAt) => JSON.stringify({ accessToken, refreshToken, receivedAt });
@@ -50,20 +41,23 @@ const storedText = (accessToken, refreshToken, receivedAt) => JSON.stringify({ a
  */
 function storedTokens(text) {
   if (!crosses(text, STORED_TOKENS)) return null;
-  let stored;
   try {
-    stored = JSON.parse(text);
+    // Not JSON, or `null` (which has nothing to take apart), is caught.
+    const stored = JSON.parse(text);
+    const { accessToken, refreshToken, receivedAt } = stored;
+    if (
+      typeof accessToken === 'string' &&
+      (refreshToken === undefined || (typeof refreshToken === 'string' && crosses(refreshToken))) &&
+      (receivedAt === undefined || typeof receivedAt === 'number') &&
+      crosses(accessToken) &&
+      storedText(accessToken, refreshToken, receivedAt) === text
+    ) {
+      return stored;
+    }
   } catch {
-    return null;
+    // Not a stored copy.
   }
-  const { accessToken, refreshToken, receivedAt } = stored ?? {};
-  const ok =
-    typeof accessToken === 'string' &&
-    (refreshToken === undefined || (typeof refreshToken === 'string' && crosses(refreshToken))) &&
-    (receivedAt === undefined || typeof receivedAt === 'number') &&
-    crosses(accessToken) &&
-    storedText(accessToken, refreshToken, receivedAt) === text;
-  return ok ? stored : null;
+  return null;
 }
 
 /**
@@ -85,24 +79,6 @@ function isOrigin(text) {
   } catch {
     return false;
   }
-}
-
-/** The page's origin; none outside a browser (or for an opaque origin). */
-function pageOrigin() {
-  const origin = globalThis.location?.origin;
-  return typeof origin === 'string' && origin !== 'null' ? origin : null;
-}
-
-function deferred() {
-  let resolve;
-  let reject;
-  const promise = new Promise((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  // Rejected when the session is cleared; only the calls waiting on it need to hear.
-  promise.catch(() => {});
-  return { promise, resolve, reject };
 }
 
 function storageOf(option) {
@@ -128,8 +104,8 @@ export class TokenSession extends EventTarget {
   #core;
   #refresh;
   #refreshMs;
+  // The origins besides the page's that get the token; null for any (allowAnyOrigin).
   #origins;
-  #anyOrigin;
   #timeouts = new Set();
   #fetch;
   #storage;
@@ -137,32 +113,33 @@ export class TokenSession extends EventTarget {
   #onStorage = null;
   #key;
   #channel = null;
-  #changed = deferred();
+  // What calls waiting for a change await, and how the change settles it.
+  #changed;
+  #settle;
   #leading = null;
   #claims = new Map();
 
   constructor(options = {}) {
     super();
+    this.#wake();
     const get = reader(options);
     onlyKnown(get, OPTIONS, 'TokenSession');
-    const or = (name, fallback) => (get(name) === undefined ? fallback : get(name));
     const refresh = get('refresh');
     const refreshAheadSeconds = seconds('refreshAheadSeconds', get('refreshAheadSeconds'), 30);
-    const storage = or('storage', 'memory');
-    const storageKey = or('storageKey', 'jwtgate');
+    const storage = get('storage', 'memory');
+    const storageKey = get('storageKey', 'jwtgate');
     const onAuthRequired = get('onAuthRequired');
     // Called unbound: `window.fetch` throws when called as a method of something else.
-    const fetch = or('fetch', (...args) => globalThis.fetch(...args));
-    const origins = or('origins', []);
-    const allowAnyOrigin = or('allowAnyOrigin', false);
+    const fetch = get('fetch', (...args) => globalThis.fetch(...args));
+    const origins = get('origins', []);
+    const allowAnyOrigin = get('allowAnyOrigin', false);
     if (typeof refresh !== 'function') throw new TypeError('TokenSession needs refresh(refreshToken)');
     this.#refreshMs = seconds('refreshTimeoutSeconds', get('refreshTimeoutSeconds'), 10, true, MAX_TIMER_SECONDS) * 1000;
     if (!Array.isArray(origins) || !origins.every(isOrigin)) {
       throw new TypeError("origins must be an array of origins, such as ['https://api.example.com'] (scheme, host and port only)");
     }
     if (typeof allowAnyOrigin !== 'boolean') throw new TypeError('allowAnyOrigin must be true or false');
-    this.#origins = new Set(origins);
-    this.#anyOrigin = allowAnyOrigin;
+    this.#origins = allowAnyOrigin ? null : new Set(origins);
     if (typeof storageKey !== 'string' || storageKey === '') throw new TypeError('storageKey must be a non-empty string');
     if (onAuthRequired !== undefined && typeof onAuthRequired !== 'function') {
       throw new TypeError('onAuthRequired must be a function');
@@ -194,9 +171,9 @@ export class TokenSession extends EventTarget {
         if (e.key !== this.#key) return;
         const text = this.#read();
         if (text === null) {
-          if (this.#text(ACCESS) !== undefined) this.#forget();
+          if (this.#core.text(ACCESS) !== undefined) this.#forget();
         } else if (this.#restore(text, false)) {
-          this.#emit('refreshed', { accessToken: this.#text(ACCESS) });
+          this.#emit('refreshed', { accessToken: this.#core.text(ACCESS) });
         }
       };
       globalThis.addEventListener?.('storage', this.#onStorage);
@@ -205,11 +182,7 @@ export class TokenSession extends EventTarget {
 
   /** Tokens from a sign-in. Calls waiting for one go ahead. */
   setTokens({ accessToken, refreshToken } = {}) {
-    if (typeof accessToken !== 'string') throw new TypeError('setTokens needs { accessToken, refreshToken? }');
-    if (refreshToken != null && typeof refreshToken !== 'string') throw new TypeError('refreshToken must be a string');
-    fits(accessToken);
-    if (refreshToken != null) fits(refreshToken);
-    this.#op(SET, 0, now(), accessToken, undefined, refreshToken ?? undefined);
+    this.#op(SET, 0, now(), accessToken, undefined, pair(accessToken, refreshToken, 'setTokens needs { accessToken, refreshToken? }', 'refreshToken must be a string'));
     this.#save();
     this.#wake();
   }
@@ -217,9 +190,9 @@ export class TokenSession extends EventTarget {
   /** An access token good for at least the refresh margin; refreshes first if it is not. */
   async accessToken() {
     for (;;) {
-      const changed = this.#changed.promise;
+      const changed = this.#changed;
       const next = this.#op(NEXT, 0, now());
-      if (next === USE) return this.#text(ACCESS);
+      if (next === USE) return this.#core.text(ACCESS);
       if (next === REFRESH) this.#run();
       else if (next === AUTH_REQUIRED) {
         this.#emit('authrequired', { error: new JwtError('missing_token', 'no token: sign in') });
@@ -235,14 +208,15 @@ export class TokenSession extends EventTarget {
    * origin than the page's.
    */
   sendsTokenTo(url) {
-    if (this.#anyOrigin) return true;
+    if (this.#origins === null) return true;
     let origin;
     try {
       origin = new URL(url, globalThis.document?.baseURI ?? globalThis.location?.href).origin;
     } catch {
       return false;
     }
-    return origin === pageOrigin() || this.#origins.has(origin);
+    // The page's own origin, unless it is opaque ('null'); outside a browser there is none.
+    return (origin === globalThis.location?.origin && origin !== 'null') || this.#origins.has(origin);
   }
 
   /**
@@ -268,7 +242,8 @@ export class TokenSession extends EventTarget {
   close() {
     this.#channel?.close();
     this.#channel = null;
-    if (this.#onStorage) globalThis.removeEventListener?.('storage', this.#onStorage);
+    // Removing a null listener does nothing.
+    globalThis.removeEventListener?.('storage', this.#onStorage);
     this.#onStorage = null;
   }
 
@@ -282,22 +257,19 @@ export class TokenSession extends EventTarget {
 
   /** Signs out: forgets the tokens here and in tabs that shared them; waiting calls reject. */
   clear() {
-    const [from, access] = [this.#text(REFRESH_TOKEN), this.#text(ACCESS)];
+    const from = this.#core.text(REFRESH_TOKEN);
+    const access = this.#core.text(ACCESS);
     this.#forget();
     // Tabs holding the same tokens sign out too: matched by refresh token, or without one
     // by access token.
     if (access !== undefined) this.#post({ t: 'cleared', from: from ?? '', access });
   }
 
-  // Operation `code` of the core (see the numbers above), its error thrown.
+  // Operation `code` of the core (the numbers are in constants.js), its error thrown.
   #op(code, epoch, t, a, b, c, at = 0) {
     const answer = this.#core.op(code, epoch, t, at, a, b, c);
-    if (answer !== answer) raise(this.#text(ERROR));
+    if (answer !== answer) raise(this.#core.text(ERROR));
     return answer;
-  }
-
-  #text(which) {
-    return this.#core.text(which);
   }
 
   #forget() {
@@ -311,10 +283,13 @@ export class TokenSession extends EventTarget {
 
   // Every waiting call looks again at the state; with `error`, they reject with it instead.
   #wake(error) {
-    const waiting = this.#changed;
-    this.#changed = deferred();
-    if (error) waiting.reject(error);
-    else waiting.resolve();
+    const settle = this.#settle;
+    this.#changed = new Promise((resolve, reject) => {
+      this.#settle = (e) => (e ? reject(e) : resolve());
+    });
+    // Rejected when the session is cleared; only the calls waiting on it need to hear.
+    this.#changed.catch(() => {});
+    settle?.(error);
   }
 
   #emit(type, detail) {
@@ -325,7 +300,7 @@ export class TokenSession extends EventTarget {
   async #run() {
     const epoch = this.#op(EPOCH, 0, 0);
     // The refresh token this run presents, once it knows; until then the one it started with.
-    let from = this.#text(REFRESH_TOKEN);
+    let from = this.#core.text(REFRESH_TOKEN);
     // Once per run: a timeout rejects both the refresh and the turn that holds it.
     let failed = false;
     const fail = (error) => {
@@ -337,22 +312,18 @@ export class TokenSession extends EventTarget {
       await this.#exclusive(async (signal) => {
         // While this tab waited for its turn, another may have refreshed, failed or signed in.
         if (this.#shared) this.#restore(this.#read(), false);
-        const needed = this.#op(STILL_NEEDED, epoch, now()) === 1 ? this.#text(REFRESH_TOKEN) : undefined;
+        const needed = this.#op(STILL_NEEDED, epoch, now()) === 1 ? this.#core.text(REFRESH_TOKEN) : undefined;
         if (needed === undefined) return;
         from = needed;
-        let answer;
+        let accessToken;
+        let refreshToken;
         let taken;
         try {
-          answer = await abortable(Promise.resolve().then(() => this.#refresh(from, { signal })), signal);
-          if (!answer || typeof answer.accessToken !== 'string') {
-            throw new TypeError('refresh() must resolve to { accessToken, refreshToken? }');
-          }
-          if (answer.refreshToken != null && typeof answer.refreshToken !== 'string') {
-            throw new TypeError('refresh() gave a refreshToken that is not a string');
-          }
-          fits(answer.accessToken);
-          if (answer.refreshToken != null) fits(answer.refreshToken);
-          taken = this.#op(REFRESHED, epoch, now(), from, answer.accessToken, answer.refreshToken ?? undefined) === 1;
+          const answer = await abortable(Promise.resolve().then(() => this.#refresh(from, { signal })), signal);
+          // Each read once: what the core takes is what the other tabs are sent.
+          accessToken = answer?.accessToken;
+          refreshToken = pair(accessToken, answer?.refreshToken, 'refresh() must resolve to { accessToken, refreshToken? }', 'refresh() gave a refreshToken that is not a string');
+          taken = this.#op(REFRESHED, epoch, now(), from, accessToken, refreshToken) === 1;
         } catch (e) {
           fail(e);
           // `from` may be spent at the issuer: tabs holding it must not present it again.
@@ -362,10 +333,10 @@ export class TokenSession extends EventTarget {
         }
         // Posted even when this tab dropped the answer: `from` is spent, and tabs still
         // holding it need what replaced it.
-        this.#post({ t: 'refreshed', from, accessToken: answer.accessToken, refreshToken: answer.refreshToken });
+        this.#post({ t: 'refreshed', from, accessToken, refreshToken });
         if (taken) {
           this.#save();
-          this.#emit('refreshed', { accessToken: answer.accessToken });
+          this.#emit('refreshed', { accessToken });
         }
         await this.#barrier();
       });
@@ -432,7 +403,7 @@ export class TokenSession extends EventTarget {
   // A tab already refreshing answers any claim with -1, so a late claimer always loses.
   async #elect(f) {
     for (;;) {
-      const from = this.#text(REFRESH_TOKEN);
+      const from = this.#core.text(REFRESH_TOKEN);
       const id = Math.random();
       this.#claim(from, id);
       this.#post({ t: 'claim', from, id });
@@ -450,11 +421,11 @@ export class TokenSession extends EventTarget {
       // Lost: the winner's result arrives as a 'refreshed' message and changes our refresh
       // token; a 'done' without one means it failed, and the election starts again.
       const deadline = Date.now() + LOSER_WAIT_MS;
-      while (this.#text(REFRESH_TOKEN) === from && this.#claims.has(from) && Date.now() < deadline) {
+      while (this.#core.text(REFRESH_TOKEN) === from && this.#claims.has(from) && Date.now() < deadline) {
         await sleep(ELECTION_MS / 4);
       }
       this.#claims.delete(from);
-      if (this.#text(REFRESH_TOKEN) !== from) return f();
+      if (this.#core.text(REFRESH_TOKEN) !== from) return f();
     }
   }
 
@@ -463,14 +434,12 @@ export class TokenSession extends EventTarget {
   }
 
   #message(m) {
-    if (!m || typeof m !== 'object' || typeof m.from !== 'string' || !crosses(m.from)) return;
-    const ours = this.#text(REFRESH_TOKEN);
+    if (typeof m?.from !== 'string' || !crosses(m.from)) return;
+    const ours = this.#core.text(REFRESH_TOKEN);
     if (m.t === 'refreshed' && typeof m.accessToken === 'string') {
       let adopted = false;
       try {
-        fits(m.accessToken);
-        if (typeof m.refreshToken === 'string') fits(m.refreshToken);
-        adopted = this.#op(ADOPT, 0, now(), m.from, m.accessToken, typeof m.refreshToken === 'string' ? m.refreshToken : undefined) === 1;
+        adopted = this.#op(ADOPT, 0, now(), m.from, m.accessToken, pair(m.accessToken, typeof m.refreshToken === 'string' ? m.refreshToken : undefined)) === 1;
       } catch {
         // Another tab's unreadable token is not ours to fail on.
       }
@@ -479,7 +448,7 @@ export class TokenSession extends EventTarget {
         this.#emit('refreshed', { accessToken: m.accessToken });
         this.#wake();
       }
-    } else if (m.t === 'cleared' && (m.from ? m.from === ours : m.access === this.#text(ACCESS))) {
+    } else if (m.t === 'cleared' && (m.from ? m.from === ours : m.access === this.#core.text(ACCESS))) {
       this.#forget();
     } else if (m.t === 'failed' && this.#op(SPENT, 0, 0, m.from) === 1) {
       this.#emit('authrequired', { error: new JwtError('missing_token', 'the refresh failed in another tab: sign in') });
@@ -496,19 +465,13 @@ export class TokenSession extends EventTarget {
   }
 
   #read() {
-    let text;
     try {
-      text = this.#storage?.getItem(this.#key);
-    } catch {
-      return null;
-    }
-    if (text == null) return null;
-    if (typeof text === 'string') return text;
-    // An adapter that hands back something else holds nothing readable: corrupt, and dropped.
-    try {
+      const text = this.#storage?.getItem(this.#key);
+      if (text == null || typeof text === 'string') return text ?? null;
+      // An adapter that hands back something else holds nothing readable: corrupt, and dropped.
       this.#storage.removeItem(this.#key);
     } catch {
-      // A blocked storage: nothing is read from it either way.
+      // A blocked storage: nothing is read from it.
     }
     return null;
   }
@@ -528,14 +491,27 @@ export class TokenSession extends EventTarget {
 
   #save() {
     if (this.#storage === null) return;
-    const access = this.#text(ACCESS);
+    const access = this.#core.text(ACCESS);
     try {
       if (access === undefined) this.#storage.removeItem(this.#key);
-      else this.#storage.setItem(this.#key, storedText(access, this.#text(REFRESH_TOKEN), this.#op(RECEIVED, 0, 0)));
+      else this.#storage.setItem(this.#key, storedText(access, this.#core.text(REFRESH_TOKEN), this.#op(RECEIVED, 0, 0)));
     } catch {
       // A full or blocked storage: the tokens still live in memory.
     }
   }
+}
+
+/**
+ * A token pair bound for the core: `needs` is the TypeError for an access token that is not a
+ * string, `notString` for a refresh token neither absent nor one; each is measured (`fits`
+ * throws too_large). The refresh token as the core takes it: a string or undefined.
+ */
+function pair(accessToken, refreshToken, needs, notString) {
+  if (typeof accessToken !== 'string') throw new TypeError(needs);
+  if (refreshToken != null && typeof refreshToken !== 'string') throw new TypeError(notString);
+  fits(accessToken);
+  if (refreshToken != null) fits(refreshToken);
+  return refreshToken ?? undefined;
 }
 
 function bearer(request, token) {

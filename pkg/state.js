@@ -1,6 +1,7 @@
 // What the modules share: the wasm core once initialised (the entry points set it, the API
 // checks it), the platform's signature primitive, and how the core's errors become JavaScript
 // ones.
+import { MAX_CHAIN } from './constants.js';
 
 let core = null;
 let platform = null;
@@ -63,26 +64,11 @@ export function answer(text) {
 }
 
 /**
- * Throws `too_large` for a string of `tokens` tokens the core would refuse at its default
- * limit, before the string is copied into wasm memory (which never shrinks).
+ * Throws `too_large` for a token the core would refuse at its default limit, before it is
+ * copied into wasm memory (which never shrinks).
  */
-export function fits(text, tokens = 1) {
-  raise(wasm().checkTokenLength(text.length / tokens));
-}
-
-// A prototype chain deeper than this is no options object but a trap (a Proxy that is its own
-// prototype would make the walk endless).
-const MAX_CHAIN = 32;
-
-/** The objects a property read on `options` looks at, `options` first; a TypeError when endless. */
-function chain(options) {
-  if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
-  const levels = [];
-  for (let o = options; o !== null; o = Object.getPrototypeOf(o)) {
-    if (levels.length === MAX_CHAIN) throw new TypeError(`options must not have a prototype chain deeper than ${MAX_CHAIN}`);
-    levels.push(o);
-  }
-  return levels;
+export function fits(token) {
+  raise(wasm().checkTokenLength(token.length));
 }
 
 /**
@@ -90,16 +76,23 @@ function chain(options) {
  * prototypes (`Object.create(defaults)`) count. Names found only on Object.prototype are not
  * options: a polluted prototype must not configure a verifier. Each name is read once and
  * remembered: a getter or Proxy that answers differently the second time changes nothing.
- * `names` are the enumerable names, own or inherited (Object.prototype's included), as for-in
- * lists them.
+ * `get(name, fallback)` gives `fallback` for an option left undefined. `names` are the
+ * enumerable names, own or inherited (Object.prototype's included), as for-in lists them.
  */
 export function reader(options) {
-  const levels = chain(options);
+  if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
+  // The objects a property read on `options` looks at, `options` first; a TypeError when endless.
+  const levels = [];
+  for (let o = options; o !== null; o = Object.getPrototypeOf(o)) {
+    if (levels.length === MAX_CHAIN) throw new TypeError('options must not have a prototype chain deeper than ' + MAX_CHAIN);
+    levels.push(o);
+  }
   const own = levels.filter((o) => o !== Object.prototype);
   const read = new Map();
-  const get = (name) => {
+  const get = (name, fallback) => {
     if (!read.has(name)) read.set(name, own.some((o) => Object.hasOwn(o, name)) ? options[name] : undefined);
-    return read.get(name);
+    const value = read.get(name);
+    return value === undefined ? fallback : value;
   };
   const seen = new Set();
   get.names = [];
@@ -144,12 +137,12 @@ export function coreOptions(options, taken, get = reader(options)) {
   return `{${members.join(',')}}`;
 }
 
+/** Whether JSON.stringify writes `value` as it is: null, a string, a boolean, a finite number. */
+const plain = (value) => value === null || typeof value === 'string' || typeof value === 'boolean' || Number.isFinite(value);
+
 function optionJson(name, value) {
-  if (value === null || typeof value === 'string' || typeof value === 'boolean') return JSON.stringify(value);
-  if (typeof value === 'number') {
-    if (Number.isFinite(value)) return JSON.stringify(value);
-    throw new TypeError(`option ${name} cannot be ${value}`);
-  }
+  if (plain(value)) return JSON.stringify(value);
+  if (typeof value === 'number') throw new TypeError(`option ${name} cannot be ${value}`);
   if (Array.isArray(value) && !('toJSON' in value)) {
     const items = [];
     // Read once each, holes included (a hole is undefined, not a name).
@@ -174,8 +167,7 @@ function optionJson(name, value) {
  * what it accepts (no null or empty list for a claim).
  */
 function claimValueJson(name, value, depth) {
-  if (value === null || typeof value === 'string' || typeof value === 'boolean') return JSON.stringify(value);
-  if (typeof value === 'number' && Number.isFinite(value)) return JSON.stringify(value);
+  if (plain(value)) return JSON.stringify(value);
   if (Array.isArray(value) && !('toJSON' in value) && depth < MAX_CHAIN) {
     const items = [];
     for (let i = 0, length = value.length; i < length; i += 1) items.push(claimValueJson(name, value[i], depth + 1));
@@ -192,16 +184,13 @@ function what(value) {
   return 'toJSON' in value ? 'an object with toJSON()' : 'an object';
 }
 
-// setTimeout fires at once for a delay it cannot hold (more than 2^31 - 1 ms).
-export const MAX_TIMER_SECONDS = 2147483;
-
 /**
  * A JavaScript-side option in seconds: absent gives `fallback`; anything but a finite number,
  * 0 or more (more than 0 with `positive`) and at most `max`, is a TypeError.
  */
 export function seconds(name, value, fallback, positive = false, max = Infinity) {
   if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || (positive && value === 0)) {
+  if (!Number.isFinite(value) || value < 0 || (positive && value === 0)) {
     throw new TypeError(`option ${name} must be a number of seconds, ${positive ? 'more than 0' : '0 or more'}`);
   }
   if (value > max) throw new TypeError(`option ${name} must be at most ${max} seconds`);

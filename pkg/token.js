@@ -1,5 +1,6 @@
 // decode, expiresIn and isExpired: what `jwtgate` and `jwtgate/client` share. Values cross as
 // JSON text; errors cross as JSON, in band, and become JwtError or TypeError (see state.js).
+import { ERROR, EXPIRY } from './constants.js';
 import { JwtError, answer, fits, raise, seconds, wasm } from './state.js';
 
 export function asToken(token) {
@@ -30,15 +31,15 @@ export function decode(token) {
   return { header: JSON.parse(text.slice(0, cut)), payload: JSON.parse(text.slice(cut + 1)) };
 }
 
-// The core explains a NaN from `expiresIn` through a RawSession's error slot (operation 11,
+// The core explains a NaN from `expiresIn` through a RawSession's error slot (operation EXPIRY,
 // src/web/session.rs): an export of its own cost the client 0.13 KB gzipped.
 let explainer;
 
 /** Throws the error behind `expiresIn(token, time)`'s NaN. */
 function explain(token, time) {
   explainer ??= new (wasm().RawSession)(0);
-  explainer.op(11, 0, time, 0, token);
-  raise(explainer.text(2));
+  explainer.op(EXPIRY, 0, time, 0, token);
+  raise(explainer.text(ERROR));
   // Never reached while both paths run the same core check; if they ever parted, a NaN must
   // not read as a time left (isExpired would call the token fresh).
   throw new Error('jwtgate: expiresIn refused a token without a reason');

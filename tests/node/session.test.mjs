@@ -301,6 +301,30 @@ test('two sessions sharing a refresh token: one refresh, and both hold its resul
   b.clear();
 });
 
+test('a refresh answer is read once: the session, its event and the other sessions hold the same token', async () => {
+  let reads = 0;
+  // An answer whose getter gives a new token on every read.
+  const answer = {
+    get accessToken() {
+      reads += 1;
+      return token(100 + reads);
+    },
+    refreshToken: 'r1',
+  };
+  const make = () => new TokenSession({ refresh: async () => answer, storageKey: 'read-once' });
+  const [a, b] = [make(), make()];
+  const refreshed = events(a, 'refreshed');
+  const expired = token(0, -10);
+  a.setTokens({ accessToken: expired, refreshToken: 'r0' });
+  b.setTokens({ accessToken: expired, refreshToken: 'r0' });
+  const [ta, tb] = await Promise.all([a.accessToken(), b.accessToken()]);
+  assert.equal(reads, 1);
+  assert.equal(ta, tb);
+  assert.deepEqual(refreshed.map((d) => d.accessToken), [ta]);
+  a.clear();
+  b.clear();
+});
+
 test('a call waiting for a sign-in honours its AbortSignal; close() stops listening to other sessions', async (t) => {
   const server = await api(t);
   const session = new TokenSession({ refresh: async () => assert.fail('no refresh token'), origins: [server.origin] });
