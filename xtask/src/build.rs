@@ -65,8 +65,10 @@ pub fn envoy() -> Result<PathBuf, String> {
 }
 
 /// One wasm of the npm package: the crate built with `features` (never the in-wasm signature
-/// primitives), bound by wasm-bindgen into `pkg/<dir>/<name>.js` and `<name>_bg.wasm`.
-fn web_wasm(features: &str, dir: &str, name: &str) -> Result<(), String> {
+/// primitives), bound by wasm-bindgen into `pkg/<dir>/<name>.js` and `<name>_bg.wasm`; or,
+/// for `jwtgate/client` (`exports`), no glue: `<name>_bg.wasm` alone with those exports, which
+/// the hand-written `pkg/client-wasm.js` calls.
+fn web_wasm(features: &str, dir: &str, name: &str, exports: Option<&[&str]>) -> Result<(), String> {
     cmd(
         "cargo",
         &[
@@ -85,22 +87,30 @@ fn web_wasm(features: &str, dir: &str, name: &str) -> Result<(), String> {
     )?;
     let built = root().join("target/wasm32-unknown-unknown/web/jwtgate.wasm");
     let out = root().join("pkg").join(dir);
-    cmd(
-        wasm_bindgen().to_str().unwrap(),
-        &[
-            built.to_str().unwrap(),
-            "--target",
-            "web",
-            "--out-dir",
-            out.to_str().unwrap(),
-            "--out-name",
-            name,
-            "--no-typescript",
-            "--weak-refs",
-        ],
-    )?;
-    ascii_fast_path(&out.join(format!("{name}.js")))?;
     let wasm = out.join(format!("{name}_bg.wasm"));
+    if let Some(exports) = exports {
+        // Whatever an earlier build left there (a wasm-bindgen glue) goes.
+        let _ = std::fs::remove_dir_all(&out);
+        std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
+        let bytes = std::fs::read(&built).map_err(|e| e.to_string())?;
+        std::fs::write(&wasm, exports::keep(&bytes, exports)?).map_err(|e| e.to_string())?;
+    } else {
+        cmd(
+            wasm_bindgen().to_str().unwrap(),
+            &[
+                built.to_str().unwrap(),
+                "--target",
+                "web",
+                "--out-dir",
+                out.to_str().unwrap(),
+                "--out-name",
+                name,
+                "--no-typescript",
+                "--weak-refs",
+            ],
+        )?;
+        ascii_fast_path(&out.join(format!("{name}.js")))?;
+    }
     cmd(
         wasm_opt().to_str().unwrap(),
         // --converge: -Oz again until nothing shrinks (a few dozen bytes, each build).
@@ -124,6 +134,10 @@ fn web_wasm(features: &str, dir: &str, name: &str) -> Result<(), String> {
         ],
     )?;
     let bytes = std::fs::read(&wasm).map_err(|e| e.to_string())?;
+    // pkg/client-wasm.js instantiates it with no imports.
+    if exports.is_some() && !import_modules(&bytes)?.is_empty() {
+        return Err(format!("{}: imports something", wasm.display()));
+    }
     if let Some(found) = signature_arithmetic(&bytes) {
         return Err(format!(
             "{}: holds signature arithmetic ({found}); the platform verifies",
@@ -143,8 +157,13 @@ pub fn web() -> Result<Sizes, String> {
             return Err("the signature-arithmetic check finds none in the Envoy filter".into());
         }
     }
-    web_wasm("web", "wasm", "jwtgate")?;
-    web_wasm("web-client", "wasm-client", "jwtgate_client")?;
+    web_wasm("web", "wasm", "jwtgate", None)?;
+    web_wasm(
+        "web-client",
+        "wasm-client",
+        "jwtgate_client",
+        Some(exports::CLIENT),
+    )?;
     let sizes = bundle_sizes()?;
     for (what, size, budget, target) in [
         (
