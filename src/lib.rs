@@ -37,7 +37,7 @@
 //! | `envoy` | the Envoy filter: its configuration and request logic on any target, the proxy-wasm glue on wasm32 |
 //! | `rust-crypto` *(default)* | the in-wasm signature primitives ([`RustCrypto`]); without it a front door supplies a [`SignatureCheck`] |
 //! | `web` | the wasm-bindgen exports behind the npm package `jwtgate` (see `pkg/`); built without `rust-crypto`, the platform verifies |
-//! | `web-client` | only decode, expiry and the token session's exports: the wasm of `jwtgate/client` |
+//! | `web-client` | only decode, expiry and the token session's exports: the wasm of `jwtgate/client`; alone, plain wasm exports without wasm-bindgen |
 //! | `oracle-tests` | exposes the hand-written arithmetic to the oracle tests and fuzz targets (SECURITY.md); never for a release |
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
