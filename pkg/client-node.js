@@ -1,10 +1,9 @@
 // jwtgate/client in Node: the wasm is compiled at import, so nothing needs initialising.
 import { readFileSync } from 'node:fs';
-import * as core from './wasm-client/jwtgate_client.js';
+import { ready } from './client-wasm.js';
 import { setReady } from './state.js';
 
-core.initSync({ module: readFileSync(new URL('./wasm-client/jwtgate_client_bg.wasm', import.meta.url)) });
-setReady(core);
+setReady(ready(new WebAssembly.Instance(new WebAssembly.Module(readFileSync(new URL('./wasm-client/jwtgate_client_bg.wasm', import.meta.url))))));
 
 export * from './client-api.js';
 

@@ -1,10 +1,9 @@
 // jwtgate/client in Cloudflare Workers and workerd: the .wasm comes as a compiled module.
 import module from './wasm-client/jwtgate_client_bg.wasm';
-import * as core from './wasm-client/jwtgate_client.js';
+import { ready } from './client-wasm.js';
 import { setReady } from './state.js';
 
-core.initSync({ module });
-setReady(core);
+setReady(ready(new WebAssembly.Instance(module)));
 
 export * from './client-api.js';
 

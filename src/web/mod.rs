@@ -1,4 +1,6 @@
-//! The web front door: what the npm package's JavaScript calls.
+//! The web front door: what the npm package's JavaScript calls, through wasm-bindgen in the full
+//! package (feature `web`) and through the plain exports of `abi` (src/web/abi.rs) in
+//! `jwtgate/client`'s wasm (`web-client` alone): wasm-bindgen cost the client 2.2 KB gzipped.
 //!
 //! Values cross as JSON text: the token's own header and payload, once they have passed the
 //! strict parser, which the JS side reads with the engine's `JSON.parse`. Nothing here
@@ -8,6 +10,8 @@
 
 use crate::prelude::*;
 
+#[cfg(all(target_arch = "wasm32", not(feature = "web")))]
+mod abi;
 #[cfg(feature = "web")]
 mod http;
 #[cfg(feature = "web")]
@@ -16,6 +20,7 @@ mod session;
 #[cfg(feature = "web")]
 mod verifier;
 
+#[cfg(feature = "web")]
 use wasm_bindgen::prelude::*;
 
 use crate::crypto::json::push_json_string;
@@ -91,7 +96,7 @@ fn text(bytes: Vec<u8>) -> String {
 /// The header and payload JSON texts of a token, unverified, separated by a NUL (which JSON
 /// text cannot contain); or, when the token is refused, a NUL and then the error's JSON text
 /// (a header is never empty, so only an error starts with the NUL).
-#[wasm_bindgen]
+#[cfg_attr(feature = "web", wasm_bindgen)]
 pub fn decode(token: &str) -> String {
     parts_text(token, DEFAULT_MAX_TOKEN_BYTES)
 }
@@ -112,7 +117,7 @@ fn parts_text(token: &str, max_bytes: usize) -> String {
 /// (`exp - now` of two finite numbers never is); NaN when the token or `now` is refused, and
 /// then `RawSession`'s operation 11 says why (an export of its own for that cost the client
 /// 0.13 KB gzipped). Reads only the payload: this runs before every request.
-#[wasm_bindgen(js_name = expiresIn)]
+#[cfg_attr(feature = "web", wasm_bindgen(js_name = expiresIn))]
 pub fn expires_in(token: &str, now: f64) -> f64 {
     // A number, unlike the verifier's `JsValue`: `pkg/token.js` passes anything that is not a
     // JS number as NaN, refused here, so the glue's coercion (`''` to 0) never applies. The
@@ -167,7 +172,7 @@ fn check_units(units: f64, limit: usize) -> Result<(), Error> {
 }
 
 /// `check_units` with the default limit, for `decode`, `expiresIn` and the session.
-#[wasm_bindgen(js_name = checkTokenLength)]
+#[cfg_attr(feature = "web", wasm_bindgen(js_name = checkTokenLength))]
 pub fn check_token_length(units: f64) -> Option<String> {
     match check_units(units, DEFAULT_MAX_TOKEN_BYTES) {
         Ok(()) => None,

@@ -6,6 +6,7 @@
 //! (xtask/src/build.rs). `pkg/session.js` gives them back their names.
 
 use crate::prelude::*;
+#[cfg(feature = "web")]
 use wasm_bindgen::prelude::*;
 
 use super::{jwt_json, seconds, type_json};
@@ -13,7 +14,7 @@ use crate::session::Session;
 
 /// The core [`Session`] behind the JS `TokenSession`, and the error of its last operation that
 /// answered NaN, for [`text::ERROR`]: errors pass in band (see `super::thrown`).
-#[wasm_bindgen(js_name = RawSession)]
+#[cfg_attr(feature = "web", wasm_bindgen(js_name = RawSession))]
 pub struct RawSession(Session, Option<String>);
 
 /// The operations of [`RawSession::op`]; `pkg/session.js` holds the same numbers.
@@ -60,11 +61,11 @@ mod text {
     pub const ERROR: u8 = 2;
 }
 
-#[wasm_bindgen(js_class = RawSession)]
+#[cfg_attr(feature = "web", wasm_bindgen(js_class = RawSession))]
 impl RawSession {
     /// A session refreshing `ahead` seconds before expiry (`Session::new` reads anything but a
     /// time of 0 or more as 0; `pkg/session.js` refuses it first).
-    #[wasm_bindgen(constructor)]
+    #[cfg_attr(feature = "web", wasm_bindgen(constructor))]
     pub fn new(ahead: f64) -> RawSession {
         RawSession(Session::new(ahead), None)
     }
@@ -73,6 +74,7 @@ impl RawSession {
     /// number (booleans as 0 and 1), or NaN for an error, which [`text::ERROR`] then gives. An
     /// unknown operation is a `TypeError`.
     // Its parameters are what every operation may cross with: one method, not one apiece.
+    #[cfg(feature = "web")]
     #[allow(clippy::too_many_arguments)]
     pub fn op(
         &mut self,
@@ -89,11 +91,7 @@ impl RawSession {
             a.as_deref().unwrap_or_default(),
             b.as_deref().unwrap_or_default(),
         ];
-        let answer = self.run(op, epoch, [now, at], texts, c.as_deref());
-        answer.unwrap_or_else(|e| {
-            self.1 = Some(e);
-            f64::NAN
-        })
+        self.lent(op, epoch, [now, at], texts, c.as_deref())
     }
 
     /// Text `which` (see the `text` module), if the session holds it.
@@ -110,6 +108,22 @@ impl RawSession {
 }
 
 impl RawSession {
+    /// [`RawSession::op`] on lent texts (`a` and `b` empty when not given): what both ABIs call.
+    pub(super) fn lent(
+        &mut self,
+        op: u8,
+        epoch: u32,
+        times: [f64; 2],
+        texts: [&str; 2],
+        c: Option<&str>,
+    ) -> f64 {
+        let answer = self.run(op, epoch, times, texts, c);
+        answer.unwrap_or_else(|e| {
+            self.1 = Some(e);
+            f64::NAN
+        })
+    }
+
     fn run(
         &mut self,
         op: u8,

@@ -9,6 +9,8 @@ import { dirname, join, normalize } from 'node:path';
 import { decode, expiresIn, Verifier, JwtError } from 'jwtgate';
 import { fx } from './fixtures.mjs';
 import { answers } from './answers.mjs';
+import { clientAnswers, sessionAnswers } from './client-answers.mjs';
+import * as full from 'jwtgate';
 import { launchChromium } from './net.mjs';
 
 const packageDir = dirname(createRequire(import.meta.url).resolve('jwtgate/package.json'));
@@ -56,7 +58,8 @@ function serve() {
         } catch {
           return res.writeHead(404).end();
         }
-        type = TYPES[file.slice(file.lastIndexOf('.'))] ?? 'application/octet-stream';
+        // `?as=` serves it as another type: a server that does not say application/wasm.
+        type = url.searchParams.get('as') ?? TYPES[file.slice(file.lastIndexOf('.'))] ?? 'application/octet-stream';
       } else return res.writeHead(404).end();
       res.writeHead(200, { 'content-type': type }).end(body);
     });
@@ -80,6 +83,37 @@ test('Chromium gives the answers Node gives', async (t) => {
   assert.equal(inBrowser.catalog.length, fx.catalog.length);
   assert.ok(inNode.algorithms.every((a) => a.ok?.sub === 'alice'));
   assert.deepEqual(inBrowser, inNode);
+});
+
+test("jwtgate/client in Chromium: its own wasm, whichever way init is given it, gives jwtgate's answers in Node", async (t) => {
+  const server = await serve();
+  t.after(() => server.close());
+  const browser = await launchChromium(t);
+  const inNode = JSON.parse(JSON.stringify({ answers: clientAnswers(fx, full), session: await sessionAnswers(full) }));
+  const wasm = '/jwtgate/wasm-client/jwtgate_client_bg.wasm';
+  // Each way of giving init the wasm (README), in a page of its own: init loads once a page.
+  const inputs = {
+    default: '',
+    url: `new URL('${wasm}', location.href)`,
+    'a Response not served as application/wasm': `await fetch('${wasm}?as=application/octet-stream')`,
+    bytes: `new Uint8Array(await (await fetch('${wasm}')).arrayBuffer())`,
+    'a WebAssembly.Module': `await WebAssembly.compileStreaming(fetch('${wasm}'))`,
+  };
+  for (const [what, input] of Object.entries(inputs)) {
+    const page = await browser.newPage();
+    const errors = [];
+    page.on('pageerror', (e) => errors.push(String(e)));
+    await page.goto(`http://127.0.0.1:${server.address().port}/blank`);
+    const inBrowser = await page.evaluate(`(async () => {
+      const client = await import('/jwtgate/client.js');
+      await client.default(${input});
+      const fx = await (await fetch('/fixtures.json')).json();
+      return JSON.stringify({ answers: (${clientAnswers})(fx, client), session: await (${sessionAnswers})(client) });
+    })()`);
+    assert.deepEqual(errors, [], what);
+    assert.deepEqual(JSON.parse(inBrowser), inNode, what);
+    await page.close();
+  }
 });
 
 // What each tab of the Web Locks test runs first: the package, and unsigned tokens to hold.

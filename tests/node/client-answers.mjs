@@ -16,3 +16,67 @@ export function clientAnswers(fx, { decode, expiresIn, isExpired, JwtError }) {
     outcome(() => isExpired(t, { now: fx.now, leeway: 30 })),
   ]);
 }
+
+/**
+ * What a TokenSession answers through a run that passes every kind of text to its core and
+ * back: tokens and refresh tokens of any Unicode and of growing and shrinking sizes, a stored
+ * copy, a refresh, refusals. Self-contained, as `clientAnswers` is.
+ */
+export async function sessionAnswers({ TokenSession, JwtError }) {
+  const b64 = (o) => btoa(String.fromCharCode(...new TextEncoder().encode(JSON.stringify(o)))).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  const token = (exp, extra = {}) => `${b64({ alg: 'ES256', kid: 'k' })}.${b64({ exp, ...extra })}.c2ln`;
+  const t = Math.floor(Date.now() / 1000);
+  const out = [];
+  const outcome = (f) => {
+    try {
+      return f();
+    } catch (e) {
+      return { name: e.name, code: e instanceof JwtError ? e.code : null };
+    }
+  };
+  const stored = new Map();
+  const storage = {
+    getItem: (k) => stored.get(k) ?? null,
+    setItem: (k, v) => stored.set(k, v),
+    removeItem: (k) => stored.delete(k),
+  };
+  // The stored copy, with whether it holds `access` rather than the tokens and time, which
+  // differ from run to run.
+  const copy = (access) => {
+    const text = stored.get('jwtgate');
+    if (text === undefined) return null;
+    const { accessToken, refreshToken, receivedAt } = JSON.parse(text);
+    return { access: accessToken === access, refreshToken, timed: typeof receivedAt === 'number' };
+  };
+  const fresh = token(t + 3600, { name: 'Zoë 😀 ✓', sub: 'ü'.repeat(300) });
+  const refreshes = [];
+  const s = new TokenSession({
+    refresh: async (r) => {
+      refreshes.push(r);
+      return { accessToken: fresh, refreshToken: `r${refreshes.length}-ё😀\u0000` };
+    },
+    storage,
+  });
+  out.push(outcome(() => s.setTokens({ accessToken: token(t - 10, { name: 'é' }), refreshToken: 'r0-é\ud800x' })));
+  out.push((await s.accessToken()) === fresh, [...refreshes], copy(fresh));
+  // Restored by a second session: no refresh.
+  const again = new TokenSession({ refresh: async () => ({ accessToken: 'never' }), storage });
+  out.push((await again.accessToken()) === fresh);
+  again.close();
+  // Refused by a server: the next call refreshes with the refresh token the refresh gave.
+  s.tokenRejected(fresh);
+  out.push((await s.accessToken()) === fresh, [...refreshes], copy(fresh));
+  // Refusals, then tokens of every size up to the limit and back, each read back whole.
+  out.push(outcome(() => s.setTokens({ accessToken: 'a.b' })), outcome(() => s.setTokens({ accessToken: 'é'.repeat(20000) })));
+  for (let i = 0; i < 60; i += 1) {
+    const size = i < 30 ? i * 400 : (60 - i) * 37;
+    const access = token(t + 3600 + i, { pad: (i % 3 ? 'x' : 'ж').repeat(size) });
+    const refresh = i % 2 ? `${'😀'.repeat(i)}-${i}` : undefined;
+    const set = outcome(() => s.setTokens({ accessToken: access, refreshToken: refresh }));
+    out.push([set ?? 'ok', (await s.accessToken()) === access, copy(access)]);
+  }
+  s.clear();
+  s.close();
+  out.push(copy(fresh));
+  return out;
+}

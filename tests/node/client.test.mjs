@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import * as full from 'jwtgate';
 import { fx } from './fixtures.mjs';
-import { clientAnswers } from './client-answers.mjs';
+import { clientAnswers, sessionAnswers } from './client-answers.mjs';
 
 // In a process of its own: with jwtgate loaded too, the client functions would run on the
 // full package's wasm (the entries share one core, the fuller one).
@@ -21,6 +21,54 @@ test('jwtgate/client, alone in a process: its exports, and the answers jwtgate g
   const child = JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', CHILD], { cwd: import.meta.dirname, maxBuffer: 64 << 20 }));
   assert.deepEqual(child.exports, ['JwtError', 'TokenSession', 'decode', 'default', 'expiresIn', 'isExpired']);
   assert.deepEqual(child.answers, clientAnswers(fx, full));
+});
+
+test("jwtgate/client's own wasm: a session's texts of any Unicode and size cross both ways, as jwtgate's do", async () => {
+  const child = `
+import * as client from 'jwtgate/client';
+import { sessionAnswers } from './client-answers.mjs';
+process.stdout.write(JSON.stringify(await sessionAnswers(client)));
+`;
+  const answers = JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', child], { cwd: import.meta.dirname, maxBuffer: 64 << 20 }));
+  assert.deepEqual(answers, JSON.parse(JSON.stringify(await sessionAnswers(full))));
+  // The run did what it says: a refresh each time, with the refresh token of the last one.
+  assert.deepEqual(answers[2], ['r0-é\ufffdx']);
+  assert.deepEqual(answers[6], ['r0-é\ufffdx', 'r1-ё😀\u0000']);
+});
+
+test("jwtgate/client's wasm memory stays as it is under a stream of distinct tokens", () => {
+  const child = `
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+const dir = dirname(createRequire(import.meta.url).resolve('jwtgate/package.json'));
+// The package's own loader, over an instance whose memory this can see.
+const { ready } = await import(pathToFileURL(join(dir, 'client-wasm.js')));
+const { decode, expiresIn, TokenSession } = await import('jwtgate/client');
+const instance = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(join(dir, 'wasm-client/jwtgate_client_bg.wasm'))));
+ready(instance);
+const b64 = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
+const token = (i) => b64({ alg: 'ES256' }) + '.' + b64({ exp: 2e9 + i, sub: 'ü'.repeat(i % 500), n: 'x'.repeat((i * 7919) % 6000) }) + '.c2ln';
+// A long-lived session takes new tokens as the calls go (a session dropped is freed only when
+// collected, which would make the count depend on the collector).
+const session = new TokenSession({ refresh: async () => ({}) });
+const run = (from, to) => {
+  for (let i = from; i < to; i += 1) {
+    decode(token(i));
+    expiresIn(token(i), 1);
+    if (i % 10 === 0) session.setTokens({ accessToken: token(i), refreshToken: 'ё'.repeat(i % 3000) });
+  }
+};
+// Every size has come by once the warm-up is over (the allocator's heap then holds them all).
+run(0, 10000);
+const before = instance.exports.memory.buffer.byteLength;
+run(10000, 40000);
+session.close();
+process.stdout.write(JSON.stringify({ before, after: instance.exports.memory.buffer.byteLength }));
+`;
+  const { before, after } = JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', child], { cwd: import.meta.dirname }));
+  assert.equal(after, before);
 });
 
 test('with both entries loaded, one JwtError class', async () => {

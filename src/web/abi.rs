@@ -1,0 +1,138 @@
+//! `jwtgate/client`'s wasm interface without wasm-bindgen (feature `web-client` alone): plain
+//! exports that `pkg/client-wasm.js` calls. wasm-bindgen's glue, its shims and the externref
+//! table it sets up were 2.2 KB gzipped of what an SPA downloads (1.0 KB of JS, 1.3 KB of wasm)
+//! for four functions and a class (xtask/src/build.rs).
+//!
+//! Strings cross in an input buffer that only grows: JS asks for room ([`buf`]) when it needs
+//! more, writes UTF-8 there and passes the byte lengths; Rust reads them as `&str`, checked as
+//! UTF-8, so nothing JS writes can make it unsound. A text answer is kept until the next one:
+//! the export answers its length (-1 for none) and [`at`] where it is. So memory holds the
+//! largest input yet (JS refuses a token over the core's limit before copying it in) and the
+//! last answer, no more. A session crosses as a pointer to its box, which JS frees once
+//! (`free`, or a FinalizationRegistry).
+//!
+//! `unsafe` is here only for what this boundary needs: the exports' names (`no_mangle`), the
+//! session pointers JS holds, and the cells' `Sync`.
+#![allow(unsafe_code)]
+
+use core::cell::RefCell;
+
+use crate::prelude::*;
+
+use super::RawSession;
+
+/// A cell for one thread: wasm32 without the atomics feature has exactly one, and no export
+/// calls back into JS, so no borrow ever overlaps another.
+struct Shared(RefCell<Vec<u8>>);
+
+// SAFETY: built only for wasm32 without threads (see `Shared`); nothing can share it.
+unsafe impl Sync for Shared {}
+
+/// The texts JS passes in. It only grows, so JS keeps its place and a view of it between calls
+/// (no call and no new view per string).
+static INPUT: Shared = Shared(RefCell::new(Vec::new()));
+/// The last text answer.
+static ANSWER: Shared = Shared(RefCell::new(Vec::new()));
+
+/// Makes the input buffer at least `len` bytes long, what it holds kept (JS writes several
+/// strings one after another); where it is.
+#[no_mangle]
+pub extern "C" fn buf(len: usize) -> *mut u8 {
+    let mut input = INPUT.0.borrow_mut();
+    if input.len() < len {
+        input.resize(len, 0);
+    }
+    input.as_mut_ptr()
+}
+
+/// Where the last text answer is.
+#[no_mangle]
+pub extern "C" fn at() -> *const u8 {
+    ANSWER.0.borrow().as_ptr()
+}
+
+/// The text of `len` bytes at `from` in the input; empty if they are not UTF-8, which the
+/// encoder JS writes with never gives (an empty token is refused as malformed).
+fn text(input: &[u8], from: usize, len: usize) -> &str {
+    input
+        .get(from..from + len)
+        .and_then(|b| core::str::from_utf8(b).ok())
+        .unwrap_or_default()
+}
+
+/// `answer` as the last text answer: its length, or -1 for none.
+fn answer(answer: Option<String>) -> isize {
+    answer.map_or(-1, |text| {
+        let len = text.len() as isize;
+        *ANSWER.0.borrow_mut() = text.into_bytes();
+        len
+    })
+}
+
+/// `decode` of the `len`-byte token in the input buffer.
+#[no_mangle]
+pub extern "C" fn decode(len: usize) -> isize {
+    let text = super::decode(text(&INPUT.0.borrow(), 0, len));
+    answer(Some(text))
+}
+
+/// `expiresIn` of the `len`-byte token in the input buffer.
+#[no_mangle]
+pub extern "C" fn expires(len: usize, now: f64) -> f64 {
+    super::expires_in(text(&INPUT.0.borrow(), 0, len), now)
+}
+
+/// `checkTokenLength`.
+#[no_mangle]
+pub extern "C" fn check(units: f64) -> isize {
+    answer(super::check_token_length(units))
+}
+
+/// A new `RawSession`, boxed; JS frees it with [`session_free`].
+#[no_mangle]
+pub extern "C" fn session(ahead: f64) -> *mut RawSession {
+    Box::into_raw(Box::new(RawSession::new(ahead)))
+}
+
+/// The session behind a pointer [`session`] gave and [`session_free`] has not taken back.
+fn held<'a>(session: *mut RawSession) -> &'a mut RawSession {
+    // SAFETY: JS passes only a live pointer from `session`: `RawSession` in pkg/client-wasm.js
+    // forgets it (0, trapping here) when it frees it.
+    unsafe { session.as_mut() }.unwrap_or_else(|| core::arch::wasm32::unreachable())
+}
+
+/// `RawSession.op`: texts `a`, `b` and `c` one after another in the input buffer, `la`,
+/// `lb` and `lc` bytes long (`lc` -1 when there is no `c`).
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub extern "C" fn session_op(
+    session: *mut RawSession,
+    op: u32,
+    epoch: u32,
+    now: f64,
+    at: f64,
+    la: usize,
+    lb: usize,
+    lc: isize,
+) -> f64 {
+    let input = INPUT.0.borrow();
+    let c = usize::try_from(lc).ok().map(|lc| text(&input, la + lb, lc));
+    let texts = [text(&input, 0, la), text(&input, la, lb)];
+    // Truncated as wasm-bindgen's `u8` parameter was: `pkg/session.js` passes its constants.
+    held(session).lent(op as u8, epoch, [now, at], texts, c)
+}
+
+/// `RawSession.text`.
+#[no_mangle]
+pub extern "C" fn session_text(session: *mut RawSession, which: u32) -> isize {
+    answer(held(session).text(which as u8))
+}
+
+/// Frees a session from [`session`].
+#[no_mangle]
+pub extern "C" fn session_free(session: *mut RawSession) {
+    if !session.is_null() {
+        // SAFETY: as in `held`; JS frees each pointer once and then forgets it.
+        drop(unsafe { Box::from_raw(session) });
+    }
+}
