@@ -3,7 +3,7 @@
 //!
 //! Two methods carry every operation, by number: each exported method cost its own wrapper in
 //! the wasm and its own function in the glue, about 0.5 KB of `jwtgate/client` apiece
-//! (xtask/src/build.rs). `pkg/session.js` gives them back their names.
+//! (xtask/src/build.rs). `pkg/constants.js` gives them back their names.
 
 use crate::prelude::*;
 #[cfg(feature = "web")]
@@ -17,7 +17,7 @@ use crate::session::Session;
 #[cfg_attr(feature = "web", wasm_bindgen(js_name = RawSession))]
 pub struct RawSession(Session, Option<String>);
 
-/// The operations of [`RawSession::op`]; `pkg/session.js` holds the same numbers.
+/// The operations of [`RawSession::op`]; `pkg/constants.js` holds the same numbers.
 mod op {
     /// `now` → 0 use the token, 1 refresh now, 2 wait, 3 announce a sign-in is needed.
     pub const NEXT: u8 = 0;
