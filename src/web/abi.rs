@@ -118,7 +118,8 @@ pub extern "C" fn session_op(
     let input = INPUT.0.borrow();
     let c = usize::try_from(lc).ok().map(|lc| text(&input, la + lb, lc));
     let texts = [text(&input, 0, la), text(&input, la, lb)];
-    // Truncated as wasm-bindgen's `u8` parameter was: `pkg/session.js` passes the constants of `pkg/constants.js`.
+    // Truncated as wasm-bindgen's `u8` parameter was: `pkg/session.js` passes the constants of
+    // `pkg/constants.js`.
     held(session).lent(op as u8, epoch, [now, at], texts, c)
 }
 
