@@ -75,6 +75,10 @@ pub mod envoy;
 
 #[cfg(feature = "web-client")]
 pub mod web;
+// The web front door's own, declared here so that `web`'s exports stay as they are.
+#[cfg(feature = "web-client")]
+#[path = "web/number.rs"]
+mod web_number;
 
 /// The hand-written primitives' operations for the oracle tests and fuzz targets (feature
 /// `oracle-tests`): not API, never in a release.

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import * as full from 'jwtgate';
 import { fx } from './fixtures.mjs';
-import { clientAnswers } from './client-answers.mjs';
+import { clientAnswers, slowNumberTokens } from './client-answers.mjs';
 
 // In a process of its own: with jwtgate loaded too, the client functions would run on the
 // full package's wasm (the entries share one core, the fuller one).
@@ -21,6 +21,17 @@ test('jwtgate/client, alone in a process: its exports, and the answers jwtgate g
   const child = JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', CHILD], { cwd: import.meta.dirname, maxBuffer: 64 << 20 }));
   assert.deepEqual(child.exports, ['JwtError', 'TokenSession', 'decode', 'default', 'expiresIn', 'isExpired']);
   assert.deepEqual(child.answers, clientAnswers(fx, full));
+});
+
+test('numbers past the fast path read as JSON.parse reads them, bounded per payload', () => {
+  const [long, huge, many, tooMany] = slowNumberTokens();
+  assert.equal(full.expiresIn(long, 0), 1700000000);
+  assert.equal(full.expiresIn(many, 0), 4102444800);
+  assert.equal(full.decode(many).payload.exp, 4102444800);
+  for (const t of [huge, tooMany]) {
+    assert.throws(() => full.expiresIn(t, 0), (e) => e instanceof full.JwtError && e.code === 'malformed');
+    assert.throws(() => full.decode(t), (e) => e instanceof full.JwtError && e.code === 'malformed');
+  }
 });
 
 test('with both entries loaded, one JwtError class', async () => {
