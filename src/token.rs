@@ -260,15 +260,19 @@ pub(crate) fn times(token: &str) -> Result<Times, Error> {
     let bytes = b64_decode(payload).ok_or(Error::Malformed(Malformed::Base64(Part::Payload)))?;
     let ([exp, iat], _) =
         json_members(&bytes, ["exp", "iat"]).map_err(|e| json_error(e, Part::Payload))?;
-    let time = |name: &str, v: Option<Member>| match v {
-        None => Ok(None),
-        Some(Member::Number(n)) => Ok(Some(n)),
-        Some(_) => Err(Error::InvalidClaim(name.into())),
+    // Read in place, and one error built for either (`exp`'s first): a claim's own error
+    // and its moves were bytes of the client's wasm apiece.
+    let time = |v: &Option<Member>| match v {
+        None => Some(None),
+        Some(Member::Number(n)) => Some(Some(*n)),
+        Some(_) => None,
     };
-    Ok(Times {
-        exp: time("exp", exp)?,
-        iat: time("iat", iat)?,
-    })
+    match (time(&exp), time(&iat)) {
+        (Some(exp), Some(iat)) => Ok(Times { exp, iat }),
+        (exp, _) => Err(Error::InvalidClaim(
+            if exp.is_none() { "exp" } else { "iat" }.into(),
+        )),
+    }
 }
 
 #[cfg(test)]
@@ -276,6 +280,30 @@ mod tests {
     use super::*;
     use crate::crypto::base64::b64_encode;
     use crate::crypto::json::tests::Gen;
+
+    /// `times` reads numbers only, and names the first claim (in `exp`, `iat` order) that is
+    /// present and not one.
+    #[test]
+    fn times_names_the_claim_that_is_not_a_number() {
+        let times_of =
+            |payload: &str| times(&format!("e30.{}.c2ln", b64_encode(payload.as_bytes())));
+        let invalid = |claim: &str| Err(Error::InvalidClaim(claim.into()));
+        let (exp, iat) = (Some(1.8e9), Some(1.5));
+        assert_eq!(
+            times_of(r#"{"exp":1.8e9,"iat":1.5}"#),
+            Ok(Times { exp, iat })
+        );
+        assert_eq!(
+            times_of("{}"),
+            Ok(Times {
+                exp: None,
+                iat: None
+            })
+        );
+        assert_eq!(times_of(r#"{"exp":"1","iat":1.5}"#), invalid("exp"));
+        assert_eq!(times_of(r#"{"exp":1.8e9,"iat":true}"#), invalid("iat"));
+        assert_eq!(times_of(r#"{"iat":null,"exp":[1]}"#), invalid("exp"));
+    }
 
     /// `decode`'s path (one buffer, the signature checked in the room left) gives the verdict
     /// and error `UntrustedToken::parse` and `claims_unverified` give, and their bytes.
