@@ -643,13 +643,16 @@ fn clinger(text: &str) -> Option<f64> {
         m as f64 * p
     } else if let Some(p) = pow10(-e) {
         m as f64 / p
-    } else if (23..=22 + 15).contains(&e) {
-        // Shift the excess power into the significand while it stays exact.
-        let p = 10u64.pow((e - 22) as u32);
-        if m > MAX / p {
+    } else if let Some(p) = pow10(e - 22) {
+        // Shift the excess power into the significand while it stays exact: the product is
+        // exact up to 2^53, and past it never rounds down to 2^53 (a multiple of ten is not
+        // 2^53 + 1), so the comparison is the exact one. In floats: an integer power and
+        // `MAX / p` had linked a loop and a division-by-zero panic.
+        let m = m as f64 * p;
+        if m > MAX as f64 {
             return None;
         }
-        (m * p) as f64 * 1e22
+        m * 1e22
     } else {
         return None;
     };
