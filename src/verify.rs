@@ -429,6 +429,14 @@ impl<'a> Pending<'a> {
         self.conclude(verified, now, audiences)
     }
 
+    /// [`Pending::finish`]'s verdict alone, for a caller that reads the claims elsewhere (the
+    /// npm package hands JS the payload's text): no [`VerifiedToken`] is built, so neither the
+    /// claims' map is kept nor the header's copied.
+    pub fn judge(self, verified: Option<usize>, now: u64) -> Result<(), Error> {
+        let audiences = &self.verifier.policy.audiences;
+        self.checked(verified, now, audiences, None).map(drop)
+    }
+
     /// [`Pending::finish`] with `audiences` in place of the policy's.
     fn conclude(
         self,

@@ -574,9 +574,9 @@ impl<'a> Parser<'a> {
         let f = match clinger(text) {
             Some(f) => f,
             None => {
-                // The exact path does big-number arithmetic (or calls the host). Headers are parsed before the
-                // signature is checked, so an attacker must not be able to fill 16 KiB with
-                // numbers that each take it: no real token has more than a few.
+                // The exact path does big-number arithmetic (or calls the host). Headers are
+                // parsed before the signature is checked, so an attacker must not be able to
+                // fill 16 KiB with numbers that each take it: no real token has more than a few.
                 self.slow += 1;
                 if self.slow > MAX_SLOW_NUMBERS {
                     return Err(Syntax);

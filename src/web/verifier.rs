@@ -141,7 +141,7 @@ impl RawVerifier {
             let untrusted = self.parse(token)?;
             let pending = self.0.prepare(&untrusted).map_err(|e| jwt_json(&e))?;
             pending
-                .finish(usize::try_from(verified).ok(), now)
+                .judge(usize::try_from(verified).ok(), now)
                 .map_err(|e| jwt_json(&e))?;
             Ok(text(untrusted.payload().to_vec()))
         })())
