@@ -37,7 +37,7 @@ fn quoted(name: &str) -> String {
 /// Reads `{issuer, audiences, algorithms, clockSkewSeconds, requireExpiration, maxTokenBytes,
 /// requiredClaims}`. Unknown names are refused: a misspelt `audience` must not silently turn
 /// the audience check off.
-pub fn policy(options: &Map<String, Value>) -> Result<Policy, OptionsError> {
+pub fn policy(mut options: Map<String, Value>) -> Result<Policy, OptionsError> {
     if let Some(unknown) = options
         .keys()
         .find(|k| !KNOWN.split(',').any(|known| known == k.as_str()))
@@ -118,10 +118,13 @@ pub fn policy(options: &Map<String, Value>) -> Result<Policy, OptionsError> {
         policy = policy.max_token_bytes(n as usize);
     }
     // An object is the Envoy filter's `requires_claims`: claim -> a value or any of a list.
-    if let Some(Value::Object(required)) = options.get("requiredClaims") {
+    // Taken out of the map (a null left in its place), so that its values move into the policy:
+    // cloning them linked the B-tree's clone into the wasm.
+    let required = options.get_mut("requiredClaims").map(core::mem::take);
+    if let Some(Value::Object(required)) = required {
         for (claim, accepted) in required {
             policy = policy.require_claim_value(
-                claim.clone(),
+                claim,
                 accepted_values(accepted).ok_or_else(|| {
                     bad(
                         "requiredClaims",
@@ -131,7 +134,7 @@ pub fn policy(options: &Map<String, Value>) -> Result<Policy, OptionsError> {
             );
         }
     } else {
-        for claim in strings(options.get("requiredClaims"), false).ok_or_else(|| {
+        for claim in strings(required.as_ref(), false).ok_or_else(|| {
             bad(
                 "requiredClaims",
                 "an array of claim names or an object of required values",
@@ -150,11 +153,11 @@ pub fn policy(options: &Map<String, Value>) -> Result<Policy, OptionsError> {
 
 /// What `requires_claims` accepts for one claim, as the Envoy filter's configuration reads it:
 /// a value, or a non-empty array of them; never an object or null.
-fn accepted_values(v: &Value) -> Option<Vec<Value>> {
+fn accepted_values(v: Value) -> Option<Vec<Value>> {
     match v {
-        Value::Array(list) if !list.is_empty() => Some(list.clone()),
+        Value::Array(list) if !list.is_empty() => Some(list),
         Value::Array(_) | Value::Object(_) | Value::Null => None,
-        one => Some(vec![one.clone()]),
+        one => Some(vec![one]),
     }
 }
 

@@ -28,7 +28,7 @@ pub fn option_names() -> String {
 pub(super) fn parse_options(options: &str) -> Result<crate::Policy, String> {
     let options =
         json_object(options.as_bytes()).map_err(|_| type_json("options must be an object"))?;
-    policy(&options).map_err(|e| type_json(&e.0))
+    policy(options).map_err(|e| type_json(&e.0))
 }
 
 /// The `TypeError` (its JSON text) for options a `Verifier` would refuse: lets `RemoteVerifier`
