@@ -387,7 +387,13 @@ impl Verifier {
             return Err(Error::AlgorithmNotAllowed(AlgorithmError::NotAllowed(alg)));
         }
         let (mut candidates, fail) = self.keys.select(alg, kid);
-        candidates.retain(|&i| self.keys.keys()[i].material().well_formed(alg, signature));
+        // Through `get`: `select`'s positions are in range, and no bounds check is left to
+        // panic (one that cannot drops the candidate: fail closed).
+        let keys = self.keys.keys();
+        candidates.retain(|&i| {
+            keys.get(i)
+                .is_some_and(|key| key.material().well_formed(alg, signature))
+        });
         Ok((candidates, fail))
     }
 }
