@@ -75,7 +75,9 @@ pub mod envoy;
 
 #[cfg(feature = "web-client")]
 pub mod web;
-// The web front door's own, declared here so that `web`'s exports stay as they are.
+// The web front door's number conversion for the core's JSON parser (`crypto::json::exact`):
+// it belongs in `web`, beside the exports, once their ABI (wasm-bindgen or the client's own)
+// settles.
 #[cfg(feature = "web-client")]
 #[path = "web/number.rs"]
 mod web_number;
