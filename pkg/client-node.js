@@ -1,9 +1,9 @@
 // jwtgate/client in Node: the wasm is compiled at import, so nothing needs initialising.
 import { readFileSync } from 'node:fs';
-import { ready } from './client-wasm.js';
+import { imports, ready } from './client-wasm.js';
 import { setReady } from './state.js';
 
-setReady(ready(new WebAssembly.Instance(new WebAssembly.Module(readFileSync(new URL('./wasm-client/jwtgate_client_bg.wasm', import.meta.url))))));
+setReady(ready(new WebAssembly.Instance(new WebAssembly.Module(readFileSync(new URL('./wasm-client/jwtgate_client_bg.wasm', import.meta.url))), imports)));
 
 export * from './client-api.js';
 

@@ -28,15 +28,23 @@ function put(s, from = 0) {
   }
 }
 
-/** The text answer of `len` bytes (-1: none). */
-function take(len) {
-  if (len < 0) return undefined;
+/** The `len` bytes of UTF-8 at `at` in the wasm's memory, as text. */
+function text(at, len) {
   if ((decoded += len) > 2146435072) {
     decoder = new TextDecoder('utf-8', { ignoreBOM: true });
     decoded = len;
   }
-  return decoder.decode(new Uint8Array(w.memory.buffer, w.at(), len));
+  return decoder.decode(new Uint8Array(w.memory.buffer, at, len));
 }
+
+/** The text answer of `len` bytes (-1: none). */
+const take = (len) => (len < 0 ? undefined : text(w.at(), len));
+
+/**
+ * What the wasm imports: the engine's `Number` over a JSON number's text, which the core's
+ * parser checked (numbers past its fast path; `JSON.parse` gives the app the same value).
+ */
+export const imports = { jwtgate: { number: (at, len) => Number(text(at, len)) } };
 
 const sessions = typeof FinalizationRegistry === 'function' ? new FinalizationRegistry((p) => w.session_free(p)) : null;
 
@@ -72,7 +80,7 @@ const core = {
   expiresIn: (token, now) => w.expires(put(token), now),
 };
 
-/** The core over an instance of the client's wasm (which imports nothing). */
+/** The core over an instance of the client's wasm, made with `imports`. */
 export function ready(instance) {
   w = instance.exports;
   return core;

@@ -1,5 +1,5 @@
 // jwtgate/client in browsers and bundlers: `await init()` fetches and compiles the wasm once.
-import { ready } from './client-wasm.js';
+import { imports, ready } from './client-wasm.js';
 import { setReady } from './state.js';
 
 export * from './client-api.js';
@@ -24,10 +24,10 @@ async function instantiate(input) {
     if (!input.ok) throw new Error(`failed to fetch the jwtgate/client wasm: ${input.status} ${input.statusText} fetching '${input.url}'`);
     // Compiled as it downloads, unless the server does not say application/wasm.
     if (typeof WebAssembly.instantiateStreaming === 'function' && input.headers.get('Content-Type') === 'application/wasm') {
-      return (await WebAssembly.instantiateStreaming(input)).instance;
+      return (await WebAssembly.instantiateStreaming(input, imports)).instance;
     }
     input = await input.arrayBuffer();
   }
-  const made = await WebAssembly.instantiate(input);
+  const made = await WebAssembly.instantiate(input, imports);
   return made instanceof WebAssembly.Instance ? made : made.instance;
 }

@@ -249,11 +249,15 @@ impl Jwk {
             .ok_or(SkipReason::UnsupportedKeyType)?;
         let material = match kty {
             "RSA" => KeyMaterial::rsa(&bytes(m, "n")?, &bytes(m, "e")?),
-            "EC" => match m.get("crv").and_then(Value::as_str) {
-                Some("P-256") => KeyMaterial::p256(&bytes(m, "x")?, &bytes(m, "y")?),
-                Some("P-384") => KeyMaterial::p384(&bytes(m, "x")?, &bytes(m, "y")?),
-                _ => return Err(SkipReason::UnsupportedCurve),
-            },
+            "EC" => {
+                // The curve picked first, then one reading of the point for either.
+                let curve = match m.get("crv").and_then(Value::as_str) {
+                    Some("P-256") => KeyMaterial::p256,
+                    Some("P-384") => KeyMaterial::p384,
+                    _ => return Err(SkipReason::UnsupportedCurve),
+                };
+                curve(&bytes(m, "x")?, &bytes(m, "y")?)
+            }
             "OKP" => match m.get("crv").and_then(Value::as_str) {
                 Some("Ed25519") => KeyMaterial::ed25519(&bytes(m, "x")?),
                 _ => return Err(SkipReason::UnsupportedCurve),

@@ -387,7 +387,13 @@ impl Verifier {
             return Err(Error::AlgorithmNotAllowed(AlgorithmError::NotAllowed(alg)));
         }
         let (mut candidates, fail) = self.keys.select(alg, kid);
-        candidates.retain(|&i| self.keys.keys()[i].material().well_formed(alg, signature));
+        // Through `get`: `select`'s positions are in range, and no bounds check is left to
+        // panic (one that cannot drops the candidate: fail closed).
+        let keys = self.keys.keys();
+        candidates.retain(|&i| {
+            keys.get(i)
+                .is_some_and(|key| key.material().well_formed(alg, signature))
+        });
         Ok((candidates, fail))
     }
 }
@@ -427,6 +433,14 @@ impl<'a> Pending<'a> {
     pub fn finish(self, verified: Option<usize>, now: u64) -> Result<VerifiedToken, Error> {
         let audiences = &self.verifier.policy.audiences;
         self.conclude(verified, now, audiences)
+    }
+
+    /// [`Pending::finish`]'s verdict alone, for a caller that reads the claims elsewhere (the
+    /// npm package hands JS the payload's text): no [`VerifiedToken`] is built, so neither the
+    /// claims' map is kept nor the header's copied.
+    pub fn judge(self, verified: Option<usize>, now: u64) -> Result<(), Error> {
+        let audiences = &self.verifier.policy.audiences;
+        self.checked(verified, now, audiences, None).map(drop)
     }
 
     /// [`Pending::finish`] with `audiences` in place of the policy's.

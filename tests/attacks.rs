@@ -365,6 +365,14 @@ fn a_supplied_primitive_gives_the_same_answers_and_sees_only_well_formed_signatu
                 if split != got {
                     failures.push(format!("{}: {split} by prepare and finish", case.name));
                 }
+                // And `judge`, the verdict alone (the npm package's).
+                let judged = verifier
+                    .prepare(&untrusted)
+                    .and_then(|pending| pending.judge(hit, now()))
+                    .map_or_else(|e| e.code(), |()| "ok");
+                if judged != got {
+                    failures.push(format!("{}: {judged} by prepare and judge", case.name));
+                }
             }
         }
     }

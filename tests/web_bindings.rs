@@ -7,6 +7,8 @@ mod common;
 use common::*;
 use jwtgate::web::{check_options, decode, expires_in, RawSession, RawVerifier};
 use jwtgate::Algorithm;
+use rand::rngs::ChaCha8Rng;
+use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 use wasm_bindgen::JsValue;
 use wasm_bindgen_test::wasm_bindgen_test;
@@ -125,6 +127,57 @@ fn fractional_times_and_no_exp() {
         0.0,
     );
     assert_eq!(e["code"], "invalid_claim");
+}
+
+/// The numbers the parser's fast path leaves are converted by the JS engine in the npm
+/// package's wasm (`src/web/number.rs`): side by side with Rust's correctly rounded `str::parse`
+/// (serde_json's and the Envoy filter's value) on the edges of the range, long numbers and
+/// any f64 written shortest; past the largest f64 refused, as there.
+#[wasm_bindgen_test]
+fn numbers_beyond_the_fast_path_read_as_rust_reads_them() {
+    let mut rng = ChaCha8Rng::seed_from_u64(16);
+    let mut next = || rng.next_u64();
+    let mut cases: Vec<String> = [
+        "1e400",
+        "-1e400",
+        "1.7976931348623158e308",
+        "1.7976931348623159e308",
+        "2.4703282292062327e-324",
+        "2.4703282292062328e-324",
+        "2.2250738585072011e-308",
+        "9007199254740993.0",
+        "-9007199254740992.5",
+        "123456789012345678901234567890",
+        "1e-400",
+        "-0e99999",
+    ]
+    .map(String::from)
+    .into();
+    cases.push(format!("{}e-800", "7".repeat(1000)));
+    cases.push(format!("8.98846567431158e307{}1", "0".repeat(900)));
+    for _ in 0..3000 {
+        let digits = 17 + (next() % 30) as usize;
+        let mantissa: String = (0..digits)
+            .map(|_| char::from(b'0' + (next() % 10) as u8))
+            .collect();
+        // JSON's grammar: no leading zero.
+        cases.push(format!("1{mantissa}e{}", (next() % 700) as i64 - 350));
+        // Any f64, written shortest: most are past the fast path's powers of ten.
+        cases.push(format!("-{:e}", f64::from_bits(next() >> 2)));
+    }
+    for case in cases {
+        let want: f64 = case.parse().unwrap();
+        let t = format!(
+            "{}.c2ln",
+            signing_input(r#"{"alg":"ES256"}"#, &format!(r#"{{"exp":{case}}}"#))
+        );
+        let got = expires_in(&t, 0.0);
+        if want.is_finite() {
+            assert_eq!(got.to_bits(), want.to_bits(), "{case}");
+        } else {
+            assert_eq!(expiry_error(&t, 0.0)["code"], "malformed", "{case}");
+        }
+    }
 }
 
 #[wasm_bindgen_test]

@@ -44,10 +44,14 @@ pub(crate) fn b64_decode_into(input: &str, out: &mut Vec<u8>) -> bool {
     out.resize(start + input.len() / 4 * 3, 0);
     // Slices matched whole, never indexed: no bounds check is left to panic, so the npm
     // package's wasm carries no panic formatting for one (xtask/src/build.rs).
-    for (c, o) in chunks.zip(out.get_mut(start..).unwrap_or_default().chunks_exact_mut(3)) {
-        let (&[a, b, d, e], [x, y, z]) = (c, o) else {
+    // Written by position: zipped with `chunks_exact_mut(3)`, whose length is a division by
+    // a size the compiler could not see as nonzero, the wasm carried a panic for it.
+    let mut at = start;
+    for c in chunks {
+        let (&[a, b, d, e], Some([x, y, z])) = (c, out.get_mut(at..at + 3)) else {
             return false;
         };
+        at += 3;
         let (a, b, d, e) = (value(a), value(b), value(d), value(e));
         if (a | b | d | e) > 63 {
             return false;

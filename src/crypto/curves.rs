@@ -10,11 +10,16 @@ use super::hex;
 /// Little-endian 32-bit limbs, without high zero limbs.
 type Num = Vec<u32>;
 
+// No indexing and no `rchunks` (whose length is a division) here: nothing left to panic, so
+// the npm package's wasm carries no bounds-check or division-by-zero panics for them.
+
 fn from_be(bytes: &[u8]) -> Num {
-    let mut n: Num = bytes
-        .rchunks(4)
-        .map(|c| c.iter().fold(0u32, |acc, &b| (acc << 8) | u32::from(b)))
-        .collect();
+    let mut n: Num = vec![0; bytes.len().div_ceil(4)];
+    for (i, &b) in bytes.iter().rev().enumerate() {
+        if let Some(limb) = n.get_mut(i / 4) {
+            *limb |= u32::from(b) << (8 * (i % 4));
+        }
+    }
     trim(&mut n);
     n
 }
@@ -70,12 +75,15 @@ fn mul(a: &[u32], b: &[u32], m: &[u32]) -> Num {
     let mut out = vec![0u32; a.len() + b.len() + 1];
     for (i, &x) in a.iter().enumerate() {
         let mut carry = 0u64;
-        for (j, &y) in b.iter().enumerate() {
-            let t = u64::from(x) * u64::from(y) + u64::from(out[i + j]) + carry;
-            out[i + j] = t as u32;
+        let row = out.get_mut(i..).unwrap_or_default();
+        for (o, &y) in row.iter_mut().zip(b) {
+            let t = u64::from(x) * u64::from(y) + u64::from(*o) + carry;
+            *o = t as u32;
             carry = t >> 32;
         }
-        out[i + b.len()] = carry as u32;
+        if let Some(o) = row.get_mut(b.len()) {
+            *o = carry as u32;
+        }
     }
     rem(out, m)
 }
@@ -89,7 +97,7 @@ fn rem(mut a: Num, m: &[u32]) -> Num {
     let mut r: Num = Vec::with_capacity(m.len() + 1);
     for i in (0..a.len() * 32).rev() {
         // r = 2r + bit
-        let mut carry = (a[i / 32] >> (i % 32)) & 1;
+        let mut carry = bit(&a, i);
         for limb in r.iter_mut() {
             let next = *limb >> 31;
             *limb = (*limb << 1) | carry;
@@ -105,11 +113,16 @@ fn rem(mut a: Num, m: &[u32]) -> Num {
     r
 }
 
+/// Bit `i` of `n`.
+fn bit(n: &[u32], i: usize) -> u32 {
+    n.get(i / 32).map_or(0, |limb| (limb >> (i % 32)) & 1)
+}
+
 fn pow(base: &[u32], exp: &[u32], m: &[u32]) -> Num {
     let mut out = vec![1];
     for i in (0..exp.len() * 32).rev() {
         out = mul(&out, &out, m);
-        if (exp[i / 32] >> (i % 32)) & 1 == 1 {
+        if bit(exp, i) == 1 {
             out = mul(&out, base, m);
         }
     }

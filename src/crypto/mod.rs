@@ -31,6 +31,9 @@ pub(crate) mod base64;
 pub(crate) mod curves;
 #[cfg(feature = "rust-crypto")]
 mod ecdsa;
+// Not in the npm package's wasm, whose host converts (see `json::exact`).
+#[cfg(not(all(feature = "web-client", target_arch = "wasm32")))]
+mod decimal;
 pub(crate) mod json;
 #[cfg(feature = "rust-crypto")]
 mod rsa;

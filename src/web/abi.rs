@@ -11,8 +11,11 @@
 //! last answer, no more. A session crosses as a pointer to its box, which JS frees once
 //! (`free`, or a FinalizationRegistry).
 //!
+//! The one import, `jwtgate.number`, is the engine's `Number` over a number's text, for the
+//! core's JSON parser (see `crypto::json::exact`).
+//!
 //! `unsafe` is here only for what this boundary needs: the exports' names (`no_mangle`), the
-//! session pointers JS holds, and the cells' `Sync`.
+//! session pointers JS holds, the cells' `Sync`, and the call to the import.
 #![allow(unsafe_code)]
 
 use core::cell::RefCell;
@@ -136,4 +139,17 @@ pub extern "C" fn session_free(session: *mut RawSession) {
         // SAFETY: as in `held`; JS frees each pointer once and then forgets it.
         drop(unsafe { Box::from_raw(session) });
     }
+}
+
+#[link(wasm_import_module = "jwtgate")]
+extern "C" {
+    /// `Number` of the `len` bytes at `at`, which `pkg/client-wasm.js` reads as text.
+    fn number(at: *const u8, len: usize) -> f64;
+}
+
+/// `Number(text)` in the engine: the value `JSON.parse` gives the app for a JSON number the
+/// parser has checked (see `crypto::json::exact`).
+pub(crate) fn exact(text: &str) -> f64 {
+    // SAFETY: the import only reads `len` bytes at `at`, which `text` holds for the call.
+    unsafe { number(text.as_ptr(), text.len()) }
 }

@@ -15,6 +15,8 @@ mod abi;
 #[cfg(feature = "web")]
 mod http;
 #[cfg(feature = "web")]
+mod number;
+#[cfg(feature = "web")]
 mod options;
 mod session;
 #[cfg(feature = "web")]
@@ -27,8 +29,12 @@ use crate::crypto::json::push_json_string;
 use crate::error::{joined, pieces};
 use crate::{Error, DEFAULT_MAX_TOKEN_BYTES};
 
+#[cfg(all(target_arch = "wasm32", not(feature = "web")))]
+pub(crate) use abi::exact;
 #[cfg(feature = "web")]
 pub use http::{check_claims, http_answer};
+#[cfg(all(target_arch = "wasm32", feature = "web"))]
+pub(crate) use number::exact;
 #[cfg(feature = "web")]
 pub use options::{policy, OptionsError, KNOWN};
 pub use session::RawSession;

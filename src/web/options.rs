@@ -37,7 +37,7 @@ fn quoted(name: &str) -> String {
 /// Reads `{issuer, audiences, algorithms, clockSkewSeconds, requireExpiration, maxTokenBytes,
 /// requiredClaims}`. Unknown names are refused: a misspelt `audience` must not silently turn
 /// the audience check off.
-pub fn policy(options: &Map<String, Value>) -> Result<Policy, OptionsError> {
+pub fn policy(mut options: Map<String, Value>) -> Result<Policy, OptionsError> {
     if let Some(unknown) = options
         .keys()
         .find(|k| !KNOWN.split(',').any(|known| known == k.as_str()))
@@ -54,12 +54,14 @@ pub fn policy(options: &Map<String, Value>) -> Result<Policy, OptionsError> {
             hint,
         ])));
     }
+    // Its fields set in place: each builder call moved the whole policy (14 copies of it in
+    // the wasm).
     let mut policy = Policy::new();
     // Left out, the issuer is not checked. null is refused, not read as left out: it is what
     // `config.issuer ?? null` gives for a missing setting, and must not switch the check off.
     match options.get("issuer") {
         None => {}
-        Some(Value::String(iss)) => policy = policy.issuer(iss.clone()),
+        Some(Value::String(iss)) => policy.issuer = Some(iss.clone()),
         Some(_) => return Err(bad("issuer", "a string (leave it out to skip the check)")),
     }
     // An empty list is a mistake (`env.split(',').filter(Boolean)` on an unset variable), not
@@ -76,9 +78,7 @@ pub fn policy(options: &Map<String, Value>) -> Result<Policy, OptionsError> {
                 "a non-empty string or a non-empty array of them (leave it out to skip the check)",
             )
         })?;
-    for aud in audiences {
-        policy = policy.audience(aud);
-    }
+    policy.audiences = audiences;
     if let Some(algs) = options.get("algorithms").filter(|v| !v.is_null()) {
         let names = strings(Some(algs), false)
             .ok_or_else(|| bad("algorithms", "an array of algorithm names"))?;
@@ -96,65 +96,63 @@ pub fn policy(options: &Map<String, Value>) -> Result<Policy, OptionsError> {
         if set.is_empty() {
             return Err(bad("algorithms", "a non-empty array"));
         }
-        policy = policy.with_algorithms(set);
+        policy.algorithms = set;
     }
     if let Some(v) = options.get("clockSkewSeconds").filter(|v| !v.is_null()) {
-        policy = policy.clock_skew(whole(v).filter(|n| *n <= MAX_CLOCK_SKEW).ok_or_else(|| {
+        policy.clock_skew = whole(v).filter(|n| *n <= MAX_CLOCK_SKEW).ok_or_else(|| {
             bad(
                 "clockSkewSeconds",
                 "a whole number of seconds, 0 to 86400 (a day)",
             )
-        })?);
+        })?;
     }
     match options.get("requireExpiration") {
         None | Some(Value::Null) => {}
-        Some(Value::Bool(b)) => policy = policy.require_expiration(*b),
+        Some(Value::Bool(b)) => policy.require_expiration = *b,
         Some(_) => return Err(bad("requireExpiration", "true or false")),
     }
     if let Some(v) = options.get("maxTokenBytes").filter(|v| !v.is_null()) {
         let n = whole(v)
             .filter(|n| *n > 0 && *n <= MAX_TOKEN_BYTES_LIMIT)
             .ok_or_else(|| bad("maxTokenBytes", "a whole number from 1 to 1048576 (1 MiB)"))?;
-        policy = policy.max_token_bytes(n as usize);
+        policy.max_token_bytes = n as usize;
     }
     // An object is the Envoy filter's `requires_claims`: claim -> a value or any of a list.
-    if let Some(Value::Object(required)) = options.get("requiredClaims") {
+    // Taken out of the map (a null left in its place), so that its values move into the policy:
+    // cloning them linked the B-tree's clone into the wasm.
+    let required = options.get_mut("requiredClaims").map(core::mem::take);
+    if let Some(Value::Object(required)) = required {
         for (claim, accepted) in required {
-            policy = policy.require_claim_value(
-                claim.clone(),
+            policy.required_values.push((
+                claim,
                 accepted_values(accepted).ok_or_else(|| {
                     bad(
                         "requiredClaims",
                         "claim names or an object of values (each a value or a non-empty array)",
                     )
                 })?,
-            );
+            ));
         }
     } else {
-        for claim in strings(options.get("requiredClaims"), false).ok_or_else(|| {
+        policy.required_claims = strings(required.as_ref(), false).ok_or_else(|| {
             bad(
                 "requiredClaims",
                 "an array of claim names or an object of required values",
             )
-        })? {
-            policy = policy.require_claim(claim);
-        }
+        })?;
     }
-    for claim in strings(options.get("spaceDelimitedClaims"), false)
-        .ok_or_else(|| bad("spaceDelimitedClaims", "an array of claim names"))?
-    {
-        policy = policy.space_delimited_claim(claim);
-    }
+    policy.space_delimited_claims = strings(options.get("spaceDelimitedClaims"), false)
+        .ok_or_else(|| bad("spaceDelimitedClaims", "an array of claim names"))?;
     Ok(policy)
 }
 
 /// What `requires_claims` accepts for one claim, as the Envoy filter's configuration reads it:
 /// a value, or a non-empty array of them; never an object or null.
-fn accepted_values(v: &Value) -> Option<Vec<Value>> {
+fn accepted_values(v: Value) -> Option<Vec<Value>> {
     match v {
-        Value::Array(list) if !list.is_empty() => Some(list.clone()),
+        Value::Array(list) if !list.is_empty() => Some(list),
         Value::Array(_) | Value::Object(_) | Value::Null => None,
-        one => Some(vec![one.clone()]),
+        one => Some(vec![one]),
     }
 }
 

@@ -28,7 +28,7 @@ pub fn option_names() -> String {
 pub(super) fn parse_options(options: &str) -> Result<crate::Policy, String> {
     let options =
         json_object(options.as_bytes()).map_err(|_| type_json("options must be an object"))?;
-    policy(&options).map_err(|e| type_json(&e.0))
+    policy(options).map_err(|e| type_json(&e.0))
 }
 
 /// The `TypeError` (its JSON text) for options a `Verifier` would refuse: lets `RemoteVerifier`
@@ -141,7 +141,7 @@ impl RawVerifier {
             let untrusted = self.parse(token)?;
             let pending = self.0.prepare(&untrusted).map_err(|e| jwt_json(&e))?;
             pending
-                .finish(usize::try_from(verified).ok(), now)
+                .judge(usize::try_from(verified).ok(), now)
                 .map_err(|e| jwt_json(&e))?;
             Ok(text(untrusted.payload().to_vec()))
         })())

@@ -9,7 +9,7 @@ import { dirname, join, normalize } from 'node:path';
 import { decode, expiresIn, Verifier, JwtError } from 'jwtgate';
 import { fx } from './fixtures.mjs';
 import { answers } from './answers.mjs';
-import { clientAnswers, sessionAnswers } from './client-answers.mjs';
+import { clientAnswers, sessionAnswers, slowNumberTokens } from './client-answers.mjs';
 import * as full from 'jwtgate';
 import { launchChromium } from './net.mjs';
 
@@ -108,6 +108,8 @@ test("jwtgate/client in Chromium: its own wasm, whichever way init is given it, 
       const client = await import('/jwtgate/client.js');
       await client.default(${input});
       const fx = await (await fetch('/fixtures.json')).json();
+      // clientAnswers calls it by name.
+      const slowNumberTokens = ${slowNumberTokens};
       return JSON.stringify({ answers: (${clientAnswers})(fx, client), session: await (${sessionAnswers})(client) });
     })()`);
     assert.deepEqual(errors, [], what);

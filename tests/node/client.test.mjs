@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import * as full from 'jwtgate';
 import { fx } from './fixtures.mjs';
-import { clientAnswers, sessionAnswers } from './client-answers.mjs';
+import { clientAnswers, sessionAnswers, slowNumberTokens } from './client-answers.mjs';
 
 // In a process of its own: with jwtgate loaded too, the client functions would run on the
 // full package's wasm (the entries share one core, the fuller one).
@@ -44,9 +44,9 @@ import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 const dir = dirname(createRequire(import.meta.url).resolve('jwtgate/package.json'));
 // The package's own loader, over an instance whose memory this can see.
-const { ready } = await import(pathToFileURL(join(dir, 'client-wasm.js')));
+const { imports, ready } = await import(pathToFileURL(join(dir, 'client-wasm.js')));
 const { decode, expiresIn, TokenSession } = await import('jwtgate/client');
-const instance = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(join(dir, 'wasm-client/jwtgate_client_bg.wasm'))));
+const instance = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(join(dir, 'wasm-client/jwtgate_client_bg.wasm'))), imports);
 ready(instance);
 const b64 = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
 const token = (i) => b64({ alg: 'ES256' }) + '.' + b64({ exp: 2e9 + i, sub: 'ü'.repeat(i % 500), n: 'x'.repeat((i * 7919) % 6000) }) + '.c2ln';
@@ -69,6 +69,17 @@ process.stdout.write(JSON.stringify({ before, after: instance.exports.memory.buf
 `;
   const { before, after } = JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', child], { cwd: import.meta.dirname }));
   assert.equal(after, before);
+});
+
+test('numbers past the fast path read as JSON.parse reads them, bounded per payload', () => {
+  const [long, huge, many, tooMany] = slowNumberTokens();
+  assert.equal(full.expiresIn(long, 0), 1700000000);
+  assert.equal(full.expiresIn(many, 0), 4102444800);
+  assert.equal(full.decode(many).payload.exp, 4102444800);
+  for (const t of [huge, tooMany]) {
+    assert.throws(() => full.expiresIn(t, 0), (e) => e instanceof full.JwtError && e.code === 'malformed');
+    assert.throws(() => full.decode(t), (e) => e instanceof full.JwtError && e.code === 'malformed');
+  }
 });
 
 test('with both entries loaded, one JwtError class', async () => {
