@@ -115,12 +115,15 @@ pub extern "C" fn session_op(
     lb: usize,
     lc: isize,
 ) -> f64 {
+    // Before the input is borrowed: a trap leaves a borrow held for good, and a freed session
+    // must fail alone, not every later `buf` that grows the input.
+    let session = held(session);
     let input = INPUT.0.borrow();
     let c = usize::try_from(lc).ok().map(|lc| text(&input, la + lb, lc));
     let texts = [text(&input, 0, la), text(&input, la, lb)];
     // Truncated as wasm-bindgen's `u8` parameter was: `pkg/session.js` passes the constants of
     // `pkg/constants.js`.
-    held(session).lent(op as u8, epoch, [now, at], texts, c)
+    session.lent(op as u8, epoch, [now, at], texts, c)
 }
 
 /// `RawSession.text`.

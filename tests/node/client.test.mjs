@@ -71,6 +71,35 @@ process.stdout.write(JSON.stringify({ before, after: instance.exports.memory.buf
   assert.equal(after, before);
 });
 
+// The loader over an instance of the client's wasm whose memory the child can see, as above.
+const LOADER = `
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+const dir = dirname(createRequire(import.meta.url).resolve('jwtgate/package.json'));
+const { ready } = await import(pathToFileURL(join(dir, 'client-wasm.js')));
+const instance = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(join(dir, 'wasm-client/jwtgate_client_bg.wasm'))));
+const core = ready(instance);
+const trap = (f) => { try { f(); return 'answered'; } catch (e) { return e.constructor.name; } };
+`;
+const inChild = (code) => JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', LOADER + code], { cwd: import.meta.dirname }));
+
+test("a freed RawSession traps alone, as wasm-bindgen's throws: the input buffer still grows for the next call", () => {
+  const { used, again, freedTwice, decoded } = inChild(`
+const s = new core.RawSession(0);
+s.free();
+const used = trap(() => s.op(10, 0, 0, 0));
+const again = trap(() => s.text(0));
+const freedTwice = trap(() => s.free());
+// Longer than any text yet, so the buffer must grow.
+const decoded = core.decode('x'.repeat(5000));
+process.stdout.write(JSON.stringify({ used, again, freedTwice, decoded }));
+`);
+  assert.deepEqual([used, again, freedTwice], ['RuntimeError', 'RuntimeError', 'answered']);
+  assert.match(decoded, /^\0\{"name":"JwtError","code":"malformed"/);
+});
+
 test('with both entries loaded, one JwtError class', async () => {
   const client = await import('jwtgate/client');
   assert.equal(client.JwtError, full.JwtError);
