@@ -100,6 +100,29 @@ process.stdout.write(JSON.stringify({ used, again, freedTwice, decoded }));
   assert.match(decoded, /^\0\{"name":"JwtError","code":"malformed"/);
 });
 
+test('an input buffer that failed to grow is never written past its end', () => {
+  const { first, second, written, kept } = inChild(`
+const token = 'eyJhbGciOiJFUzI1NiJ9.eyJleHAiOjF9.c2ln';
+const s = new core.RawSession(0);
+s.op(2, 0, 1, 0, token);
+const memory = instance.exports.memory;
+const pages = memory.buffer.byteLength >>> 16;
+// Every page the wasm could have is taken, so the buffer cannot grow.
+memory.grow(65536 - pages);
+const first = trap(() => core.decode('Z'.repeat(1 << 20)));
+const second = trap(() => core.decode('Z'.repeat(1 << 19)));
+// The heap the wasm had, and as far past it as the second text reaches: no run of its bytes.
+const heap = new Uint8Array(memory.buffer, 0, (pages << 16) + (1 << 19));
+let run = 0;
+let written = false;
+for (const byte of heap) if ((run = byte === 90 ? run + 1 : 0) === 1024) written = true;
+process.stdout.write(JSON.stringify({ first, second, written, kept: s.text(0) === token }));
+`);
+  assert.deepEqual([first, second], ['RuntimeError', 'RuntimeError']);
+  assert.equal(written, false);
+  assert.equal(kept, true);
+});
+
 test('with both entries loaded, one JwtError class', async () => {
   const client = await import('jwtgate/client');
   assert.equal(client.JwtError, full.JwtError);
