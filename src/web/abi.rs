@@ -25,7 +25,9 @@ use super::RawSession;
 /// calls back into JS, so no borrow ever overlaps another.
 struct Shared(RefCell<Vec<u8>>);
 
-// SAFETY: built only for wasm32 without threads (see `Shared`); nothing can share it.
+// SAFETY: wasm32 without the atomics feature has one thread (see `Shared`): nothing can share
+// it. With threads the statics are not `Sync` and the crate does not build, as it must not.
+#[cfg(not(target_feature = "atomics"))]
 unsafe impl Sync for Shared {}
 
 /// The texts JS passes in. It only grows, so JS keeps its place and a view of it between calls
