@@ -20,7 +20,12 @@ function put(s, from = 0) {
   const units = s.length;
   // One byte a unit if `s` is ASCII (every unit is then read), else up to three.
   for (let need = from + units; ; need = from + 3 * units) {
-    if (need > room) inputAt = w.buf((room = need));
+    // `room` once `buf` has answered: were it to trap (memory exhausted), the buffer is as
+    // long as it was, and a view of `need` bytes would write past its end into the heap.
+    if (need > room) {
+      inputAt = w.buf(need);
+      room = need;
+    }
     // Detached (empty) once memory has grown or the buffer moved.
     if (input.byteLength !== room) input = new Uint8Array(w.memory.buffer, inputAt, room);
     const { read, written } = encoder.encodeInto(s, from ? input.subarray(from) : input);

@@ -24,11 +24,13 @@ use crate::prelude::*;
 
 use super::RawSession;
 
-/// A cell for one thread: wasm32 without the atomics feature has exactly one, and no export
-/// calls back into JS, so no borrow ever overlaps another.
+/// A cell for one thread: wasm32 without the atomics feature has exactly one, and the one call
+/// out to JS (`number`) reads memory without calling back in, so no borrow overlaps another.
 struct Shared(RefCell<Vec<u8>>);
 
-// SAFETY: built only for wasm32 without threads (see `Shared`); nothing can share it.
+// SAFETY: wasm32 without the atomics feature has one thread (see `Shared`): nothing can share
+// it. With threads the statics are not `Sync` and the crate does not build, as it must not.
+#[cfg(not(target_feature = "atomics"))]
 unsafe impl Sync for Shared {}
 
 /// The texts JS passes in. It only grows, so JS keeps its place and a view of it between calls
@@ -118,12 +120,15 @@ pub extern "C" fn session_op(
     lb: usize,
     lc: isize,
 ) -> f64 {
+    // Before the input is borrowed: a trap leaves a borrow held for good, and a freed session
+    // must fail alone, not every later `buf` that grows the input.
+    let session = held(session);
     let input = INPUT.0.borrow();
     let c = usize::try_from(lc).ok().map(|lc| text(&input, la + lb, lc));
     let texts = [text(&input, 0, la), text(&input, la, lb)];
     // Truncated as wasm-bindgen's `u8` parameter was: `pkg/session.js` passes the constants of
     // `pkg/constants.js`.
-    held(session).lent(op as u8, epoch, [now, at], texts, c)
+    session.lent(op as u8, epoch, [now, at], texts, c)
 }
 
 /// `RawSession.text`.

@@ -10,7 +10,7 @@ export function clientAnswers(fx, { decode, expiresIn, isExpired, JwtError }) {
       return { name: e.name, code: e instanceof JwtError ? e.code : null };
     }
   };
-  const tokens = [...Object.values(fx.tokens), fx.expired, fx.noExp, 'garbage', 'a.b.c', 'x'.repeat(20000), 42, ...fx.catalog.map((c) => c.token), ...slowNumberTokens()];
+  const tokens = [...Object.values(fx.tokens), fx.expired, fx.noExp, 'garbage', 'a.b.c', 'x'.repeat(20000), 42, 'a.\ud800.c', `${fx.tokens.ES256}\udc00`, `\ud83d${fx.tokens.ES256}`, ...fx.catalog.map((c) => c.token), ...slowNumberTokens()];
   return tokens.map((t) => [
     outcome(() => decode(t)),
     outcome(() => expiresIn(t, fx.now)),

@@ -82,6 +82,58 @@ test('numbers past the fast path read as JSON.parse reads them, bounded per payl
   }
 });
 
+// The loader over an instance of the client's wasm whose memory the child can see, as above.
+const LOADER = `
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+const dir = dirname(createRequire(import.meta.url).resolve('jwtgate/package.json'));
+const { imports, ready } = await import(pathToFileURL(join(dir, 'client-wasm.js')));
+const instance = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(join(dir, 'wasm-client/jwtgate_client_bg.wasm'))), imports);
+const core = ready(instance);
+const trap = (f) => { try { f(); return 'answered'; } catch (e) { return e.constructor.name; } };
+`;
+const inChild = (code) => JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', LOADER + code], { cwd: import.meta.dirname }));
+
+test("a freed RawSession traps alone, as wasm-bindgen's throws: the input buffer still grows for the next call", () => {
+  const { used, again, freedTwice, decoded } = inChild(`
+const s = new core.RawSession(0);
+s.free();
+const used = trap(() => s.op(10, 0, 0, 0));
+const again = trap(() => s.text(0));
+const freedTwice = trap(() => s.free());
+// Longer than any text yet, so the buffer must grow.
+const decoded = core.decode('x'.repeat(5000));
+process.stdout.write(JSON.stringify({ used, again, freedTwice, decoded }));
+`);
+  assert.deepEqual([used, again, freedTwice], ['RuntimeError', 'RuntimeError', 'answered']);
+  assert.match(decoded, /^\0\{"name":"JwtError","code":"malformed"/);
+});
+
+test('an input buffer that failed to grow is never written past its end', () => {
+  const { first, second, written, kept } = inChild(`
+const token = 'eyJhbGciOiJFUzI1NiJ9.eyJleHAiOjF9.c2ln';
+const s = new core.RawSession(0);
+s.op(2, 0, 1, 0, token);
+const memory = instance.exports.memory;
+const pages = memory.buffer.byteLength >>> 16;
+// Every page the wasm could have is taken, so the buffer cannot grow.
+memory.grow(65536 - pages);
+const first = trap(() => core.decode('Z'.repeat(1 << 20)));
+const second = trap(() => core.decode('Z'.repeat(1 << 19)));
+// The heap the wasm had, and as far past it as the second text reaches: no run of its bytes.
+const heap = new Uint8Array(memory.buffer, 0, (pages << 16) + (1 << 19));
+let run = 0;
+let written = false;
+for (const byte of heap) if ((run = byte === 90 ? run + 1 : 0) === 1024) written = true;
+process.stdout.write(JSON.stringify({ first, second, written, kept: s.text(0) === token }));
+`);
+  assert.deepEqual([first, second], ['RuntimeError', 'RuntimeError']);
+  assert.equal(written, false);
+  assert.equal(kept, true);
+});
+
 test('with both entries loaded, one JwtError class', async () => {
   const client = await import('jwtgate/client');
   assert.equal(client.JwtError, full.JwtError);
