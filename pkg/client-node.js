@@ -1,9 +1,9 @@
 // jwtgate/client in Node: the wasm is compiled at import, so nothing needs initialising.
 import { readFileSync } from 'node:fs';
-import { imports, ready } from './client-wasm.js';
+import { start } from './client-wasm.js';
 import { setReady } from './state.js';
 
-setReady(ready(new WebAssembly.Instance(new WebAssembly.Module(readFileSync(new URL('./wasm-client/jwtgate_client_bg.wasm', import.meta.url))), imports)));
+setReady(start(new WebAssembly.Module(readFileSync(new URL('./wasm-client/jwtgate_client_bg.wasm', import.meta.url)))));
 
 export * from './client-api.js';
 

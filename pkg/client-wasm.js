@@ -1,25 +1,30 @@
-// jwtgate/client's wasm core, called without wasm-bindgen: its exports (src/web/abi.rs) take
-// strings as UTF-8 in an input buffer and answer texts in another. What it gives `setReady` is
-// what wasm-bindgen's glue gave: RawSession, checkTokenLength, decode and expiresIn, for 2.2 KB
-// gzipped less of what an SPA downloads (wasm-bindgen's glue and its wasm side).
+// The package's wasm cores, called without wasm-bindgen: their exports (src/web/abi.rs) take
+// strings as UTF-8 in an input buffer and answer texts in another. What `ready` gives is what
+// wasm-bindgen's glue gave: RawSession, checkTokenLength, decode and expiresIn for
+// jwtgate/client's wasm, and with verifier-wasm.js the verifier's exports for the whole
+// package's, for 2.2 KB gzipped less of each (wasm-bindgen's glue and its wasm side).
 
-let w;
-// The wasm's input buffer: where it is, how long, and a view of it, kept between calls (a new
-// view per string cost `expiresIn` a few percent).
-let inputAt;
-let room = 0;
-let input = new Uint8Array();
 const encoder = new TextEncoder();
-let decoder;
-// Safari's TextDecoder fails after about 2 GB decoded: a new one is made before that (as
-// wasm-bindgen's glue does). Infinity makes the first.
-let decoded = Infinity;
 
-/** Copies `s` into the input buffer as UTF-8 from byte `from`; its length in bytes. */
-function put(s, from = 0) {
-  const units = s.length;
-  // One byte a unit if `s` is ASCII (every unit is then read), else up to three.
-  for (let need = from + units; ; need = from + 3 * units) {
+/**
+ * A loader for one instance, with state of its own (jwtgate and jwtgate/client may both be
+ * loaded): `imports` to instantiate the wasm with, then `ready(instance)` gives its core.
+ * `more(core, w, put, take, view)`, when given, adds to the core what a fuller wasm exports.
+ */
+export function loader(more) {
+  let w;
+  // The wasm's input buffer: where it is, how long, and a view of it, kept between calls (a
+  // new view per string cost `expiresIn` a few percent).
+  let inputAt;
+  let room = 0;
+  let input = new Uint8Array();
+  let decoder;
+  // Safari's TextDecoder fails after about 2 GB decoded: a new one is made before that (as
+  // wasm-bindgen's glue does). Infinity makes the first.
+  let decoded = Infinity;
+
+  /** The input buffer, at least `need` bytes long. */
+  function view(need) {
     // `room` once `buf` has answered: were it to trap (memory exhausted), the buffer is as
     // long as it was, and a view of `need` bytes would write past its end into the heap.
     if (need > room) {
@@ -28,65 +33,108 @@ function put(s, from = 0) {
     }
     // Detached (empty) once memory has grown or the buffer moved.
     if (input.byteLength !== room) input = new Uint8Array(w.memory.buffer, inputAt, room);
-    const { read, written } = encoder.encodeInto(s, from ? input.subarray(from) : input);
-    if (read === units) return written;
+    return input;
   }
+
+  /** Copies `s` into the input buffer as UTF-8 from byte `from`; its length in bytes. */
+  function put(s, from = 0) {
+    const units = s.length;
+    // One byte a unit if `s` is ASCII (every unit is then read), else up to three.
+    for (let need = from + units; ; need = from + 3 * units) {
+      const { read, written } = encoder.encodeInto(s, from ? view(need).subarray(from) : view(need));
+      if (read === units) return written;
+    }
+  }
+
+  /** The `len` bytes of UTF-8 at `at` in the wasm's memory, as text. */
+  function text(at, len) {
+    if ((decoded += len) > 2146435072) {
+      decoder = new TextDecoder('utf-8', { ignoreBOM: true });
+      decoded = len;
+    }
+    return decoder.decode(new Uint8Array(w.memory.buffer, at, len));
+  }
+
+  /** The text answer of `len` bytes (-1: none). */
+  const take = (len) => (len < 0 ? undefined : text(w.at(), len));
+
+  const sessions = typeof FinalizationRegistry === 'function' ? new FinalizationRegistry((p) => w.session_free(p)) : null;
+
+  class RawSession {
+    #p;
+
+    constructor(ahead) {
+      this.#p = w.session(ahead);
+      sessions?.register(this, this.#p, this);
+    }
+
+    op(op, epoch, now, at, a, b, c) {
+      const la = put(a ?? '');
+      const lb = put(b ?? '', la);
+      return w.session_op(this.#p, op, epoch, now, at, la, lb, c == null ? -1 : put(c, la + lb));
+    }
+
+    text(which) {
+      return take(w.session_text(this.#p, which));
+    }
+
+    free() {
+      sessions?.unregister(this);
+      w.session_free(this.#p);
+      this.#p = 0;
+    }
+  }
+
+  const core = {
+    RawSession,
+    checkTokenLength: (units) => take(w.check(units)),
+    decode: (token) => take(w.decode(put(token))),
+    expiresIn: (token, now) => w.expires(put(token), now),
+  };
+
+  return {
+    /**
+     * What the wasm imports: the engine's `Number` over a JSON number's text, which the core's
+     * parser checked (numbers past its fast path; `JSON.parse` gives the app the same value).
+     */
+    imports: { jwtgate: { number: (at, len) => Number(text(at, len)) } },
+    /** The core over an instance of the wasm, made with `imports`. */
+    ready(instance) {
+      w = instance.exports;
+      more?.(core, w, put, take, view);
+      return core;
+    },
+  };
 }
 
-/** The `len` bytes of UTF-8 at `at` in the wasm's memory, as text. */
-function text(at, len) {
-  if ((decoded += len) > 2146435072) {
-    decoder = new TextDecoder('utf-8', { ignoreBOM: true });
-    decoded = len;
-  }
-  return decoder.decode(new Uint8Array(w.memory.buffer, at, len));
+/** The core over a compiled wasm `module`, at once (Node, workers). */
+export function start(module, more) {
+  const { imports, ready } = loader(more);
+  return ready(new WebAssembly.Instance(module, imports));
 }
-
-/** The text answer of `len` bytes (-1: none). */
-const take = (len) => (len < 0 ? undefined : text(w.at(), len));
 
 /**
- * What the wasm imports: the engine's `Number` over a JSON number's text, which the core's
- * parser checked (numbers past its fast path; `JSON.parse` gives the app the same value).
+ * The core over the wasm from `input`: a URL, a Request, a Response, bytes or a
+ * WebAssembly.Module; `what` names it in a failed fetch's error.
  */
-export const imports = { jwtgate: { number: (at, len) => Number(text(at, len)) } };
-
-const sessions = typeof FinalizationRegistry === 'function' ? new FinalizationRegistry((p) => w.session_free(p)) : null;
-
-class RawSession {
-  #p;
-
-  constructor(ahead) {
-    this.#p = w.session(ahead);
-    sessions?.register(this, this.#p, this);
-  }
-
-  op(op, epoch, now, at, a, b, c) {
-    const la = put(a ?? '');
-    const lb = put(b ?? '', la);
-    return w.session_op(this.#p, op, epoch, now, at, la, lb, c == null ? -1 : put(c, la + lb));
-  }
-
-  text(which) {
-    return take(w.session_text(this.#p, which));
-  }
-
-  free() {
-    sessions?.unregister(this);
-    w.session_free(this.#p);
-    this.#p = 0;
-  }
+export async function load(input, what, more) {
+  const { imports, ready } = loader(more);
+  return ready(await instantiate(input, imports, what));
 }
 
-const core = {
-  RawSession,
-  checkTokenLength: (units) => take(w.check(units)),
-  decode: (token) => take(w.decode(put(token))),
-  expiresIn: (token, now) => w.expires(put(token), now),
-};
-
-/** The core over an instance of the client's wasm, made with `imports`. */
-export function ready(instance) {
-  w = instance.exports;
-  return core;
+async function instantiate(input, imports, what) {
+  if (typeof input === 'string' || input instanceof URL || (typeof Request === 'function' && input instanceof Request)) {
+    input = fetch(input);
+  }
+  input = await input;
+  if (typeof Response === 'function' && input instanceof Response) {
+    if (!input.ok) throw new Error(`failed to fetch the ${what} wasm: ${input.status} ${input.statusText} fetching '${input.url}'`);
+    // Compiled as it downloads, unless the server does not say application/wasm.
+    if (typeof WebAssembly.instantiateStreaming === 'function' && input.headers.get('Content-Type') === 'application/wasm') {
+      return (await WebAssembly.instantiateStreaming(input, imports)).instance;
+    }
+    input = await input.arrayBuffer();
+  }
+  const made = await WebAssembly.instantiate(input, imports);
+  return made instanceof WebAssembly.Instance ? made : made.instance;
 }

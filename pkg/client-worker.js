@@ -1,9 +1,9 @@
 // jwtgate/client in Cloudflare Workers and workerd: the .wasm comes as a compiled module.
 import module from './wasm-client/jwtgate_client_bg.wasm';
-import { imports, ready } from './client-wasm.js';
+import { start } from './client-wasm.js';
 import { setReady } from './state.js';
 
-setReady(ready(new WebAssembly.Instance(module, imports)));
+setReady(start(module));
 
 export * from './client-api.js';
 

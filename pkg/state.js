@@ -8,10 +8,10 @@ let platform = null;
 
 /**
  * Called by an entry once its wasm is ready. `jwtgate` and `jwtgate/client` may both be loaded:
- * the full core (which has every client export too) is kept once set.
+ * the full core (which has every client export too) is kept once set, against a client's.
  */
 export function setReady(module, crypto) {
-  if (core === null || module.RawVerifier) core = module;
+  if (core?.RawVerifier === undefined || module.RawVerifier) core = module;
   if (crypto) platform = crypto;
 }
 

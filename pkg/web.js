@@ -1,6 +1,6 @@
 // Browsers and bundlers: `await init()` fetches and compiles the wasm once. Signatures are
 // verified by WebCrypto.
-import * as core from './wasm/jwtgate.js';
+import { loadFull } from './verifier-wasm.js';
 import { webCrypto } from './crypto-web.js';
 import { setReady } from './state.js';
 
@@ -12,9 +12,7 @@ let loading;
  * Loads the wasm core. Idempotent: every call returns the same promise. `input` may be a URL,
  * a Response, bytes or a WebAssembly.Module; by default the .wasm beside this file.
  */
-export default function init(input) {
-  loading ??= core.default(input === undefined ? undefined : { module_or_path: input }).then(() => {
-    setReady(core, webCrypto);
-  });
+export default function init(input = new URL('./wasm/jwtgate_bg.wasm', import.meta.url)) {
+  loading ??= loadFull(input).then((core) => setReady(core, webCrypto));
   return loading;
 }

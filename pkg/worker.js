@@ -1,12 +1,11 @@
 // Cloudflare Workers and workerd: the bundler hands the .wasm over as a compiled module.
 // Signatures are verified by WebCrypto.
 import module from './wasm/jwtgate_bg.wasm';
-import * as core from './wasm/jwtgate.js';
+import { startFull } from './verifier-wasm.js';
 import { webCrypto } from './crypto-web.js';
 import { setReady } from './state.js';
 
-core.initSync({ module });
-setReady(core, webCrypto);
+setReady(startFull(module), webCrypto);
 
 export * from './api.js';
 

@@ -2,7 +2,6 @@
 //! status and challenge ([`Error::http_response`]) and the per-call claim requirements.
 
 use crate::prelude::*;
-use wasm_bindgen::prelude::*;
 
 use super::type_json;
 use super::verifier::parse_options;
@@ -13,7 +12,6 @@ use crate::Error;
 /// The status and `WWW-Authenticate` challenge for a refusal with `code` (one of
 /// [`Error::CODES`], as a `JwtError` carries it), as `"<status>\n<challenge>"`, the challenge
 /// empty where the status takes none: the answer the Envoy filter sends for the same refusal.
-#[wasm_bindgen(js_name = httpAnswer)]
 pub fn http_answer(code: &str, realm: &str) -> String {
     let (status, challenge) = Error::http_response_for_code(code, realm);
     // Three digits by hand: `to_string` would pull the formatting machinery into the package.
@@ -30,7 +28,6 @@ pub fn http_answer(code: &str, realm: &str) -> String {
 /// revocation): not held to `decode`'s default 16 KiB, since the verifier held the token to its
 /// own `maxTokenBytes` (up to 1 MiB), and a token it took must not be refused here for its size.
 /// An error comes as `decode`'s does, in band.
-#[wasm_bindgen(js_name = decodeAccepted)]
 pub fn decode_accepted(token: &str) -> String {
     super::parts_text(token, token.len())
 }
@@ -38,7 +35,6 @@ pub fn decode_accepted(token: &str) -> String {
 /// Checks verified claims (the payload's JSON text) against requirements, as a `Verifier`
 /// with those options (`{ requiredClaims, spaceDelimitedClaims }`, JSON text) would:
 /// `missing_claim` or `insufficient_claims` (in band) when unmet.
-#[wasm_bindgen(js_name = checkClaims)]
 pub fn check_claims(payload: &str, requirements: &str) -> Option<String> {
     let policy = match parse_options(requirements) {
         Ok(policy) => policy,

@@ -1,40 +1,34 @@
-//! The web front door: what the npm package's JavaScript calls, through wasm-bindgen in the full
-//! package (feature `web`) and through the plain exports of `abi` (src/web/abi.rs) in
-//! `jwtgate/client`'s wasm (`web-client` alone): wasm-bindgen cost the client 2.2 KB gzipped.
+//! The web front door: what the npm package's JavaScript calls, through the plain exports of
+//! `abi` (src/web/abi.rs) in both its wasms, `jwtgate/client`'s (`web-client`) and the whole
+//! package's (`web`): wasm-bindgen cost the client 2.2 KB gzipped, and the whole entry more.
+//! On the host (and in tests) these are Rust functions of the same names.
 //!
 //! Values cross as JSON text: the token's own header and payload, once they have passed the
 //! strict parser, which the JS side reads with the engine's `JSON.parse`. Nothing here
 //! serializes, so no serializer or float printing is compiled into the package. Errors cross as
-//! JSON too, in band (see [`thrown`]; only `RawVerifier`'s constructor throws one), and become a
-//! `JwtError` (or a `TypeError` for a caller's mistake) on the JS side.
+//! JSON too, in band (see [`thrown`]), and become a `JwtError` (or a `TypeError` for a caller's
+//! mistake) on the JS side.
 
 use crate::prelude::*;
 
-#[cfg(all(target_arch = "wasm32", not(feature = "web")))]
+#[cfg(target_arch = "wasm32")]
 mod abi;
 #[cfg(feature = "web")]
 mod http;
-#[cfg(feature = "web")]
-mod number;
 #[cfg(feature = "web")]
 mod options;
 mod session;
 #[cfg(feature = "web")]
 mod verifier;
 
-#[cfg(feature = "web")]
-use wasm_bindgen::prelude::*;
-
 use crate::crypto::json::push_json_string;
 use crate::error::{joined, pieces};
 use crate::{Error, DEFAULT_MAX_TOKEN_BYTES};
 
-#[cfg(all(target_arch = "wasm32", not(feature = "web")))]
+#[cfg(target_arch = "wasm32")]
 pub(crate) use abi::exact;
 #[cfg(feature = "web")]
-pub use http::{check_claims, http_answer};
-#[cfg(all(target_arch = "wasm32", feature = "web"))]
-pub(crate) use number::exact;
+pub use http::{check_claims, decode_accepted, http_answer};
 #[cfg(feature = "web")]
 pub use options::{policy, OptionsError, KNOWN};
 pub use session::RawSession;
@@ -63,8 +57,8 @@ fn panic(_: &core::panic::PanicInfo) -> ! {
 }
 
 /// An error as JSON text with its name, code, message and claim, which `pkg/state.js` `raise`
-/// turns into a `JwtError` or `TypeError`. The exports `jwtgate/client` shares pass it in band
-/// (a NaN or a marker in their answer says there is one): an error thrown as a `JsValue` cost
+/// turns into a `JwtError` or `TypeError`. Every export passes it in band (a NaN, a negative
+/// number or a marker in its answer says there is one): an error thrown as a `JsValue` cost
 /// the client's wasm and glue the externref table, its imports and a shim per export.
 fn thrown(name: &str, code: Option<&str>, message: &str, claim: Option<&str>) -> String {
     let mut out = String::from("{\"name\":");
@@ -102,7 +96,6 @@ fn text(bytes: Vec<u8>) -> String {
 /// The header and payload JSON texts of a token, unverified, separated by a NUL (which JSON
 /// text cannot contain); or, when the token is refused, a NUL and then the error's JSON text
 /// (a header is never empty, so only an error starts with the NUL).
-#[cfg_attr(feature = "web", wasm_bindgen)]
 pub fn decode(token: &str) -> String {
     parts_text(token, DEFAULT_MAX_TOKEN_BYTES)
 }
@@ -123,11 +116,10 @@ fn parts_text(token: &str, max_bytes: usize) -> String {
 /// (`exp - now` of two finite numbers never is); NaN when the token or `now` is refused, and
 /// then `RawSession`'s operation 11 says why (an export of its own for that cost the client
 /// 0.13 KB gzipped). Reads only the payload: this runs before every request.
-#[cfg_attr(feature = "web", wasm_bindgen(js_name = expiresIn))]
 pub fn expires_in(token: &str, now: f64) -> f64 {
-    // A number, unlike the verifier's `JsValue`: `pkg/token.js` passes anything that is not a
-    // JS number as NaN, refused here, so the glue's coercion (`''` to 0) never applies. The
-    // `JsValue` cost `jwtgate/client` an import, its glue and an externref shim (0.2 KB).
+    // A number: `pkg/token.js` passes anything that is not a JS number as NaN, refused here,
+    // so no coercion (`''` to 0) ever applies. A `JsValue` cost `jwtgate/client` an import,
+    // wasm-bindgen's glue and an externref shim (0.2 KB).
     if is_time(now) {
         left(token, now).unwrap_or(f64::NAN)
     } else {
@@ -159,13 +151,6 @@ fn seconds(now: f64) -> Result<f64, String> {
     }
 }
 
-/// A time as the caller gave it: only a JS number is one. Taken as a `JsValue` because an
-/// `f64` parameter would let the glue coerce it, and `''`, `false` or `[]` would become 0.
-#[cfg(feature = "web")]
-fn time(now: &JsValue) -> Result<f64, String> {
-    seconds(now.as_f64().unwrap_or(f64::NAN))
-}
-
 /// The core's `too_large` when a string of `units` UTF-16 code units is longer than `limit`
 /// bytes: each unit is at least one UTF-8 byte, so this is known before the string is copied
 /// into wasm memory (which never shrinks). Shorter ones are measured by the parser.
@@ -178,7 +163,6 @@ fn check_units(units: f64, limit: usize) -> Result<(), Error> {
 }
 
 /// `check_units` with the default limit, for `decode`, `expiresIn` and the session.
-#[cfg_attr(feature = "web", wasm_bindgen(js_name = checkTokenLength))]
 pub fn check_token_length(units: f64) -> Option<String> {
     match check_units(units, DEFAULT_MAX_TOKEN_BYTES) {
         Ok(()) => None,

@@ -6,15 +6,12 @@
 //! (xtask/src/build.rs). `pkg/constants.js` gives them back their names.
 
 use crate::prelude::*;
-#[cfg(feature = "web")]
-use wasm_bindgen::prelude::*;
 
 use super::{jwt_json, seconds, type_json};
 use crate::session::Session;
 
 /// The core [`Session`] behind the JS `TokenSession`, and the error of its last operation that
 /// answered NaN, for [`text::ERROR`]: errors pass in band (see `super::thrown`).
-#[cfg_attr(feature = "web", wasm_bindgen(js_name = RawSession))]
 pub struct RawSession(Session, Option<String>);
 
 /// The operations of [`RawSession::op`]; `pkg/constants.js` holds the same numbers.
@@ -61,11 +58,9 @@ mod text {
     pub const ERROR: u8 = 2;
 }
 
-#[cfg_attr(feature = "web", wasm_bindgen(js_class = RawSession))]
 impl RawSession {
     /// A session refreshing `ahead` seconds before expiry (`Session::new` reads anything but a
     /// time of 0 or more as 0; `pkg/session.js` refuses it first).
-    #[cfg_attr(feature = "web", wasm_bindgen(constructor))]
     pub fn new(ahead: f64) -> RawSession {
         RawSession(Session::new(ahead), None)
     }

@@ -2,17 +2,15 @@
 //! core plans a verification and judges it, the JS side's platform checks the signature.
 
 use crate::prelude::*;
-use wasm_bindgen::prelude::*;
 
 use super::options::{policy, KNOWN};
-use super::{check_units, in_band, jwt_json, text, time, type_json};
+use super::{check_units, in_band, jwt_json, seconds, text, type_json};
 use crate::crypto::json::json_object;
 use crate::error::joined;
 use crate::{Error, JwkSet, JwksError, UntrustedToken};
 
 /// `jwks_unavailable` (its JSON text) once a key set body has passed `bytes` over the limit, so
 /// the JS side stops reading it there.
-#[wasm_bindgen(js_name = checkJwksLength)]
 pub fn check_jwks_length(bytes: f64) -> Option<String> {
     let limit = JwkSet::MAX_BYTES;
     (bytes > limit as f64).then(|| jwt_json(&Error::JwksUnavailable(JwksError::TooLarge { limit })))
@@ -20,7 +18,6 @@ pub fn check_jwks_length(bytes: f64) -> Option<String> {
 
 /// The option names `Verifier` reads, comma-separated: the JS side reads each by property
 /// access, so that getters and inherited options count.
-#[wasm_bindgen(js_name = optionNames)]
 pub fn option_names() -> String {
     KNOWN.into()
 }
@@ -33,7 +30,6 @@ pub(super) fn parse_options(options: &str) -> Result<crate::Policy, String> {
 
 /// The `TypeError` (its JSON text) for options a `Verifier` would refuse: lets `RemoteVerifier`
 /// fail at construction, before it has any keys.
-#[wasm_bindgen(js_name = checkOptions)]
 pub fn check_options(options: &str) -> Option<String> {
     parse_options(options).err()
 }
@@ -41,7 +37,6 @@ pub fn check_options(options: &str) -> Option<String> {
 /// Where `issuer`'s discovery document is read from: OIDC's URL, then RFC 8414's (read only
 /// when the first answers 404), separated by a newline, which neither can contain. A
 /// `TypeError` (in band) for an issuer that cannot be discovered.
-#[wasm_bindgen(js_name = discoveryUrls)]
 pub fn discovery_urls(issuer: &str) -> String {
     in_band(
         crate::discovery::metadata_urls(issuer)
@@ -57,7 +52,6 @@ pub fn discovery_urls(issuer: &str) -> String {
 
 /// The `jwks_uri` a discovery document names for `issuer`; `jwks_unavailable` (in band) for a
 /// document that is another issuer's, or names no usable key set URL.
-#[wasm_bindgen(js_name = discoveredJwksUri)]
 pub fn discovered_jwks_uri(document: &str, issuer: &str) -> String {
     in_band(
         crate::discovery::jwks_uri(document.as_bytes(), issuer)
@@ -65,15 +59,14 @@ pub fn discovered_jwks_uri(document: &str, issuer: &str) -> String {
     )
 }
 
-/// The core verifier behind the JS `Verifier` and `RemoteVerifier`.
-#[wasm_bindgen(js_name = RawVerifier)]
+/// The core verifier behind the JS `Verifier` and `RemoteVerifier`. Times are numbers:
+/// `pkg/client-wasm.js` passes anything else as NaN, which is refused, never coerced (`''`
+/// would have been 0, the epoch, at which an expired token verifies).
 pub struct RawVerifier(crate::Verifier);
 
-#[wasm_bindgen(js_class = RawVerifier)]
 impl RawVerifier {
-    /// A verifier over a JWKS (JSON text) with options (JSON text).
-    #[wasm_bindgen(constructor)]
-    pub fn new(jwks: &str, options: &str) -> Result<RawVerifier, JsValue> {
+    /// A verifier over a JWKS (JSON text) with options (JSON text); the error's JSON text.
+    pub fn new(jwks: &str, options: &str) -> Result<RawVerifier, String> {
         let policy = parse_options(options)?;
         let keys = JwkSet::from_json(jwks.as_bytes()).map_err(|e| jwt_json(&e))?;
         Ok(RawVerifier(crate::Verifier::new(keys, policy)))
@@ -81,8 +74,8 @@ impl RawVerifier {
 
     /// The verified payload's JSON text, or a thrown error: with the in-wasm primitives.
     #[cfg(feature = "rust-crypto")]
-    pub fn verify(&self, token: &str, now: JsValue) -> Result<String, JsValue> {
-        let now = time(&now)? as u64;
+    pub fn verify(&self, token: &str, now: f64) -> Result<String, String> {
+        let now = seconds(now)? as u64;
         let untrusted = self.parse(token)?;
         self.0
             .verify_untrusted(&untrusted, now)
@@ -95,10 +88,10 @@ impl RawVerifier {
     /// signature check. Returns `"ALG,i,j,…"`, the algorithm and the positions of the keys to
     /// try in order (see `publicKey`); the verdict (in band) when no key can have made the
     /// signature, or when the token fails before that.
-    pub fn prepare(&self, token: &str, now: JsValue) -> String {
+    pub fn prepare(&self, token: &str, now: f64) -> String {
         in_band((|| {
             // The time is judged by finish; a bad one is the caller's mistake before any other.
-            time(&now)?;
+            seconds(now)?;
             let untrusted = self.parse(token)?;
             let alg = untrusted.header().algorithm().map_err(|e| jwt_json(&e))?;
             self.plan(alg, untrusted.header().kid(), untrusted.signature())
@@ -135,9 +128,9 @@ impl RawVerifier {
 
     /// The second half: `verified` is the position of the key the platform verified the
     /// signature with, or -1 for none. The verified payload's JSON text, or the error in band.
-    pub fn finish(&self, token: &str, verified: i32, now: JsValue) -> String {
+    pub fn finish(&self, token: &str, verified: i32, now: f64) -> String {
         in_band((|| {
-            let now = time(&now)? as u64;
+            let now = seconds(now)? as u64;
             let untrusted = self.parse(token)?;
             let pending = self.0.prepare(&untrusted).map_err(|e| jwt_json(&e))?;
             pending
@@ -148,7 +141,6 @@ impl RawVerifier {
     }
 
     /// The key at position `index`, as a minimal JWK (JSON text) for the platform to import.
-    #[wasm_bindgen(js_name = publicKey)]
     pub fn public_key(&self, index: usize) -> Option<String> {
         self.0.keys().keys().get(index).map(crate::Jwk::public_jwk)
     }
@@ -159,7 +151,6 @@ impl RawVerifier {
     }
 
     /// `check_units` with this verifier's `maxTokenBytes`.
-    #[wasm_bindgen(js_name = checkLength)]
     pub fn check_length(&self, units: f64) -> Option<String> {
         check_units(units, self.0.policy().max_token_bytes)
             .err()

@@ -38,16 +38,10 @@ process.stdout.write(JSON.stringify(await sessionAnswers(client)));
 
 test("jwtgate/client's wasm memory stays as it is under a stream of distinct tokens", () => {
   const child = `
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-const dir = dirname(createRequire(import.meta.url).resolve('jwtgate/package.json'));
-// The package's own loader, over an instance whose memory this can see.
-const { imports, ready } = await import(pathToFileURL(join(dir, 'client-wasm.js')));
+import { ownInstance } from './instance.mjs';
 const { decode, expiresIn, TokenSession } = await import('jwtgate/client');
-const instance = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(join(dir, 'wasm-client/jwtgate_client_bg.wasm'))), imports);
-ready(instance);
+// The package's own loader, over an instance whose memory this can see.
+const { instance } = await ownInstance(false);
 const b64 = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
 const token = (i) => b64({ alg: 'ES256' }) + '.' + b64({ exp: 2e9 + i, sub: 'ü'.repeat(i % 500), n: 'x'.repeat((i * 7919) % 6000) }) + '.c2ln';
 // A long-lived session takes new tokens as the calls go (a session dropped is freed only when
@@ -84,14 +78,8 @@ test('numbers past the fast path read as JSON.parse reads them, bounded per payl
 
 // The loader over an instance of the client's wasm whose memory the child can see, as above.
 const LOADER = `
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-const dir = dirname(createRequire(import.meta.url).resolve('jwtgate/package.json'));
-const { imports, ready } = await import(pathToFileURL(join(dir, 'client-wasm.js')));
-const instance = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(join(dir, 'wasm-client/jwtgate_client_bg.wasm'))), imports);
-const core = ready(instance);
+import { ownInstance } from './instance.mjs';
+const { instance, core } = await ownInstance(false);
 const trap = (f) => { try { f(); return 'answered'; } catch (e) { return e.constructor.name; } };
 `;
 const inChild = (code) => JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', LOADER + code], { cwd: import.meta.dirname }));

@@ -1,15 +1,11 @@
 // Run by memory.test.mjs under --expose-gc: refuses an oversized key set (with and without
 // content-length) and an oversized token, and reports how far resident memory moved.
 import { RemoteVerifier, Verifier, decode, expiresIn, isExpired, TokenSession } from 'jwtgate';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { fx } from './fixtures.mjs';
+import { ownInstance } from './instance.mjs';
 
-// The package's own wasm instance, for the size of its memory: initSync hands back the
-// exports of the instance the package already made.
-const glue = join(dirname(createRequire(import.meta.url).resolve('jwtgate/package.json')), 'wasm/jwtgate.js');
-const { memory } = (await import(pathToFileURL(glue))).initSync({});
+// The package's wasm, in an instance whose memory this can see.
+const { memory } = (await ownInstance(true)).instance.exports;
 
 const [base] = process.argv.slice(2);
 const MiB = 2 ** 20;

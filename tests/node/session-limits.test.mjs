@@ -238,12 +238,15 @@ test('authrequired fires once for a refresh that times out, with or without a Br
 });
 
 test('every string bound for the session core is measured first: nothing oversized reaches wasm memory', QUICK, async () => {
-  const { createRequire } = await import('node:module');
-  const { dirname, join } = await import('node:path');
-  const { pathToFileURL } = await import('node:url');
-  const glue = join(dirname(createRequire(import.meta.url).resolve('jwtgate/package.json')), 'wasm/jwtgate.js');
-  const { memory } = (await import(pathToFileURL(glue))).initSync({});
+  const { ownInstance } = await import('./instance.mjs');
+  const { memory } = (await ownInstance(true)).instance.exports;
   const huge = 'r'.repeat(32 << 20);
+  // A fresh instance: what the calls below make of tokens of the usual size comes first.
+  const warm = new TokenSession({ refresh: async () => ({}), storageKey: 'warm' });
+  warm.setTokens({ accessToken: token(0), refreshToken: 'r'.repeat(64) });
+  warm.tokenRejected(token(0));
+  warm.clear();
+  warm.close();
   const size = memory.buffer.byteLength;
 
   const plain = new TokenSession({ refresh: async () => ({}), storageKey: 'measured' });

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use crate::exports::{self, leb};
-use crate::install::{cmd, root, wasm_bindgen, wasm_opt};
+use crate::install::{cmd, root, wasm_opt};
 
 /// Where `envoy()` puts the filter.
 pub fn envoy_wasm() -> PathBuf {
@@ -65,10 +65,9 @@ pub fn envoy() -> Result<PathBuf, String> {
 }
 
 /// One wasm of the npm package: the crate built with `features` (never the in-wasm signature
-/// primitives), bound by wasm-bindgen into `pkg/<dir>/<name>.js` and `<name>_bg.wasm`; or,
-/// for `jwtgate/client` (`exports`), no glue: `<name>_bg.wasm` alone with those exports, which
-/// the hand-written `pkg/client-wasm.js` calls.
-fn web_wasm(features: &str, dir: &str, name: &str, exports: Option<&[&str]>) -> Result<(), String> {
+/// primitives), `pkg/<dir>/<name>_bg.wasm` with only `exports`, which the hand-written
+/// `pkg/client-wasm.js` (and `pkg/verifier-wasm.js`) calls: no wasm-bindgen glue.
+fn web_wasm(features: &str, dir: &str, name: &str, exports: &[&str]) -> Result<(), String> {
     cmd(
         "cargo",
         &[
@@ -88,29 +87,11 @@ fn web_wasm(features: &str, dir: &str, name: &str, exports: Option<&[&str]>) -> 
     let built = root().join("target/wasm32-unknown-unknown/web/jwtgate.wasm");
     let out = root().join("pkg").join(dir);
     let wasm = out.join(format!("{name}_bg.wasm"));
-    if let Some(exports) = exports {
-        // Whatever an earlier build left there (a wasm-bindgen glue) goes.
-        let _ = std::fs::remove_dir_all(&out);
-        std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
-        let bytes = std::fs::read(&built).map_err(|e| e.to_string())?;
-        std::fs::write(&wasm, exports::keep(&bytes, exports)?).map_err(|e| e.to_string())?;
-    } else {
-        cmd(
-            wasm_bindgen().to_str().unwrap(),
-            &[
-                built.to_str().unwrap(),
-                "--target",
-                "web",
-                "--out-dir",
-                out.to_str().unwrap(),
-                "--out-name",
-                name,
-                "--no-typescript",
-                "--weak-refs",
-            ],
-        )?;
-        ascii_fast_path(&out.join(format!("{name}.js")))?;
-    }
+    // Whatever an earlier build left there (a wasm-bindgen glue) goes.
+    let _ = std::fs::remove_dir_all(&out);
+    std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
+    let bytes = std::fs::read(&built).map_err(|e| e.to_string())?;
+    std::fs::write(&wasm, exports::keep(&bytes, exports)?).map_err(|e| e.to_string())?;
     cmd(
         wasm_opt().to_str().unwrap(),
         // --converge: -Oz again until nothing shrinks (a few dozen bytes, each build).
@@ -135,7 +116,7 @@ fn web_wasm(features: &str, dir: &str, name: &str, exports: Option<&[&str]>) -> 
     )?;
     let bytes = std::fs::read(&wasm).map_err(|e| e.to_string())?;
     // pkg/client-wasm.js gives it one import module, its own (`imports`).
-    if exports.is_some() && import_modules(&bytes)?.iter().any(|m| m != "jwtgate") {
+    if import_modules(&bytes)?.iter().any(|m| m != "jwtgate") {
         return Err(format!(
             "{}: imports from outside pkg/client-wasm.js's `imports`",
             wasm.display()
@@ -160,12 +141,12 @@ pub fn web() -> Result<Sizes, String> {
             return Err("the signature-arithmetic check finds none in the Envoy filter".into());
         }
     }
-    web_wasm("web", "wasm", "jwtgate", None)?;
+    web_wasm("web", "wasm", "jwtgate", exports::FULL)?;
     web_wasm(
         "web-client",
         "wasm-client",
         "jwtgate_client",
-        Some(exports::CLIENT),
+        exports::CLIENT,
     )?;
     let sizes = bundle_sizes()?;
     for (what, size, budget, target) in [
@@ -188,7 +169,7 @@ pub fn web() -> Result<Sizes, String> {
         );
     }
     eprintln!(
-        "xtask: the npm package's wasm + glue: {} bytes gzipped (budget {WEB_BUDGET})",
+        "xtask: the npm package's wasm + loader: {} bytes gzipped (budget {WEB_BUDGET})",
         sizes.wasm_glue
     );
     Ok(sizes)
@@ -204,7 +185,8 @@ pub struct Sizes {
     pub client: u64,
     /// `export * from 'jwtgate'` with its `init`: every export of the browser entry.
     pub full: u64,
-    /// The full package's wasm and its wasm-bindgen glue, unbundled: what the core costs.
+    /// The full package's wasm and its loader (`client-wasm.js`, `verifier-wasm.js`),
+    /// unbundled: what the core costs.
     pub wasm_glue: u64,
 }
 
@@ -302,7 +284,7 @@ pub fn bundle_sizes() -> Result<Sizes, String> {
             "export * from 'jwtgate';\nexport { default } from 'jwtgate';\n",
             "wasm/jwtgate_bg.wasm",
         )?,
-        wasm_glue: ["wasm/jwtgate_bg.wasm", "wasm/jwtgate.js"]
+        wasm_glue: ["wasm/jwtgate_bg.wasm", "client-wasm.js", "verifier-wasm.js"]
             .iter()
             .map(|file| sizes(&root().join("pkg").join(file)).map(|(_, gz)| gz))
             .sum::<Result<u64, String>>()?,
@@ -368,31 +350,6 @@ pub fn signature_arithmetic(wasm: &[u8]) -> Option<String> {
         }
     }
     None
-}
-
-/// Gives the glue's string passing a native copy for ASCII strings.
-///
-/// wasm-bindgen 0.2.130 copies a string into wasm memory a UTF-16 unit at a time in a JS loop
-/// before it falls back to `TextEncoder.encodeInto`; on a 400-character token that loop was a
-/// fifth of `expiresIn`'s time. `encodeInto` into exactly `len` bytes reads every unit only if
-/// every one is ASCII (anything else takes two bytes or more), so the fast path returns only
-/// then and otherwise leaves the loop to start over. The pattern is checked: a wasm-bindgen
-/// that changes it fails the build here rather than silently losing the path.
-fn ascii_fast_path(glue: &std::path::Path) -> Result<(), String> {
-    const LOOP: &str = "    let offset = 0;\n\n    for (; offset < len; offset++) {";
-    const FAST: &str = "    let offset = 0;\n    \
-        // xtask/src/build.rs: ASCII in one native copy.\n    \
-        if (cachedTextEncoder.encodeInto(arg, mem.subarray(ptr, ptr + len)).read === len) {\n        \
-        WASM_VECTOR_LEN = len;\n        return ptr;\n    }\n\n    \
-        for (; offset < len; offset++) {";
-    let text = std::fs::read_to_string(glue).map_err(|e| format!("{}: {e}", glue.display()))?;
-    if text.matches(LOOP).count() != 1 {
-        return Err(format!(
-            "{}: passStringToWasm0 is not the one ascii_fast_path knows (wasm-bindgen changed?)",
-            glue.display()
-        ));
-    }
-    std::fs::write(glue, text.replace(LOOP, FAST)).map_err(|e| format!("{}: {e}", glue.display()))
 }
 
 /// A file's size, raw and gzipped (`gzip -9`).

@@ -40,6 +40,36 @@ pub const CLIENT: &[&str] = &[
     "session_free",
 ];
 
+/// The whole package's wasm interface (feature `web`): the client's and the verifier's
+/// (src/web/abi.rs, called by pkg/client-wasm.js and pkg/verifier-wasm.js).
+pub const FULL: &[&str] = &[
+    "memory",
+    "buf",
+    "at",
+    "decode",
+    "expires",
+    "check",
+    "session",
+    "session_op",
+    "session_text",
+    "session_free",
+    "verifier",
+    "verifier_free",
+    "verifier_key",
+    "verifier_length",
+    "verifier_prepare",
+    "verifier_finish",
+    "verifier_candidates",
+    "jwks_length",
+    "option_names",
+    "check_options",
+    "discovery_urls",
+    "discovered_jwks_uri",
+    "http_answer",
+    "decode_accepted",
+    "check_claims",
+];
+
 /// `wasm` with only the exports named in `keep`; an error if one of them is missing.
 pub fn keep(wasm: &[u8], keep: &[&str]) -> Result<Vec<u8>, String> {
     if wasm.get(..8) != Some(b"\0asm\x01\0\0\0") {

@@ -1,0 +1,71 @@
+// The whole package's wasm core (feature `web`): jwtgate/client's loader (client-wasm.js) with
+// the verifier's exports (src/web/abi.rs), what wasm-bindgen's glue gave before: RawVerifier,
+// checkJwksLength, optionNames, checkOptions, discoveryUrls, discoveredJwksUri, httpAnswer,
+// decodeAccepted and checkClaims. Every string they take is one the package made or checked.
+import { load, start } from './client-wasm.js';
+
+/** Adds the verifier's exports to the client's core (see `loader`). */
+export function verifier(core, w, put, take, view) {
+  const verifiers = typeof FinalizationRegistry === 'function' ? new FinalizationRegistry((p) => w.verifier_free(p)) : null;
+  // Only a number is a time: anything else goes in as NaN, which the core refuses (never ''
+  // or false read as 0, the epoch, at which an expired token verifies).
+  const time = (now) => (typeof now === 'number' ? now : NaN);
+  // Two texts one after another in the input buffer, for `f`; its text answer.
+  const two = (f, a, b) => {
+    const la = put(a);
+    return take(f(la, put(b, la)));
+  };
+
+  class RawVerifier {
+    #p;
+
+    constructor(jwks, options) {
+      const lj = put(jwks);
+      const p = w.verifier(lj, put(options, lj));
+      // The core's error as its JSON text, thrown as wasm-bindgen threw it (state.js `call`).
+      if (p < 0) throw take(-1 - p);
+      this.#p = p;
+      verifiers?.register(this, p);
+    }
+
+    publicKey(index) {
+      return take(w.verifier_key(this.#p, index));
+    }
+
+    checkLength(units) {
+      return take(w.verifier_length(this.#p, units));
+    }
+
+    prepare(token, now) {
+      return take(w.verifier_prepare(this.#p, put(token), time(now)));
+    }
+
+    finish(token, verified, now) {
+      return take(w.verifier_finish(this.#p, put(token), verified, time(now)));
+    }
+
+    candidates(alg, signature) {
+      const la = put(alg);
+      view(la + signature.length).set(signature, la);
+      return take(w.verifier_candidates(this.#p, la, signature.length));
+    }
+  }
+
+  Object.assign(core, {
+    RawVerifier,
+    checkJwksLength: (bytes) => take(w.jwks_length(bytes)),
+    optionNames: () => take(w.option_names()),
+    checkOptions: (options) => take(w.check_options(put(options))),
+    discoveryUrls: (issuer) => take(w.discovery_urls(put(issuer))),
+    discoveredJwksUri: (document, issuer) => two(w.discovered_jwks_uri, document, issuer),
+    httpAnswer: (code, realm) => two(w.http_answer, code, realm),
+    decodeAccepted: (token) => take(w.decode_accepted(put(token))),
+    checkClaims: (payload, requirements) => two(w.check_claims, payload, requirements),
+  });
+}
+
+/** The whole package's core over its compiled wasm `module`, at once (Node, workers). */
+export const startFull = (module) => start(module, verifier);
+
+/** The whole package's core over its wasm from `input` (see client-wasm.js `load`). */
+export const loadFull = (input) => load(input, 'jwtgate', verifier);
