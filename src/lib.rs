@@ -36,8 +36,8 @@
 //! | *(none)* | the core verifier, for any target, `wasm32-unknown-unknown` and `wasm32-wasip1` included |
 //! | `envoy` | the Envoy filter: its configuration and request logic on any target, the proxy-wasm glue on wasm32 |
 //! | `rust-crypto` *(default)* | the in-wasm signature primitives ([`RustCrypto`]); without it a front door supplies a [`SignatureCheck`] |
-//! | `web` | the wasm-bindgen exports behind the npm package `jwtgate` (see `pkg/`); built without `rust-crypto`, the platform verifies |
-//! | `web-client` | only decode, expiry and the token session's exports: the wasm of `jwtgate/client`; alone, plain wasm exports without wasm-bindgen |
+//! | `web` | the plain wasm exports behind the npm package `jwtgate` (see `pkg/`); built without `rust-crypto`, the platform verifies |
+//! | `web-client` | only decode, expiry and the token session's exports: the wasm of `jwtgate/client` |
 //! | `oracle-tests` | exposes the hand-written arithmetic to the oracle tests and fuzz targets (SECURITY.md); never for a release |
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
@@ -74,7 +74,7 @@ mod verify;
 pub mod envoy;
 
 #[cfg(feature = "web-client")]
-// `web-client` alone has its exports only on wasm32 (src/web/abi.rs): a host build of it just
+// The exports are only on wasm32 (src/web/abi.rs): a host build of `web-client` alone just
 // checks that the rest compiles, and finds what those exports call unused.
 #[cfg_attr(
     all(not(target_arch = "wasm32"), not(feature = "web")),

@@ -1,6 +1,6 @@
 //! The npm package's wasm interface, without wasm-bindgen: plain exports that
 //! `pkg/client-wasm.js` calls (`jwtgate/client`'s, feature `web-client`), and
-//! `pkg/wasm.js` with it (the verifier's too, feature `web`). wasm-bindgen's glue, its shims
+//! `pkg/verifier-wasm.js` with it (the verifier's too, feature `web`). wasm-bindgen's glue, its shims
 //! and the externref table it sets up were 2.2 KB gzipped of what an SPA downloads (1.0 KB of
 //! JS, 1.3 KB of wasm) for the client's four functions and a class, and 2.2 KB of the whole
 //! entry's JS alone (xtask/src/build.rs).
@@ -11,7 +11,7 @@
 //! the export answers its length (-1 for none) and [`at`] where it is. So memory holds the
 //! largest input yet (JS refuses a token over the core's limit before copying it in) and the
 //! last answer, no more. A session crosses as a pointer to its box, which JS frees once
-//! (`free`, or a FinalizationRegistry); a verifier likewise. Errors cross in band, as text
+//! (`free`, or a FinalizationRegistry); a verifier likewise (its FinalizationRegistry only). Errors cross in band, as text
 //! answers (src/web/mod.rs), never thrown.
 //!
 //! The one import, `jwtgate.number`, is the engine's `Number` over a number's text, for the
@@ -108,8 +108,9 @@ pub extern "C" fn session(ahead: f64) -> *mut RawSession {
 /// [`verifier_free`] takes it back.
 fn held<'a, T>(p: *mut T) -> &'a mut T {
     // SAFETY: JS passes only a live pointer from `session` (a `*mut RawSession`) or `verifier`
-    // (a `*mut RawVerifier`), each to the exports of its kind: pkg/client-wasm.js forgets it
-    // (0, trapping here) when it frees it.
+    // (a `*mut RawVerifier`), each to the exports of its kind: `RawSession` in
+    // pkg/client-wasm.js forgets it (0, trapping here) when it frees it, and `RawVerifier` in
+    // pkg/verifier-wasm.js has it freed only once it is collected, when nothing can pass it.
     unsafe { p.as_mut() }.unwrap_or_else(|| core::arch::wasm32::unreachable())
 }
 

@@ -122,10 +122,14 @@ process.stdout.write(JSON.stringify({ first, second, written, kept: s.text(0) ==
   assert.equal(kept, true);
 });
 
-test('with both entries loaded, one JwtError class', async () => {
+test('with both entries loaded, one JwtError class, and each wasm with its own loader', async () => {
   const client = await import('jwtgate/client');
   assert.equal(client.JwtError, full.JwtError);
   assert.equal(client.decode(fx.tokens.ES256).header.alg, 'ES256');
+  // The client's wasm, loaded second, did not take the whole package's place in the loader.
+  const verifier = new full.Verifier({ jwks: fx.jwks, issuer: fx.issuer, audiences: [fx.audience] });
+  assert.equal(verifier.verifySync(fx.tokens.ES256, { now: fx.now }).sub, 'alice');
+  assert.equal(full.decode(fx.tokens.RS256).header.alg, 'RS256');
 });
 
 test('decode of the token it decoded last: equal objects, never the same ones, and the next token its own', () => {

@@ -10,7 +10,8 @@ const load = (file) => import(pathToFileURL(join(dir, file)));
 
 /**
  * The whole package's wasm (`full`) or jwtgate/client's, bound by the package's own loader and
- * made the package's core as its entry makes its own: `{ instance, core }`.
+ * made the package's core as its entry makes its own: `{ instance, core }`. Called after the
+ * entry is imported, which would otherwise put its own instance back.
  */
 export async function ownInstance(full) {
   const { loader } = await load('client-wasm.js');

@@ -3,7 +3,7 @@
 // Measured in a child under --expose-gc: resident memory returns to within a few MiB.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { keyset } from './fixtures.mjs';
@@ -46,4 +46,46 @@ test('a 300 MiB key set and a 300 MiB token are refused, and memory comes back',
   for (const path of ['length', 'chunked']) assert.ok(sent[path] < 32 * MiB, `${path}: ${sent[path] / MiB} MiB sent`);
   assert.equal(out.wasmGrewBytes, 0, 'nothing reached wasm memory');
   assert.ok(out.grewMiB < 4, `resident memory grew by ${out.grewMiB.toFixed(1)} MiB`);
+});
+
+// Verifiers are freed when collected (a FinalizationRegistry, as wasm-bindgen's glue did): a
+// stream of them, each over a key set of its own, verifying and refusing, must leave the whole
+// package's wasm memory where the warm-up left it, once the collector has run.
+test("the whole package's wasm memory stays as it is under a stream of verifiers", () => {
+  const child = `
+import { Verifier, RemoteVerifier, JwtError, decode, refusal } from 'jwtgate';
+import { ownInstance } from './instance.mjs';
+import { fx } from './fixtures.mjs';
+// After the package's entry, which would otherwise put its own instance back.
+const { instance } = await ownInstance(true);
+const settle = async () => {
+  for (let i = 0; i < 3; i += 1) {
+    globalThis.gc();
+    await new Promise((r) => setTimeout(r, 10));
+  }
+};
+const run = async (from, to) => {
+  for (let i = from; i < to; i += 1) {
+    // Key sets of every size up to 3,000 more bytes: an unknown member is ignored.
+    const jwks = { keys: fx.jwks.keys.map((k) => ({ ...k, note: 'ü'.repeat(i % 1500) })) };
+    const v = new Verifier({ jwks, issuer: fx.issuer, audiences: [fx.audience] });
+    v.verifySync(fx.tokens.ES256, { now: fx.now });
+    try { v.verifySync(fx.expired, { now: fx.now }); } catch (e) { if (!(e instanceof JwtError)) throw e; }
+    try { new Verifier({ jwks: { keys: [] } }); } catch (e) { if (!(e instanceof JwtError)) throw e; }
+    try { new Verifier({ jwks, audience: 'x'.repeat(i % 2000) }); } catch (e) { if (!(e instanceof TypeError)) throw e; }
+    new RemoteVerifier({ issuer: 'https://issuer.example/' + 'p'.repeat(i % 1000) });
+    refusal('expired', 'r'.repeat(i % 500));
+    decode(fx.tokens.RS256);
+    if (i % 200 === 0) await settle();
+  }
+  await settle();
+};
+// Every size has come by once the warm-up is over.
+await run(0, 3000);
+const before = instance.exports.memory.buffer.byteLength;
+await run(3000, 9000);
+process.stdout.write(JSON.stringify({ before, after: instance.exports.memory.buffer.byteLength }));
+`;
+  const { before, after } = JSON.parse(execFileSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', child], { cwd: here }));
+  assert.equal(after, before);
 });
