@@ -141,7 +141,12 @@ pub fn web() -> Result<Sizes, String> {
             return Err("the signature-arithmetic check finds none in the Envoy filter".into());
         }
     }
-    web_wasm("web", "wasm", "jwtgate", exports::FULL)?;
+    web_wasm(
+        "web",
+        "wasm",
+        "jwtgate",
+        &[exports::CLIENT, exports::VERIFIER].concat(),
+    )?;
     web_wasm(
         "web-client",
         "wasm-client",

@@ -40,19 +40,9 @@ pub const CLIENT: &[&str] = &[
     "session_free",
 ];
 
-/// The whole package's wasm interface (feature `web`): the client's and the verifier's
-/// (src/web/abi.rs, called by pkg/client-wasm.js and pkg/verifier-wasm.js).
-pub const FULL: &[&str] = &[
-    "memory",
-    "buf",
-    "at",
-    "decode",
-    "expires",
-    "check",
-    "session",
-    "session_op",
-    "session_text",
-    "session_free",
+/// What the whole package's wasm (feature `web`) exports besides [`CLIENT`]: the verifier's
+/// interface (src/web/abi.rs, called by pkg/verifier-wasm.js).
+pub const VERIFIER: &[&str] = &[
     "verifier",
     "verifier_free",
     "verifier_key",
