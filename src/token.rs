@@ -24,20 +24,16 @@ pub struct Header {
 /// The header members jwtgate reads, in the order [`header_rules`] takes them.
 const HEADER_NAMES: [&str; 4] = ["alg", "kid", "crit", "b64"];
 
-/// The header's rules, on the members [`HEADER_NAMES`] lists: its `alg` and `kid`, or why it
-/// is refused. One place for both the parsed header and `jwtgate/client`'s scan.
-fn header_rules(
-    [alg, kid, crit, b64]: [Option<Member>; 4],
-) -> Result<(String, Option<String>), Error> {
-    let bad = |name| Error::Malformed(Malformed::HeaderParameter(name));
-    let Some(Member::String(alg)) = alg else {
-        return Err(bad("alg"));
-    };
-    let kid = match kid {
-        None => None,
-        Some(Member::String(kid)) => Some(kid),
-        Some(_) => return Err(bad("kid")),
-    };
+/// The header's rules, on the members [`HEADER_NAMES`] lists: `Ok` or why it is refused. One
+/// place for both the parsed header and `jwtgate/client`'s scan.
+fn header_rules([alg, kid, crit, b64]: [Option<Member>; 4]) -> Result<(), Error> {
+    let bad = |name| Err(Error::Malformed(Malformed::HeaderParameter(name)));
+    if alg != Some(Member::String) {
+        return bad("alg");
+    }
+    if !matches!(kid, None | Some(Member::String)) {
+        return bad("kid");
+    }
     // RFC 7515 4.1.11: a recipient must refuse a `crit` it does not understand, and jwtgate
     // implements no extension; an empty or ill-typed `crit` is invalid on its own.
     if crit.is_some() {
@@ -46,14 +42,17 @@ fn header_rules(
     // RFC 7797: `b64: false` changes what is signed. Refuse it even without `crit`, so that
     // no reading of the token differs from another verifier's.
     match b64 {
-        None | Some(Member::True) => Ok((alg, kid)),
+        None | Some(Member::True) => Ok(()),
         Some(_) => Err(Error::Malformed(Malformed::UnencodedPayload)),
     }
 }
 
 impl Header {
     fn from_members(members: Map<String, Value>) -> Result<Header, Error> {
-        let (alg, kid) = header_rules(HEADER_NAMES.map(|n| members.get(n).map(Member::of)))?;
+        header_rules(HEADER_NAMES.map(|n| members.get(n).map(Member::of)))?;
+        // Strings, as the rules have just found them.
+        let text = |name| members.get(name).and_then(Value::as_str).map(String::from);
+        let (alg, kid) = (text("alg").unwrap_or_default(), text("kid"));
         Ok(Header { alg, kid, members })
     }
 
