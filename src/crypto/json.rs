@@ -588,6 +588,14 @@ impl<'a> Parser<'a> {
     }
 }
 
+/// Whether any of the eight bytes of `word` is `byte`. Exact: a borrow starts only at a byte
+/// that matches, so no other byte is flagged unless one does.
+pub(crate) fn has_byte(word: u64, byte: u8) -> bool {
+    const ONES: u64 = u64::MAX / 255;
+    let v = word ^ (ONES * u64::from(byte));
+    v.wrapping_sub(ONES) & !v & (ONES * 0x80) != 0
+}
+
 /// Powers of ten an f64 holds exactly.
 const POW10: [f64; 23] = [
     1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
