@@ -547,17 +547,15 @@ impl<'a> Parser<'a> {
             }
             self.digits()?;
         }
-        // ASCII by construction.
         let text = self.b.get(start..self.i).unwrap_or_default();
-        let text = core::str::from_utf8(text).map_err(|_| Syntax)?;
         if integer {
             // As serde_json: integers that fit are exact; -0 and the rest become floats. Read
             // here rather than by `str::parse`, whose general code (signs, radixes) was bytes
-            // in every npm wasm.
-            let digits = text.strip_prefix('-');
+            // in every npm wasm; from the bytes, with no UTF-8 check of the text.
+            let digits = text.strip_prefix(b"-");
             // Overflow found by a comparison: `checked_mul` is a 128-bit multiplication, in wasm
             // a call, and was a sixth of a token's parse.
-            let magnitude = digits.unwrap_or(text).bytes().try_fold(0u64, |n, c| {
+            let magnitude = digits.unwrap_or(text).iter().try_fold(0u64, |n, &c| {
                 (n <= u64::MAX / 10)
                     .then(|| n * 10)?
                     .checked_add(u64::from(c - b'0'))
@@ -570,6 +568,8 @@ impl<'a> Parser<'a> {
                 _ => {}
             }
         }
+        // ASCII by construction.
+        let text = core::str::from_utf8(text).map_err(|_| Syntax)?;
         let f = match clinger(text) {
             Some(f) => f,
             None => {
