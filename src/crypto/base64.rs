@@ -26,15 +26,15 @@ const B64_VALUE: [u8; 256] = {
 /// A table lookup per character, not constant time: it decodes tokens, which the verifier
 /// reads in the clear anyway, not keys it must keep. Measured in the npm package, the
 /// constant-time decoder it replaces was half the time of `expiresIn`.
-pub(crate) fn b64_decode(input: &str) -> Option<Vec<u8>> {
+pub(crate) fn b64_decode(input: impl AsRef<[u8]>) -> Option<Vec<u8>> {
+    let input = input.as_ref();
     let mut out = Vec::with_capacity(input.len() / 4 * 3 + 2);
     b64_decode_into(input, &mut out).then_some(out)
 }
 
 /// [`b64_decode`], appending to `out` (left partly written when false): `decode` writes a
 /// token's header and payload into the one buffer it hands JS, with no copy between.
-pub(crate) fn b64_decode_into(input: &str, out: &mut Vec<u8>) -> bool {
-    let input = input.as_bytes();
+pub(crate) fn b64_decode_into(input: &[u8], out: &mut Vec<u8>) -> bool {
     let chunks = input.chunks_exact(4);
     let rest = chunks.remainder();
     let Some(n) = tail(rest) else {
@@ -124,7 +124,7 @@ mod tests {
             assert_eq!(b64_decode(&text).as_deref(), Some(&bytes[..]));
             // Appended after what the buffer holds, as `decode` writes header then payload.
             let mut out = b"{".to_vec();
-            assert!(b64_decode_into(&text, &mut out));
+            assert!(b64_decode_into(text.as_bytes(), &mut out));
             assert_eq!((out.first(), out.get(1..)), (Some(&b'{'), Some(&bytes[..])));
             // Every one-character change, including to bytes outside the alphabet.
             for _ in 0..20 {

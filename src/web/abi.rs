@@ -7,12 +7,14 @@
 //!
 //! Strings cross in an input buffer that only grows: JS asks for room ([`buf`]) when it needs
 //! more, writes UTF-8 there and passes the byte lengths; Rust reads them as `&str`, checked as
-//! UTF-8, so nothing JS writes can make it unsound. A text answer is kept until the next one:
-//! the export answers its length (-1 for none) and [`at`] where it is. So memory holds the
-//! largest input yet (JS refuses a token over the core's limit before copying it in) and the
-//! last answer, no more. A session crosses as a pointer to its box, which JS frees once
-//! (`free`, or a FinalizationRegistry); a verifier likewise (its FinalizationRegistry only). Errors cross in band, as text
-//! answers (src/web/mod.rs), never thrown.
+//! UTF-8 (`decode` reads bytes, which base64url holds to ASCII), so nothing JS writes can make
+//! it unsound. A text answer is kept until the next one: the export answers its length (-1 for
+//! none) and [`at`] where it is. So memory holds the largest input yet (JS refuses a token over
+//! the core's limit before copying it in) and the last answer (in `decode`'s buffer, which it
+//! reuses, as long as the longest it gave), no more. A session crosses as a pointer to its box,
+//! which JS frees once (`free`, or a FinalizationRegistry); a verifier likewise (its
+//! FinalizationRegistry only). Errors cross in band, as text answers (src/web/mod.rs), never
+//! thrown.
 //!
 //! The one import, `jwtgate.number`, is the engine's `Number` over a number's text, for the
 //! core's JSON parser (see `crypto::json::exact`).
@@ -82,8 +84,22 @@ fn answer(answer: Option<String>) -> isize {
 /// `decode` of the `len`-byte token in the input buffer.
 #[no_mangle]
 pub extern "C" fn decode(len: usize) -> isize {
-    let text = super::decode(text(&INPUT.0.borrow(), 0, len));
-    answer(Some(text))
+    // The last answer's buffer, reused: no allocation for the answer, and its bytes are handed
+    // over as they are, with no UTF-8 check (the core's scan checked every string; the rest is
+    // ASCII). Taken out of its cell for the call, so that a trap leaves no borrow held.
+    let mut out = core::mem::take(&mut *ANSWER.0.borrow_mut());
+    out.clear();
+    // Bytes: the core's base64url refuses anything but ASCII, so the token needs no UTF-8
+    // check either.
+    let input = INPUT.0.borrow();
+    super::parts_into(
+        input.get(..len).unwrap_or_default(),
+        crate::DEFAULT_MAX_TOKEN_BYTES,
+        &mut out,
+    );
+    let len = out.len() as isize;
+    *ANSWER.0.borrow_mut() = out;
+    len
 }
 
 /// `expiresIn` of the `len`-byte token in the input buffer.

@@ -22,7 +22,9 @@ mod session;
 mod verifier;
 
 use crate::crypto::json::push_json_string;
-use crate::error::{joined, pieces};
+#[cfg(feature = "web")]
+use crate::error::joined;
+use crate::error::pieces;
 use crate::{Error, DEFAULT_MAX_TOKEN_BYTES};
 
 #[cfg(target_arch = "wasm32")]
@@ -83,6 +85,7 @@ fn type_json(message: &str) -> String {
 
 /// An answer that is text, or its error in band: a NUL, then the error's JSON text (which no
 /// answer starts with).
+#[cfg(feature = "web")]
 fn in_band(answer: Result<String, String>) -> String {
     answer.unwrap_or_else(|e| joined(&["\0", &e]))
 }
@@ -106,9 +109,18 @@ fn parts_text(token: &str, max_bytes: usize) -> String {
     // Both written straight into the string JS gets, which has room for them at once: base64
     // is a third longer than what it decodes to.
     let mut out = Vec::with_capacity(token.len());
-    match crate::token::unverified_parts(token, max_bytes, b"\0", &mut out) {
-        Ok(()) => text(out),
-        Err(e) => in_band(Err(jwt_json(&e))),
+    parts_into(token.as_bytes(), max_bytes, &mut out);
+    text(out)
+}
+
+/// [`decode`]'s answer, appended to `out` as bytes: `jwtgate/client` keeps one answer buffer
+/// and hands JS its bytes, so neither a new allocation nor a UTF-8 check of them is needed.
+pub(crate) fn parts_into(token: &[u8], max_bytes: usize, out: &mut Vec<u8>) {
+    let start = out.len();
+    if let Err(e) = crate::token::unverified_parts(token, max_bytes, b"\0", out) {
+        out.truncate(start);
+        out.push(0);
+        out.extend_from_slice(jwt_json(&e).as_bytes());
     }
 }
 
