@@ -158,15 +158,18 @@ fn accepted_values(v: Value) -> Option<Vec<Value>> {
 
 /// An absent value, a string (when `one` is allowed) or an array of strings.
 fn strings(v: Option<&Value>, one: bool) -> Option<Vec<String>> {
+    let mut out = Vec::new();
     match v {
-        None | Some(Value::Null) => Some(Vec::new()),
-        Some(Value::String(s)) if one => Some(vec![s.clone()]),
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|i| i.as_str().map(str::to_owned))
-            .collect(),
-        Some(_) => None,
+        None | Some(Value::Null) => {}
+        Some(Value::String(s)) if one => out.push(s.clone()),
+        Some(Value::Array(items)) => {
+            for item in items {
+                out.push(item.as_str()?.into());
+            }
+        }
+        Some(_) => return None,
     }
+    Some(out)
 }
 
 /// `option NAME must be WHAT`. Out of line: each message built in place was bytes of the wasm.
