@@ -24,6 +24,14 @@ const MAX_TOKEN_BYTES_LIMIT: u64 = 1 << 20;
 pub const KNOWN: &str =
     "issuer,audiences,algorithms,clockSkewSeconds,requireExpiration,maxTokenBytes,requiredClaims,spaceDelimitedClaims";
 
+/// Names people write for an option, and the option they mean.
+const HINTS: [(&str, &str); 4] = [
+    ("audience", "audiences"),
+    ("algorithm", "algorithms"),
+    ("clockSkew", "clockSkewSeconds"),
+    ("clockTolerance", "clockSkewSeconds"),
+];
+
 /// A name as the caller wrote it, quoted as JSON quotes it: `Debug`'s quoting would link
 /// `core`'s Unicode tables and escaping into the npm package's wasm for two messages. (The
 /// messages are `joined`, not `format!`ted: that linked `core::fmt`'s padding and writer,
@@ -42,16 +50,17 @@ pub fn policy(mut options: Map<String, Value>) -> Result<Policy, OptionsError> {
         .keys()
         .find(|k| !KNOWN.split(',').any(|known| known == k.as_str()))
     {
-        let hint = match unknown.as_str() {
-            "audience" => " (did you mean audiences?)",
-            "algorithm" => " (did you mean algorithms?)",
-            "clockSkew" | "clockTolerance" => " (did you mean clockSkewSeconds?)",
-            _ => "",
-        };
+        // A table, not a match: a match compiled to a comparison per name.
+        let hint = HINTS
+            .iter()
+            .find(|(name, _)| name == unknown)
+            .map_or(["", "", ""], |(_, meant)| [" (did you mean ", meant, "?)"]);
         return Err(OptionsError(joined(&[
             "unknown option ",
             &quoted(unknown),
-            hint,
+            hint[0],
+            hint[1],
+            hint[2],
         ])));
     }
     // Its fields set in place: each builder call moved the whole policy (14 copies of it in
