@@ -65,12 +65,13 @@ pub fn policy(mut options: Map<String, Value>) -> Result<Policy, OptionsError> {
     }
     // Its fields set in place: each builder call moved the whole policy (14 copies of it in
     // the wasm). Filled by `read`, which owns nothing, so that its many refusals drop nothing
-    // (each dropped the policy and the options, 0.N KB gzipped).
+    // (each dropped the policy and the options: 30 bytes gzipped).
     let mut policy = Policy::new();
     read(&mut options, &mut policy)?;
     Ok(policy)
 }
 
+/// The options' values into `policy`, once the names are known.
 #[inline(never)]
 fn read(options: &mut Map<String, Value>, policy: &mut Policy) -> Result<(), OptionsError> {
     // Left out, the issuer is not checked. null is refused, not read as left out: it is what
