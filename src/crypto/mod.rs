@@ -173,7 +173,8 @@ fn ed25519_y(encoded: &[u8; 32]) -> Option<[u8; 32]> {
 }
 
 /// Whether little-endian `le` is below big-endian `bound`, compared from the top byte down: a
-/// reversed copy compared as an array was unrolled into byte swaps (0.2 KB gzipped of the npm wasm).
+/// reversed copy compared as an array was unrolled into byte swaps (0.2 KB gzipped of the npm
+/// wasm).
 fn le_below(le: &[u8; 32], bound: &[u8; 32]) -> bool {
     le.iter()
         .rev()
