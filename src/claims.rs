@@ -69,15 +69,25 @@ impl Index<&str> for Claims {
     }
 }
 
+/// `invalid_claim` for `name`. Out of line, as is [`missing`]: each error built in place
+/// inlined its string's allocation in the npm package's wasm.
+#[inline(never)]
+fn invalid(name: &str) -> Error {
+    Error::InvalidClaim(name.into())
+}
+
+/// `missing_claim` for `name`.
+#[inline(never)]
+fn missing(name: &str) -> Error {
+    Error::MissingClaim(name.into())
+}
+
 /// A NumericDate (RFC 7519 section 2): a JSON number, never a string or null.
 fn numeric_date(claims: &Map<String, Value>, name: &str) -> Result<Option<f64>, Error> {
     match claims.get(name) {
         None => Ok(None),
-        Some(Value::Number(n)) => n
-            .as_f64()
-            .map(Some)
-            .ok_or_else(|| Error::InvalidClaim(name.into())),
-        Some(_) => Err(Error::InvalidClaim(name.into())),
+        Some(Value::Number(n)) => n.as_f64().map(Some).ok_or_else(|| invalid(name)),
+        Some(_) => Err(invalid(name)),
     }
 }
 
@@ -164,7 +174,7 @@ pub(crate) fn check_with(
     match exp {
         Some(exp) if now >= exp + skew => return Err(Error::Expired),
         None if policy.require_expiration || policy.max_lifetime.is_some() => {
-            return Err(Error::MissingClaim("exp".into()))
+            return Err(missing("exp"))
         }
         _ => {}
     }
@@ -174,16 +184,16 @@ pub(crate) fn check_with(
     if let (Some(max), Some(exp)) = (policy.max_lifetime, exp) {
         // Envoy's meaning: the time left until `exp`, so a stolen long-lived token is refused.
         if exp - now > max as f64 {
-            return Err(Error::InvalidClaim("exp".into()));
+            return Err(invalid("exp"));
         }
     }
 
     if let Some(issuer) = &policy.issuer {
         match claims.get("iss") {
-            None => return Err(Error::MissingClaim("iss".into())),
+            None => return Err(missing("iss")),
             Some(Value::String(iss)) if iss == issuer => {}
             Some(Value::String(_)) => return Err(Error::InvalidIssuer),
-            Some(_) => return Err(Error::InvalidClaim("iss".into())),
+            Some(_) => return Err(invalid("iss")),
         }
     }
 
@@ -196,14 +206,11 @@ pub(crate) fn check_with(
             Some(Value::Array(auds)) => {
                 let mut any = false;
                 for aud in auds {
-                    any |= accepted(
-                        aud.as_str()
-                            .ok_or_else(|| Error::InvalidClaim("aud".into()))?,
-                    );
+                    any |= accepted(aud.as_str().ok_or_else(|| invalid("aud"))?);
                 }
                 any
             }
-            Some(_) => return Err(Error::InvalidClaim("aud".into())),
+            Some(_) => return Err(invalid("aud")),
         };
         if !matched {
             return Err(Error::InvalidAudience);
@@ -217,8 +224,8 @@ pub(crate) fn check_with(
 pub(crate) fn check_required(claims: &Map<String, Value>, policy: &Policy) -> Result<(), Error> {
     // A claim present as `null` is no claim.
     let absent = |c: &&String| claims.get(c.as_str()).is_none_or(Value::is_null);
-    if let Some(missing) = policy.required_claims.iter().find(absent) {
-        return Err(Error::MissingClaim(missing.clone()));
+    if let Some(name) = policy.required_claims.iter().find(absent) {
+        return Err(missing(name));
     }
     // Last, as the Envoy filter checks `requires_claims` after everything else: a value the
     // caller lacks is a 403, which must not hide a 401 the token deserves.

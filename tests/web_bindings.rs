@@ -210,6 +210,31 @@ fn options_and_key_sets_at_the_boundary() {
         ("[]", "options must be an object"),
         ("null", "options must be an object"),
         (r#"{"audience":"api"}"#, "did you mean audiences"),
+        (
+            r#"{"algorithm":"RS256","audiences":5}"#,
+            r#"unknown option "algorithm" (did you mean algorithms?)"#,
+        ),
+        (
+            r#"{"clockSkew":5}"#,
+            r#"unknown option "clockSkew" (did you mean clockSkewSeconds?)"#,
+        ),
+        (
+            r#"{"clockTolerance":5}"#,
+            r#"unknown option "clockTolerance" (did you mean clockSkewSeconds?)"#,
+        ),
+        (r#"{"audiencesX":5}"#, r#"unknown option "audiencesX""#),
+        (
+            r#"{"algorithms":["RS256",5]}"#,
+            "option algorithms must be an array of algorithm names",
+        ),
+        (
+            r#"{"requiredClaims":["sub",null]}"#,
+            "option requiredClaims must be an array of claim names or an object",
+        ),
+        (
+            r#"{"spaceDelimitedClaims":"scope"}"#,
+            "option spaceDelimitedClaims must be an array of claim names",
+        ),
         (r#"{"maxTokenBytes":0}"#, "maxTokenBytes"),
         (r#"{"clockSkewSeconds":1.5}"#, "clockSkewSeconds"),
         (r#"{"clockSkewSeconds":86401}"#, "clockSkewSeconds"),
