@@ -7,6 +7,13 @@
 const encoder = new TextEncoder();
 
 /**
+ * A time for the wasm: only a number is one. Anything else goes in as NaN, which the core
+ * refuses; passed as it is, '' or false would reach an `f64` parameter as 0, the epoch, at
+ * which an expired token verifies.
+ */
+export const asTime = (now) => (typeof now === 'number' ? now : NaN);
+
+/**
  * A loader for one instance, with state of its own (jwtgate and jwtgate/client may both be
  * loaded): `imports` to instantiate the wasm with, then `ready(instance)` gives its core.
  * `more(core, w, put, take, view)`, when given, adds to the core what a fuller wasm exports.

@@ -1,5 +1,6 @@
 // decode, expiresIn and isExpired: what `jwtgate` and `jwtgate/client` share. Values cross as
 // JSON text; errors cross as JSON, in band, and become JwtError or TypeError (see state.js).
+import { asTime } from './client-wasm.js';
 import { ERROR, EXPIRY } from './constants.js';
 import { JwtError, answer, fits, raise, seconds, wasm } from './state.js';
 
@@ -47,9 +48,7 @@ function explain(token, time) {
 
 /** Seconds until `exp` (negative once past), or null when the token has no `exp`. */
 export function expiresIn(token, now = nowSeconds()) {
-  // Only a number is a time: anything else goes in as NaN, which the core refuses (passed as
-  // it is, '' or false would reach the wasm as 0).
-  const time = typeof now === 'number' ? now : NaN;
+  const time = asTime(now);
   const left = wasm().expiresIn(smallToken(token), time);
   // NaN: refused, and the core says why; Infinity: no `exp`.
   if (left !== left) explain(token, time);

@@ -2,14 +2,11 @@
 // the verifier's exports (src/web/abi.rs), what wasm-bindgen's glue gave before: RawVerifier,
 // checkJwksLength, optionNames, checkOptions, discoveryUrls, discoveredJwksUri, httpAnswer,
 // decodeAccepted and checkClaims. Every string they take is one the package made or checked.
-import { load, start } from './client-wasm.js';
+import { asTime, load, start } from './client-wasm.js';
 
 /** Adds the verifier's exports to the client's core (see `loader`). */
 export function verifier(core, w, put, take, view) {
   const verifiers = typeof FinalizationRegistry === 'function' ? new FinalizationRegistry((p) => w.verifier_free(p)) : null;
-  // Only a number is a time: anything else goes in as NaN, which the core refuses (never ''
-  // or false read as 0, the epoch, at which an expired token verifies).
-  const time = (now) => (typeof now === 'number' ? now : NaN);
   // Two texts one after another in the input buffer, for `f`; its text answer.
   const two = (f, a, b) => {
     const la = put(a);
@@ -37,11 +34,11 @@ export function verifier(core, w, put, take, view) {
     }
 
     prepare(token, now) {
-      return take(w.verifier_prepare(this.#p, put(token), time(now)));
+      return take(w.verifier_prepare(this.#p, put(token), asTime(now)));
     }
 
     finish(token, verified, now) {
-      return take(w.verifier_finish(this.#p, put(token), verified, time(now)));
+      return take(w.verifier_finish(this.#p, put(token), verified, asTime(now)));
     }
 
     candidates(alg, signature) {

@@ -60,8 +60,8 @@ pub fn discovered_jwks_uri(document: &str, issuer: &str) -> String {
 }
 
 /// The core verifier behind the JS `Verifier` and `RemoteVerifier`. Times are numbers:
-/// `pkg/client-wasm.js` passes anything else as NaN, which is refused, never coerced (`''`
-/// would have been 0, the epoch, at which an expired token verifies).
+/// `asTime` in `pkg/client-wasm.js` passes anything else as NaN, which is refused, never
+/// coerced (`''` would have been 0, the epoch, at which an expired token verifies).
 pub struct RawVerifier(crate::Verifier);
 
 impl RawVerifier {
