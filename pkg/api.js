@@ -214,11 +214,11 @@ export class RemoteVerifier {
     if (cache !== false && !['match', 'put', 'delete'].every((m) => typeof cache?.[m] === 'function')) {
       throw new TypeError('option cache must be a Cache (match, put, delete) or false');
     }
-    this.#cacheMs = seconds('cacheSeconds', get('cacheSeconds'), 600) * 1000;
-    this.#cooldownMs = seconds('cooldownSeconds', get('cooldownSeconds'), 30) * 1000;
-    this.#timeoutMs = seconds('fetchTimeoutSeconds', get('fetchTimeoutSeconds'), 5, true, MAX_TIMER_SECONDS) * 1000;
-    this.#retryMs = seconds('retrySeconds', get('retrySeconds'), 1, false, MAX_RETRY_SECONDS) * 1000;
-    this.#keepMs = this.#cacheMs + seconds('maxStaleSeconds', get('maxStaleSeconds'), MAX_STALE_SECONDS, false, MAX_STALE_LIMIT) * 1000;
+    this.#cacheMs = seconds(get, 'cacheSeconds', 600) * 1000;
+    this.#cooldownMs = seconds(get, 'cooldownSeconds', 30) * 1000;
+    this.#timeoutMs = seconds(get, 'fetchTimeoutSeconds', 5, true, MAX_TIMER_SECONDS) * 1000;
+    this.#retryMs = seconds(get, 'retrySeconds', 1, false, MAX_RETRY_SECONDS) * 1000;
+    this.#keepMs = this.#cacheMs + seconds(get, 'maxStaleSeconds', MAX_STALE_SECONDS, false, MAX_STALE_LIMIT) * 1000;
     this.#policy = coreOptions(options, REMOTE_OPTIONS, get);
     // Called bare: workerd's fetch throws "Illegal invocation" when called on another object.
     this.#fetch = (...args) => fetch(...args);

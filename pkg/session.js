@@ -125,7 +125,7 @@ export class TokenSession extends EventTarget {
     const get = reader(options);
     onlyKnown(get, OPTIONS, 'TokenSession');
     const refresh = get('refresh');
-    const refreshAheadSeconds = seconds('refreshAheadSeconds', get('refreshAheadSeconds'), 30);
+    const refreshAheadSeconds = seconds(get, 'refreshAheadSeconds', 30);
     const storage = get('storage', 'memory');
     const storageKey = get('storageKey', 'jwtgate');
     const onAuthRequired = get('onAuthRequired');
@@ -134,7 +134,7 @@ export class TokenSession extends EventTarget {
     const origins = get('origins', []);
     const allowAnyOrigin = get('allowAnyOrigin', false);
     if (typeof refresh !== 'function') throw new TypeError('TokenSession needs refresh(refreshToken)');
-    this.#refreshMs = seconds('refreshTimeoutSeconds', get('refreshTimeoutSeconds'), 10, true, MAX_TIMER_SECONDS) * 1000;
+    this.#refreshMs = seconds(get, 'refreshTimeoutSeconds', 10, true, MAX_TIMER_SECONDS) * 1000;
     if (!Array.isArray(origins) || !origins.every(isOrigin)) {
       throw new TypeError("origins must be an array of origins, such as ['https://api.example.com'] (scheme, host and port only)");
     }

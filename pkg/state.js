@@ -185,10 +185,12 @@ function what(value) {
 }
 
 /**
- * A JavaScript-side option in seconds: absent gives `fallback`; anything but a finite number,
- * 0 or more (more than 0 with `positive`) and at most `max`, is a TypeError.
+ * A JavaScript-side option in seconds, `get(name)` (an options `reader`, so the name is written
+ * once): absent gives `fallback`; anything but a finite number, 0 or more (more than 0 with
+ * `positive`) and at most `max`, is a TypeError.
  */
-export function seconds(name, value, fallback, positive = false, max = Infinity) {
+export function seconds(get, name, fallback, positive = false, max = Infinity) {
+  const value = get(name);
   if (value === undefined) return fallback;
   if (!Number.isFinite(value) || value < 0 || (positive && value === 0)) {
     throw new TypeError(`option ${name} must be a number of seconds, ${positive ? 'more than 0' : '0 or more'}`);

@@ -61,7 +61,7 @@ export function expiresIn(token, now = nowSeconds()) {
  * it. A `leeway` or `now` that is not a number is the caller's mistake: a TypeError.
  */
 export function isExpired(token, { leeway, now = nowSeconds() } = {}) {
-  const margin = seconds('leeway', leeway, 0);
+  const margin = seconds(() => leeway, 'leeway', 0);
   let left;
   try {
     left = expiresIn(token, now);
