@@ -4,7 +4,7 @@
 // whether a signature verifies under the key the core chose.
 import { AUTH_OPTIONS, authenticate, configure } from './authenticate.js';
 import { MAX_IMPORTED, MAX_RETRY_SECONDS, MAX_STALE_LIMIT, MAX_STALE_SECONDS, MAX_TIMER_SECONDS } from './constants.js';
-import { JwtError, abortable, answer, call, coreOptions, crypto, deadline, raise, reader, seconds, wasm, within } from './state.js';
+import { JwtError, abortable, coreOptions, crypto, deadline, reader, seconds, wasm, within } from './state.js';
 import { asToken, nowSeconds } from './token.js';
 
 export { JwtError };
@@ -20,7 +20,7 @@ function jwksText(jwks) {
 
 /** A key set with its policy in the core, and the keys' JWKs as the platform imports them. */
 function raw(jwks, policy) {
-  return { core: call(() => new (wasm().RawVerifier)(jwks, policy)), jwks: [] };
+  return { core: new (wasm().RawVerifier)(jwks, policy), jwks: [] };
 }
 
 // Keys the platform imported, per JWK and algorithm, shared by every verifier: an import costs
@@ -53,8 +53,8 @@ function plan(platform, keys, token, now) {
     throw new Error('jwtgate: no signature primitive here (WebCrypto needs a secure context: https or localhost)');
   }
   // Measured before the copy into wasm memory, against this verifier's maxTokenBytes.
-  raise(keys.core.checkLength(asToken(token).length));
-  const [alg, ...at] = answer(keys.core.prepare(token, now)).split(',');
+  keys.core.checkLength(asToken(token).length);
+  const [alg, ...at] = keys.core.prepare(token, now).split(',');
   // The core checked the token's structure: the last dot ends the signing input, and what
   // follows is strict base64url.
   const dot = token.lastIndexOf('.');
@@ -78,7 +78,7 @@ async function checkAsync(platform, alg, key, data, signature) {
 }
 
 function finish(keys, token, hit, now) {
-  return JSON.parse(answer(keys.core.finish(token, hit, now)));
+  return JSON.parse(keys.core.finish(token, hit, now));
 }
 
 /** `verify` where the platform verifies synchronously (node:crypto). */
@@ -121,7 +121,7 @@ export async function _checkSignature(jwk, alg, data, signature) {
   }
   let at;
   try {
-    at = Number(answer(keys.core.candidates(alg, signature)).split(',')[1]);
+    at = Number(keys.core.candidates(alg, signature).split(',')[1]);
   } catch (e) {
     if (e instanceof JwtError) return false;
     throw e;
@@ -201,7 +201,7 @@ export class RemoteVerifier {
       // jwksUri wins; without it the issuer's discovery document names the key set.
       const issuer = get('issuer');
       if (typeof issuer !== 'string') throw new TypeError('RemoteVerifier needs jwksUri, or an issuer to discover it from');
-      this.#discovery = answer(wasm().discoveryUrls(issuer)).split('\n');
+      this.#discovery = wasm().discoveryUrls(issuer).split('\n');
       this.#issuer = issuer;
     } else if (typeof jwksUri === 'string' || jwksUri instanceof URL) {
       this.#uri = String(jwksUri);
@@ -224,7 +224,7 @@ export class RemoteVerifier {
     this.#fetch = (...args) => fetch(...args);
     this.#cache = cache || null;
     // Check the options now, not at the first request: a typo should fail where it is made.
-    raise(wasm().checkOptions(this.#policy));
+    wasm().checkOptions(this.#policy);
     configure(this, options);
   }
 
@@ -354,7 +354,7 @@ export class RemoteVerifier {
         throw e;
       });
     const take = (text, at) => {
-      this.#document = { uri: answer(wasm().discoveredJwksUri(text, this.#issuer)), at };
+      this.#document = { uri: wasm().discoveredJwksUri(text, this.#issuer), at };
     };
     try {
       await this.#keep(oidc, false, known?.at ?? 0, what, download, take);
@@ -512,7 +512,7 @@ async function readCapped(response, signal) {
   const length = response.headers?.get?.('content-length');
   const body = response.body;
   try {
-    if (length != null) raise(wasm().checkJwksLength(Number(length)));
+    if (length != null) wasm().checkJwksLength(Number(length));
   } catch (e) {
     body?.cancel().catch(() => {});
     throw e;
@@ -521,7 +521,7 @@ async function readCapped(response, signal) {
     // A Response-like object from a custom fetch, without a stream: its text is in JS memory
     // already, and still kept out of wasm's (UTF-16 units never outnumber UTF-8 bytes).
     const text = await response.text();
-    raise(wasm().checkJwksLength(text.length));
+    wasm().checkJwksLength(text.length);
     return text;
   }
   const reader = body.getReader();
@@ -534,7 +534,7 @@ async function readCapped(response, signal) {
       const { done, value } = await reader.read();
       if (done) break;
       size += value.byteLength;
-      raise(wasm().checkJwksLength(size));
+      wasm().checkJwksLength(size);
       chunks.push(value);
     }
   } catch (e) {

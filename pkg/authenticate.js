@@ -1,7 +1,7 @@
 // From a Fetch API Request to verified claims or the refusal jwtgate's Envoy filter would send.
 // The checks are the verifier's and the core's; the answer's status and challenge come from the
 // core's one mapping (Error::http_response). Nothing here decides what a refusal looks like.
-import { JwtError, answer, coreOptions, onlyKnown, raise, reader, wasm } from './state.js';
+import { JwtError, coreOptions, onlyKnown, reader, wasm } from './state.js';
 
 /** Options `authenticate` reads, on a verifier or per call; never handed to the core's policy. */
 export const AUTH_OPTIONS = ['revoked', 'realm', 'cookie', 'query'];
@@ -35,7 +35,7 @@ function readAuth(get, what) {
 export function requirements(requiredClaims, spaceDelimitedClaims) {
   if (requiredClaims === undefined && spaceDelimitedClaims === undefined) return null;
   const text = coreOptions({ requiredClaims, spaceDelimitedClaims }, []);
-  raise(wasm().checkOptions(text));
+  wasm().checkOptions(text);
   return text;
 }
 
@@ -88,7 +88,7 @@ export async function authenticate(verifier, request, options = {}) {
   if (unmet) return refuse(unmet.code);
   if (required !== null) {
     try {
-      raise(wasm().checkClaims(payload(token), required));
+      wasm().checkClaims(payload(token), required);
     } catch (e) {
       if (!(e instanceof JwtError)) throw e;
       return refuse(e.code);
@@ -102,7 +102,7 @@ export async function authenticate(verifier, request, options = {}) {
  * default size limit, since the verifier held it to its own `maxTokenBytes`.
  */
 function payload(token) {
-  const text = answer(wasm().decodeAccepted(token));
+  const text = wasm().decodeAccepted(token);
   return text.slice(text.indexOf('\0') + 1);
 }
 

@@ -36,16 +36,6 @@ export class JwtError extends Error {
   }
 }
 
-/** Runs `f`, turning an error the core throws into its JavaScript error. */
-export function call(f) {
-  try {
-    return f();
-  } catch (e) {
-    if (typeof e === 'string' && e.startsWith('{')) raise(e);
-    throw e;
-  }
-}
-
 /**
  * Throws the core's error given in band, as its JSON text (the exports `jwtgate/client` shares
  * answer so, src/web/mod.rs); nothing for `undefined`, the answer when there is none.
