@@ -18,9 +18,9 @@ function jwksText(jwks) {
   throw new TypeError('jwks must be a JWKS object or its JSON text');
 }
 
-/** A key set with its policy in the core, and the keys' JWKs as the platform imports them. */
+/** A key set with its policy in the core. */
 function raw(jwks, policy) {
-  return { core: new (wasm().RawVerifier)(jwks, policy), jwks: [] };
+  return new (wasm().RawVerifier)(jwks, policy);
 }
 
 // Keys the platform imported, per JWK and algorithm, shared by every verifier: an import costs
@@ -28,7 +28,7 @@ function raw(jwks, policy) {
 const imported = new Map();
 
 function platformKey(platform, keys, index, alg) {
-  const jwk = (keys.jwks[index] ??= keys.core.publicKey(index));
+  const jwk = keys.publicKey(index);
   const id = `${alg} ${jwk}`;
   let key = imported.get(id);
   if (key === undefined) {
@@ -53,8 +53,8 @@ function plan(platform, keys, token, now) {
     throw new Error('jwtgate: no signature primitive here (WebCrypto needs a secure context: https or localhost)');
   }
   // Measured before the copy into wasm memory, against this verifier's maxTokenBytes.
-  keys.core.checkLength(asToken(token).length);
-  const [alg, ...at] = keys.core.prepare(token, now).split(',');
+  keys.checkLength(asToken(token).length);
+  const [alg, ...at] = keys.prepare(token, now).split(',');
   // The core checked the token's structure: the last dot ends the signing input, and what
   // follows is strict base64url.
   const dot = token.lastIndexOf('.');
@@ -78,7 +78,7 @@ async function checkAsync(platform, alg, key, data, signature) {
 }
 
 function finish(keys, token, hit, now) {
-  return JSON.parse(keys.core.finish(token, hit, now));
+  return JSON.parse(keys.finish(token, hit, now));
 }
 
 /** `verify` where the platform verifies synchronously (node:crypto). */
@@ -121,7 +121,7 @@ export async function _checkSignature(jwk, alg, data, signature) {
   }
   let at;
   try {
-    at = Number(keys.core.candidates(alg, signature).split(',')[1]);
+    at = Number(keys.candidates(alg, signature).split(',')[1]);
   } catch (e) {
     if (e instanceof JwtError) return false;
     throw e;

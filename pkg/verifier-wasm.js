@@ -21,6 +21,8 @@ export function verifier(core, w, put, take, view) {
 
   class RawVerifier {
     #p;
+    // The keys' JWKs, each read out of the core once, as the platform imports them.
+    #jwks = [];
 
     constructor(jwks, options) {
       const lj = put(jwks);
@@ -31,7 +33,7 @@ export function verifier(core, w, put, take, view) {
     }
 
     publicKey(index) {
-      return take(w.verifier_key(this.#p, index));
+      return (this.#jwks[index] ??= take(w.verifier_key(this.#p, index)));
     }
 
     checkLength(units) {
