@@ -27,17 +27,12 @@ function raw(jwks, policy) {
 // more than a verification. The oldest goes when the map is full (MAX_IMPORTED).
 const imported = new Map();
 
-function platformKey(platform, keys, index, alg) {
-  const jwk = keys.publicKey(index);
+/** The platform's key for a JWK and algorithm; throws when the platform will not take it. */
+function platformKey(platform, alg, jwk) {
   const id = `${alg} ${jwk}`;
   let key = imported.get(id);
   if (key === undefined) {
-    try {
-      key = platform.importKey(alg, jwk);
-    } catch {
-      // A key the core accepted and the platform will not take verifies nothing.
-      return null;
-    }
+    key = platform.importKey(alg, jwk);
     if (imported.size >= MAX_IMPORTED) imported.delete(imported.keys().next().value);
     imported.set(id, key);
   }
@@ -61,17 +56,19 @@ function plan(platform, keys, token, now) {
   return [alg, platform.bytes(token.slice(0, dot)), platform.b64url(token.slice(dot + 1)), at.map(Number)];
 }
 
-function check(platform, alg, key, data, signature) {
+// Whether the signature verifies under the key `jwk`. A key the core accepted and the platform
+// will not take verifies nothing, as a signature the platform throws on.
+function check(platform, alg, jwk, data, signature) {
   try {
-    return key !== null && platform.verify(alg, key, data, signature) === true;
+    return platform.verify(alg, platformKey(platform, alg, jwk), data, signature) === true;
   } catch {
     return false;
   }
 }
 
-async function checkAsync(platform, alg, key, data, signature) {
+async function checkAsync(platform, alg, jwk, data, signature) {
   try {
-    return key !== null && (await platform.verify(alg, await key, data, signature)) === true;
+    return (await platform.verify(alg, await platformKey(platform, alg, jwk), data, signature)) === true;
   } catch {
     return false;
   }
@@ -88,7 +85,7 @@ function verifySyncWith(keys, token, now = nowSeconds()) {
     throw new TypeError('verifySync needs node:crypto (Node); use await verify() here');
   }
   const [alg, data, signature, at] = plan(platform, keys, token, now);
-  const hit = at.find((i) => check(platform, alg, platformKey(platform, keys, i, alg), data, signature));
+  const hit = at.find((i) => check(platform, alg, keys.publicKey(i), data, signature));
   return finish(keys, token, hit ?? -1, now);
 }
 
@@ -98,7 +95,7 @@ async function verifyWith(keys, token, now = nowSeconds()) {
   const [alg, data, signature, at] = plan(platform, keys, token, now);
   let hit = -1;
   for (const i of at) {
-    if (await checkAsync(platform, alg, platformKey(platform, keys, i, alg), data, signature)) {
+    if (await checkAsync(platform, alg, keys.publicKey(i), data, signature)) {
       hit = i;
       break;
     }
@@ -128,7 +125,7 @@ export async function _checkSignature(jwk, alg, data, signature) {
   }
   const platform = crypto();
   // Awaits what node:crypto answers at once too.
-  return checkAsync(platform, alg, platformKey(platform, keys, at, alg), data, signature);
+  return checkAsync(platform, alg, keys.publicKey(at), data, signature);
 }
 
 /** Verifies tokens against a key set you hold. */
