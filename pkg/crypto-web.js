@@ -28,10 +28,7 @@ export const webCrypto = subtle && {
   bytes: (text) => new TextEncoder().encode(text),
   b64url(text) {
     // The core checked it is strict base64url; atob takes it unpadded.
-    const binary = atob(text.replace(/-/g, '+').replace(/_/g, '/'));
-    const out = new Uint8Array(binary.length);
-    for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i);
-    return out;
+    return Uint8Array.from(atob(text.replace(/-/g, '+').replace(/_/g, '/')), (c) => c.charCodeAt(0));
   },
 
   importKey(alg, jwk) {
