@@ -201,11 +201,15 @@ export function abortable(promise, signal) {
   });
 }
 
-/** An AbortSignal that aborts after `ms` with a TimeoutError, and `clear()` to stop its timer. */
+/**
+ * An AbortController whose signal aborts after `ms` with a TimeoutError, and `clear()` to stop
+ * its timer.
+ */
 export function deadline(ms, what) {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(new DOMException(`${what} took more than ${ms / 1000} s`, 'TimeoutError')), ms);
-  return { signal: controller.signal, clear: () => clearTimeout(timer), abort: (reason) => controller.abort(reason) };
+  controller.clear = () => clearTimeout(timer);
+  return controller;
 }
 
 /**
