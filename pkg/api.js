@@ -4,7 +4,7 @@
 // whether a signature verifies under the key the core chose.
 import { AUTH_OPTIONS, authenticate, configure } from './authenticate.js';
 import { MAX_IMPORTED, MAX_RETRY_SECONDS, MAX_STALE_LIMIT, MAX_STALE_SECONDS, MAX_TIMER_SECONDS } from './constants.js';
-import { JwtError, abortable, coreOptions, crypto, deadline, reader, seconds, wasm, within } from './state.js';
+import { JwtError, coreOptions, crypto, deadline, reader, seconds, wasm, within } from './state.js';
 import { asToken, nowSeconds } from './token.js';
 
 export { JwtError };
@@ -460,17 +460,14 @@ export class RemoteVerifier {
   async #read(uri) {
     const hit = this.#cache && (await this.#cached('match', uri));
     if (!hit) return null;
-    // The copy's body is read under the fetch timeout too: one that never ends is a miss.
-    const timeout = deadline(this.#timeoutMs, 'reading a cached copy');
     try {
       const at = Number(hit.headers.get(FETCHED_AT) ?? NaN);
       const kept = Date.now() - at < this.#keepMs;
-      if (hit.ok && at > 0 && kept) return { text: await abortable(readCapped(hit, timeout.signal), timeout.signal), at };
+      // The copy's body is read under the fetch timeout too: one that never ends is a miss.
+      if (hit.ok && at > 0 && kept) return { text: await within(deadline(this.#timeoutMs, 'reading a cached copy'), (signal) => readCapped(hit, signal)), at };
       hit.body?.cancel().catch(() => {});
     } catch {
       // Unreadable: as bad as corrupt.
-    } finally {
-      timeout.clear();
     }
     await this.#cached('delete', uri);
     return null;
