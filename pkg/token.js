@@ -1,8 +1,8 @@
 // decode, expiresIn and isExpired: what `jwtgate` and `jwtgate/client` share. Values cross as
 // JSON text; errors cross as JSON, in band, and become JwtError or TypeError (see state.js).
 import { asTime } from './client-wasm.js';
-import { ERROR, EXPIRY } from './constants.js';
-import { JwtError, answer, fits, raise, seconds, wasm } from './state.js';
+import { EXPIRY } from './constants.js';
+import { JwtError, answer, fits, seconds, wasm } from './state.js';
 
 export function asToken(token) {
   if (typeof token !== 'string') throw new JwtError('malformed', 'a token must be a string');
@@ -39,8 +39,7 @@ let explainer;
 /** Throws the error behind `expiresIn(token, time)`'s NaN. */
 function explain(token, time) {
   explainer ??= new (wasm().RawSession)(0);
-  explainer.op(EXPIRY, 0, time, 0, token);
-  raise(explainer.text(ERROR));
+  explainer.op(EXPIRY, 0, time, token);
   // Never reached while both paths run the same core check; if they ever parted, a NaN must
   // not read as a time left (isExpired would call the token fresh).
   throw new Error('jwtgate: expiresIn refused a token without a reason');
