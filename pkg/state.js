@@ -54,11 +54,12 @@ export function answer(text) {
 }
 
 /**
- * Throws `too_large` for a token the core would refuse at its default limit, before it is
- * copied into wasm memory (which never shrinks).
+ * `token`, or `too_large` thrown for a token the core would refuse at its default limit, before
+ * it is copied into wasm memory (which never shrinks).
  */
 export function fits(token) {
   raise(wasm().checkTokenLength(token.length));
+  return token;
 }
 
 /**

@@ -9,11 +9,6 @@ export function asToken(token) {
   return token;
 }
 
-/** A token under the default size limit, refused before it is copied into wasm memory. */
-function smallToken(token) {
-  fits(asToken(token));
-  return token;
-}
 
 export const nowSeconds = () => Date.now() / 1000;
 // An SPA decodes the token it holds on every render: the last token's checked text is kept, so
@@ -24,7 +19,7 @@ let lastText;
 /** The header and payload of a token, without verifying anything. */
 export function decode(token) {
   if (token !== lastToken) {
-    lastText = wasm().decode(smallToken(token));
+    lastText = wasm().decode(fits(asToken(token)));
     lastToken = token;
   }
   const text = lastText;
@@ -48,7 +43,7 @@ function explain(token, time) {
 /** Seconds until `exp` (negative once past), or null when the token has no `exp`. */
 export function expiresIn(token, now = nowSeconds()) {
   const time = asTime(now);
-  const left = wasm().expiresIn(smallToken(token), time);
+  const left = wasm().expiresIn(fits(asToken(token)), time);
   // NaN: refused, and the core says why; Infinity: no `exp`.
   if (left !== left) explain(token, time);
   return left === Infinity ? null : left;
