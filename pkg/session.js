@@ -502,8 +502,7 @@ function pair(accessToken, refreshToken, needs, notString) {
   if (typeof accessToken !== 'string') throw new TypeError(needs);
   if (refreshToken != null && typeof refreshToken !== 'string') throw new TypeError(notString);
   fits(accessToken);
-  if (refreshToken != null) fits(refreshToken);
-  return refreshToken ?? undefined;
+  return refreshToken == null ? undefined : fits(refreshToken);
 }
 
 function bearer(request, token) {
