@@ -325,7 +325,9 @@ export class RemoteVerifier {
   async #load(force) {
     const uri = this.#discovery === null ? this.#uri : await this.#discover();
     const take = (text, at) => {
-      this.#setKeys(text);
+      // A new core, not new keys in the old one: a verification awaiting the platform
+      // finishes with the keys it was planned with.
+      this.#raw = raw(text, this.#policy);
       this.#fetchedAt = at;
     };
     const failure = await this.#keep(uri, force, this.#fetchedAt, 'key set', () => this.#download(uri, 'the key set'), take);
@@ -445,12 +447,6 @@ export class RemoteVerifier {
       }
       return readCapped(response, signal);
     });
-  }
-
-  #setKeys(text) {
-    // A new core, not setKeys on the old one: a verification awaiting the platform finishes
-    // with the keys it was planned with.
-    this.#raw = raw(text, this.#policy);
   }
 
   /**
