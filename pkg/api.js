@@ -18,10 +18,6 @@ function jwksText(jwks) {
   throw new TypeError('jwks must be a JWKS object or its JSON text');
 }
 
-/** A key set with its policy in the core. */
-function raw(jwks, policy) {
-  return new (wasm().RawVerifier)(jwks, policy);
-}
 
 // Keys the platform imported, per JWK and algorithm, shared by every verifier: an import costs
 // more than a verification. The oldest goes when the map is full (MAX_IMPORTED).
@@ -110,7 +106,7 @@ async function verifyWith(keys, token, now = nowSeconds()) {
 export async function _checkSignature(jwk, alg, data, signature) {
   let keys;
   try {
-    keys = raw(JSON.stringify({ keys: [jwk] }), JSON.stringify({ algorithms: [alg] }));
+    keys = new (wasm().RawVerifier)(JSON.stringify({ keys: [jwk] }), JSON.stringify({ algorithms: [alg] }));
   } catch (e) {
     // The core refused the key: null, not a verdict on the signature.
     if (e instanceof JwtError) return null;
@@ -134,7 +130,7 @@ export class Verifier {
 
   constructor(options = {}) {
     const policy = coreOptions(options, ['jwks', ...AUTH_OPTIONS]);
-    this.#raw = raw(jwksText(reader(options)('jwks')), policy);
+    this.#raw = new (wasm().RawVerifier)(jwksText(reader(options)('jwks')), policy);
     configure(this, options);
   }
 
@@ -327,7 +323,7 @@ export class RemoteVerifier {
     const take = (text, at) => {
       // A new core, not new keys in the old one: a verification awaiting the platform
       // finishes with the keys it was planned with.
-      this.#raw = raw(text, this.#policy);
+      this.#raw = new (wasm().RawVerifier)(text, this.#policy);
       this.#fetchedAt = at;
     };
     const failure = await this.#keep(uri, force, this.#fetchedAt, 'key set', () => this.#download(uri, 'the key set'), take);
