@@ -23,8 +23,8 @@ function params(alg, crv) {
   }
 }
 
+// Not `sync` (node:crypto's): every answer is a promise.
 export const webCrypto = subtle && {
-  sync: false,
   bytes: (text) => new TextEncoder().encode(text),
   b64url(text) {
     // The core checked it is strict base64url; atob takes it unpadded.
