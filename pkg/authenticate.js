@@ -113,10 +113,10 @@ function payload(token) {
  */
 function tokens(request, url, { cookie, query }) {
   const found = [];
-  const header = request.headers.get('authorization');
   // Headers joins repeated fields with ", ": two Authorization headers give one value that
-  // fails as a token, never the first one with the second ignored.
-  const bearer = header === null ? null : /^[ \t]*bearer(?:[ \t]+(.*?))?[ \t]*$/is.exec(header);
+  // fails as a token, never the first one with the second ignored. No header (null) reads as
+  // the text "null", which has no scheme.
+  const bearer = /^[ \t]*bearer(?:[ \t]+(.*?))?[ \t]*$/is.exec(request.headers.get('authorization'));
   if (bearer) found.push(bearer[1] ?? '');
   if (query !== undefined) found.push(...url.searchParams.getAll(query));
   if (cookie !== undefined) {
