@@ -149,6 +149,7 @@ async function instantiate(input, imports, what) {
     }
     input = await input.arrayBuffer();
   }
+  // A Module instantiates to an Instance, bytes to `{ module, instance }`.
   const made = await WebAssembly.instantiate(input, imports);
-  return made instanceof WebAssembly.Instance ? made : made.instance;
+  return made.instance ?? made;
 }
