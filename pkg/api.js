@@ -129,7 +129,7 @@ export class Verifier {
   #raw;
 
   constructor(options = {}) {
-    const policy = coreOptions(options, ['jwks', ...AUTH_OPTIONS]);
+    const policy = coreOptions(reader(options), ['jwks', ...AUTH_OPTIONS]);
     this.#raw = new (wasm().RawVerifier)(jwksText(reader(options)('jwks')), policy);
     configure(this, options);
   }
@@ -212,7 +212,7 @@ export class RemoteVerifier {
     this.#timeoutMs = seconds(get, 'fetchTimeoutSeconds', 5, true, MAX_TIMER_SECONDS) * 1000;
     this.#retryMs = seconds(get, 'retrySeconds', 1, false, MAX_RETRY_SECONDS) * 1000;
     this.#keepMs = this.#cacheMs + seconds(get, 'maxStaleSeconds', MAX_STALE_SECONDS, false, MAX_STALE_LIMIT) * 1000;
-    this.#policy = coreOptions(options, REMOTE_OPTIONS, get);
+    this.#policy = coreOptions(get, REMOTE_OPTIONS);
     // Called bare: workerd's fetch throws "Illegal invocation" when called on another object.
     this.#fetch = (...args) => fetch(...args);
     this.#cache = cache || null;

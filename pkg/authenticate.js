@@ -34,7 +34,7 @@ function readAuth(get, what) {
  */
 export function requirements(requiredClaims, spaceDelimitedClaims) {
   if (requiredClaims === undefined && spaceDelimitedClaims === undefined) return null;
-  const text = coreOptions({ requiredClaims, spaceDelimitedClaims }, []);
+  const text = coreOptions(reader({ requiredClaims, spaceDelimitedClaims }), []);
   wasm().checkOptions(text);
   return text;
 }

@@ -112,10 +112,10 @@ export function onlyKnown(get, known, what) {
  * string, true or false, a finite number, or an Array of strings (`requiredClaims` may also be
  * an object of required values, written the same way), and anything else (a URL, a String
  * object, an object with toJSON, NaN) is a TypeError. Every other enumerable name,
- * except `taken` (read by the caller), goes to the core unread, which refuses it by name. A
- * caller that reads a core option itself passes its own `get`, so the name is read once.
+ * except `taken` (read by the caller), goes to the core unread, which refuses it by name. The
+ * options come as their `reader`, the caller's own, so that a name it reads too is read once.
  */
-export function coreOptions(options, taken, get = reader(options)) {
+export function coreOptions(get, taken) {
   const known = wasm().optionNames().split(',');
   const members = [];
   for (const name of get.names) {
