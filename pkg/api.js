@@ -4,7 +4,7 @@
 // whether a signature verifies under the key the core chose.
 import { AUTH_OPTIONS, authenticate, configure } from './authenticate.js';
 import { MAX_IMPORTED, MAX_RETRY_SECONDS, MAX_STALE_LIMIT, MAX_STALE_SECONDS, MAX_TIMER_SECONDS } from './constants.js';
-import { JwtError, abortable, answer, call, coreOptions, crypto, deadline, raise, reader, seconds, wasm, within } from './state.js';
+import { JwtError, coreOptions, crypto, deadline, reader, seconds, wasm, within } from './state.js';
 import { asToken, nowSeconds } from './token.js';
 
 export { JwtError };
@@ -18,26 +18,17 @@ function jwksText(jwks) {
   throw new TypeError('jwks must be a JWKS object or its JSON text');
 }
 
-/** A key set with its policy in the core, and the keys' JWKs as the platform imports them. */
-function raw(jwks, policy) {
-  return { core: call(() => new (wasm().RawVerifier)(jwks, policy)), jwks: [] };
-}
 
 // Keys the platform imported, per JWK and algorithm, shared by every verifier: an import costs
 // more than a verification. The oldest goes when the map is full (MAX_IMPORTED).
 const imported = new Map();
 
-function platformKey(platform, keys, index, alg) {
-  const jwk = (keys.jwks[index] ??= keys.core.publicKey(index));
+/** The platform's key for a JWK and algorithm; throws when the platform will not take it. */
+function platformKey(platform, alg, jwk) {
   const id = `${alg} ${jwk}`;
   let key = imported.get(id);
   if (key === undefined) {
-    try {
-      key = platform.importKey(alg, jwk);
-    } catch {
-      // A key the core accepted and the platform will not take verifies nothing.
-      return null;
-    }
+    key = platform.importKey(alg, jwk);
     if (imported.size >= MAX_IMPORTED) imported.delete(imported.keys().next().value);
     imported.set(id, key);
   }
@@ -53,32 +44,34 @@ function plan(platform, keys, token, now) {
     throw new Error('jwtgate: no signature primitive here (WebCrypto needs a secure context: https or localhost)');
   }
   // Measured before the copy into wasm memory, against this verifier's maxTokenBytes.
-  raise(keys.core.checkLength(asToken(token).length));
-  const [alg, ...at] = answer(keys.core.prepare(token, now)).split(',');
+  keys.checkLength(asToken(token).length);
+  const [alg, ...at] = keys.prepare(token, now).split(',');
   // The core checked the token's structure: the last dot ends the signing input, and what
   // follows is strict base64url.
   const dot = token.lastIndexOf('.');
   return [alg, platform.bytes(token.slice(0, dot)), platform.b64url(token.slice(dot + 1)), at.map(Number)];
 }
 
-function check(platform, alg, key, data, signature) {
+// Whether the signature verifies under the key `jwk`. A key the core accepted and the platform
+// will not take verifies nothing, as a signature the platform throws on.
+function check(platform, alg, jwk, data, signature) {
   try {
-    return key !== null && platform.verify(alg, key, data, signature) === true;
+    return platform.verify(alg, platformKey(platform, alg, jwk), data, signature) === true;
   } catch {
     return false;
   }
 }
 
-async function checkAsync(platform, alg, key, data, signature) {
+async function checkAsync(platform, alg, jwk, data, signature) {
   try {
-    return key !== null && (await platform.verify(alg, await key, data, signature)) === true;
+    return (await platform.verify(alg, await platformKey(platform, alg, jwk), data, signature)) === true;
   } catch {
     return false;
   }
 }
 
 function finish(keys, token, hit, now) {
-  return JSON.parse(answer(keys.core.finish(token, hit, now)));
+  return JSON.parse(keys.finish(token, hit, now));
 }
 
 /** `verify` where the platform verifies synchronously (node:crypto). */
@@ -88,7 +81,7 @@ function verifySyncWith(keys, token, now = nowSeconds()) {
     throw new TypeError('verifySync needs node:crypto (Node); use await verify() here');
   }
   const [alg, data, signature, at] = plan(platform, keys, token, now);
-  const hit = at.find((i) => check(platform, alg, platformKey(platform, keys, i, alg), data, signature));
+  const hit = at.find((i) => check(platform, alg, keys.publicKey(i), data, signature));
   return finish(keys, token, hit ?? -1, now);
 }
 
@@ -98,7 +91,7 @@ async function verifyWith(keys, token, now = nowSeconds()) {
   const [alg, data, signature, at] = plan(platform, keys, token, now);
   let hit = -1;
   for (const i of at) {
-    if (await checkAsync(platform, alg, platformKey(platform, keys, i, alg), data, signature)) {
+    if (await checkAsync(platform, alg, keys.publicKey(i), data, signature)) {
       hit = i;
       break;
     }
@@ -113,7 +106,7 @@ async function verifyWith(keys, token, now = nowSeconds()) {
 export async function _checkSignature(jwk, alg, data, signature) {
   let keys;
   try {
-    keys = raw(JSON.stringify({ keys: [jwk] }), JSON.stringify({ algorithms: [alg] }));
+    keys = new (wasm().RawVerifier)(JSON.stringify({ keys: [jwk] }), JSON.stringify({ algorithms: [alg] }));
   } catch (e) {
     // The core refused the key: null, not a verdict on the signature.
     if (e instanceof JwtError) return null;
@@ -121,14 +114,14 @@ export async function _checkSignature(jwk, alg, data, signature) {
   }
   let at;
   try {
-    at = Number(answer(keys.core.candidates(alg, signature)).split(',')[1]);
+    at = Number(keys.candidates(alg, signature).split(',')[1]);
   } catch (e) {
     if (e instanceof JwtError) return false;
     throw e;
   }
   const platform = crypto();
   // Awaits what node:crypto answers at once too.
-  return checkAsync(platform, alg, platformKey(platform, keys, at, alg), data, signature);
+  return checkAsync(platform, alg, keys.publicKey(at), data, signature);
 }
 
 /** Verifies tokens against a key set you hold. */
@@ -136,8 +129,8 @@ export class Verifier {
   #raw;
 
   constructor(options = {}) {
-    const policy = coreOptions(options, ['jwks', ...AUTH_OPTIONS]);
-    this.#raw = raw(jwksText(reader(options)('jwks')), policy);
+    const policy = coreOptions(reader(options), ['jwks', ...AUTH_OPTIONS]);
+    this.#raw = new (wasm().RawVerifier)(jwksText(reader(options)('jwks')), policy);
     configure(this, options);
   }
 
@@ -201,7 +194,7 @@ export class RemoteVerifier {
       // jwksUri wins; without it the issuer's discovery document names the key set.
       const issuer = get('issuer');
       if (typeof issuer !== 'string') throw new TypeError('RemoteVerifier needs jwksUri, or an issuer to discover it from');
-      this.#discovery = answer(wasm().discoveryUrls(issuer)).split('\n');
+      this.#discovery = wasm().discoveryUrls(issuer).split('\n');
       this.#issuer = issuer;
     } else if (typeof jwksUri === 'string' || jwksUri instanceof URL) {
       this.#uri = String(jwksUri);
@@ -214,17 +207,17 @@ export class RemoteVerifier {
     if (cache !== false && !['match', 'put', 'delete'].every((m) => typeof cache?.[m] === 'function')) {
       throw new TypeError('option cache must be a Cache (match, put, delete) or false');
     }
-    this.#cacheMs = seconds('cacheSeconds', get('cacheSeconds'), 600) * 1000;
-    this.#cooldownMs = seconds('cooldownSeconds', get('cooldownSeconds'), 30) * 1000;
-    this.#timeoutMs = seconds('fetchTimeoutSeconds', get('fetchTimeoutSeconds'), 5, true, MAX_TIMER_SECONDS) * 1000;
-    this.#retryMs = seconds('retrySeconds', get('retrySeconds'), 1, false, MAX_RETRY_SECONDS) * 1000;
-    this.#keepMs = this.#cacheMs + seconds('maxStaleSeconds', get('maxStaleSeconds'), MAX_STALE_SECONDS, false, MAX_STALE_LIMIT) * 1000;
-    this.#policy = coreOptions(options, REMOTE_OPTIONS, get);
+    this.#cacheMs = seconds(get, 'cacheSeconds', 600) * 1000;
+    this.#cooldownMs = seconds(get, 'cooldownSeconds', 30) * 1000;
+    this.#timeoutMs = seconds(get, 'fetchTimeoutSeconds', 5, true, MAX_TIMER_SECONDS) * 1000;
+    this.#retryMs = seconds(get, 'retrySeconds', 1, false, MAX_RETRY_SECONDS) * 1000;
+    this.#keepMs = this.#cacheMs + seconds(get, 'maxStaleSeconds', MAX_STALE_SECONDS, false, MAX_STALE_LIMIT) * 1000;
+    this.#policy = coreOptions(get, REMOTE_OPTIONS);
     // Called bare: workerd's fetch throws "Illegal invocation" when called on another object.
     this.#fetch = (...args) => fetch(...args);
     this.#cache = cache || null;
     // Check the options now, not at the first request: a typo should fail where it is made.
-    raise(wasm().checkOptions(this.#policy));
+    wasm().checkOptions(this.#policy);
     configure(this, options);
   }
 
@@ -328,7 +321,9 @@ export class RemoteVerifier {
   async #load(force) {
     const uri = this.#discovery === null ? this.#uri : await this.#discover();
     const take = (text, at) => {
-      this.#setKeys(text);
+      // A new core, not new keys in the old one: a verification awaiting the platform
+      // finishes with the keys it was planned with.
+      this.#raw = new (wasm().RawVerifier)(text, this.#policy);
       this.#fetchedAt = at;
     };
     const failure = await this.#keep(uri, force, this.#fetchedAt, 'key set', () => this.#download(uri, 'the key set'), take);
@@ -354,7 +349,7 @@ export class RemoteVerifier {
         throw e;
       });
     const take = (text, at) => {
-      this.#document = { uri: answer(wasm().discoveredJwksUri(text, this.#issuer)), at };
+      this.#document = { uri: wasm().discoveredJwksUri(text, this.#issuer), at };
     };
     try {
       await this.#keep(oidc, false, known?.at ?? 0, what, download, take);
@@ -450,12 +445,6 @@ export class RemoteVerifier {
     });
   }
 
-  #setKeys(text) {
-    // A new core, not setKeys on the old one: a verification awaiting the platform finishes
-    // with the keys it was planned with.
-    this.#raw = raw(text, this.#policy);
-  }
-
   /**
    * The shared copy, as `{ text, at }`, or null; one without a usable fetch time, or older
    * than cacheSeconds plus maxStaleSeconds by it, is dropped.
@@ -463,17 +452,14 @@ export class RemoteVerifier {
   async #read(uri) {
     const hit = this.#cache && (await this.#cached('match', uri));
     if (!hit) return null;
-    // The copy's body is read under the fetch timeout too: one that never ends is a miss.
-    const timeout = deadline(this.#timeoutMs, 'reading a cached copy');
     try {
       const at = Number(hit.headers.get(FETCHED_AT) ?? NaN);
       const kept = Date.now() - at < this.#keepMs;
-      if (hit.ok && at > 0 && kept) return { text: await abortable(readCapped(hit, timeout.signal), timeout.signal), at };
+      // The copy's body is read under the fetch timeout too: one that never ends is a miss.
+      if (hit.ok && at > 0 && kept) return { text: await within(deadline(this.#timeoutMs, 'reading a cached copy'), (signal) => readCapped(hit, signal)), at };
       hit.body?.cancel().catch(() => {});
     } catch {
       // Unreadable: as bad as corrupt.
-    } finally {
-      timeout.clear();
     }
     await this.#cached('delete', uri);
     return null;
@@ -512,7 +498,7 @@ async function readCapped(response, signal) {
   const length = response.headers?.get?.('content-length');
   const body = response.body;
   try {
-    if (length != null) raise(wasm().checkJwksLength(Number(length)));
+    if (length != null) wasm().checkJwksLength(Number(length));
   } catch (e) {
     body?.cancel().catch(() => {});
     throw e;
@@ -521,7 +507,7 @@ async function readCapped(response, signal) {
     // A Response-like object from a custom fetch, without a stream: its text is in JS memory
     // already, and still kept out of wasm's (UTF-16 units never outnumber UTF-8 bytes).
     const text = await response.text();
-    raise(wasm().checkJwksLength(text.length));
+    wasm().checkJwksLength(text.length);
     return text;
   }
   const reader = body.getReader();
@@ -534,7 +520,7 @@ async function readCapped(response, signal) {
       const { done, value } = await reader.read();
       if (done) break;
       size += value.byteLength;
-      raise(wasm().checkJwksLength(size));
+      wasm().checkJwksLength(size);
       chunks.push(value);
     }
   } catch (e) {

@@ -1,7 +1,7 @@
 // From a Fetch API Request to verified claims or the refusal jwtgate's Envoy filter would send.
 // The checks are the verifier's and the core's; the answer's status and challenge come from the
 // core's one mapping (Error::http_response). Nothing here decides what a refusal looks like.
-import { JwtError, answer, coreOptions, onlyKnown, raise, reader, wasm } from './state.js';
+import { JwtError, coreOptions, onlyKnown, reader, wasm } from './state.js';
 
 /** Options `authenticate` reads, on a verifier or per call; never handed to the core's policy. */
 export const AUTH_OPTIONS = ['revoked', 'realm', 'cookie', 'query'];
@@ -34,8 +34,8 @@ function readAuth(get, what) {
  */
 export function requirements(requiredClaims, spaceDelimitedClaims) {
   if (requiredClaims === undefined && spaceDelimitedClaims === undefined) return null;
-  const text = coreOptions({ requiredClaims, spaceDelimitedClaims }, []);
-  raise(wasm().checkOptions(text));
+  const text = coreOptions(reader({ requiredClaims, spaceDelimitedClaims }), []);
+  wasm().checkOptions(text);
   return text;
 }
 
@@ -88,7 +88,7 @@ export async function authenticate(verifier, request, options = {}) {
   if (unmet) return refuse(unmet.code);
   if (required !== null) {
     try {
-      raise(wasm().checkClaims(payload(token), required));
+      wasm().checkClaims(payload(token), required);
     } catch (e) {
       if (!(e instanceof JwtError)) throw e;
       return refuse(e.code);
@@ -102,7 +102,7 @@ export async function authenticate(verifier, request, options = {}) {
  * default size limit, since the verifier held it to its own `maxTokenBytes`.
  */
 function payload(token) {
-  const text = answer(wasm().decodeAccepted(token));
+  const text = wasm().decodeAccepted(token);
   return text.slice(text.indexOf('\0') + 1);
 }
 
@@ -113,10 +113,10 @@ function payload(token) {
  */
 function tokens(request, url, { cookie, query }) {
   const found = [];
-  const header = request.headers.get('authorization');
   // Headers joins repeated fields with ", ": two Authorization headers give one value that
-  // fails as a token, never the first one with the second ignored.
-  const bearer = header === null ? null : /^[ \t]*bearer(?:[ \t]+(.*?))?[ \t]*$/is.exec(header);
+  // fails as a token, never the first one with the second ignored. No header (null) reads as
+  // the text "null", which has no scheme.
+  const bearer = /^[ \t]*bearer(?:[ \t]+(.*?))?[ \t]*$/is.exec(request.headers.get('authorization'));
   if (bearer) found.push(bearer[1] ?? '');
   if (query !== undefined) found.push(...url.searchParams.getAll(query));
   if (cookie !== undefined) {

@@ -4,6 +4,9 @@
 // jwtgate/client's wasm, and with verifier-wasm.js the verifier's exports for the whole
 // package's, for 2.2 KB gzipped less of each (wasm-bindgen's glue and its wasm side).
 
+import { ERROR } from './constants.js';
+import { raise } from './state.js';
+
 const encoder = new TextEncoder();
 
 /**
@@ -75,10 +78,14 @@ export function loader(more) {
       sessions?.register(this, this.#p, this);
     }
 
-    op(op, epoch, now, at, a, b, c) {
+    // Operation `op` of the core (src/web/session.rs; the numbers are in constants.js): its
+    // answer, or the error the core kept for a NaN, thrown.
+    op(op, epoch, now, a, b, c, at = 0) {
       const la = put(a ?? '');
       const lb = put(b ?? '', la);
-      return w.session_op(this.#p, op, epoch, now, at, la, lb, c == null ? -1 : put(c, la + lb));
+      const answer = w.session_op(this.#p, op, epoch, now, at, la, lb, c == null ? -1 : put(c, la + lb));
+      if (answer !== answer) raise(this.text(ERROR));
+      return answer;
     }
 
     text(which) {
@@ -142,6 +149,7 @@ async function instantiate(input, imports, what) {
     }
     input = await input.arrayBuffer();
   }
+  // A Module instantiates to an Instance, bytes to `{ module, instance }`.
   const made = await WebAssembly.instantiate(input, imports);
-  return made instanceof WebAssembly.Instance ? made : made.instance;
+  return made.instance ?? made;
 }

@@ -6,7 +6,7 @@
 // The Rust core's session (RawSession) exports two methods, `op` and `text`, taking an
 // operation's number (src/web/session.rs, whose `op` and `text` modules hold the same numbers):
 // a method apiece cost about 0.5 KB of the client's size each. An operation that fails answers
-// NaN, and its error is the text ERROR. session.js calls `op` through `#op`, which throws it.
+// NaN, and its error is the text ERROR, which the loader's `op` (client-wasm.js) throws.
 export const NEXT = 0;
 export const EPOCH = 1;
 export const SET = 2;

@@ -38,13 +38,15 @@ function common(options, what) {
     throw new TypeError(`option cacheSize must be a whole number from 0 to ${MAX_CACHE_SIZE}`);
   }
   if (typeof prefix !== 'string') throw new TypeError('option prefix must be a string');
-  const ttl = seconds('cacheSeconds', cacheSeconds, 5);
+  const times = { cacheSeconds, timeoutSeconds };
+  const get = (name) => times[name];
+  const ttl = seconds(get, 'cacheSeconds', 5);
   // A revocation must reach every instance soon: the local cache is short by design.
   if (ttl > 300) throw new TypeError('option cacheSeconds must be 300 or less');
   return {
     cache: answers(cacheSize, ttl * 1000),
     prefix,
-    timeoutMs: seconds('timeoutSeconds', timeoutSeconds, 2, true) * 1000,
+    timeoutMs: seconds(get, 'timeoutSeconds', 2, true) * 1000,
   };
 }
 

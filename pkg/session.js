@@ -9,7 +9,6 @@ import {
   CLEAR,
   ELECTION_MS,
   EPOCH,
-  ERROR,
   FAILED,
   LOSER_WAIT_MS,
   MAX_TIMER_SECONDS,
@@ -26,7 +25,7 @@ import {
   STORED_TOKENS,
   USE,
 } from './constants.js';
-import { JwtError, abortable, deadline, fits, onlyKnown, raise, reader, seconds, wasm, within } from './state.js';
+import { JwtError, abortable, deadline, fits, onlyKnown, reader, seconds, wasm, within } from './state.js';
 
 const now = () => Date.now() / 1000;
 
@@ -125,7 +124,7 @@ export class TokenSession extends EventTarget {
     const get = reader(options);
     onlyKnown(get, OPTIONS, 'TokenSession');
     const refresh = get('refresh');
-    const refreshAheadSeconds = seconds('refreshAheadSeconds', get('refreshAheadSeconds'), 30);
+    const refreshAheadSeconds = seconds(get, 'refreshAheadSeconds', 30);
     const storage = get('storage', 'memory');
     const storageKey = get('storageKey', 'jwtgate');
     const onAuthRequired = get('onAuthRequired');
@@ -134,7 +133,7 @@ export class TokenSession extends EventTarget {
     const origins = get('origins', []);
     const allowAnyOrigin = get('allowAnyOrigin', false);
     if (typeof refresh !== 'function') throw new TypeError('TokenSession needs refresh(refreshToken)');
-    this.#refreshMs = seconds('refreshTimeoutSeconds', get('refreshTimeoutSeconds'), 10, true, MAX_TIMER_SECONDS) * 1000;
+    this.#refreshMs = seconds(get, 'refreshTimeoutSeconds', 10, true, MAX_TIMER_SECONDS) * 1000;
     if (!Array.isArray(origins) || !origins.every(isOrigin)) {
       throw new TypeError("origins must be an array of origins, such as ['https://api.example.com'] (scheme, host and port only)");
     }
@@ -182,7 +181,7 @@ export class TokenSession extends EventTarget {
 
   /** Tokens from a sign-in. Calls waiting for one go ahead. */
   setTokens({ accessToken, refreshToken } = {}) {
-    this.#op(SET, 0, now(), accessToken, undefined, pair(accessToken, refreshToken, 'setTokens needs { accessToken, refreshToken? }', 'refreshToken must be a string'));
+    this.#core.op(SET, 0, now(), accessToken, undefined, pair(accessToken, refreshToken, 'setTokens needs { accessToken, refreshToken? }', 'refreshToken must be a string'));
     this.#save();
     this.#wake();
   }
@@ -191,7 +190,7 @@ export class TokenSession extends EventTarget {
   async accessToken() {
     for (;;) {
       const changed = this.#changed;
-      const next = this.#op(NEXT, 0, now());
+      const next = this.#core.op(NEXT, 0, now());
       if (next === USE) return this.#core.text(ACCESS);
       if (next === REFRESH) this.#run();
       else if (next === AUTH_REQUIRED) {
@@ -252,7 +251,7 @@ export class TokenSession extends EventTarget {
    * token, the next call refreshes. For HTTP clients other than `fetch`; see `jwtgate/axios`.
    */
   tokenRejected(accessToken) {
-    if (typeof accessToken === 'string' && crosses(accessToken)) this.#op(REJECTED, 0, 0, accessToken);
+    if (typeof accessToken === 'string' && crosses(accessToken)) this.#core.op(REJECTED, 0, 0, accessToken);
   }
 
   /** Signs out: forgets the tokens here and in tabs that shared them; waiting calls reject. */
@@ -265,17 +264,10 @@ export class TokenSession extends EventTarget {
     if (access !== undefined) this.#post({ t: 'cleared', from: from ?? '', access });
   }
 
-  // Operation `code` of the core (the numbers are in constants.js), its error thrown.
-  #op(code, epoch, t, a, b, c, at = 0) {
-    const answer = this.#core.op(code, epoch, t, at, a, b, c);
-    if (answer !== answer) raise(this.#core.text(ERROR));
-    return answer;
-  }
-
   #forget() {
     // A refresh still running is for tokens that are gone: it ends now, and so does its lock.
     for (const timeout of this.#timeouts) timeout.abort(new JwtError('missing_token', 'the session was cleared'));
-    this.#op(CLEAR, 0, 0);
+    this.#core.op(CLEAR, 0, 0);
     this.#save();
     this.#wake(new JwtError('missing_token', 'the session was cleared'));
     this.#emit('cleared', {});
@@ -298,7 +290,7 @@ export class TokenSession extends EventTarget {
 
   // The refresh, by whichever call `next()` chose. Every outcome wakes the waiting calls.
   async #run() {
-    const epoch = this.#op(EPOCH, 0, 0);
+    const epoch = this.#core.op(EPOCH, 0, 0);
     // The refresh token this run presents, once it knows; until then the one it started with.
     let from = this.#core.text(REFRESH_TOKEN);
     // Once per run: a timeout rejects both the refresh and the turn that holds it.
@@ -306,13 +298,13 @@ export class TokenSession extends EventTarget {
     const fail = (error) => {
       if (failed) return;
       failed = true;
-      if (this.#op(FAILED, epoch, 0, from) === 1) this.#emit('authrequired', { error });
+      if (this.#core.op(FAILED, epoch, 0, from) === 1) this.#emit('authrequired', { error });
     };
     try {
       await this.#exclusive(async (signal) => {
         // While this tab waited for its turn, another may have refreshed, failed or signed in.
         if (this.#shared) this.#restore(this.#read(), false);
-        const needed = this.#op(STILL_NEEDED, epoch, now()) === 1 ? this.#core.text(REFRESH_TOKEN) : undefined;
+        const needed = this.#core.op(STILL_NEEDED, epoch, now()) === 1 ? this.#core.text(REFRESH_TOKEN) : undefined;
         if (needed === undefined) return;
         from = needed;
         let accessToken;
@@ -323,7 +315,7 @@ export class TokenSession extends EventTarget {
           // Each read once: what the core takes is what the other tabs are sent.
           accessToken = answer?.accessToken;
           refreshToken = pair(accessToken, answer?.refreshToken, 'refresh() must resolve to { accessToken, refreshToken? }', 'refresh() gave a refreshToken that is not a string');
-          taken = this.#op(REFRESHED, epoch, now(), from, accessToken, refreshToken) === 1;
+          taken = this.#core.op(REFRESHED, epoch, now(), from, accessToken, refreshToken) === 1;
         } catch (e) {
           fail(e);
           // `from` may be spent at the issuer: tabs holding it must not present it again.
@@ -439,7 +431,7 @@ export class TokenSession extends EventTarget {
     if (m.t === 'refreshed' && typeof m.accessToken === 'string') {
       let adopted = false;
       try {
-        adopted = this.#op(ADOPT, 0, now(), m.from, m.accessToken, pair(m.accessToken, typeof m.refreshToken === 'string' ? m.refreshToken : undefined)) === 1;
+        adopted = this.#core.op(ADOPT, 0, now(), m.from, m.accessToken, pair(m.accessToken, typeof m.refreshToken === 'string' ? m.refreshToken : undefined)) === 1;
       } catch {
         // Another tab's unreadable token is not ours to fail on.
       }
@@ -450,7 +442,7 @@ export class TokenSession extends EventTarget {
       }
     } else if (m.t === 'cleared' && (m.from ? m.from === ours : m.access === this.#core.text(ACCESS))) {
       this.#forget();
-    } else if (m.t === 'failed' && this.#op(SPENT, 0, 0, m.from) === 1) {
+    } else if (m.t === 'failed' && this.#core.op(SPENT, 0, 0, m.from) === 1) {
       this.#emit('authrequired', { error: new JwtError('missing_token', 'the refresh failed in another tab: sign in') });
     } else if (m.t === 'claim' && typeof m.id === 'number') {
       if (this.#leading === m.from) this.#post({ t: 'claim', from: m.from, id: -1 });
@@ -481,7 +473,7 @@ export class TokenSession extends EventTarget {
     if (text === null) return false;
     const stored = storedTokens(text);
     const t = now();
-    if (stored && this.#op(RESTORE, 0, t, stored.accessToken, undefined, stored.refreshToken, stored.receivedAt ?? t) === 1) {
+    if (stored && this.#core.op(RESTORE, 0, t, stored.accessToken, undefined, stored.refreshToken, stored.receivedAt ?? t) === 1) {
       this.#wake();
       return true;
     }
@@ -494,7 +486,7 @@ export class TokenSession extends EventTarget {
     const access = this.#core.text(ACCESS);
     try {
       if (access === undefined) this.#storage.removeItem(this.#key);
-      else this.#storage.setItem(this.#key, storedText(access, this.#core.text(REFRESH_TOKEN), this.#op(RECEIVED, 0, 0)));
+      else this.#storage.setItem(this.#key, storedText(access, this.#core.text(REFRESH_TOKEN), this.#core.op(RECEIVED, 0, 0)));
     } catch {
       // A full or blocked storage: the tokens still live in memory.
     }
@@ -510,8 +502,7 @@ function pair(accessToken, refreshToken, needs, notString) {
   if (typeof accessToken !== 'string') throw new TypeError(needs);
   if (refreshToken != null && typeof refreshToken !== 'string') throw new TypeError(notString);
   fits(accessToken);
-  if (refreshToken != null) fits(refreshToken);
-  return refreshToken ?? undefined;
+  return refreshToken == null ? undefined : fits(refreshToken);
 }
 
 function bearer(request, token) {

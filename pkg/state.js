@@ -36,16 +36,6 @@ export class JwtError extends Error {
   }
 }
 
-/** Runs `f`, turning an error the core throws into its JavaScript error. */
-export function call(f) {
-  try {
-    return f();
-  } catch (e) {
-    if (typeof e === 'string' && e.startsWith('{')) raise(e);
-    throw e;
-  }
-}
-
 /**
  * Throws the core's error given in band, as its JSON text (the exports `jwtgate/client` shares
  * answer so, src/web/mod.rs); nothing for `undefined`, the answer when there is none.
@@ -64,11 +54,12 @@ export function answer(text) {
 }
 
 /**
- * Throws `too_large` for a token the core would refuse at its default limit, before it is
- * copied into wasm memory (which never shrinks).
+ * `token`, or `too_large` thrown for a token the core would refuse at its default limit, before
+ * it is copied into wasm memory (which never shrinks).
  */
 export function fits(token) {
   raise(wasm().checkTokenLength(token.length));
+  return token;
 }
 
 /**
@@ -121,10 +112,10 @@ export function onlyKnown(get, known, what) {
  * string, true or false, a finite number, or an Array of strings (`requiredClaims` may also be
  * an object of required values, written the same way), and anything else (a URL, a String
  * object, an object with toJSON, NaN) is a TypeError. Every other enumerable name,
- * except `taken` (read by the caller), goes to the core unread, which refuses it by name. A
- * caller that reads a core option itself passes its own `get`, so the name is read once.
+ * except `taken` (read by the caller), goes to the core unread, which refuses it by name. The
+ * options come as their `reader`, the caller's own, so that a name it reads too is read once.
  */
-export function coreOptions(options, taken, get = reader(options)) {
+export function coreOptions(get, taken) {
   const known = wasm().optionNames().split(',');
   const members = [];
   for (const name of get.names) {
@@ -185,10 +176,12 @@ function what(value) {
 }
 
 /**
- * A JavaScript-side option in seconds: absent gives `fallback`; anything but a finite number,
- * 0 or more (more than 0 with `positive`) and at most `max`, is a TypeError.
+ * A JavaScript-side option in seconds, `get(name)` (an options `reader`, so the name is written
+ * once): absent gives `fallback`; anything but a finite number, 0 or more (more than 0 with
+ * `positive`) and at most `max`, is a TypeError.
  */
-export function seconds(name, value, fallback, positive = false, max = Infinity) {
+export function seconds(get, name, fallback, positive = false, max = Infinity) {
+  const value = get(name);
   if (value === undefined) return fallback;
   if (!Number.isFinite(value) || value < 0 || (positive && value === 0)) {
     throw new TypeError(`option ${name} must be a number of seconds, ${positive ? 'more than 0' : '0 or more'}`);
@@ -209,11 +202,15 @@ export function abortable(promise, signal) {
   });
 }
 
-/** An AbortSignal that aborts after `ms` with a TimeoutError, and `clear()` to stop its timer. */
+/**
+ * An AbortController whose signal aborts after `ms` with a TimeoutError, and `clear()` to stop
+ * its timer.
+ */
 export function deadline(ms, what) {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(new DOMException(`${what} took more than ${ms / 1000} s`, 'TimeoutError')), ms);
-  return { signal: controller.signal, clear: () => clearTimeout(timer), abort: (reason) => controller.abort(reason) };
+  controller.clear = () => clearTimeout(timer);
+  return controller;
 }
 
 /**

@@ -1,19 +1,14 @@
 // decode, expiresIn and isExpired: what `jwtgate` and `jwtgate/client` share. Values cross as
 // JSON text; errors cross as JSON, in band, and become JwtError or TypeError (see state.js).
 import { asTime } from './client-wasm.js';
-import { ERROR, EXPIRY } from './constants.js';
-import { JwtError, answer, fits, raise, seconds, wasm } from './state.js';
+import { EXPIRY } from './constants.js';
+import { JwtError, answer, fits, seconds, wasm } from './state.js';
 
 export function asToken(token) {
   if (typeof token !== 'string') throw new JwtError('malformed', 'a token must be a string');
   return token;
 }
 
-/** A token under the default size limit, refused before it is copied into wasm memory. */
-function smallToken(token) {
-  fits(asToken(token));
-  return token;
-}
 
 export const nowSeconds = () => Date.now() / 1000;
 // An SPA decodes the token it holds on every render: the last token's checked text is kept, so
@@ -24,7 +19,7 @@ let lastText;
 /** The header and payload of a token, without verifying anything. */
 export function decode(token) {
   if (token !== lastToken) {
-    lastText = wasm().decode(smallToken(token));
+    lastText = wasm().decode(fits(asToken(token)));
     lastToken = token;
   }
   const text = lastText;
@@ -39,8 +34,7 @@ let explainer;
 /** Throws the error behind `expiresIn(token, time)`'s NaN. */
 function explain(token, time) {
   explainer ??= new (wasm().RawSession)(0);
-  explainer.op(EXPIRY, 0, time, 0, token);
-  raise(explainer.text(ERROR));
+  explainer.op(EXPIRY, 0, time, token);
   // Never reached while both paths run the same core check; if they ever parted, a NaN must
   // not read as a time left (isExpired would call the token fresh).
   throw new Error('jwtgate: expiresIn refused a token without a reason');
@@ -49,7 +43,7 @@ function explain(token, time) {
 /** Seconds until `exp` (negative once past), or null when the token has no `exp`. */
 export function expiresIn(token, now = nowSeconds()) {
   const time = asTime(now);
-  const left = wasm().expiresIn(smallToken(token), time);
+  const left = wasm().expiresIn(fits(asToken(token)), time);
   // NaN: refused, and the core says why; Infinity: no `exp`.
   if (left !== left) explain(token, time);
   return left === Infinity ? null : left;
@@ -61,7 +55,7 @@ export function expiresIn(token, now = nowSeconds()) {
  * it. A `leeway` or `now` that is not a number is the caller's mistake: a TypeError.
  */
 export function isExpired(token, { leeway, now = nowSeconds() } = {}) {
-  const margin = seconds('leeway', leeway, 0);
+  const margin = seconds(() => leeway, 'leeway', 0);
   let left;
   try {
     left = expiresIn(token, now);

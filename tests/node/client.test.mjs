@@ -88,7 +88,7 @@ test("a freed RawSession traps alone, as wasm-bindgen's throws: the input buffer
   const { used, again, freedTwice, decoded } = inChild(`
 const s = new core.RawSession(0);
 s.free();
-const used = trap(() => s.op(10, 0, 0, 0));
+const used = trap(() => s.op(10, 0, 0));
 const again = trap(() => s.text(0));
 const freedTwice = trap(() => s.free());
 // Longer than any text yet, so the buffer must grow.
@@ -103,7 +103,7 @@ test('an input buffer that failed to grow is never written past its end', () => 
   const { first, second, written, kept } = inChild(`
 const token = 'eyJhbGciOiJFUzI1NiJ9.eyJleHAiOjF9.c2ln';
 const s = new core.RawSession(0);
-s.op(2, 0, 1, 0, token);
+s.op(2, 0, 1, token);
 const memory = instance.exports.memory;
 const pages = memory.buffer.byteLength >>> 16;
 // Every page the wasm could have is taken, so the buffer cannot grow.
