@@ -189,19 +189,50 @@ pub(crate) fn texts(values: &[Value]) -> Vec<Vec<u8>> {
 /// convention, for claims a configuration names): `"eve admin"` never holds `"admin"` otherwise.
 /// The one place both front doors decide "the token has this claim value".
 pub fn claim_holds(have: &Value, accepted: &[Value], space_delimited: bool) -> bool {
-    holds(Tree::Value(have), &texts(accepted), space_delimited)
+    holds(Tree::Value(have), accepted, space_delimited)
 }
 
-/// [`claim_holds`] on either reader, the accepted values as JSON text.
-fn holds<'a>(have: impl Read<'a>, accepted: &[Vec<u8>], space_delimited: bool) -> bool {
+/// A value a claim may be required to hold, as a reader's claim is compared with it: the
+/// policy's JSON text (the npm package's options, read by the scanner) or a `Value` (the Envoy
+/// filter's configuration, compared with its parsed claims as before, with no text between).
+pub(crate) trait Accepted<'a, R: Read<'a>> {
+    /// A string's text; `None` for another kind.
+    fn text(&self) -> Option<Cow<'_, str>>;
+    /// Whether `have` equals the value, as `serde_json::Value`'s `==` has it.
+    fn equals(&self, have: R) -> bool;
+}
+
+impl<'a, R: Read<'a>> Accepted<'a, R> for Vec<u8> {
+    fn text(&self) -> Option<Cow<'_, str>> {
+        Json::scanned(self).str().map(Cow::Owned)
+    }
+    fn equals(&self, have: R) -> bool {
+        have.same(Json::scanned(self))
+    }
+}
+
+impl<'a> Accepted<'a, Tree<'a>> for Value {
+    fn text(&self) -> Option<Cow<'_, str>> {
+        self.as_str().map(Cow::Borrowed)
+    }
+    fn equals(&self, have: Tree<'a>) -> bool {
+        matches!(have, Tree::Value(v) if v == self)
+    }
+}
+
+/// [`claim_holds`] on either reader, and either form of the accepted values.
+fn holds<'a, R: Read<'a>>(
+    have: R,
+    accepted: &[impl Accepted<'a, R>],
+    space_delimited: bool,
+) -> bool {
     let (items, text) = (have.items(), have.text());
     accepted
         .iter()
-        .map(|want| Json::scanned(want))
-        .any(|want| match (&items, &text, want.str()) {
-            (Some(items), _, _) => items.iter().any(|item| item.same(want)),
+        .any(|want| match (&items, &text, want.text()) {
+            (Some(items), _, _) => items.iter().any(|item| want.equals(*item)),
             (None, Some(s), Some(w)) if space_delimited => s.split(' ').any(|word| word == w),
-            _ => have.same(want),
+            _ => want.equals(have),
         })
 }
 
@@ -225,18 +256,13 @@ pub fn claim_requirement_holds(
     accepted: &[Value],
     space_delimited: &[String],
 ) -> bool {
-    requirement_holds(
-        Tree::Map(&claims.0),
-        path,
-        &texts(accepted),
-        space_delimited,
-    )
+    requirement_holds(Tree::Map(&claims.0), path, accepted, space_delimited)
 }
 
-fn requirement_holds<'a>(
-    claims: impl Read<'a>,
+fn requirement_holds<'a, R: Read<'a>>(
+    claims: R,
     path: &str,
-    accepted: &[Vec<u8>],
+    accepted: &[impl Accepted<'a, R>],
     space_delimited: &[String],
 ) -> bool {
     let split = matches!(path, "scope" | "scp") || space_delimited.iter().any(|c| c == path);
@@ -494,6 +520,11 @@ mod tests {
                 );
                 assert_eq!(
                     requirement_holds(Tree::Map(&map), path, accepted, sd),
+                    oracle
+                );
+                // The Envoy filter's way: its configuration's values, not their text.
+                assert_eq!(
+                    requirement_holds(Tree::Map(&map), path, &values, sd),
                     oracle
                 );
                 if oracle {
