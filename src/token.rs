@@ -14,7 +14,7 @@ use crate::error::{Error, Malformed, Part};
 pub const DEFAULT_MAX_TOKEN_BYTES: usize = 16 * 1024;
 
 /// A token's protected header.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct Header {
     alg: String,
     kid: Option<String>,
@@ -47,6 +47,18 @@ fn header_rules([alg, kid, crit, b64]: [Option<Member>; 4]) -> Result<(), Error>
     match b64 {
         None | Some(Member::True) => Ok(()),
         Some(_) => Err(Error::Malformed(Malformed::UnencodedPayload)),
+    }
+}
+
+impl core::fmt::Debug for Header {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        // The header's text, not its bytes as numbers.
+        f.debug_struct("Header")
+            .field("alg", &self.alg)
+            .field("kid", &self.kid)
+            .field("typ", &self.typ)
+            .field("json", &String::from_utf8_lossy(&self.json))
+            .finish()
     }
 }
 

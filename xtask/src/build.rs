@@ -255,7 +255,7 @@ pub struct Sizes {
 /// `asTime` in the loader for `expiresIn` and the verifier, 15,974 and 42,103. The key set,
 /// options, claims, header and discovery document read by the scanner's typed reader rather
 /// than as `serde_json::Value` maps (no value builder, B-trees or `Value` equality in the
-/// wasm): 15,982 and 40,776.
+/// wasm): 15,982 and 40,773.
 /// (`opt-level = "z"` would take 0.9 and 3.1 KB more off, but parses 40% slower: `decode` is
 /// on an SPA's every render. Measured again in the fifth pass: 1.7 KB off the full wasm, the
 /// client's 0.2 KB larger, `decode` of a new token 0.62x and `expiresIn` 0.43x as fast.)
@@ -277,7 +277,7 @@ pub const FULL_TARGET: u64 = 30 * 1024;
 /// core's share of its fourth (the host's decimal conversion, fewer panics, no B-tree clone);
 /// 37,360 without wasm-bindgen (the wasm and its hand-written loader, pkg/client-wasm.js and
 /// pkg/verifier-wasm.js, for the glue, its shims and the externref table); 36,276 after the
-/// fifth pass; 35,982 with the faster decode path; 36,013 with one `asTime`; 34,686 with the
+/// fifth pass; 35,982 with the faster decode path; 36,013 with one `asTime`; 34,683 with the
 /// typed reader for `Value` maps. This is that with a little room, so the core's share cannot
 /// grow unnoticed.
 pub const WEB_BUDGET: u64 = 34 * 1024 + 256;
