@@ -3,9 +3,7 @@
 //! that names the configured issuer exactly. Both front doors fetch; this decides what a
 //! document is worth, so that they decide alike.
 
-use serde_json::Value;
-
-use crate::crypto::json::{json_object, push_json_string};
+use crate::crypto::json::{json_document, push_json_string, Json};
 use crate::error::{joined, JwksError};
 use crate::prelude::*;
 
@@ -41,23 +39,23 @@ pub fn metadata_urls(issuer: &str) -> Result<[String; 2], &'static str> {
 /// may be http only where the issuer itself is http, on a loopback host.
 pub fn jwks_uri(document: &[u8], issuer: &str) -> Result<String, JwksError> {
     let bad = |reason: &str| JwksError::Discovery(reason.into());
-    let document = json_object(document).map_err(|_| bad("not a strict JSON object"))?;
-    match document.get("issuer") {
-        Some(Value::String(named)) if named == issuer => {}
-        Some(Value::String(named)) => {
+    let document = json_document(document).map_err(|_| bad("not a strict JSON object"))?;
+    match document.get("issuer").and_then(Json::str) {
+        Some(named) if named == issuer => {}
+        Some(named) => {
             let mut reason = String::from("it names issuer ");
-            push_json_string(&mut reason, named);
+            push_json_string(&mut reason, &named);
             return Err(JwksError::Discovery(reason));
         }
-        _ => return Err(bad("it has no issuer string")),
+        None => return Err(bad("it has no issuer string")),
     }
-    let Some(Value::String(uri)) = document.get("jwks_uri") else {
+    let Some(uri) = document.get("jwks_uri").and_then(Json::str) else {
         return Err(bad("it has no jwks_uri string"));
     };
     // An issuer over http is one on loopback (`metadata_urls` takes no other).
     let http = issuer.starts_with("http://") && check_url(issuer, true).is_ok();
-    check_url(uri, http).map_err(bad)?;
-    Ok(uri.clone())
+    check_url(&uri, http).map_err(bad)?;
+    Ok(uri)
 }
 
 /// Splits an absolute URL into its origin (`scheme://host[:port]`) and the rest, for a URL

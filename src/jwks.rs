@@ -3,11 +3,9 @@
 use crate::prelude::*;
 use core::fmt;
 
-use serde_json::{Map, Value};
-
 use crate::alg::Algorithm;
 use crate::crypto::base64::b64_decode;
-use crate::crypto::json::{json_object, JsonError};
+use crate::crypto::json::{json_document, Json, JsonError};
 use crate::crypto::{KeyError, KeyMaterial, SignatureCheck};
 use crate::error::{AlgorithmError, Error, JwksError};
 
@@ -96,13 +94,13 @@ impl JwkSet {
                 limit: Self::MAX_BYTES,
             }));
         }
-        let doc = json_object(json).map_err(|e| {
+        let doc = json_document(json).map_err(|e| {
             fail(match e {
                 JsonError::NotAnObject => JwksError::NotAKeySet,
                 JsonError::Syntax | JsonError::DuplicateMember => JwksError::Json,
             })
         })?;
-        let Some(Value::Array(entries)) = doc.get("keys") else {
+        let Some(entries) = doc.get("keys").and_then(Json::items) else {
             return Err(fail(JwksError::NotAKeySet));
         };
         if entries.len() > Self::MAX_KEYS {
@@ -111,23 +109,13 @@ impl JwkSet {
             }));
         }
         let mut set = JwkSet::default();
-        for (index, entry) in entries.iter().enumerate() {
-            match entry {
-                Value::Object(members) => match Jwk::from_members(members) {
-                    Ok(key) => set.keys.push(key),
-                    Err(reason) => set.skipped.push(Skipped {
-                        index,
-                        kid: members
-                            .get("kid")
-                            .and_then(Value::as_str)
-                            .map(str::to_owned),
-                        reason,
-                    }),
-                },
-                _ => set.skipped.push(Skipped {
+        for (index, entry) in entries.into_iter().enumerate() {
+            match Jwk::from_members(entry) {
+                Ok(key) => set.keys.push(key),
+                Err(reason) => set.skipped.push(Skipped {
                     index,
-                    kid: None,
-                    reason: SkipReason::NotAnObject,
+                    kid: entry.get("kid").and_then(Json::str),
+                    reason,
                 }),
             }
         }
@@ -211,54 +199,53 @@ impl JwkSet {
 impl Jwk {
     /// Parses one JWK from its JSON text.
     pub fn from_json(json: &[u8]) -> Result<Jwk, SkipReason> {
-        match json_object(json) {
-            Ok(members) => Jwk::from_members(&members),
+        match json_document(json) {
+            Ok(members) => Jwk::from_members(members),
             Err(_) => Err(SkipReason::NotAnObject),
         }
     }
 
-    fn from_members(m: &Map<String, Value>) -> Result<Jwk, SkipReason> {
+    /// One entry of a key set, read by the scanner's reader: the same for the Envoy filter and
+    /// the npm package.
+    fn from_members(m: Json<'_>) -> Result<Jwk, SkipReason> {
+        if !m.is_object() {
+            return Err(SkipReason::NotAnObject);
+        }
+        let text = |name| m.get(name).and_then(Json::str);
         let kid = match m.get("kid") {
             None => None,
-            Some(Value::String(s)) => Some(s.clone()),
-            Some(_) => return Err(SkipReason::InvalidParameter("kid")),
+            Some(v) => Some(v.str().ok_or(SkipReason::InvalidParameter("kid"))?),
         };
-        if let Some(u) = m.get("use") {
-            if u.as_str() != Some("sig") {
-                return Err(SkipReason::NotForSignatures);
-            }
+        if m.get("use").is_some() && text("use").as_deref() != Some("sig") {
+            return Err(SkipReason::NotForSignatures);
         }
         if let Some(ops) = m.get("key_ops") {
-            let ops = ops
-                .as_array()
-                .ok_or(SkipReason::InvalidParameter("key_ops"))?;
-            if !ops.iter().any(|op| op.as_str() == Some("verify")) {
+            let ops = ops.items().ok_or(SkipReason::InvalidParameter("key_ops"))?;
+            if !ops.iter().any(|op| op.str().as_deref() == Some("verify")) {
                 return Err(SkipReason::NotForSignatures);
             }
         }
         let alg = match m.get("alg") {
             None => None,
-            Some(Value::String(name)) => {
-                Some(Algorithm::from_name(name).map_err(|_| SkipReason::UnsupportedAlgorithm)?)
+            Some(v) => {
+                let name = v.str().ok_or(SkipReason::InvalidParameter("alg"))?;
+                Some(Algorithm::from_name(&name).map_err(|_| SkipReason::UnsupportedAlgorithm)?)
             }
-            Some(_) => return Err(SkipReason::InvalidParameter("alg")),
         };
-        let kty = m
-            .get("kty")
-            .and_then(Value::as_str)
-            .ok_or(SkipReason::UnsupportedKeyType)?;
-        let material = match kty {
+        let kty = text("kty").ok_or(SkipReason::UnsupportedKeyType)?;
+        let crv = text("crv");
+        let material = match kty.as_str() {
             "RSA" => KeyMaterial::rsa(&bytes(m, "n")?, &bytes(m, "e")?),
             "EC" => {
                 // The curve picked first, then one reading of the point for either.
-                let curve = match m.get("crv").and_then(Value::as_str) {
+                let curve = match crv.as_deref() {
                     Some("P-256") => KeyMaterial::p256,
                     Some("P-384") => KeyMaterial::p384,
                     _ => return Err(SkipReason::UnsupportedCurve),
                 };
                 curve(&bytes(m, "x")?, &bytes(m, "y")?)
             }
-            "OKP" => match m.get("crv").and_then(Value::as_str) {
+            "OKP" => match crv.as_deref() {
                 Some("Ed25519") => KeyMaterial::ed25519(&bytes(m, "x")?),
                 _ => return Err(SkipReason::UnsupportedCurve),
             },
@@ -336,9 +323,9 @@ impl Jwk {
 }
 
 /// A base64url member; padding is tolerated here (some issuers pad), never in tokens.
-fn bytes(m: &Map<String, Value>, name: &'static str) -> Result<Vec<u8>, SkipReason> {
+fn bytes(m: Json<'_>, name: &'static str) -> Result<Vec<u8>, SkipReason> {
     m.get(name)
-        .and_then(Value::as_str)
+        .and_then(Json::str)
         .and_then(|s| b64_decode(s.trim_end_matches('=')))
         .ok_or(SkipReason::InvalidParameter(name))
 }
@@ -383,5 +370,206 @@ impl fmt::Display for SkipReason {
             SkipReason::PointNotOnCurve => f.write_str("point not on the curve"),
             SkipReason::InvalidLength => f.write_str("key material of the wrong length"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::json::json_object;
+    use crate::crypto::json::tests::{small_value, Gen};
+    use serde_json::{Map, Value};
+
+    /// How an entry was read when the key set was a `serde_json::Value` map: the oracle for
+    /// the scanner's reader. The key material is left to `KeyMaterial`, which both call.
+    fn value_entry(
+        m: &Map<String, Value>,
+    ) -> Result<(Option<String>, Option<Algorithm>, &str), SkipReason> {
+        let kid = match m.get("kid") {
+            None => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(_) => return Err(SkipReason::InvalidParameter("kid")),
+        };
+        if let Some(u) = m.get("use") {
+            if u.as_str() != Some("sig") {
+                return Err(SkipReason::NotForSignatures);
+            }
+        }
+        if let Some(ops) = m.get("key_ops") {
+            let ops = ops
+                .as_array()
+                .ok_or(SkipReason::InvalidParameter("key_ops"))?;
+            if !ops.iter().any(|op| op.as_str() == Some("verify")) {
+                return Err(SkipReason::NotForSignatures);
+            }
+        }
+        let alg = match m.get("alg") {
+            None => None,
+            Some(Value::String(name)) => {
+                Some(Algorithm::from_name(name).map_err(|_| SkipReason::UnsupportedAlgorithm)?)
+            }
+            Some(_) => return Err(SkipReason::InvalidParameter("alg")),
+        };
+        let kty = m
+            .get("kty")
+            .and_then(Value::as_str)
+            .ok_or(SkipReason::UnsupportedKeyType)?;
+        let crv = m.get("crv").and_then(Value::as_str);
+        let b64 = |name: &'static str| {
+            m.get(name)
+                .and_then(Value::as_str)
+                .and_then(|s| b64_decode(s.trim_end_matches('=')))
+                .ok_or(SkipReason::InvalidParameter(name))
+        };
+        match (kty, crv) {
+            ("RSA", _) => b64("n").and(b64("e")),
+            ("EC", Some("P-256" | "P-384")) => b64("x").and(b64("y")),
+            ("OKP", Some("Ed25519")) => b64("x"),
+            ("oct", _) => b64("k"),
+            ("EC" | "OKP", _) => Err(SkipReason::UnsupportedCurve),
+            _ => Err(SkipReason::UnsupportedKeyType),
+        }?;
+        Ok((kid, alg, kty))
+    }
+
+    /// Generated key sets (the fuzz corpus's keys, their members retyped, dropped, escaped,
+    /// repeated): the same skip reasons, kids and keys as the `Value` reading, and the same
+    /// error for the set.
+    #[test]
+    fn entries_are_read_as_the_value_reading_read_them() {
+        let keys: Value = serde_json::from_str(include_str!("../fuzz/keys.json")).unwrap();
+        let keys = keys["keys"].as_array().unwrap().clone();
+        let mut gen = Gen(0x3c6e_f372_fe94_f82b);
+        let (mut usable, mut skipped, mut refused) = (0, 0, 0);
+        for _ in 0..4_000 {
+            let mut entries = Vec::new();
+            for _ in 0..1 + gen.next() % 3 {
+                let key = &keys[(gen.next() % keys.len() as u64) as usize];
+                let mut members = Vec::new();
+                for (name, v) in key.as_object().unwrap() {
+                    let value = match gen.next() % 12 {
+                        0 => continue,
+                        1 => small_value(&mut gen, 1),
+                        _ => v.to_string(),
+                    };
+                    members.push(format!("\"{name}\":{value}"));
+                }
+                for (name, values) in [
+                    (
+                        "kid",
+                        &["\"k\"", "\"rsa\"", "\"\\u0072sa\"", "7", "null"][..],
+                    ),
+                    ("use", &["\"sig\"", "\"enc\"", "\"\\u0073ig\"", "1"]),
+                    (
+                        "key_ops",
+                        &["[\"verify\"]", "[\"sign\"]", "\"verify\"", "[]"],
+                    ),
+                    (
+                        "alg",
+                        &[
+                            "\"RS256\"",
+                            "\"ES256\"",
+                            "\"EdDSA\"",
+                            "\"HS256\"",
+                            "\"none\"",
+                            "1",
+                        ],
+                    ),
+                    ("crv", &["\"P-384\"", "\"Ed448\""]),
+                    ("x", &["\"AA\"", "\"A=\""]),
+                ] {
+                    if gen.next() % 6 == 0
+                        && !members
+                            .iter()
+                            .any(|m| m.starts_with(&format!("\"{name}\"")))
+                    {
+                        members.push(format!("\"{name}\":{}", gen.pick(values)));
+                    }
+                }
+                entries.push(match gen.next() % 16 {
+                    0 => small_value(&mut gen, 1),
+                    _ => format!("{{{}}}", members.join(",")),
+                });
+            }
+            let text = format!("{{\"keys\":[{}]}}", entries.join(","));
+            let bytes = match gen.next() % 8 {
+                0 => gen.mutate(text),
+                _ => text.into_bytes(),
+            };
+            let ours = JwkSet::from_json(&bytes);
+            let Ok(Value::Object(doc)) = serde_json::from_slice::<Value>(&bytes) else {
+                assert!(ours.is_err());
+                refused += 1;
+                continue;
+            };
+            let Some(Value::Array(list)) = doc.get("keys") else {
+                assert!(ours.is_err());
+                refused += 1;
+                continue;
+            };
+            // Duplicates: serde_json keeps one, the scanner refuses the set.
+            if json_object(&bytes).is_err() {
+                assert!(ours.is_err());
+                refused += 1;
+                continue;
+            }
+            let mut want_keys = Vec::new();
+            let mut want_skipped = Vec::new();
+            for (index, entry) in list.iter().enumerate() {
+                let read = match entry {
+                    Value::Object(m) => value_entry(m),
+                    _ => Err(SkipReason::NotAnObject),
+                };
+                let kid = entry.get("kid").and_then(Value::as_str).map(str::to_owned);
+                // The material's own checks are `KeyMaterial`'s, the same for both readers:
+                // whatever it refused, the scanner's set must name this entry as skipped.
+                let parsed = Jwk::from_json(entry.to_string().as_bytes());
+                match (read, parsed) {
+                    (Ok((kid, alg, kty)), Ok(key)) => {
+                        assert_eq!(
+                            (key.kid(), key.alg(), key.key_type()),
+                            (kid.as_deref(), alg, kty)
+                        );
+                        want_keys.push(key);
+                    }
+                    (Ok(_), Err(reason)) => {
+                        use SkipReason::*;
+                        // Refused by the material, which both readers hand the same bytes.
+                        assert!(
+                            matches!(
+                                reason,
+                                RsaKeyTooSmall
+                                    | RsaKeyTooLarge
+                                    | WeakRsaExponent
+                                    | InvalidRsaModulus
+                                    | PointNotOnCurve
+                                    | InvalidLength
+                                    | UnsupportedAlgorithm
+                            ),
+                            "{entry}: {reason:?}"
+                        );
+                        want_skipped.push(Skipped { index, kid, reason })
+                    }
+                    (Err(reason), Err(_)) => want_skipped.push(Skipped { index, kid, reason }),
+                    (Err(reason), Ok(_)) => panic!("{entry}: {reason:?} for the Value reading"),
+                }
+            }
+            match ours {
+                Ok(set) => {
+                    assert_eq!(set.parse_report(), &want_skipped[..]);
+                    assert_eq!(format!("{:?}", set.keys()), format!("{want_keys:?}"));
+                    usable += set.len();
+                    skipped += want_skipped.len();
+                }
+                Err(e) => {
+                    assert!(want_keys.is_empty(), "{e}");
+                    refused += 1;
+                }
+            }
+        }
+        assert!(
+            usable > 1_000 && skipped > 1_000 && refused > 200,
+            "{usable} {skipped} {refused}"
+        );
     }
 }

@@ -7,18 +7,21 @@ use crate::alg::Algorithm;
 use crate::crypto::base64::b64_decode;
 #[cfg(any(feature = "web-client", test))]
 use crate::crypto::base64::b64_decode_into;
-use crate::crypto::json::{has_byte, json_members, json_object, JsonError, Member};
+use crate::crypto::json::{has_byte, json_members, json_object, Json, JsonError, Member};
 use crate::error::{Error, Malformed, Part};
 
 /// The default limit on a token's length in bytes.
 pub const DEFAULT_MAX_TOKEN_BYTES: usize = 16 * 1024;
 
 /// A token's protected header.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct Header {
     alg: String,
     kid: Option<String>,
-    members: Map<String, Value>,
+    typ: Option<String>,
+    /// The header's JSON, decoded: its map is built only when asked for
+    /// ([`Header::members`]), which the npm package never does.
+    json: Vec<u8>,
 }
 
 /// The header members jwtgate reads, in the order [`header_rules`] takes them.
@@ -47,13 +50,34 @@ fn header_rules([alg, kid, crit, b64]: [Option<Member>; 4]) -> Result<(), Error>
     }
 }
 
+impl core::fmt::Debug for Header {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        // The header's text, not its bytes as numbers.
+        f.debug_struct("Header")
+            .field("alg", &self.alg)
+            .field("kid", &self.kid)
+            .field("typ", &self.typ)
+            .field("json", &String::from_utf8_lossy(&self.json))
+            .finish()
+    }
+}
+
 impl Header {
-    fn from_members(members: Map<String, Value>) -> Result<Header, Error> {
-        header_rules(HEADER_NAMES.map(|n| members.get(n).map(Member::of)))?;
-        // Strings, as the rules have just found them.
-        let text = |name| members.get(name).and_then(Value::as_str).map(String::from);
-        let (alg, kid) = (text("alg").unwrap_or_default(), text("kid"));
-        Ok(Header { alg, kid, members })
+    fn read(json: Vec<u8>) -> Result<Header, Error> {
+        let members = json_members(&json, HEADER_NAMES)
+            .map_err(|e| json_error(e, Part::Header))?
+            .0;
+        header_rules(members)?;
+        // Strings, as the rules have just found `alg` and `kid`.
+        let header = Json::scanned(&json);
+        let text = |name| header.get(name).and_then(Json::str);
+        let (alg, kid, typ) = (text("alg").unwrap_or_default(), text("kid"), text("typ"));
+        Ok(Header {
+            alg,
+            kid,
+            typ,
+            json,
+        })
     }
 
     /// The `alg` as written in the token.
@@ -73,12 +97,13 @@ impl Header {
 
     /// The `typ`, if present and a string.
     pub fn typ(&self) -> Option<&str> {
-        self.members.get("typ").and_then(Value::as_str)
+        self.typ.as_deref()
     }
 
-    /// Every header member, as parsed.
-    pub fn members(&self) -> &Map<String, Value> {
-        &self.members
+    /// Every header member, parsed on request.
+    pub fn members(&self) -> Map<String, Value> {
+        // Checked when the token was parsed: never the default.
+        json_object(&self.json).unwrap_or_default()
     }
 }
 
@@ -114,7 +139,7 @@ impl<'a> UntrustedToken<'a> {
     /// Parses a token of at most `max_bytes` bytes; the length is checked before anything else.
     pub fn parse_with_limit(token: &'a str, max_bytes: usize) -> Result<Self, Error> {
         let ([h, p, _], [header_bytes, payload, signature]) = decoded(token.as_bytes(), max_bytes)?;
-        let header = Header::from_members(object(&header_bytes, Part::Header)?)?;
+        let header = Header::read(header_bytes)?;
         Ok(UntrustedToken {
             // Always there (the token is `h.p.s`); `get` because a slice that can fail links
             // `core`'s panic formatting, Unicode tables included, into the npm package.
@@ -252,7 +277,7 @@ pub(crate) fn object(bytes: &[u8], part: Part) -> Result<Map<String, Value>, Err
     json_object(bytes).map_err(|e| json_error(e, part))
 }
 
-fn json_error(e: JsonError, part: Part) -> Error {
+pub(crate) fn json_error(e: JsonError, part: Part) -> Error {
     Error::Malformed(match e {
         JsonError::Syntax => Malformed::Json(part),
         JsonError::NotAnObject => Malformed::NotAnObject(part),

@@ -1,7 +1,8 @@
 //! The verification policy, and the verifier that applies it: untrusted token to verified claims.
 
 use crate::alg::{Algorithm, AlgorithmSet};
-use crate::claims::{self, Claims};
+use crate::claims::{self, Claims, Tree};
+use crate::crypto::json::json_document;
 use crate::crypto::SignatureCheck;
 use crate::error::{AlgorithmError, Error, Part};
 use crate::jwks::{Jwk, JwkSet};
@@ -33,9 +34,10 @@ pub struct Policy {
     pub(crate) max_lifetime: Option<u64>,
     pub(crate) max_token_bytes: usize,
     pub(crate) required_claims: Vec<String>,
-    /// Claims that must hold one of their accepted values, with the claims split on spaces
-    /// besides `scope` and `scp`.
-    pub(crate) required_values: Vec<(String, Vec<serde_json::Value>)>,
+    /// Claims that must hold one of their accepted values, each value as JSON text, which the
+    /// npm package compares with a claim without building either; with the claims split on
+    /// spaces besides `scope` and `scp`.
+    pub(crate) required_values: Vec<(String, Vec<Vec<u8>>)>,
     pub(crate) space_delimited_claims: Vec<String>,
     /// How a configured audience is compared with the token's.
     pub(crate) same_audience: fn(&str, &str) -> bool,
@@ -143,7 +145,8 @@ impl Policy {
         name: impl Into<String>,
         accepted: Vec<serde_json::Value>,
     ) -> Policy {
-        self.required_values.push((name.into(), accepted));
+        self.required_values
+            .push((name.into(), claims::texts(&accepted)));
         self
     }
 
@@ -436,11 +439,14 @@ impl<'a> Pending<'a> {
     }
 
     /// [`Pending::finish`]'s verdict alone, for a caller that reads the claims elsewhere (the
-    /// npm package hands JS the payload's text): no [`VerifiedToken`] is built, so neither the
-    /// claims' map is kept nor the header's copied.
+    /// npm package hands JS the payload's text): the claims are read by the scanner, and no
+    /// value is built, neither the claims' map nor the header's copy.
     pub fn judge(self, verified: Option<usize>, now: u64) -> Result<(), Error> {
-        let audiences = &self.verifier.policy.audiences;
-        self.checked(verified, now, audiences, None).map(drop)
+        let this = self.signed(verified)?;
+        let claims =
+            json_document(this.token.payload()).map_err(|e| token::json_error(e, Part::Payload))?;
+        let policy = &this.verifier.policy;
+        claims::check_with(claims, policy, &policy.audiences, now)
     }
 
     /// [`Pending::finish`] with `audiences` in place of the policy's.
@@ -458,6 +464,15 @@ impl<'a> Pending<'a> {
         })
     }
 
+    /// Itself if the signature verified (see [`Pending::finish`]), else the error.
+    fn signed(self, verified: Option<usize>) -> Result<Self, Error> {
+        if verified.is_some_and(|i| self.candidates.contains(&i)) {
+            Ok(self)
+        } else {
+            Err(self.fail)
+        }
+    }
+
     /// The claims, if the signature verified (see [`Pending::finish`]) and they pass at
     /// `now`: `parsed` if given (the payload already parsed), otherwise parsed here.
     fn checked(
@@ -467,14 +482,12 @@ impl<'a> Pending<'a> {
         audiences: &[String],
         parsed: Option<Map<String, Value>>,
     ) -> Result<Claims, Error> {
-        if !verified.is_some_and(|i| self.candidates.contains(&i)) {
-            return Err(self.fail);
-        }
+        let this = self.signed(verified)?;
         let claims = match parsed {
             Some(claims) => claims,
-            None => token::object(self.token.payload(), Part::Payload)?,
+            None => token::object(this.token.payload(), Part::Payload)?,
         };
-        claims::check_with(&claims, &self.verifier.policy, audiences, now)?;
+        claims::check_with(Tree::Map(&claims), &this.verifier.policy, audiences, now)?;
         Ok(Claims::new(claims))
     }
 }

@@ -6,6 +6,14 @@
 //! speed. What holds it: `tests::agrees_with_serde_json` (generated documents, valid and
 //! broken, against serde_json), the `json` fuzz target (`cargo xtask fuzz json`) and its seeds
 //! in `tests/fuzz.rs`.
+//!
+//! Two ways in. The scanner ([`json_members`], [`json_document`]) checks a whole document and
+//! builds nothing: the core reads the key set, the options, the claims it checks, the header
+//! and the discovery document through its [`Json`] reader, for both front doors, so the npm
+//! package's wasm carries no `serde_json::Value` code. [`json_value`] builds a `Value`, for
+//! the Rust API's maps (`Claims`, `Header::members`, `claims_unverified`) and the Envoy
+//! filter's configuration and forwarded claims. `tests::the_document_reader_agrees_with_the_full_parser`
+//! and `tests::same_is_values_equality` hold the two to the same verdicts and values.
 
 use crate::prelude::*;
 
@@ -72,6 +80,7 @@ pub(crate) enum Member {
 
 impl Member {
     /// The member as [`json_members`] reads it, from a value the full parser built.
+    #[cfg(test)]
     pub(crate) fn of(value: &Value) -> Member {
         match value {
             Value::Number(n) => n.as_f64().map_or(Member::Other, Member::Number),
@@ -114,6 +123,183 @@ fn members_into(
         }
     };
     p.end().map(|()| count)
+}
+
+/// A strict JSON object, checked whole by the scanner (the same verdict as [`json_object`]),
+/// whose values are read where a caller asks for them: the key set, the options, the claims
+/// and the discovery document are read this way, and no value tree is built. The npm package's
+/// wasm then carries no `serde_json::Value` code: the builder, the B-trees and `Value`'s
+/// equality, less the readers here, were 1.33 KB gzipped of the whole browser entry.
+pub(crate) fn json_document(bytes: &[u8]) -> Result<Json<'_>, JsonError> {
+    members_into(bytes, &[], &mut []).map(|_| Json(bytes))
+}
+
+/// A value of a document the scanner has checked (see [`json_document`]): its text, from its
+/// first byte (blanks before it allowed) to its end. Reading it again cannot fail: every
+/// reader here answers `None` for a value of another kind.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Json<'a>(&'a [u8]);
+
+impl<'a> Json<'a> {
+    /// A document [`json_members`] has accepted, read without a second check.
+    pub(crate) fn scanned(bytes: &'a [u8]) -> Json<'a> {
+        Json(bytes)
+    }
+
+    /// The value's JSON text.
+    pub(crate) fn text(self) -> &'a [u8] {
+        self.0
+    }
+
+    /// A parser at the value's first byte, and that byte.
+    fn start(self) -> (Parser<'a>, u8) {
+        let p = Parser::new(self.0);
+        let first = p.peek().unwrap_or_default();
+        (p, first)
+    }
+
+    /// Each member of an object (its name decoded) or item of an array (the name empty), in
+    /// document order, until `f` answers false; false if this is neither.
+    /// One copy in the wasm, not one per reader: `f` is called through a pointer.
+    #[inline(never)]
+    fn entries(self, f: &mut dyn FnMut(&[u8], Json<'a>) -> bool) -> bool {
+        let (mut p, first) = self.start();
+        let close = match first {
+            b'{' => b'}',
+            b'[' => b']',
+            _ => return false,
+        };
+        if p.open(0, close).unwrap_or(true) {
+            return true;
+        }
+        let mut name = Vec::new();
+        loop {
+            name.clear();
+            if close == b'}' {
+                // Checked by the scanner: the name, blanks, `:`, blanks.
+                if p.walk_string(Some(&mut name)).is_err() {
+                    return true;
+                }
+                p.ws();
+                p.i += 1;
+                p.ws();
+            }
+            let from = p.i;
+            if p.skip(0).is_err() {
+                return true;
+            }
+            let value = Json(p.b.get(from..p.i).unwrap_or_default());
+            if !f(&name, value) || !p.next(close).unwrap_or(false) {
+                return true;
+            }
+        }
+    }
+
+    /// The member `name` of an object; `None` for another kind.
+    pub(crate) fn get(self, name: &str) -> Option<Json<'a>> {
+        let mut found = None;
+        if self.start().1 == b'{' {
+            self.entries(&mut |n, v| {
+                if n == name.as_bytes() {
+                    found = Some(v);
+                }
+                found.is_none()
+            });
+        }
+        found
+    }
+
+    /// Every member of an object, its name decoded, in document order; `None` for another kind.
+    #[cfg_attr(not(feature = "web"), allow(dead_code))]
+    pub(crate) fn members(self) -> Option<Vec<(String, Json<'a>)>> {
+        let mut out = Vec::new();
+        let object = self.is_object()
+            && self.entries(&mut |n, v| {
+                // UTF-8 checked by the scanner: never the default.
+                out.push((String::from_utf8(n.to_vec()).unwrap_or_default(), v));
+                true
+            });
+        object.then_some(out)
+    }
+
+    /// The items of an array; `None` for another kind.
+    pub(crate) fn items(self) -> Option<Vec<Json<'a>>> {
+        let mut out = Vec::new();
+        let array = self.start().1 == b'['
+            && self.entries(&mut |_, v| {
+                out.push(v);
+                true
+            });
+        array.then_some(out)
+    }
+
+    /// The text of a string, unescaped; `None` for another kind.
+    pub(crate) fn str(self) -> Option<String> {
+        let (mut p, first) = self.start();
+        (first == b'"').then(|| p.string().ok()).flatten()
+    }
+
+    /// A number as the full parser builds it; `None` for another kind.
+    pub(crate) fn number(self) -> Option<Number> {
+        let (mut p, first) = self.start();
+        matches!(first, b'-' | b'0'..=b'9')
+            .then(|| p.number().ok())
+            .flatten()
+    }
+
+    /// `true` or `false`; `None` for another kind.
+    #[cfg_attr(not(feature = "web"), allow(dead_code))]
+    pub(crate) fn bool(self) -> Option<bool> {
+        match self.start().1 {
+            b't' => Some(true),
+            b'f' => Some(false),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn is_null(self) -> bool {
+        self.start().1 == b'n'
+    }
+
+    pub(crate) fn is_object(self) -> bool {
+        self.start().1 == b'{'
+    }
+
+    /// How many members an object has; `None` for another kind.
+    pub(crate) fn object_len(self) -> Option<usize> {
+        let mut n = 0;
+        let object = self.is_object()
+            && self.entries(&mut |_, _| {
+                n += 1;
+                true
+            });
+        object.then_some(n)
+    }
+}
+
+/// Whether `have` equals `want` as `serde_json::Value`'s `==` has it for the values the full
+/// parser builds (a number equal in kind and value, 1 and 1.0 apart, as `Number`'s `==`; an
+/// object's members in any order), without building either.
+pub(crate) fn same(have: Json<'_>, want: Json<'_>) -> bool {
+    if let Some(w) = want.number() {
+        return have.number() == Some(w);
+    }
+    if let Some(w) = want.str() {
+        return have.str() == Some(w);
+    }
+    if let Some(w) = want.items() {
+        return have
+            .items()
+            .is_some_and(|h| h.len() == w.len() && h.iter().zip(&w).all(|(h, w)| same(*h, *w)));
+    }
+    if let Some(w) = want.members() {
+        // Names are unique in both: as many members, each found, is the same set.
+        return have.object_len() == Some(w.len())
+            && w.iter()
+                .all(|(name, w)| have.get(name).is_some_and(|h| same(h, *w)));
+    }
+    // `null`, `true` or `false`: the same literal.
+    have.start().1 == want.start().1
 }
 
 /// A member name the scanner keeps: a span of the document, or of its decoded names when the
@@ -732,7 +918,7 @@ pub(crate) mod tests {
             self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
         }
 
-        fn pick<'a>(&mut self, options: &[&'a str]) -> &'a str {
+        pub(crate) fn pick<'a>(&mut self, options: &[&'a str]) -> &'a str {
             options[(self.next() % options.len() as u64) as usize]
         }
 
@@ -740,7 +926,7 @@ pub(crate) mod tests {
             self.pick(&["", "", " ", "\n", "\t", "\r\n  "])
         }
 
-        fn value(&mut self, depth: u32) -> String {
+        pub(crate) fn value(&mut self, depth: u32) -> String {
             let kind = self.next() % if depth > 5 { 4 } else { 6 };
             match kind {
                 0 => self.pick(&["true", "false", "null"]).to_owned(),
@@ -839,7 +1025,7 @@ pub(crate) mod tests {
         }
 
         /// The text with one byte deleted, inserted or replaced, sometimes.
-        fn mutate(&mut self, text: String) -> Vec<u8> {
+        pub(crate) fn mutate(&mut self, text: String) -> Vec<u8> {
             let mut bytes = text.into_bytes();
             if bytes.is_empty() || self.next() % 3 == 0 {
                 return bytes;
@@ -937,6 +1123,161 @@ pub(crate) mod tests {
         }
         let counts = [found, absent, duplicates, refused];
         assert!(counts.iter().all(|&n| n > 1_000), "{counts:?}");
+    }
+
+    /// Every reader of [`Json`] against the value the full parser builds for the same text.
+    fn agree(j: Json<'_>, v: &Value, text: &[u8]) {
+        let at = || String::from_utf8_lossy(text).into_owned();
+        assert_eq!(j.str().as_deref(), v.as_str(), "{}", at());
+        assert_eq!(j.number().as_ref(), v.as_number(), "{}", at());
+        assert_eq!(j.bool(), v.as_bool(), "{}", at());
+        assert_eq!(j.is_null(), v.is_null(), "{}", at());
+        assert_eq!(j.is_object(), v.is_object(), "{}", at());
+        assert_eq!(j.object_len(), v.as_object().map(Map::len), "{}", at());
+        match (j.items(), v.as_array()) {
+            (Some(js), Some(vs)) => {
+                assert_eq!(js.len(), vs.len(), "{}", at());
+                js.iter().zip(vs).for_each(|(j, v)| agree(*j, v, text));
+            }
+            (js, vs) => assert_eq!(js.is_some(), vs.is_some(), "{}", at()),
+        }
+        match (j.members(), v.as_object()) {
+            (Some(js), Some(vs)) => {
+                assert_eq!(js.len(), vs.len(), "{}", at());
+                for (name, member) in js {
+                    let value = vs.get(&name).expect("a member the map has");
+                    agree(member, value, text);
+                    agree(j.get(&name).expect("found by name"), value, text);
+                }
+                assert!(j.get("\u{0}absent").is_none());
+            }
+            (js, vs) => assert_eq!(js.is_some(), vs.is_some(), "{}", at()),
+        }
+        // `get` reads objects only: an array's items have no names.
+        if !v.is_object() {
+            assert!(j.get("").is_none(), "{}", at());
+        }
+    }
+
+    #[test]
+    fn the_document_reader_agrees_with_the_full_parser() {
+        let mut gen = Gen(0x51_7cc1_b727_220a);
+        let (mut accepted, mut refused) = (0, 0);
+        for round in 0..30_000 {
+            let text = match round % 3 {
+                0 => format!("{{\"a\":{},\"b\":{}}}", gen.value(1), gen.value(1)),
+                1 => format!(
+                    "{{\"a\":{},\"b\":{}}}",
+                    small_value(&mut gen, 0),
+                    gen.value(3)
+                ),
+                _ => gen.value(0),
+            };
+            let bytes = match round % 4 {
+                0 => text.into_bytes(),
+                _ => gen.mutate(text),
+            };
+            let ours = json_document(&bytes);
+            match (json_object(&bytes), ours) {
+                (Ok(map), Ok(doc)) => {
+                    agree(doc, &Value::Object(map), &bytes);
+                    accepted += 1;
+                }
+                (Err(theirs), Err(ours)) => {
+                    assert_eq!(theirs, ours, "{}", String::from_utf8_lossy(&bytes));
+                    refused += 1;
+                }
+                (theirs, ours) => panic!(
+                    "{}: full {theirs:?}, scanner {ours:?}",
+                    String::from_utf8_lossy(&bytes)
+                ),
+            }
+        }
+        assert!(
+            accepted > 5_000 && refused > 5_000,
+            "{accepted} accepted, {refused} refused"
+        );
+    }
+
+    /// Values from a small vocabulary, so that equal pairs are many: numbers equal or not by
+    /// kind (1, 1.0, 1e0, -0, -0.0), strings equal once unescaped, objects in another order.
+    pub(crate) fn small_value(gen: &mut Gen, depth: u32) -> String {
+        match gen.next() % if depth > 2 { 3 } else { 5 } {
+            0 => gen
+                .pick(&[
+                    "1",
+                    "1.0",
+                    "1e0",
+                    "10e-1",
+                    "-0",
+                    "0",
+                    "-0.0",
+                    "0.0",
+                    "2",
+                    "-1",
+                    "18446744073709551615",
+                    "1.8446744073709552e19",
+                    "null",
+                    "true",
+                    "false",
+                ])
+                .into(),
+            1 | 2 => gen
+                .pick(&[
+                    "\"a\"",
+                    "\"\\u0061\"",
+                    "\"b\"",
+                    "\"a b\"",
+                    "\"\"",
+                    "\"é\"",
+                    "\"\\u00e9\"",
+                ])
+                .into(),
+            3 => {
+                let n = gen.next() % 3;
+                let items: Vec<String> = (0..n).map(|_| small_value(gen, depth + 1)).collect();
+                format!("[{}]", items.join(","))
+            }
+            _ => {
+                let mut names = vec!["a", "b", "\\u0062", "c"];
+                names.truncate((gen.next() % 4) as usize);
+                if gen.next() % 2 == 0 {
+                    names.reverse();
+                }
+                // "b" and its escape are one name: not both.
+                names.retain(|n| *n != "\\u0062" || gen.next() % 2 == 0);
+                let members: Vec<String> = names
+                    .iter()
+                    .filter(|n| **n != "b" || !names.contains(&"\\u0062"))
+                    .map(|n| format!("\"{n}\":{}", small_value(gen, depth + 1)))
+                    .collect();
+                format!("{{{}}}", members.join(","))
+            }
+        }
+    }
+
+    #[test]
+    fn same_is_values_equality() {
+        let mut gen = Gen(0x0ddc_0ffe_e0dd_f00d);
+        let pool: Vec<String> = (0..400).map(|_| small_value(&mut gen, 0)).collect();
+        let (mut equal, mut unequal) = (0, 0);
+        for a in &pool {
+            for b in &pool {
+                let (va, vb) = (json_value(a.as_bytes()), json_value(b.as_bytes()));
+                let (va, vb) = (va.expect(a), vb.expect(b));
+                let ours = same(Json(a.as_bytes()), Json(b.as_bytes()));
+                assert_eq!(ours, va == vb, "{a} == {b}");
+                if ours {
+                    equal += 1;
+                } else {
+                    unequal += 1;
+                }
+            }
+        }
+        assert!(
+            equal > 2_000 && unequal > 2_000,
+            "{equal} equal, {unequal} not"
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@ use crate::prelude::*;
 
 use super::type_json;
 use super::verifier::parse_options;
-use crate::crypto::json::json_object;
+use crate::crypto::json::json_document;
 use crate::error::joined;
 use crate::Error;
 
@@ -40,10 +40,10 @@ pub fn check_claims(payload: &str, requirements: &str) -> Option<String> {
         Ok(policy) => policy,
         Err(e) => return Some(e),
     };
-    let Ok(claims) = json_object(payload.as_bytes()) else {
+    let Ok(claims) = json_document(payload.as_bytes()) else {
         return Some(type_json("claims must be the JSON text of an object"));
     };
-    crate::claims::check_required(&claims, &policy)
+    crate::claims::check_required(claims, &policy)
         .err()
         .map(|e| super::jwt_json(&e))
 }

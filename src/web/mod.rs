@@ -32,7 +32,7 @@ pub(crate) use abi::exact;
 #[cfg(feature = "web")]
 pub use http::{check_claims, decode_accepted, http_answer};
 #[cfg(feature = "web")]
-pub use options::{policy, OptionsError, KNOWN};
+pub use options::{OptionsError, KNOWN};
 pub use session::RawSession;
 #[cfg(feature = "web")]
 pub use verifier::{

@@ -5,7 +5,7 @@ use crate::prelude::*;
 
 use super::options::{policy, KNOWN};
 use super::{check_units, in_band, jwt_json, seconds, text, type_json};
-use crate::crypto::json::json_object;
+use crate::crypto::json::json_document;
 use crate::error::joined;
 use crate::{Error, JwkSet, JwksError, UntrustedToken};
 
@@ -24,7 +24,7 @@ pub fn option_names() -> String {
 
 pub(super) fn parse_options(options: &str) -> Result<crate::Policy, String> {
     let options =
-        json_object(options.as_bytes()).map_err(|_| type_json("options must be an object"))?;
+        json_document(options.as_bytes()).map_err(|_| type_json("options must be an object"))?;
     policy(options).map_err(|e| type_json(&e.0))
 }
 

@@ -252,17 +252,18 @@ pub struct Sizes {
 /// policy the caller owns, 42,488; the claim errors built out of line, 42,398. The decode
 /// path made faster (the scan keeps no string text, repeats found by hash in document order,
 /// the answer written into the buffer `decode` reuses): 15,960 and 42,104 with the rest; one
-/// `asTime` in the loader for `expiresIn` and the verifier, 15,974 and 42,103. A sixth pass on
-/// the package's JS (bench/ANALYSIS.md; same errors, events and API): the loaders throw the
-/// core's errors themselves (no `call`, no `raise`/`answer` at each use, no session `#op`),
-/// `seconds` reads its option by name, a key the platform will not import fails inside the
-/// signature check, `deadline` hands back its AbortController, and smaller steps: 15,914 and
-/// 41,919.
+/// `asTime` in the loader for `expiresIn` and the verifier, 15,974 and 42,103. The key set,
+/// options, claims, header and discovery document read by the scanner's typed reader rather
+/// than as `serde_json::Value` maps (no value builder, B-trees or `Value` equality in the
+/// wasm): 15,982 and 40,773. With a sixth pass on the package's JS (bench/ANALYSIS.md; same
+/// errors, events and API: the loaders throw the core's errors themselves, `seconds` reads its
+/// option by name, `deadline` hands back its AbortController, and smaller steps): 15,922 and
+/// 40,589.
 /// (`opt-level = "z"` would take 0.9 and 3.1 KB more off, but parses 40% slower: `decode` is
 /// on an SPA's every render. Measured again in the fifth pass: 1.7 KB off the full wasm, the
 /// client's 0.2 KB larger, `decode` of a new token 0.62x and `expiresIn` 0.43x as fast.)
-pub const CLIENT_BUDGET: u64 = 15 * 1024 + 640;
-pub const FULL_BUDGET: u64 = 41 * 1024;
+pub const CLIENT_BUDGET: u64 = 16_000;
+pub const FULL_BUDGET: u64 = 40 * 1024;
 /// Issue 16's budgets: printed beside the sizes until the ceilings come down to them.
 pub const CLIENT_TARGET: u64 = 18 * 1024;
 pub const FULL_TARGET: u64 = 30 * 1024;
@@ -279,12 +280,13 @@ pub const FULL_TARGET: u64 = 30 * 1024;
 /// core's share of its fourth (the host's decimal conversion, fewer panics, no B-tree clone);
 /// 37,360 without wasm-bindgen (the wasm and its hand-written loader, pkg/client-wasm.js and
 /// pkg/verifier-wasm.js, for the glue, its shims and the externref table); 36,276 after the
-/// fifth pass; 35,982 with the faster decode path; 36,013 with one `asTime`; 36,331 after the
-/// JS's sixth pass, whose loaders took on what the entries' JS did around each call (throwing
-/// the core's errors, keeping the JWKs read out), counted here unminified with their comments
-/// (in a bundle that code is in the JS figures above, which fell). This is that with
-/// a little room, so the core's share cannot grow unnoticed.
-pub const WEB_BUDGET: u64 = 35 * 1024 + 768;
+/// fifth pass; 35,982 with the faster decode path; 36,013 with one `asTime`; 34,683 with the
+/// typed reader for `Value` maps; 35,001 with the JS's sixth pass, whose loaders took on what
+/// the entries' JS did around each call (throwing the core's errors, keeping the JWKs read
+/// out), counted here unminified with their comments (in a bundle that code is in the JS
+/// figures above, which fell). This is that with a little room, so the core's share cannot grow
+/// unnoticed.
+pub const WEB_BUDGET: u64 = 34 * 1024 + 512;
 
 pub fn bundle_sizes() -> Result<Sizes, String> {
     let dir = root().join("target/size");

@@ -118,6 +118,14 @@ pub fn run() -> Result<(), String> {
     );
     tally.step("cargo test", result);
 
+    // The web front door's unit tests on the host (its options held to the `Value` reading
+    // they replaced, in src/web/options.rs): the workspace run above builds no `web`.
+    let result = cargo_test(
+        &mut tally,
+        &["test", "--lib", "--features", "envoy,web", "--", "web::"],
+    );
+    tally.step("cargo test (web front door, host)", result);
+
     // The web front door's Rust functions in wasm under Node; the runner's glue finds the
     // crate's import module `jwtgate` (the engine's `Number`) on NODE_PATH.
     let runner = crate::install::tools().join("wasm-bindgen/bin/wasm-bindgen-test-runner");
