@@ -491,3 +491,59 @@ impl<'a> Pending<'a> {
         Ok(Claims::new(claims))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::b64_encode;
+
+    /// `judge` (the claims read by the scanner's reader, required values as their JSON text)
+    /// and `finish` (the claims as a map, as the Rust API gives them) decide alike on required
+    /// values the scanner's document limits would refuse: the text written for them is read
+    /// whole, never as a list cut short (which would have let these tokens through).
+    #[test]
+    fn required_values_past_the_scanner_limits_are_read_whole() {
+        let deep = (0..200).fold(Value::from(1), |v, _| Value::Array(vec![v]));
+        let slow = Value::Array(vec![serde_json::from_str("1e-310").unwrap(); 33]);
+        let thirty_two = vec!["1e-310"; 32].join(",");
+        let cases = [
+            (
+                deep.clone(),
+                r#"{"exp":4000000000,"x":[[]]}"#.to_string(),
+                false,
+            ),
+            (deep, r#"{"exp":4000000000,"x":[]}"#.to_string(), false),
+            (
+                slow,
+                format!(r#"{{"exp":4000000000,"x":[[{thirty_two}]]}}"#),
+                false,
+            ),
+            (
+                Value::from(1),
+                r#"{"exp":4000000000,"x":[1]}"#.to_string(),
+                true,
+            ),
+        ];
+        let keys = JwkSet::from_json(include_bytes!("../fuzz/keys.json")).unwrap();
+        for (want, payload, holds) in cases {
+            let verifier = Verifier::new(
+                keys.clone(),
+                Policy::new().require_claim_value("x", vec![want]),
+            );
+            let header = b64_encode(br#"{"alg":"RS256","kid":"rsa"}"#);
+            let token = [
+                header,
+                b64_encode(payload.as_bytes()),
+                b64_encode(&[1; 256]),
+            ]
+            .join(".");
+            let untrusted = UntrustedToken::parse(&token).unwrap();
+            let pending = || verifier.prepare(&untrusted).unwrap();
+            let key = pending().candidates().next().unwrap().0;
+            let judged = pending().judge(Some(key), 1_700_000_000);
+            let finished = pending().finish(Some(key), 1_700_000_000).map(drop);
+            assert_eq!(judged.is_ok(), holds, "judge: {payload}");
+            assert_eq!(finished.is_ok(), holds, "finish: {payload}");
+        }
+    }
+}

@@ -159,7 +159,8 @@ impl<'a> Json<'a> {
     }
 
     /// Each member of an object (its name decoded) or item of an array (the name empty), in
-    /// document order, until `f` answers false; false if this is neither.
+    /// document order, until `f` answers false; false if this is neither, or if its text is
+    /// not JSON after all (a reader then answers `None`: never a list cut short).
     /// One copy in the wasm, not one per reader: `f` is called through a pointer.
     #[inline(never)]
     fn entries(self, f: &mut dyn FnMut(&[u8], Json<'a>) -> bool) -> bool {
@@ -169,8 +170,10 @@ impl<'a> Json<'a> {
             b'[' => b']',
             _ => return false,
         };
-        if p.open(0, close).unwrap_or(true) {
-            return true;
+        match p.open(0, close) {
+            Ok(true) => return true,
+            Ok(false) => {}
+            Err(_) => return false,
         }
         let mut name = Vec::new();
         loop {
@@ -178,19 +181,27 @@ impl<'a> Json<'a> {
             if close == b'}' {
                 // Checked by the scanner: the name, blanks, `:`, blanks.
                 if p.walk_string(Some(&mut name)).is_err() {
-                    return true;
+                    return false;
                 }
                 p.ws();
                 p.i += 1;
                 p.ws();
             }
             let from = p.i;
-            if p.skip(0).is_err() {
-                return true;
+            // Passed over, not checked again: the scanner checked the whole document once,
+            // and a check per read repeated its duplicate search on every nested object for
+            // every member looked up.
+            if p.pass().is_err() {
+                return false;
             }
             let value = Json(p.b.get(from..p.i).unwrap_or_default());
-            if !f(&name, value) || !p.next(close).unwrap_or(false) {
+            if !f(&name, value) {
                 return true;
+            }
+            match p.next(close) {
+                Ok(true) => {}
+                Ok(false) => return true,
+                Err(_) => return false,
             }
         }
     }
@@ -280,26 +291,26 @@ impl<'a> Json<'a> {
 /// Whether `have` equals `want` as `serde_json::Value`'s `==` has it for the values the full
 /// parser builds (a number equal in kind and value, 1 and 1.0 apart, as `Number`'s `==`; an
 /// object's members in any order), without building either.
+/// Decided by `want`'s kind, and false whenever either text cannot be read as that kind: a
+/// value that cannot be read is never equal to one.
 pub(crate) fn same(have: Json<'_>, want: Json<'_>) -> bool {
-    if let Some(w) = want.number() {
-        return have.number() == Some(w);
+    match want.start().1 {
+        b'-' | b'0'..=b'9' => want.number().is_some_and(|w| have.number() == Some(w)),
+        b'"' => want.str().is_some_and(|w| have.str() == Some(w)),
+        b'[' => match (have.items(), want.items()) {
+            (Some(h), Some(w)) => h.len() == w.len() && h.iter().zip(&w).all(|(h, w)| same(*h, *w)),
+            _ => false,
+        },
+        b'{' => want.members().is_some_and(|w| {
+            // Names are unique in both: as many members, each found, is the same set.
+            have.object_len() == Some(w.len())
+                && w.iter()
+                    .all(|(name, w)| have.get(name).is_some_and(|h| same(h, *w)))
+        }),
+        // `null`, `true` or `false`: the same literal.
+        first @ (b't' | b'f' | b'n') => have.start().1 == first,
+        _ => false,
     }
-    if let Some(w) = want.str() {
-        return have.str() == Some(w);
-    }
-    if let Some(w) = want.items() {
-        return have
-            .items()
-            .is_some_and(|h| h.len() == w.len() && h.iter().zip(&w).all(|(h, w)| same(*h, *w)));
-    }
-    if let Some(w) = want.members() {
-        // Names are unique in both: as many members, each found, is the same set.
-        return have.object_len() == Some(w.len())
-            && w.iter()
-                .all(|(name, w)| have.get(name).is_some_and(|h| same(h, *w)));
-    }
-    // `null`, `true` or `false`: the same literal.
-    have.start().1 == want.start().1
 }
 
 /// A member name the scanner keeps: a span of the document, or of its decoded names when the
@@ -312,6 +323,55 @@ struct Name {
     decoded: bool,
     start: usize,
     end: usize,
+}
+
+/// How many names of an object are compared with each other as they come; past them,
+/// repeats are found by one sort (see `Parser::repeats`).
+const FEW: usize = 32;
+
+/// Sorts `v` by `less`, in place, in at most about 2 n log2 n comparisons. Read and written
+/// through `get`: no bounds check is left to panic (the npm package's wasm carries no panic
+/// formatting for one). `less` is called through a pointer: one copy of it in the wasm.
+fn heap_sort<T: Copy>(v: &mut [T], less: &dyn Fn(&T, &T) -> bool) {
+    let n = v.len();
+    for root in (0..n / 2).rev() {
+        sift(v, root, n, less);
+    }
+    for end in (1..n).rev() {
+        if let Some((first, rest)) = v.split_first_mut() {
+            if let Some(last) = rest.get_mut(end - 1) {
+                core::mem::swap(first, last);
+            }
+        }
+        sift(v, 0, end, less);
+    }
+}
+
+/// Moves the item at `root` down the heap of the first `end` items of `v`.
+#[inline(never)]
+fn sift<T: Copy>(v: &mut [T], mut root: usize, end: usize, less: &dyn Fn(&T, &T) -> bool) {
+    let v = v.get_mut(..end).unwrap_or_default();
+    while let Some(&top) = v.get(root) {
+        let mut child = 2 * root + 1;
+        let Some(&mut mut big) = v.get_mut(child) else {
+            return;
+        };
+        if let Some(&right) = v.get(child + 1) {
+            if less(&big, &right) {
+                (child, big) = (child + 1, right);
+            }
+        }
+        if !less(&top, &big) {
+            return;
+        }
+        if let Some(at) = v.get_mut(root) {
+            *at = big;
+        }
+        if let Some(at) = v.get_mut(child) {
+            *at = top;
+        }
+        root = child;
+    }
 }
 
 /// FNV-1a, 32 bits: cheap on short names; an order, not a defence (equal hashes compare
@@ -484,6 +544,53 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// Passes over a value of text already checked (a document the scanner accepted, or
+    /// serde_json's output), in one linear walk and without its checks: no depth limit, no
+    /// duplicate search, no number conversion. Text that is not JSON gives an error or some
+    /// wrong span, never a panic or a loop.
+    fn pass(&mut self) -> Result<(), JsonError> {
+        let mut depth = 0usize;
+        loop {
+            match self.peek().ok_or(Syntax)? {
+                b'"' => {
+                    self.i += 1;
+                    loop {
+                        match self.peek().ok_or(Syntax)? {
+                            b'"' => break,
+                            b'\\' => self.i += 2,
+                            _ => self.i += 1,
+                        }
+                    }
+                    self.i += 1;
+                }
+                b'{' | b'[' => {
+                    depth += 1;
+                    self.i += 1;
+                }
+                b'}' | b']' => {
+                    depth = depth.checked_sub(1).ok_or(Syntax)?;
+                    self.i += 1;
+                }
+                b',' | b':' | b' ' | b'\t' | b'\n' | b'\r' if depth > 0 => self.i += 1,
+                _ => {
+                    // A number or a literal: up to the byte that ends it.
+                    let from = self.i;
+                    while self.peek().is_some_and(|c| {
+                        !matches!(c, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r' | b':')
+                    }) {
+                        self.i += 1;
+                    }
+                    if self.i == from {
+                        return Err(Syntax);
+                    }
+                }
+            }
+            if depth == 0 {
+                return Ok(());
+            }
+        }
+    }
+
     /// A member [`json_members`] wants, checked as [`Parser::value`] checks it.
     fn member(&mut self, depth: usize) -> Result<Member, JsonError> {
         Ok(match self.peek().ok_or(Syntax)? {
@@ -495,6 +602,12 @@ impl<'a> Parser<'a> {
                 .map_or(Member::Other, Member::Number),
             _ => self.skip(depth).map(|()| Member::Other)?,
         })
+    }
+
+    /// Whether name `a` sorts before `b`, by their bytes.
+    #[inline(never)]
+    fn before(&self, a: Name, b: Name) -> bool {
+        self.name(a) < self.name(b)
     }
 
     fn name(&self, n: Name) -> &[u8] {
@@ -516,6 +629,28 @@ impl<'a> Parser<'a> {
         let base = self.names.len();
         // Room for a token's usual claims at once, not regrown from four.
         self.names.reserve(16);
+        let walked = self.members(depth, base, &mut want);
+        // Past `FEW` names, repeats are looked for here, once, in the names whose values were
+        // read: a repeat among them came before anything that failed after them.
+        let result = match walked {
+            Err(JsonError::DuplicateMember) => walked,
+            _ if self.names.len() - base > FEW && self.repeats(base) => {
+                Err(JsonError::DuplicateMember)
+            }
+            _ => walked,
+        };
+        self.names.truncate(base);
+        result
+    }
+
+    /// [`Parser::skip_object`]'s members, from the first name to the closing brace; their
+    /// names pushed on `names` after `base` as their values are read.
+    fn members(
+        &mut self,
+        depth: usize,
+        base: usize,
+        want: &mut Option<(&[&str], &mut [Option<Member>])>,
+    ) -> Result<usize, JsonError> {
         loop {
             if self.peek() != Some(b'"') {
                 return Err(Syntax);
@@ -564,26 +699,46 @@ impl<'a> Parser<'a> {
                 }
                 _ => self.skip(depth)?,
             }
-            // A repeat is found by comparing hashes, in the order the names came: a token's
-            // objects have a handful of members, where keeping them sorted (a binary search and
-            // the names after moved up a place) cost decode 100 ns, and a 16 KiB token of 1,755
-            // members 1.1-1.4 ms in the client's wasm (1.6 ms sorted: the moves were quadratic too).
+            // A repeat among an object's first `FEW` names is found by comparing hashes, in
+            // the order the names came: a token's objects have a handful of members, where
+            // keeping them sorted (a binary search and the names after moved up a place) cost
+            // decode 100 ns. Past them, comparing each name with all before it would be
+            // quadratic in what a sender controls (a 16 KiB header of 1,700 names took 3 ms in
+            // wasm where building its map took 0.3), and equal hashes are cheap to make: the
+            // rest wait for one sort (`repeats`) when the object ends or fails.
             // Read through `get`: no bounds check is left to panic, so the npm package's wasm
             // carries no panic formatting for one.
             let open = self.names.get(base..).unwrap_or_default();
-            if open
-                .iter()
-                .any(|&n| n.hash == name.hash && self.name(n) == self.name(name))
+            if open.len() < FEW
+                && open
+                    .iter()
+                    .any(|&n| n.hash == name.hash && self.name(n) == self.name(name))
             {
                 return Err(JsonError::DuplicateMember);
             }
             self.names.push(name);
             if !self.next(b'}')? {
-                let count = self.names.len() - base;
-                self.names.truncate(base);
-                return Ok(count);
+                return Ok(self.names.len() - base);
             }
         }
+    }
+
+    /// Whether two of the names after `base` are the same: sorted by their bytes (a heap
+    /// sort: n log n comparisons whatever the names, no randomness, and a few hundred bytes
+    /// where core's sorts are kilobytes), then compared side by side.
+    #[inline(never)]
+    fn repeats(&mut self, base: usize) -> bool {
+        let mut names = core::mem::take(&mut self.names);
+        let found = match names.get_mut(base..) {
+            Some(open) => {
+                heap_sort(open, &|a, b| self.before(*a, *b));
+                open.windows(2)
+                    .any(|w| matches!(w, [a, b] if self.name(*a) == self.name(*b)))
+            }
+            None => false,
+        };
+        self.names = names;
+        found
     }
 
     fn array(&mut self, depth: usize) -> Result<Value, JsonError> {
@@ -1327,6 +1482,144 @@ pub(crate) mod tests {
         assert_eq!(members("[1"), Err(JsonError::Syntax));
         assert_eq!(members("1e400"), Err(JsonError::Syntax));
         assert_eq!(members(r#"{"exp":1e400}"#), Err(JsonError::Syntax));
+    }
+
+    /// Past the names compared as they come, a repeat is still reported where the full parser
+    /// reports it: after the repeated member's value, before anything later fails, and not
+    /// when something failed first; at any depth.
+    #[test]
+    fn repeats_past_the_first_names_are_found_in_document_order() {
+        let names = |from: usize, to: usize| -> Vec<String> {
+            (from..to).map(|i| format!("\"n{i}\":{i}")).collect()
+        };
+        let first = names(0, 40).join(",");
+        let cases = [
+            format!("{{{first}}}"),
+            format!("{{{first},\"n3\":0}}"),
+            format!("{{{first},\"n39\":0}}"),
+            format!("{{{first},\"n\\u0033\":0}}"),
+            format!("{{{first},\"x\":1,\"x\":2}}"),
+            // A repeat, then a failure: the repeat came first.
+            format!("{{{first},\"n5\":0,\"bad\":tru}}"),
+            format!("{{{first},\"n5\":0,\"deep\":{{\"a\":1,\"a\":2}}}}"),
+            format!("{{{first},\"n5\":0,"),
+            // A failure, then a repeat: the failure came first.
+            format!("{{{first},\"bad\":tru,\"n5\":0}}"),
+            format!("{{{first},\"n5\":[1,}}"),
+            format!("{{{first},\"n5\":{{\"a\":1,\"a\":2}}}}"),
+            format!("{{{first},\"deep\":{{{first},\"n7\":1}},\"n5\":0}}"),
+            format!("{{\"a\":{{{first},\"n7\":1,\"z\":tru}}}}"),
+            format!("[{{{first}}},{{{first},\"n1\":[]}}]"),
+        ];
+        for text in cases {
+            let full = json_object(text.as_bytes()).map(drop);
+            assert_eq!(json_document(text.as_bytes()).map(drop), full, "{text}");
+            assert_eq!(
+                json_members(text.as_bytes(), ["n3"]).map(drop),
+                full,
+                "{text}"
+            );
+        }
+    }
+
+    /// Names that hash alike (FNV-1a collisions are easy to make) are told apart by their
+    /// bytes, and a repeat among them is found.
+    #[test]
+    fn names_that_hash_alike_are_compared_by_their_bytes() {
+        // Six-letter names sorted by hash: some pairs of equal hashes among 400,000.
+        let mut by_hash: Vec<(u32, [u8; 6])> = (0..400_000u32)
+            .map(|i| {
+                // Spread over all six letters (26^6 is about 3.1e8).
+                let mut i = u64::from(i) * 2_654_435_761 % 308_915_776;
+                let mut n = [b'a'; 6];
+                for c in &mut n {
+                    *c = b'a' + (i % 26) as u8;
+                    i /= 26;
+                }
+                (fnv1a(&n), n)
+            })
+            .collect();
+        by_hash.sort_unstable();
+        let alike: Vec<&str> = by_hash
+            .windows(2)
+            .filter(|w| w[0].0 == w[1].0)
+            .flat_map(|w| [&w[0].1, &w[1].1])
+            .map(|n| core::str::from_utf8(n).unwrap())
+            .collect();
+        assert!(alike.len() >= 8, "too few equal hashes: {alike:?}");
+        // Every colliding name, among plain ones, far past the names compared as they come.
+        let plain: Vec<String> = (0..100).map(|i| format!("p{i}")).collect();
+        let mut distinct: Vec<&str> = plain.iter().map(String::as_str).collect();
+        distinct.extend(&alike);
+        let object = |names: &[&str]| {
+            let members: Vec<String> = names.iter().map(|n| format!("\"{n}\":0")).collect();
+            format!("{{{}}}", members.join(","))
+        };
+        let clean = object(&distinct);
+        assert!(json_document(clean.as_bytes()).is_ok());
+        let mut repeated = distinct.clone();
+        repeated.push(alike[0]);
+        assert_eq!(
+            json_document(object(&repeated).as_bytes()).map(drop),
+            Err(JsonError::DuplicateMember)
+        );
+    }
+
+    /// A value read from text the scanner did not check (a required value the Rust API was
+    /// given) is read whole, however deep or however many slow numbers it holds; and text that
+    /// is not JSON is never equal to anything, nor read as a list cut short.
+    #[test]
+    fn reading_is_whole_and_fails_closed() {
+        let deep = format!("{}1{}", "[".repeat(200), "]".repeat(200));
+        assert!(!same(
+            Json::scanned(b"[[]]"),
+            Json::scanned(deep.as_bytes())
+        ));
+        assert!(same(
+            Json::scanned(deep.as_bytes()),
+            Json::scanned(deep.as_bytes())
+        ));
+        let slow = format!("[{}]", vec!["1e-310"; 40].join(","));
+        assert_eq!(
+            Json::scanned(slow.as_bytes()).items().map(|i| i.len()),
+            Some(40)
+        );
+        let fewer = format!("[{}]", vec!["1e-310"; 32].join(","));
+        assert!(!same(
+            Json::scanned(fewer.as_bytes()),
+            Json::scanned(slow.as_bytes())
+        ));
+        for broken in [
+            "[1,",
+            "[1,2",
+            "{\"a\":1,",
+            "{\"a\"",
+            "[\"a",
+            "{",
+            "[",
+            "",
+            "x",
+            "\"",
+        ] {
+            let j = Json::scanned(broken.as_bytes());
+            assert_eq!(j.items().map(|i| i.len()), None, "{broken}");
+            assert_eq!(j.members().map(|m| m.len()), None, "{broken}");
+            for other in [
+                "[1]",
+                "[1,2]",
+                "{\"a\":1}",
+                "[]",
+                "{}",
+                "\"a\"",
+                "1",
+                "null",
+            ] {
+                assert!(
+                    !same(Json::scanned(other.as_bytes()), j),
+                    "{other} = {broken}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -258,12 +258,15 @@ pub struct Sizes {
 /// wasm): 15,982 and 40,773. With a sixth pass on the package's JS (bench/ANALYSIS.md; same
 /// errors, events and API: the loaders throw the core's errors themselves, `seconds` reads its
 /// option by name, `deadline` hands back its AbortController, and smaller steps): 15,922 and
-/// 40,589.
+/// 40,589. Repeats among an object's names past its first 32 found by one sort, not by
+/// comparing each name with all before it (quadratic in what a sender controls, on the verify
+/// path since the typed reader), and a value read again passed over rather than checked
+/// again: 16,417 and 41,413.
 /// (`opt-level = "z"` would take 0.9 and 3.1 KB more off, but parses 40% slower: `decode` is
 /// on an SPA's every render. Measured again in the fifth pass: 1.7 KB off the full wasm, the
 /// client's 0.2 KB larger, `decode` of a new token 0.62x and `expiresIn` 0.43x as fast.)
-pub const CLIENT_BUDGET: u64 = 16_000;
-pub const FULL_BUDGET: u64 = 40 * 1024;
+pub const CLIENT_BUDGET: u64 = 16 * 1024 + 128;
+pub const FULL_BUDGET: u64 = 40 * 1024 + 512;
 /// Issue 16's budgets: printed beside the sizes until the ceilings come down to them.
 pub const CLIENT_TARGET: u64 = 18 * 1024;
 pub const FULL_TARGET: u64 = 30 * 1024;
@@ -284,9 +287,9 @@ pub const FULL_TARGET: u64 = 30 * 1024;
 /// typed reader for `Value` maps; 35,001 with the JS's sixth pass, whose loaders took on what
 /// the entries' JS did around each call (throwing the core's errors, keeping the JWKs read
 /// out), counted here unminified with their comments (in a bundle that code is in the JS
-/// figures above, which fell). This is that with a little room, so the core's share cannot grow
-/// unnoticed.
-pub const WEB_BUDGET: u64 = 34 * 1024 + 512;
+/// figures above, which fell); 35,825 with repeats found by a sort past 32 names (above). This
+/// is that with a little room, so the core's share cannot grow unnoticed.
+pub const WEB_BUDGET: u64 = 35 * 1024 + 256;
 
 pub fn bundle_sizes() -> Result<Sizes, String> {
     let dir = root().join("target/size");
