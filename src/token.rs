@@ -13,8 +13,9 @@ use crate::error::{Error, Malformed, Part};
 /// The default limit on a token's length in bytes.
 pub const DEFAULT_MAX_TOKEN_BYTES: usize = 16 * 1024;
 
-/// A token's protected header.
-#[derive(Clone, PartialEq)]
+/// A token's protected header. Two are equal when their members are (as their maps would be:
+/// in any order, escapes decoded), whatever their spacing.
+#[derive(Clone)]
 pub struct Header {
     alg: String,
     kid: Option<String>,
@@ -47,6 +48,12 @@ fn header_rules([alg, kid, crit, b64]: [Option<Member>; 4]) -> Result<(), Error>
     match b64 {
         None | Some(Member::True) => Ok(()),
         Some(_) => Err(Error::Malformed(Malformed::UnencodedPayload)),
+    }
+}
+
+impl PartialEq for Header {
+    fn eq(&self, other: &Header) -> bool {
+        crate::crypto::json::same(Json::scanned(&self.json), Json::scanned(&other.json))
     }
 }
 
@@ -320,6 +327,21 @@ mod tests {
     use super::*;
     use crate::crypto::base64::b64_encode;
     use crate::crypto::json::tests::Gen;
+
+    /// Headers are equal as their member maps are, as when `Header` held its map.
+    #[test]
+    fn headers_are_equal_by_their_members() {
+        let header = |json: &str| Header::read(json.as_bytes().to_vec()).unwrap();
+        let a = header(r#"{"alg":"ES256","kid":"k"}"#);
+        assert_eq!(a, header(r#"{ "kid" : "k", "alg" : "\u0045S256" }"#));
+        assert_eq!(
+            a.members(),
+            header(r#"{"kid":"k","alg":"ES256"}"#).members()
+        );
+        assert_ne!(a, header(r#"{"alg":"ES256","kid":"j"}"#));
+        assert_ne!(a, header(r#"{"alg":"ES256","kid":"k","typ":"JWT"}"#));
+        assert_ne!(a, header(r#"{"alg":"ES256"}"#));
+    }
 
     /// `times` reads numbers only, and names the first claim (in `exp`, `iat` order) that is
     /// present and not one.
