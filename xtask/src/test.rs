@@ -104,7 +104,19 @@ pub fn run() -> Result<(), String> {
         );
     }
     // The end-to-end suites need the built artefacts; they are #[ignore]d for plain `cargo test`.
-    tally.step("build the Envoy filter", crate::build::envoy().map(|_| ()));
+    tally.step(
+        "build the Envoy filter, within its size budget",
+        crate::build::envoy().and_then(|wasm| {
+            use crate::build::ENVOY_BUDGET;
+            let size = std::fs::metadata(&wasm).map_err(|e| e.to_string())?.len();
+            if size > ENVOY_BUDGET {
+                return Err(format!(
+                    "the Envoy filter is {size} bytes, over the {ENVOY_BUDGET} budget"
+                ));
+            }
+            Ok(())
+        }),
+    );
     let result = cargo_test(
         &mut tally,
         &[
