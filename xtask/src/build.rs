@@ -203,98 +203,20 @@ pub struct Sizes {
 
 /// The ceilings the size test holds, gzipped: `jwtgate/client` for an SPA, and the whole
 /// browser entry. Issue 16 asks for 18 KB and 30 KB ([`CLIENT_TARGET`], [`FULL_TARGET`]); the
-/// whole entry's not reached yet, so these are the sizes as built with a little room: growth
-/// stops here, and each reduction lowers them. From 31,198 and 62,369: talc for dlmalloc, 28,690 and 59,861; without
-/// std (no panic runtime), 27,294 and 59,199; the client's wasm without the key-set and
-/// algorithm messages it cannot produce, 26,808; integers read without `str::parse`, 26,647;
-/// wasm-opt told memory starts zeroed and its first 1 KiB unused, 26,528 (the full entry
-/// 58,663 with these two); the client's entry importing the glue by name, 26,378. Issue 18's
-/// OIDC discovery (the core's document and URL checks, the JS that fetches and caches the
-/// document) took the whole entry to 60,883 (+2.2 KB); the client, 26,154. The session's
-/// sixteen wasm methods as two taking an operation number, 24,173 and 59,132; no indexing that
-/// can panic in the parser, base64 and token split, 23,844; no `Debug` formatting (it linked
-/// core's Unicode tables), the whole entry 54,731; no target_features section, 23,729 and
-/// 54,613. Then back up a little for speed: names ordered by hash and ASCII runs not checked
-/// again as UTF-8 (`expiresIn` 13% faster), and the full package's `decode` scanning the
-/// header as the client's does rather than building its map (18% faster), 23,818 and 55,023
-/// (55,097 with issue 20's claim check). Then: one non-generic walk behind every
-/// `json_members` caller (0.56 KB off the client), the client's wasm without the messages of
-/// errors it cannot produce (0.2 KB), the exact decimal conversion without 128-bit helpers or
-/// a shifted divisor per bit (0.6 KB, with the overflow checks done by comparison),
-/// `expiresIn` taking `now` as a number (0.2 KB), and the web options' messages joined rather
-/// than `format!`ted, which had linked `core::fmt` into the full wasm (1.7 KB off it), with
-/// one builder for their messages and the HTTP challenge (0.4 KB): 22,132 and 51,781;
-/// `decimal` by recursion rather than a reversed vector, 22,026 and 51,685; `decode`'s
-/// header and payload decoded straight into the text JS gets (faster too), 21,687 and 51,649;
-/// `decodeAccepted`, so that `authenticate` reads a token over 16 KiB a verifier took, 21,687
-/// and 51,685. Errors passed in band (JSON text after a NUL, a NaN, or an optional text) rather
-/// than thrown as a `JsValue`, 21,246 and 51,878 (the whole entry keeps the externref path for
-/// its `JsValue` times and one constructor); the session's stored copy written and read in JS,
-/// its decisions still in Rust, 20,965 and 51,620; the session's operations by constants in JS,
-/// its texts lent and its errors written in one place, 20,540 and 51,257; `RawVerifier` without
-/// the `setKeys` and `hasKid` nothing called, 50,784; talc growing by new heaps, 20,461 and
-/// 50,656; `RawSession.text` copying in one place, 20,456 and 50,658; `expiresIn` failing
-/// closed should its NaN ever go unexplained, 20,485 and 50,685. A fourth pass: the package's
-/// own JS smaller with the same behaviour (its numeric constants in a module esbuild writes them
-/// in from, one check of a token pair, leaner option and storage code), 20,265 and 50,402; the
-/// client's wasm without wasm-bindgen (plain exports over an input buffer, src/web/abi.rs, and a
-/// hand-written loader instead of the glue, its shims and externref table), 18,244 alone; the
-/// core's share: numbers past Clinger's fast path converted by the JS engine's `Number`, 19,664
-/// and 49,907 alone; base64 without `chunks_exact_mut`'s division-by-zero panic (and so without
-/// core's panic formatting), one error site in `times`, one dot search in `split`, no integer
-/// power in the fast path, 19,212 alone; the verifier's `finish` without a `VerifiedToken`,
-/// `requiredClaims`' values moved rather than cloned (no B-tree clone), the options' policy set
-/// in place, no bounds-check panics in `Verifier::plan` and the on-curve arithmetic, 48,205
-/// alone. The three together (the client's wasm importing `Number` from its own loader):
-/// 16,747 and 47,904; with the review's fixes to the loader, 16,744. The whole package's wasm
-/// without wasm-bindgen too (src/web/abi.rs's plain exports for the verifier, pkg/verifier-wasm.js
-/// on the client's loader, which now keeps its state per instance so that both entries can be
-/// loaded: 70 bytes of the client): 16,814 and 43,482. A fifth pass on the full wasm's code
-/// (bench/ANALYSIS.md): `httpAnswer`'s status by the code's place in `Error::CODES`, not a
-/// match on texts, 43,315; the options' strings read by a loop, 43,103; every error message
-/// one `pieces` of its parts, 16,810 and 42,936; the JWK writer's members in one `pieces`
-/// each, 42,864; the options' hints from a table, 42,736; Ed25519's bounds compared byte by
-/// byte, not as reversed arrays (unrolled into byte swaps), 42,518; the options read into a
-/// policy the caller owns, 42,488; the claim errors built out of line, 42,398. The decode
-/// path made faster (the scan keeps no string text, repeats found by hash in document order,
-/// the answer written into the buffer `decode` reuses): 15,960 and 42,104 with the rest; one
-/// `asTime` in the loader for `expiresIn` and the verifier, 15,974 and 42,103. The key set,
-/// options, claims, header and discovery document read by the scanner's typed reader rather
-/// than as `serde_json::Value` maps (no value builder, B-trees or `Value` equality in the
-/// wasm): 15,982 and 40,773. With a sixth pass on the package's JS (bench/ANALYSIS.md; same
-/// errors, events and API: the loaders throw the core's errors themselves, `seconds` reads its
-/// option by name, `deadline` hands back its AbortController, and smaller steps): 15,922 and
-/// 40,589. Repeats among an object's names past its first 32 found by one sort, not by
-/// comparing each name with all before it (quadratic in what a sender controls, on the verify
-/// path since the typed reader), and a value read again passed over rather than checked
-/// again: 16,417 and 41,413.
-/// (`opt-level = "z"` would take 0.9 and 3.1 KB more off, but parses 40% slower: `decode` is
-/// on an SPA's every render. Measured again in the fifth pass: 1.7 KB off the full wasm, the
-/// client's 0.2 KB larger, `decode` of a new token 0.62x and `expiresIn` 0.43x as fast.)
+/// whole entry's is not reached, so these are the sizes as built with a little room: growth
+/// stops here, and each reduction lowers them. How they came down from 31,198 and 62,369, step
+/// by step, and what was tried and dropped (`opt-level = "z"` among them: 1.7 KB off the full
+/// wasm, but `decode` 0.62x and `expiresIn` 0.43x as fast), is in bench/ANALYSIS.md, "Sizes".
 pub const CLIENT_BUDGET: u64 = 16 * 1024 + 128;
 pub const FULL_BUDGET: u64 = 40 * 1024 + 512;
 /// Issue 16's budgets: printed beside the sizes until the ceilings come down to them.
 pub const CLIENT_TARGET: u64 = 18 * 1024;
 pub const FULL_TARGET: u64 = 30 * 1024;
 
-/// The size budget of the full package's wasm and loader, gzipped. It was 87 KB with the
-/// signature primitives in the wasm; without them (issue 16), with `authenticate`'s core side
-/// (issue 17), with talc as the allocator and without std 54,022 bytes were measured; with
-/// integers read without `str::parse` and wasm-opt's memory assumptions, 53,465; with issue
-/// 18's OIDC discovery checks, 55,514; with the session's two methods and no `Debug`
-/// formatting, 48,856; with the faster parse and header scan, 49,266; without `core::fmt`
-/// (the options' messages joined) and the other reductions above, 45,944; 45,908 with
-/// `decode`'s single buffer; 46,099 with `decodeAccepted`; 46,111 with errors in band and the
-/// session's stored copy in JS; 45,137 with the rest of issue 16's third pass; 42,666 with the
-/// core's share of its fourth (the host's decimal conversion, fewer panics, no B-tree clone);
-/// 37,360 without wasm-bindgen (the wasm and its hand-written loader, pkg/client-wasm.js and
-/// pkg/verifier-wasm.js, for the glue, its shims and the externref table); 36,276 after the
-/// fifth pass; 35,982 with the faster decode path; 36,013 with one `asTime`; 34,683 with the
-/// typed reader for `Value` maps; 35,001 with the JS's sixth pass, whose loaders took on what
-/// the entries' JS did around each call (throwing the core's errors, keeping the JWKs read
-/// out), counted here unminified with their comments (in a bundle that code is in the JS
-/// figures above, which fell); 35,825 with repeats found by a sort past 32 names (above). This
-/// is that with a little room, so the core's share cannot grow unnoticed.
+/// The size budget of the full package's wasm and its loaders (`client-wasm.js`,
+/// `verifier-wasm.js`, unminified), gzipped, so the core's share cannot grow unnoticed behind
+/// a smaller JS. It was 87 KB with the signature primitives in the wasm; 35,825 bytes as built
+/// now, with a little room (history in bench/ANALYSIS.md, "Sizes").
 pub const WEB_BUDGET: u64 = 35 * 1024 + 256;
 
 pub fn bundle_sizes() -> Result<Sizes, String> {
