@@ -472,6 +472,19 @@ fn values_are_read_by_their_proto_type() {
     ))
     .unwrap_err();
     assert!(e.contains("true or false"), "{e}");
+    // RetryPolicy.retry_on is one string of conditions ("5xx,gateway-error"), as Envoy reads
+    // it: a list is not a RetryPolicy jwt_authn would take.
+    let remote = |retry_policy: Value| {
+        parse(one(
+            json!({"issuer": ISSUER, "remote_jwks": {
+                "http_uri": {"uri": "http://idp/jwks", "cluster": "idp", "timeout": "1s"},
+                "retry_policy": retry_policy}}),
+            json!({"match": {"prefix": "/"}, "requires": {"provider_name": "p"}}),
+        ))
+    };
+    assert!(remote(json!({"retry_on": "5xx"})).is_ok());
+    let e = remote(json!({"retry_on": ["5xx"]})).unwrap_err();
+    assert!(e.contains("retry_on must be a string"), "{e}");
 }
 
 #[test]
@@ -484,7 +497,8 @@ fn jwt_authn_fields_honoured() {
             "r": {"issuer": "other", "remote_jwks": {
                 "http_uri": {"uri": "http://idp/jwks", "cluster": "idp", "timeout": "1s"},
                 "async_fetch": {"fast_listener": true, "failed_refetch_duration": "2s"},
-                "retry_policy": {"num_retries": 3, "retry_back_off": {"base_interval": "0.5s", "max_interval": "5s"}},
+                "retry_policy": {"num_retries": 3, "retry_back_off": {"base_interval": "0.5s", "max_interval": "5s"},
+                                 "retry_on": "5xx,gateway-error"},
                 "max_stale": "3600s"}}
         },
         "requirement_map": {"strict": {"provider_and_audiences": {"provider_name": "p", "audiences": ["other-api"]}}},

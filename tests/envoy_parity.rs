@@ -1556,7 +1556,7 @@ fn cases() -> Vec<Case> {
             "remote_jwks with async_fetch and retry_policy",
             json!({"async_fetch": {"fast_listener": false, "failed_refetch_duration": "1s"},
                    "retry_policy": {"num_retries": 3, "retry_back_off": {"base_interval": "0.5s",
-                                    "max_interval": "5s"}}}),
+                                    "max_interval": "5s"}, "retry_on": "5xx,gateway-error"}}),
         ),
         disabled_route(),
         harmless("stat_prefix", json!({"stat_prefix": "parity"}), json!({})),
