@@ -1710,6 +1710,9 @@ fn setting(field: &str) -> Option<(Value, String)> {
     let named = match field {
         "FilterStateRule.name" | "FilterStateRule.requires" => "filter_state_rules",
         "JwtClaimToHeader.PathSegment.key" => "claim_path",
+        "ExtractOnlyWithoutValidation.verification_status_header" => {
+            "extract_only_without_validation"
+        }
         _ => field.rsplit('.').next().unwrap(),
     };
     let config = match field {
@@ -1725,6 +1728,9 @@ fn setting(field: &str) -> Option<(Value, String)> {
         "JwtRequirement.extract_only_without_validation" => {
             with_requires(json!({"extract_only_without_validation": {}}))
         }
+        "ExtractOnlyWithoutValidation.verification_status_header" => with_requires(
+            json!({"extract_only_without_validation": {"verification_status_header": "x-status"}}),
+        ),
         "DataSource.filename" => {
             with_provider(json!({"local_jwks": {"filename": "/etc/jwks.json"}}))
         }
