@@ -1220,6 +1220,11 @@ fn lifetimes() -> Case {
     let exps: Vec<(&str, Value)> = vec![
         ("exp in 10 minutes", json!({"exp": n + 600})),
         ("exp in 200 s", json!({"exp": n + 200})),
+        // max_lifetime bounds the time left until exp, not exp - iat: this one passes both.
+        (
+            "issued 1000 s ago, exp in 200 s",
+            json!({"iat": n - 1000, "exp": n + 200}),
+        ),
         ("no exp", json!({"exp": null})),
         ("expired 30 s ago", json!({"exp": n - 30})),
         ("nbf in 30 s", json!({"nbf": n + 30})),
