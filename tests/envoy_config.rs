@@ -485,6 +485,22 @@ fn values_are_read_by_their_proto_type() {
     assert!(remote(json!({"retry_on": "5xx"})).is_ok());
     let e = remote(json!({"retry_on": ["5xx"]})).unwrap_err();
     assert!(e.contains("retry_on must be a string"), "{e}");
+    // stat_prefix goes into counter names: a string of the characters a name may hold.
+    let with_prefix = |prefix: Value| {
+        parse(
+            json!({"providers": {"p": {"issuer": ISSUER, "local_jwks": local()}},
+                     "rules": [{"match": {"prefix": "/"}}], "stat_prefix": prefix}),
+        )
+    };
+    assert!(with_prefix(json!("edge-1.a_b")).is_ok());
+    for bad in [json!("a b"), json!("a/b"), json!(1)] {
+        assert!(
+            with_prefix(bad.clone())
+                .unwrap_err()
+                .contains("stat_prefix"),
+            "{bad}"
+        );
+    }
 }
 
 #[test]
