@@ -179,6 +179,13 @@ fn what_cannot_be_honoured_is_refused_with_its_reason() {
             "rules must have",
         ),
         (
+            // jwt_authn reads an empty requirement as none: every request passes, a garbage
+            // token too. A rule without `requires` says that; `{}` is refused.
+            "an empty requirement",
+            rule(json!({"match": {"prefix": "/"}, "requires": {}})),
+            "rules[0].requires needs one of",
+        ),
+        (
             "unknown provider in a rule",
             rule(json!({"match": {"prefix": "/"}, "requires": {"provider_name": "nobody"}})),
             "no provider named \"nobody\"",
@@ -485,6 +492,18 @@ fn values_are_read_by_their_proto_type() {
     assert!(remote(json!({"retry_on": "5xx"})).is_ok());
     let e = remote(json!({"retry_on": ["5xx"]})).unwrap_err();
     assert!(e.contains("retry_on must be a string"), "{e}");
+    // A retry interval under 0.1 s would have a worker hammer a failing issuer.
+    assert!(remote(json!({"retry_back_off": {"base_interval": "0.1s"}})).is_ok());
+    let e = remote(json!({"retry_back_off": {"base_interval": "0.05s"}})).unwrap_err();
+    assert!(e.contains("retry interval must be at least 0.1s"), "{e}");
+    // The cache's bound bounds what a configuration can make a worker hold.
+    for (size, ok) in [(100_000, true), (100_001, false)] {
+        let config = one(
+            json!({"issuer": ISSUER, "local_jwks": local(), "jwt_cache_config": {"jwt_cache_size": size}}),
+            json!({"match": {"prefix": "/"}, "requires": {"provider_name": "p"}}),
+        );
+        assert_eq!(parse(config).is_ok(), ok, "{size}");
+    }
     // stat_prefix goes into counter names: a string of the characters a name may hold.
     let with_prefix = |prefix: Value| {
         parse(
