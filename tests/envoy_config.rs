@@ -179,6 +179,13 @@ fn what_cannot_be_honoured_is_refused_with_its_reason() {
             "rules must have",
         ),
         (
+            // jwt_authn reads an empty requirement as none: every request passes, a garbage
+            // token too. A rule without `requires` says that; `{}` is refused.
+            "an empty requirement",
+            rule(json!({"match": {"prefix": "/"}, "requires": {}})),
+            "rules[0].requires needs one of",
+        ),
+        (
             "unknown provider in a rule",
             rule(json!({"match": {"prefix": "/"}, "requires": {"provider_name": "nobody"}})),
             "no provider named \"nobody\"",
@@ -472,6 +479,47 @@ fn values_are_read_by_their_proto_type() {
     ))
     .unwrap_err();
     assert!(e.contains("true or false"), "{e}");
+    // RetryPolicy.retry_on is one string of conditions ("5xx,gateway-error"), as Envoy reads
+    // it: a list is not a RetryPolicy jwt_authn would take.
+    let remote = |retry_policy: Value| {
+        parse(one(
+            json!({"issuer": ISSUER, "remote_jwks": {
+                "http_uri": {"uri": "http://idp/jwks", "cluster": "idp", "timeout": "1s"},
+                "retry_policy": retry_policy}}),
+            json!({"match": {"prefix": "/"}, "requires": {"provider_name": "p"}}),
+        ))
+    };
+    assert!(remote(json!({"retry_on": "5xx"})).is_ok());
+    let e = remote(json!({"retry_on": ["5xx"]})).unwrap_err();
+    assert!(e.contains("retry_on must be a string"), "{e}");
+    // A retry interval under 0.1 s would have a worker hammer a failing issuer.
+    assert!(remote(json!({"retry_back_off": {"base_interval": "0.1s"}})).is_ok());
+    let e = remote(json!({"retry_back_off": {"base_interval": "0.05s"}})).unwrap_err();
+    assert!(e.contains("retry interval must be at least 0.1s"), "{e}");
+    // The cache's bound bounds what a configuration can make a worker hold.
+    for (size, ok) in [(100_000, true), (100_001, false)] {
+        let config = one(
+            json!({"issuer": ISSUER, "local_jwks": local(), "jwt_cache_config": {"jwt_cache_size": size}}),
+            json!({"match": {"prefix": "/"}, "requires": {"provider_name": "p"}}),
+        );
+        assert_eq!(parse(config).is_ok(), ok, "{size}");
+    }
+    // stat_prefix goes into counter names: a string of the characters a name may hold.
+    let with_prefix = |prefix: Value| {
+        parse(
+            json!({"providers": {"p": {"issuer": ISSUER, "local_jwks": local()}},
+                     "rules": [{"match": {"prefix": "/"}}], "stat_prefix": prefix}),
+        )
+    };
+    assert!(with_prefix(json!("edge-1.a_b")).is_ok());
+    for bad in [json!("a b"), json!("a/b"), json!(1)] {
+        assert!(
+            with_prefix(bad.clone())
+                .unwrap_err()
+                .contains("stat_prefix"),
+            "{bad}"
+        );
+    }
 }
 
 #[test]
@@ -484,7 +532,8 @@ fn jwt_authn_fields_honoured() {
             "r": {"issuer": "other", "remote_jwks": {
                 "http_uri": {"uri": "http://idp/jwks", "cluster": "idp", "timeout": "1s"},
                 "async_fetch": {"fast_listener": true, "failed_refetch_duration": "2s"},
-                "retry_policy": {"num_retries": 3, "retry_back_off": {"base_interval": "0.5s", "max_interval": "5s"}},
+                "retry_policy": {"num_retries": 3, "retry_back_off": {"base_interval": "0.5s", "max_interval": "5s"},
+                                 "retry_on": "5xx,gateway-error"},
                 "max_stale": "3600s"}}
         },
         "requirement_map": {"strict": {"provider_and_audiences": {"provider_name": "p", "audiences": ["other-api"]}}},

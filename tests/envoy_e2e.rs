@@ -904,6 +904,7 @@ fn routes_choose_requirements_tokens_leave_the_query_and_claims_can_reroute() {
     let routes = json!([
         {"match": {"prefix": "/q"}, "route": {"cluster": "upstream"}, "metadata": meta(json!({"requirement_name": "q_only"}))},
         {"match": {"prefix": "/off"}, "route": {"cluster": "upstream"}, "metadata": meta(json!({"disabled": true}))},
+        {"match": {"prefix": "/text-off"}, "route": {"cluster": "upstream"}, "metadata": meta(json!({"disabled": "true"}))},
         {"match": {"prefix": "/nope"}, "route": {"cluster": "upstream"}, "metadata": meta(json!({"requirement_name": "nope"}))},
         {"match": {"prefix": "/who", "headers": [{"name": "x-jwt-sub", "string_match": {"exact": "alice"}}]},
          "route": {"cluster": "alice"}},
@@ -932,6 +933,8 @@ fn routes_choose_requirements_tokens_leave_the_query_and_claims_can_reroute() {
         401
     );
     assert_eq!(get(port, "/off", &[]).status, 200);
+    // PerRouteConfig.disabled is a bool: the string "true" is not one, and the rules apply.
+    assert_eq!(get(port, "/text-off", &[]).status, 401);
     assert_eq!(
         get(port, "/nope", &[("authorization", &bearer(&main))]).status,
         403

@@ -1220,6 +1220,11 @@ fn lifetimes() -> Case {
     let exps: Vec<(&str, Value)> = vec![
         ("exp in 10 minutes", json!({"exp": n + 600})),
         ("exp in 200 s", json!({"exp": n + 200})),
+        // max_lifetime bounds the time left until exp, not exp - iat: this one passes both.
+        (
+            "issued 1000 s ago, exp in 200 s",
+            json!({"iat": n - 1000, "exp": n + 200}),
+        ),
         ("no exp", json!({"exp": null})),
         ("expired 30 s ago", json!({"exp": n - 30})),
         ("nbf in 30 s", json!({"nbf": n + 30})),
@@ -1556,7 +1561,7 @@ fn cases() -> Vec<Case> {
             "remote_jwks with async_fetch and retry_policy",
             json!({"async_fetch": {"fast_listener": false, "failed_refetch_duration": "1s"},
                    "retry_policy": {"num_retries": 3, "retry_back_off": {"base_interval": "0.5s",
-                                    "max_interval": "5s"}}}),
+                                    "max_interval": "5s"}, "retry_on": "5xx,gateway-error"}}),
         ),
         disabled_route(),
         harmless("stat_prefix", json!({"stat_prefix": "parity"}), json!({})),
@@ -1710,6 +1715,9 @@ fn setting(field: &str) -> Option<(Value, String)> {
     let named = match field {
         "FilterStateRule.name" | "FilterStateRule.requires" => "filter_state_rules",
         "JwtClaimToHeader.PathSegment.key" => "claim_path",
+        "ExtractOnlyWithoutValidation.verification_status_header" => {
+            "extract_only_without_validation"
+        }
         _ => field.rsplit('.').next().unwrap(),
     };
     let config = match field {
@@ -1725,6 +1733,9 @@ fn setting(field: &str) -> Option<(Value, String)> {
         "JwtRequirement.extract_only_without_validation" => {
             with_requires(json!({"extract_only_without_validation": {}}))
         }
+        "ExtractOnlyWithoutValidation.verification_status_header" => with_requires(
+            json!({"extract_only_without_validation": {"verification_status_header": "x-status"}}),
+        ),
         "DataSource.filename" => {
             with_provider(json!({"local_jwks": {"filename": "/etc/jwks.json"}}))
         }

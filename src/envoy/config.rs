@@ -1237,7 +1237,8 @@ impl Remote {
                 bo.duration("max_interval")?;
                 bo.finish()?;
             }
-            rp.strings("retry_on")?;
+            // One string of conditions ("5xx,gateway-error"), as Envoy reads it.
+            rp.string("retry_on")?;
             rp.refuse(
                 "retry_priority",
                 "retry priorities are extensions a Wasm filter cannot load",

@@ -228,8 +228,9 @@ fn route_choice(config: &Config) -> Option<RouteChoice> {
         .ok()
         .flatten()
     };
-    // Envoy hands a boolean over as one byte.
-    if get("disabled").is_some_and(|b| b == [1] || b == b"true") {
+    // Envoy hands a boolean over as one byte; the string "true" is not a boolean, and a
+    // value of the wrong type must not turn the check off.
+    if get("disabled").is_some_and(|b| b == [1]) {
         return Some(RouteChoice::Disabled);
     }
     get("requirement_name")
