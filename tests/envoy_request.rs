@@ -1509,3 +1509,74 @@ fn a_later_value_that_verified_leaves_the_first_in_place() {
     );
     allowed(run(&c, &env, &format!("/?t={t}"), &[]));
 }
+
+#[test]
+fn requires_claims_are_met_by_one_token_not_pieced_together_from_several() {
+    let c = config(json!({
+        "providers": {
+            "main": provider(json!({"from_headers": [{"name": "authorization", "value_prefix": "Bearer "}, {"name": "x-also"}]})),
+            "other": provider(json!({"issuer": "https://other.example", "from_headers": [{"name": "x-other"}]}))
+        },
+        "rules": [
+            {"match": {"prefix": "/both"}, "requires": {"requires_all": {"requirements": [{"provider_name": "main"}, {"provider_name": "other"}]}},
+             "requires_claims": {"sub": "alice", "role": "admin"}},
+            {"match": {"prefix": "/"}, "requires": {"provider_name": "main"}, "requires_claims": {"sub": "alice", "role": "admin"}}
+        ]
+    }));
+    let env = Fake::new(&c);
+    let main = |extra: Value| token(Algorithm::ES256, &claims_with(extra));
+    let other = |extra: Value| {
+        let mut claims = claims_with(extra);
+        claims["iss"] = json!("https://other.example");
+        token(Algorithm::ES256, &claims)
+    };
+    let alice_user = main(json!({"sub": "alice", "role": "user"}));
+    let bob_admin = main(json!({"sub": "bob", "role": "admin"}));
+    let alice_admin = main(json!({"sub": "alice", "role": "admin"}));
+    // Two tokens of one provider, each holding half of the rule: the answer names what the
+    // first token found misses.
+    assert!(matches!(
+        denied(run(
+            &c,
+            &env,
+            "/",
+            &[
+                ("authorization", &bearer(&alice_user)),
+                ("x-also", &bob_admin)
+            ]
+        )),
+        Error::InsufficientClaims(_)
+    ));
+    // Two providers' tokens under requires_all, each holding half of the rule.
+    assert_eq!(
+        denied(run(
+            &c,
+            &env,
+            "/both",
+            &[
+                ("authorization", &bearer(&alice_user)),
+                ("x-other", &other(json!({"sub": "bob", "role": "admin"})))
+            ]
+        )),
+        Error::InsufficientClaims("role".into())
+    );
+    // One token holding all of it is enough, whichever place it is in.
+    allowed(run(
+        &c,
+        &env,
+        "/",
+        &[
+            ("authorization", &bearer(&bob_admin)),
+            ("x-also", &alice_admin),
+        ],
+    ));
+    allowed(run(
+        &c,
+        &env,
+        "/both",
+        &[
+            ("authorization", &bearer(&alice_user)),
+            ("x-other", &other(json!({"sub": "alice", "role": "admin"}))),
+        ],
+    ));
+}

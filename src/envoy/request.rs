@@ -1021,26 +1021,32 @@ fn without_params(path: &str, names: &[&str]) -> String {
     out
 }
 
-/// `requires_claims`: every listed claim must hold one of its accepted values in some
-/// verified token. Only `scope`, `scp` and the provider's `space_delimited_claims` are split
-/// on spaces; every other claim is compared whole.
+/// `requires_claims`: one verified token must hold every listed claim, each one of its
+/// accepted values. Not a claim from one token and the next from another: a caller holding
+/// tenant A's read token and tenant B's write token must not get write on A (Istio leaves a
+/// request with several tokens undefined; Envoy Gateway ands claims within one token). Only
+/// `scope`, `scp` and the provider's `space_delimited_claims` are split on spaces; every other
+/// claim is compared whole.
 fn check_required_claims(config: &Config, rule: &Rule, used: &[Used]) -> Result<(), Error> {
     if rule.requires_claims.is_empty() {
         return Ok(());
     }
-    if used.is_empty() {
-        return Err(Error::MissingToken);
-    }
-    for (claim, accepted) in &rule.requires_claims {
-        let ok = used.iter().any(|u| {
-            let split = &config.providers[u.provider].space_delimited_claims;
-            claim_requirement_holds(&u.claims, claim, accepted, split)
-        });
-        if !ok {
-            return Err(Error::InsufficientClaims(claim.clone()));
+    // The claim the first token misses, as a one-token request's answer names it.
+    let mut missed = None;
+    for u in used {
+        let split = &config.providers[u.provider].space_delimited_claims;
+        match rule
+            .requires_claims
+            .iter()
+            .find(|(claim, accepted)| !claim_requirement_holds(&u.claims, claim, accepted, split))
+        {
+            None => return Ok(()),
+            Some((claim, _)) => {
+                missed.get_or_insert_with(|| claim.clone());
+            }
         }
     }
-    Ok(())
+    Err(missed.map_or(Error::MissingToken, Error::InsufficientClaims))
 }
 
 /// Sets the verified token's payload and claim headers; true if the route cache should be
