@@ -3,7 +3,7 @@ import type { Claims } from './jwtgate.js';
 export interface RevocationOptions {
   /** How long an answer from the store is kept locally, in seconds (default 5, at most 300). */
   cacheSeconds?: number;
-  /** How many answers are kept locally (default 1000; 0 turns the cache off). */
+  /** How many answers are kept locally (default 1000, at most 100000; 0 turns the cache off). */
   cacheSize?: number;
   /** Put before the jti in the store's key (default `revoked:`). */
   prefix?: string;
