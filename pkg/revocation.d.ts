@@ -7,7 +7,7 @@ export interface RevocationOptions {
   cacheSize?: number;
   /** Put before the jti in the store's key (default `revoked:`). */
   prefix?: string;
-  /** The longest a store call may take, in seconds (default 2); then it has failed. */
+  /** The longest a store call may take, in seconds (default 2, at most 2147483, what setTimeout can hold); then it has failed. */
   timeoutSeconds?: number;
 }
 

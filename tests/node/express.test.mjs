@@ -127,6 +127,8 @@ test('revocation in redis-server: refused at once here, within the cache bound e
   await here.revoke('old', Math.floor(Date.now() / 1000) - 10);
   assert.equal(Number(await client.sendCommand(['EXISTS', 'revoked:old'])), 0);
   assert.throws(() => redisRevocation(client, { cacheSeconds: 3600 }), TypeError);
+  // setTimeout cannot hold more: a longer timeout would have been 1 ms, every store call failed.
+  assert.throws(() => redisRevocation(client, { timeoutSeconds: 2147484 }), /at most 2147483 seconds/);
   await assert.rejects(here.revoke('t-2'), TypeError);
 
   // The store goes down: a jti it never answered for is refused with 503, never let through.
