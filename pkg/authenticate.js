@@ -40,6 +40,18 @@ export function requirements(requiredClaims, spaceDelimitedClaims) {
 }
 
 /**
+ * A middleware's options (`jwtgate/hono`, `jwtgate/express`), checked where the route is
+ * written: a misspelt name, a setting of the wrong type or a requirement the core refuses is a
+ * TypeError at start-up, not a 500 on every request the route gets.
+ */
+export function routeOptions(options) {
+  const get = reader(options);
+  onlyKnown(get, PER_CALL, 'jwt');
+  readAuth(get, 'jwt option');
+  requirements(get('requiredClaims'), get('spaceDelimitedClaims'));
+}
+
+/**
  * `{ claims }` for a request whose bearer token verifies (and is not revoked, and meets the
  * requirements), otherwise `{ response }`: the Envoy filter's status, challenge and body.
  */

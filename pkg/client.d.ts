@@ -21,6 +21,7 @@ export {
 
 /**
  * Loads the client's wasm core (browsers and bundlers). Idempotent. `input` may be a URL, a
- * Response, bytes or a WebAssembly.Module; by default the .wasm beside the package's JS.
+ * Request, a Response (or a promise of one, as `fetch` gives), bytes or a WebAssembly.Module;
+ * by default the .wasm beside the package's JS.
  */
-export default function init(input?: string | URL | Response | BufferSource | WebAssembly.Module): Promise<void>;
+export default function init(input?: RequestInfo | URL | Response | Promise<Response> | BufferSource | WebAssembly.Module): Promise<void>;

@@ -1,15 +1,15 @@
 // Hono middleware over `authenticate`: the refusal is the Envoy filter's, the claims go to the
 // handler as Hono's own JWT middleware hands them over, `c.get('jwtPayload')`.
-import { requirements } from './authenticate.js';
+import { routeOptions } from './authenticate.js';
 
 /**
  * `jwt(verifier, { requiredClaims, spaceDelimitedClaims, ... })`: a middleware that lets a
  * request through only with a bearer token the verifier accepts and that meets this route's
- * requirements. Requirements are checked here, where the route is written.
+ * requirements. Its options are checked here, where the route is written.
  */
 export function jwt(verifier, options = {}) {
   if (typeof verifier?.authenticate !== 'function') throw new TypeError('jwt needs a jwtgate Verifier or RemoteVerifier');
-  requirements(options.requiredClaims, options.spaceDelimitedClaims);
+  routeOptions(options);
   return async function jwtgate(c, next) {
     let waitUntil;
     try {

@@ -100,7 +100,8 @@ export interface VerifyOptions {
    * as the Envoy filter's `requires_claims`): `{ role: 'admin' }`, `{ roles: ['admin', 'ops'] }`
    * (any of these). A claim name may be a dotted path (`realm_access.roles`). Values are
    * compared whole; an array claim holds a value it contains; only `scope`, `scp` and the
-   * `spaceDelimitedClaims` are split on spaces. Unmet: `insufficient_claims` (HTTP 403).
+   * `spaceDelimitedClaims` are split on spaces. A named claim absent: `missing_claim` (HTTP
+   * 401); a value unmet, absent included: `insufficient_claims` (HTTP 403).
    */
   requiredClaims?: string[] | ClaimRequirements;
   /** Claims besides `scope` and `scp` whose string is a space-delimited list for `requiredClaims`. */
@@ -367,7 +368,8 @@ export class TokenSession extends EventTarget {
 }
 
 /**
- * Loads the wasm core (browsers and bundlers). Idempotent. `input` may be a URL, a Response,
- * bytes or a WebAssembly.Module; by default the .wasm beside the package's JS.
+ * Loads the wasm core (browsers and bundlers). Idempotent. `input` may be a URL, a Request, a
+ * Response (or a promise of one, as `fetch` gives), bytes or a WebAssembly.Module; by default
+ * the .wasm beside the package's JS.
  */
-export default function init(input?: string | URL | Response | BufferSource | WebAssembly.Module): Promise<void>;
+export default function init(input?: RequestInfo | URL | Response | Promise<Response> | BufferSource | WebAssembly.Module): Promise<void>;

@@ -3,11 +3,11 @@ import type { Claims } from './jwtgate.js';
 export interface RevocationOptions {
   /** How long an answer from the store is kept locally, in seconds (default 5, at most 300). */
   cacheSeconds?: number;
-  /** How many answers are kept locally (default 1000; 0 turns the cache off). */
+  /** How many answers are kept locally (default 1000, at most 100000; 0 turns the cache off). */
   cacheSize?: number;
   /** Put before the jti in the store's key (default `revoked:`). */
   prefix?: string;
-  /** The longest a store call may take, in seconds (default 2); then it has failed. */
+  /** The longest a store call may take, in seconds (default 2, at most 2147483, what setTimeout can hold); then it has failed. */
   timeoutSeconds?: number;
 }
 

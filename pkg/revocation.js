@@ -1,6 +1,7 @@
 // Deny lists of `jti`s in a key-value store, for the `revoked` option of a verifier: an entry
 // lives until the token's `exp`, after which the token is refused as expired anyway. Each
 // adapter keeps a small local cache so a hot path does not ask the store on every request.
+import { MAX_TIMER_SECONDS } from './constants.js';
 import { deadline, seconds, within } from './state.js';
 
 const MAX_CACHE_SIZE = 100000;
@@ -46,7 +47,8 @@ function common(options, what) {
   return {
     cache: answers(cacheSize, ttl * 1000),
     prefix,
-    timeoutMs: seconds(get, 'timeoutSeconds', 2, true) * 1000,
+    // Bounded as setTimeout can hold it: past that, Node waits 1 ms and every store is down.
+    timeoutMs: seconds(get, 'timeoutSeconds', 2, true, MAX_TIMER_SECONDS) * 1000,
   };
 }
 

@@ -6,6 +6,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { Verifier } from 'jwtgate';
 import { jwt } from 'jwtgate/express';
+import { jwt as jwtHono } from 'jwtgate/hono';
 import { redisRevocation } from 'jwtgate/revocation';
 import { fx } from './fixtures.mjs';
 import { redisServer } from './net.mjs';
@@ -66,8 +67,12 @@ test('Express: protected and role-protected routes, claims in req.auth, refusals
   // The body is the handler's, untouched by the middleware.
   r = await get('/echo', fx.tokens.ES256, { method: 'POST', body: 'hello', headers: { 'content-type': 'text/plain' } });
   assert.equal(await r.text(), 'hello');
-  // A route's requirement is read where it is written.
+  // A route's requirement is read where it is written, and so are its other options: a
+  // misspelt name or a wrong type is a TypeError at start-up, not a 500 on every request.
   assert.throws(() => jwt(new Verifier(options), { requiredClaims: { role: [] } }), TypeError);
+  assert.throws(() => jwt(new Verifier(options), { requiredClaim: { role: 'admin' } }), /unknown jwt option "requiredClaim"/);
+  assert.throws(() => jwt(new Verifier(options), { cookie: 5 }), TypeError);
+  assert.throws(() => jwtHono(new Verifier(options), { requiredClaim: { role: 'admin' } }), /unknown jwt option "requiredClaim"/);
 });
 
 async function redisClient(t, port) {
@@ -122,6 +127,8 @@ test('revocation in redis-server: refused at once here, within the cache bound e
   await here.revoke('old', Math.floor(Date.now() / 1000) - 10);
   assert.equal(Number(await client.sendCommand(['EXISTS', 'revoked:old'])), 0);
   assert.throws(() => redisRevocation(client, { cacheSeconds: 3600 }), TypeError);
+  // setTimeout cannot hold more: a longer timeout would have been 1 ms, every store call failed.
+  assert.throws(() => redisRevocation(client, { timeoutSeconds: 2147484 }), /at most 2147483 seconds/);
   await assert.rejects(here.revoke('t-2'), TypeError);
 
   // The store goes down: a jti it never answered for is refused with 503, never let through.
