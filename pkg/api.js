@@ -4,7 +4,7 @@
 // whether a signature verifies under the key the core chose.
 import { AUTH_OPTIONS, authenticate, configure } from './authenticate.js';
 import { MAX_IMPORTED, MAX_RETRY_SECONDS, MAX_STALE_LIMIT, MAX_STALE_SECONDS, MAX_TIMER_SECONDS } from './constants.js';
-import { JwtError, coreOptions, crypto, deadline, reader, seconds, wasm, within } from './state.js';
+import { JwtError, callOptions, coreOptions, crypto, deadline, reader, seconds, wasm, within } from './state.js';
 import { asToken, nowSeconds } from './token.js';
 
 export { JwtError };
@@ -140,13 +140,13 @@ export class Verifier {
   }
 
   /** Resolves to the verified claims, or rejects with a JwtError. */
-  async verify(token, { now } = {}) {
-    return verifyWith(this.#raw, token, now);
+  async verify(token, options) {
+    return verifyWith(this.#raw, token, callOptions(options, ['now'], 'verify')('now'));
   }
 
   /** The verified claims, or a thrown JwtError: Node only, where node:crypto is synchronous. */
-  verifySync(token, { now } = {}) {
-    return verifySyncWith(this.#raw, token, now);
+  verifySync(token, options) {
+    return verifySyncWith(this.#raw, token, callOptions(options, ['now'], 'verifySync')('now'));
   }
 }
 
@@ -231,7 +231,10 @@ export class RemoteVerifier {
    * of a background refresh (in Workers, `ctx.waitUntil.bind(ctx)`), so that the runtime lets
    * it finish after the response.
    */
-  async verify(token, { now, waitUntil } = {}) {
+  async verify(token, options) {
+    const get = callOptions(options, ['now', 'waitUntil'], 'verify');
+    const now = get('now');
+    const waitUntil = get('waitUntil');
     asToken(token);
     if (waitUntil !== undefined && typeof waitUntil !== 'function') throw new TypeError('waitUntil must be a function');
     if (this.#raw !== null && Date.now() - this.#fetchedAt >= this.#keepMs) {

@@ -105,6 +105,19 @@ export function onlyKnown(get, known, what) {
 }
 
 /**
+ * A call's options (`verify(token, { now })`), read as `reader` reads them and their names
+ * checked: a misspelt or misplaced name (`requiredClaims` given to `verify`) is a TypeError,
+ * not a call that quietly checks less than its caller thinks.
+ */
+export function callOptions(options, known, what) {
+  // Most calls give none: no reader to build on the verify path.
+  if (options === undefined) return (name, fallback) => fallback;
+  const get = reader(options);
+  onlyKnown(get, known, what);
+  return get;
+}
+
+/**
  * The core's options as JSON text, written here from JavaScript values checked by type, never
  * by JSON.stringify on the caller's objects: that would call their toJSON(), which can turn
  * `audiences` into null or `clockSkewSeconds` into 1e14, and an options object of its own

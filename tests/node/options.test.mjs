@@ -120,6 +120,37 @@ test('a typo is refused, own or inherited; a polluted Object.prototype configure
   assert.throws(() => new Verifier(base).verifySync(fx.noExp, { now: fx.now }), { code: 'missing_claim' });
 });
 
+test("a call's options are checked by name: a misplaced requirement is a TypeError, not a verify that checks less", async () => {
+  const v = new Verifier(base);
+  const r = new RemoteVerifier(remote);
+  for (const options of [{ requiredClaims: ['admin'] }, { nwo: fx.now }, { now: fx.now, waitUntil: () => {} }]) {
+    assert.throws(() => v.verifySync(good, options), { name: 'TypeError', message: /unknown verifySync option/ });
+    await assert.rejects(v.verify(good, options), { name: 'TypeError', message: /unknown verify option/ });
+  }
+  await assert.rejects(r.verify(good, { requiredClaims: ['admin'] }), { name: 'TypeError', message: /unknown verify option "requiredClaims"/ });
+  assert.throws(() => v.verifySync(good, null), { name: 'TypeError' });
+  // Given as the constructor's are: by property access, Object.prototype not an option.
+  assert.equal(v.verifySync(good, Object.create({ now: fx.now })).sub, 'alice');
+  assert.equal((await r.verify(good, { now: fx.now, waitUntil: undefined })).sub, 'alice');
+  // The fixtures' tokens are judged at fx.now, not today. A polluted `now` that were read
+  // would let them through.
+  const today = (options) => {
+    try {
+      return v.verifySync(good, options).sub;
+    } catch (e) {
+      return e.code;
+    }
+  };
+  const plain = today(undefined);
+  assert.notEqual(plain, 'alice');
+  Object.defineProperty(Object.prototype, 'now', { value: fx.now, configurable: true, writable: true, enumerable: false });
+  try {
+    assert.equal(today({}), plain, 'a polluted now is not read');
+  } finally {
+    delete Object.prototype.now;
+  }
+});
+
 test('numbers that are not numbers are TypeErrors, wherever they come from', () => {
   const env = { CLOCK_SKEW: '30s', MAX_BYTES: 'lots', CACHE: 'ten minutes' };
   const bad = {
