@@ -2,7 +2,7 @@
 // JSON text; errors cross as JSON, in band, and become JwtError or TypeError (see state.js).
 import { asTime } from './client-wasm.js';
 import { EXPIRY } from './constants.js';
-import { JwtError, answer, fits, seconds, wasm } from './state.js';
+import { JwtError, answer, callOptions, fits, seconds, wasm } from './state.js';
 
 export function asToken(token) {
   if (typeof token !== 'string') throw new JwtError('malformed', 'a token must be a string');
@@ -52,13 +52,16 @@ export function expiresIn(token, now = nowSeconds()) {
 /**
  * Whether the token has expired, or will within `leeway` seconds. A token without `exp` never
  * expires; one that cannot be read counts as expired, so the caller refreshes rather than sends
- * it. A `leeway` or `now` that is not a number is the caller's mistake: a TypeError.
+ * it. A `leeway` or `now` that is not a number is the caller's mistake: a TypeError; so are
+ * options that are not an object of those two (`isExpired(t, 30)`, `{ leway: 30 }`), which
+ * destructured would be no margin at all.
  */
-export function isExpired(token, { leeway, now = nowSeconds() } = {}) {
-  const margin = seconds(() => leeway, 'leeway', 0);
+export function isExpired(token, options) {
+  const get = callOptions(options, ['leeway', 'now'], 'isExpired');
+  const margin = seconds(get, 'leeway', 0);
   let left;
   try {
-    left = expiresIn(token, now);
+    left = expiresIn(token, get('now', nowSeconds()));
   } catch (e) {
     if (e instanceof JwtError) return true;
     throw e;

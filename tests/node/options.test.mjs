@@ -50,6 +50,17 @@ test('a leeway that is not a number of seconds is a TypeError, not "not expired"
   assert.equal(isExpired(good, { now: fx.now, leeway: 600 }), true);
 });
 
+test("isExpired's options are checked by name: a bare number or a misspelt leeway is a TypeError, not a token called fresh", () => {
+  // 600 s before exp (the test above): fresh without the margin, expired with it.
+  const at = { now: fx.now };
+  assert.equal(isExpired(good, at), false);
+  for (const options of [600, '600', { ...at, leway: 600 }, { ...at, Leeway: 600 }, { ...at, margin: 600 }, null]) {
+    assert.throws(() => isExpired(good, options), TypeError, JSON.stringify(options));
+  }
+  assert.equal(isExpired(good, Object.create({ ...at, leeway: 600 })), true, 'read as options are: inherited names count');
+  assert.equal(isExpired(good, undefined), false, 'no options: the clock, no margin');
+});
+
 test('options from class getters and prototypes are read, not dropped', async () => {
   class AuthConfig {
     get jwks() {
