@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
+import { execFileSync } from 'node:child_process';
 import { TokenSession, JwtError } from 'jwtgate';
 import { attachAxios } from 'jwtgate/axios';
 
@@ -311,4 +312,35 @@ test('session timings: a timeout setTimeout cannot hold and a refresh margin tha
   for (const refreshAheadSeconds of [NaN, null, -1, Infinity, '30']) {
     assert.throws(() => new TokenSession({ refresh, refreshAheadSeconds }), { name: 'TypeError', message: /refreshAheadSeconds/ }, String(refreshAheadSeconds));
   }
+});
+
+test('a call that gave up waiting for a sign-in is let go: aborted calls do not pile up while signed out', QUICK, () => {
+  // An app polling with a timeout while its login dialog is open: each aborted call's wait was
+  // kept until a sign-in (3 KB apiece), so a tab left signed out grew without bound.
+  const child = `
+import { TokenSession } from 'jwtgate/client';
+const session = new TokenSession({ refresh: async () => ({}), allowAnyOrigin: true, fetch: async () => new Response('') });
+const run = async (n) => {
+  for (let i = 0; i < n; i += 1) {
+    const controller = new AbortController();
+    const call = session.fetch('http://127.0.0.1/poll', { signal: controller.signal }).then(() => 'sent', (e) => e.message);
+    await null;
+    controller.abort(new Error('gave up'));
+    if ((await call) !== 'gave up') throw new Error('the call was not aborted');
+  }
+};
+const heap = async () => {
+  for (let i = 0; i < 3; i += 1) {
+    globalThis.gc();
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return process.memoryUsage().heapUsed;
+};
+await run(1000);
+const before = await heap();
+await run(20000);
+process.stdout.write(String((await heap()) - before));
+`;
+  const grew = Number(execFileSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', child], { cwd: import.meta.dirname }));
+  assert.ok(grew < 2 * 2 ** 20, `the heap grew by ${(grew / 2 ** 20).toFixed(1)} MiB over 20,000 aborted calls`);
 });
