@@ -165,9 +165,10 @@ export class TokenSession extends EventTarget {
     }
     if (this.#shared) {
       // Another tab wrote the shared copy: a refresh, a sign-in or a sign-out there. The copy
-      // is read again rather than taken from the event, which may be older than it.
+      // is read again rather than taken from the event, which may be older than it. A null
+      // key is localStorage.clear() there: the copy may be gone too.
       this.#onStorage = (e) => {
-        if (e.key !== this.#key) return;
+        if ((e.key ?? this.#key) !== this.#key) return;
         const text = this.#read();
         if (text === null) {
           if (this.#core.text(ACCESS) !== undefined) this.#forget();

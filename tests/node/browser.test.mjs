@@ -162,6 +162,41 @@ test('Web Locks: a refresh that never settles holds the cross-tab lock no longer
   assert.deepEqual(await held(), []);
 });
 
+test('localStorage.clear() in another tab signs this tab out, as removing the stored copy does', { timeout: 60_000 }, async (t) => {
+  const server = await serve();
+  t.after(() => server.close());
+  const browser = await launchChromium(t);
+  const context = await browser.newContext();
+  const [a, b] = [await context.newPage(), await context.newPage()];
+  for (const page of [a, b]) {
+    await page.goto(`http://127.0.0.1:${server.address().port}/blank`);
+    await page.evaluate(setUp);
+  }
+  await a.evaluate(() => {
+    window.s = new TokenSession({ refresh: async () => ({}), storage: 'local', storageKey: 'wiped' });
+    window.s.setTokens({ accessToken: token(0, 300), refreshToken: 'r0' });
+    window.cleared = false;
+    window.s.addEventListener('cleared', () => (window.cleared = true));
+    // Storage events reach a tab in the order the other made its changes: once the marker's has
+    // come, the clear()'s has been handled.
+    window.marked = new Promise((resolve) => addEventListener('storage', (e) => e.key === 'marker' && resolve()));
+  });
+  // Tab B's sign-out wipes the origin's storage (an app's "forget me", or a library's).
+  await b.evaluate(() => {
+    if (localStorage.getItem('wiped') === null) throw new Error('tab A stored nothing');
+    localStorage.clear();
+    localStorage.setItem('marker', '1');
+  });
+  const after = await a.evaluate(async () => {
+    await window.marked;
+    // A session still holding its tokens answers at once (its next refresh would write them
+    // back, signing tab B in again); a signed-out one waits for a sign-in.
+    const answer = await Promise.race([window.s.accessToken(), 'waiting']);
+    return { cleared: window.cleared, answer };
+  });
+  assert.deepEqual(after, { cleared: true, answer: 'waiting' });
+});
+
 test('a key set redirect is refused in the browser too: an opaque redirect is not a key set', { timeout: 60_000 }, async (t) => {
   const server = await serve();
   t.after(() => server.close());
