@@ -128,7 +128,8 @@ export class TokenSession extends EventTarget {
     const storage = get('storage', 'memory');
     const storageKey = get('storageKey', 'jwtgate');
     const onAuthRequired = get('onAuthRequired');
-    // Called unbound: `window.fetch` throws when called as a method of something else.
+    // Called unbound, the default and the app's: `window.fetch` throws when called as a
+    // method of something else, and `this.#fetch(…)` would call it as the session's.
     const fetch = get('fetch', (...args) => globalThis.fetch(...args));
     const origins = get('origins', []);
     const allowAnyOrigin = get('allowAnyOrigin', false);
@@ -146,7 +147,7 @@ export class TokenSession extends EventTarget {
     if (typeof fetch !== 'function') throw new TypeError('no fetch here: pass one as the fetch option');
     this.#core = new (wasm().RawSession)(refreshAheadSeconds);
     this.#refresh = refresh;
-    this.#fetch = fetch;
+    this.#fetch = (request) => fetch(request);
     this.#storage = storageOf(storage);
     try {
       // Decided once: reading localStorage throws where the browser blocks storage.

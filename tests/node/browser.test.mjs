@@ -162,6 +162,28 @@ test('Web Locks: a refresh that never settles holds the cross-tab lock no longer
   assert.deepEqual(await held(), []);
 });
 
+test("the fetch option takes the browser's own fetch, as the README shows: it is called unbound", { timeout: 60_000 }, async (t) => {
+  const server = await serve();
+  t.after(() => server.close());
+  const browser = await launchChromium(t);
+  const page = await browser.newPage();
+  await page.goto(`http://127.0.0.1:${server.address().port}/blank`);
+  await page.evaluate(setUp);
+  const out = await page.evaluate(async () => {
+    const out = {};
+    // window.fetch throws "Illegal invocation" when called as a method of anything but window.
+    for (const [name, fetch] of [['globalThis.fetch', globalThis.fetch], ['window.fetch', window.fetch], ['default', undefined]]) {
+      const s = new TokenSession({ refresh: async () => ({}), fetch });
+      s.setTokens({ accessToken: token(0, 300), refreshToken: 'r' });
+      out[name] = await s.fetch('/echo').then((r) => r.status, (e) => String(e));
+    }
+    return out;
+  });
+  assert.deepEqual(out, { 'globalThis.fetch': 200, 'window.fetch': 200, default: 200 });
+  assert.equal(server.seen.length, 3);
+  assert.ok(server.seen.every((h) => h?.startsWith('Bearer ')));
+});
+
 test('localStorage.clear() in another tab signs this tab out, as removing the stored copy does', { timeout: 60_000 }, async (t) => {
   const server = await serve();
   t.after(() => server.close());
