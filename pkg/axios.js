@@ -58,11 +58,14 @@ export function attachAxios(session, instance) {
  */
 function tokenFor(session, config) {
   const { signal, cancelToken, timeout } = config;
+  // Tells the session this request stopped waiting, so that it does not keep the wait.
+  const done = new AbortController();
   return new Promise((resolve, reject) => {
     let timer;
     const settle = (f) => (value) => {
       clearTimeout(timer);
       signal?.removeEventListener?.('abort', cancelled);
+      done.abort();
       f(value);
     };
     const cancelled = settle(() => resolve(null));
@@ -81,6 +84,6 @@ function tokenFor(session, config) {
         settle(reject)(error);
       }, timeout);
     }
-    session.accessToken().then(settle(resolve), settle(reject));
+    session.accessToken(done.signal).then(settle(resolve), settle(reject));
   });
 }

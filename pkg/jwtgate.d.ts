@@ -339,8 +339,12 @@ export class TokenSession extends EventTarget {
   constructor(options: TokenSessionOptions);
   /** Tokens from a sign-in; throws JwtError for an access token that cannot be read, `too_large` for a token over 16384 characters. */
   setTokens(tokens: TokenPair): void;
-  /** A token good for at least the refresh margin, refreshed first if needed. */
-  accessToken(): Promise<string>;
+  /**
+   * A token good for at least the refresh margin, refreshed first if needed. With `signal`, a
+   * call waiting for a refresh or a sign-in rejects with its reason once it aborts, and the
+   * session lets the wait go.
+   */
+  accessToken(signal?: AbortSignal): Promise<string>;
   /**
    * `fetch` with `Authorization: Bearer` for the page's origin and `origins`; a 401 answer
    * causes one refresh and one retry. A call waiting for a sign-in honours `init.signal`. A

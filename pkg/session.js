@@ -188,15 +188,13 @@ export class TokenSession extends EventTarget {
     this.#wake();
   }
 
-  /** An access token good for at least the refresh margin; refreshes first if it is not. */
-  accessToken() {
-    return this.#token();
-  }
-
-  // accessToken(), given up when `signal` aborts. The abort wakes every waiting call (each
-  // just looks again), so that the one that gave up is let go at once: left waiting on
-  // `#changed`, it was kept until a sign-in, 3 KB for every aborted call while signed out.
-  async #token(signal) {
+  /**
+   * An access token good for at least the refresh margin; refreshes first if it is not. Given
+   * up (rejecting with its reason) when `signal` aborts: the abort wakes every waiting call
+   * (each just looks again), so that the one that gave up is let go at once. Left waiting on
+   * `#changed`, it was kept until a sign-in: 3 KB for every abandoned call while signed out.
+   */
+  async accessToken(signal) {
     const wake = () => this.#wake();
     signal?.addEventListener('abort', wake);
     try {
@@ -245,12 +243,12 @@ export class TokenSession extends EventTarget {
     // A body can be sent once: keep an unsent copy for the retry.
     const spare = request.clone();
     // A call waiting for a sign-in still honours its AbortSignal.
-    const token = await this.#token(request.signal);
+    const token = await this.accessToken(request.signal);
     const response = await this.#fetch(bearer(request, token));
     if (response.status !== 401) return response;
     await response.body?.cancel();
     this.tokenRejected(token);
-    return this.#fetch(bearer(spare, await this.#token(request.signal)));
+    return this.#fetch(bearer(spare, await this.accessToken(request.signal)));
   }
 
   /** Stops listening to other tabs and to storage; the session goes on in this tab alone. */

@@ -344,3 +344,43 @@ process.stdout.write(String((await heap()) - before));
   const grew = Number(execFileSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', child], { cwd: import.meta.dirname }));
   assert.ok(grew < 2 * 2 ** 20, `the heap grew by ${(grew / 2 ** 20).toFixed(1)} MiB over 20,000 aborted calls`);
 });
+
+test('jwtgate/axios: a request cancelled while waiting for a sign-in is let go too', { timeout: 60_000 }, () => {
+  const child = `
+import { TokenSession } from 'jwtgate/client';
+import { attachAxios } from 'jwtgate/axios';
+const { default: axios } = await import(process.env.AXIOS);
+const session = new TokenSession({ refresh: async () => ({}), allowAnyOrigin: true });
+const client = axios.create({ baseURL: 'http://127.0.0.1:9/' });
+attachAxios(session, client);
+const run = async (n) => {
+  for (let i = 0; i < n; i += 1) {
+    const controller = new AbortController();
+    const source = axios.CancelToken.source();
+    const calls = [
+      client.get('/poll', { signal: controller.signal }),
+      client.get('/poll', { cancelToken: source.token }),
+      client.get('/poll', { timeout: 1 }),
+    ].map((call) => call.then(() => 'sent', (e) => e.code));
+    await null;
+    controller.abort();
+    source.cancel();
+    const outcomes = await Promise.all(calls);
+    if (outcomes.join() !== 'ERR_CANCELED,ERR_CANCELED,ECONNABORTED') throw new Error(outcomes.join());
+  }
+};
+const heap = async () => {
+  for (let i = 0; i < 3; i += 1) {
+    globalThis.gc();
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return process.memoryUsage().heapUsed;
+};
+await run(300);
+const before = await heap();
+await run(3000);
+process.stdout.write(String((await heap()) - before));
+`;
+  const grew = Number(execFileSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', child], { cwd: import.meta.dirname }));
+  assert.ok(grew < 2 * 2 ** 20, `the heap grew by ${(grew / 2 ** 20).toFixed(1)} MiB over 9,000 given-up requests`);
+});

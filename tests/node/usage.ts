@@ -50,8 +50,9 @@ const session = new TokenSession({
 });
 session.setTokens({ accessToken: 'a.b.c', refreshToken: 'r' });
 const token: Promise<string> = session.accessToken();
+const given: Promise<string> = session.accessToken(AbortSignal.timeout(1000));
 const answer: Promise<Response> = session.fetch('/api', { method: 'POST', body: 'x' });
-session.addEventListener('refreshed', (e) => { const t: string = e.detail.accessToken; console.log(t, token, answer); });
+session.addEventListener('refreshed', (e) => { const t: string = e.detail.accessToken; console.log(t, token, given, answer); });
 session.tokenRejected('a.b.c');
 const sends: boolean = session.sendsTokenTo(new URL('https://api.example.com/x'));
 console.log(sends);
