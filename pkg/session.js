@@ -368,7 +368,9 @@ export class TokenSession extends EventTarget {
       }
     };
     const locks = globalThis.navigator?.locks;
-    if (typeof locks?.request === 'function') {
+    // An opaque origin (a frame sandboxed without allow-same-origin) is refused the Locks API
+    // (a SecurityError before the lock is asked for); it has no other tab to share with.
+    if (typeof locks?.request === 'function' && globalThis.origin !== 'null') {
       return locks.request(`jwtgate:${this.#key}`, () =>
         bounded(async (signal) => {
           await this.#barrier();

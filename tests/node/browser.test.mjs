@@ -33,6 +33,7 @@ function serve() {
       let type = TYPES['.html'];
       if (url.pathname === '/') body = PAGE;
       else if (url.pathname === '/blank') body = '<!doctype html><meta charset="utf-8"><title>blank</title>';
+      else if (url.pathname === '/sandboxed') body = `<!doctype html><meta charset="utf-8"><script type="module">(${sandboxed})('http://${req.headers.host}')</script>`;
       else if (url.pathname === '/based') {
         body = `<!doctype html><meta charset="utf-8"><base href="${url.searchParams.get('base')}/"><title>based</title>`;
       } else if (url.pathname === '/echo') {
@@ -61,7 +62,8 @@ function serve() {
         // `?as=` serves it as another type: a server that does not say application/wasm.
         type = url.searchParams.get('as') ?? TYPES[file.slice(file.lastIndexOf('.'))] ?? 'application/octet-stream';
       } else return res.writeHead(404).end();
-      res.writeHead(200, { 'content-type': type }).end(body);
+      // Any origin may load the package: a sandboxed frame's is opaque ('null').
+      res.writeHead(200, { 'content-type': type, 'access-control-allow-origin': '*' }).end(body);
     });
     server.listen(0, '127.0.0.1', () => resolve(server));
   });
@@ -182,6 +184,43 @@ test("the fetch option takes the browser's own fetch, as the README shows: it is
   assert.deepEqual(out, { 'globalThis.fetch': 200, 'window.fetch': 200, default: 200 });
   assert.equal(server.seen.length, 3);
   assert.ok(server.seen.every((h) => h?.startsWith('Bearer ')));
+});
+
+// What a frame sandboxed without allow-same-origin runs (its origin is opaque): a session
+// whose token has expired, and a refresh that answers. It tells its parent what came of it.
+async function sandboxed(base) {
+  const { default: init, TokenSession } = await import(`${base}/jwtgate/client.js`);
+  await init(new URL('/jwtgate/wasm-client/jwtgate_client_bg.wasm', base));
+  const b64 = (o) => btoa(JSON.stringify(o)).replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_');
+  const now = Math.floor(Date.now() / 1000);
+  const token = (n, life) => `${b64({ alg: 'ES256' })}.${b64({ n, iat: now, exp: now + life })}.c2ln`;
+  let refreshes = 0;
+  const fresh = token(1, 300);
+  const s = new TokenSession({ refresh: async () => ((refreshes += 1), { accessToken: fresh, refreshToken: 'r1' }) });
+  const report = (outcome) => parent.postMessage({ origin: self.origin, outcome, refreshes }, '*');
+  s.addEventListener('authrequired', (e) => report(`authrequired: ${e.detail.error.name}`));
+  s.setTokens({ accessToken: token(0, -10), refreshToken: 'r0' });
+  s.accessToken().then((t) => report(t === fresh ? 'refreshed' : 'another token'));
+}
+
+test('a sandboxed frame (an opaque origin, denied Web Locks) still refreshes', { timeout: 60_000 }, async (t) => {
+  const server = await serve();
+  t.after(() => server.close());
+  const browser = await launchChromium(t);
+  const page = await browser.newPage();
+  const base = `http://127.0.0.1:${server.address().port}`;
+  await page.goto(`${base}/blank`);
+  const out = await page.evaluate((base) => {
+    const answer = new Promise((resolve) => addEventListener('message', (e) => resolve(e.data), { once: true }));
+    const frame = document.createElement('iframe');
+    frame.sandbox = 'allow-scripts';
+    frame.src = `${base}/sandboxed`;
+    document.body.append(frame);
+    return answer;
+  }, base);
+  // The Locks API refuses an opaque origin (SecurityError): that was every refresh failing
+  // before the app's refresh was called, and a sign-in each time the token expired.
+  assert.deepEqual(out, { origin: 'null', outcome: 'refreshed', refreshes: 1 });
 });
 
 test('localStorage.clear() in another tab signs this tab out, as removing the stored copy does', { timeout: 60_000 }, async (t) => {
