@@ -244,8 +244,11 @@ export class TokenSession extends EventTarget {
     const spare = request.clone();
     // A call waiting for a sign-in still honours its AbortSignal.
     const token = await this.accessToken(request.signal);
+    const epoch = this.#core.op(EPOCH, 0, 0);
     const response = await this.#fetch(bearer(request, token));
-    if (response.status !== 401) return response;
+    // Signed out (or in anew) while the request was out: the refusal is the answer, not a
+    // reason to send the request again as whoever signs in next.
+    if (response.status !== 401 || this.#core.op(EPOCH, 0, 0) !== epoch) return response;
     await response.body?.cancel();
     this.tokenRejected(token);
     return this.#fetch(bearer(spare, await this.accessToken(request.signal)));

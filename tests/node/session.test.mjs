@@ -347,3 +347,32 @@ test('a call waiting for a sign-in honours its AbortSignal; close() stops listen
   assert.equal(await b.accessToken(), tk);
   session.clear();
 });
+
+test("a request refused (401) after clear() is not sent again with the next user's token", async (t) => {
+  // The first request is held until the test lets it answer 401; later ones answer with the
+  // subject of the token they carry.
+  const seen = [];
+  let answer;
+  const server = createServer((req, res) => {
+    const sub = JSON.parse(Buffer.from((req.headers.authorization ?? '').split('.')[1] ?? '', 'base64url').toString() || '{}').sub;
+    seen.push(`${req.method} ${sub}`);
+    if (seen.length === 1) answer = () => res.writeHead(401, { 'www-authenticate': 'Bearer' }).end();
+    else res.writeHead(200).end(sub);
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  t.after(() => server.close());
+  const url = `http://127.0.0.1:${server.address().port}/notes/1`;
+  const as = (sub) => `${b64({ alg: 'ES256' })}.${b64({ sub, iat: nowS(), exp: nowS() + 300 })}.c2ln`;
+  const session = new TokenSession({ refresh: async () => assert.fail('no refresh after a sign-out'), origins: [new URL(url).origin] });
+  session.setTokens({ accessToken: as('alice'), refreshToken: 'ra' });
+  const call = session.fetch(url, { method: 'DELETE' });
+  while (!answer) await new Promise((r) => setTimeout(r, 5));
+  // Alice signs out while her request is out, and it comes back refused; Bob signs in.
+  session.clear();
+  answer();
+  await new Promise((r) => setTimeout(r, 20));
+  session.setTokens({ accessToken: as('bob'), refreshToken: 'rb' });
+  assert.equal((await call).status, 401, 'the refusal is the answer');
+  assert.deepEqual(seen, ['DELETE alice']);
+  session.clear();
+});
