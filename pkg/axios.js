@@ -3,6 +3,7 @@
 // and one retry of that request.
 const SENT = 'jwtgateToken';
 const RETRIED = 'jwtgateRetried';
+const SIGN_OUTS = 'jwtgateSignOuts';
 
 /** Attaches `session` to `instance`; returns a function that detaches it. */
 export function attachAxios(session, instance) {
@@ -26,6 +27,11 @@ export function attachAxios(session, instance) {
     }
     return data;
   }
+  // The session's sign-outs so far: a request that was out when the session was cleared is not
+  // sent again (its 401 is the answer), as it would be with the token of the next sign-in.
+  let signOuts = 0;
+  const signedOut = () => (signOuts += 1);
+  session.addEventListener?.('cleared', signedOut);
   const request = instance.interceptors.request.use(async (config) => {
     // Another origin's API gets the request as it is: the token is not for it.
     if (!goesTo(config)) return config;
@@ -33,6 +39,7 @@ export function attachAxios(session, instance) {
     // Cancelled while waiting: axios refuses the request itself, with its own CanceledError.
     if (token === null) return config;
     config[SENT] = token;
+    config[SIGN_OUTS] = signOuts;
     config.headers.set('Authorization', `Bearer ${token}`);
     const transforms = [].concat(config.transformRequest ?? []);
     if (!transforms.includes(recheck)) config.transformRequest = [...transforms, recheck];
@@ -40,13 +47,14 @@ export function attachAxios(session, instance) {
   });
   const response = instance.interceptors.response.use(undefined, (error) => {
     const config = error?.config;
-    if (error?.response?.status !== 401 || !config || config[RETRIED] || !(SENT in config)) throw error;
+    if (error?.response?.status !== 401 || !config || config[RETRIED] || !(SENT in config) || config[SIGN_OUTS] !== signOuts) throw error;
     session.tokenRejected(config[SENT]);
     config[RETRIED] = true;
     // Through the instance again, so the request interceptor sets the new token.
     return instance.request(config);
   });
   return () => {
+    session.removeEventListener?.('cleared', signedOut);
     instance.interceptors.request.eject(request);
     instance.interceptors.response.eject(response);
   };

@@ -348,10 +348,11 @@ test('a call waiting for a sign-in honours its AbortSignal; close() stops listen
   session.clear();
 });
 
-test("a request refused (401) after clear() is not sent again with the next user's token", async (t) => {
-  // The first request is held until the test lets it answer 401; later ones answer with the
-  // subject of the token they carry.
-  const seen = [];
+test("a request refused (401) after clear() is not sent again with the next user's token, by fetch or axios", async (t) => {
+  const { default: axios } = await import(process.env.AXIOS);
+  // The first request of each round is held until the test lets it answer 401; later ones
+  // answer with the subject of the token they carry.
+  let seen;
   let answer;
   const server = createServer((req, res) => {
     const sub = JSON.parse(Buffer.from((req.headers.authorization ?? '').split('.')[1] ?? '', 'base64url').toString() || '{}').sub;
@@ -364,15 +365,24 @@ test("a request refused (401) after clear() is not sent again with the next user
   const url = `http://127.0.0.1:${server.address().port}/notes/1`;
   const as = (sub) => `${b64({ alg: 'ES256' })}.${b64({ sub, iat: nowS(), exp: nowS() + 300 })}.c2ln`;
   const session = new TokenSession({ refresh: async () => assert.fail('no refresh after a sign-out'), origins: [new URL(url).origin] });
-  session.setTokens({ accessToken: as('alice'), refreshToken: 'ra' });
-  const call = session.fetch(url, { method: 'DELETE' });
-  while (!answer) await new Promise((r) => setTimeout(r, 5));
-  // Alice signs out while her request is out, and it comes back refused; Bob signs in.
-  session.clear();
-  answer();
-  await new Promise((r) => setTimeout(r, 20));
-  session.setTokens({ accessToken: as('bob'), refreshToken: 'rb' });
-  assert.equal((await call).status, 401, 'the refusal is the answer');
-  assert.deepEqual(seen, ['DELETE alice']);
-  session.clear();
+  const client = axios.create();
+  attachAxios(session, client);
+  const calls = {
+    fetch: () => session.fetch(url, { method: 'DELETE' }).then((r) => r.status),
+    axios: () => client.delete(url).then((r) => r.status, (e) => e.response?.status ?? String(e)),
+  };
+  for (const [what, call] of Object.entries(calls)) {
+    [seen, answer] = [[], undefined];
+    session.setTokens({ accessToken: as('alice'), refreshToken: 'ra' });
+    const status = call();
+    while (!answer) await new Promise((r) => setTimeout(r, 5));
+    // Alice signs out while her request is out, and it comes back refused; Bob signs in.
+    session.clear();
+    answer();
+    await new Promise((r) => setTimeout(r, 20));
+    session.setTokens({ accessToken: as('bob'), refreshToken: 'rb' });
+    assert.equal(await status, 401, `${what}: the refusal is the answer`);
+    assert.deepEqual(seen, ['DELETE alice'], what);
+    session.clear();
+  }
 });
