@@ -221,6 +221,8 @@ export class TokenSession extends EventTarget {
    * origin than the page's.
    */
   sendsTokenTo(url) {
+    // Read as text, a Request ('[object Request]') or undefined is a relative URL on the page.
+    if (typeof url !== 'string' && !(url instanceof URL)) throw new TypeError('sendsTokenTo needs a string or a URL');
     if (this.#origins === null) return true;
     let origin;
     try {

@@ -223,6 +223,30 @@ test('a sandboxed frame (an opaque origin, denied Web Locks) still refreshes', {
   assert.deepEqual(out, { origin: 'null', outcome: 'refreshed', refreshes: 1 });
 });
 
+test('sendsTokenTo takes a URL, as a string or a URL: anything else is a TypeError, never the page\'s origin', { timeout: 60_000 }, async (t) => {
+  const server = await serve();
+  t.after(() => server.close());
+  const browser = await launchChromium(t);
+  const page = await browser.newPage();
+  await page.goto(`http://127.0.0.1:${server.address().port}/blank`);
+  await page.evaluate(setUp);
+  const out = await page.evaluate(() => {
+    const s = new TokenSession({ refresh: async () => ({}) });
+    const elsewhere = 'https://elsewhere.example/collect';
+    // A Request (what ky's hooks hand over), a missing URL: read as text, each was a relative
+    // URL on the page's origin ('[object Request]', 'undefined'), and so got the token.
+    const answer = (url) => {
+      try {
+        return s.sendsTokenTo(url);
+      } catch (e) {
+        return e.name;
+      }
+    };
+    return [elsewhere, new URL(elsewhere), new Request(elsewhere), undefined, null, { href: elsewhere }, '/own'].map(answer);
+  });
+  assert.deepEqual(out, [false, false, 'TypeError', 'TypeError', 'TypeError', 'TypeError', true]);
+});
+
 test('localStorage.clear() in another tab signs this tab out, as removing the stored copy does', { timeout: 60_000 }, async (t) => {
   const server = await serve();
   t.after(() => server.close());
