@@ -314,10 +314,32 @@ test('session timings: a timeout setTimeout cannot hold and a refresh margin tha
   }
 });
 
+/**
+ * How far the heap grew, in a child under --expose-gc, over `times` rounds of `run(n)` (defined
+ * by `setUp`, module code) after `warm` rounds of warm-up.
+ */
+function heapGrowth(setUp, warm, times) {
+  const child = `${setUp}
+const heap = async () => {
+  for (let i = 0; i < 3; i += 1) {
+    globalThis.gc();
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return process.memoryUsage().heapUsed;
+};
+await run(${warm});
+const before = await heap();
+await run(${times});
+process.stdout.write(String((await heap()) - before));
+`;
+  return Number(execFileSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', child], { cwd: import.meta.dirname }));
+}
+
 test('a call that gave up waiting for a sign-in is let go: aborted calls do not pile up while signed out', QUICK, () => {
   // An app polling with a timeout while its login dialog is open: each aborted call's wait was
   // kept until a sign-in (3 KB apiece), so a tab left signed out grew without bound.
-  const child = `
+  const grew = heapGrowth(
+    `
 import { TokenSession } from 'jwtgate/client';
 const session = new TokenSession({ refresh: async () => ({}), allowAnyOrigin: true, fetch: async () => new Response('') });
 const run = async (n) => {
@@ -328,25 +350,16 @@ const run = async (n) => {
     controller.abort(new Error('gave up'));
     if ((await call) !== 'gave up') throw new Error('the call was not aborted');
   }
-};
-const heap = async () => {
-  for (let i = 0; i < 3; i += 1) {
-    globalThis.gc();
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  return process.memoryUsage().heapUsed;
-};
-await run(1000);
-const before = await heap();
-await run(20000);
-process.stdout.write(String((await heap()) - before));
-`;
-  const grew = Number(execFileSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', child], { cwd: import.meta.dirname }));
+};`,
+    1000,
+    20000,
+  );
   assert.ok(grew < 2 * 2 ** 20, `the heap grew by ${(grew / 2 ** 20).toFixed(1)} MiB over 20,000 aborted calls`);
 });
 
 test('jwtgate/axios: a request cancelled while waiting for a sign-in is let go too', { timeout: 60_000 }, () => {
-  const child = `
+  const grew = heapGrowth(
+    `
 import { TokenSession } from 'jwtgate/client';
 import { attachAxios } from 'jwtgate/axios';
 const { default: axios } = await import(process.env.AXIOS);
@@ -368,19 +381,9 @@ const run = async (n) => {
     const outcomes = await Promise.all(calls);
     if (outcomes.join() !== 'ERR_CANCELED,ERR_CANCELED,ECONNABORTED') throw new Error(outcomes.join());
   }
-};
-const heap = async () => {
-  for (let i = 0; i < 3; i += 1) {
-    globalThis.gc();
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  return process.memoryUsage().heapUsed;
-};
-await run(300);
-const before = await heap();
-await run(3000);
-process.stdout.write(String((await heap()) - before));
-`;
-  const grew = Number(execFileSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', child], { cwd: import.meta.dirname }));
+};`,
+    300,
+    3000,
+  );
   assert.ok(grew < 2 * 2 ** 20, `the heap grew by ${(grew / 2 ** 20).toFixed(1)} MiB over 9,000 given-up requests`);
 });
