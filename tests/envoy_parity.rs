@@ -1397,7 +1397,36 @@ fn cors() -> Case {
     preflight.method = "OPTIONS";
     let mut no_origin = probe("OPTIONS without origin", "/x", &[]);
     no_origin.method = "OPTIONS";
-    Case::new("bypass_cors_preflight", config, vec![preflight, no_origin])
+    // jwt_authn bypasses only the method exactly `OPTIONS` with both headers non-empty.
+    let mut lower = probe(
+        "preflight with the method in lower case",
+        "/x",
+        &[
+            ("origin", "https://app.example"),
+            ("access-control-request-method", "GET"),
+        ],
+    );
+    lower.method = "options";
+    let mut empty_origin = probe(
+        "preflight with an empty origin",
+        "/x",
+        &[("origin", ""), ("access-control-request-method", "GET")],
+    );
+    empty_origin.method = "OPTIONS";
+    let mut empty_method = probe(
+        "preflight with an empty access-control-request-method",
+        "/x",
+        &[
+            ("origin", "https://app.example"),
+            ("access-control-request-method", ""),
+        ],
+    );
+    empty_method.method = "OPTIONS";
+    Case::new(
+        "bypass_cors_preflight",
+        config,
+        vec![preflight, no_origin, lower, empty_origin, empty_method],
+    )
 }
 
 /// A harmless top-level or provider field: the same decisions with it as without.

@@ -531,6 +531,31 @@ fn cors_preflight_bypass() {
         },
     );
     assert_eq!(denied(outcome), Error::MissingToken);
+    // As jwt_authn's isCorsPreflightRequest: the method exactly `OPTIONS`, and both headers
+    // non-empty. A lower-case method or an empty header is an ordinary request, which needs
+    // its token (tests/envoy_parity.rs holds both filters to it).
+    for (method, origin, acrm) in [
+        ("options", "https://app.example", "POST"),
+        ("Options", "https://app.example", "POST"),
+        ("OPTIONS", "", "POST"),
+        ("OPTIONS", "https://app.example", ""),
+    ] {
+        let outcome = decide(
+            &c,
+            &env,
+            &Request {
+                method,
+                path: "/orders",
+                headers: &[("origin", origin), ("access-control-request-method", acrm)],
+                route: None,
+            },
+        );
+        assert_eq!(
+            denied(outcome),
+            Error::MissingToken,
+            "{method} origin={origin:?} acrm={acrm:?}"
+        );
+    }
 }
 
 #[test]
