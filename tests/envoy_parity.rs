@@ -1615,6 +1615,12 @@ fn cases() -> Vec<Case> {
             json!({}),
             json!({"clear_route_cache": true}),
         ),
+        // proto3: an empty string is the field left out, as jwt_authn reads it.
+        harmless(
+            "forward_payload_header empty",
+            json!({}),
+            json!({"forward_payload_header": ""}),
+        ),
         harmless(
             "normalize_payload_in_metadata",
             json!({}),

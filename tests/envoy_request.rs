@@ -1066,6 +1066,26 @@ fn claim_headers_ask_for_a_new_route_when_configured() {
 }
 
 #[test]
+fn an_empty_forward_payload_header_is_none() {
+    // proto3: "" is the field left out, as jwt_authn reads it (`if (!...empty())`). Read as a
+    // name, it sent the upstream a header with no name holding the payload
+    // (tests/envoy_parity.rs: "forward_payload_header empty").
+    let c = config(json!({
+        "providers": {"p": provider(json!({"forward_payload_header": ""}))},
+        "rules": [{"match": {"prefix": "/"}, "requires": {"provider_name": "p"}}]
+    }));
+    let env = Fake::new(&c);
+    let t = bearer(&token(Algorithm::ES256, &claims()));
+    let ops = allowed(run(&c, &env, "/", &[("authorization", &t)]));
+    assert!(
+        !ops.iter().any(|op| matches!(op,
+            HeaderOp::Remove(n) | HeaderOp::Set(n, _) | HeaderOp::Add(n, _) if n.is_empty())),
+        "{ops:?}"
+    );
+    assert_eq!(set(&ops, "x-sub").as_deref(), Some("alice"));
+}
+
+#[test]
 fn claim_headers_as_jwt_authn_writes_them() {
     let c = config(json!({
         "providers": {"p": provider(json!({

@@ -990,8 +990,10 @@ impl Provider {
 
         let forward = f.boolean("forward")?;
         let clear_route_cache = f.boolean("clear_route_cache")?;
+        // proto3: "" is the field left out, as jwt_authn reads it; never a header with no name.
         let forward_payload_header = f
             .string("forward_payload_header")?
+            .filter(|h| !h.is_empty())
             .map(|h| h.to_ascii_lowercase());
         let pad_forward_payload_header = f.boolean("pad_forward_payload_header")?;
         let mut claim_to_headers = Vec::new();
