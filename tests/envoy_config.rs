@@ -451,6 +451,15 @@ fn values_are_read_by_their_proto_type() {
         ("algorithms", json!("ES256"), "must be a list"),
         ("issuer", json!(1), "must be a string"),
         ("clock_skew_seconds", json!("ten"), "non-negative integer"),
+        // A uint32 in jwt_authn's proto: Envoy 1.40 refuses 2^32 ("Unable to parse JSON as
+        // proto"); read as a u64 it was a skew of 136 years, every expired token taken.
+        ("clock_skew_seconds", json!(4_294_967_296u64), "a uint32"),
+        ("clock_skew_seconds", json!("4294967296"), "a uint32"),
+        (
+            "jwt_cache_config",
+            json!({"jwt_max_token_size": 4_294_967_296u64}),
+            "a uint32",
+        ),
         ("max_lifetime", json!(60), "must be a duration"),
         ("subjects", json!("spiffe://"), "must be an object"),
         (
@@ -467,6 +476,7 @@ fn values_are_read_by_their_proto_type() {
         let e = with(field, bad.clone()).unwrap_err();
         assert!(e.contains(says), "{field}: {bad}: {e}");
     }
+    assert!(with("clock_skew_seconds", json!(4_294_967_295u64)).is_ok());
     let e = parse(
         json!({"providers": {"p": {"issuer": ISSUER, "local_jwks": local()}},
         "rules": [{"match": {"prefix": "/"}}], "bypass_cors_preflight": "yes"}),

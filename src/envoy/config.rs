@@ -222,7 +222,7 @@ impl Pattern {
             .ok_or_else(|| ConfigError(format!("{at}.regex is required")))?;
         // `google_re2` only tunes RE2's program size limit; ours is fixed.
         if let Some(mut g) = f.message("google_re2")? {
-            g.uint("max_program_size")?;
+            g.uint32("max_program_size")?;
             g.finish()?;
         }
         f.finish()?;
@@ -672,6 +672,21 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// A `uint32` (or `UInt32Value`): a larger number is no value of the field, and Envoy
+    /// refuses the configuration; it must never be read as a longer clock skew.
+    fn uint32(&mut self, name: &str) -> Result<Option<u32>> {
+        match self.uint(name)? {
+            None => Ok(None),
+            Some(n) => u32::try_from(n).map(Some).map_err(|_| {
+                ConfigError(format!(
+                    "{} must be a non-negative integer of at most {} (a uint32)",
+                    self.path(name),
+                    u32::MAX
+                ))
+            }),
+        }
+    }
+
     fn duration(&mut self, name: &str) -> Result<Option<Duration>> {
         match self.get(name) {
             None => Ok(None),
@@ -902,8 +917,8 @@ impl Provider {
         for aud in f.strings("audiences")? {
             policy = policy.audience(aud);
         }
-        if let Some(skew) = f.uint("clock_skew_seconds")? {
-            policy = policy.clock_skew(skew);
+        if let Some(skew) = f.uint32("clock_skew_seconds")? {
+            policy = policy.clock_skew(skew.into());
         }
         // jwtgate requires `exp` unless told otherwise; `jwt_authn` defaults the other way.
         // An explicit `require_expiration: false` keeps the jwt_authn behaviour.
@@ -1032,12 +1047,12 @@ impl Provider {
             Some(v) => {
                 let mut cf = Fields::new(v, format!("{at}.jwt_cache_config"))?;
                 // jwt_authn reads 0 as "not set": the default size.
-                let size = match cf.uint("jwt_cache_size")? {
+                let size = match cf.uint32("jwt_cache_size")? {
                     None | Some(0) => DEFAULT_JWT_CACHE_SIZE,
                     Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
                 };
                 // Only what is cached: a longer token is verified as any other, as in jwt_authn.
-                if let Some(max) = cf.uint("jwt_max_token_size")?.filter(|m| *m > 0) {
+                if let Some(max) = cf.uint32("jwt_max_token_size")?.filter(|m| *m > 0) {
                     jwt_cache_max_token_bytes = usize::try_from(max).unwrap_or(usize::MAX);
                 }
                 // jwtgate's addition: the cache is on by default, so a way to turn it off
@@ -1231,7 +1246,7 @@ impl Remote {
         if let Some(mut rp) = f.message("retry_policy")? {
             // Failed fetches are retried without limit while keys are missing or stale, every
             // base_interval: num_retries bounds nothing jwtgate would otherwise do.
-            rp.uint("num_retries")?;
+            rp.uint32("num_retries")?;
             if let Some(mut bo) = rp.message("retry_back_off")? {
                 if let Some(d) = bo.duration("base_interval")? {
                     retry_interval = d;
