@@ -166,6 +166,16 @@ fn what_cannot_be_honoured_is_refused_with_its_reason() {
         )
     };
     let rule = |r: Value| one(p(), r);
+    let provider_with = |fields: Value| {
+        let mut provider = p();
+        for (k, v) in fields.as_object().unwrap() {
+            provider[k] = v.clone();
+        }
+        one(
+            provider,
+            json!({"match": {"prefix": "/"}, "requires": {"provider_name": "p"}}),
+        )
+    };
     let cases: Vec<(&str, Value, &str)> = vec![
         (
             "not an object",
@@ -184,6 +194,34 @@ fn what_cannot_be_honoured_is_refused_with_its_reason() {
             "an empty requirement",
             rule(json!({"match": {"prefix": "/"}, "requires": {}})),
             "rules[0].requires needs one of",
+        ),
+        (
+            // jwt_authn removes the headers it sets before it looks for a token, so it finds
+            // none in them: in Envoy 1.40 a valid token there got 401 "Jwt is missing" from
+            // jwt_authn and 200 from jwtgate.
+            "the payload header where tokens are read (Authorization by default)",
+            with("forward_payload_header", json!("Authorization")),
+            "authorization is set from verified claims",
+        ),
+        (
+            "a claim header where tokens are read",
+            provider_with(json!({"from_headers": [{"name": "x-jwt"}],
+                "claim_to_headers": [{"header_name": "x-jwt", "claim_name": "sub"}]})),
+            "x-jwt is set from verified claims",
+        ),
+        (
+            "a claim header where another provider reads tokens",
+            json!({"providers": {
+                "p": {"issuer": ISSUER, "local_jwks": local(), "from_headers": [{"name": "x-jwt"}]},
+                "q": {"issuer": ISSUER, "local_jwks": local(), "from_params": ["t"],
+                    "claim_to_headers": [{"header_name": "X-Jwt", "claim_name": "sub"}]}},
+                "rules": [{"match": {"prefix": "/"}, "requires": {"provider_name": "p"}}]}),
+            "x-jwt is set from verified claims",
+        ),
+        (
+            "the cookie header as the payload header beside from_cookies",
+            provider_with(json!({"from_cookies": ["session"], "forward_payload_header": "cookie"})),
+            "cookie is set from verified claims",
         ),
         (
             "unknown provider in a rule",

@@ -853,6 +853,28 @@ impl Config {
             .collect();
         owned_headers.sort_unstable();
         owned_headers.dedup();
+        // jwt_authn removes the headers it sets before it looks for tokens: where one is also
+        // where a token is read, it never finds that token (Envoy 1.40: 401 "Jwt is missing"
+        // for a valid token there), and jwtgate, which reads the request as it came, let the
+        // token through. A header both read as a credential and vouched for as a claim is a
+        // configuration no filter can honour: the plugin stops.
+        if let Some(h) = owned_headers.iter().find(|h| {
+            providers
+                .iter()
+                .flat_map(|p| &p.locations)
+                .any(|l| match l {
+                    Location::Header { name, .. } => name == *h,
+                    Location::Cookie(_) => h.as_str() == "cookie",
+                    Location::Param(_) => false,
+                })
+        }) {
+            return err(format!(
+                "{h} is set from verified claims (forward_payload_header or claim_to_headers) \
+                 and also read for a token (from_headers, Authorization by default, or the \
+                 cookie of from_cookies): jwt_authn removes it before looking for the token \
+                 and never finds one there; set the claims in another header"
+            ));
+        }
         // In jwt_authn's extraction order: headers by name and prefix, then parameters, then
         // cookies, each by name. Its authenticator works through the tokens from the back, and
         // claim headers are added in that order.
