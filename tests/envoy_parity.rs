@@ -1382,6 +1382,73 @@ fn route_cache() -> Case {
         )
 }
 
+/// Header matchers on a header the request lacks, sent empty, or sent twice: what
+/// `treat_missing_header_as_empty`, `present_match: false` and `range_match` make of them.
+fn header_matchers_at_the_edges() -> Case {
+    let h = |rule: Value| {
+        json!({"name": "x-h"})
+            .as_object()
+            .unwrap()
+            .clone()
+            .into_iter()
+            .chain(rule.as_object().unwrap().clone())
+            .collect::<serde_json::Map<_, _>>()
+    };
+    let open = |path: &str, rule: Value| json!({"match": {"path": path, "headers": [h(rule)]}});
+    let config = json!({"providers": {"a": provider_a(json!({}))},
+        "rules": [
+            open("/pm", json!({"present_match": true, "treat_missing_header_as_empty": true})),
+            open("/pa", json!({"present_match": false})),
+            open("/pae", json!({"present_match": false, "treat_missing_header_as_empty": true})),
+            open("/pi", json!({"present_match": true, "invert_match": true})),
+            open("/pie", json!({"present_match": true, "invert_match": true, "treat_missing_header_as_empty": true})),
+            open("/ee", json!({"string_match": {"exact": ""}, "treat_missing_header_as_empty": true})),
+            open("/e", json!({"string_match": {"exact": ""}})),
+            open("/ie", json!({"string_match": {"exact": "v"}, "invert_match": true, "treat_missing_header_as_empty": true})),
+            open("/i", json!({"string_match": {"exact": "v"}, "invert_match": true})),
+            open("/r", json!({"range_match": {"start": 0, "end": 10}})),
+            open("/re", json!({"range_match": {"start": 0, "end": 10}, "treat_missing_header_as_empty": true})),
+            open("/j", json!({"string_match": {"exact": "a,b"}})),
+            open("/k1", json!({"string_match": {"exact": "a"}})),
+            open("/k2", json!({"string_match": {"exact": "b"}})),
+            open("/k3", json!({"string_match": {"exact": "a, b"}})),
+            open("/k4", json!({"string_match": {"contains": "b"}})),
+            open("/k5", json!({"string_match": {"suffix": "b"}})),
+            open("/k6", json!({"present_match": true})),
+            open("/k7", json!({"string_match": {"prefix": "a,"}})),
+            open("/k8", json!({"safe_regex_match": {"regex": "a"}})),
+            open("/k9", json!({"string_match": {"exact": "v"}, "invert_match": true})),
+            open("/k10", json!({"string_match": {"safe_regex": {"regex": "[ab]"}}})),
+            {"match": {"prefix": "/"}, "requires": {"provider_name": "a"}}]});
+    let mut probes = Vec::new();
+    for path in [
+        "/pm", "/pa", "/pae", "/pi", "/pie", "/ee", "/e", "/ie", "/i", "/r", "/re", "/j", "/k1",
+        "/k2", "/k3", "/k4", "/k5", "/k6", "/k7", "/k8", "/k9", "/k10",
+    ] {
+        probes.push(probe(format!("{path} without the header"), path, &[]));
+        probes.push(probe(format!("{path} with it empty"), path, &[("x-h", "")]));
+        probes.push(probe(format!("{path} with v"), path, &[("x-h", "v")]));
+        probes.push(probe(format!("{path} with 5"), path, &[("x-h", "5")]));
+        probes.push(probe(
+            format!("{path} with a and b"),
+            path,
+            &[("x-h", "a"), ("x-h", "b")],
+        ));
+        probes.push(probe(
+            format!("{path} with v and w"),
+            path,
+            &[("x-h", "v"), ("x-h", "w")],
+        ));
+        probes.push(probe(
+            format!("{path} with 5 and 50"),
+            path,
+            &[("x-h", "5"), ("x-h", "50")],
+        ));
+        probes.push(probe(format!("{path} with a,b"), path, &[("x-h", "a,b")]));
+    }
+    Case::new("header matchers at the edges", config, probes)
+}
+
 /// CORS preflight requests.
 fn cors() -> Case {
     let config = json!({"providers": {"a": provider_a(json!({}))},
@@ -1574,6 +1641,7 @@ fn cases() -> Vec<Case> {
         extraction(),
         shared_locations(),
         route_matches(),
+        header_matchers_at_the_edges(),
         subjects(),
         provider_and_audiences(),
         audience_forms(),

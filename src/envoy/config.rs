@@ -399,32 +399,32 @@ impl HeaderMatcher {
         &self.name
     }
 
-    /// Whether the request's headers match: several values of the header are joined by `,`,
-    /// and a missing header matches only a presence rule that asks for absence.
+    /// Whether the request's headers match, as Envoy 1.40's rule matcher decides: a header
+    /// sent on several lines matches when one of its values does (not the values joined by
+    /// `,`: `a` and `b` meet `exact: a`, never `exact: "a,b"`), `invert_match` then turning
+    /// the answer; a missing header matches only a presence rule that asks for absence,
+    /// or is one empty value with `treat_missing_header_as_empty`.
     pub fn matches(&self, headers: &[(&str, &str)]) -> bool {
-        let values: Vec<&str> = headers
+        let mut values: Vec<&str> = headers
             .iter()
             .filter(|(n, _)| n.eq_ignore_ascii_case(&self.name))
             .map(|(_, v)| *v)
             .collect();
-        let joined = if values.is_empty() {
+        if values.is_empty() {
             if !self.missing_as_empty {
                 return match self.rule {
                     HeaderRule::Present(want) => want == self.invert,
                     _ => false,
                 };
             }
-            None
-        } else {
-            Some(values.join(","))
-        };
-        let value = joined.as_deref().unwrap_or("");
+            values.push("");
+        }
         let hit = match &self.rule {
             HeaderRule::Present(want) => *want,
-            HeaderRule::Value(m) => m.matches(value),
-            HeaderRule::Range(start, end) => {
-                value.parse::<i64>().is_ok_and(|n| *start <= n && n < *end)
-            }
+            HeaderRule::Value(m) => values.iter().any(|v| m.matches(v)),
+            HeaderRule::Range(start, end) => values
+                .iter()
+                .any(|v| v.parse::<i64>().is_ok_and(|n| *start <= n && n < *end)),
         };
         hit != self.invert
     }
