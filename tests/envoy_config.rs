@@ -689,6 +689,18 @@ fn header_matchers_as_envoy_has_them() {
     assert!(!guarded("/regex", &[("x-a", "x"), ("x-a", "y")]));
     assert!(guarded("/range", &[("x-n", "5"), ("x-n", "15")]));
     assert!(!guarded("/absent", &[("x-a", "1"), ("x-a", "2")]));
+    // `host` is `:authority` to Envoy's matcher (tests/envoy_parity.rs: a guarded rule on
+    // `Host` fell through to an open one, 200 where jwt_authn answers 401).
+    let h = parse(one(
+        json!({"issuer": ISSUER, "local_jwks": local()}),
+        json!({"match": {"prefix": "/", "headers": [{"name": "Host", "string_match": {"exact": "api.example"}}]},
+               "requires": {"provider_name": "p"}}),
+    ))
+    .unwrap();
+    assert!(h.rule_for("/", &[(":authority", "api.example")]).is_some());
+    assert!(h
+        .rule_for("/", &[(":authority", "other.example")])
+        .is_none());
     assert!(guarded("/case", &[("x-a", "abc")]));
     // Query values are compared raw, as jwt_authn does: %31 is not 1.
     let q = parse(one(

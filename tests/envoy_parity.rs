@@ -1419,8 +1419,21 @@ fn header_matchers_at_the_edges() -> Case {
             open("/k8", json!({"safe_regex_match": {"regex": "a"}})),
             open("/k9", json!({"string_match": {"exact": "v"}, "invert_match": true})),
             open("/k10", json!({"string_match": {"safe_regex": {"regex": "[ab]"}}})),
+            // `host` is `:authority` to Envoy's matcher: a guarded rule on it, then an open one.
+            {"match": {"path": "/host", "headers": [{"name": "Host", "string_match": {"prefix": "127.0.0.1:"}}]},
+             "requires": {"provider_name": "a"}},
+            {"match": {"path": "/host"}},
+            {"match": {"path": "/authority", "headers": [{"name": ":authority", "present_match": true}]}},
             {"match": {"prefix": "/"}, "requires": {"provider_name": "a"}}]});
-    let mut probes = Vec::new();
+    let mut probes = vec![
+        probe("host, no token", "/host", &[]),
+        probe(
+            "host, a token",
+            "/host",
+            &[("authorization", &bearer(&a_token(json!({}))))],
+        ),
+        probe(":authority, no token", "/authority", &[]),
+    ];
     for path in [
         "/pm", "/pa", "/pae", "/pi", "/pie", "/ee", "/e", "/ie", "/i", "/r", "/re", "/j", "/k1",
         "/k2", "/k3", "/k4", "/k5", "/k6", "/k7", "/k8", "/k9", "/k10",

@@ -327,7 +327,12 @@ enum HeaderRule {
 impl HeaderMatcher {
     fn parse(value: &Value, at: &str) -> Result<HeaderMatcher> {
         let mut f = Fields::new(value, at)?;
-        let name = f.required("name")?.to_ascii_lowercase();
+        let name = match f.required("name")?.to_ascii_lowercase() {
+            // Envoy's header map reads `host` as `:authority`, the only name it holds the
+            // request's host under: a rule on `host` must not fall through for want of it.
+            name if name == "host" => ":authority".to_owned(),
+            name => name,
+        };
         let mut rules = Vec::new();
         if let Some(v) = f.get("string_match") {
             rules.push(HeaderRule::Value(StringMatcher::parse(
