@@ -515,6 +515,40 @@ fn values_are_read_by_their_proto_type() {
         assert!(e.contains(says), "{field}: {bad}: {e}");
     }
     assert!(with("clock_skew_seconds", json!(4_294_967_295u64)).is_ok());
+    // Envoy's proto validation refuses an empty prefix, suffix, substring or regex in a
+    // StringMatcher (seen with `envoy --mode validate`): `subjects: {prefix: ""}` would take
+    // every subject. An empty `exact` is valid in both.
+    for (field, matcher) in [
+        ("subjects", json!({"prefix": ""})),
+        ("subjects", json!({"suffix": ""})),
+        ("subjects", json!({"contains": ""})),
+        ("subjects", json!({"safe_regex": {"regex": ""}})),
+    ] {
+        let e = with(field, matcher.clone()).unwrap_err();
+        assert!(
+            e.contains("must not be empty") || e.contains("regex is required"),
+            "{matcher}: {e}"
+        );
+    }
+    assert!(with("subjects", json!({"exact": ""})).is_ok());
+    let rule_with = |m: Value| {
+        parse(one(
+            json!({"issuer": ISSUER, "local_jwks": local()}),
+            json!({"match": m}),
+        ))
+    };
+    for m in [
+        json!({"prefix": "/", "headers": [{"name": "x", "string_match": {"prefix": ""}}]}),
+        json!({"prefix": "/", "headers": [{"name": "x", "prefix_match": ""}]}),
+        json!({"prefix": "/", "headers": [{"name": "x", "safe_regex_match": {"regex": ""}}]}),
+        json!({"prefix": "/", "query_parameters": [{"name": "q", "string_match": {"contains": ""}}]}),
+        json!({"safe_regex": {"regex": ""}}),
+    ] {
+        assert!(rule_with(m.clone()).is_err(), "{m}");
+    }
+    assert!(
+        rule_with(json!({"prefix": "/", "headers": [{"name": "x", "exact_match": ""}]})).is_ok()
+    );
     let e = parse(
         json!({"providers": {"p": {"issuer": ISSUER, "local_jwks": local()}},
         "rules": [{"match": {"prefix": "/"}}], "bypass_cors_preflight": "yes"}),

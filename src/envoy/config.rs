@@ -217,8 +217,10 @@ const MAX_REGEX_BYTES: usize = 1 << 20;
 impl Pattern {
     fn parse(value: &Value, at: &str) -> Result<Pattern> {
         let mut f = Fields::new(value, at)?;
+        // Envoy's proto validation refuses an empty regex, which would meet only "".
         let source = f
             .string("regex")?
+            .filter(|r| !r.is_empty())
             .ok_or_else(|| ConfigError(format!("{at}.regex is required")))?;
         // `google_re2` only tunes RE2's program size limit; ours is fixed.
         if let Some(mut g) = f.message("google_re2")? {
@@ -266,6 +268,12 @@ impl StringMatcher {
             ("contains", StringMatch::Contains),
         ] {
             if let Some(text) = f.string(name)? {
+                // Envoy's proto validation: only `exact` may be empty. An empty prefix,
+                // suffix or substring would meet every value (every subject, every header),
+                // where Envoy refuses the configuration.
+                if text.is_empty() && name != "exact" {
+                    return err(format!("{at}.{name} must not be empty"));
+                }
                 kinds.push(make(text));
             }
         }
