@@ -745,6 +745,15 @@ fn header_matchers_as_envoy_has_them() {
     assert!(q.rule_for("/x?a=2&open=1", &[]).is_some());
     assert!(q.rule_for("/x?open=%31", &[]).is_none());
     assert!(q.rule_for("/x?op%65n=1", &[]).is_none());
+    // Pairs as Envoy's query parser reads them, empty ones too: a parameter configured as ""
+    // finds `?=<token>`, as jwt_authn does (tests/envoy_parity.rs, "from_params with an empty
+    // name": a forged token there went through jwtgate under allow_missing).
+    use jwtgate::envoy::config::query_values;
+    let values = |path: &str, name: &str| query_values(path, name).collect::<Vec<_>>();
+    assert_eq!(values("/x?=t&a=1&&", ""), ["t", ""]);
+    assert_eq!(values("/x?&", ""), [""]);
+    assert!(values("/x?", "").is_empty() && values("/x?a=1&", "").is_empty());
+    assert_eq!(values("/x?a=1&a=%32&", "a"), ["1", "2"]);
 }
 
 #[test]

@@ -1462,6 +1462,35 @@ fn header_matchers_at_the_edges() -> Case {
     Case::new("header matchers at the edges", config, probes)
 }
 
+/// A parameter named "", which jwt_authn takes: `?=<token>` is a token there.
+fn a_parameter_without_a_name() -> Case {
+    let good = a_token(json!({}));
+    let bad = forged(&good);
+    let config = json!({"providers": {"a": provider_a(json!({"from_params": [""]}))},
+        "rules": [{"match": {"prefix": "/maybe"}, "requires": {"allow_missing": {}}},
+                  {"match": {"prefix": "/"}, "requires": {"provider_name": "a"}}]});
+    let mut probes = Vec::new();
+    for path in ["/", "/maybe"] {
+        for (name, query) in [
+            ("good", format!("={good}")),
+            ("forged", format!("={bad}")),
+            ("forged after another", format!("a=1&={bad}")),
+            ("good, no =", good.clone()),
+            ("empty pairs", "&&".to_owned()),
+            ("one empty pair", "&".to_owned()),
+            ("a trailing &", format!("x={bad}&")),
+            ("nothing after ?", String::new()),
+        ] {
+            probes.push(probe(
+                format!("{name} on {path}"),
+                format!("{path}?{query}"),
+                &[],
+            ));
+        }
+    }
+    Case::new("from_params with an empty name", config, probes)
+}
+
 /// CORS preflight requests.
 fn cors() -> Case {
     let config = json!({"providers": {"a": provider_a(json!({}))},
@@ -1655,6 +1684,7 @@ fn cases() -> Vec<Case> {
         shared_locations(),
         route_matches(),
         header_matchers_at_the_edges(),
+        a_parameter_without_a_name(),
         subjects(),
         provider_and_audiences(),
         audience_forms(),

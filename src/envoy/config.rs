@@ -488,21 +488,28 @@ impl QueryMatcher {
     }
 }
 
-/// The raw `key=value` pairs of `path`'s query, in order; a pair without `=` has an empty value.
+/// The raw `key=value` pairs of `path`'s query, in order, as Envoy's query parser reads
+/// them: a pair without `=` has an empty value, and an empty pair (`&&`, a leading `&`) is a
+/// parameter with an empty name and value; only what follows the last `&`, when empty, is
+/// none (`?a=1&` is one parameter, `?` none).
 fn query_pairs(path: &str) -> impl Iterator<Item = (&str, &str)> {
     let query = path.split_once('?').map_or("", |(_, q)| q);
     let query = query.split_once('#').map_or(query, |(q, _)| q);
+    let any = !query.is_empty();
     query
+        .strip_suffix('&')
+        .unwrap_or(query)
         .split('&')
-        .filter(|pair| !pair.is_empty())
+        .filter(move |_| any)
         .map(|pair| pair.split_once('=').unwrap_or((pair, "")))
 }
 
 /// Every value of the query parameter `name` in `path`, percent-decoded, in order: where
-/// jwt_authn looks for a token.
+/// jwt_authn looks for a token. A parameter configured as `""` is found too, as jwt_authn
+/// finds it: `?=<token>`, and the empty pairs of `?&&`.
 pub fn query_values<'p>(path: &'p str, name: &'p str) -> impl Iterator<Item = String> + 'p {
     query_pairs(path)
-        .filter(move |(k, _)| !k.is_empty() && percent_decode(k) == name)
+        .filter(move |(k, _)| percent_decode(k) == name)
         .map(|(_, v)| percent_decode(v))
 }
 
