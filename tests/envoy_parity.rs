@@ -1462,11 +1462,12 @@ fn header_matchers_at_the_edges() -> Case {
     Case::new("header matchers at the edges", config, probes)
 }
 
-/// A parameter named "", which jwt_authn takes: `?=<token>` is a token there.
+/// A parameter and a cookie named "", which jwt_authn takes: `?=<token>` and `Cookie:
+/// =<token>` are tokens there.
 fn a_parameter_without_a_name() -> Case {
     let good = a_token(json!({}));
     let bad = forged(&good);
-    let config = json!({"providers": {"a": provider_a(json!({"from_params": [""]}))},
+    let config = json!({"providers": {"a": provider_a(json!({"from_params": [""], "from_cookies": [""]}))},
         "rules": [{"match": {"prefix": "/maybe"}, "requires": {"allow_missing": {}}},
                   {"match": {"prefix": "/"}, "requires": {"provider_name": "a"}}]});
     let mut probes = Vec::new();
@@ -1488,7 +1489,19 @@ fn a_parameter_without_a_name() -> Case {
             ));
         }
     }
-    Case::new("from_params with an empty name", config, probes)
+    for (name, cookie) in [
+        ("cookie, good", format!("={good}")),
+        ("cookie, forged", format!("={bad}")),
+        ("cookie, forged after another", format!("a=1; ={bad}")),
+        ("cookie, no =", bad.clone()),
+    ] {
+        probes.push(probe(name, "/maybe", &[("cookie", &cookie)]));
+    }
+    Case::new("from_params with an empty name", config, probes).deliberate(
+        "cookie, good",
+        Part::Header("cookie".into()),
+        "removes the token cookie too",
+    )
 }
 
 /// CORS preflight requests.
