@@ -443,7 +443,7 @@ impl HeaderMatcher {
     }
 }
 
-/// An Envoy route `QueryParameterMatcher`: the first value of the (decoded) parameter.
+/// An Envoy route `QueryParameterMatcher`: the first value of the parameter, as sent (not decoded).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueryMatcher {
     name: String,
