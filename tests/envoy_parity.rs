@@ -1504,6 +1504,41 @@ fn a_parameter_without_a_name() -> Case {
     )
 }
 
+/// A query token with percent-encoded whitespace after it: `jwt_authn` decodes it and its
+/// base64 decoder passes over it; jwtgate takes the decoded value as it is, which fails.
+fn query_token_with_encoded_space() -> Case {
+    let good = a_token(json!({}));
+    let config = json!({"providers": {"a": provider_a(json!({}))}, "rules": everything_to("a")});
+    let tails = ["%20", "%09", "%0A", "%0D", "+", "%20%20", "%0B", "%0C"];
+    Case::new(
+        "query token with encoded whitespace",
+        config,
+        tails
+            .iter()
+            .map(|t| {
+                probe(
+                    format!("then {t}"),
+                    format!("/?access_token={good}{t}"),
+                    &[],
+                )
+            })
+            .collect(),
+    )
+    .deliberate_each(
+        &[
+            "then %20",
+            "then %09",
+            "then %0A",
+            "then %0D",
+            "then %20%20",
+            "then %0B",
+            "then %0C",
+        ],
+        Part::Status,
+        "a token followed by percent-encoded whitespace",
+    )
+}
+
 /// CORS preflight requests.
 fn cors() -> Case {
     let config = json!({"providers": {"a": provider_a(json!({}))},
@@ -1698,6 +1733,7 @@ fn cases() -> Vec<Case> {
         route_matches(),
         header_matchers_at_the_edges(),
         a_parameter_without_a_name(),
+        query_token_with_encoded_space(),
         subjects(),
         provider_and_audiences(),
         audience_forms(),
