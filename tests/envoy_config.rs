@@ -166,6 +166,16 @@ fn what_cannot_be_honoured_is_refused_with_its_reason() {
         )
     };
     let rule = |r: Value| one(p(), r);
+    let provider_with = |fields: Value| {
+        let mut provider = p();
+        for (k, v) in fields.as_object().unwrap() {
+            provider[k] = v.clone();
+        }
+        one(
+            provider,
+            json!({"match": {"prefix": "/"}, "requires": {"provider_name": "p"}}),
+        )
+    };
     let cases: Vec<(&str, Value, &str)> = vec![
         (
             "not an object",
@@ -184,6 +194,34 @@ fn what_cannot_be_honoured_is_refused_with_its_reason() {
             "an empty requirement",
             rule(json!({"match": {"prefix": "/"}, "requires": {}})),
             "rules[0].requires needs one of",
+        ),
+        (
+            // jwt_authn removes the headers it sets before it looks for a token, so it finds
+            // none in them: in Envoy 1.40 a valid token there got 401 "Jwt is missing" from
+            // jwt_authn and 200 from jwtgate.
+            "the payload header where tokens are read (Authorization by default)",
+            with("forward_payload_header", json!("Authorization")),
+            "authorization is set from verified claims",
+        ),
+        (
+            "a claim header where tokens are read",
+            provider_with(json!({"from_headers": [{"name": "x-jwt"}],
+                "claim_to_headers": [{"header_name": "x-jwt", "claim_name": "sub"}]})),
+            "x-jwt is set from verified claims",
+        ),
+        (
+            "a claim header where another provider reads tokens",
+            json!({"providers": {
+                "p": {"issuer": ISSUER, "local_jwks": local(), "from_headers": [{"name": "x-jwt"}]},
+                "q": {"issuer": ISSUER, "local_jwks": local(), "from_params": ["t"],
+                    "claim_to_headers": [{"header_name": "X-Jwt", "claim_name": "sub"}]}},
+                "rules": [{"match": {"prefix": "/"}, "requires": {"provider_name": "p"}}]}),
+            "x-jwt is set from verified claims",
+        ),
+        (
+            "the cookie header as the payload header beside from_cookies",
+            provider_with(json!({"from_cookies": ["session"], "forward_payload_header": "cookie"})),
+            "cookie is set from verified claims",
         ),
         (
             "unknown provider in a rule",
@@ -451,6 +489,15 @@ fn values_are_read_by_their_proto_type() {
         ("algorithms", json!("ES256"), "must be a list"),
         ("issuer", json!(1), "must be a string"),
         ("clock_skew_seconds", json!("ten"), "non-negative integer"),
+        // A uint32 in jwt_authn's proto: Envoy 1.40 refuses 2^32 ("Unable to parse JSON as
+        // proto"); read as a u64 it was a skew of 136 years, every expired token taken.
+        ("clock_skew_seconds", json!(4_294_967_296u64), "a uint32"),
+        ("clock_skew_seconds", json!("4294967296"), "a uint32"),
+        (
+            "jwt_cache_config",
+            json!({"jwt_max_token_size": 4_294_967_296u64}),
+            "a uint32",
+        ),
         ("max_lifetime", json!(60), "must be a duration"),
         ("subjects", json!("spiffe://"), "must be an object"),
         (
@@ -467,6 +514,41 @@ fn values_are_read_by_their_proto_type() {
         let e = with(field, bad.clone()).unwrap_err();
         assert!(e.contains(says), "{field}: {bad}: {e}");
     }
+    assert!(with("clock_skew_seconds", json!(4_294_967_295u64)).is_ok());
+    // Envoy's proto validation refuses an empty prefix, suffix, substring or regex in a
+    // StringMatcher (seen with `envoy --mode validate`): `subjects: {prefix: ""}` would take
+    // every subject. An empty `exact` is valid in both.
+    for (field, matcher) in [
+        ("subjects", json!({"prefix": ""})),
+        ("subjects", json!({"suffix": ""})),
+        ("subjects", json!({"contains": ""})),
+        ("subjects", json!({"safe_regex": {"regex": ""}})),
+    ] {
+        let e = with(field, matcher.clone()).unwrap_err();
+        assert!(
+            e.contains("must not be empty") || e.contains("regex is required"),
+            "{matcher}: {e}"
+        );
+    }
+    assert!(with("subjects", json!({"exact": ""})).is_ok());
+    let rule_with = |m: Value| {
+        parse(one(
+            json!({"issuer": ISSUER, "local_jwks": local()}),
+            json!({"match": m}),
+        ))
+    };
+    for m in [
+        json!({"prefix": "/", "headers": [{"name": "x", "string_match": {"prefix": ""}}]}),
+        json!({"prefix": "/", "headers": [{"name": "x", "prefix_match": ""}]}),
+        json!({"prefix": "/", "headers": [{"name": "x", "safe_regex_match": {"regex": ""}}]}),
+        json!({"prefix": "/", "query_parameters": [{"name": "q", "string_match": {"contains": ""}}]}),
+        json!({"safe_regex": {"regex": ""}}),
+    ] {
+        assert!(rule_with(m.clone()).is_err(), "{m}");
+    }
+    assert!(
+        rule_with(json!({"prefix": "/", "headers": [{"name": "x", "exact_match": ""}]})).is_ok()
+    );
     let e = parse(
         json!({"providers": {"p": {"issuer": ISSUER, "local_jwks": local()}},
         "rules": [{"match": {"prefix": "/"}}], "bypass_cors_preflight": "yes"}),
@@ -633,8 +715,26 @@ fn header_matchers_as_envoy_has_them() {
     assert!(guarded("/range", &[("x-n", "10")]) && !guarded("/range", &[("x-n", "20")]));
     assert!(!guarded("/range", &[("x-n", "x")]));
     assert!(guarded("/regex", &[("x-a", "aab")]) && !guarded("/regex", &[("x-a", "aabx")]));
-    // Two values of one header are matched joined by a comma.
-    assert!(!guarded("/regex", &[("x-a", "ab"), ("x-a", "ab")]));
+    // A header on two lines matches when one of its values does, as Envoy 1.40's matcher
+    // decides (tests/envoy_parity.rs, "header matchers at the edges"), never the values
+    // joined by a comma: that let `x-a: ab` twice fall through to the open rule.
+    assert!(guarded("/regex", &[("x-a", "ab"), ("x-a", "ab")]));
+    assert!(guarded("/regex", &[("x-a", "x"), ("x-a", "ab")]));
+    assert!(!guarded("/regex", &[("x-a", "x"), ("x-a", "y")]));
+    assert!(guarded("/range", &[("x-n", "5"), ("x-n", "15")]));
+    assert!(!guarded("/absent", &[("x-a", "1"), ("x-a", "2")]));
+    // `host` is `:authority` to Envoy's matcher (tests/envoy_parity.rs: a guarded rule on
+    // `Host` fell through to an open one, 200 where jwt_authn answers 401).
+    let h = parse(one(
+        json!({"issuer": ISSUER, "local_jwks": local()}),
+        json!({"match": {"prefix": "/", "headers": [{"name": "Host", "string_match": {"exact": "api.example"}}]},
+               "requires": {"provider_name": "p"}}),
+    ))
+    .unwrap();
+    assert!(h.rule_for("/", &[(":authority", "api.example")]).is_some());
+    assert!(h
+        .rule_for("/", &[(":authority", "other.example")])
+        .is_none());
     assert!(guarded("/case", &[("x-a", "abc")]));
     // Query values are compared raw, as jwt_authn does: %31 is not 1.
     let q = parse(one(
@@ -645,6 +745,15 @@ fn header_matchers_as_envoy_has_them() {
     assert!(q.rule_for("/x?a=2&open=1", &[]).is_some());
     assert!(q.rule_for("/x?open=%31", &[]).is_none());
     assert!(q.rule_for("/x?op%65n=1", &[]).is_none());
+    // Pairs as Envoy's query parser reads them, empty ones too: a parameter configured as ""
+    // finds `?=<token>`, as jwt_authn does (tests/envoy_parity.rs, "from_params with an empty
+    // name": a forged token there went through jwtgate under allow_missing).
+    use jwtgate::envoy::config::query_values;
+    let values = |path: &str, name: &str| query_values(path, name).collect::<Vec<_>>();
+    assert_eq!(values("/x?=t&a=1&&", ""), ["t", ""]);
+    assert_eq!(values("/x?&", ""), [""]);
+    assert!(values("/x?", "").is_empty() && values("/x?a=1&", "").is_empty());
+    assert_eq!(values("/x?a=1&a=%32&", "a"), ["1", "2"]);
 }
 
 #[test]

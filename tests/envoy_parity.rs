@@ -1382,6 +1382,163 @@ fn route_cache() -> Case {
         )
 }
 
+/// Header matchers on a header the request lacks, sent empty, or sent twice: what
+/// `treat_missing_header_as_empty`, `present_match: false` and `range_match` make of them.
+fn header_matchers_at_the_edges() -> Case {
+    let h = |rule: Value| {
+        json!({"name": "x-h"})
+            .as_object()
+            .unwrap()
+            .clone()
+            .into_iter()
+            .chain(rule.as_object().unwrap().clone())
+            .collect::<serde_json::Map<_, _>>()
+    };
+    let open = |path: &str, rule: Value| json!({"match": {"path": path, "headers": [h(rule)]}});
+    let config = json!({"providers": {"a": provider_a(json!({}))},
+        "rules": [
+            open("/pm", json!({"present_match": true, "treat_missing_header_as_empty": true})),
+            open("/pa", json!({"present_match": false})),
+            open("/pae", json!({"present_match": false, "treat_missing_header_as_empty": true})),
+            open("/pi", json!({"present_match": true, "invert_match": true})),
+            open("/pie", json!({"present_match": true, "invert_match": true, "treat_missing_header_as_empty": true})),
+            open("/ee", json!({"string_match": {"exact": ""}, "treat_missing_header_as_empty": true})),
+            open("/e", json!({"string_match": {"exact": ""}})),
+            open("/ie", json!({"string_match": {"exact": "v"}, "invert_match": true, "treat_missing_header_as_empty": true})),
+            open("/i", json!({"string_match": {"exact": "v"}, "invert_match": true})),
+            open("/r", json!({"range_match": {"start": 0, "end": 10}})),
+            open("/re", json!({"range_match": {"start": 0, "end": 10}, "treat_missing_header_as_empty": true})),
+            open("/j", json!({"string_match": {"exact": "a,b"}})),
+            open("/k1", json!({"string_match": {"exact": "a"}})),
+            open("/k2", json!({"string_match": {"exact": "b"}})),
+            open("/k3", json!({"string_match": {"exact": "a, b"}})),
+            open("/k4", json!({"string_match": {"contains": "b"}})),
+            open("/k5", json!({"string_match": {"suffix": "b"}})),
+            open("/k6", json!({"present_match": true})),
+            open("/k7", json!({"string_match": {"prefix": "a,"}})),
+            open("/k8", json!({"safe_regex_match": {"regex": "a"}})),
+            open("/k9", json!({"string_match": {"exact": "v"}, "invert_match": true})),
+            open("/k10", json!({"string_match": {"safe_regex": {"regex": "[ab]"}}})),
+            // `host` is `:authority` to Envoy's matcher: a guarded rule on it, then an open one.
+            {"match": {"path": "/host", "headers": [{"name": "Host", "string_match": {"prefix": "127.0.0.1:"}}]},
+             "requires": {"provider_name": "a"}},
+            {"match": {"path": "/host"}},
+            {"match": {"path": "/authority", "headers": [{"name": ":authority", "present_match": true}]}},
+            {"match": {"prefix": "/"}, "requires": {"provider_name": "a"}}]});
+    let mut probes = vec![
+        probe("host, no token", "/host", &[]),
+        probe(
+            "host, a token",
+            "/host",
+            &[("authorization", &bearer(&a_token(json!({}))))],
+        ),
+        probe(":authority, no token", "/authority", &[]),
+    ];
+    for path in [
+        "/pm", "/pa", "/pae", "/pi", "/pie", "/ee", "/e", "/ie", "/i", "/r", "/re", "/j", "/k1",
+        "/k2", "/k3", "/k4", "/k5", "/k6", "/k7", "/k8", "/k9", "/k10",
+    ] {
+        probes.push(probe(format!("{path} without the header"), path, &[]));
+        probes.push(probe(format!("{path} with it empty"), path, &[("x-h", "")]));
+        probes.push(probe(format!("{path} with v"), path, &[("x-h", "v")]));
+        probes.push(probe(format!("{path} with 5"), path, &[("x-h", "5")]));
+        probes.push(probe(
+            format!("{path} with a and b"),
+            path,
+            &[("x-h", "a"), ("x-h", "b")],
+        ));
+        probes.push(probe(
+            format!("{path} with v and w"),
+            path,
+            &[("x-h", "v"), ("x-h", "w")],
+        ));
+        probes.push(probe(
+            format!("{path} with 5 and 50"),
+            path,
+            &[("x-h", "5"), ("x-h", "50")],
+        ));
+        probes.push(probe(format!("{path} with a,b"), path, &[("x-h", "a,b")]));
+    }
+    Case::new("header matchers at the edges", config, probes)
+}
+
+/// A parameter and a cookie named "", which jwt_authn takes: `?=<token>` and `Cookie:
+/// =<token>` are tokens there.
+fn a_parameter_without_a_name() -> Case {
+    let good = a_token(json!({}));
+    let bad = forged(&good);
+    let config = json!({"providers": {"a": provider_a(json!({"from_params": [""], "from_cookies": [""]}))},
+        "rules": [{"match": {"prefix": "/maybe"}, "requires": {"allow_missing": {}}},
+                  {"match": {"prefix": "/"}, "requires": {"provider_name": "a"}}]});
+    let mut probes = Vec::new();
+    for path in ["/", "/maybe"] {
+        for (name, query) in [
+            ("good", format!("={good}")),
+            ("forged", format!("={bad}")),
+            ("forged after another", format!("a=1&={bad}")),
+            ("good, no =", good.clone()),
+            ("empty pairs", "&&".to_owned()),
+            ("one empty pair", "&".to_owned()),
+            ("a trailing &", format!("x={bad}&")),
+            ("nothing after ?", String::new()),
+        ] {
+            probes.push(probe(
+                format!("{name} on {path}"),
+                format!("{path}?{query}"),
+                &[],
+            ));
+        }
+    }
+    for (name, cookie) in [
+        ("cookie, good", format!("={good}")),
+        ("cookie, forged", format!("={bad}")),
+        ("cookie, forged after another", format!("a=1; ={bad}")),
+        ("cookie, no =", bad.clone()),
+    ] {
+        probes.push(probe(name, "/maybe", &[("cookie", &cookie)]));
+    }
+    Case::new("from_params with an empty name", config, probes).deliberate(
+        "cookie, good",
+        Part::Header("cookie".into()),
+        "removes the token cookie too",
+    )
+}
+
+/// A query token with percent-encoded whitespace after it: `jwt_authn` decodes it and its
+/// base64 decoder passes over it; jwtgate takes the decoded value as it is, which fails.
+fn query_token_with_encoded_space() -> Case {
+    let good = a_token(json!({}));
+    let config = json!({"providers": {"a": provider_a(json!({}))}, "rules": everything_to("a")});
+    let tails = ["%20", "%09", "%0A", "%0D", "+", "%20%20", "%0B", "%0C"];
+    Case::new(
+        "query token with encoded whitespace",
+        config,
+        tails
+            .iter()
+            .map(|t| {
+                probe(
+                    format!("then {t}"),
+                    format!("/?access_token={good}{t}"),
+                    &[],
+                )
+            })
+            .collect(),
+    )
+    .deliberate_each(
+        &[
+            "then %20",
+            "then %09",
+            "then %0A",
+            "then %0D",
+            "then %20%20",
+            "then %0B",
+            "then %0C",
+        ],
+        Part::Status,
+        "a token followed by percent-encoded whitespace",
+    )
+}
+
 /// CORS preflight requests.
 fn cors() -> Case {
     let config = json!({"providers": {"a": provider_a(json!({}))},
@@ -1397,7 +1554,36 @@ fn cors() -> Case {
     preflight.method = "OPTIONS";
     let mut no_origin = probe("OPTIONS without origin", "/x", &[]);
     no_origin.method = "OPTIONS";
-    Case::new("bypass_cors_preflight", config, vec![preflight, no_origin])
+    // jwt_authn bypasses only the method exactly `OPTIONS` with both headers non-empty.
+    let mut lower = probe(
+        "preflight with the method in lower case",
+        "/x",
+        &[
+            ("origin", "https://app.example"),
+            ("access-control-request-method", "GET"),
+        ],
+    );
+    lower.method = "options";
+    let mut empty_origin = probe(
+        "preflight with an empty origin",
+        "/x",
+        &[("origin", ""), ("access-control-request-method", "GET")],
+    );
+    empty_origin.method = "OPTIONS";
+    let mut empty_method = probe(
+        "preflight with an empty access-control-request-method",
+        "/x",
+        &[
+            ("origin", "https://app.example"),
+            ("access-control-request-method", ""),
+        ],
+    );
+    empty_method.method = "OPTIONS";
+    Case::new(
+        "bypass_cors_preflight",
+        config,
+        vec![preflight, no_origin, lower, empty_origin, empty_method],
+    )
 }
 
 /// A harmless top-level or provider field: the same decisions with it as without.
@@ -1545,6 +1731,9 @@ fn cases() -> Vec<Case> {
         extraction(),
         shared_locations(),
         route_matches(),
+        header_matchers_at_the_edges(),
+        a_parameter_without_a_name(),
+        query_token_with_encoded_space(),
         subjects(),
         provider_and_audiences(),
         audience_forms(),
@@ -1585,6 +1774,12 @@ fn cases() -> Vec<Case> {
             "clear_route_cache",
             json!({}),
             json!({"clear_route_cache": true}),
+        ),
+        // proto3: an empty string is the field left out, as jwt_authn reads it.
+        harmless(
+            "forward_payload_header empty",
+            json!({}),
+            json!({"forward_payload_header": ""}),
         ),
         harmless(
             "normalize_payload_in_metadata",

@@ -778,6 +778,13 @@ fn gen_probe(rng: &mut Rng, pool: &Pool, config: &GenConfig, n: usize) -> GenPro
             "x-mode".into(),
             rng.pick(&["open", "closed", ""]).to_owned(),
         ));
+        // On two lines: a matcher meets it when one of its values does.
+        if rng.chance(30) {
+            headers.push((
+                "x-mode".into(),
+                rng.pick(&["open", "closed", ""]).to_owned(),
+            ));
+        }
     }
     if rng.chance(10) {
         query.push("debug".into());

@@ -531,6 +531,31 @@ fn cors_preflight_bypass() {
         },
     );
     assert_eq!(denied(outcome), Error::MissingToken);
+    // As jwt_authn's isCorsPreflightRequest: the method exactly `OPTIONS`, and both headers
+    // non-empty. A lower-case method or an empty header is an ordinary request, which needs
+    // its token (tests/envoy_parity.rs holds both filters to it).
+    for (method, origin, acrm) in [
+        ("options", "https://app.example", "POST"),
+        ("Options", "https://app.example", "POST"),
+        ("OPTIONS", "", "POST"),
+        ("OPTIONS", "https://app.example", ""),
+    ] {
+        let outcome = decide(
+            &c,
+            &env,
+            &Request {
+                method,
+                path: "/orders",
+                headers: &[("origin", origin), ("access-control-request-method", acrm)],
+                route: None,
+            },
+        );
+        assert_eq!(
+            denied(outcome),
+            Error::MissingToken,
+            "{method} origin={origin:?} acrm={acrm:?}"
+        );
+    }
 }
 
 #[test]
@@ -1038,6 +1063,26 @@ fn claim_headers_ask_for_a_new_route_when_configured() {
         )],
     ));
     assert!(!ops.contains(&HeaderOp::ClearRouteCache));
+}
+
+#[test]
+fn an_empty_forward_payload_header_is_none() {
+    // proto3: "" is the field left out, as jwt_authn reads it (`if (!...empty())`). Read as a
+    // name, it sent the upstream a header with no name holding the payload
+    // (tests/envoy_parity.rs: "forward_payload_header empty").
+    let c = config(json!({
+        "providers": {"p": provider(json!({"forward_payload_header": ""}))},
+        "rules": [{"match": {"prefix": "/"}, "requires": {"provider_name": "p"}}]
+    }));
+    let env = Fake::new(&c);
+    let t = bearer(&token(Algorithm::ES256, &claims()));
+    let ops = allowed(run(&c, &env, "/", &[("authorization", &t)]));
+    assert!(
+        !ops.iter().any(|op| matches!(op,
+            HeaderOp::Remove(n) | HeaderOp::Set(n, _) | HeaderOp::Add(n, _) if n.is_empty())),
+        "{ops:?}"
+    );
+    assert_eq!(set(&ops, "x-sub").as_deref(), Some("alice"));
 }
 
 #[test]

@@ -217,12 +217,14 @@ const MAX_REGEX_BYTES: usize = 1 << 20;
 impl Pattern {
     fn parse(value: &Value, at: &str) -> Result<Pattern> {
         let mut f = Fields::new(value, at)?;
+        // Envoy's proto validation refuses an empty regex, which would meet only "".
         let source = f
             .string("regex")?
+            .filter(|r| !r.is_empty())
             .ok_or_else(|| ConfigError(format!("{at}.regex is required")))?;
         // `google_re2` only tunes RE2's program size limit; ours is fixed.
         if let Some(mut g) = f.message("google_re2")? {
-            g.uint("max_program_size")?;
+            g.uint32("max_program_size")?;
             g.finish()?;
         }
         f.finish()?;
@@ -266,6 +268,12 @@ impl StringMatcher {
             ("contains", StringMatch::Contains),
         ] {
             if let Some(text) = f.string(name)? {
+                // Envoy's proto validation: only `exact` may be empty. An empty prefix,
+                // suffix or substring would meet every value (every subject, every header),
+                // where Envoy refuses the configuration.
+                if text.is_empty() && name != "exact" {
+                    return err(format!("{at}.{name} must not be empty"));
+                }
                 kinds.push(make(text));
             }
         }
@@ -327,7 +335,12 @@ enum HeaderRule {
 impl HeaderMatcher {
     fn parse(value: &Value, at: &str) -> Result<HeaderMatcher> {
         let mut f = Fields::new(value, at)?;
-        let name = f.required("name")?.to_ascii_lowercase();
+        let name = match f.required("name")?.to_ascii_lowercase() {
+            // Envoy's header map reads `host` as `:authority`, the only name it holds the
+            // request's host under: a rule on `host` must not fall through for want of it.
+            name if name == "host" => ":authority".to_owned(),
+            name => name,
+        };
         let mut rules = Vec::new();
         if let Some(v) = f.get("string_match") {
             rules.push(HeaderRule::Value(StringMatcher::parse(
@@ -399,38 +412,38 @@ impl HeaderMatcher {
         &self.name
     }
 
-    /// Whether the request's headers match: several values of the header are joined by `,`,
-    /// and a missing header matches only a presence rule that asks for absence.
+    /// Whether the request's headers match, as Envoy 1.40's rule matcher decides: a header
+    /// sent on several lines matches when one of its values does (not the values joined by
+    /// `,`: `a` and `b` meet `exact: a`, never `exact: "a,b"`), `invert_match` then turning
+    /// the answer; a missing header matches only a presence rule that asks for absence,
+    /// or is one empty value with `treat_missing_header_as_empty`.
     pub fn matches(&self, headers: &[(&str, &str)]) -> bool {
-        let values: Vec<&str> = headers
+        let mut values: Vec<&str> = headers
             .iter()
             .filter(|(n, _)| n.eq_ignore_ascii_case(&self.name))
             .map(|(_, v)| *v)
             .collect();
-        let joined = if values.is_empty() {
+        if values.is_empty() {
             if !self.missing_as_empty {
                 return match self.rule {
                     HeaderRule::Present(want) => want == self.invert,
                     _ => false,
                 };
             }
-            None
-        } else {
-            Some(values.join(","))
-        };
-        let value = joined.as_deref().unwrap_or("");
+            values.push("");
+        }
         let hit = match &self.rule {
             HeaderRule::Present(want) => *want,
-            HeaderRule::Value(m) => m.matches(value),
-            HeaderRule::Range(start, end) => {
-                value.parse::<i64>().is_ok_and(|n| *start <= n && n < *end)
-            }
+            HeaderRule::Value(m) => values.iter().any(|v| m.matches(v)),
+            HeaderRule::Range(start, end) => values
+                .iter()
+                .any(|v| v.parse::<i64>().is_ok_and(|n| *start <= n && n < *end)),
         };
         hit != self.invert
     }
 }
 
-/// An Envoy route `QueryParameterMatcher`: the first value of the (decoded) parameter.
+/// An Envoy route `QueryParameterMatcher`: the first value of the parameter, as sent (not decoded).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueryMatcher {
     name: String,
@@ -475,21 +488,28 @@ impl QueryMatcher {
     }
 }
 
-/// The raw `key=value` pairs of `path`'s query, in order; a pair without `=` has an empty value.
+/// The raw `key=value` pairs of `path`'s query, in order, as Envoy's query parser reads
+/// them: a pair without `=` has an empty value, and an empty pair (`&&`, a leading `&`) is a
+/// parameter with an empty name and value; only what follows the last `&`, when empty, is
+/// none (`?a=1&` is one parameter, `?` none).
 fn query_pairs(path: &str) -> impl Iterator<Item = (&str, &str)> {
     let query = path.split_once('?').map_or("", |(_, q)| q);
     let query = query.split_once('#').map_or(query, |(q, _)| q);
+    let any = !query.is_empty();
     query
+        .strip_suffix('&')
+        .unwrap_or(query)
         .split('&')
-        .filter(|pair| !pair.is_empty())
+        .filter(move |_| any)
         .map(|pair| pair.split_once('=').unwrap_or((pair, "")))
 }
 
 /// Every value of the query parameter `name` in `path`, percent-decoded, in order: where
-/// jwt_authn looks for a token.
+/// jwt_authn looks for a token. A parameter configured as `""` is found too, as jwt_authn
+/// finds it: `?=<token>`, and the empty pairs of `?&&`.
 pub fn query_values<'p>(path: &'p str, name: &'p str) -> impl Iterator<Item = String> + 'p {
     query_pairs(path)
-        .filter(move |(k, _)| !k.is_empty() && percent_decode(k) == name)
+        .filter(move |(k, _)| percent_decode(k) == name)
         .map(|(_, v)| percent_decode(v))
 }
 
@@ -672,6 +692,21 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// A `uint32` (or `UInt32Value`): a larger number is no value of the field, and Envoy
+    /// refuses the configuration; it must never be read as a longer clock skew.
+    fn uint32(&mut self, name: &str) -> Result<Option<u32>> {
+        match self.uint(name)? {
+            None => Ok(None),
+            Some(n) => u32::try_from(n).map(Some).map_err(|_| {
+                ConfigError(format!(
+                    "{} must be a non-negative integer of at most {} (a uint32)",
+                    self.path(name),
+                    u32::MAX
+                ))
+            }),
+        }
+    }
+
     fn duration(&mut self, name: &str) -> Result<Option<Duration>> {
         match self.get(name) {
             None => Ok(None),
@@ -838,6 +873,28 @@ impl Config {
             .collect();
         owned_headers.sort_unstable();
         owned_headers.dedup();
+        // jwt_authn removes the headers it sets before it looks for tokens: where one is also
+        // where a token is read, it never finds that token (Envoy 1.40: 401 "Jwt is missing"
+        // for a valid token there), and jwtgate, which reads the request as it came, let the
+        // token through. A header both read as a credential and vouched for as a claim is a
+        // configuration no filter can honour: the plugin stops.
+        if let Some(h) = owned_headers.iter().find(|h| {
+            providers
+                .iter()
+                .flat_map(|p| &p.locations)
+                .any(|l| match l {
+                    Location::Header { name, .. } => name == *h,
+                    Location::Cookie(_) => h.as_str() == "cookie",
+                    Location::Param(_) => false,
+                })
+        }) {
+            return err(format!(
+                "{h} is set from verified claims (forward_payload_header or claim_to_headers) \
+                 and also read for a token (from_headers, Authorization by default, or the \
+                 cookie of from_cookies): jwt_authn removes it before looking for the token \
+                 and never finds one there; set the claims in another header"
+            ));
+        }
         // In jwt_authn's extraction order: headers by name and prefix, then parameters, then
         // cookies, each by name. Its authenticator works through the tokens from the back, and
         // claim headers are added in that order.
@@ -902,8 +959,8 @@ impl Provider {
         for aud in f.strings("audiences")? {
             policy = policy.audience(aud);
         }
-        if let Some(skew) = f.uint("clock_skew_seconds")? {
-            policy = policy.clock_skew(skew);
+        if let Some(skew) = f.uint32("clock_skew_seconds")? {
+            policy = policy.clock_skew(skew.into());
         }
         // jwtgate requires `exp` unless told otherwise; `jwt_authn` defaults the other way.
         // An explicit `require_expiration: false` keeps the jwt_authn behaviour.
@@ -990,8 +1047,10 @@ impl Provider {
 
         let forward = f.boolean("forward")?;
         let clear_route_cache = f.boolean("clear_route_cache")?;
+        // proto3: "" is the field left out, as jwt_authn reads it; never a header with no name.
         let forward_payload_header = f
             .string("forward_payload_header")?
+            .filter(|h| !h.is_empty())
             .map(|h| h.to_ascii_lowercase());
         let pad_forward_payload_header = f.boolean("pad_forward_payload_header")?;
         let mut claim_to_headers = Vec::new();
@@ -1030,12 +1089,12 @@ impl Provider {
             Some(v) => {
                 let mut cf = Fields::new(v, format!("{at}.jwt_cache_config"))?;
                 // jwt_authn reads 0 as "not set": the default size.
-                let size = match cf.uint("jwt_cache_size")? {
+                let size = match cf.uint32("jwt_cache_size")? {
                     None | Some(0) => DEFAULT_JWT_CACHE_SIZE,
                     Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
                 };
                 // Only what is cached: a longer token is verified as any other, as in jwt_authn.
-                if let Some(max) = cf.uint("jwt_max_token_size")?.filter(|m| *m > 0) {
+                if let Some(max) = cf.uint32("jwt_max_token_size")?.filter(|m| *m > 0) {
                     jwt_cache_max_token_bytes = usize::try_from(max).unwrap_or(usize::MAX);
                 }
                 // jwtgate's addition: the cache is on by default, so a way to turn it off
@@ -1229,7 +1288,7 @@ impl Remote {
         if let Some(mut rp) = f.message("retry_policy")? {
             // Failed fetches are retried without limit while keys are missing or stale, every
             // base_interval: num_retries bounds nothing jwtgate would otherwise do.
-            rp.uint("num_retries")?;
+            rp.uint32("num_retries")?;
             if let Some(mut bo) = rp.message("retry_back_off")? {
                 if let Some(d) = bo.duration("base_interval")? {
                     retry_interval = d;

@@ -252,7 +252,9 @@ fn pseudo<'a>(headers: &[(&'a str, &'a str)], name: &str) -> &'a str {
         .map_or("", |(_, v)| v)
 }
 
-/// The realm of the challenge, as `jwt_authn` writes it: the request URL without query.
+/// The realm of the challenge: the request URL without its query. `jwt_authn` writes the query
+/// too (its path cut at 256 bytes), so a token sent as a query parameter comes back in its
+/// answer; jwtgate's does not echo it (examples/envoy/README.md, Responses).
 fn realm(headers: &[(&str, &str)]) -> String {
     let path = pseudo(headers, ":path");
     let path = path.split_once('?').map_or(path, |(p, _)| p);

@@ -144,10 +144,14 @@ pub fn decide(config: &Config, env: &dyn Env, req: &Request<'_>) -> Outcome {
         .cloned()
         .map(HeaderOp::Remove)
         .collect();
+    // As jwt_authn decides a preflight: the method exactly `OPTIONS` (methods are
+    // case-sensitive) and both headers non-empty. An empty `Origin` is no preflight, and
+    // must not be a way past the check.
+    let filled = |name: &str| req.header(name).is_some_and(|v| !v.is_empty());
     if config.bypass_cors_preflight
-        && req.method.eq_ignore_ascii_case("OPTIONS")
-        && req.header("origin").is_some()
-        && req.header("access-control-request-method").is_some()
+        && req.method == "OPTIONS"
+        && filled("origin")
+        && filled("access-control-request-method")
     {
         return Outcome::Allow(ops);
     }
