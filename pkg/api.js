@@ -223,7 +223,7 @@ export class RemoteVerifier {
 
   /** `{ claims }` for a request with a good bearer token, or `{ response }`: the refusal. */
   authenticate(request, options) {
-    return authenticate(this, request, options);
+    return authenticate(this, request, options, true);
   }
 
   /**

@@ -55,7 +55,7 @@ export function routeOptions(options) {
  * `{ claims }` for a request whose bearer token verifies (and is not revoked, and meets the
  * requirements), otherwise `{ response }`: the Envoy filter's status, challenge and body.
  */
-export async function authenticate(verifier, request, options = {}) {
+export async function authenticate(verifier, request, options = {}, remote = false) {
   const get = reader(options);
   onlyKnown(get, PER_CALL, 'authenticate');
   if (typeof request?.headers?.get !== 'function' || typeof request?.url !== 'string') {
@@ -77,7 +77,9 @@ export async function authenticate(verifier, request, options = {}) {
   let claims;
   let unmet = null;
   try {
-    claims = await verifier.verify(token, { now: get('now'), waitUntil: get('waitUntil') });
+    // waitUntil is for a RemoteVerifier's background refresh: a Verifier has none, and its
+    // verify refuses the name.
+    claims = await verifier.verify(token, remote ? { now: get('now'), waitUntil: get('waitUntil') } : { now: get('now') });
   } catch (e) {
     if (!(e instanceof JwtError)) throw e;
     // Only a token that passed every other check gets this far: as in the filter, revocation

@@ -165,6 +165,16 @@ test('RemoteVerifier authenticates too, and its key outage is the filter\'s 503'
   assert.equal((await ok.authenticate(bearer(fx.tokens.ES256), { now: fx.now })).claims.sub, 'alice');
 });
 
+test('a Verifier authenticates with or without waitUntil, which only a RemoteVerifier uses', async () => {
+  // Hono hands every request in a Worker the context's waitUntil, whichever verifier the route has.
+  const v = new Verifier({ jwks: fx.jwks, ...options });
+  for (const call of [{ now: fx.now }, { now: fx.now, waitUntil: () => {} }]) {
+    assert.equal((await v.authenticate(bearer(fx.tokens.ES256), call)).claims.sub, 'alice');
+  }
+  // verify itself still refuses the name: it is not a Verifier's.
+  await assert.rejects(v.verify(fx.tokens.ES256, { now: fx.now, waitUntil: () => {} }), TypeError);
+});
+
 test('mistakes are TypeErrors (rejections), never a let-through', async () => {
   const v = new Verifier({ jwks: fx.jwks, ...options });
   const answer = v.authenticate('nope');
