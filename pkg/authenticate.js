@@ -42,13 +42,18 @@ export function requirements(requiredClaims, spaceDelimitedClaims) {
 /**
  * A middleware's options (`jwtgate/hono`, `jwtgate/express`), checked where the route is
  * written: a misspelt name, a setting of the wrong type or a requirement the core refuses is a
- * TypeError at start-up, not a 500 on every request the route gets.
+ * TypeError at start-up, not a 500 on every request the route gets. Returns them read once, as
+ * an object of their own: an option inherited or behind a getter, which the check read, must
+ * reach every request too (a spread of the caller's object would copy own properties only).
  */
 export function routeOptions(options) {
   const get = reader(options);
   onlyKnown(get, PER_CALL, 'jwt');
   readAuth(get, 'jwt option');
   requirements(get('requiredClaims'), get('spaceDelimitedClaims'));
+  const route = {};
+  for (const name of PER_CALL) if (get(name) !== undefined) route[name] = get(name);
+  return route;
 }
 
 /**

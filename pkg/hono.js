@@ -9,7 +9,7 @@ import { routeOptions } from './authenticate.js';
  */
 export function jwt(verifier, options = {}) {
   if (typeof verifier?.authenticate !== 'function') throw new TypeError('jwt needs a jwtgate Verifier or RemoteVerifier');
-  routeOptions(options);
+  const route = routeOptions(options);
   return async function jwtgate(c, next) {
     let waitUntil;
     try {
@@ -19,7 +19,7 @@ export function jwt(verifier, options = {}) {
     } catch {
       waitUntil = undefined;
     }
-    const { claims, response } = await verifier.authenticate(c.req.raw, { ...options, ...(waitUntil && { waitUntil }) });
+    const { claims, response } = await verifier.authenticate(c.req.raw, { ...route, ...(waitUntil && { waitUntil }) });
     if (response) return response;
     c.set('jwtPayload', claims);
     await next();

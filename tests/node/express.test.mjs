@@ -75,6 +75,33 @@ test('Express: protected and role-protected routes, claims in req.auth, refusals
   assert.throws(() => jwtHono(new Verifier(options), { requiredClaim: { role: 'admin' } }), /unknown jwt option "requiredClaim"/);
 });
 
+test("a route's options given by prototype or getter reach its requests, in Express and in Hono", async (t) => {
+  // Read as the verifiers read options: Object.create(defaults) and class getters count. Hono
+  // once spread them into each request's options, which kept own properties only: the route
+  // was checked, and then every token reached the handler, a role lacking or not.
+  const { Hono } = tools('hono');
+  class AdminRoute {
+    now = fx.now;
+
+    get requiredClaims() {
+      return { role: 'admin' };
+    }
+  }
+  const verifier = new Verifier(options);
+  for (const route of [Object.assign(Object.create({ requiredClaims: { role: 'admin' } }), { now: fx.now }), new AdminRoute()]) {
+    const hono = new Hono();
+    hono.get('/admin', jwtHono(verifier, route), (c) => c.text('admin'));
+    const app = express();
+    app.get('/admin', jwt(verifier, route), (req, res) => res.send('admin'));
+    const base = await serve(t, app);
+    for (const [name, status] of [['role held', 200], ['role lacking', 403]]) {
+      const headers = { authorization: `Bearer ${token(name)}` };
+      assert.equal((await hono.request('/admin', { headers })).status, status, `hono, ${name}`);
+      assert.equal((await fetch(`${base}/admin`, { headers })).status, status, `express, ${name}`);
+    }
+  }
+});
+
 async function redisClient(t, port) {
   const { createClient } = tools('redis');
   const client = createClient({ url: `redis://127.0.0.1:${port}`, socket: { reconnectStrategy: false } });
