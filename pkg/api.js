@@ -395,8 +395,8 @@ export class RemoteVerifier {
   /** Takes a shared copy; one that `take` refuses is dropped, never trusted. */
   async #takeShared({ text, at }, key, take) {
     try {
-      // A clock ahead of ours, or a forged time, must not stretch the copy's freshness.
-      take(text, Math.min(at, Date.now()));
+      // `at` is past: #read takes no copy from the future.
+      take(text, at);
       return true;
     } catch {
       await this.#cached('delete', key);
@@ -449,17 +449,19 @@ export class RemoteVerifier {
   }
 
   /**
-   * The shared copy, as `{ text, at }`, or null; one without a usable fetch time, or older
-   * than cacheSeconds plus maxStaleSeconds by it, is dropped.
+   * The shared copy, as `{ text, at }`, or null; one without a usable fetch time, dated
+   * ahead of this clock, or older than cacheSeconds plus maxStaleSeconds by it, is dropped.
    */
   async #read(uri) {
     const hit = this.#cache && (await this.#cached('match', uri));
     if (!hit) return null;
     try {
       const at = Number(hit.headers.get(FETCHED_AT) ?? NaN);
-      const kept = Date.now() - at < this.#keepMs;
+      const age = Date.now() - at;
       // The copy's body is read under the fetch timeout too: one that never ends is a miss.
-      if (hit.ok && at > 0 && kept) return { text: await within(deadline(this.#timeoutMs, 'reading a cached copy'), (signal) => readCapped(hit, signal)), at };
+      // One dated ahead of this clock (forged, or another's clock ahead) is no copy: it
+      // would be fresh at every read, the issuer never asked again.
+      if (hit.ok && age >= 0 && age < this.#keepMs) return { text: await within(deadline(this.#timeoutMs, 'reading a cached copy'), (signal) => readCapped(hit, signal)), at };
       hit.body?.cancel().catch(() => {});
     } catch {
       // Unreadable: as bad as corrupt.

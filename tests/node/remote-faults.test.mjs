@@ -184,3 +184,18 @@ test('a fetch of the app’s own that follows a redirect anyway: the answer is r
   assert.equal((await verifyAt(new RemoteVerifier(opts(`${elsewhere.uri}#keys`, { fetch: here })), fx.tokens.ES256)).sub, 'alice');
   assert.equal((await verifyAt(new RemoteVerifier(opts(elsewhere.uri)), fx.tokens.ES256)).sub, 'alice');
 });
+
+test('a shared copy dated ahead of this clock is dropped, never fresh for ever', QUICK, async (t) => {
+  // The issuer withdrew the P-256 key; a copy that still has it claims a fetch a year from now.
+  // Taken as fresh it would be taken at every refresh, past maxStaleSeconds, and the issuer
+  // never asked again.
+  const it = await issuer(t, keyset('ed25519'));
+  const store = new Map();
+  const cache = { match: async (k) => store.get(k)?.clone(), put: async (k, r) => void store.set(k, r), delete: async (k) => store.delete(k) };
+  store.set(it.uri, new Response(keyset('p256'), { headers: { 'jwtgate-fetched-at': String(Date.now() + 365 * 86400_000) } }));
+  const v = new RemoteVerifier(opts(it.uri, { cache, cacheSeconds: 0, maxStaleSeconds: 0 }));
+  await assert.rejects(verifyAt(v, fx.tokens.ES256), (e) => e instanceof JwtError && e.code === 'unknown_key');
+  assert.equal((await verifyAt(v, fx.tokens.EdDSA)).sub, 'alice');
+  assert.ok(it.server.hits >= 1, 'the issuer was asked');
+  assert.ok(Number(store.get(it.uri).headers.get('jwtgate-fetched-at')) <= Date.now(), 'and its answer shared in place of the copy');
+});
