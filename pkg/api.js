@@ -259,8 +259,10 @@ export class RemoteVerifier {
     try {
       await this.#refresh(true);
       this.#handOff(waitUntil);
-    } catch {
-      // The fetch failed; the token is judged on the keys we have.
+    } catch (e) {
+      // The fetch failed; the token is judged on the keys we have, unless a verify dropped
+      // them meanwhile as past maxStaleSeconds: then there are none.
+      if (this.#raw === null) throw e;
     }
     return verifyWith(this.#raw, token, now);
   }

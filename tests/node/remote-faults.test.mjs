@@ -199,3 +199,20 @@ test('a shared copy dated ahead of this clock is dropped, never fresh for ever',
   assert.ok(it.server.hits >= 1, 'the issuer was asked');
   assert.ok(Number(store.get(it.uri).headers.get('jwtgate-fetched-at')) <= Date.now(), 'and its answer shared in place of the copy');
 });
+
+test('a verify waiting on an unknown kid’s re-fetch, while the keys pass maxStaleSeconds, rejects with jwks_unavailable', QUICK, async (t) => {
+  const it = await issuer(t, keyset('p256'));
+  const v = new RemoteVerifier(opts(it.uri, { cacheSeconds: 0.1, maxStaleSeconds: 0.1, cooldownSeconds: 0, retrySeconds: 0 }));
+  assert.equal((await verifyAt(v, fx.tokens.ES256)).sub, 'alice');
+  it.stall = 'headers';
+  // An unknown kid: a re-fetch, which hangs.
+  const rotated = verifyAt(v, fx.tokens.EdDSA);
+  while (it.held.length === 0) await new Promise((r) => setTimeout(r, 5));
+  await new Promise((r) => setTimeout(r, 300));
+  // Another verify finds the keys past the bound and drops them; then the re-fetch fails.
+  const later = verifyAt(v, fx.tokens.ES256);
+  it.held[0].writeHead(503).end();
+  // A JwtError, which authenticate answers with the filter's 503, not a TypeError (a 500).
+  await assert.rejects(rotated, unavailable(/HTTP 503/));
+  await assert.rejects(later, unavailable(/HTTP 503/));
+});
