@@ -139,9 +139,13 @@ function tokens(request, url, { cookie, query }) {
   if (bearer) found.push(bearer[1] ?? '');
   if (query !== undefined) found.push(...url.searchParams.getAll(query));
   if (cookie !== undefined) {
+    // As the Envoy filter reads it (Envoy's cookie parser): spaces before the name skipped; the
+    // value as it is, but for one pair of quotes around it and spaces and tabs after it. The
+    // name with other whitespace around it is a token that fails.
     for (const pair of (request.headers.get('cookie') ?? '').split(';')) {
       const at = pair.indexOf('=');
-      if (at > 0 && pair.slice(0, at).trim() === cookie) found.push(pair.slice(at + 1).trim());
+      const name = pair.slice(0, at).replace(/^ +/, '');
+      if (at >= 0 && name.trim() === cookie) found.push(name === cookie ? pair.slice(at + 1).replace(/^"(.*)"$/, '$1').replace(/[ \t]+$/, '') : '');
     }
   }
   return found;

@@ -70,6 +70,27 @@ test('missing tokens get the bare challenge; a Bearer header without a clean tok
   assert.equal((await v.authenticate(request({ authorization: `BEARER  ${fx.tokens.ES256}` }), { now: fx.now })).claims.sub, 'alice');
 });
 
+test("a token cookie is read as the Envoy filter reads it (Envoy's cookie parser): no whitespace trimmed that it keeps", async () => {
+  // examples/envoy/README.md, from_cookies, held by tests/envoy_parity.rs beside jwt_authn.
+  const v = new Verifier({ jwks: fx.jwks, ...options, cookie: 'session' });
+  const good = fx.tokens.ES256;
+  for (const [cookie, code] of [
+    [`session=${good}`, null],
+    [`a=1;  session=${good}; b=2`, null],
+    [`session="${good}"`, null],
+    [`session=${good} ; b=2`, null],
+    [`session=${good}\t; b=2`, null],
+    [`session="${good}`, 'malformed'],
+    [`session= ${good}`, 'malformed'],
+    [`session =${good}`, 'malformed'],
+    [`a=1;\tsession=${good}`, 'malformed'],
+    [`session=${good}\u00a0; b=2`, 'malformed'],
+  ]) {
+    const { claims, response } = await v.authenticate(request({ cookie }), { now: fx.now });
+    assert.equal(claims ? null : (await response.text()).trim(), code, JSON.stringify(cookie));
+  }
+});
+
 test('audiences, requirements and revocation answer as the filter does, in its order', async () => {
   for (const c of auth.cases) {
     const revoked = async (jti, claims) => {
