@@ -66,7 +66,9 @@ function adapter({ cache, prefix, timeoutMs }, read, write) {
     async revoked(jti) {
       const cached = cache.get(jti);
       if (cached !== undefined) return cached;
-      const revoked = await within(deadline(timeoutMs, 'the revocation store'), () => read(prefix + jti));
+      // A revoke() here while the store answered wins: that answer may predate it, and
+      // cached over it would let the token through here for cacheSeconds.
+      const revoked = (await within(deadline(timeoutMs, 'the revocation store'), () => read(prefix + jti))) || cache.get(jti) === true;
       cache.set(jti, revoked);
       return revoked;
     },

@@ -187,3 +187,31 @@ test('revocation through ioredis: the same list, read and written with EXAT', as
   assert.equal(down.status, 503);
   assert.equal(await down.text(), 'revocation_unavailable\n');
 });
+
+test('a revoke() here wins over a store answer that was on its way: this instance refuses the token at once', async (t) => {
+  // A pooled client (or KV) may answer a lookup sent before the revoke after it: that answer
+  // predates the revoke and must not be cached over it for cacheSeconds.
+  const redis = await redisServer(t);
+  const client = await redisClient(t, redis.port);
+  let held = null;
+  const late = {
+    sendCommand: async (args) => {
+      const answer = await client.sendCommand(args);
+      if (args[0] === 'EXISTS') await held;
+      return answer;
+    },
+  };
+  const list = redisRevocation(late, { cacheSeconds: 60 });
+  let release;
+  held = new Promise((r) => (release = r));
+  // The client sends in call order: redis answers the EXISTS (0) before it runs the SET.
+  const inFlight = list.revoked('t-1');
+  await list.revoke('t-1', Math.floor(Date.now() / 1000) + 600);
+  release();
+  held = null;
+  await inFlight;
+  assert.equal(await list.revoked('t-1'), true, 'the next request on this instance');
+  const v = new Verifier({ ...options, revoked: list.revoked });
+  const r = await v.authenticate(new Request('http://api.test/me', { headers: { authorization: `Bearer ${fx.tokens.ES256}` } }), { now: fx.now });
+  assert.equal(r.response?.status, 401);
+});
