@@ -542,5 +542,7 @@ async function readCapped(response, signal) {
     bytes.set(c, at);
     at += c.byteLength;
   }
-  return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  // The bytes as sent, a byte order mark included, which the core (as in the Envoy filter)
+  // refuses: TextDecoder would drop it.
+  return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
 }

@@ -5,7 +5,7 @@
 // late.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { RemoteVerifier, JwtError } from 'jwtgate';
+import { RemoteVerifier, Verifier, JwtError } from 'jwtgate';
 import { fx, keyset } from './fixtures.mjs';
 import { looseServer } from './net.mjs';
 
@@ -215,4 +215,11 @@ test('a verify waiting on an unknown kid’s re-fetch, while the keys pass maxSt
   // A JwtError, which authenticate answers with the filter's 503, not a TypeError (a 500).
   await assert.rejects(rotated, unavailable(/HTTP 503/));
   await assert.rejects(later, unavailable(/HTTP 503/));
+});
+
+test('a key set is read as the bytes the issuer sent: one after a byte order mark is refused, as the Envoy filter and a Verifier refuse it', QUICK, async (t) => {
+  const bom = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(keyset('p256'))]);
+  const it = await issuer(t, bom);
+  await assert.rejects(verifyAt(new RemoteVerifier(opts(it.uri)), fx.tokens.ES256), unavailable(/not valid JSON/));
+  assert.throws(() => new Verifier({ jwks: bom.toString() }), unavailable(/not valid JSON/));
 });
