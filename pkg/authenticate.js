@@ -135,7 +135,8 @@ function tokens(request, url, { cookie, query }) {
   // Headers joins repeated fields with ", ": two Authorization headers give one value that
   // fails as a token, never the first one with the second ignored. No header (null) reads as
   // the text "null", which has no scheme.
-  const bearer = /^[ \t]*bearer(?:[ \t]+(.*?))?[ \t]*$/is.exec(request.headers.get('authorization'));
+  // RFC 7235: spaces, not tabs, after the scheme (a tab there is no `Bearer ` for the filter).
+  const bearer = /^[ \t]*bearer(?: +(.*?))?[ \t]*$/is.exec(request.headers.get('authorization'));
   if (bearer) found.push(bearer[1] ?? '');
   if (query !== undefined) found.push(...url.searchParams.getAll(query));
   if (cookie !== undefined) {

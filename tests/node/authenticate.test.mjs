@@ -68,6 +68,9 @@ test('missing tokens get the bare challenge; a Bearer header without a clean tok
   // RFC 7235: the scheme is case-insensitive (the Envoy filter, as jwt_authn, takes only `Bearer `).
   assert.equal((await v.authenticate(request({ authorization: `bearer ${fx.tokens.ES256}` }), { now: fx.now })).claims.sub, 'alice');
   assert.equal((await v.authenticate(request({ authorization: `BEARER  ${fx.tokens.ES256}` }), { now: fx.now })).claims.sub, 'alice');
+  // RFC 7235 separates the scheme by spaces: a tab makes no scheme, as in the filter (and
+  // jwt_authn), which find no `Bearer ` there (tests/envoy_request.rs).
+  assert.deepEqual(await seen(await v.authenticate(request({ authorization: `Bearer\t${fx.tokens.ES256}` }), { now: fx.now })), missing);
 });
 
 test("a token cookie is read as the Envoy filter reads it (Envoy's cookie parser): no whitespace trimmed that it keeps", async () => {
