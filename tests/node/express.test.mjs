@@ -215,3 +215,19 @@ test('a revoke() here wins over a store answer that was on its way: this instanc
   const r = await v.authenticate(new Request('http://api.test/me', { headers: { authorization: `Bearer ${fx.tokens.ES256}` } }), { now: fx.now });
   assert.equal(r.response?.status, 401);
 });
+
+test('a redis client that answers nothing (node-redis legacy()) clears no one: 503, and a revoke that is not confirmed rejects', async (t) => {
+  // Its sendCommand hands the reply to a callback and returns undefined: read as "not on the
+  // list", every revoked token went through.
+  const redis = await redisServer(t);
+  const client = await redisClient(t, redis.port);
+  await client.sendCommand(['SET', 'revoked:t-1', '1', 'EXAT', String(Math.floor(Date.now() / 1000) + 600)]);
+  const list = redisRevocation(client.legacy(), { cacheSize: 0 });
+  const v = new Verifier({ ...options, revoked: list.revoked });
+  const r = await v.authenticate(new Request('http://api.test/me', { headers: { authorization: `Bearer ${fx.tokens.ES256}` } }), { now: fx.now });
+  assert.equal(r.response?.status, 503);
+  await assert.rejects(list.revoke('t-2', Math.floor(Date.now() / 1000) + 600));
+  // The same server through the client itself: revoked.
+  const plain = new Verifier({ ...options, revoked: redisRevocation(client).revoked });
+  assert.equal((await plain.authenticate(new Request('http://api.test/me', { headers: { authorization: `Bearer ${fx.tokens.ES256}` } }), { now: fx.now })).response?.status, 401);
+});
