@@ -247,7 +247,10 @@ export class RemoteVerifier {
     } else if (Date.now() - this.#fetchedAt >= this.#cacheMs && Date.now() >= this.#retryAt) {
       // Stale: the keys in hand serve while a refresh runs in the background, so an issuer
       // that hangs or is down costs no verification its last keys can make.
-      const refresh = this.#refresh(false).catch(() => {});
+      // Its put of the keys it fetched too, which it does not wait for.
+      const refresh = this.#refresh(false)
+        .catch(() => {})
+        .then(() => this.#handOff(waitUntil));
       waitUntil?.(refresh);
     }
     try {

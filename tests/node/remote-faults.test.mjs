@@ -223,3 +223,35 @@ test('a key set is read as the bytes the issuer sent: one after a byte order mar
   await assert.rejects(verifyAt(new RemoteVerifier(opts(it.uri)), fx.tokens.ES256), unavailable(/not valid JSON/));
   assert.throws(() => new Verifier({ jwks: bom.toString() }), unavailable(/not valid JSON/));
 });
+
+test('a background refresh hands the put of the keys it fetched to waitUntil, so that in a Worker it outlives the response', QUICK, async (t) => {
+  const it = await issuer(t, keyset('p256'));
+  const store = new Map();
+  let saved = 0;
+  // A put that takes longer than the refresh: it ends a macrotask later.
+  const cache = {
+    match: async (k) => store.get(k)?.clone(),
+    put: async (k, r) => {
+      await new Promise((done) => setImmediate(done));
+      store.set(k, r);
+      saved += 1;
+    },
+    delete: async (k) => store.delete(k),
+  };
+  const v = new RemoteVerifier(opts(it.uri, { cache, cacheSeconds: 0 }));
+  // What a Worker keeps alive after the response: every promise handed to waitUntil, those
+  // handed while it waits on others included.
+  const request = async () => {
+    const handed = [];
+    assert.equal((await v.verify(fx.tokens.ES256, { now: fx.now, waitUntil: (p) => handed.push(p) })).sub, 'alice');
+    for (let waited = 0; waited < handed.length; ) {
+      waited = handed.length;
+      await Promise.all(handed);
+    }
+  };
+  await request();
+  assert.equal(saved, 1, 'the first fetch, awaited: its put handed over');
+  await request();
+  assert.equal(it.server.hits, 2, 'the second refreshed in the background');
+  assert.equal(saved, 2, 'and its put was handed over too');
+});
