@@ -136,8 +136,11 @@ function tokens(request, url, { cookie, query }) {
   // fails as a token, never the first one with the second ignored. No header (null) reads as
   // the text "null", which has no scheme.
   // RFC 7235: spaces, not tabs, after the scheme (a tab there is no `Bearer ` for the filter).
-  const bearer = /^[ \t]*bearer(?: +(.*?))?[ \t]*$/is.exec(request.headers.get('authorization'));
-  if (bearer) found.push(bearer[1] ?? '');
+  // In one pass: the spaces taken at once (a lookahead, as an atomic group), the token up to
+  // its last character that is not one; a lazy token before [ \t]*$ re-scanned every run of
+  // spaces in it from each of its places, quadratic in the header's length.
+  const bearer = /^[ \t]*bearer(?:(?=( +))\1(.*[^ \t]))?[ \t]*$/is.exec(request.headers.get('authorization'));
+  if (bearer) found.push(bearer[2] ?? '');
   if (query !== undefined) found.push(...url.searchParams.getAll(query));
   if (cookie !== undefined) {
     // As the Envoy filter reads it (Envoy's cookie parser): spaces before the name skipped; the
@@ -146,7 +149,7 @@ function tokens(request, url, { cookie, query }) {
     for (const pair of (request.headers.get('cookie') ?? '').split(';')) {
       const at = pair.indexOf('=');
       const name = pair.slice(0, at).replace(/^ +/, '');
-      if (at >= 0 && name.trim() === cookie) found.push(name === cookie ? pair.slice(at + 1).replace(/^"(.*)"$/, '$1').replace(/[ \t]+$/, '') : '');
+      if (at >= 0 && name.trim() === cookie) found.push(name === cookie ? /^(?:.*[^ \t])?/s.exec(pair.slice(at + 1).replace(/^"(.*)"$/s, '$1'))[0] : '');
     }
   }
   return found;

@@ -2,7 +2,9 @@
 // it must give are the core's own (`Error::http_response`), which tests/attacks.rs writes for
 // the same tokens, in the filter's order: verification, the deny list, then the requirements.
 import { generateKeyPairSync, sign } from 'node:crypto';
+import { once } from 'node:events';
 import { test } from 'node:test';
+import { Worker } from 'node:worker_threads';
 import assert from 'node:assert/strict';
 import { Verifier, RemoteVerifier, JwtError, refusal } from 'jwtgate';
 import { fx } from './fixtures.mjs';
@@ -92,6 +94,31 @@ test("a token cookie is read as the Envoy filter reads it (Envoy's cookie parser
     const { claims, response } = await v.authenticate(request({ cookie }), { now: fx.now });
     assert.equal(claims ? null : (await response.text()).trim(), code, JSON.stringify(cookie));
   }
+});
+
+test('a header full of spaces is read in one pass: no request costs time quadratic in its length', async () => {
+  // A lazy token before [ \t]*$, and a trailing trim of the cookie, re-scanned the run of
+  // spaces from each of its places: a 32 KB header cost 0.6 s of CPU, 200 KB half a minute.
+  // Synchronous work no timer interrupts: in a thread of its own, which a deadline can end.
+  const code = `
+    const { parentPort, workerData: d } = require('node:worker_threads');
+    import(d.pkg).then(async ({ Verifier }) => {
+      const v = new Verifier({ jwks: d.jwks, issuer: d.issuer, audiences: [d.audience], cookie: 'session' });
+      const spaces = ' '.repeat(200000);
+      const statuses = [];
+      for (const headers of [{ authorization: 'Bearer a' + spaces + 'b' }, { cookie: 'session=a' + spaces + 'b' }]) {
+        statuses.push((await v.authenticate(new Request('http://api.test/', { headers }), { now: d.now })).response.status);
+      }
+      parentPort.postMessage(statuses);
+    });`;
+  const workerData = { pkg: import.meta.resolve('jwtgate'), jwks: fx.jwks, issuer: fx.issuer, audience: fx.audience, now: fx.now };
+  const worker = new Worker(code, { eval: true, workerData });
+  let timer;
+  const late = new Promise((resolve) => (timer = setTimeout(() => resolve('still reading after 10 s'), 10_000)));
+  const answer = await Promise.race([once(worker, 'message').then(([statuses]) => statuses), late]);
+  clearTimeout(timer);
+  await worker.terminate();
+  assert.deepEqual(answer, [401, 401]);
 });
 
 test('audiences, requirements and revocation answer as the filter does, in its order', async () => {
