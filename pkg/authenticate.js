@@ -42,18 +42,27 @@ export function requirements(requiredClaims, spaceDelimitedClaims) {
 /**
  * A middleware's options (`jwtgate/hono`, `jwtgate/express`), checked where the route is
  * written: a misspelt name, a setting of the wrong type or a requirement the core refuses is a
- * TypeError at start-up, not a 500 on every request the route gets. Returns them read once, as
- * an object of their own: an option inherited or behind a getter, which the check read, must
- * reach every request too (a spread of the caller's object would copy own properties only).
+ * TypeError at start-up, not a 500 on every request the route gets.
  */
 export function routeOptions(options) {
   const get = reader(options);
   onlyKnown(get, PER_CALL, 'jwt');
   readAuth(get, 'jwt option');
   requirements(get('requiredClaims'), get('spaceDelimitedClaims'));
-  const route = {};
-  for (const name of PER_CALL) if (get(name) !== undefined) route[name] = get(name);
-  return route;
+}
+
+/**
+ * A route's options for one request, with `waitUntil` if given: read afresh, as `authenticate`
+ * reads a call's (a getter's `now` is this request's time), into an object of their own. A
+ * spread of the caller's object would copy own properties only, and drop an option inherited or
+ * behind a getter that the route's check read.
+ */
+export function requestOptions(options, waitUntil) {
+  const get = reader(options);
+  const call = {};
+  for (const name of PER_CALL) if (get(name) !== undefined) call[name] = get(name);
+  if (waitUntil) call.waitUntil = waitUntil;
+  return call;
 }
 
 /**

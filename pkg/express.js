@@ -9,7 +9,7 @@ import { routeOptions } from './authenticate.js';
  */
 export function jwt(verifier, options = {}) {
   if (typeof verifier?.authenticate !== 'function') throw new TypeError('jwt needs a jwtgate Verifier or RemoteVerifier');
-  const route = routeOptions(options);
+  routeOptions(options);
   return function jwtgate(req, res, next) {
     let request;
     try {
@@ -17,7 +17,7 @@ export function jwt(verifier, options = {}) {
     } catch (e) {
       return next(e);
     }
-    verifier.authenticate(request, route).then(async ({ claims, response }) => {
+    verifier.authenticate(request, options).then(async ({ claims, response }) => {
       if (response) {
         res.status(response.status);
         response.headers.forEach((value, name) => res.setHeader(name, value));

@@ -100,6 +100,24 @@ test("a route's options given by prototype or getter reach its requests, in Expr
       assert.equal((await fetch(`${base}/admin`, { headers })).status, status, `express, ${name}`);
     }
   }
+  // Read for each request, as a call's options are: a getter's now is this request's time.
+  let clock = fx.now;
+  const live = {
+    get now() {
+      return clock;
+    },
+  };
+  const hono = new Hono();
+  hono.get('/me', jwtHono(verifier, live), (c) => c.text('me'));
+  const app = express();
+  app.get('/me', jwt(verifier, live), (req, res) => res.send('me'));
+  const base = await serve(t, app);
+  const headers = { authorization: `Bearer ${fx.tokens.ES256}` };
+  assert.equal((await hono.request('/me', { headers })).status, 200);
+  assert.equal((await fetch(`${base}/me`, { headers })).status, 200);
+  clock = fx.now + 86400;
+  assert.equal((await hono.request('/me', { headers })).status, 401, 'hono: expired by now');
+  assert.equal((await fetch(`${base}/me`, { headers })).status, 401, 'express: expired by now');
 });
 
 async function redisClient(t, port) {
