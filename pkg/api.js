@@ -223,7 +223,7 @@ export class RemoteVerifier {
 
   /** `{ claims }` for a request with a good bearer token, or `{ response }`: the refusal. */
   authenticate(request, options) {
-    return authenticate(this, request, options);
+    return authenticate(this, request, options, true);
   }
 
   /**
@@ -247,7 +247,10 @@ export class RemoteVerifier {
     } else if (Date.now() - this.#fetchedAt >= this.#cacheMs && Date.now() >= this.#retryAt) {
       // Stale: the keys in hand serve while a refresh runs in the background, so an issuer
       // that hangs or is down costs no verification its last keys can make.
-      const refresh = this.#refresh(false).catch(() => {});
+      // Its put of the keys it fetched too, which it does not wait for.
+      const refresh = this.#refresh(false)
+        .catch(() => {})
+        .then(() => this.#handOff(waitUntil));
       waitUntil?.(refresh);
     }
     try {
@@ -259,8 +262,10 @@ export class RemoteVerifier {
     try {
       await this.#refresh(true);
       this.#handOff(waitUntil);
-    } catch {
-      // The fetch failed; the token is judged on the keys we have.
+    } catch (e) {
+      // The fetch failed; the token is judged on the keys we have, unless a verify dropped
+      // them meanwhile as past maxStaleSeconds: then there are none.
+      if (this.#raw === null) throw e;
     }
     return verifyWith(this.#raw, token, now);
   }
@@ -395,8 +400,8 @@ export class RemoteVerifier {
   /** Takes a shared copy; one that `take` refuses is dropped, never trusted. */
   async #takeShared({ text, at }, key, take) {
     try {
-      // A clock ahead of ours, or a forged time, must not stretch the copy's freshness.
-      take(text, Math.min(at, Date.now()));
+      // `at` is past: #read takes no copy from the future.
+      take(text, at);
       return true;
     } catch {
       await this.#cached('delete', key);
@@ -449,17 +454,19 @@ export class RemoteVerifier {
   }
 
   /**
-   * The shared copy, as `{ text, at }`, or null; one without a usable fetch time, or older
-   * than cacheSeconds plus maxStaleSeconds by it, is dropped.
+   * The shared copy, as `{ text, at }`, or null; one without a usable fetch time, dated
+   * ahead of this clock, or older than cacheSeconds plus maxStaleSeconds by it, is dropped.
    */
   async #read(uri) {
     const hit = this.#cache && (await this.#cached('match', uri));
     if (!hit) return null;
     try {
       const at = Number(hit.headers.get(FETCHED_AT) ?? NaN);
-      const kept = Date.now() - at < this.#keepMs;
+      const age = Date.now() - at;
       // The copy's body is read under the fetch timeout too: one that never ends is a miss.
-      if (hit.ok && at > 0 && kept) return { text: await within(deadline(this.#timeoutMs, 'reading a cached copy'), (signal) => readCapped(hit, signal)), at };
+      // One dated ahead of this clock (forged, or another's clock ahead) is no copy: it
+      // would be fresh at every read, the issuer never asked again.
+      if (hit.ok && age >= 0 && age < this.#keepMs) return { text: await within(deadline(this.#timeoutMs, 'reading a cached copy'), (signal) => readCapped(hit, signal)), at };
       hit.body?.cancel().catch(() => {});
     } catch {
       // Unreadable: as bad as corrupt.
@@ -538,5 +545,7 @@ async function readCapped(response, signal) {
     bytes.set(c, at);
     at += c.byteLength;
   }
-  return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  // The bytes as sent, a byte order mark included, which the core (as in the Envoy filter)
+  // refuses: TextDecoder would drop it.
+  return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
 }

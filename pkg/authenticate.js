@@ -52,10 +52,24 @@ export function routeOptions(options) {
 }
 
 /**
+ * A route's options for one request, with `waitUntil` if given: read afresh, as `authenticate`
+ * reads a call's (a getter's `now` is this request's time), into an object of their own. A
+ * spread of the caller's object would copy own properties only, and drop an option inherited or
+ * behind a getter that the route's check read.
+ */
+export function requestOptions(options, waitUntil) {
+  const get = reader(options);
+  const call = {};
+  for (const name of PER_CALL) if (get(name) !== undefined) call[name] = get(name);
+  if (waitUntil) call.waitUntil = waitUntil;
+  return call;
+}
+
+/**
  * `{ claims }` for a request whose bearer token verifies (and is not revoked, and meets the
  * requirements), otherwise `{ response }`: the Envoy filter's status, challenge and body.
  */
-export async function authenticate(verifier, request, options = {}) {
+export async function authenticate(verifier, request, options = {}, remote = false) {
   const get = reader(options);
   onlyKnown(get, PER_CALL, 'authenticate');
   if (typeof request?.headers?.get !== 'function' || typeof request?.url !== 'string') {
@@ -77,7 +91,9 @@ export async function authenticate(verifier, request, options = {}) {
   let claims;
   let unmet = null;
   try {
-    claims = await verifier.verify(token, { now: get('now'), waitUntil: get('waitUntil') });
+    // waitUntil is for a RemoteVerifier's background refresh: a Verifier has none, and its
+    // verify refuses the name.
+    claims = await verifier.verify(token, remote ? { now: get('now'), waitUntil: get('waitUntil') } : { now: get('now') });
   } catch (e) {
     if (!(e instanceof JwtError)) throw e;
     // Only a token that passed every other check gets this far: as in the filter, revocation
@@ -128,13 +144,21 @@ function tokens(request, url, { cookie, query }) {
   // Headers joins repeated fields with ", ": two Authorization headers give one value that
   // fails as a token, never the first one with the second ignored. No header (null) reads as
   // the text "null", which has no scheme.
-  const bearer = /^[ \t]*bearer(?:[ \t]+(.*?))?[ \t]*$/is.exec(request.headers.get('authorization'));
-  if (bearer) found.push(bearer[1] ?? '');
+  // RFC 7235: spaces, not tabs, after the scheme (a tab there is no `Bearer ` for the filter).
+  // In one pass: the spaces taken at once (a lookahead, as an atomic group), the token up to
+  // its last character that is not one; a lazy token before [ \t]*$ re-scanned every run of
+  // spaces in it from each of its places, quadratic in the header's length.
+  const bearer = /^[ \t]*bearer(?:(?=( +))\1(.*[^ \t]))?[ \t]*$/is.exec(request.headers.get('authorization'));
+  if (bearer) found.push(bearer[2] ?? '');
   if (query !== undefined) found.push(...url.searchParams.getAll(query));
   if (cookie !== undefined) {
+    // As the Envoy filter reads it (Envoy's cookie parser): spaces before the name skipped; the
+    // value as it is, but for one pair of quotes around it and spaces and tabs after it. The
+    // name with other whitespace around it is a token that fails.
     for (const pair of (request.headers.get('cookie') ?? '').split(';')) {
       const at = pair.indexOf('=');
-      if (at > 0 && pair.slice(0, at).trim() === cookie) found.push(pair.slice(at + 1).trim());
+      const name = pair.slice(0, at).replace(/^ +/, '');
+      if (at >= 0 && name.trim() === cookie) found.push(name === cookie ? /^(?:.*[^ \t])?/s.exec(pair.slice(at + 1).replace(/^"(.*)"$/s, '$1'))[0] : '');
     }
   }
   return found;

@@ -1,6 +1,6 @@
 // Hono middleware over `authenticate`: the refusal is the Envoy filter's, the claims go to the
 // handler as Hono's own JWT middleware hands them over, `c.get('jwtPayload')`.
-import { routeOptions } from './authenticate.js';
+import { requestOptions, routeOptions } from './authenticate.js';
 
 /**
  * `jwt(verifier, { requiredClaims, spaceDelimitedClaims, ... })`: a middleware that lets a
@@ -19,7 +19,7 @@ export function jwt(verifier, options = {}) {
     } catch {
       waitUntil = undefined;
     }
-    const { claims, response } = await verifier.authenticate(c.req.raw, { ...options, ...(waitUntil && { waitUntil }) });
+    const { claims, response } = await verifier.authenticate(c.req.raw, requestOptions(options, waitUntil));
     if (response) return response;
     c.set('jwtPayload', claims);
     await next();

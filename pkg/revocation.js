@@ -66,7 +66,9 @@ function adapter({ cache, prefix, timeoutMs }, read, write) {
     async revoked(jti) {
       const cached = cache.get(jti);
       if (cached !== undefined) return cached;
-      const revoked = await within(deadline(timeoutMs, 'the revocation store'), () => read(prefix + jti));
+      // A revoke() here while the store answered wins: that answer may predate it, and
+      // cached over it would let the token through here for cacheSeconds.
+      const revoked = (await within(deadline(timeoutMs, 'the revocation store'), () => read(prefix + jti))) || cache.get(jti) === true;
       cache.set(jti, revoked);
       return revoked;
     },
@@ -105,9 +107,18 @@ export function redisRevocation(client, options = {}) {
   if (typeof client?.call === 'function') command = (args) => client.call(...args);
   else if (typeof client?.sendCommand === 'function') command = (args) => client.sendCommand(args);
   else throw new TypeError('redisRevocation needs a node-redis or ioredis client');
+  // Only Redis's own replies count: a client whose sendCommand answers nothing (node-redis's
+  // legacy(), which hands replies to a callback) would clear every token and confirm no write.
   return adapter(
     common(options, 'redisRevocation'),
-    async (key) => Number(await command(['EXISTS', key])) === 1,
-    (key, exp) => command(['SET', key, '1', 'EXAT', String(exp)]),
+    async (key) => {
+      const reply = String(await command(['EXISTS', key]));
+      if (reply !== '0' && reply !== '1') throw new Error(`redis answered EXISTS with ${reply}`);
+      return reply === '1';
+    },
+    async (key, exp) => {
+      const reply = String(await command(['SET', key, '1', 'EXAT', String(exp)]));
+      if (reply !== 'OK') throw new Error(`redis answered SET with ${reply}`);
+    },
   );
 }

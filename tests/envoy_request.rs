@@ -1409,6 +1409,22 @@ fn only_ascii_spaces_and_tabs_around_a_token_are_passed_over() {
     }
 }
 
+/// `Bearer` and a tab before the token is no `Bearer ` prefix: jwt_authn finds no token there,
+/// and neither does jwtgate (nor, since RFC 7235 separates a scheme by spaces, `authenticate`
+/// in the npm package: tests/node/authenticate.test.mjs).
+#[test]
+fn a_tab_after_bearer_is_no_prefix() {
+    let c = config(json!({"providers": {"p": provider(json!({}))},
+        "rules": [{"match": {"prefix": "/"}, "requires": {"provider_name": "p"}}]}));
+    let env = Fake::new(&c);
+    let t = token(Algorithm::ES256, &claims());
+    let value = format!("Bearer\t{t}");
+    assert_eq!(
+        denied(run(&c, &env, "/", &[("authorization", &value)])),
+        Error::MissingToken
+    );
+}
+
 /// A `requires_all` part that verifies a token with a provider that does not forward it takes
 /// out what jwt_authn's authenticator removes: the whole header, every line of it whatever its
 /// prefix, and the whole parameter when its first value (the one jwt_authn reads) verified.

@@ -2,7 +2,9 @@
 // it must give are the core's own (`Error::http_response`), which tests/attacks.rs writes for
 // the same tokens, in the filter's order: verification, the deny list, then the requirements.
 import { generateKeyPairSync, sign } from 'node:crypto';
+import { once } from 'node:events';
 import { test } from 'node:test';
+import { Worker } from 'node:worker_threads';
 import assert from 'node:assert/strict';
 import { Verifier, RemoteVerifier, JwtError, refusal } from 'jwtgate';
 import { fx } from './fixtures.mjs';
@@ -68,6 +70,55 @@ test('missing tokens get the bare challenge; a Bearer header without a clean tok
   // RFC 7235: the scheme is case-insensitive (the Envoy filter, as jwt_authn, takes only `Bearer `).
   assert.equal((await v.authenticate(request({ authorization: `bearer ${fx.tokens.ES256}` }), { now: fx.now })).claims.sub, 'alice');
   assert.equal((await v.authenticate(request({ authorization: `BEARER  ${fx.tokens.ES256}` }), { now: fx.now })).claims.sub, 'alice');
+  // RFC 7235 separates the scheme by spaces: a tab makes no scheme, as in the filter (and
+  // jwt_authn), which find no `Bearer ` there (tests/envoy_request.rs).
+  assert.deepEqual(await seen(await v.authenticate(request({ authorization: `Bearer\t${fx.tokens.ES256}` }), { now: fx.now })), missing);
+});
+
+test("a token cookie is read as the Envoy filter reads it (Envoy's cookie parser): no whitespace trimmed that it keeps", async () => {
+  // examples/envoy/README.md, from_cookies, held by tests/envoy_parity.rs beside jwt_authn.
+  const v = new Verifier({ jwks: fx.jwks, ...options, cookie: 'session' });
+  const good = fx.tokens.ES256;
+  for (const [cookie, code] of [
+    [`session=${good}`, null],
+    [`a=1;  session=${good}; b=2`, null],
+    [`session="${good}"`, null],
+    [`session=${good} ; b=2`, null],
+    [`session=${good}\t; b=2`, null],
+    [`session="${good}`, 'malformed'],
+    [`session= ${good}`, 'malformed'],
+    [`session =${good}`, 'malformed'],
+    [`a=1;\tsession=${good}`, 'malformed'],
+    [`session=${good}\u00a0; b=2`, 'malformed'],
+  ]) {
+    const { claims, response } = await v.authenticate(request({ cookie }), { now: fx.now });
+    assert.equal(claims ? null : (await response.text()).trim(), code, JSON.stringify(cookie));
+  }
+});
+
+test('a header full of spaces is read in one pass: no request costs time quadratic in its length', async () => {
+  // A lazy token before [ \t]*$, and a trailing trim of the cookie, re-scanned the run of
+  // spaces from each of its places: a 32 KB header cost 0.6 s of CPU, 200 KB half a minute.
+  // Synchronous work no timer interrupts: in a thread of its own, which a deadline can end.
+  const code = `
+    const { parentPort, workerData: d } = require('node:worker_threads');
+    import(d.pkg).then(async ({ Verifier }) => {
+      const v = new Verifier({ jwks: d.jwks, issuer: d.issuer, audiences: [d.audience], cookie: 'session' });
+      const spaces = ' '.repeat(200000);
+      const statuses = [];
+      for (const headers of [{ authorization: 'Bearer a' + spaces + 'b' }, { cookie: 'session=a' + spaces + 'b' }]) {
+        statuses.push((await v.authenticate(new Request('http://api.test/', { headers }), { now: d.now })).response.status);
+      }
+      parentPort.postMessage(statuses);
+    });`;
+  const workerData = { pkg: import.meta.resolve('jwtgate'), jwks: fx.jwks, issuer: fx.issuer, audience: fx.audience, now: fx.now };
+  const worker = new Worker(code, { eval: true, workerData });
+  let timer;
+  const late = new Promise((resolve) => (timer = setTimeout(() => resolve('still reading after 10 s'), 10_000)));
+  const answer = await Promise.race([once(worker, 'message').then(([statuses]) => statuses), late]);
+  clearTimeout(timer);
+  await worker.terminate();
+  assert.deepEqual(answer, [401, 401]);
 });
 
 test('audiences, requirements and revocation answer as the filter does, in its order', async () => {
@@ -163,6 +214,16 @@ test('RemoteVerifier authenticates too, and its key outage is the filter\'s 503'
   assert.deepEqual(got, { status: 503, challenge: null, code: 'jwks_unavailable' });
   const ok = new RemoteVerifier({ jwksUri: 'http://127.0.0.1:9/jwks', ...options, cache: false, fetch: async () => Response.json(fx.jwks) });
   assert.equal((await ok.authenticate(bearer(fx.tokens.ES256), { now: fx.now })).claims.sub, 'alice');
+});
+
+test('a Verifier authenticates with or without waitUntil, which only a RemoteVerifier uses', async () => {
+  // Hono hands every request in a Worker the context's waitUntil, whichever verifier the route has.
+  const v = new Verifier({ jwks: fx.jwks, ...options });
+  for (const call of [{ now: fx.now }, { now: fx.now, waitUntil: () => {} }]) {
+    assert.equal((await v.authenticate(bearer(fx.tokens.ES256), call)).claims.sub, 'alice');
+  }
+  // verify itself still refuses the name: it is not a Verifier's.
+  await assert.rejects(v.verify(fx.tokens.ES256, { now: fx.now, waitUntil: () => {} }), TypeError);
 });
 
 test('mistakes are TypeErrors (rejections), never a let-through', async () => {

@@ -75,6 +75,51 @@ test('Express: protected and role-protected routes, claims in req.auth, refusals
   assert.throws(() => jwtHono(new Verifier(options), { requiredClaim: { role: 'admin' } }), /unknown jwt option "requiredClaim"/);
 });
 
+test("a route's options given by prototype or getter reach its requests, in Express and in Hono", async (t) => {
+  // Read as the verifiers read options: Object.create(defaults) and class getters count. Hono
+  // once spread them into each request's options, which kept own properties only: the route
+  // was checked, and then every token reached the handler, a role lacking or not.
+  const { Hono } = tools('hono');
+  class AdminRoute {
+    now = fx.now;
+
+    get requiredClaims() {
+      return { role: 'admin' };
+    }
+  }
+  const verifier = new Verifier(options);
+  for (const route of [Object.assign(Object.create({ requiredClaims: { role: 'admin' } }), { now: fx.now }), new AdminRoute()]) {
+    const hono = new Hono();
+    hono.get('/admin', jwtHono(verifier, route), (c) => c.text('admin'));
+    const app = express();
+    app.get('/admin', jwt(verifier, route), (req, res) => res.send('admin'));
+    const base = await serve(t, app);
+    for (const [name, status] of [['role held', 200], ['role lacking', 403]]) {
+      const headers = { authorization: `Bearer ${token(name)}` };
+      assert.equal((await hono.request('/admin', { headers })).status, status, `hono, ${name}`);
+      assert.equal((await fetch(`${base}/admin`, { headers })).status, status, `express, ${name}`);
+    }
+  }
+  // Read for each request, as a call's options are: a getter's now is this request's time.
+  let clock = fx.now;
+  const live = {
+    get now() {
+      return clock;
+    },
+  };
+  const hono = new Hono();
+  hono.get('/me', jwtHono(verifier, live), (c) => c.text('me'));
+  const app = express();
+  app.get('/me', jwt(verifier, live), (req, res) => res.send('me'));
+  const base = await serve(t, app);
+  const headers = { authorization: `Bearer ${fx.tokens.ES256}` };
+  assert.equal((await hono.request('/me', { headers })).status, 200);
+  assert.equal((await fetch(`${base}/me`, { headers })).status, 200);
+  clock = fx.now + 86400;
+  assert.equal((await hono.request('/me', { headers })).status, 401, 'hono: expired by now');
+  assert.equal((await fetch(`${base}/me`, { headers })).status, 401, 'express: expired by now');
+});
+
 async function redisClient(t, port) {
   const { createClient } = tools('redis');
   const client = createClient({ url: `redis://127.0.0.1:${port}`, socket: { reconnectStrategy: false } });
@@ -159,4 +204,48 @@ test('revocation through ioredis: the same list, read and written with EXAT', as
   const down = (await call()).response;
   assert.equal(down.status, 503);
   assert.equal(await down.text(), 'revocation_unavailable\n');
+});
+
+test('a revoke() here wins over a store answer that was on its way: this instance refuses the token at once', async (t) => {
+  // A pooled client (or KV) may answer a lookup sent before the revoke after it: that answer
+  // predates the revoke and must not be cached over it for cacheSeconds.
+  const redis = await redisServer(t);
+  const client = await redisClient(t, redis.port);
+  let held = null;
+  const late = {
+    sendCommand: async (args) => {
+      const answer = await client.sendCommand(args);
+      if (args[0] === 'EXISTS') await held;
+      return answer;
+    },
+  };
+  const list = redisRevocation(late, { cacheSeconds: 60 });
+  let release;
+  held = new Promise((r) => (release = r));
+  // The client sends in call order: redis answers the EXISTS (0) before it runs the SET.
+  const inFlight = list.revoked('t-1');
+  await list.revoke('t-1', Math.floor(Date.now() / 1000) + 600);
+  release();
+  held = null;
+  await inFlight;
+  assert.equal(await list.revoked('t-1'), true, 'the next request on this instance');
+  const v = new Verifier({ ...options, revoked: list.revoked });
+  const r = await v.authenticate(new Request('http://api.test/me', { headers: { authorization: `Bearer ${fx.tokens.ES256}` } }), { now: fx.now });
+  assert.equal(r.response?.status, 401);
+});
+
+test('a redis client that answers nothing (node-redis legacy()) clears no one: 503, and a revoke that is not confirmed rejects', async (t) => {
+  // Its sendCommand hands the reply to a callback and returns undefined: read as "not on the
+  // list", every revoked token went through.
+  const redis = await redisServer(t);
+  const client = await redisClient(t, redis.port);
+  await client.sendCommand(['SET', 'revoked:t-1', '1', 'EXAT', String(Math.floor(Date.now() / 1000) + 600)]);
+  const list = redisRevocation(client.legacy(), { cacheSize: 0 });
+  const v = new Verifier({ ...options, revoked: list.revoked });
+  const r = await v.authenticate(new Request('http://api.test/me', { headers: { authorization: `Bearer ${fx.tokens.ES256}` } }), { now: fx.now });
+  assert.equal(r.response?.status, 503);
+  await assert.rejects(list.revoke('t-2', Math.floor(Date.now() / 1000) + 600));
+  // The same server through the client itself: revoked.
+  const plain = new Verifier({ ...options, revoked: redisRevocation(client).revoked });
+  assert.equal((await plain.authenticate(new Request('http://api.test/me', { headers: { authorization: `Bearer ${fx.tokens.ES256}` } }), { now: fx.now })).response?.status, 401);
 });

@@ -5,7 +5,7 @@
 // late.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { RemoteVerifier, JwtError } from 'jwtgate';
+import { RemoteVerifier, Verifier, JwtError } from 'jwtgate';
 import { fx, keyset } from './fixtures.mjs';
 import { looseServer } from './net.mjs';
 
@@ -183,4 +183,75 @@ test('a fetch of the app’s own that follows a redirect anyway: the answer is r
   const here = async () => Object.defineProperty(new Response(keyset('p256')), 'url', { value: elsewhere.uri });
   assert.equal((await verifyAt(new RemoteVerifier(opts(`${elsewhere.uri}#keys`, { fetch: here })), fx.tokens.ES256)).sub, 'alice');
   assert.equal((await verifyAt(new RemoteVerifier(opts(elsewhere.uri)), fx.tokens.ES256)).sub, 'alice');
+});
+
+test('a shared copy dated ahead of this clock is dropped, never fresh for ever', QUICK, async (t) => {
+  // The issuer withdrew the P-256 key; a copy that still has it claims a fetch a year from now.
+  // Taken as fresh it would be taken at every refresh, past maxStaleSeconds, and the issuer
+  // never asked again.
+  const it = await issuer(t, keyset('ed25519'));
+  const store = new Map();
+  const cache = { match: async (k) => store.get(k)?.clone(), put: async (k, r) => void store.set(k, r), delete: async (k) => store.delete(k) };
+  store.set(it.uri, new Response(keyset('p256'), { headers: { 'jwtgate-fetched-at': String(Date.now() + 365 * 86400_000) } }));
+  const v = new RemoteVerifier(opts(it.uri, { cache, cacheSeconds: 0, maxStaleSeconds: 0 }));
+  await assert.rejects(verifyAt(v, fx.tokens.ES256), (e) => e instanceof JwtError && e.code === 'unknown_key');
+  assert.equal((await verifyAt(v, fx.tokens.EdDSA)).sub, 'alice');
+  assert.ok(it.server.hits >= 1, 'the issuer was asked');
+  assert.ok(Number(store.get(it.uri).headers.get('jwtgate-fetched-at')) <= Date.now(), 'and its answer shared in place of the copy');
+});
+
+test('a verify waiting on an unknown kid’s re-fetch, while the keys pass maxStaleSeconds, rejects with jwks_unavailable', QUICK, async (t) => {
+  const it = await issuer(t, keyset('p256'));
+  const v = new RemoteVerifier(opts(it.uri, { cacheSeconds: 0.1, maxStaleSeconds: 0.1, cooldownSeconds: 0, retrySeconds: 0 }));
+  assert.equal((await verifyAt(v, fx.tokens.ES256)).sub, 'alice');
+  it.stall = 'headers';
+  // An unknown kid: a re-fetch, which hangs.
+  const rotated = verifyAt(v, fx.tokens.EdDSA);
+  while (it.held.length === 0) await new Promise((r) => setTimeout(r, 5));
+  await new Promise((r) => setTimeout(r, 300));
+  // Another verify finds the keys past the bound and drops them; then the re-fetch fails.
+  const later = verifyAt(v, fx.tokens.ES256);
+  it.held[0].writeHead(503).end();
+  // A JwtError, which authenticate answers with the filter's 503, not a TypeError (a 500).
+  await assert.rejects(rotated, unavailable(/HTTP 503/));
+  await assert.rejects(later, unavailable(/HTTP 503/));
+});
+
+test('a key set is read as the bytes the issuer sent: one after a byte order mark is refused, as the Envoy filter and a Verifier refuse it', QUICK, async (t) => {
+  const bom = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(keyset('p256'))]);
+  const it = await issuer(t, bom);
+  await assert.rejects(verifyAt(new RemoteVerifier(opts(it.uri)), fx.tokens.ES256), unavailable(/not valid JSON/));
+  assert.throws(() => new Verifier({ jwks: bom.toString() }), unavailable(/not valid JSON/));
+});
+
+test('a background refresh hands the put of the keys it fetched to waitUntil, so that in a Worker it outlives the response', QUICK, async (t) => {
+  const it = await issuer(t, keyset('p256'));
+  const store = new Map();
+  let saved = 0;
+  // A put that takes longer than the refresh: it ends a macrotask later.
+  const cache = {
+    match: async (k) => store.get(k)?.clone(),
+    put: async (k, r) => {
+      await new Promise((done) => setImmediate(done));
+      store.set(k, r);
+      saved += 1;
+    },
+    delete: async (k) => store.delete(k),
+  };
+  const v = new RemoteVerifier(opts(it.uri, { cache, cacheSeconds: 0 }));
+  // What a Worker keeps alive after the response: every promise handed to waitUntil, those
+  // handed while it waits on others included.
+  const request = async () => {
+    const handed = [];
+    assert.equal((await v.verify(fx.tokens.ES256, { now: fx.now, waitUntil: (p) => handed.push(p) })).sub, 'alice');
+    for (let waited = 0; waited < handed.length; ) {
+      waited = handed.length;
+      await Promise.all(handed);
+    }
+  };
+  await request();
+  assert.equal(saved, 1, 'the first fetch, awaited: its put handed over');
+  await request();
+  assert.equal(it.server.hits, 2, 'the second refreshed in the background');
+  assert.equal(saved, 2, 'and its put was handed over too');
 });
