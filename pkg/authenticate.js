@@ -1,7 +1,8 @@
 // From a Fetch API Request to verified claims or the refusal jwtgate's Envoy filter would send.
 // The checks are the verifier's and the core's; the answer's status and challenge come from the
 // core's one mapping (Error::http_response). Nothing here decides what a refusal looks like.
-import { JwtError, coreOptions, onlyKnown, reader, wasm } from './state.js';
+import { REVOKED_TIMEOUT_MS } from './constants.js';
+import { JwtError, coreOptions, deadline, onlyKnown, reader, wasm, within } from './state.js';
 
 /** Options `authenticate` reads, on a verifier or per call; never handed to the core's policy. */
 export const AUTH_OPTIONS = ['revoked', 'realm', 'cookie', 'query'];
@@ -105,11 +106,12 @@ export async function authenticate(verifier, request, options = {}, remote = fal
   if (own.revoked && typeof claims.jti === 'string') {
     let revoked;
     try {
-      revoked = await own.revoked(claims.jti, claims);
+      revoked = await within(deadline(REVOKED_TIMEOUT_MS, 'revoked'), () => own.revoked(claims.jti, claims));
     } catch {
       revoked = undefined;
     }
-    // Fail closed: a store that throws or answers something other than a boolean clears no one.
+    // Fail closed: a store that throws, hangs or answers something other than a boolean clears
+    // no one.
     if (typeof revoked !== 'boolean') return refuse('revocation_unavailable');
     if (revoked) return refuse('revoked');
   }

@@ -53,3 +53,8 @@ export const MAX_STALE_SECONDS = 86400;
 export const MAX_STALE_LIMIT = 30 * 86400;
 // Failed fetches are retried after retrySeconds (at most this), doubling with each failure up to this.
 export const MAX_RETRY_SECONDS = 30;
+
+// How long `authenticate` waits for a `revoked` function before it counts the store as down
+// (503 revocation_unavailable): a deny list that never answers must not hold the request for
+// ever. Above the bundled adapters' own default deadline (2 s), so theirs answers first.
+export const REVOKED_TIMEOUT_MS = 5000;

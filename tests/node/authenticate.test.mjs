@@ -208,6 +208,21 @@ test('a revocation store that fails refuses with 503, never lets the token throu
   assert.equal(asked, 1);
 });
 
+test('a revocation store that never answers is a 503 after 5 s, not a request held for ever', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  let asked = 0;
+  const v = new Verifier({ jwks: fx.jwks, ...options, revoked: () => ++asked && new Promise(() => {}) });
+  let settled = null;
+  const pending = v.authenticate(bearer(fx.tokens.ES256), { now: fx.now }).then((r) => (settled = r));
+  const turn = () => new Promise((r) => setImmediate(r));
+  while (asked === 0) await turn();
+  t.mock.timers.tick(4999);
+  await turn();
+  assert.equal(settled, null, 'still asking the store');
+  t.mock.timers.tick(1);
+  assert.deepEqual(await seen(await pending), want(auth.revocationUnavailable));
+});
+
 test('RemoteVerifier authenticates too, and its key outage is the filter\'s 503', async () => {
   const v = new RemoteVerifier({ jwksUri: 'http://127.0.0.1:9/jwks', ...options, cache: false, fetch: async () => new Response('down', { status: 500 }) });
   const got = await seen(await v.authenticate(bearer(fx.tokens.ES256), { now: fx.now }));

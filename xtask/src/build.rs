@@ -208,7 +208,7 @@ pub struct Sizes {
 /// by step, and what was tried and dropped (`opt-level = "z"` among them: 1.7 KB off the full
 /// wasm, but `decode` 0.62x and `expiresIn` 0.43x as fast), is in bench/ANALYSIS.md, "Sizes".
 pub const CLIENT_BUDGET: u64 = 16 * 1024 + 128;
-pub const FULL_BUDGET: u64 = 40 * 1024 + 640;
+pub const FULL_BUDGET: u64 = 40 * 1024 + 768;
 /// Issue 16's budgets: printed beside the sizes until the ceilings come down to them.
 pub const CLIENT_TARGET: u64 = 18 * 1024;
 pub const FULL_TARGET: u64 = 30 * 1024;
