@@ -46,6 +46,9 @@ pub enum SkipReason {
     PointNotOnCurve,
     /// A coordinate or secret of the wrong length (or an empty HMAC secret).
     InvalidLength,
+    /// An RSA, EC or OKP key with its private part (`d`): whoever read the set can sign with
+    /// it, so it proves nothing (jose refuses such a set whole).
+    PrivateKey,
 }
 
 /// One skipped entry: where it was in the set, its `kid` if it had one, and why.
@@ -233,6 +236,9 @@ impl Jwk {
             }
         };
         let kty = text("kty").ok_or(SkipReason::UnsupportedKeyType)?;
+        if kty != "oct" && m.get("d").is_some() {
+            return Err(SkipReason::PrivateKey);
+        }
         let crv = text("crv");
         let material = match kty.as_str() {
             "RSA" => KeyMaterial::rsa(&bytes(m, "n")?, &bytes(m, "e")?),
@@ -369,6 +375,9 @@ impl fmt::Display for SkipReason {
             SkipReason::InvalidRsaModulus => f.write_str("invalid RSA modulus"),
             SkipReason::PointNotOnCurve => f.write_str("point not on the curve"),
             SkipReason::InvalidLength => f.write_str("key material of the wrong length"),
+            SkipReason::PrivateKey => {
+                f.write_str("a private key (`d`): published, it proves nothing")
+            }
         }
     }
 }

@@ -17,6 +17,12 @@ fn skip_reason(entry: Value) -> SkipReason {
     report[0].reason
 }
 
+/// `entry` with `name` set to `value`.
+fn with(mut entry: Value, name: &str, value: Value) -> Value {
+    entry[name] = value;
+    entry
+}
+
 fn rsa_with(n: &[u8], e: &[u8]) -> Value {
     json!({"kty": "RSA", "kid": "weak", "n": b64_encode(n), "e": b64_encode(e)})
 }
@@ -224,6 +230,28 @@ fn weak_and_invalid_keys_are_skipped_with_reasons() {
         ),
         ("an array entry", json!(["RSA"]), SkipReason::NotAnObject),
         ("a string entry", json!("RSA"), SkipReason::NotAnObject),
+        // A published private key proves nothing: anyone who read the set can sign with it.
+        // The `d` is not read, only its presence (a wrong one would be no safer).
+        (
+            "an EC private key",
+            with(p256_jwk(), "d", json!("AAAA")),
+            SkipReason::PrivateKey,
+        ),
+        (
+            "an RSA private key",
+            with(rsa_jwk(), "d", json!("AAAA")),
+            SkipReason::PrivateKey,
+        ),
+        (
+            "an OKP private key",
+            with(ed25519_jwk(), "d", json!("AAAA")),
+            SkipReason::PrivateKey,
+        ),
+        (
+            "a d of null",
+            with(p256_jwk(), "d", json!(null)),
+            SkipReason::PrivateKey,
+        ),
     ];
     for (name, entry, want) in cases {
         assert_eq!(skip_reason(entry), want, "{name}");
