@@ -275,8 +275,8 @@ impl Verifier {
         self.verify_untrusted_with(crypto, &untrusted, now)
     }
 
-    /// Verifies a token already parsed (with this policy's size limit, or a tighter one): the
-    /// signature, then the claims.
+    /// Verifies a token already parsed: the policy's size limit (parsing may have used
+    /// another), the signature, then the claims.
     #[cfg(feature = "rust-crypto")]
     pub fn verify_untrusted(
         &self,
@@ -332,6 +332,7 @@ impl Verifier {
         now: u64,
         audiences: &[String],
     ) -> Result<VerifiedToken, Error> {
+        self.within_limit(untrusted)?;
         let pending = self.prepare(untrusted)?;
         let verified = pending.find(crypto);
         pending.conclude(verified, now, audiences)
@@ -353,11 +354,26 @@ impl Verifier {
     /// For payloads that are not JWT claims; [`Verifier::verify_at`] does this and more.
     #[cfg(feature = "rust-crypto")]
     pub fn verify_signature(&self, token: &UntrustedToken<'_>) -> Result<&Jwk, Error> {
+        self.within_limit(token)?;
         let pending = self.prepare(token)?;
         match pending.find(&crate::RustCrypto) {
             Some(index) => Ok(&self.keys.keys()[index]),
             None => Err(pending.fail),
         }
+    }
+
+    /// The policy's size limit for a token parsed elsewhere, perhaps with a larger one
+    /// ([`UntrustedToken::parse`]'s default): the token's length, recounted from its parts,
+    /// as [`UntrustedToken::parse_with_limit`] measures it.
+    fn within_limit(&self, token: &UntrustedToken<'_>) -> Result<(), Error> {
+        let signature = (token.signature().len() * 4).div_ceil(3);
+        let length = token.signing_input().len() + 1 + signature;
+        if length > self.policy.max_token_bytes {
+            return Err(Error::TooLarge {
+                limit: self.policy.max_token_bytes,
+            });
+        }
+        Ok(())
     }
 
     /// The first half of a verification whose primitive runs elsewhere (asynchronously, as

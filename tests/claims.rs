@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use jwtgate::{Algorithm, Error};
+use jwtgate::{Algorithm, Error, UntrustedToken};
 use serde_json::json;
 
 fn verify(policy: jwtgate::Policy, claims: serde_json::Value) -> Result<jwtgate::Claims, Error> {
@@ -121,4 +121,12 @@ fn token_size_limit_is_configurable() {
         v.verify_at(&t, NOW).unwrap_err(),
         Error::TooLarge { limit: t.len() - 1 }
     );
+    // Parsed elsewhere with the default limit: the policy's still holds.
+    let parsed = UntrustedToken::parse(&t).unwrap();
+    let too_large = Error::TooLarge { limit: t.len() - 1 };
+    assert_eq!(v.verify_untrusted(&parsed, NOW).unwrap_err(), too_large);
+    assert_eq!(v.verify_signature(&parsed).unwrap_err(), too_large);
+    let v = verifier_with(policy().max_token_bytes(t.len()));
+    assert!(v.verify_untrusted(&parsed, NOW).is_ok());
+    assert!(v.verify_signature(&parsed).is_ok());
 }
