@@ -848,7 +848,9 @@ fn the_example_configuration_runs_as_documented() {
         "/examples/envoy/envoy.yaml"
     ))
     .unwrap();
-    let (port, admin) = (common::http::free_port(), common::http::free_port());
+    let [port, admin] = common::http::free_ports(2)[..] else {
+        unreachable!("free_ports(2) gives two")
+    };
     assert_eq!(
         yaml.matches("port_value: 10000").count() + yaml.matches("port_value: 9901").count(),
         2

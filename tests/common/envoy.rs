@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use super::http::{free_port, free_ports, get, try_get, Resp};
+use super::http::{free_ports, get, try_get, Resp};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -134,12 +134,14 @@ impl Envoy {
     /// name, a cluster's source address).
     pub fn start_edited(setup: Setup, edit: impl FnOnce(&mut Value)) -> Result<Envoy, String> {
         let dir = TempDir::new();
-        let (port, admin) = (free_port(), free_port());
+        // Three different ports: free_port twice may hand out one port twice.
+        let [port, admin, native] = free_ports(3)[..] else {
+            unreachable!("free_ports(3) gives three")
+        };
         let mut listeners = vec![listener("jwtgate", port, wasm_filter(&setup.jwtgate))];
         let native_port = setup.jwt_authn.as_ref().map(|config| {
-            let port = free_port();
-            listeners.push(listener("native", port, native_filter(config)));
-            port
+            listeners.push(listener("native", native, native_filter(config)));
+            native
         });
         let mut envoy = launch(
             dir,

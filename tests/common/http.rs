@@ -85,13 +85,16 @@ impl Server {
 
     /// A server whose handler also says how the response goes out.
     pub fn start_answering(handler: impl Fn(&Req) -> Answer + Send + Sync + 'static) -> Server {
+        // Bound at once and held: a port looked up free and bound later can be taken in
+        // between by another test running beside this one (seen: AddrInUse under load).
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a server port");
         let mut s = Server {
-            port: free_port(),
+            port: listener.local_addr().expect("the server's port").port(),
             handler: Arc::new(handler),
             hits: Arc::default(),
             running: None,
         };
-        s.up();
+        s.listen(listener);
         s
     }
 
@@ -120,6 +123,10 @@ impl Server {
             return;
         }
         let listener = TcpListener::bind(("127.0.0.1", self.port)).expect("bind the server port");
+        self.listen(listener);
+    }
+
+    fn listen(&mut self, listener: TcpListener) {
         let stop = Arc::new(AtomicBool::new(false));
         let (handler, hits, flag) = (self.handler.clone(), self.hits.clone(), stop.clone());
         let join = thread::spawn(move || {
