@@ -409,6 +409,36 @@ impl<'a> SharedCopy<'a> {
     }
 }
 
+/// The validators of a shared copy, as a conditional request sends them back; a copy without
+/// either has none, and its refresh is not conditional.
+#[derive(PartialEq, Eq)]
+struct Validators {
+    etag: String,
+    last_modified: String,
+}
+
+impl Validators {
+    fn of(copy: &SharedCopy<'_>) -> Option<Validators> {
+        let text = |b: &[u8]| std::str::from_utf8(b).unwrap_or_default().to_owned();
+        let v = Validators {
+            etag: text(copy.etag),
+            last_modified: text(copy.last_modified),
+        };
+        (!v.etag.is_empty() || !v.last_modified.is_empty()).then_some(v)
+    }
+
+    /// Whether a 304's own validators, where it sends them, are the ones sent (RFC 9111
+    /// 4.3.4: a 304 updates only the stored response its validator matches). ETags compare
+    /// weakly, as `If-None-Match` does (RFC 9110 8.8.3.2); a date only without an ETag.
+    fn confirmed_by(&self, etag: &str, last_modified: &str) -> bool {
+        let weak = |t: &str| t.strip_prefix("W/").unwrap_or(t).to_owned();
+        if !etag.is_empty() {
+            return !self.etag.is_empty() && weak(etag) == weak(&self.etag);
+        }
+        last_modified.is_empty() || last_modified == self.last_modified
+    }
+}
+
 /// Where in `[0, 1)` this sidecar's `n`-th refresh of `key` falls. No randomness: a hash of
 /// what tells sidecars apart (`seed`: Envoy's `node.id` and `node.cluster`, unique per sidecar
 /// where a control plane names them; the plugin's start time in ns from the host clock where
@@ -582,6 +612,9 @@ struct ProviderRt {
     cache: RefCell<JwtCache>,
 }
 
+/// A call in flight: its source, its stage, and the validators it sent, if any.
+type Call = (usize, Stage, Option<Validators>);
+
 struct Waiter {
     context_id: u32,
     source: usize,
@@ -685,7 +718,7 @@ struct Runtime {
     revocation: Option<usize>,
     revoked: RefCell<Option<HashSet<String>>>,
     waiters: RefCell<Vec<Waiter>>,
-    calls: RefCell<HashMap<u32, (usize, Stage)>>,
+    calls: RefCell<HashMap<u32, Call>>,
     metrics: Metrics,
     now: Cell<u64>,
     /// Set while deciding for a request that has waited its turn: no more waiting.
@@ -924,23 +957,18 @@ impl Runtime {
         // without a body when nothing changed.
         let data = s.data(stage);
         let copy = data.as_deref().and_then(SharedCopy::parse);
-        let validators = copy.as_ref().map(|c| {
-            (
-                std::str::from_utf8(c.etag).unwrap_or_default(),
-                std::str::from_utf8(c.last_modified).unwrap_or_default(),
-            )
-        });
-        if let Some((etag, last_modified)) = validators {
-            if !etag.is_empty() {
-                headers.push(("if-none-match", etag));
+        let sent = copy.as_ref().and_then(Validators::of);
+        if let Some(v) = &sent {
+            if !v.etag.is_empty() {
+                headers.push(("if-none-match", v.etag.as_str()));
             }
-            if !last_modified.is_empty() {
-                headers.push(("if-modified-since", last_modified));
+            if !v.last_modified.is_empty() {
+                headers.push(("if-modified-since", v.last_modified.as_str()));
             }
         }
         match ctx.dispatch_http_call(&s.uri.cluster, headers, None, vec![], s.uri.timeout) {
             Ok(token) => {
-                self.calls.borrow_mut().insert(token, (source, stage));
+                self.calls.borrow_mut().insert(token, (source, stage, sent));
             }
             Err(status) => self.fetch_done(
                 ctx,
@@ -960,7 +988,7 @@ impl Runtime {
         body_size: usize,
     ) {
         self.now.set(now_ms());
-        let Some((source, stage)) = self.calls.borrow_mut().remove(&token) else {
+        let Some((source, stage, sent)) = self.calls.borrow_mut().remove(&token) else {
             return;
         };
         // A call that fails once the response has begun (the connection reset, or the
@@ -982,11 +1010,25 @@ impl Runtime {
         let status = header(":status");
         let validators = || (header("etag"), header("last-modified"));
         let result = if status == "304" {
-            // A 304 answers for the shared copy this request named: without one, no answer.
+            // A 304 answers for the shared copy this request named, and only if it still is
+            // the copy held: a 304 to a request that named none (no validators to send), or
+            // one that names another document, confirms nothing.
             let s = &self.sources[source];
-            match s.data(stage).as_deref().and_then(SharedCopy::parse) {
+            let data = s.data(stage);
+            let held = data.as_deref().and_then(SharedCopy::parse);
+            let held = held.as_ref().and_then(Validators::of);
+            let (etag, last_modified) = validators();
+            match sent {
+                None => Err("304 Not Modified to a request that named no copy".to_owned()),
+                Some(sent) if held.as_ref() != Some(&sent) => {
+                    Err("304 Not Modified for a copy no longer held".to_owned())
+                }
+                Some(sent) if !sent.confirmed_by(&etag, &last_modified) => Err(format!(
+                    "304 Not Modified with validators ({etag:?}, {last_modified:?}) other \
+                     than those sent ({:?}, {:?})",
+                    sent.etag, sent.last_modified
+                )),
                 Some(_) => Ok(Fetched::NotModified),
-                None => Err("304 Not Modified, but no copy was ever had".to_owned()),
             }
         } else if status != "200" {
             // A cluster that is down answers too: with a 503 and no body, or no status at all.
