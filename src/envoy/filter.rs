@@ -581,6 +581,20 @@ impl Source {
         Ok((authority.to_owned(), path.to_owned()))
     }
 
+    /// Keeps the key set's copy serving but drops its validators: they are another URL's
+    /// once the discovery document moves `jwks_uri`, and sent there they could get a 304
+    /// (a file server comparing dates) for a document never had. Until the new URL answers
+    /// in full, the key set is asked for unconditionally.
+    fn forget_validators(&self) {
+        let Some(data) = self.data(Stage::Document) else {
+            return;
+        };
+        if let Some(copy) = SharedCopy::parse(&data) {
+            let bytes = SharedCopy::bytes(copy.version, "", "", copy.body);
+            let _ = hostcalls::set_shared_data(&self.data_key, Some(&bytes), None);
+        }
+    }
+
     fn state(&self) -> (SharedState, Option<u32>) {
         match hostcalls::get_shared_data(&self.state_key) {
             Ok((Some(bytes), cas)) => (SharedState::parse(&bytes), cas),
@@ -1077,7 +1091,11 @@ impl Runtime {
             }) => {
                 let bytes = SharedCopy::bytes(0, &etag, &last_modified, &body);
                 if data.as_deref() != Some(bytes.as_slice()) {
+                    let moved = s.target(Stage::Document).ok() != s.jwks_uri(&body).ok();
                     let _ = hostcalls::set_shared_data(&d.data_key, Some(&bytes), None);
+                    if moved {
+                        s.forget_validators();
+                    }
                 }
                 Ok(())
             }
