@@ -782,3 +782,54 @@ fn a_304_that_answers_no_request_of_the_filter_does_not_renew_the_keys() {
         assert_healthy(&envoy);
     }
 }
+
+#[test]
+#[ignore = "needs Envoy: `cargo xtask test` runs it"]
+fn a_client_leaving_does_not_lose_the_refetch_others_wait_for() {
+    // Client A's unknown kid starts a refetch and A leaves while the issuer is slow; B, with
+    // the same new kid, waits on that same fetch. The issuer then answers with the key.
+    use_live_clock();
+    let upstream = upstream();
+    let issuer = Issuer::start(keyset(&[p256_jwk()]));
+    let envoy = start(
+        &upstream,
+        &issuer,
+        config(
+            json!({"http_uri": {"uri": "http://jwks.test/.well-known/jwks.json",
+                                   "cluster": "jwks", "timeout": "10s"}}),
+        ),
+        1,
+    );
+    assert_eq!(call(&envoy, &good()).status, 200);
+    issuer.serve(keyset(&[p256_jwk(), ed25519_jwk()]));
+    issuer.hold(true);
+    let hits = issuer.hits();
+    let active = "http.jwtgate.downstream_rq_active";
+    std::thread::scope(|s| {
+        let mut a = TcpStream::connect(("127.0.0.1", envoy.port)).unwrap();
+        let req = format!(
+            "GET /api HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {}\r\n\r\n",
+            rotated()
+        );
+        std::io::Write::write_all(&mut a, req.as_bytes()).unwrap();
+        assert!(eventually(Duration::from_secs(10), || issuer.hits() > hits));
+        let b = s.spawn(|| call(&envoy, &rotated()));
+        assert!(eventually(Duration::from_secs(10), || envoy
+            .counter(active)
+            == 2));
+        drop(a);
+        assert!(eventually(Duration::from_secs(10), || envoy
+            .counter(active)
+            == 1));
+        issuer.hold(false);
+        let b = b.join().unwrap();
+        assert_eq!(
+            (b.status, b.text().trim().to_owned()),
+            (200, "upstream".to_owned()),
+            "B, waiting on the refetch A started"
+        );
+    });
+    // And the new key is had: not refused for a whole refetch_cooldown (30 s).
+    assert_eq!(call(&envoy, &rotated()).status, 200);
+    assert_healthy(&envoy);
+}

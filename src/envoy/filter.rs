@@ -171,6 +171,7 @@ impl HttpContext for Http {
             return Action::Pause;
         }
         let route = route_choice(&rt.config);
+        rt.active.set(self.id);
         rt.handle(self, self.id, OwnedRequest { headers, route }, false)
     }
 }
@@ -208,6 +209,19 @@ impl Drop for Http {
             .waiters
             .borrow_mut()
             .retain(|w| w.context_id != self.id);
+        // A fetch it made dies with it (Envoy cancels it, or the SDK drops its answer), while
+        // other requests may wait on it: the root context takes it over.
+        let mut calls = self.rt.calls.borrow_mut();
+        let lost: Vec<u32> = calls
+            .iter()
+            .filter(|(_, call)| call.3.contains(&self.id))
+            .map(|(token, _)| *token)
+            .collect();
+        for token in lost {
+            if let Some((source, stage, ..)) = calls.remove(&token) {
+                self.rt.orphans.borrow_mut().push((source, stage));
+            }
+        }
     }
 }
 
@@ -626,8 +640,10 @@ struct ProviderRt {
     cache: RefCell<JwtCache>,
 }
 
-/// A call in flight: its source, its stage, and the validators it sent, if any.
-type Call = (usize, Stage, Option<Validators>);
+/// A call in flight: its source, its stage, the validators it sent, if any, and the contexts
+/// it lives and dies with: the one Envoy files it under (the effective context) and the one
+/// the SDK hands its answer to (whose callback dispatched it).
+type Call = (usize, Stage, Option<Validators>, [u32; 2]);
 
 struct Waiter {
     context_id: u32,
@@ -733,6 +749,11 @@ struct Runtime {
     revoked: RefCell<Option<HashSet<String>>>,
     waiters: RefCell<Vec<Waiter>>,
     calls: RefCell<HashMap<u32, Call>>,
+    /// Fetches whose call was lost with the request context that made it: the root context
+    /// sends them again at its next tick.
+    orphans: RefCell<Vec<(usize, Stage)>>,
+    /// The context whose callback is running: the SDK files a call dispatched now under it.
+    active: Cell<u32>,
     metrics: Metrics,
     now: Cell<u64>,
     /// Set while deciding for a request that has waited its turn: no more waiting.
@@ -802,6 +823,8 @@ impl Runtime {
             revoked: RefCell::new(None),
             waiters: RefCell::new(Vec::new()),
             calls: RefCell::new(HashMap::new()),
+            orphans: RefCell::new(Vec::new()),
+            active: Cell::new(0),
             metrics,
             now: Cell::new(now_ms()),
             last_chance: Cell::new(false),
@@ -982,7 +1005,10 @@ impl Runtime {
         }
         match ctx.dispatch_http_call(&s.uri.cluster, headers, None, vec![], s.uri.timeout) {
             Ok(token) => {
-                self.calls.borrow_mut().insert(token, (source, stage, sent));
+                let owners = [home, self.active.get()];
+                self.calls
+                    .borrow_mut()
+                    .insert(token, (source, stage, sent, owners));
             }
             Err(status) => self.fetch_done(
                 ctx,
@@ -1002,7 +1028,8 @@ impl Runtime {
         body_size: usize,
     ) {
         self.now.set(now_ms());
-        let Some((source, stage, sent)) = self.calls.borrow_mut().remove(&token) else {
+        self.active.set(home);
+        let Some((source, stage, sent, _)) = self.calls.borrow_mut().remove(&token) else {
             return;
         };
         // A call that fails once the response has begun (the connection reset, or the
@@ -1272,7 +1299,23 @@ impl Runtime {
         self.metrics
             .cache_entries(self.providers.iter().map(|p| p.cache.borrow().len()).sum());
         self.now.set(now_ms());
+        self.active.set(home);
         let now = self.now.get();
+        let orphans = self.orphans.take();
+        for (source, stage) in orphans {
+            let s = &self.sources[source];
+            // Still this worker's claim, unless it ran out: then the usual fetches take over.
+            let renewed = s.update(|st| {
+                let claimed = st.busy_until > now;
+                if claimed {
+                    st.busy_until = now + s.fetch_time();
+                }
+                claimed
+            });
+            if renewed {
+                self.dispatch(ctx, home, source, stage);
+            }
+        }
         for i in 0..self.sources.len() {
             self.sync(i);
             let s = &self.sources[i];
