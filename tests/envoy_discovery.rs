@@ -184,3 +184,58 @@ fn a_discovery_configuration_the_filter_cannot_use_stops_the_plugin() {
         assert!(log.contains(why), "{why}: {log}");
     }
 }
+
+#[test]
+#[ignore = "needs Envoy: `cargo xtask test` runs it"]
+fn a_moved_jwks_uri_is_not_asked_with_the_old_key_sets_validators() {
+    // A static-file issuer: each key set has its own Last-Modified and answers 304 to an
+    // If-Modified-Since at or after it (as a file server compares dates). /keys-2 is older
+    // than /keys: asked with /keys's date, it says "not modified" about a document the
+    // filter never had.
+    use std::sync::{Arc, Mutex};
+    use_live_clock();
+    let upstream = Server::start(|_| Resp::new(200, "upstream"));
+    let jwks_uri = Arc::new(Mutex::new("https://issuer.example/keys".to_owned()));
+    let u = jwks_uri.clone();
+    let server = Server::start(move |req| {
+        let doc = |body: String, date: &str, newer: &[&str]| {
+            let ims = req.header("if-modified-since");
+            let mut r = if ims.is_some_and(|d| d == date || newer.contains(&d)) {
+                Resp::new(304, "")
+            } else {
+                Resp::new(200, body)
+            };
+            r.headers.push(("last-modified".into(), date.into()));
+            r
+        };
+        const OLD: &str = "Mon, 30 Nov 2026 08:00:00 GMT";
+        const NEW: &str = "Mon, 30 Nov 2026 09:00:00 GMT";
+        match req.path.as_str() {
+            DISCOVERY => Resp::new(200, document(ISSUER, &u.lock().unwrap())),
+            "/keys" => doc(json!({"keys": [p256_jwk()]}).to_string(), NEW, &[]),
+            "/keys-2" => doc(json!({"keys": [p384_jwk()]}).to_string(), OLD, &[NEW]),
+            _ => Resp::new(404, ""),
+        }
+    });
+    let envoy = Envoy::start(Setup {
+        jwtgate: config(json!({"cache_duration": "1s"})),
+        jwt_authn: None,
+        clusters: vec![("idp", server.port)],
+        upstream: upstream.port,
+        workers: 2,
+    })
+    .unwrap_or_else(|log| panic!("{log}"));
+    let p256 = token(Algorithm::ES256, &claims());
+    assert_eq!(call(&envoy, &p256).status, 200);
+    *jwks_uri.lock().unwrap() = "https://issuer.example/keys-2".to_owned();
+    let p384 = token(Algorithm::ES384, &claims());
+    assert!(
+        eventually(Duration::from_secs(10), || call(&envoy, &p384).status
+            == 200),
+        "the moved key set was never fetched whole: {}",
+        code_of(&call(&envoy, &p384))
+    );
+    assert!(eventually(Duration::from_secs(5), || call(&envoy, &p256)
+        .status
+        == 401));
+}

@@ -729,3 +729,107 @@ fn a_flood_of_distinct_valid_tokens_keeps_the_default_cache_bounded() {
         "resident memory grew from {rss_before} to {rss_after} bytes over 1,500 distinct tokens"
     );
 }
+
+#[test]
+#[ignore = "needs Envoy: `cargo xtask test` runs it"]
+fn a_304_that_answers_no_request_of_the_filter_does_not_renew_the_keys() {
+    let with = |mut r: Resp, header: Option<(&str, &str)>| {
+        r.headers.extend(header.map(|(n, v)| (n.into(), v.into())));
+        r
+    };
+    for (what, validator, answer) in [
+        // The issuer sends no ETag nor Last-Modified, so no refresh is conditional: a 304 (a
+        // broken issuer, or a cache in between) answers nothing the filter asked.
+        ("a request naming no copy", None, None),
+        // RFC 9111 4.3.4: a 304 whose validator matches no stored copy updates none.
+        (
+            "another ETag",
+            Some(("etag", "\"a\"")),
+            Some(("etag", "\"b\"")),
+        ),
+        (
+            "another date",
+            Some(("last-modified", "Mon, 30 Nov 2026 10:00:00 GMT")),
+            Some(("last-modified", "Tue, 01 Dec 2026 10:00:00 GMT")),
+        ),
+    ] {
+        use_live_clock();
+        let upstream = upstream();
+        let issuer = Issuer::start(with(keyset(&[p256_jwk()]), validator));
+        let envoy = start(
+            &upstream,
+            &issuer,
+            config(json!({"cache_duration": "1s", "max_stale": "2s"})),
+            1,
+        );
+        assert_eq!(call(&envoy, &good()).status, 200);
+        issuer.serve(with(Resp::new(304, ""), answer));
+        // Past cache_duration + max_stale since the only full answer: the keys go.
+        assert!(
+            eventually(Duration::from_secs(20), || {
+                let r = call(&envoy, &good());
+                r.status == 503 && r.text().trim() == "jwks_unavailable"
+            }),
+            "keys renewed by 304s to {what} ({} counted):\n{}",
+            envoy.counter("wasmcustom.jwtgate.jwks_fetch.not_modified"),
+            envoy.log_text()
+        );
+        assert_eq!(
+            envoy.counter("wasmcustom.jwtgate.jwks_fetch.not_modified"),
+            0,
+            "{what}"
+        );
+        assert_healthy(&envoy);
+    }
+}
+
+#[test]
+#[ignore = "needs Envoy: `cargo xtask test` runs it"]
+fn a_client_leaving_does_not_lose_the_refetch_others_wait_for() {
+    // Client A's unknown kid starts a refetch and A leaves while the issuer is slow; B, with
+    // the same new kid, waits on that same fetch. The issuer then answers with the key.
+    use_live_clock();
+    let upstream = upstream();
+    let issuer = Issuer::start(keyset(&[p256_jwk()]));
+    let envoy = start(
+        &upstream,
+        &issuer,
+        config(
+            json!({"http_uri": {"uri": "http://jwks.test/.well-known/jwks.json",
+                                   "cluster": "jwks", "timeout": "10s"}}),
+        ),
+        1,
+    );
+    assert_eq!(call(&envoy, &good()).status, 200);
+    issuer.serve(keyset(&[p256_jwk(), ed25519_jwk()]));
+    issuer.hold(true);
+    let hits = issuer.hits();
+    let active = "http.jwtgate.downstream_rq_active";
+    std::thread::scope(|s| {
+        let mut a = TcpStream::connect(("127.0.0.1", envoy.port)).unwrap();
+        let req = format!(
+            "GET /api HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {}\r\n\r\n",
+            rotated()
+        );
+        std::io::Write::write_all(&mut a, req.as_bytes()).unwrap();
+        assert!(eventually(Duration::from_secs(10), || issuer.hits() > hits));
+        let b = s.spawn(|| call(&envoy, &rotated()));
+        assert!(eventually(Duration::from_secs(10), || envoy
+            .counter(active)
+            == 2));
+        drop(a);
+        assert!(eventually(Duration::from_secs(10), || envoy
+            .counter(active)
+            == 1));
+        issuer.hold(false);
+        let b = b.join().unwrap();
+        assert_eq!(
+            (b.status, b.text().trim().to_owned()),
+            (200, "upstream".to_owned()),
+            "B, waiting on the refetch A started"
+        );
+    });
+    // And the new key is had: not refused for a whole refetch_cooldown (30 s).
+    assert_eq!(call(&envoy, &rotated()).status, 200);
+    assert_healthy(&envoy);
+}

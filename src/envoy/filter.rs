@@ -171,6 +171,7 @@ impl HttpContext for Http {
             return Action::Pause;
         }
         let route = route_choice(&rt.config);
+        rt.active.set(self.id);
         rt.handle(self, self.id, OwnedRequest { headers, route }, false)
     }
 }
@@ -208,6 +209,19 @@ impl Drop for Http {
             .waiters
             .borrow_mut()
             .retain(|w| w.context_id != self.id);
+        // A fetch it made dies with it (Envoy cancels it, or the SDK drops its answer), while
+        // other requests may wait on it: the root context takes it over.
+        let mut calls = self.rt.calls.borrow_mut();
+        let lost: Vec<u32> = calls
+            .iter()
+            .filter(|(_, call)| call.3.contains(&self.id))
+            .map(|(token, _)| *token)
+            .collect();
+        for token in lost {
+            if let Some((source, stage, ..)) = calls.remove(&token) {
+                self.rt.orphans.borrow_mut().push((source, stage));
+            }
+        }
     }
 }
 
@@ -409,6 +423,36 @@ impl<'a> SharedCopy<'a> {
     }
 }
 
+/// The validators of a shared copy, as a conditional request sends them back; a copy without
+/// either has none, and its refresh is not conditional.
+#[derive(PartialEq, Eq)]
+struct Validators {
+    etag: String,
+    last_modified: String,
+}
+
+impl Validators {
+    fn of(copy: &SharedCopy<'_>) -> Option<Validators> {
+        let text = |b: &[u8]| std::str::from_utf8(b).unwrap_or_default().to_owned();
+        let v = Validators {
+            etag: text(copy.etag),
+            last_modified: text(copy.last_modified),
+        };
+        (!v.etag.is_empty() || !v.last_modified.is_empty()).then_some(v)
+    }
+
+    /// Whether a 304's own validators, where it sends them, are the ones sent (RFC 9111
+    /// 4.3.4: a 304 updates only the stored response its validator matches). ETags compare
+    /// weakly, as `If-None-Match` does (RFC 9110 8.8.3.2); a date only without an ETag.
+    fn confirmed_by(&self, etag: &str, last_modified: &str) -> bool {
+        let weak = |t: &str| t.strip_prefix("W/").unwrap_or(t).to_owned();
+        if !etag.is_empty() {
+            return !self.etag.is_empty() && weak(etag) == weak(&self.etag);
+        }
+        last_modified.is_empty() || last_modified == self.last_modified
+    }
+}
+
 /// Where in `[0, 1)` this sidecar's `n`-th refresh of `key` falls. No randomness: a hash of
 /// what tells sidecars apart (`seed`: Envoy's `node.id` and `node.cluster`, unique per sidecar
 /// where a control plane names them; the plugin's start time in ns from the host clock where
@@ -551,6 +595,20 @@ impl Source {
         Ok((authority.to_owned(), path.to_owned()))
     }
 
+    /// Keeps the key set's copy serving but drops its validators: they are another URL's
+    /// once the discovery document moves `jwks_uri`, and sent there they could get a 304
+    /// (a file server comparing dates) for a document never had. Until the new URL answers
+    /// in full, the key set is asked for unconditionally.
+    fn forget_validators(&self) {
+        let Some(data) = self.data(Stage::Document) else {
+            return;
+        };
+        if let Some(copy) = SharedCopy::parse(&data) {
+            let bytes = SharedCopy::bytes(copy.version, "", "", copy.body);
+            let _ = hostcalls::set_shared_data(&self.data_key, Some(&bytes), None);
+        }
+    }
+
     fn state(&self) -> (SharedState, Option<u32>) {
         match hostcalls::get_shared_data(&self.state_key) {
             Ok((Some(bytes), cas)) => (SharedState::parse(&bytes), cas),
@@ -581,6 +639,11 @@ struct ProviderRt {
     verifier: RefCell<Option<Rc<Verifier>>>,
     cache: RefCell<JwtCache>,
 }
+
+/// A call in flight: its source, its stage, the validators it sent, if any, and the contexts
+/// it lives and dies with: the one Envoy files it under (the effective context) and the one
+/// the SDK hands its answer to (whose callback dispatched it).
+type Call = (usize, Stage, Option<Validators>, [u32; 2]);
 
 struct Waiter {
     context_id: u32,
@@ -685,7 +748,12 @@ struct Runtime {
     revocation: Option<usize>,
     revoked: RefCell<Option<HashSet<String>>>,
     waiters: RefCell<Vec<Waiter>>,
-    calls: RefCell<HashMap<u32, (usize, Stage)>>,
+    calls: RefCell<HashMap<u32, Call>>,
+    /// Fetches whose call was lost with the request context that made it: the root context
+    /// sends them again at its next tick.
+    orphans: RefCell<Vec<(usize, Stage)>>,
+    /// The context whose callback is running: the SDK files a call dispatched now under it.
+    active: Cell<u32>,
     metrics: Metrics,
     now: Cell<u64>,
     /// Set while deciding for a request that has waited its turn: no more waiting.
@@ -755,6 +823,8 @@ impl Runtime {
             revoked: RefCell::new(None),
             waiters: RefCell::new(Vec::new()),
             calls: RefCell::new(HashMap::new()),
+            orphans: RefCell::new(Vec::new()),
+            active: Cell::new(0),
             metrics,
             now: Cell::new(now_ms()),
             last_chance: Cell::new(false),
@@ -924,23 +994,21 @@ impl Runtime {
         // without a body when nothing changed.
         let data = s.data(stage);
         let copy = data.as_deref().and_then(SharedCopy::parse);
-        let validators = copy.as_ref().map(|c| {
-            (
-                std::str::from_utf8(c.etag).unwrap_or_default(),
-                std::str::from_utf8(c.last_modified).unwrap_or_default(),
-            )
-        });
-        if let Some((etag, last_modified)) = validators {
-            if !etag.is_empty() {
-                headers.push(("if-none-match", etag));
+        let sent = copy.as_ref().and_then(Validators::of);
+        if let Some(v) = &sent {
+            if !v.etag.is_empty() {
+                headers.push(("if-none-match", v.etag.as_str()));
             }
-            if !last_modified.is_empty() {
-                headers.push(("if-modified-since", last_modified));
+            if !v.last_modified.is_empty() {
+                headers.push(("if-modified-since", v.last_modified.as_str()));
             }
         }
         match ctx.dispatch_http_call(&s.uri.cluster, headers, None, vec![], s.uri.timeout) {
             Ok(token) => {
-                self.calls.borrow_mut().insert(token, (source, stage));
+                let owners = [home, self.active.get()];
+                self.calls
+                    .borrow_mut()
+                    .insert(token, (source, stage, sent, owners));
             }
             Err(status) => self.fetch_done(
                 ctx,
@@ -960,7 +1028,8 @@ impl Runtime {
         body_size: usize,
     ) {
         self.now.set(now_ms());
-        let Some((source, stage)) = self.calls.borrow_mut().remove(&token) else {
+        self.active.set(home);
+        let Some((source, stage, sent, _)) = self.calls.borrow_mut().remove(&token) else {
             return;
         };
         // A call that fails once the response has begun (the connection reset, or the
@@ -982,11 +1051,25 @@ impl Runtime {
         let status = header(":status");
         let validators = || (header("etag"), header("last-modified"));
         let result = if status == "304" {
-            // A 304 answers for the shared copy this request named: without one, no answer.
+            // A 304 answers for the shared copy this request named, and only if it still is
+            // the copy held: a 304 to a request that named none (no validators to send), or
+            // one that names another document, confirms nothing.
             let s = &self.sources[source];
-            match s.data(stage).as_deref().and_then(SharedCopy::parse) {
+            let data = s.data(stage);
+            let held = data.as_deref().and_then(SharedCopy::parse);
+            let held = held.as_ref().and_then(Validators::of);
+            let (etag, last_modified) = validators();
+            match sent {
+                None => Err("304 Not Modified to a request that named no copy".to_owned()),
+                Some(sent) if held.as_ref() != Some(&sent) => {
+                    Err("304 Not Modified for a copy no longer held".to_owned())
+                }
+                Some(sent) if !sent.confirmed_by(&etag, &last_modified) => Err(format!(
+                    "304 Not Modified with validators ({etag:?}, {last_modified:?}) other \
+                     than those sent ({:?}, {:?})",
+                    sent.etag, sent.last_modified
+                )),
                 Some(_) => Ok(Fetched::NotModified),
-                None => Err("304 Not Modified, but no copy was ever had".to_owned()),
             }
         } else if status != "200" {
             // A cluster that is down answers too: with a 503 and no body, or no status at all.
@@ -1035,7 +1118,11 @@ impl Runtime {
             }) => {
                 let bytes = SharedCopy::bytes(0, &etag, &last_modified, &body);
                 if data.as_deref() != Some(bytes.as_slice()) {
+                    let moved = s.target(Stage::Document).ok() != s.jwks_uri(&body).ok();
                     let _ = hostcalls::set_shared_data(&d.data_key, Some(&bytes), None);
+                    if moved {
+                        s.forget_validators();
+                    }
                 }
                 Ok(())
             }
@@ -1212,7 +1299,23 @@ impl Runtime {
         self.metrics
             .cache_entries(self.providers.iter().map(|p| p.cache.borrow().len()).sum());
         self.now.set(now_ms());
+        self.active.set(home);
         let now = self.now.get();
+        let orphans = self.orphans.take();
+        for (source, stage) in orphans {
+            let s = &self.sources[source];
+            // Still this worker's claim, unless it ran out: then the usual fetches take over.
+            let renewed = s.update(|st| {
+                let claimed = st.busy_until > now;
+                if claimed {
+                    st.busy_until = now + s.fetch_time();
+                }
+                claimed
+            });
+            if renewed {
+                self.dispatch(ctx, home, source, stage);
+            }
+        }
         for i in 0..self.sources.len() {
             self.sync(i);
             let s = &self.sources[i];
