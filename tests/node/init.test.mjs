@@ -39,3 +39,13 @@ console.log(await step(() => api.decode(${JSON.stringify(TOKEN)}).payload));`,
     assert.deepEqual(out, ['Error: offline', 'ok undefined', 'ok {"sub":"a"}']);
   });
 }
+
+test("web.js: init() given jwtgate/client's wasm refuses it, rather than loading a core whose verifiers all fail", () => {
+  const out = run(
+    'web.js',
+    `console.log(await step(() => init(bytes(${JSON.stringify(CLIENT_WASM)}))));
+console.log(await step(() => api.decode(${JSON.stringify(TOKEN)}).payload));`,
+  );
+  assert.match(out[0], /^Error: .*jwtgate\/client's wasm/);
+  assert.match(out[1], /not initialised/);
+});
