@@ -13,9 +13,12 @@ export { decode, expiresIn, isExpired } from './token.js';
 export { TokenSession } from './session.js';
 
 function jwksText(jwks) {
-  if (typeof jwks === 'string') return jwks;
-  if (jwks && typeof jwks === 'object') return JSON.stringify(jwks);
-  throw new TypeError('jwks must be a JWKS object or its JSON text');
+  if (jwks && typeof jwks === 'object') jwks = JSON.stringify(jwks);
+  if (typeof jwks !== 'string') throw new TypeError('jwks must be a JWKS object or its JSON text');
+  // Held to the core's limit before it is copied into wasm memory, which never shrinks, as a
+  // fetched key set is (readCapped).
+  wasm().checkJwksLength(jwks.length);
+  return jwks;
 }
 
 

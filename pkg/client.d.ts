@@ -20,8 +20,8 @@ export {
 } from './jwtgate.js';
 
 /**
- * Loads the client's wasm core (browsers and bundlers). Idempotent. `input` may be a URL, a
- * Request, a Response (or a promise of one, as `fetch` gives), bytes or a WebAssembly.Module;
- * by default the .wasm beside the package's JS.
+ * Loads the client's wasm core (browsers and bundlers). Idempotent (a load that failed is tried
+ * again). `input` may be a URL, a Request, a Response (or a promise of one, as `fetch` gives),
+ * bytes or a WebAssembly.Module; by default the .wasm beside the package's JS.
  */
 export default function init(input?: RequestInfo | URL | Response | Promise<Response> | BufferSource | WebAssembly.Module): Promise<void>;

@@ -8,6 +8,9 @@ import { answer, raise } from './state.js';
 
 /** Adds the verifier's exports to the client's core (see `loader`). */
 export function verifier(core, w, put, take, view) {
+  // jwtgate/client's wasm instantiates with the same imports: refused here, not a core whose
+  // every verifier fails later with a missing export.
+  if (!w.verifier) throw new Error("jwtgate: init() was given jwtgate/client's wasm");
   const verifiers = typeof FinalizationRegistry === 'function' ? new FinalizationRegistry((p) => w.verifier_free(p)) : null;
   // Two texts one after another in the input buffer, for `f`; the length of its answer.
   const two = (f, a, b) => {

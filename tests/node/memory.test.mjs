@@ -89,3 +89,25 @@ process.stdout.write(JSON.stringify({ before, after: instance.exports.memory.buf
   const { before, after } = JSON.parse(execFileSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', child], { cwd: here }));
   assert.equal(after, before);
 });
+
+// A key set given whole to Verifier is held to the core's limit as a fetched one is: one surely
+// over it (more UTF-16 units than the limit's bytes) is refused before it is copied into wasm
+// memory, which never shrinks.
+test('an oversized key set given to Verifier is refused before it reaches wasm memory', () => {
+  const child = `
+import { Verifier } from 'jwtgate';
+import { ownInstance } from './instance.mjs';
+const { instance } = await ownInstance(true);
+// Warm up: the instance's first verifier, refused, at a small size.
+try { new Verifier({ jwks: { keys: [] } }); } catch {}
+const before = instance.exports.memory.buffer.byteLength;
+const out = [];
+for (const jwks of [' '.repeat(16 * 2 ** 20) + '{"keys":[]}', { keys: [{ kty: 'oct', k: 'A'.repeat(16 * 2 ** 20) }] }]) {
+  try { new Verifier({ jwks }); out.push('ok'); } catch (e) { out.push(e.code); }
+}
+process.stdout.write(JSON.stringify({ out, grew: instance.exports.memory.buffer.byteLength - before }));
+`;
+  const { out, grew } = JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', child], { cwd: here }));
+  assert.deepEqual(out, ['jwks_unavailable', 'jwks_unavailable']);
+  assert.equal(grew, 0);
+});
