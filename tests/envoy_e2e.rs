@@ -531,6 +531,45 @@ fn a_revocation_list_never_had_refuses_with_503() {
 
 #[test]
 #[ignore = "needs Envoy: `cargo xtask test` runs it"]
+fn a_revocation_list_that_cannot_be_refreshed_stops_clearing_tokens() {
+    use_live_clock();
+    let upstream = echo();
+    let (list, handler) = swappable(Resp::new(200, r#"{"revoked":[]}"#));
+    let deny = Server::start(handler);
+    let mut config = one_provider(provider(all_keys(), json!({})));
+    config["revocation"] = json!({"http_uri": {"uri": "http://deny.test/revoked", "cluster": "deny", "timeout": "1s"},
+                                  "refresh_interval": "1s", "max_stale": "1s"});
+    let envoy = start(&upstream, config, vec![("deny", deny.port)]);
+    let t = bearer(&token(
+        Algorithm::ES256,
+        &claims_with(json!({"jti": "t-1"})),
+    ));
+    let answer = || code_of(&get(envoy.port, "/", &[("authorization", &t)]));
+    assert!(eventually(Duration::from_secs(5), || get(
+        envoy.port,
+        "/",
+        &[("authorization", &t)]
+    )
+    .status
+        == 200));
+    // The list's server goes down: past refresh_interval + max_stale the old list clears no
+    // one (a jti revoked meanwhile would pass), as a list never had.
+    *list.lock().unwrap() = Resp::new(503, "down");
+    assert!(eventually(Duration::from_secs(10), || answer()
+        == "revocation_unavailable"));
+    // Back up: cleared again.
+    *list.lock().unwrap() = Resp::new(200, r#"{"revoked":[]}"#);
+    assert!(eventually(Duration::from_secs(10), || get(
+        envoy.port,
+        "/",
+        &[("authorization", &t)]
+    )
+    .status
+        == 200));
+}
+
+#[test]
+#[ignore = "needs Envoy: `cargo xtask test` runs it"]
 fn the_jwt_cache_hits_and_never_serves_an_expired_token() {
     use_live_clock();
     let upstream = echo();

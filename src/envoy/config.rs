@@ -127,6 +127,9 @@ pub struct Revocation {
     pub http_uri: HttpUri,
     /// How often to refresh it (default 30 s).
     pub refresh_interval: Duration,
+    /// How long past `refresh_interval` the last list had keeps deciding while refreshes fail
+    /// (jwtgate's, default 5 min); past it, a token with a `jti` gets 503.
+    pub max_stale: Duration,
 }
 
 /// Where a token may be found in a request.
@@ -790,6 +793,9 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
 /// A day: long enough to ride out an issuer's outage over a night, short enough that a key the
 /// issuer withdrew stops being trusted the next day even if the issuer never comes back.
 const DEFAULT_MAX_STALE: Duration = Duration::from_secs(86_400);
+/// `revocation.max_stale` when not given: a deny list goes stale far sooner than keys do (a
+/// withdrawn key is rare; a revoked token is the list's whole point).
+const DEFAULT_REVOCATION_MAX_STALE: Duration = Duration::from_secs(300);
 /// jwt_authn's default wait before fetching again after a failure.
 const DEFAULT_RETRY_INTERVAL: Duration = Duration::from_secs(1);
 /// Verified tokens kept per worker and provider when `jwt_cache_config` is absent or gives no
@@ -1338,6 +1344,11 @@ impl Revocation {
         let refresh_interval = f
             .duration("refresh_interval")?
             .unwrap_or(Duration::from_secs(30));
+        // A list that cannot be refreshed stops clearing tokens: a jti revoked since it was
+        // had would otherwise pass for as long as the list's server is down.
+        let max_stale = f
+            .duration("max_stale")?
+            .unwrap_or(DEFAULT_REVOCATION_MAX_STALE);
         f.finish()?;
         if refresh_interval < Duration::from_secs(1) {
             return err("revocation.refresh_interval must be at least 1s");
@@ -1345,6 +1356,7 @@ impl Revocation {
         Ok(Revocation {
             http_uri,
             refresh_interval,
+            max_stale,
         })
     }
 }

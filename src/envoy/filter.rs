@@ -810,7 +810,7 @@ impl Runtime {
                 MIN_REFRESH,
                 Duration::ZERO,
                 RETRY_REVOCATION,
-                Duration::MAX,
+                r.refresh_interval.saturating_add(r.max_stale),
             ));
             sources.len() - 1
         });
@@ -1480,6 +1480,11 @@ impl Env for Runtime {
     fn revoked(&self, jti: &str) -> Result<bool, Error> {
         if self.revocation.is_none() {
             return Ok(false);
+        }
+        // A list not refreshed within `refresh_interval + max_stale` clears no one: a jti
+        // revoked since would pass for as long as the list's server is down.
+        if self.revocation.is_some_and(|source| self.stale_at(source)) {
+            return Err(Error::RevocationUnavailable);
         }
         match &*self.revoked.borrow() {
             Some(list) => Ok(list.contains(jti)),
