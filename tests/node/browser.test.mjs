@@ -133,16 +133,22 @@ async function setUp() {
   return typeof navigator.locks?.request === 'function';
 }
 
-test('Web Locks: a refresh that never settles holds the cross-tab lock no longer than refreshTimeoutSeconds', { timeout: 60_000 }, async (t) => {
+/** Two tabs of one browser context on the test server's blank page, each set up. */
+async function twoTabs(t) {
   const server = await serve();
   t.after(() => server.close());
   const browser = await launchChromium(t);
   const context = await browser.newContext();
-  const [a, b] = [await context.newPage(), await context.newPage()];
-  for (const page of [a, b]) {
+  const tabs = [await context.newPage(), await context.newPage()];
+  for (const page of tabs) {
     await page.goto(`http://127.0.0.1:${server.address().port}/blank`);
     assert.equal(await page.evaluate(setUp), true, 'the tabs have Web Locks');
   }
+  return tabs;
+}
+
+test('Web Locks: a refresh that never settles holds the cross-tab lock no longer than refreshTimeoutSeconds', { timeout: 60_000 }, async (t) => {
+  const [a, b] = await twoTabs(t);
   // Tab A's token endpoint never answers.
   await a.evaluate(() => {
     const s = new TokenSession({ refresh: () => new Promise(() => {}), storageKey: 'locked', refreshTimeoutSeconds: 1 });
@@ -248,15 +254,7 @@ test('sendsTokenTo takes a URL, as a string or a URL: anything else is a TypeErr
 });
 
 test('localStorage.clear() in another tab signs this tab out, as removing the stored copy does', { timeout: 60_000 }, async (t) => {
-  const server = await serve();
-  t.after(() => server.close());
-  const browser = await launchChromium(t);
-  const context = await browser.newContext();
-  const [a, b] = [await context.newPage(), await context.newPage()];
-  for (const page of [a, b]) {
-    await page.goto(`http://127.0.0.1:${server.address().port}/blank`);
-    await page.evaluate(setUp);
-  }
+  const [a, b] = await twoTabs(t);
   await a.evaluate(() => {
     window.s = new TokenSession({ refresh: async () => ({}), storage: 'local', storageKey: 'wiped' });
     window.s.setTokens({ accessToken: token(0, 300), refreshToken: 'r0' });
