@@ -133,22 +133,23 @@ async function setUp() {
   return typeof navigator.locks?.request === 'function';
 }
 
-/** Two tabs of one browser context on the test server's blank page, each set up. */
-async function twoTabs(t) {
+/** `n` tabs of one browser context on the test server's blank page, each set up, and the server. */
+async function tabs(t, n = 2) {
   const server = await serve();
   t.after(() => server.close());
   const browser = await launchChromium(t);
   const context = await browser.newContext();
-  const tabs = [await context.newPage(), await context.newPage()];
-  for (const page of tabs) {
+  const pages = [];
+  for (let i = 0; i < n; i++) pages.push(await context.newPage());
+  for (const page of pages) {
     await page.goto(`http://127.0.0.1:${server.address().port}/blank`);
     assert.equal(await page.evaluate(setUp), true, 'the tabs have Web Locks');
   }
-  return tabs;
+  return { server, pages };
 }
 
 test('Web Locks: a refresh that never settles holds the cross-tab lock no longer than refreshTimeoutSeconds', { timeout: 60_000 }, async (t) => {
-  const [a, b] = await twoTabs(t);
+  const { pages: [a, b] } = await tabs(t);
   // Tab A's token endpoint never answers.
   await a.evaluate(() => {
     const s = new TokenSession({ refresh: () => new Promise(() => {}), storageKey: 'locked', refreshTimeoutSeconds: 1 });
@@ -171,12 +172,7 @@ test('Web Locks: a refresh that never settles holds the cross-tab lock no longer
 });
 
 test("the fetch option takes the browser's own fetch, as the README shows: it is called unbound", { timeout: 60_000 }, async (t) => {
-  const server = await serve();
-  t.after(() => server.close());
-  const browser = await launchChromium(t);
-  const page = await browser.newPage();
-  await page.goto(`http://127.0.0.1:${server.address().port}/blank`);
-  await page.evaluate(setUp);
+  const { server, pages: [page] } = await tabs(t, 1);
   const out = await page.evaluate(async () => {
     const out = {};
     // window.fetch throws "Illegal invocation" when called as a method of anything but window.
@@ -230,12 +226,7 @@ test('a sandboxed frame (an opaque origin, denied Web Locks) still refreshes', {
 });
 
 test('sendsTokenTo takes a URL, as a string or a URL: anything else is a TypeError, never the page\'s origin', { timeout: 60_000 }, async (t) => {
-  const server = await serve();
-  t.after(() => server.close());
-  const browser = await launchChromium(t);
-  const page = await browser.newPage();
-  await page.goto(`http://127.0.0.1:${server.address().port}/blank`);
-  await page.evaluate(setUp);
+  const { pages: [page] } = await tabs(t, 1);
   const out = await page.evaluate(() => {
     const s = new TokenSession({ refresh: async () => ({}) });
     const elsewhere = 'https://elsewhere.example/collect';
@@ -254,7 +245,7 @@ test('sendsTokenTo takes a URL, as a string or a URL: anything else is a TypeErr
 });
 
 test('localStorage.clear() in another tab signs this tab out, as removing the stored copy does', { timeout: 60_000 }, async (t) => {
-  const [a, b] = await twoTabs(t);
+  const { pages: [a, b] } = await tabs(t);
   await a.evaluate(() => {
     window.s = new TokenSession({ refresh: async () => ({}), storage: 'local', storageKey: 'wiped' });
     window.s.setTokens({ accessToken: token(0, 300), refreshToken: 'r0' });
