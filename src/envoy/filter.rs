@@ -600,12 +600,14 @@ impl Source {
     /// (a file server comparing dates) for a document never had. Until the new URL answers
     /// in full, the key set is asked for unconditionally.
     fn forget_validators(&self) {
-        let Some(data) = self.data(Stage::Document) else {
+        let Ok((Some(data), cas)) = hostcalls::get_shared_data(&self.data_key) else {
             return;
         };
         if let Some(copy) = SharedCopy::parse(&data) {
             let bytes = SharedCopy::bytes(copy.version, "", "", copy.body);
-            let _ = hostcalls::set_shared_data(&self.data_key, Some(&bytes), None);
+            // Only over the copy read: a newer one another worker stored meanwhile stays. A
+            // lost race leaves validators that the 304 check still holds to the copy sent.
+            let _ = hostcalls::set_shared_data(&self.data_key, Some(&bytes), cas);
         }
     }
 
