@@ -222,7 +222,7 @@ fn rfc7520_signatures_verify_and_payload_is_the_text() {
 fn rfc7520_tampered_and_unsupported() {
     let verifier = Verifier::new(cookbook_keys(), Policy::new().allow(Algorithm::HS256));
     let keys = &vectors()["rfc7520"]["keys"];
-    let jwks = json!({"keys": [keys["rsa"], keys["oct"], keys["p521"]]});
+    let jwks = json!({"keys": [public(&keys["rsa"]), keys["oct"], public(&keys["p521"])]});
     let mut exported = Exported::default();
     let npm = || (&verifier, &jwks, npm(&["HS256"]));
     // The payload is prose: a verified signature, then malformed claims.
