@@ -1480,12 +1480,12 @@ impl Env for Runtime {
     }
 
     fn revoked(&self, jti: &str) -> Result<bool, Error> {
-        if self.revocation.is_none() {
+        let Some(source) = self.revocation else {
             return Ok(false);
-        }
+        };
         // A list not refreshed within `refresh_interval + max_stale` clears no one: a jti
         // revoked since would pass for as long as the list's server is down.
-        if self.revocation.is_some_and(|source| self.stale_at(source)) {
+        if self.stale_at(source) {
             return Err(Error::RevocationUnavailable);
         }
         match &*self.revoked.borrow() {
